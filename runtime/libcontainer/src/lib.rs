@@ -1,0 +1,1 @@
+//! youki's container engine.
