@@ -2,13 +2,38 @@
 //!
 //! The interface below is what `libcontainer` relies on. Drivers: v1 and hybrid here;
 //! v2 and systemd come with their own issue and must fit the same trait.
+//!
+//! The flow: [`detect`] reads the host layout once; [`manager`] resolves the spec's
+//! cgroupsPath into one directory per hierarchy and picks a driver; the driver's
+//! `set_resources` asks [`translate`] for the ordered control-file writes and performs them.
+//! [`CgroupManager::state`] and [`from_state`] carry the resolved directories from `create`
+//! to the later commands.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use oci_spec::runtime::LinuxResources;
+use serde::{Deserialize, Serialize};
+
+mod devices;
+mod error;
+mod files;
+mod manager;
+mod mountinfo;
+mod path;
+mod resources;
+mod setup;
+mod v1;
+
+pub use devices::{default_device_rules, device_rule_line};
+pub use error::CgroupError;
+pub use manager::{from_state, manager, CgroupManager, CgroupState, Driver};
+pub use mountinfo::{detect, parse_controllers, parse_mountinfo};
+pub use path::{parse_proc_cgroup, resolve, CgroupDir, OwnCgroup, Resolved};
+pub use resources::{translate, Controller, Placement, Probe, Write};
+pub use v1::V1Manager;
 
 /// How cgroups are mounted on this host, read once from /proc/self/mountinfo.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Layout {
     /// Only cgroup v1 hierarchies.
     V1,
@@ -19,7 +44,7 @@ pub enum Layout {
 }
 
 /// One mounted hierarchy of the host.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Hierarchy {
     /// Where it is mounted on the host, e.g. /sys/fs/cgroup/cpu.
     pub mountpoint: PathBuf,
@@ -28,13 +53,46 @@ pub struct Hierarchy {
     pub controllers: Vec<String>,
     /// True for the cgroup2 hierarchy.
     pub unified: bool,
+    /// The cgroup of the hierarchy that is mounted there: "/" unless only a subtree was
+    /// mounted (field 4 of mountinfo). Paths in /proc/self/cgroup are relative to the
+    /// hierarchy's root, so this prefix is stripped before joining them to `mountpoint`.
+    #[serde(default = "slash")]
+    pub root: PathBuf,
+}
+
+fn slash() -> PathBuf {
+    PathBuf::from("/")
+}
+
+impl Hierarchy {
+    /// A hierarchy whose whole tree is mounted at `mountpoint` (the usual case).
+    pub fn new(mountpoint: impl Into<PathBuf>, controllers: &[&str], unified: bool) -> Self {
+        Hierarchy {
+            mountpoint: mountpoint.into(),
+            controllers: controllers.iter().map(|c| c.to_string()).collect(),
+            unified,
+            root: slash(),
+        }
+    }
+
+    /// True when this is a v1 hierarchy carrying `controller` (e.g. "cpu", "name=systemd").
+    pub fn has_v1(&self, controller: &str) -> bool {
+        !self.unified && self.controllers.iter().any(|c| c == controller)
+    }
 }
 
 /// The host's cgroup setup.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HostCgroups {
     pub layout: Layout,
     pub hierarchies: Vec<Hierarchy>,
+}
+
+impl HostCgroups {
+    /// The cgroup2 hierarchy, if one is mounted.
+    pub fn unified(&self) -> Option<&Hierarchy> {
+        self.hierarchies.iter().find(|h| h.unified)
+    }
 }
 
 /// A cgroup directory that the container should see inside its /sys/fs/cgroup.

@@ -1,1 +1,33 @@
-//! youki's container engine.
+//! youki's container engine: config.json is parsed and turned into a `Plan` by pure code
+//! (`plan`, `validate`, `mount_options`), then applied by small effectful steps (`create`,
+//! `init`, `rootfs`, `identity`, `tty`), with the container's state on disk (`state`).
+
+pub mod channel;
+pub mod clone;
+pub mod create;
+pub mod error;
+pub mod features;
+pub mod hooks;
+pub mod host;
+pub mod identity;
+pub mod init;
+pub mod lifecycle;
+pub mod mount_options;
+pub mod namespaces;
+pub mod plan;
+pub mod resolve;
+pub mod rfc3339;
+pub mod rootfs;
+pub mod run;
+pub mod signal;
+pub mod spec_default;
+pub mod state;
+pub mod syserror;
+pub mod timeline;
+pub mod tty;
+pub mod validate;
+
+pub use error::ContainerError;
+
+/// Where a host NOTIFY_SOCKET appears inside the container.
+pub const NOTIFY_SOCKET_IN_CONTAINER: &str = "/run/notify/notify.sock";

@@ -1,0 +1,28 @@
+# Every task a person runs. Fresh machine: `bash scripts/bootstrap.sh <recipe>` installs
+# packages and `just` first.
+
+target := "target/x86_64-unknown-linux-gnu/release"
+
+default:
+    @just --list
+
+# Static release build of youki and the conformance tools (built once, used by every test).
+build:
+    cargo build --release --locked -p youki -p conformance
+
+# A busybox container, step by step: spec, create, state, start, list, output, delete.
+demo: build
+    bash scripts/demo.sh {{target}}/youki
+
+# Everything CI runs: unit tests, real-kernel integration tests, the conformance suite
+# against youki and against runc.
+test: build
+    bash scripts/test.sh {{target}}
+
+# Side-by-side benchmark against runc and crun (never part of CI).
+bench: build
+    bash tests/bench/bench.sh {{target}}/youki
+
+# The conformance suite alone, against any runtime: `just conformance /usr/sbin/runc`.
+conformance runtime=(target + "/youki"): build
+    {{target}}/conformance --runtime {{runtime}}

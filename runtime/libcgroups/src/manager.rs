@@ -1,0 +1,156 @@
+//! The one interface libcontainer uses for a container's cgroup, and how a driver is picked
+//! (`manager`, at create) or rebuilt from the state file (`from_state`, in later commands).
+
+use std::{fmt, fs, path::Path};
+
+use oci_spec::runtime::LinuxResources;
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    path::{parse_proc_cgroup, resolve, CgroupDir},
+    CgroupError, CgroupView, FreezerState, HostCgroups, Layout, V1Manager,
+};
+
+/// A container's cgroup, whatever the driver.
+pub trait CgroupManager: fmt::Debug + Send + Sync {
+    /// Creates the container's directory in every hierarchy and moves `pid` into it.
+    fn apply(&self, pid: i32) -> Result<(), CgroupError>;
+    /// Moves `pid` into the (existing) container cgroup, e.g. for `exec`.
+    fn add_task(&self, pid: i32) -> Result<(), CgroupError>;
+    /// Writes the limits of `r`, in the order the kernel accepts them.
+    fn set_resources(&self, r: &LinuxResources) -> Result<(), CgroupError>;
+    /// Freezes or thaws every task of the container; returns once the state is reached.
+    fn freeze(&self, state: FreezerState) -> Result<(), CgroupError>;
+    /// Every process in the container's cgroup and the cgroups below it, sorted.
+    fn pids(&self) -> Result<Vec<i32>, CgroupError>;
+    /// Removes the container's cgroup directories (and any below them), deepest first.
+    fn remove(&self) -> Result<(), CgroupError>;
+    /// The directories to show the container under its /sys/fs/cgroup.
+    fn views(&self) -> Vec<CgroupView>;
+    /// What later commands need to find the same cgroup: stored in the state file.
+    fn state(&self) -> CgroupState;
+}
+
+/// Which driver manages a container's cgroup.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Driver {
+    /// cgroupfs on v1 hierarchies, plus the cgroup2 mount of a hybrid host.
+    V1,
+}
+
+/// A container's cgroup as stored in its state file: the driver and the resolved absolute
+/// directories, so a later command run from another cgroup finds the same ones.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CgroupState {
+    pub driver: Driver,
+    /// The cgroup path inside the hierarchies, e.g. "/youki/abc" (for `state` and telemetry).
+    pub path: String,
+    pub dirs: Vec<CgroupDir>,
+}
+
+/// Picks the driver for a new container and resolves its cgroupsPath (see [`crate::resolve`]).
+/// Reads /proc/self/cgroup when the path is relative or absent.
+pub fn manager(
+    host: &HostCgroups,
+    cgroups_path: Option<&Path>,
+    container_id: &str,
+    systemd: bool,
+) -> Result<Box<dyn CgroupManager>, CgroupError> {
+    if systemd {
+        return Err(CgroupError::NotSupportedYet("systemd cgroup driver".into()));
+    }
+    match host.layout {
+        Layout::V2 => Err(CgroupError::NotSupportedYet("cgroup v2 driver".into())),
+        Layout::V1 | Layout::Hybrid => {
+            let absolute = cgroups_path.is_some_and(|p| p.is_absolute());
+            let own = if absolute {
+                Vec::new()
+            } else {
+                let file = "/proc/self/cgroup";
+                let text =
+                    fs::read_to_string(file).map_err(|e| CgroupError::io("read", file, e))?;
+                parse_proc_cgroup(&text)?
+            };
+            let resolved = resolve(host, &own, cgroups_path, container_id)?;
+            Ok(Box::new(V1Manager::new(resolved.path, resolved.dirs)))
+        }
+    }
+}
+
+/// Rebuilds the manager of an existing container from its stored state. `host` refreshes
+/// what may have changed since (the controllers enabled on a cgroup2 mount).
+pub fn from_state(
+    host: &HostCgroups,
+    s: &CgroupState,
+) -> Result<Box<dyn CgroupManager>, CgroupError> {
+    match s.driver {
+        Driver::V1 => Ok(Box::new(V1Manager::from_state(host, s)?)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Hierarchy;
+
+    fn host(layout: Layout) -> HostCgroups {
+        HostCgroups {
+            layout,
+            hierarchies: vec![
+                Hierarchy::new("/sys/fs/cgroup/memory", &["memory"], false),
+                Hierarchy::new("/sys/fs/cgroup/unified", &["hugetlb"], true),
+            ],
+        }
+    }
+
+    #[test]
+    fn systemd_driver_is_not_supported_yet() {
+        let err = manager(&host(Layout::Hybrid), None, "abc", true).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "systemd cgroup driver is not supported yet"
+        );
+    }
+
+    #[test]
+    fn v2_driver_is_not_supported_yet() {
+        let err = manager(&host(Layout::V2), Some(Path::new("/x")), "abc", false).unwrap_err();
+        assert_eq!(err.to_string(), "cgroup v2 driver is not supported yet");
+    }
+
+    #[test]
+    fn state_survives_json_and_rebuilds_the_same_manager() {
+        let m = manager(
+            &host(Layout::Hybrid),
+            Some(Path::new("/youki/abc")),
+            "abc",
+            false,
+        )
+        .unwrap();
+        let s = m.state();
+        assert_eq!(s.path, "/youki/abc");
+        assert_eq!(s.driver, Driver::V1);
+        let json = serde_json::to_string(&s).unwrap();
+        assert!(json.contains(r#""driver":"v1""#), "{json}");
+        let back: CgroupState = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, s);
+        let again = from_state(&host(Layout::Hybrid), &back).unwrap();
+        assert_eq!(again.state(), s);
+        assert_eq!(again.views(), m.views());
+    }
+
+    #[test]
+    fn relative_path_uses_own_cgroup() {
+        // This process is in some cgroup of every mounted hierarchy; only check the shape.
+        let Ok(host) = crate::detect() else { return };
+        if host.layout == Layout::V2 {
+            return;
+        }
+        let m = manager(&host, Some(Path::new("youki-rel-test")), "abc", false).unwrap();
+        for d in m.state().dirs {
+            assert!(d.dir.starts_with(&d.hierarchy.mountpoint));
+            assert!(d.dir.ends_with("youki-rel-test"));
+        }
+    }
+}

@@ -1,0 +1,65 @@
+//! Starts the child with one clone3(2), falling back to clone(2) on kernels without it.
+
+use std::os::fd::{FromRawFd, OwnedFd};
+
+use nix::sched::CloneFlags;
+use nix::unistd::Pid;
+
+#[repr(C)]
+#[derive(Default)]
+struct CloneArgs {
+    flags: u64,
+    pidfd: u64,
+    child_tid: u64,
+    parent_tid: u64,
+    exit_signal: u64,
+    stack: u64,
+    stack_size: u64,
+    tls: u64,
+    set_tid: u64,
+    set_tid_size: u64,
+    cgroup: u64,
+}
+
+/// The child as the parent sees it.
+pub struct Child {
+    pub pid: Pid,
+    /// A pidfd when clone3 gave one.
+    pub pidfd: Option<OwnedFd>,
+}
+
+/// Forks with `flags` (namespace flags only) and runs `child` in the new process, which exits
+/// with its return value. The caller must be single-threaded, as with fork(2).
+pub fn clone_child(flags: CloneFlags, child: impl FnOnce() -> i32) -> Result<Child, nix::Error> {
+    let mut pidfd: libc::c_int = -1;
+    let args = CloneArgs {
+        flags: flags.bits() as u64 | libc::CLONE_PIDFD as u64,
+        pidfd: &mut pidfd as *mut libc::c_int as u64,
+        exit_signal: libc::SIGCHLD as u64,
+        ..Default::default()
+    };
+    // SAFETY: clone3 without CLONE_VM behaves like fork: the child gets a copy of our memory
+    // and stack, so returning into Rust code in the child is sound in a single-threaded process.
+    let mut ret = unsafe { libc::syscall(libc::SYS_clone3, &args as *const CloneArgs, std::mem::size_of::<CloneArgs>()) };
+    if ret < 0 && matches!(nix::Error::last(), nix::Error::ENOSYS | nix::Error::E2BIG) {
+        if flags.bits() & libc::CLONE_NEWTIME != 0 {
+            return Err(nix::Error::ENOSYS);
+        }
+        // SAFETY: as above; a null stack makes clone(2) use a copy of ours, like fork.
+        ret = unsafe { libc::syscall(libc::SYS_clone, flags.bits() as libc::c_ulong | libc::SIGCHLD as libc::c_ulong, 0usize, 0usize, 0usize, 0usize) };
+        pidfd = -1;
+    }
+    match ret {
+        r if r < 0 => Err(nix::Error::last()),
+        0 => {
+            let code = child();
+            // SAFETY: leaving the child without running the parent's destructors or atexit.
+            unsafe { libc::_exit(code) }
+        }
+        pid => Ok(Child {
+            pid: Pid::from_raw(pid as i32),
+            // SAFETY: the kernel gave us this fd and nobody else owns it.
+            pidfd: (pidfd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(pidfd) }),
+        }),
+    }
+}

@@ -1,0 +1,304 @@
+//! The parent side of `create`: load and plan, state directory, cgroup, the single clone,
+//! the sync with init (see `channel`), runtime hooks, then state "created" and the pid file.
+
+use std::fs::{self, File};
+use std::io::Write;
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+use libcgroups::CgroupManager;
+use nix::sys::signal::{kill, Signal};
+use nix::sys::stat::Mode;
+use nix::sys::wait::{waitpid, WaitStatus};
+use nix::unistd::Pid;
+use oci_spec::runtime::Spec;
+
+use crate::channel::{self, ChannelError, ToInit, ToParent};
+use crate::clone::clone_child;
+use crate::error::ContainerError;
+use crate::hooks;
+use crate::host::HostFacts;
+use crate::init::{self, InitContext};
+use crate::namespaces::{self, NsKind};
+use crate::plan::{self, IdMap, Plan};
+use crate::state::{self, ContainerDir, ContainerState, OciState, Status, FORMAT};
+use crate::timeline::Timeline;
+use crate::tty;
+
+/// Where the pty master goes when process.terminal is true.
+pub enum Console {
+    None,
+    /// `--console-socket PATH`.
+    Socket(PathBuf),
+    /// An already connected socket (`run` in the foreground keeps the master itself).
+    Connected(OwnedFd),
+}
+
+pub struct CreateOptions<'a> {
+    pub root: &'a Path,
+    pub id: &'a str,
+    pub bundle: &'a Path,
+    pub console: Console,
+    pub pid_file: Option<&'a Path>,
+    pub no_pivot: bool,
+    pub no_new_keyring: bool,
+    pub preserve_fds: i32,
+    pub systemd_cgroup: bool,
+}
+
+/// A created container, waiting on its exec fifo.
+pub struct Created {
+    pub pid: Pid,
+    pub pidfd: Option<OwnedFd>,
+    pub timeline: Timeline,
+    pub state: ContainerState,
+}
+
+/// Reads and parses config.json, naming the file and the position of a JSON error.
+pub fn load_spec(bundle: &Path) -> Result<(PathBuf, Spec), ContainerError> {
+    let bundle = fs::canonicalize(bundle).map_err(|source| ContainerError::Bundle { path: bundle.to_path_buf(), source })?;
+    let path = bundle.join("config.json");
+    let data = fs::read(&path).map_err(|source| ContainerError::ReadConfig { path: path.clone(), source })?;
+    let spec = serde_json::from_slice(&data).map_err(|source| ContainerError::InvalidConfig { path, source })?;
+    Ok((bundle, spec))
+}
+
+pub fn create(mut o: CreateOptions) -> Result<Created, ContainerError> {
+    let (bundle, spec) = load_spec(o.bundle)?;
+    let host = HostFacts::read()?;
+    let plan = plan::plan(&spec, &bundle, &host).map_err(ContainerError::Spec)?;
+    if !plan.rootfs.is_dir() {
+        return Err(ContainerError::NoRootfs(plan.rootfs.clone()));
+    }
+    let console = match (plan.process.terminal, std::mem::replace(&mut o.console, Console::None)) {
+        (false, _) => None,
+        (true, Console::None) => return Err(ContainerError::TerminalNeedsSocket),
+        (true, Console::Socket(path)) => {
+            Some(tty::connect(&path).map_err(|source| ContainerError::ConsoleSocket { path, source })?)
+        }
+        (true, Console::Connected(fd)) => Some(fd),
+    };
+    let cgroup = libcgroups::manager(&host.cgroups, plan.cgroups_path.as_deref(), o.id, o.systemd_cgroup)?;
+    let dir = ContainerDir::create(o.root, o.id)?;
+    let mut undo = Undo { dir: Some(dir), cgroup: None, child: None };
+    let result = create_in(&o, &bundle, &plan, cgroup, console, &mut undo);
+    if result.is_err() {
+        undo.run();
+    }
+    result
+}
+
+fn create_in(
+    o: &CreateOptions,
+    bundle: &Path,
+    plan: &Plan,
+    cgroup: Box<dyn CgroupManager>,
+    console: Option<OwnedFd>,
+    undo: &mut Undo,
+) -> Result<Created, ContainerError> {
+    let dir_path = undo.dir.as_ref().map(|d| d.path.clone()).unwrap_or_default();
+    let fifo = dir_path.join(state::FIFO);
+    nix::unistd::mkfifo(&fifo, Mode::from_bits_truncate(0o622)).map_err(|e| ContainerError::sys(format!("create exec fifo {fifo:?}"), e))?;
+    let state_dir = state::open_dir_path(&dir_path)?;
+    let (parent, child_end) = channel::pair()?;
+    let views = cgroup.views();
+    undo.cgroup = Some(cgroup);
+
+    let notify_socket = std::env::var_os("NOTIFY_SOCKET").map(PathBuf::from).filter(|p| p.exists());
+    let mut extra_env = Vec::new();
+    if notify_socket.is_some() {
+        extra_env.push(format!("NOTIFY_SOCKET={}", crate::NOTIFY_SOCKET_IN_CONTAINER));
+    }
+    let mut preserve_fds = o.preserve_fds;
+    if let Some(n) = std::env::var("LISTEN_FDS").ok().and_then(|v| v.parse::<i32>().ok()).filter(|n| *n > 0) {
+        preserve_fds += n;
+        extra_env.push(format!("LISTEN_FDS={n}"));
+        extra_env.push("LISTEN_PID=1".to_string());
+    }
+    let in_user_ns = plan.id_maps.is_some() || plan.joins.iter().any(|j| j.kind == NsKind::User);
+    let ctx = InitContext {
+        id: o.id,
+        bundle,
+        plan,
+        channel: child_end,
+        state_dir,
+        console,
+        views,
+        notify_socket,
+        preserve_fds,
+        extra_env,
+        new_keyring: !o.no_new_keyring,
+        no_pivot: o.no_pivot,
+        in_user_ns,
+    };
+
+    let parent_ns = ParentNamespaces::enter(plan)?;
+    let cloned = clone_child(plan.clone_flags, move || init::run(ctx));
+    parent_ns.restore()?;
+    let child = cloned.map_err(|e| ContainerError::sys("clone the container process", e))?;
+    let pid = child.pid;
+    undo.child = Some(pid);
+
+    if let Some(cg) = undo.cgroup.as_ref() {
+        cg.apply(pid.as_raw())?;
+        if let Some(r) = &plan.resources {
+            cg.set_resources(r)?;
+        }
+    }
+    if let Some(maps) = &plan.id_maps {
+        write_id_map(pid, "uid_map", &maps.uid)?;
+        write_id_map(pid, "gid_map", &maps.gid)?;
+    }
+    parent.send(&ToInit::Proceed { host_pid: pid.as_raw() })?;
+
+    let timeline = loop {
+        match parent.recv() {
+            Ok(ToParent::MountsReady) => {
+                let st = OciState::for_hooks(o.id, "creating", pid.as_raw(), bundle, &plan.annotations);
+                hooks::run_all("prestart", plan.hooks.prestart(), &st)?;
+                hooks::run_all("createRuntime", plan.hooks.create_runtime(), &st)?;
+                parent.send(&ToInit::HooksDone)?;
+            }
+            Ok(ToParent::Ready { timeline }) => break timeline,
+            Ok(ToParent::Failed(e)) => return Err(ContainerError::Init(e)),
+            Err(ChannelError::Closed) => return Err(ContainerError::InitDied(reap(pid))),
+            Err(e) => return Err(e.into()),
+        }
+    };
+
+    let pid_start_time = state::process_start_time(pid.as_raw()).unwrap_or(0);
+    let st = ContainerState {
+        format: FORMAT,
+        id: o.id.to_string(),
+        pid: pid.as_raw(),
+        pid_start_time,
+        bundle: bundle.to_path_buf(),
+        rootfs: plan.rootfs.clone(),
+        created: crate::rfc3339::now(),
+        owner_uid: nix::unistd::geteuid().as_raw(),
+        status: Status::Created,
+        annotations: plan.annotations.clone(),
+        cgroup: undo.cgroup.as_ref().map(|c| c.state()),
+        poststart: plan.hooks.poststart().clone(),
+        poststop: plan.hooks.poststop().clone(),
+        namespaces: created_namespaces(plan),
+        systemd_cgroup: o.systemd_cgroup,
+    };
+    state::save(&dir_path, &st)?;
+    if let Some(path) = o.pid_file {
+        write_pid_file(path, pid.as_raw())?;
+    }
+    // Success: nothing to undo. The directory lock is released when `undo` drops it.
+    undo.cgroup = None;
+    undo.child = None;
+    undo.dir = None;
+    Ok(Created { pid, pidfd: child.pidfd, timeline, state: st })
+}
+
+fn created_namespaces(plan: &Plan) -> Vec<NsKind> {
+    [NsKind::User, NsKind::Mount, NsKind::Pid, NsKind::Net, NsKind::Ipc, NsKind::Uts, NsKind::Cgroup, NsKind::Time]
+        .into_iter()
+        .filter(|k| plan.clone_flags.contains(k.flag()) || (*k == NsKind::Time && plan.time_offsets.is_some()))
+        .collect()
+}
+
+fn write_id_map(pid: Pid, file: &str, maps: &[IdMap]) -> Result<(), ContainerError> {
+    let text: String = maps.iter().map(|m| format!("{} {} {}\n", m.container, m.host, m.size)).collect();
+    let path = format!("/proc/{pid}/{file}");
+    fs::write(&path, text).map_err(|e| ContainerError::sys(format!("write {path}"), io_errno(&e)))
+}
+
+fn io_errno(e: &std::io::Error) -> nix::Error {
+    nix::Error::from_raw(e.raw_os_error().unwrap_or(libc::EIO))
+}
+
+/// Writes the pid file atomically, as runc does (no trailing newline).
+pub fn write_pid_file(path: &Path, pid: i32) -> Result<(), ContainerError> {
+    let err = |source| ContainerError::PidFile { path: path.to_path_buf(), source };
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let tmp = dir.join(format!(".{}.tmp", path.file_name().and_then(|n| n.to_str()).unwrap_or("pid")));
+    let mut f = File::create(&tmp).map_err(err)?;
+    f.write_all(pid.to_string().as_bytes()).map_err(err)?;
+    fs::rename(&tmp, path).map_err(err)
+}
+
+/// Waits for a child that closed the channel and describes how it ended.
+fn reap(pid: Pid) -> String {
+    match waitpid(pid, None) {
+        Ok(WaitStatus::Exited(_, code)) => format!("exit status {code}"),
+        Ok(WaitStatus::Signaled(_, sig, _)) => format!("killed by {sig}"),
+        Ok(other) => format!("{other:?}"),
+        Err(e) => format!("wait failed: {e}"),
+    }
+}
+
+/// Parent-side namespace moves that spare the child a second fork: entering a pid namespace
+/// by path, and a new time namespace with offsets. Both affect only children made after them,
+/// so the parent enters them just for the clone and returns right after.
+struct ParentNamespaces {
+    pid: Option<File>,
+    time: Option<File>,
+}
+
+impl ParentNamespaces {
+    fn enter(plan: &Plan) -> Result<Self, ContainerError> {
+        let mut me = ParentNamespaces { pid: None, time: None };
+        if let Some(path) = &plan.pid_join {
+            let own = Path::new("/proc/self/ns/pid");
+            let original = namespaces::open(NsKind::Pid, own)?;
+            let target = namespaces::open(NsKind::Pid, path)?;
+            namespaces::enter(NsKind::Pid, path, &target)?;
+            me.pid = Some(original);
+        }
+        if let Some(offsets) = &plan.time_offsets {
+            let own = Path::new("/proc/self/ns/time");
+            let original = namespaces::open(NsKind::Time, own)?;
+            nix::sched::unshare(NsKind::Time.flag())
+                .map_err(|source| namespaces::NamespaceError::Unshare { kind: "time", source })?;
+            me.time = Some(original);
+            let text: String = offsets.iter().map(|o| format!("{} {} {}\n", o.clock, o.secs, o.nanos)).collect();
+            if let Err(e) = fs::write("/proc/self/timens_offsets", text) {
+                let err = ContainerError::sys("write /proc/self/timens_offsets", io_errno(&e));
+                let _ = me.restore();
+                return Err(err);
+            }
+        }
+        Ok(me)
+    }
+
+    fn restore(self) -> Result<(), ContainerError> {
+        if let Some(f) = &self.pid {
+            nix::sched::setns(f.as_fd(), NsKind::Pid.flag()).map_err(|e| ContainerError::sys("return to the runtime's pid namespace", e))?;
+        }
+        if let Some(f) = &self.time {
+            nix::sched::setns(f.as_fd(), NsKind::Time.flag()).map_err(|e| ContainerError::sys("return to the runtime's time namespace", e))?;
+        }
+        Ok(())
+    }
+}
+
+/// What a failed create must take back: the child, the cgroup and the state directory.
+struct Undo {
+    dir: Option<ContainerDir>,
+    cgroup: Option<Box<dyn CgroupManager>>,
+    child: Option<Pid>,
+}
+
+impl Undo {
+    fn run(&mut self) {
+        if let Some(pid) = self.child.take() {
+            let _ = kill(pid, Signal::SIGKILL);
+            let _ = waitpid(pid, None);
+        }
+        if let Some(cg) = self.cgroup.take() {
+            if let Err(e) = cg.remove() {
+                tracing::warn!("cleanup after failed create: {e}");
+            }
+        }
+        if let Some(dir) = self.dir.take() {
+            if let Err(e) = dir.remove() {
+                tracing::warn!("cleanup after failed create: {e}");
+            }
+        }
+    }
+}

@@ -1,0 +1,58 @@
+//! The errors of container operations, as the `youki` binary reports them.
+
+use std::path::PathBuf;
+
+use crate::channel::{ChannelError, ChildError};
+use crate::hooks::HookError;
+use crate::namespaces::NamespaceError;
+use crate::state::{StateError, Status};
+use crate::validate::SpecError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ContainerError {
+    #[error("bundle {path:?}")]
+    Bundle { path: PathBuf, #[source] source: std::io::Error },
+    #[error("read {path:?}")]
+    ReadConfig { path: PathBuf, #[source] source: std::io::Error },
+    #[error("invalid config.json {path:?}")]
+    InvalidConfig { path: PathBuf, #[source] source: serde_json::Error },
+    #[error("invalid config.json")]
+    Spec(#[source] SpecError),
+    #[error("rootfs {0:?} does not exist or is not a directory")]
+    NoRootfs(PathBuf),
+    #[error("process.terminal is true: --console-socket is required")]
+    TerminalNeedsSocket,
+    #[error("console socket {path:?}")]
+    ConsoleSocket { path: PathBuf, #[source] source: std::io::Error },
+    #[error(transparent)]
+    State(#[from] StateError),
+    #[error(transparent)]
+    Cgroup(#[from] libcgroups::CgroupError),
+    #[error(transparent)]
+    Namespace(#[from] NamespaceError),
+    #[error(transparent)]
+    Channel(#[from] ChannelError),
+    #[error(transparent)]
+    Hook(#[from] HookError),
+    /// A failure inside the container's init, reported by init itself.
+    #[error(transparent)]
+    Init(ChildError),
+    #[error("container init exited before it was ready ({0}) without saying why")]
+    InitDied(String),
+    #[error("the container process exited before it was started")]
+    InitGone,
+    #[error("{op}")]
+    Sys { op: String, #[source] source: nix::Error },
+    #[error("cannot {op} container {id:?}: it is {status}")]
+    BadStatus { op: &'static str, id: String, status: Status },
+    #[error("invalid signal {0:?}")]
+    BadSignal(String),
+    #[error("write pid file {path:?}")]
+    PidFile { path: PathBuf, #[source] source: std::io::Error },
+}
+
+impl ContainerError {
+    pub fn sys(op: impl Into<String>, source: nix::Error) -> Self {
+        ContainerError::Sys { op: op.into(), source }
+    }
+}

@@ -1,0 +1,59 @@
+//! The `features` document (runtime-spec features.md): only what this build really does.
+
+use serde_json::{json, Value};
+
+/// Mount options `mount_options::parse` understands (data options pass through as well).
+pub const MOUNT_OPTIONS: &[&str] = &[
+    "async", "atime", "bind", "dev", "diratime", "dirsync", "exec", "loud", "mand", "noatime", "nodev",
+    "nodiratime", "noexec", "nomand", "norelatime", "nostrictatime", "nosuid", "private", "rbind",
+    "ratime", "rdev", "rdiratime", "relatime", "remount", "rexec", "rnoatime", "rnodev",
+    "rnodiratime", "rnoexec", "rnorelatime", "rnostrictatime", "rnosuid", "ro", "rprivate",
+    "rrelatime", "rro", "rrw", "rshared", "rslave", "rstrictatime", "rsuid", "runbindable", "rw",
+    "shared", "silent", "slave", "strictatime", "suid", "sync", "tmpcopyup", "unbindable",
+];
+
+pub fn document(version: &str, commit: &str) -> Value {
+    let mut caps: Vec<String> = caps::all().into_iter().map(|c| c.to_string()).collect();
+    caps.sort();
+    json!({
+        "ociVersionMin": "1.0.0",
+        "ociVersionMax": crate::state::OCI_VERSION,
+        "hooks": ["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"],
+        "mountOptions": MOUNT_OPTIONS,
+        "linux": {
+            "namespaces": ["cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"],
+            "capabilities": caps,
+            "cgroup": {"v1": true, "v2": false, "systemd": false, "systemdUser": false, "rdma": false},
+            "seccomp": {"enabled": false},
+            "apparmor": {"enabled": false},
+            "selinux": {"enabled": false},
+            "intelRdt": {"enabled": false},
+            "mountExtensions": {"idmap": {"enabled": false}}
+        },
+        "annotations": {
+            "io.github.youki.version": version,
+            "io.github.youki.commit": commit
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_listed_mount_option_parses_without_error() {
+        for o in MOUNT_OPTIONS {
+            let parsed = crate::mount_options::parse(&[o.to_string()]).unwrap();
+            assert!(parsed.data.is_empty(), "{o} must be understood, not passed through");
+        }
+    }
+
+    #[test]
+    fn document_is_well_formed() {
+        let d = document("0.1.0", "abc");
+        assert_eq!(d["ociVersionMax"], "1.2.0");
+        assert!(d["linux"]["capabilities"].as_array().unwrap().iter().any(|c| c == "CAP_SYS_ADMIN"));
+        let _: oci_spec::runtime::Features = serde_json::from_value(d).unwrap();
+    }
+}

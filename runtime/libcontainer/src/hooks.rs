@@ -1,0 +1,201 @@
+//! Runs OCI hooks: the container state as JSON on stdin, the hook's args and env, and its
+//! timeout enforced through a pidfd.
+
+use std::io::{Read, Write};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use oci_spec::runtime::Hook;
+
+use crate::state::OciState;
+
+#[derive(Debug, thiserror::Error)]
+pub enum HookError {
+    #[error("{kind} hook {path:?}: start")]
+    Spawn { kind: &'static str, path: PathBuf, #[source] source: std::io::Error },
+    #[error("{kind} hook {path:?}: timed out after {secs}s")]
+    Timeout { kind: &'static str, path: PathBuf, secs: i64 },
+    #[error("{kind} hook {path:?}: exited with status {code}{stderr}")]
+    Failed { kind: &'static str, path: PathBuf, code: i32, stderr: String },
+    #[error("{kind} hook {path:?}: killed by signal {signal}")]
+    Signaled { kind: &'static str, path: PathBuf, signal: i32 },
+    #[error("{kind} hook {path:?}: wait")]
+    Wait { kind: &'static str, path: PathBuf, #[source] source: nix::Error },
+}
+
+/// Runs each hook of `list` in order, stopping at the first failure.
+pub fn run_all(kind: &'static str, list: &Option<Vec<Hook>>, state: &OciState) -> Result<(), HookError> {
+    let Some(list) = list else { return Ok(()) };
+    if list.is_empty() {
+        return Ok(());
+    }
+    let json = serde_json::to_vec(state).unwrap_or_default();
+    for hook in list {
+        run_one(kind, hook, &json)?;
+    }
+    Ok(())
+}
+
+fn run_one(kind: &'static str, hook: &Hook, state: &[u8]) -> Result<(), HookError> {
+    let path = hook.path().clone();
+    let mut cmd = Command::new(&path);
+    if let Some(args) = hook.args() {
+        if let Some((first, rest)) = args.split_first() {
+            cmd.arg0(first).args(rest);
+        }
+    }
+    cmd.env_clear();
+    for kv in hook.env().iter().flatten() {
+        if let Some((k, v)) = kv.split_once('=') {
+            cmd.env(k, v);
+        }
+    }
+    cmd.stdin(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = cmd.spawn().map_err(|source| HookError::Spawn { kind, path: path.clone(), source })?;
+    if let Some(mut stdin) = child.stdin.take() {
+        // A hook that does not read its stdin is fine.
+        let _ = stdin.write_all(state);
+    }
+    let stderr = child.stderr.take();
+    let pid = child.id() as libc::pid_t;
+    let timeout_ms = hook.timeout().filter(|t| *t > 0).map(|t| t.saturating_mul(1000));
+    let tail = wait_with_timeout(pid, stderr, timeout_ms).map_err(|source| HookError::Wait { kind, path: path.clone(), source })?;
+    let Some(tail) = tail else {
+        let _ = child.kill();
+        let _ = child.wait();
+        return Err(HookError::Timeout { kind, path, secs: hook.timeout().unwrap_or(0) });
+    };
+    let status = child.wait().map_err(|e| HookError::Wait {
+        kind,
+        path: path.clone(),
+        source: nix::Error::from_raw(e.raw_os_error().unwrap_or(libc::EIO)),
+    })?;
+    use std::os::unix::process::ExitStatusExt;
+    if let Some(sig) = status.signal() {
+        return Err(HookError::Signaled { kind, path, signal: sig });
+    }
+    match status.code() {
+        Some(0) => Ok(()),
+        code => {
+            let text = tail.trim();
+            let stderr = if text.is_empty() { String::new() } else { format!(": {}", last_line(text)) };
+            Err(HookError::Failed { kind, path, code: code.unwrap_or(-1), stderr })
+        }
+    }
+}
+
+fn last_line(s: &str) -> &str {
+    s.lines().last().unwrap_or("")
+}
+
+/// Waits for `pid` to exit while draining its stderr. `None` means the timeout passed.
+fn wait_with_timeout(pid: libc::pid_t, stderr: Option<std::process::ChildStderr>, timeout_ms: Option<i64>) -> Result<Option<String>, nix::Error> {
+    // SAFETY: pidfd_open returns a new fd that we own, or -1.
+    let raw = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    if raw < 0 {
+        return Err(nix::Error::last());
+    }
+    // SAFETY: fresh fd from the kernel.
+    let pidfd = unsafe { OwnedFd::from_raw_fd(raw as i32) };
+    let deadline = timeout_ms.map(|ms| std::time::Instant::now() + std::time::Duration::from_millis(ms as u64));
+    let mut err_buf = Vec::new();
+    let mut stderr = stderr;
+    loop {
+        let wait_ms = match deadline {
+            Some(d) => {
+                let left = d.saturating_duration_since(std::time::Instant::now());
+                if left.is_zero() {
+                    return Ok(None);
+                }
+                left.as_millis().min(i32::MAX as u128) as i32
+            }
+            None => -1,
+        };
+        let mut fds = vec![PollFd::new(pidfd.as_fd(), PollFlags::POLLIN)];
+        if let Some(e) = stderr.as_ref() {
+            fds.push(PollFd::new(e.as_fd(), PollFlags::POLLIN));
+        }
+        let n = match poll(&mut fds, PollTimeout::try_from(wait_ms).unwrap_or(PollTimeout::NONE)) {
+            Ok(n) => n,
+            Err(nix::Error::EINTR) => continue,
+            Err(e) => return Err(e),
+        };
+        if n == 0 {
+            continue;
+        }
+        let exited = fds[0].revents().is_some_and(|r| r.contains(PollFlags::POLLIN));
+        let readable = fds.get(1).and_then(|f| f.revents()).is_some_and(|r| !r.is_empty());
+        if readable {
+            let mut chunk = [0u8; 4096];
+            match stderr.as_mut().map(|e| e.read(&mut chunk)) {
+                Some(Ok(0)) | Some(Err(_)) => stderr = None,
+                Some(Ok(k)) => {
+                    err_buf.extend_from_slice(&chunk[..k]);
+                    if err_buf.len() > 8192 {
+                        err_buf.drain(..err_buf.len() - 4096);
+                    }
+                }
+                None => {}
+            }
+        }
+        if exited {
+            let _ = pidfd.as_raw_fd();
+            return Ok(Some(String::from_utf8_lossy(&err_buf).into_owned()));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hook(json: serde_json::Value) -> Hook {
+        serde_json::from_value(json).unwrap()
+    }
+
+    fn state() -> OciState {
+        OciState::for_hooks("c1", "creating", 42, std::path::Path::new("/b"), &Default::default())
+    }
+
+    #[test]
+    fn hook_reads_state_and_gets_args_and_env() {
+        let d = tempfile::tempdir().unwrap();
+        let out = d.path().join("out");
+        let h = hook(serde_json::json!({
+            "path": "/bin/sh",
+            "args": ["sh", "-c", format!("cat > {}; echo \"$1 $FOO\" >> {}", out.display(), out.display()), "x", "arg1"],
+            "env": ["FOO=bar"]
+        }));
+        run_all("prestart", &Some(vec![h]), &state()).unwrap();
+        let text = std::fs::read_to_string(&out).unwrap();
+        assert!(text.contains(r#""id":"c1""#), "{text}");
+        assert!(text.contains(r#""pid":42"#), "{text}");
+        assert!(text.ends_with("arg1 bar\n"), "{text}");
+    }
+
+    #[test]
+    fn failure_names_hook_and_stderr() {
+        let h = hook(serde_json::json!({"path": "/bin/sh", "args": ["sh", "-c", "echo boom >&2; exit 3"]}));
+        let err = run_all("createRuntime", &Some(vec![h]), &state()).unwrap_err();
+        assert_eq!(err.to_string(), r#"createRuntime hook "/bin/sh": exited with status 3: boom"#);
+    }
+
+    #[test]
+    fn timeout_is_enforced() {
+        let h = hook(serde_json::json!({"path": "/bin/sh", "args": ["sh", "-c", "sleep 20"], "timeout": 1}));
+        let t = std::time::Instant::now();
+        let err = run_all("poststart", &Some(vec![h]), &state()).unwrap_err();
+        assert!(t.elapsed().as_secs() < 5);
+        assert_eq!(err.to_string(), r#"poststart hook "/bin/sh": timed out after 1s"#);
+    }
+
+    #[test]
+    fn missing_hook_binary() {
+        let h = hook(serde_json::json!({"path": "/nonexistent/hook"}));
+        let err = run_all("poststop", &Some(vec![h]), &state()).unwrap_err();
+        assert_eq!(err.to_string(), r#"poststop hook "/nonexistent/hook": start"#);
+    }
+}

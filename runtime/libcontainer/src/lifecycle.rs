@@ -1,0 +1,200 @@
+//! The commands on an existing container: start, kill, delete, state and list.
+
+use std::os::fd::{AsFd, FromRawFd, OwnedFd};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use nix::fcntl::OFlag;
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::sys::signal::{kill as send_signal, Signal};
+use nix::sys::stat::Mode;
+use nix::unistd::Pid;
+
+use crate::error::ContainerError;
+use crate::host::HostFacts;
+use crate::hooks;
+use crate::state::{self, ContainerDir, ContainerState, OciState, StateError, Status};
+
+/// Opens the container's exec fifo, which lets its init execve the container process.
+pub fn start(root: &Path, id: &str) -> Result<ContainerState, ContainerError> {
+    let dir = ContainerDir::open(root, id)?;
+    let mut st = dir.load()?;
+    let status = st.live_status(&dir.path);
+    if status != Status::Created {
+        return Err(ContainerError::BadStatus { op: "start", id: id.to_string(), status });
+    }
+    release(&dir.fifo(), &st)?;
+    st.status = Status::Running;
+    dir.save(&st)?;
+    // A failing poststart hook does not stop the container: the spec asks for a warning.
+    if let Err(e) = hooks::run_all("poststart", &st.poststart, &st.to_oci(Status::Running)) {
+        tracing::warn!("{}", chain(&e));
+    }
+    Ok(st)
+}
+
+fn release(fifo: &Path, st: &ContainerState) -> Result<(), ContainerError> {
+    let fd = nix::fcntl::open(fifo, OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC, Mode::empty())
+        .map_err(|e| ContainerError::sys(format!("open exec fifo {fifo:?}"), e))?;
+    let mut buf = [0u8; 1];
+    loop {
+        match nix::unistd::read(&fd, &mut buf) {
+            Ok(1) => break,
+            Ok(_) | Err(nix::Error::EAGAIN) => {
+                if state::process_start_time(st.pid) != Some(st.pid_start_time) {
+                    return Err(ContainerError::InitGone);
+                }
+                let mut fds = [PollFd::new(fd.as_fd(), PollFlags::POLLIN)];
+                match poll(&mut fds, PollTimeout::from(100u16)) {
+                    Ok(_) | Err(nix::Error::EINTR) => {}
+                    Err(e) => return Err(ContainerError::sys("wait on exec fifo", e)),
+                }
+                // POLLHUP without data: the writer came and went; loop to re-check the pid.
+                if fds[0].revents().is_some_and(|r| r.contains(PollFlags::POLLHUP) && !r.contains(PollFlags::POLLIN)) {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+            }
+            Err(nix::Error::EINTR) => {}
+            Err(e) => return Err(ContainerError::sys(format!("read exec fifo {fifo:?}"), e)),
+        }
+    }
+    std::fs::remove_file(fifo).map_err(|e| ContainerError::sys(format!("remove exec fifo {fifo:?}"), nix::Error::from_raw(e.raw_os_error().unwrap_or(libc::EIO))))
+}
+
+/// Sends `signal` to the container's init, or with `all` to every process in its cgroup.
+pub fn kill(root: &Path, id: &str, signal: Signal, all: bool) -> Result<(), ContainerError> {
+    let dir = ContainerDir::open(root, id)?;
+    let st = dir.load()?;
+    let status = st.live_status(&dir.path);
+    if status == Status::Stopped {
+        if all {
+            return Ok(());
+        }
+        return Err(ContainerError::BadStatus { op: "kill", id: id.to_string(), status });
+    }
+    if all {
+        signal_all(&st, signal)
+    } else {
+        send_signal(Pid::from_raw(st.pid), signal).map_err(|e| ContainerError::sys(format!("send {signal} to pid {}", st.pid), e))
+    }
+}
+
+fn signal_all(st: &ContainerState, signal: Signal) -> Result<(), ContainerError> {
+    let mut pids = vec![st.pid];
+    if let Some(cg) = &st.cgroup {
+        let host = HostFacts::read()?;
+        let mgr = libcgroups::from_state(&host.cgroups, cg)?;
+        pids.extend(mgr.pids()?);
+    }
+    pids.sort_unstable();
+    pids.dedup();
+    for p in pids {
+        match send_signal(Pid::from_raw(p), signal) {
+            Ok(()) | Err(nix::Error::ESRCH) => {}
+            Err(e) => return Err(ContainerError::sys(format!("send {signal} to pid {p}"), e)),
+        }
+    }
+    Ok(())
+}
+
+/// Removes a container: its processes (with `force`, or when only created), cgroup and state.
+pub fn delete(root: &Path, id: &str, force: bool) -> Result<(), ContainerError> {
+    let dir = match ContainerDir::open(root, id) {
+        Ok(d) => d,
+        Err(StateError::NotFound(_)) if force => return Ok(()),
+        Err(e) => return Err(e.into()),
+    };
+    let st = dir.load()?;
+    let status = st.live_status(&dir.path);
+    match status {
+        Status::Stopped => {}
+        Status::Created => signal_all(&st, Signal::SIGKILL)?,
+        Status::Running | Status::Paused | Status::Creating if force => signal_all(&st, Signal::SIGKILL)?,
+        _ => return Err(ContainerError::BadStatus { op: "delete", id: id.to_string(), status }),
+    }
+    if status != Status::Stopped {
+        wait_gone(&st, Duration::from_secs(10))?;
+    }
+    if let Some(cg) = &st.cgroup {
+        let host = HostFacts::read()?;
+        let mgr = libcgroups::from_state(&host.cgroups, cg)?;
+        // Stragglers outside a pid namespace survive init; they go too.
+        for p in mgr.pids().unwrap_or_default() {
+            let _ = send_signal(Pid::from_raw(p), Signal::SIGKILL);
+        }
+        mgr.remove()?;
+    }
+    if let Err(e) = hooks::run_all("poststop", &st.poststop, &st.to_oci(Status::Stopped)) {
+        tracing::warn!("{}", chain(&e));
+    }
+    dir.remove()?;
+    Ok(())
+}
+
+/// Waits until init has exited, through a pidfd (init is usually not our child).
+fn wait_gone(st: &ContainerState, limit: Duration) -> Result<(), ContainerError> {
+    // SAFETY: pidfd_open returns a new fd or -1.
+    let raw = unsafe { libc::syscall(libc::SYS_pidfd_open, st.pid, 0) };
+    if raw < 0 {
+        return Ok(()); // already gone
+    }
+    // SAFETY: a fresh fd from the kernel, owned here.
+    let pidfd = unsafe { OwnedFd::from_raw_fd(raw as i32) };
+    if state::process_start_time(st.pid) != Some(st.pid_start_time) {
+        return Ok(());
+    }
+    let deadline = Instant::now() + limit;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(ContainerError::sys(format!("wait for pid {} to exit", st.pid), nix::Error::ETIMEDOUT));
+        }
+        let mut fds = [PollFd::new(pidfd.as_fd(), PollFlags::POLLIN)];
+        let ms = left.as_millis().min(u16::MAX as u128) as u16;
+        match poll(&mut fds, PollTimeout::from(ms)) {
+            Ok(n) if n > 0 => return Ok(()),
+            Ok(_) | Err(nix::Error::EINTR) => {}
+            Err(e) => return Err(ContainerError::sys("wait for init to exit", e)),
+        }
+    }
+}
+
+/// The OCI state of one container.
+pub fn state(root: &Path, id: &str) -> Result<OciState, ContainerError> {
+    state::check_id(id)?;
+    let dir = root.join(id);
+    if !dir.join(state::STATE_FILE).exists() {
+        return Err(StateError::NotFound(id.to_string()).into());
+    }
+    let st = state::load(&dir)?;
+    Ok(st.to_oci(st.live_status(&dir)))
+}
+
+/// The states of every youki container under `root`; foreign entries are skipped with a
+/// warning, never an error.
+pub fn list(root: &Path) -> Result<Vec<OciState>, ContainerError> {
+    let mut out = Vec::new();
+    for id in state::list_ids(root)? {
+        let dir = root.join(&id);
+        match state::load(&dir) {
+            Ok(st) => out.push(st.to_oci(st.live_status(&dir))),
+            Err(e) => tracing::warn!("skipping {dir:?}: {}", chain(&e)),
+        }
+    }
+    Ok(out)
+}
+
+/// An error and its causes on one line.
+pub fn chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        let text = c.to_string();
+        if !s.ends_with(&text) {
+            s.push_str(": ");
+            s.push_str(&text);
+        }
+        cur = c.source();
+    }
+    s
+}

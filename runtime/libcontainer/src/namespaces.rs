@@ -1,0 +1,139 @@
+//! Linux namespace kinds: their clone flags, their /proc names, and joining one by path.
+
+use std::fs::File;
+use std::os::fd::AsFd;
+use std::path::{Path, PathBuf};
+
+use nix::sched::CloneFlags;
+use oci_spec::runtime::LinuxNamespaceType;
+
+/// One kind of namespace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NsKind {
+    User,
+    Mount,
+    Pid,
+    Net,
+    Ipc,
+    Uts,
+    Cgroup,
+    Time,
+}
+
+impl NsKind {
+    pub fn from_spec(t: LinuxNamespaceType) -> Self {
+        match t {
+            LinuxNamespaceType::User => NsKind::User,
+            LinuxNamespaceType::Mount => NsKind::Mount,
+            LinuxNamespaceType::Pid => NsKind::Pid,
+            LinuxNamespaceType::Network => NsKind::Net,
+            LinuxNamespaceType::Ipc => NsKind::Ipc,
+            LinuxNamespaceType::Uts => NsKind::Uts,
+            LinuxNamespaceType::Cgroup => NsKind::Cgroup,
+            LinuxNamespaceType::Time => NsKind::Time,
+        }
+    }
+
+    /// The flag for clone(2), unshare(2) and setns(2).
+    pub fn flag(self) -> CloneFlags {
+        match self {
+            NsKind::User => CloneFlags::CLONE_NEWUSER,
+            NsKind::Mount => CloneFlags::CLONE_NEWNS,
+            NsKind::Pid => CloneFlags::CLONE_NEWPID,
+            NsKind::Net => CloneFlags::CLONE_NEWNET,
+            NsKind::Ipc => CloneFlags::CLONE_NEWIPC,
+            NsKind::Uts => CloneFlags::CLONE_NEWUTS,
+            NsKind::Cgroup => CloneFlags::CLONE_NEWCGROUP,
+            NsKind::Time => CloneFlags::from_bits_retain(libc::CLONE_NEWTIME),
+        }
+    }
+
+    /// The name under /proc/PID/ns/.
+    pub fn proc_name(self) -> &'static str {
+        match self {
+            NsKind::User => "user",
+            NsKind::Mount => "mnt",
+            NsKind::Pid => "pid",
+            NsKind::Net => "net",
+            NsKind::Ipc => "ipc",
+            NsKind::Uts => "uts",
+            NsKind::Cgroup => "cgroup",
+            NsKind::Time => "time",
+        }
+    }
+
+    /// The name used in the runtime-spec and in our messages.
+    pub fn spec_name(self) -> &'static str {
+        match self {
+            NsKind::Net => "network",
+            NsKind::Mount => "mount",
+            other => other.proc_name(),
+        }
+    }
+
+    /// The order in which joins must happen: the user namespace first, so that the rest are
+    /// joined with its privileges, and the mount namespace last, so that the paths of the
+    /// others still resolve.
+    pub fn join_rank(self) -> u8 {
+        match self {
+            NsKind::User => 0,
+            NsKind::Mount => 9,
+            _ => 5,
+        }
+    }
+}
+
+/// A namespace entered by path rather than created.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct NamespaceJoin {
+    pub kind: NsKind,
+    pub path: PathBuf,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum NamespaceError {
+    #[error("open {kind} namespace {path:?}")]
+    Open { kind: &'static str, path: PathBuf, #[source] source: std::io::Error },
+    #[error("join {kind} namespace {path:?}")]
+    Join { kind: &'static str, path: PathBuf, #[source] source: nix::Error },
+    #[error("unshare {kind} namespace")]
+    Unshare { kind: &'static str, #[source] source: nix::Error },
+}
+
+/// Opens a namespace file, to be joined later with `enter`.
+pub fn open(kind: NsKind, path: &Path) -> Result<File, NamespaceError> {
+    File::open(path).map_err(|source| NamespaceError::Open { kind: kind.spec_name(), path: path.to_path_buf(), source })
+}
+
+/// setns(2) into an opened namespace file.
+pub fn enter(kind: NsKind, path: &Path, file: &File) -> Result<(), NamespaceError> {
+    nix::sched::setns(file.as_fd(), kind.flag())
+        .map_err(|source| NamespaceError::Join { kind: kind.spec_name(), path: path.to_path_buf(), source })
+}
+
+/// Opens and joins in one step.
+pub fn join(j: &NamespaceJoin) -> Result<(), NamespaceError> {
+    let f = open(j.kind, &j.path)?;
+    enter(j.kind, &j.path, &f)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_first_mount_last() {
+        let mut v = [NsKind::Mount, NsKind::Net, NsKind::User, NsKind::Pid];
+        v.sort_by_key(|k| k.join_rank());
+        assert_eq!(v[0], NsKind::User);
+        assert_eq!(v[3], NsKind::Mount);
+    }
+
+    #[test]
+    fn names() {
+        assert_eq!(NsKind::Net.proc_name(), "net");
+        assert_eq!(NsKind::Net.spec_name(), "network");
+        assert_eq!(NsKind::Time.flag().bits(), libc::CLONE_NEWTIME);
+    }
+}

@@ -1,0 +1,513 @@
+//! `plan`: the one pure step from a parsed config.json to everything `create` will do.
+//! No syscalls here; `HostFacts` carries what little of the host the decisions need.
+
+use std::collections::HashMap;
+use std::path::{Component, Path, PathBuf};
+
+use nix::mount::MsFlags;
+use nix::sched::CloneFlags;
+use oci_spec::runtime::{Hooks, LinuxDeviceType, LinuxResources, Spec};
+
+use crate::host::HostFacts;
+use crate::mount_options::{self, MountOptions};
+use crate::namespaces::{NamespaceJoin, NsKind};
+use crate::validate::{sysctl_namespace, SpecError};
+
+/// Everything `create` will do, decided before the first syscall.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub rootfs: PathBuf,
+    pub rootfs_readonly: bool,
+    /// Namespaces created by the single clone.
+    pub clone_flags: CloneFlags,
+    /// Namespaces the child enters by path, in the order the kernel needs.
+    pub joins: Vec<NamespaceJoin>,
+    /// A pid namespace joined by path: the parent enters it before clone so the child is born
+    /// inside, which saves the second fork that a setns in the child would force.
+    pub pid_join: Option<PathBuf>,
+    /// Offsets of a new time namespace: the parent unshares it and writes them before clone,
+    /// for the same reason.
+    pub time_offsets: Option<Vec<TimeOffset>>,
+    pub id_maps: Option<IdMaps>,
+    pub new_mount_ns: bool,
+    pub new_cgroup_ns: bool,
+    pub mounts: Vec<MountStep>,
+    pub rootfs_propagation: MsFlags,
+    pub masked_paths: Vec<PathBuf>,
+    pub readonly_paths: Vec<PathBuf>,
+    pub devices: Vec<DeviceNode>,
+    pub sysctl: Vec<(String, String)>,
+    pub hostname: Option<String>,
+    pub domainname: Option<String>,
+    pub process: ProcessPlan,
+    pub hooks: Hooks,
+    pub cgroups_path: Option<PathBuf>,
+    pub resources: Option<LinuxResources>,
+    pub annotations: HashMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct IdMap {
+    pub container: u32,
+    pub host: u32,
+    pub size: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdMaps {
+    pub uid: Vec<IdMap>,
+    pub gid: Vec<IdMap>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TimeOffset {
+    /// "monotonic" or "boottime".
+    pub clock: &'static str,
+    pub secs: i64,
+    pub nanos: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MountKind {
+    Bind,
+    /// `cgroup`: the container's own cgroup directories, bound under a tmpfs.
+    Cgroup,
+    /// Any filesystem mounted by type: proc, sysfs, tmpfs, devpts, mqueue, ...
+    Fs(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MountStep {
+    pub kind: MountKind,
+    pub source: Option<PathBuf>,
+    /// Absolute, cleaned, inside the container.
+    pub destination: PathBuf,
+    pub options: MountOptions,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeviceKind {
+    Char,
+    Block,
+    Fifo,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceNode {
+    pub path: PathBuf,
+    pub kind: DeviceKind,
+    pub major: u64,
+    pub minor: u64,
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rlimit {
+    pub resource: i32,
+    pub soft: u64,
+    pub hard: u64,
+}
+
+/// Capability sets as bit masks (bit N = capability number N).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CapSets {
+    pub bounding: u64,
+    pub effective: u64,
+    pub inheritable: u64,
+    pub permitted: u64,
+    pub ambient: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProcessPlan {
+    pub args: Vec<String>,
+    pub env: Vec<String>,
+    pub cwd: PathBuf,
+    pub terminal: bool,
+    pub uid: u32,
+    pub gid: u32,
+    pub additional_gids: Vec<u32>,
+    pub umask: Option<u32>,
+    pub caps: Option<CapSets>,
+    pub no_new_privileges: bool,
+    pub rlimits: Vec<Rlimit>,
+    pub oom_score_adj: Option<i32>,
+}
+
+/// The devices every container gets, as the runtime-spec requires.
+pub const DEFAULT_DEVICES: &[(&str, u64, u64)] =
+    &[("/dev/null", 1, 3), ("/dev/zero", 1, 5), ("/dev/full", 1, 7), ("/dev/random", 1, 8), ("/dev/urandom", 1, 9), ("/dev/tty", 5, 0)];
+
+/// Converts a parsed spec into a plan, or says exactly what is wrong with it.
+pub fn plan(spec: &Spec, bundle: &Path, host: &HostFacts) -> Result<Plan, SpecError> {
+    let version = spec.version();
+    if !(version.starts_with("1.0") || version.starts_with("1.1") || version.starts_with("1.2")) {
+        return Err(SpecError::OciVersion(version.clone()));
+    }
+    let root = spec.root().as_ref().ok_or(SpecError::NoRoot)?;
+    let rootfs = if root.path().is_absolute() { clean(root.path()) } else { clean(&bundle.join(root.path())) };
+    let process = plan_process(spec)?;
+    let linux = spec.linux().clone().unwrap_or_default();
+
+    // Namespaces: decide create versus join for each, once.
+    let mut clone_flags = CloneFlags::empty();
+    let mut joins = Vec::new();
+    let mut pid_join = None;
+    let mut seen: Vec<NsKind> = Vec::new();
+    for ns in linux.namespaces().as_deref().unwrap_or(&[]) {
+        let kind = NsKind::from_spec(ns.typ());
+        if seen.contains(&kind) {
+            return Err(SpecError::DuplicateNamespace(kind.spec_name()));
+        }
+        seen.push(kind);
+        match ns.path() {
+            Some(p) if !p.as_os_str().is_empty() => {
+                if !p.is_absolute() {
+                    return Err(SpecError::RelativeNamespacePath { kind: kind.spec_name(), path: p.clone() });
+                }
+                if kind == NsKind::Pid {
+                    pid_join = Some(p.clone());
+                } else {
+                    joins.push(NamespaceJoin { kind, path: p.clone() });
+                }
+            }
+            _ => clone_flags |= kind.flag(),
+        }
+    }
+    joins.sort_by_key(|j| j.kind.join_rank());
+    let created = clone_flags;
+    let creates = |k: NsKind| created.contains(k.flag());
+    let has = |k: NsKind| seen.contains(&k);
+
+    // User namespace and id mappings.
+    let uid_maps = maps(linux.uid_mappings(), "uidMappings")?;
+    let gid_maps = maps(linux.gid_mappings(), "gidMappings")?;
+    let id_maps = if creates(NsKind::User) {
+        if uid_maps.is_empty() || gid_maps.is_empty() {
+            return Err(SpecError::UserNsWithoutMappings);
+        }
+        Some(IdMaps { uid: uid_maps, gid: gid_maps })
+    } else {
+        if !uid_maps.is_empty() || !gid_maps.is_empty() {
+            return Err(SpecError::MappingsWithoutUserNs);
+        }
+        None
+    };
+
+    // Time namespace: offsets force the parent-side unshare.
+    let mut time_offsets = None;
+    if has(NsKind::Time) && !host.time_ns {
+        return Err(SpecError::NoTimeNs);
+    }
+    if let Some(offsets) = linux.time_offsets() {
+        if !offsets.is_empty() {
+            if !creates(NsKind::Time) {
+                return Err(SpecError::OffsetsWithoutTimeNs);
+            }
+            let mut list = Vec::new();
+            let mut keys: Vec<&String> = offsets.keys().collect();
+            keys.sort();
+            for k in keys {
+                let clock = match k.as_str() {
+                    "monotonic" => "monotonic",
+                    "boottime" => "boottime",
+                    other => return Err(SpecError::UnknownClock(other.to_string())),
+                };
+                let o = &offsets[k];
+                list.push(TimeOffset { clock, secs: o.secs().unwrap_or(0), nanos: o.nanosecs().unwrap_or(0) });
+            }
+            clone_flags.remove(NsKind::Time.flag());
+            time_offsets = Some(list);
+        }
+    }
+
+    // Hostname and domainname need their own uts namespace.
+    if spec.hostname().as_deref().is_some_and(|h| !h.is_empty()) && !creates(NsKind::Uts) {
+        return Err(SpecError::NeedsUtsNs { field: "hostname" });
+    }
+    if spec.domainname().as_deref().is_some_and(|h| !h.is_empty()) && !creates(NsKind::Uts) {
+        return Err(SpecError::NeedsUtsNs { field: "domainname" });
+    }
+
+    // Sysctl: only namespaced keys, and only when that namespace is the container's own.
+    let mut sysctl: Vec<(String, String)> =
+        linux.sysctl().clone().unwrap_or_default().into_iter().collect();
+    sysctl.sort();
+    for (key, _) in &sysctl {
+        let kind = sysctl_namespace(key).map_err(|why| SpecError::Sysctl { key: key.clone(), why })?;
+        if !has(kind) {
+            let why = match kind {
+                NsKind::Net => "needs a network namespace",
+                NsKind::Ipc => "needs an ipc namespace",
+                _ => "needs a uts namespace",
+            };
+            return Err(SpecError::Sysctl { key: key.clone(), why });
+        }
+    }
+
+    let mounts = plan_mounts(spec, bundle)?;
+    let rootfs_propagation = match linux.rootfs_propagation().as_deref() {
+        None | Some("") => MsFlags::MS_SLAVE | MsFlags::MS_REC,
+        Some(p) => mount_options::rootfs_propagation(p).ok_or_else(|| SpecError::RootfsPropagation(p.to_string()))?,
+    };
+    let devices = plan_devices(&linux)?;
+
+    if linux.seccomp().is_some() {
+        return Err(SpecError::Unsupported("linux.seccomp"));
+    }
+    if linux.intel_rdt().is_some() {
+        return Err(SpecError::Unsupported("linux.intelRdt"));
+    }
+    if let Some(p) = spec.process() {
+        if p.apparmor_profile().as_deref().is_some_and(|a| !a.is_empty()) && host.apparmor {
+            return Err(SpecError::Unsupported("process.apparmorProfile"));
+        }
+    }
+
+    let hooks = spec.hooks().clone().unwrap_or_default();
+    check_hooks(&hooks)?;
+
+    let mut resources = linux.resources().clone();
+    if let Some(r) = resources.as_mut() {
+        let mut rules = r.devices().clone().unwrap_or_default();
+        rules.extend(libcgroups::default_device_rules());
+        r.set_devices(Some(rules));
+    }
+
+    Ok(Plan {
+        rootfs,
+        rootfs_readonly: root.readonly().unwrap_or(false),
+        clone_flags,
+        joins,
+        pid_join,
+        time_offsets,
+        id_maps,
+        new_mount_ns: creates(NsKind::Mount),
+        new_cgroup_ns: creates(NsKind::Cgroup),
+        mounts,
+        rootfs_propagation,
+        masked_paths: linux.masked_paths().clone().unwrap_or_default().into_iter().map(PathBuf::from).collect(),
+        readonly_paths: linux.readonly_paths().clone().unwrap_or_default().into_iter().map(PathBuf::from).collect(),
+        devices,
+        sysctl,
+        hostname: spec.hostname().clone().filter(|h| !h.is_empty()),
+        domainname: spec.domainname().clone().filter(|h| !h.is_empty()),
+        process,
+        hooks,
+        cgroups_path: linux.cgroups_path().clone(),
+        resources,
+        annotations: spec.annotations().clone().unwrap_or_default(),
+    })
+}
+
+fn maps(list: &Option<Vec<oci_spec::runtime::LinuxIdMapping>>, field: &'static str) -> Result<Vec<IdMap>, SpecError> {
+    let mut out = Vec::new();
+    for m in list.as_deref().unwrap_or(&[]) {
+        if m.size() == 0 {
+            return Err(SpecError::EmptyMapping { field });
+        }
+        out.push(IdMap { container: m.container_id(), host: m.host_id(), size: m.size() });
+    }
+    Ok(out)
+}
+
+fn plan_process(spec: &Spec) -> Result<ProcessPlan, SpecError> {
+    let p = spec.process().as_ref().ok_or(SpecError::NoProcess)?;
+    let args = p.args().clone().unwrap_or_default();
+    if args.is_empty() || args[0].is_empty() {
+        return Err(SpecError::NoArgs);
+    }
+    if !p.cwd().is_absolute() {
+        return Err(SpecError::RelativeCwd(p.cwd().clone()));
+    }
+    let env = p.env().clone().unwrap_or_default();
+    if let Some(bad) = env.iter().find(|e| !e.contains('=') || e.starts_with('=')) {
+        return Err(SpecError::BadEnv(bad.clone()));
+    }
+    let mut rlimits: Vec<Rlimit> = Vec::new();
+    let mut names: Vec<String> = Vec::new();
+    for r in p.rlimits().as_deref().unwrap_or(&[]) {
+        let (name, resource) = rlimit_resource(r.typ());
+        if names.iter().any(|n| n == name) {
+            return Err(SpecError::DuplicateRlimit(name.to_string()));
+        }
+        if r.soft() > r.hard() {
+            return Err(SpecError::RlimitOrder { name: name.to_string(), soft: r.soft(), hard: r.hard() });
+        }
+        names.push(name.to_string());
+        rlimits.push(Rlimit { resource, soft: r.soft(), hard: r.hard() });
+    }
+    let caps = p.capabilities().as_ref().map(|c| CapSets {
+        bounding: cap_mask(c.bounding()),
+        effective: cap_mask(c.effective()),
+        inheritable: cap_mask(c.inheritable()),
+        permitted: cap_mask(c.permitted()),
+        ambient: cap_mask(c.ambient()),
+    });
+    let user = p.user();
+    Ok(ProcessPlan {
+        args,
+        env,
+        cwd: clean(p.cwd()),
+        terminal: p.terminal().unwrap_or(false),
+        uid: user.uid(),
+        gid: user.gid(),
+        additional_gids: user.additional_gids().clone().unwrap_or_default(),
+        umask: user.umask(),
+        caps,
+        no_new_privileges: p.no_new_privileges().unwrap_or(false),
+        rlimits,
+        oom_score_adj: p.oom_score_adj(),
+    })
+}
+
+fn cap_mask(set: &Option<oci_spec::runtime::Capabilities>) -> u64 {
+    let mut mask = 0u64;
+    for c in set.iter().flatten() {
+        if let Ok(cap) = format!("CAP_{c}").parse::<caps::Capability>() {
+            mask |= 1u64 << cap.index();
+        }
+    }
+    mask
+}
+
+fn rlimit_resource(t: oci_spec::runtime::PosixRlimitType) -> (&'static str, i32) {
+    use oci_spec::runtime::PosixRlimitType as T;
+    let (name, res) = match t {
+        T::RlimitCpu => ("RLIMIT_CPU", libc::RLIMIT_CPU),
+        T::RlimitFsize => ("RLIMIT_FSIZE", libc::RLIMIT_FSIZE),
+        T::RlimitData => ("RLIMIT_DATA", libc::RLIMIT_DATA),
+        T::RlimitStack => ("RLIMIT_STACK", libc::RLIMIT_STACK),
+        T::RlimitCore => ("RLIMIT_CORE", libc::RLIMIT_CORE),
+        T::RlimitRss => ("RLIMIT_RSS", libc::RLIMIT_RSS),
+        T::RlimitNproc => ("RLIMIT_NPROC", libc::RLIMIT_NPROC),
+        T::RlimitNofile => ("RLIMIT_NOFILE", libc::RLIMIT_NOFILE),
+        T::RlimitMemlock => ("RLIMIT_MEMLOCK", libc::RLIMIT_MEMLOCK),
+        T::RlimitAs => ("RLIMIT_AS", libc::RLIMIT_AS),
+        T::RlimitLocks => ("RLIMIT_LOCKS", libc::RLIMIT_LOCKS),
+        T::RlimitSigpending => ("RLIMIT_SIGPENDING", libc::RLIMIT_SIGPENDING),
+        T::RlimitMsgqueue => ("RLIMIT_MSGQUEUE", libc::RLIMIT_MSGQUEUE),
+        T::RlimitNice => ("RLIMIT_NICE", libc::RLIMIT_NICE),
+        T::RlimitRtprio => ("RLIMIT_RTPRIO", libc::RLIMIT_RTPRIO),
+        T::RlimitRttime => ("RLIMIT_RTTIME", libc::RLIMIT_RTTIME),
+    };
+    (name, res as i32)
+}
+
+fn plan_mounts(spec: &Spec, bundle: &Path) -> Result<Vec<MountStep>, SpecError> {
+    let mut out = Vec::new();
+    for m in spec.mounts().as_deref().unwrap_or(&[]) {
+        let dest = m.destination();
+        if !dest.is_absolute() {
+            return Err(SpecError::RelativeDestination(dest.clone()));
+        }
+        let options = mount_options::parse(m.options().as_deref().unwrap_or(&[]))
+            .map_err(|source| SpecError::MountOption { dest: dest.clone(), source })?;
+        let typ = m.typ().as_deref().unwrap_or("");
+        let kind = if typ == "bind" || options.bind {
+            MountKind::Bind
+        } else if typ == "cgroup" || typ == "cgroup2" {
+            MountKind::Cgroup
+        } else if typ.is_empty() {
+            return Err(SpecError::MountOption {
+                dest: dest.clone(),
+                source: mount_options::MountOptionError::Unsupported("(no type and no bind)".into()),
+            });
+        } else {
+            MountKind::Fs(typ.to_string())
+        };
+        if kind == MountKind::Bind && m.source().as_ref().is_none_or(|s| s.as_os_str().is_empty()) {
+            return Err(SpecError::BindWithoutSource(dest.clone()));
+        }
+        // Bind sources may be relative to the bundle; other sources are filesystem names.
+        let source = match (&kind, m.source()) {
+            (MountKind::Bind, Some(s)) if s.is_relative() => Some(bundle.join(s)),
+            (_, s) => s.clone(),
+        };
+        out.push(MountStep { kind, source, destination: clean(dest), options });
+    }
+    Ok(out)
+}
+
+fn plan_devices(linux: &oci_spec::runtime::Linux) -> Result<Vec<DeviceNode>, SpecError> {
+    let mut out: Vec<DeviceNode> = DEFAULT_DEVICES
+        .iter()
+        .map(|(p, major, minor)| DeviceNode {
+            path: PathBuf::from(p),
+            kind: DeviceKind::Char,
+            major: *major,
+            minor: *minor,
+            mode: 0o666,
+            uid: 0,
+            gid: 0,
+        })
+        .collect();
+    for d in linux.devices().as_deref().unwrap_or(&[]) {
+        let path = d.path();
+        if !path.is_absolute() {
+            return Err(SpecError::RelativeDevicePath(path.clone()));
+        }
+        let kind = match d.typ() {
+            LinuxDeviceType::C | LinuxDeviceType::U => DeviceKind::Char,
+            LinuxDeviceType::B => DeviceKind::Block,
+            LinuxDeviceType::P => DeviceKind::Fifo,
+            LinuxDeviceType::A => return Err(SpecError::Device { path: path.clone(), why: "type a is only for cgroup rules" }),
+        };
+        if d.major() < 0 || d.minor() < 0 {
+            return Err(SpecError::Device { path: path.clone(), why: "major and minor must not be negative" });
+        }
+        let node = DeviceNode {
+            path: clean(path),
+            kind,
+            major: d.major() as u64,
+            minor: d.minor() as u64,
+            mode: d.file_mode().unwrap_or(0o666) & 0o7777,
+            uid: d.uid().unwrap_or(0),
+            gid: d.gid().unwrap_or(0),
+        };
+        // A spec entry replaces a default device of the same path.
+        out.retain(|existing| existing.path != node.path);
+        out.push(node);
+    }
+    Ok(out)
+}
+
+fn check_hooks(hooks: &Hooks) -> Result<(), SpecError> {
+    let lists: [(&'static str, &Option<Vec<oci_spec::runtime::Hook>>); 6] = [
+        ("prestart", hooks.prestart()),
+        ("createRuntime", hooks.create_runtime()),
+        ("createContainer", hooks.create_container()),
+        ("startContainer", hooks.start_container()),
+        ("poststart", hooks.poststart()),
+        ("poststop", hooks.poststop()),
+    ];
+    for (kind, list) in lists {
+        for h in list.iter().flatten() {
+            if !h.path().is_absolute() {
+                return Err(SpecError::RelativeHookPath { kind, path: h.path().clone() });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Lexically cleans an absolute path: drops `.`, resolves `..` without going above `/`.
+pub fn clean(p: &Path) -> PathBuf {
+    let mut out = PathBuf::from("/");
+    for c in p.components() {
+        match c {
+            Component::Normal(n) => out.push(n),
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::RootDir | Component::CurDir | Component::Prefix(_) => {}
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+#[path = "plan_tests.rs"]
+mod tests;

@@ -1,0 +1,35 @@
+//! `create` and `run`.
+
+use std::path::Path;
+
+use anyhow::Result;
+use liboci_cli::{Create, CreateOpts, GlobalOpts, Run};
+use libcontainer::create::{Console, CreateOptions};
+use libcontainer::run::RunOptions;
+
+fn options<'a>(g: &GlobalOpts, root: &'a Path, o: &'a CreateOpts, id: &'a str) -> CreateOptions<'a> {
+    CreateOptions {
+        root,
+        id,
+        bundle: &o.bundle,
+        console: match &o.console_socket {
+            Some(p) => Console::Socket(p.clone()),
+            None => Console::None,
+        },
+        pid_file: o.pid_file.as_deref(),
+        no_pivot: o.no_pivot,
+        no_new_keyring: o.no_new_keyring,
+        preserve_fds: o.preserve_fds as i32,
+        systemd_cgroup: g.systemd_cgroup,
+    }
+}
+
+pub fn create(g: &GlobalOpts, root: &Path, c: Create) -> Result<i32> {
+    libcontainer::create::create(options(g, root, &c.opts, &c.container_id))?;
+    Ok(0)
+}
+
+pub fn run(g: &GlobalOpts, root: &Path, r: Run) -> Result<i32> {
+    let o = RunOptions { detach: r.detach, keep: r.keep, no_subreaper: r.no_subreaper };
+    Ok(libcontainer::run::run(options(g, root, &r.opts, &r.container_id), o)?)
+}

@@ -1,0 +1,70 @@
+//! One small module per command; `dispatch` picks it and returns the exit code.
+
+mod create;
+mod features;
+mod info;
+mod list;
+mod spec;
+mod state;
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Result};
+use liboci_cli::{Cli, Command, GlobalOpts};
+use libcontainer::lifecycle;
+
+pub fn dispatch(cli: Cli) -> Result<i32> {
+    let g = &cli.global;
+    let Some(command) = cli.command else { bail!("no command given") };
+    let root = root_dir(g);
+    match command {
+        Command::Create(c) => create::create(g, &root, c),
+        Command::Run(r) => create::run(g, &root, r),
+        Command::Start(s) => {
+            lifecycle::start(&root, &s.container_id)?;
+            Ok(0)
+        }
+        Command::State(s) => state::state(&root, &s.container_id),
+        Command::Kill(k) => {
+            let Some(sig) = libcontainer::signal::parse(&k.signal) else {
+                return Err(libcontainer::ContainerError::BadSignal(k.signal).into());
+            };
+            lifecycle::kill(&root, &k.container_id, sig, k.all)?;
+            Ok(0)
+        }
+        Command::Delete(d) => {
+            lifecycle::delete(&root, &d.container_id, d.force)?;
+            Ok(0)
+        }
+        Command::List(l) => list::list(&root, &l),
+        Command::Spec(s) => spec::spec(&s),
+        Command::Features(_) => features::features(),
+        Command::Info(_) => info::info(),
+        Command::Ps(_) => not_yet("ps"),
+        Command::Exec(_) => not_yet("exec"),
+        Command::Update(_) => not_yet("update"),
+        Command::Pause(_) => not_yet("pause"),
+        Command::Resume(_) => not_yet("resume"),
+        Command::Events(_) => not_yet("events"),
+        Command::Checkpoint(_) => not_yet("checkpoint"),
+        Command::Restore(_) => not_yet("restore"),
+    }
+}
+
+fn not_yet(name: &str) -> Result<i32> {
+    bail!("the {name} command is not supported yet")
+}
+
+/// `--root`, else /run/youki for root, else $XDG_RUNTIME_DIR/youki.
+fn root_dir(g: &GlobalOpts) -> PathBuf {
+    if let Some(r) = &g.root {
+        return r.clone();
+    }
+    if nix::unistd::geteuid().is_root() {
+        return PathBuf::from("/run/youki");
+    }
+    match std::env::var_os("XDG_RUNTIME_DIR") {
+        Some(d) => PathBuf::from(d).join("youki"),
+        None => PathBuf::from(format!("/tmp/youki-{}", nix::unistd::geteuid())),
+    }
+}
