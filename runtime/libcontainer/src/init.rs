@@ -15,7 +15,7 @@ use crate::plan::Plan;
 use crate::state::OciState;
 use crate::syserror::{Context, SysError};
 use crate::timeline::Timeline;
-use crate::{identity, namespaces, rootfs, tty};
+use crate::{dmz, identity, namespaces, rootfs, tty};
 
 /// Everything the child needs, prepared by the parent before clone.
 pub struct InitContext<'a> {
@@ -188,7 +188,7 @@ fn stages(ctx: &InitContext) -> Result<Infallible, Failure> {
     })?;
 
     let p = &plan.process;
-    let exe = tl.stage("process", || -> Result<CString, ChildError> {
+    let (exe, trampoline) = tl.stage("process", || -> Result<(CString, OwnedFd), ChildError> {
         if let Some(adj) = p.oom_score_adj {
             identity::set_oom_score_adj(adj).stage("oomScoreAdj")?;
         }
@@ -206,8 +206,9 @@ fn stages(ctx: &InitContext) -> Result<Infallible, Failure> {
         identity::set_umask(p.umask);
         identity::set_cwd(&p.cwd).stage("cwd")?;
         let exe = find_executable(&p.args[0], &env_path(&p.env))?;
+        let trampoline = dmz::prepare().stage("exec")?;
         prepare_fds(ctx.preserve_fds).stage("fds")?;
-        Ok(exe)
+        Ok((exe, trampoline))
     })?;
 
     ctx.channel.send(&ToParent::Ready { timeline: tl }).stage("sync")?;
@@ -215,7 +216,7 @@ fn stages(ctx: &InitContext) -> Result<Infallible, Failure> {
     hooks::run_all("startContainer", plan.hooks.start_container(), &state("running"))
         .stage("startContainer hooks")
         .map_err(Failure::AfterReady)?;
-    exec(&exe, &p.args, p.env.iter().chain(ctx.extra_env.iter())).map_err(Failure::AfterReady)
+    exec(&trampoline, &exe, &p.args, p.env.iter().chain(ctx.extra_env.iter())).map_err(Failure::AfterReady)
 }
 
 fn protocol<T: std::fmt::Debug>(want: &str, got: &T) -> ChildError {
@@ -331,8 +332,9 @@ fn wait_for_start(state_dir: &OwnedFd) -> Result<(), SysError> {
     Ok(())
 }
 
-/// Restores default signal handling and replaces this process with the container process.
-fn exec<'a>(exe: &CString, args: &[String], env: impl Iterator<Item = &'a String>) -> Result<Infallible, ChildError> {
+/// Restores default signal handling and replaces this process with the container process,
+/// through the trampoline (see `dmz`).
+fn exec<'a>(trampoline: &OwnedFd, exe: &CString, args: &[String], env: impl Iterator<Item = &'a String>) -> Result<Infallible, ChildError> {
     let to_c = |s: &String| CString::new(s.as_bytes()).map_err(|_| ChildError {
         stage: "exec".into(),
         op: format!("argument or env entry {s:?}"),
@@ -342,7 +344,7 @@ fn exec<'a>(exe: &CString, args: &[String], env: impl Iterator<Item = &'a String
     let argv = args.iter().map(to_c).collect::<Result<Vec<_>, _>>()?;
     let envp = env.map(to_c).collect::<Result<Vec<_>, _>>()?;
     reset_signals();
-    let e = nix::unistd::execve(exe, &argv, &envp).unwrap_err();
+    let e = dmz::exec(trampoline, exe, &argv, &envp);
     Err(ChildError { stage: "exec".into(), op: format!("execve {exe:?}"), errno: Some(e as i32), detail: None })
 }
 

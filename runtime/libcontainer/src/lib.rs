@@ -5,6 +5,7 @@
 pub mod channel;
 pub mod clone;
 pub mod create;
+pub mod dmz;
 pub mod error;
 pub mod features;
 pub mod hooks;
