@@ -30,8 +30,8 @@ pub enum Console {
     None,
     /// `--console-socket PATH`.
     Socket(PathBuf),
-    /// An already connected socket (`run` in the foreground keeps the master itself).
-    Connected(OwnedFd),
+    /// `run` in the foreground: youki keeps the master itself (`Created::console`).
+    Proxy,
 }
 
 pub struct CreateOptions<'a> {
@@ -52,6 +52,8 @@ pub struct Created {
     pub pidfd: Option<OwnedFd>,
     pub timeline: Timeline,
     pub state: ContainerState,
+    /// With `Console::Proxy` and a terminal: where init sends the pty master.
+    pub console: Option<OwnedFd>,
 }
 
 /// Reads and parses config.json, naming the file and the position of a JSON error.
@@ -70,20 +72,32 @@ pub fn create(mut o: CreateOptions) -> Result<Created, ContainerError> {
     if !plan.rootfs.is_dir() {
         return Err(ContainerError::NoRootfs(plan.rootfs.clone()));
     }
+    let mut keep = None;
     let console = match (plan.process.terminal, std::mem::replace(&mut o.console, Console::None)) {
         (false, _) => None,
         (true, Console::None) => return Err(ContainerError::TerminalNeedsSocket),
         (true, Console::Socket(path)) => {
             Some(tty::connect(&path).map_err(|source| ContainerError::ConsoleSocket { path, source })?)
         }
-        (true, Console::Connected(fd)) => Some(fd),
+        (true, Console::Proxy) => {
+            let (ours, theirs) = nix::sys::socket::socketpair(
+                nix::sys::socket::AddressFamily::Unix,
+                nix::sys::socket::SockType::Stream,
+                None,
+                nix::sys::socket::SockFlag::SOCK_CLOEXEC,
+            )
+            .map_err(|e| ContainerError::sys("create the console socket pair", e))?;
+            keep = Some(ours);
+            Some(theirs)
+        }
     };
     let cgroup = libcgroups::manager(&host.cgroups, plan.cgroups_path.as_deref(), o.id, o.systemd_cgroup)?;
     let dir = ContainerDir::create(o.root, o.id)?;
     let mut undo = Undo { dir: Some(dir), cgroup: None, child: None };
-    let result = create_in(&o, &bundle, &plan, cgroup, console, &mut undo);
-    if result.is_err() {
-        undo.run();
+    let mut result = create_in(&o, &bundle, &plan, cgroup, console, &mut undo);
+    match result.as_mut() {
+        Ok(created) => created.console = keep,
+        Err(_) => undo.run(),
     }
     result
 }
@@ -192,7 +206,7 @@ fn create_in(
     undo.cgroup = None;
     undo.child = None;
     undo.dir = None;
-    Ok(Created { pid, pidfd: child.pidfd, timeline, state: st })
+    Ok(Created { pid, pidfd: child.pidfd, timeline, state: st, console: None })
 }
 
 fn created_namespaces(plan: &Plan) -> Vec<NsKind> {

@@ -26,6 +26,7 @@ pub mod state;
 pub mod syserror;
 pub mod timeline;
 pub mod tty;
+pub mod tty_proxy;
 pub mod validate;
 
 pub use error::ContainerError;

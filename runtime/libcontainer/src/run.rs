@@ -3,6 +3,8 @@
 
 use std::os::fd::AsFd;
 
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+
 
 use nix::sys::signal::{kill, SigSet, SigmaskHow, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
@@ -11,7 +13,7 @@ use nix::unistd::Pid;
 
 use crate::create::{create, CreateOptions};
 use crate::error::ContainerError;
-use crate::lifecycle;
+use crate::{lifecycle, tty_proxy};
 
 /// The signals `run` forwards to the container (plus SIGCHLD, which it handles).
 const FORWARDED: &[Signal] = &[
@@ -61,10 +63,22 @@ pub fn run(create_opts: CreateOptions, o: RunOptions) -> Result<i32, ContainerEr
             return Err(ContainerError::sys("become a child subreaper", nix::Error::last()));
         }
     }
-    let sfd = SignalFd::with_flags(&set, SfdFlags::SFD_CLOEXEC).map_err(|e| ContainerError::sys("create signalfd", e))?;
+    let sfd = SignalFd::with_flags(&set, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
+        .map_err(|e| ContainerError::sys("create signalfd", e))?;
     let created = create(create_opts)?;
     let pid = created.pid;
-    let result = lifecycle::start(&root, &id).map(|_| ()).and_then(|()| wait_for(pid, &sfd));
+    let proxy = match &created.console {
+        Some(sock) => match tty_proxy::receive_master(sock) {
+            Ok(master) => Some(tty_proxy::Proxy::new(master)),
+            Err(e) => {
+                let _ = lifecycle::delete(&root, &id, true);
+                return Err(ContainerError::sys(e.op, e.errno));
+            }
+        },
+        None => None,
+    };
+    let result = lifecycle::start(&root, &id).map(|_| ()).and_then(|()| wait_for(pid, &sfd, proxy.as_ref()));
+    drop(proxy);
     let code = match result {
         Ok(code) => code,
         Err(e) => {
@@ -78,28 +92,70 @@ pub fn run(create_opts: CreateOptions, o: RunOptions) -> Result<i32, ContainerEr
     Ok(code)
 }
 
-/// Forwards signals to `init` until it exits, reaping any other child along the way.
-fn wait_for(init: Pid, sfd: &SignalFd) -> Result<i32, ContainerError> {
+/// Forwards signals to `init` until it exits, reaping any other child along the way, and
+/// copies terminal traffic when there is a proxy.
+fn wait_for(init: Pid, sfd: &SignalFd, proxy: Option<&tty_proxy::Proxy>) -> Result<i32, ContainerError> {
+    let mut stdin_open = proxy.is_some();
+    let mut master_open = proxy.is_some();
     loop {
         // Reap first: SIGCHLD may have arrived before we started reading.
         if let Some(code) = reap(init)? {
+            if let Some(p) = proxy.filter(|_| master_open) {
+                // Drain what the container wrote last.
+                while tty_proxy::Proxy::pump(p.master(), stdout()) {}
+            }
             return Ok(code);
         }
-        let info = match sfd.read_signal() {
-            Ok(Some(info)) => info,
-            Ok(None) => continue,
-            Err(nix::Error::EINTR) => continue,
-            Err(e) => return Err(ContainerError::sys("read signalfd", e)),
-        };
-        let sig = Signal::try_from(info.ssi_signo as i32).ok();
-        match sig {
-            Some(Signal::SIGCHLD) | None => {}
-            Some(s) => {
-                let _ = kill(init, s);
+        let mut fds = vec![PollFd::new(sfd.as_fd(), PollFlags::POLLIN)];
+        if let Some(p) = proxy {
+            if master_open {
+                fds.push(PollFd::new(p.master(), PollFlags::POLLIN));
+            }
+            if stdin_open {
+                fds.push(PollFd::new(p.stdin(), PollFlags::POLLIN));
             }
         }
-        let _ = sfd.as_fd();
+        match poll(&mut fds, PollTimeout::NONE) {
+            Ok(_) | Err(nix::Error::EINTR) => {}
+            Err(e) => return Err(ContainerError::sys("wait for the container", e)),
+        }
+        let ready: Vec<bool> = fds.iter().map(|f| f.revents().is_some_and(|r| !r.is_empty())).collect();
+        drop(fds);
+        if let Some(p) = proxy {
+            let mut i = 1;
+            if master_open {
+                if ready[i] {
+                    master_open = tty_proxy::Proxy::pump(p.master(), stdout());
+                }
+                i += 1;
+            }
+            if stdin_open && ready[i] {
+                stdin_open = tty_proxy::Proxy::pump(p.stdin(), p.master());
+            }
+        }
+        if !ready[0] {
+            continue;
+        }
+        while let Ok(Some(info)) = sfd.read_signal() {
+            match Signal::try_from(info.ssi_signo as i32) {
+                Ok(Signal::SIGCHLD) | Err(_) => {}
+                Ok(Signal::SIGWINCH) => {
+                    if let Some(p) = proxy {
+                        p.resize();
+                    }
+                    let _ = kill(init, Signal::SIGWINCH);
+                }
+                Ok(s) => {
+                    let _ = kill(init, s);
+                }
+            }
+        }
     }
+}
+
+fn stdout() -> std::os::fd::BorrowedFd<'static> {
+    // SAFETY: fd 1 stays open for the life of the process.
+    unsafe { std::os::fd::BorrowedFd::borrow_raw(1) }
 }
 
 /// Reaps every exited child; returns init's exit code once it is among them.

@@ -7,13 +7,14 @@ use liboci_cli::{Create, CreateOpts, GlobalOpts, Run};
 use libcontainer::create::{Console, CreateOptions};
 use libcontainer::run::RunOptions;
 
-fn options<'a>(g: &GlobalOpts, root: &'a Path, o: &'a CreateOpts, id: &'a str) -> CreateOptions<'a> {
+fn options<'a>(g: &GlobalOpts, root: &'a Path, o: &'a CreateOpts, id: &'a str, foreground: bool) -> CreateOptions<'a> {
     CreateOptions {
         root,
         id,
         bundle: &o.bundle,
         console: match &o.console_socket {
             Some(p) => Console::Socket(p.clone()),
+            None if foreground => Console::Proxy,
             None => Console::None,
         },
         pid_file: o.pid_file.as_deref(),
@@ -25,11 +26,11 @@ fn options<'a>(g: &GlobalOpts, root: &'a Path, o: &'a CreateOpts, id: &'a str) -
 }
 
 pub fn create(g: &GlobalOpts, root: &Path, c: Create) -> Result<i32> {
-    libcontainer::create::create(options(g, root, &c.opts, &c.container_id))?;
+    libcontainer::create::create(options(g, root, &c.opts, &c.container_id, false))?;
     Ok(0)
 }
 
 pub fn run(g: &GlobalOpts, root: &Path, r: Run) -> Result<i32> {
     let o = RunOptions { detach: r.detach, keep: r.keep, no_subreaper: r.no_subreaper };
-    Ok(libcontainer::run::run(options(g, root, &r.opts, &r.container_id), o)?)
+    Ok(libcontainer::run::run(options(g, root, &r.opts, &r.container_id, !r.detach), o)?)
 }
