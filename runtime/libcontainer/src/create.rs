@@ -113,6 +113,9 @@ fn create_in(
     let dir_path = undo.dir.as_ref().map(|d| d.path.clone()).unwrap_or_default();
     let fifo = dir_path.join(state::FIFO);
     nix::unistd::mkfifo(&fifo, Mode::from_bits_truncate(0o622)).map_err(|e| ContainerError::sys(format!("create exec fifo {fifo:?}"), e))?;
+    // Init may run as another uid (a user namespace); the umask must not take its write bit.
+    nix::sys::stat::fchmodat(nix::fcntl::AT_FDCWD, &fifo, Mode::from_bits_truncate(0o622), nix::sys::stat::FchmodatFlags::FollowSymlink)
+        .map_err(|e| ContainerError::sys(format!("chmod exec fifo {fifo:?}"), e))?;
     let state_dir = state::open_dir_path(&dir_path)?;
     let (parent, child_end) = channel::pair()?;
     let views = cgroup.views();
@@ -163,7 +166,7 @@ fn create_in(
         write_id_map(pid, "uid_map", &maps.uid)?;
         write_id_map(pid, "gid_map", &maps.gid)?;
     }
-    parent.send(&ToInit::Proceed { host_pid: pid.as_raw() })?;
+    parent.send(&ToInit::Proceed)?;
 
     let timeline = loop {
         match parent.recv() {
@@ -212,7 +215,11 @@ fn create_in(
 fn created_namespaces(plan: &Plan) -> Vec<NsKind> {
     [NsKind::User, NsKind::Mount, NsKind::Pid, NsKind::Net, NsKind::Ipc, NsKind::Uts, NsKind::Cgroup, NsKind::Time]
         .into_iter()
-        .filter(|k| plan.clone_flags.contains(k.flag()) || (*k == NsKind::Time && plan.time_offsets.is_some()))
+        .filter(|k| {
+            plan.clone_flags.contains(k.flag())
+                || (*k == NsKind::Time && plan.time_offsets.is_some())
+                || (*k == NsKind::Cgroup && plan.new_cgroup_ns)
+        })
         .collect()
 }
 

@@ -39,6 +39,17 @@ pub fn run_all(kind: &'static str, list: &Option<Vec<Hook>>, state: &OciState) -
     Ok(())
 }
 
+/// Runs every hook of `list`; a failure is only a warning and the rest still run, as the
+/// runtime-spec asks for poststart and poststop hooks.
+pub fn run_all_warn(kind: &'static str, list: &Option<Vec<Hook>>, state: &OciState) {
+    let json = serde_json::to_vec(state).unwrap_or_default();
+    for hook in list.iter().flatten() {
+        if let Err(e) = run_one(kind, hook, &json) {
+            tracing::warn!("{e}");
+        }
+    }
+}
+
 fn run_one(kind: &'static str, hook: &Hook, state: &[u8]) -> Result<(), HookError> {
     let path = hook.path().clone();
     let mut cmd = Command::new(&path);
@@ -190,6 +201,16 @@ mod tests {
         let err = run_all("poststart", &Some(vec![h]), &state()).unwrap_err();
         assert!(t.elapsed().as_secs() < 5);
         assert_eq!(err.to_string(), r#"poststart hook "/bin/sh": timed out after 1s"#);
+    }
+
+    #[test]
+    fn warn_mode_runs_the_rest() {
+        let d = tempfile::tempdir().unwrap();
+        let out = d.path().join("ran");
+        let bad = hook(serde_json::json!({"path": "/bin/sh", "args": ["sh", "-c", "exit 1"]}));
+        let good = hook(serde_json::json!({"path": "/bin/sh", "args": ["sh", "-c", format!("touch {}", out.display())]}));
+        run_all_warn("poststop", &Some(vec![bad, good]), &state());
+        assert!(out.exists());
     }
 
     #[test]

@@ -106,15 +106,21 @@ fn stages(ctx: &InitContext) -> Result<Infallible, Failure> {
     let plan = ctx.plan;
     let mut tl = Timeline::default();
 
-    let host_pid = match ctx.channel.recv().stage("sync")? {
-        ToInit::Proceed { host_pid } => host_pid,
+    match ctx.channel.recv().stage("sync")? {
+        ToInit::Proceed => {}
         other => return Err(protocol("Proceed", &other).into()),
-    };
-    let state = |status: &str| OciState::for_hooks(ctx.id, status, host_pid, ctx.bundle, &plan.annotations);
+    }
+    // Hooks in the container namespaces see the pid as the container sees it (runtime-spec).
+    let state = |status: &str| OciState::for_hooks(ctx.id, status, nix::unistd::getpid().as_raw(), ctx.bundle, &plan.annotations);
 
     tl.stage("namespaces", || -> Result<(), ChildError> {
         if plan.id_maps.is_some() {
             become_root().stage("user namespace")?;
+        }
+        // Made here, not by clone: the parent has put us in our cgroup by now, and the new
+        // namespace's root is the cgroup we are in.
+        if plan.new_cgroup_ns {
+            nix::sched::unshare(namespaces::NsKind::Cgroup.flag()).ctx(|| "unshare the cgroup namespace").stage("namespaces")?;
         }
         for j in &plan.joins {
             namespaces::join(j).stage("namespaces")?;
@@ -160,26 +166,27 @@ fn stages(ctx: &InitContext) -> Result<Infallible, Failure> {
             other => return Err(protocol("HooksDone", &other).into()),
         }
     }
-    tl.stage("hook:createContainer", || hooks::run_all("createContainer", plan.hooks.create_container(), &state("created")).stage("hooks"))?;
+    tl.stage("hook:createContainer", || hooks::run_all("createContainer", plan.hooks.create_container(), &state("creating")).stage("hooks"))?;
 
     tl.stage("pivot_root", || -> Result<(), ChildError> {
         if !plan.new_mount_ns {
             return Ok(());
         }
-        if ctx.no_pivot { rootfs::move_root(&plan.rootfs) } else { rootfs::pivot(&plan.rootfs) }.stage("pivot_root")
+        if ctx.no_pivot { rootfs::move_root(&plan.rootfs) } else { rootfs::pivot(&plan.rootfs) }.stage("pivot_root")?;
+        rootfs::root_propagation(plan).stage("rootfsPropagation")
     })?;
 
     tl.stage("finish rootfs", || -> Result<(), ChildError> {
         if let Some(sock) = &ctx.console {
             tty::setup(sock).stage("console")?;
         }
-        if plan.new_mount_ns {
-            rootfs::mask_paths(&plan.masked_paths).stage("maskedPaths")?;
-            rootfs::readonly_paths(&plan.readonly_paths).stage("readonlyPaths")?;
-        }
         for (key, value) in &plan.sysctl {
             let path = format!("/proc/sys/{}", key.replace('.', "/"));
             std::fs::write(&path, value).ctx(|| format!("write sysctl {key:?} = {value:?} to {path:?}")).stage("sysctl")?;
+        }
+        if plan.new_mount_ns {
+            rootfs::mask_paths(&plan.masked_paths).stage("maskedPaths")?;
+            rootfs::readonly_paths(&plan.readonly_paths).stage("readonlyPaths")?;
         }
         if plan.rootfs_readonly && plan.new_mount_ns {
             rootfs::readonly_root().stage("rootfs")?;
@@ -212,10 +219,12 @@ fn stages(ctx: &InitContext) -> Result<Infallible, Failure> {
     })?;
 
     ctx.channel.send(&ToParent::Ready { timeline: tl }).stage("sync")?;
-    wait_for_start(&ctx.state_dir).stage("start").map_err(Failure::AfterReady)?;
-    hooks::run_all("startContainer", plan.hooks.start_container(), &state("running"))
+    let fifo = wait_for_start(&ctx.state_dir).stage("start").map_err(Failure::AfterReady)?;
+    hooks::run_all("startContainer", plan.hooks.start_container(), &state("created"))
         .stage("startContainer hooks")
         .map_err(Failure::AfterReady)?;
+    // One byte says "started"; the fifo then stays open until execve closes it (CLOEXEC).
+    nix::unistd::write(&fifo, b"0").ctx(|| "write the exec fifo").stage("start").map_err(Failure::AfterReady)?;
     exec(&trampoline, &exe, &p.args, p.env.iter().chain(ctx.extra_env.iter())).map_err(Failure::AfterReady)
 }
 
@@ -319,17 +328,15 @@ fn prepare_fds(preserve: i32) -> Result<(), SysError> {
     Ok(())
 }
 
-/// Blocks until `youki start` opens the fifo for reading, then tells it we are going.
-fn wait_for_start(state_dir: &OwnedFd) -> Result<(), SysError> {
-    let fifo = nix::fcntl::openat(
+/// Blocks until `youki start` opens the fifo for reading.
+fn wait_for_start(state_dir: &OwnedFd) -> Result<OwnedFd, SysError> {
+    nix::fcntl::openat(
         state_dir,
         crate::state::FIFO,
         nix::fcntl::OFlag::O_WRONLY | nix::fcntl::OFlag::O_CLOEXEC,
         nix::sys::stat::Mode::empty(),
     )
-    .ctx(|| "open the exec fifo")?;
-    nix::unistd::write(&fifo, b"0").ctx(|| "write the exec fifo")?;
-    Ok(())
+    .ctx(|| "open the exec fifo")
 }
 
 /// Restores default signal handling and replaces this process with the container process,

@@ -14,6 +14,7 @@ pub mod identity;
 pub mod init;
 pub mod lifecycle;
 pub mod mount_options;
+pub mod mountinfo;
 pub mod namespaces;
 pub mod plan;
 pub mod resolve;

@@ -27,38 +27,53 @@ pub fn start(root: &Path, id: &str) -> Result<ContainerState, ContainerError> {
     st.status = Status::Running;
     dir.save(&st)?;
     // A failing poststart hook does not stop the container: the spec asks for a warning.
-    if let Err(e) = hooks::run_all("poststart", &st.poststart, &st.to_oci(Status::Running)) {
-        tracing::warn!("{}", chain(&e));
-    }
+    hooks::run_all_warn("poststart", &st.poststart, &st.to_oci(Status::Running));
     Ok(st)
 }
 
+/// Takes init's byte from the exec fifo, then waits for EOF: init holds the fifo open
+/// (close-on-exec) through the startContainer hooks until its execve, so when `start`
+/// returns the container process runs, and the poststart hooks come after it.
 fn release(fifo: &Path, st: &ContainerState) -> Result<(), ContainerError> {
     let fd = nix::fcntl::open(fifo, OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC, Mode::empty())
         .map_err(|e| ContainerError::sys(format!("open exec fifo {fifo:?}"), e))?;
-    let mut buf = [0u8; 1];
+    let mut got_byte = false;
+    let mut buf = [0u8; 16];
     loop {
         match nix::unistd::read(&fd, &mut buf) {
-            Ok(1) => break,
-            Ok(_) | Err(nix::Error::EAGAIN) => {
+            Ok(0) if got_byte => return Ok(()),
+            Ok(0) => {
+                // No writer yet, or init died before writing.
                 if state::process_start_time(st.pid) != Some(st.pid_start_time) {
                     return Err(ContainerError::InitGone);
                 }
-                let mut fds = [PollFd::new(fd.as_fd(), PollFlags::POLLIN)];
-                match poll(&mut fds, PollTimeout::from(100u16)) {
-                    Ok(_) | Err(nix::Error::EINTR) => {}
-                    Err(e) => return Err(ContainerError::sys("wait on exec fifo", e)),
-                }
-                // POLLHUP without data: the writer came and went; loop to re-check the pid.
-                if fds[0].revents().is_some_and(|r| r.contains(PollFlags::POLLHUP) && !r.contains(PollFlags::POLLIN)) {
-                    std::thread::sleep(Duration::from_millis(5));
-                }
             }
-            Err(nix::Error::EINTR) => {}
+            Ok(_) => {
+                if !got_byte {
+                    // Init has the fifo open; from now on the container counts as running.
+                    std::fs::remove_file(fifo).map_err(|e| {
+                        ContainerError::sys(format!("remove exec fifo {fifo:?}"), nix::Error::from_raw(e.raw_os_error().unwrap_or(libc::EIO)))
+                    })?;
+                }
+                got_byte = true;
+                continue;
+            }
+            Err(nix::Error::EAGAIN) | Err(nix::Error::EINTR) => {}
             Err(e) => return Err(ContainerError::sys(format!("read exec fifo {fifo:?}"), e)),
         }
+        let mut fds = [PollFd::new(fd.as_fd(), PollFlags::POLLIN)];
+        match poll(&mut fds, PollTimeout::from(100u16)) {
+            Ok(_) | Err(nix::Error::EINTR) => {}
+            Err(e) => return Err(ContainerError::sys("wait on exec fifo", e)),
+        }
+        if !got_byte && fds[0].revents().is_some_and(|r| r.contains(PollFlags::POLLHUP) && !r.contains(PollFlags::POLLIN)) {
+            // A writer came and went without writing: init failed in startContainer.
+            if state::process_start_time(st.pid) != Some(st.pid_start_time) {
+                return Err(ContainerError::InitGone);
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
     }
-    std::fs::remove_file(fifo).map_err(|e| ContainerError::sys(format!("remove exec fifo {fifo:?}"), nix::Error::from_raw(e.raw_os_error().unwrap_or(libc::EIO))))
 }
 
 /// Sends `signal` to the container's init, or with `all` to every process in its cgroup.
@@ -124,9 +139,7 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<(), ContainerError> 
         }
         mgr.remove()?;
     }
-    if let Err(e) = hooks::run_all("poststop", &st.poststop, &st.to_oci(Status::Stopped)) {
-        tracing::warn!("{}", chain(&e));
-    }
+    hooks::run_all_warn("poststop", &st.poststop, &st.to_oci(Status::Stopped));
     dir.remove()?;
     Ok(())
 }

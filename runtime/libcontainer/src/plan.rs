@@ -32,7 +32,8 @@ pub struct Plan {
     pub new_mount_ns: bool,
     pub new_cgroup_ns: bool,
     pub mounts: Vec<MountStep>,
-    pub rootfs_propagation: MsFlags,
+    /// `linux.rootfsPropagation`; None means the default, rslave.
+    pub rootfs_propagation: Option<MsFlags>,
     pub masked_paths: Vec<PathBuf>,
     pub readonly_paths: Vec<PathBuf>,
     pub devices: Vec<DeviceNode>,
@@ -177,6 +178,9 @@ pub fn plan(spec: &Spec, bundle: &Path, host: &HostFacts) -> Result<Plan, SpecEr
         }
     }
     joins.sort_by_key(|j| j.kind.join_rank());
+    // The cgroup namespace is unshared by init once it sits in its cgroup, not by clone.
+    let new_cgroup_ns = clone_flags.contains(NsKind::Cgroup.flag());
+    clone_flags.remove(NsKind::Cgroup.flag());
     let created = clone_flags;
     let creates = |k: NsKind| created.contains(k.flag());
     let has = |k: NsKind| seen.contains(&k);
@@ -223,11 +227,11 @@ pub fn plan(spec: &Spec, bundle: &Path, host: &HostFacts) -> Result<Plan, SpecEr
         }
     }
 
-    // Hostname and domainname need their own uts namespace.
-    if spec.hostname().as_deref().is_some_and(|h| !h.is_empty()) && !creates(NsKind::Uts) {
+    // Hostname and domainname need a uts namespace of the container's (new or joined).
+    if spec.hostname().as_deref().is_some_and(|h| !h.is_empty()) && !has(NsKind::Uts) {
         return Err(SpecError::NeedsUtsNs { field: "hostname" });
     }
-    if spec.domainname().as_deref().is_some_and(|h| !h.is_empty()) && !creates(NsKind::Uts) {
+    if spec.domainname().as_deref().is_some_and(|h| !h.is_empty()) && !has(NsKind::Uts) {
         return Err(SpecError::NeedsUtsNs { field: "domainname" });
     }
 
@@ -249,8 +253,8 @@ pub fn plan(spec: &Spec, bundle: &Path, host: &HostFacts) -> Result<Plan, SpecEr
 
     let mounts = plan_mounts(spec, bundle)?;
     let rootfs_propagation = match linux.rootfs_propagation().as_deref() {
-        None | Some("") => MsFlags::MS_SLAVE | MsFlags::MS_REC,
-        Some(p) => mount_options::rootfs_propagation(p).ok_or_else(|| SpecError::RootfsPropagation(p.to_string()))?,
+        None | Some("") => None,
+        Some(p) => Some(mount_options::rootfs_propagation(p).ok_or_else(|| SpecError::RootfsPropagation(p.to_string()))?),
     };
     let devices = plan_devices(&linux)?;
 
@@ -269,10 +273,12 @@ pub fn plan(spec: &Spec, bundle: &Path, host: &HostFacts) -> Result<Plan, SpecEr
     let hooks = spec.hooks().clone().unwrap_or_default();
     check_hooks(&hooks)?;
 
+    // The device cgroup must let the container use the devices it is given.
     let mut resources = linux.resources().clone();
     if let Some(r) = resources.as_mut() {
         let mut rules = r.devices().clone().unwrap_or_default();
         rules.extend(libcgroups::default_device_rules());
+        rules.extend(devices.iter().filter_map(device_rule));
         r.set_devices(Some(rules));
     }
 
@@ -285,7 +291,7 @@ pub fn plan(spec: &Spec, bundle: &Path, host: &HostFacts) -> Result<Plan, SpecEr
         time_offsets,
         id_maps,
         new_mount_ns: creates(NsKind::Mount),
-        new_cgroup_ns: creates(NsKind::Cgroup),
+        new_cgroup_ns,
         mounts,
         rootfs_propagation,
         masked_paths: linux.masked_paths().clone().unwrap_or_default().into_iter().map(PathBuf::from).collect(),
@@ -472,6 +478,23 @@ fn plan_devices(linux: &oci_spec::runtime::Linux) -> Result<Vec<DeviceNode>, Spe
         out.push(node);
     }
     Ok(out)
+}
+
+/// The cgroup rule allowing one of the container's device nodes.
+fn device_rule(d: &DeviceNode) -> Option<oci_spec::runtime::LinuxDeviceCgroup> {
+    let typ = match d.kind {
+        DeviceKind::Char => LinuxDeviceType::C,
+        DeviceKind::Block => LinuxDeviceType::B,
+        DeviceKind::Fifo => return None,
+    };
+    oci_spec::runtime::LinuxDeviceCgroupBuilder::default()
+        .allow(true)
+        .typ(typ)
+        .major(d.major as i64)
+        .minor(d.minor as i64)
+        .access("rwm")
+        .build()
+        .ok()
 }
 
 fn check_hooks(hooks: &Hooks) -> Result<(), SpecError> {

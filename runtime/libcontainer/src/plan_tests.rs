@@ -47,7 +47,7 @@ fn default_spec_plans() {
     assert!(p.clone_flags.contains(CloneFlags::CLONE_NEWPID | CloneFlags::CLONE_NEWNS));
     assert!(p.joins.is_empty() && p.pid_join.is_none() && p.time_offsets.is_none());
     assert!(p.mounts.iter().any(|m| m.destination == Path::new("/proc") && m.kind == MountKind::Fs("proc".into())));
-    assert_eq!(p.rootfs_propagation, MsFlags::MS_SLAVE | MsFlags::MS_REC);
+    assert_eq!(p.rootfs_propagation, None);
     assert_eq!(p.devices.len(), DEFAULT_DEVICES.len());
 }
 
@@ -101,7 +101,7 @@ fn namespace_rules() {
     );
     assert_eq!(
         err(json!({"hostname": "box", "linux": {"namespaces": [{"type": "mount"}]}})),
-        "hostname needs a new uts namespace"
+        "hostname needs a uts namespace"
     );
 }
 
@@ -199,6 +199,7 @@ fn devices_and_propagation() {
         r#"invalid linux.devices entry "dev/x": path must be absolute"#
     );
     assert_eq!(err(json!({"linux": {"rootfsPropagation": "sideways"}})), r#"invalid linux.rootfsPropagation "sideways""#);
+    assert_eq!(ok(json!({"linux": {"rootfsPropagation": "shared"}})).rootfs_propagation, Some(MsFlags::MS_SHARED));
     let p = ok(json!({"linux": {"devices": [{"path": "/dev/null", "type": "c", "major": 1, "minor": 3, "fileMode": 438, "uid": 5}]}}));
     assert_eq!(p.devices.iter().filter(|d| d.path == Path::new("/dev/null")).count(), 1);
     assert!(p.devices.iter().any(|d| d.path == Path::new("/dev/null") && d.uid == 5));

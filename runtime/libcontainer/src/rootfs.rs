@@ -30,11 +30,22 @@ const ATTR_FLAGS: MsFlags = MsFlags::MS_RDONLY
     .union(MsFlags::MS_RELATIME)
     .union(MsFlags::MS_STRICTATIME);
 
-/// Makes the host's mounts not propagate into the container and binds the rootfs on itself,
-/// so that it is a mount point for pivot_root.
+const DEFAULT_PROPAGATION: MsFlags = MsFlags::MS_SLAVE.union(MsFlags::MS_REC);
+
+/// Makes the host's mounts not propagate into the container (rslave unless the spec says
+/// otherwise) and binds the rootfs on itself, so that it is a mount point for pivot_root.
 pub fn prepare(plan: &Plan) -> Result<(), SysError> {
-    mount(NONE, "/", NONE, plan.rootfs_propagation, NONE)
-        .ctx(|| format!("set propagation of \"/\" to {:?}", plan.rootfs_propagation))?;
+    let flags = plan.rootfs_propagation.unwrap_or(DEFAULT_PROPAGATION);
+    mount(NONE, "/", NONE, flags, NONE).ctx(|| format!("set propagation of \"/\" to {flags:?}"))?;
+    if !flags.contains(MsFlags::MS_REC) || flags.contains(MsFlags::MS_SHARED) {
+        // Some mounts may still be shared; pivot_root refuses a shared parent of the new root.
+        // A slave (not private) keeps receiving from the host, as rootfsPropagation may ask,
+        // while nothing the container mounts flows back.
+        let info = fs::read_to_string("/proc/self/mountinfo").ctx(|| "read /proc/self/mountinfo")?;
+        if let Some((parent, true)) = crate::mountinfo::mount_of(&info, &plan.rootfs) {
+            mount(NONE, &parent, NONE, MsFlags::MS_SLAVE, NONE).ctx(|| format!("make {parent:?} a slave"))?;
+        }
+    }
     mount(Some(&plan.rootfs), &plan.rootfs, NONE, MsFlags::MS_BIND | MsFlags::MS_REC, NONE)
         .ctx(|| format!("bind rootfs {:?} on itself", plan.rootfs))
 }
@@ -271,6 +282,14 @@ pub fn pivot(rootfs: &Path) -> Result<(), SysError> {
     mount(NONE, ".", NONE, MsFlags::MS_SLAVE | MsFlags::MS_REC, NONE).ctx(|| "make the old root a slave")?;
     umount2(".", MntFlags::MNT_DETACH).ctx(|| "detach the old root")?;
     chdir("/").ctx(|| "chdir to \"/\"")
+}
+
+/// `linux.rootfsPropagation`, applied to the container's "/" once it is the root.
+pub fn root_propagation(plan: &Plan) -> Result<(), SysError> {
+    match plan.rootfs_propagation {
+        Some(flags) => mount(NONE, "/", NONE, flags, NONE).ctx(|| format!("set propagation of the container's \"/\" to {flags:?}")),
+        None => Ok(()),
+    }
 }
 
 /// `--no-pivot`: move the rootfs over "/" and chroot into it.

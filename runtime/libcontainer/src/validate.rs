@@ -32,7 +32,7 @@ pub enum SpecError {
     UserNsWithoutMappings,
     #[error("invalid linux.{field}: size must be greater than zero")]
     EmptyMapping { field: &'static str },
-    #[error("{field} needs a new uts namespace")]
+    #[error("{field} needs a uts namespace")]
     NeedsUtsNs { field: &'static str },
     #[error("linux.timeOffsets needs a new time namespace")]
     OffsetsWithoutTimeNs,
