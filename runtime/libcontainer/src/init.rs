@@ -113,6 +113,7 @@ fn stages(ctx: &InitContext) -> Result<Infallible, Failure> {
     // Hooks in the container namespaces see the pid as the container sees it (runtime-spec).
     let state = |status: &str| OciState::for_hooks(ctx.id, status, nix::unistd::getpid().as_raw(), ctx.bundle, &plan.annotations);
 
+    set_comm("youki:ns");
     tl.stage("namespaces", || -> Result<(), ChildError> {
         if plan.id_maps.is_some() {
             become_root().stage("user namespace")?;
@@ -141,6 +142,7 @@ fn stages(ctx: &InitContext) -> Result<Infallible, Failure> {
         Ok(())
     })?;
 
+    set_comm("youki:mounts");
     tl.stage("mounts", || -> Result<(), ChildError> {
         if !plan.new_mount_ns {
             return Ok(());
@@ -166,8 +168,10 @@ fn stages(ctx: &InitContext) -> Result<Infallible, Failure> {
             other => return Err(protocol("HooksDone", &other).into()),
         }
     }
+    set_comm("youki:hooks");
     tl.stage("hook:createContainer", || hooks::run_all("createContainer", plan.hooks.create_container(), &state("creating")).stage("hooks"))?;
 
+    set_comm("youki:pivot");
     tl.stage("pivot_root", || -> Result<(), ChildError> {
         if !plan.new_mount_ns {
             return Ok(());
@@ -176,6 +180,7 @@ fn stages(ctx: &InitContext) -> Result<Infallible, Failure> {
         rootfs::root_propagation(plan).stage("rootfsPropagation")
     })?;
 
+    set_comm("youki:rootfs");
     tl.stage("finish rootfs", || -> Result<(), ChildError> {
         if let Some(sock) = &ctx.console {
             tty::setup(sock).stage("console")?;
@@ -195,6 +200,7 @@ fn stages(ctx: &InitContext) -> Result<Infallible, Failure> {
     })?;
 
     let p = &plan.process;
+    set_comm("youki:process");
     let (exe, trampoline) = tl.stage("process", || -> Result<(CString, OwnedFd), ChildError> {
         if let Some(adj) = p.oom_score_adj {
             identity::set_oom_score_adj(adj).stage("oomScoreAdj")?;
@@ -218,6 +224,7 @@ fn stages(ctx: &InitContext) -> Result<Infallible, Failure> {
         Ok((exe, trampoline))
     })?;
 
+    set_comm("youki:init");
     ctx.channel.send(&ToParent::Ready { timeline: tl }).stage("sync")?;
     let fifo = wait_for_start(&ctx.state_dir).stage("start").map_err(Failure::AfterReady)?;
     hooks::run_all("startContainer", plan.hooks.start_container(), &state("created"))
@@ -232,7 +239,9 @@ fn protocol<T: std::fmt::Debug>(want: &str, got: &T) -> ChildError {
     ChildError { stage: "sync".into(), op: format!("expected {want} from the parent, got {got:?}"), errno: None, detail: None }
 }
 
-/// Sets the comm name, so `ps` and tracers can tell the stages apart.
+/// Sets the comm name, so `ps` and tracers (task_rename) can tell the stages apart: init is
+/// `youki:init` while it waits, and `youki:ns`, `youki:mounts`, `youki:hooks`, `youki:pivot`,
+/// `youki:rootfs` and `youki:process` during setup.
 pub fn set_comm(name: &str) {
     if let Ok(c) = CString::new(name) {
         // SAFETY: PR_SET_NAME reads at most 16 bytes of a valid C string.

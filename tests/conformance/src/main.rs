@@ -1,1 +1,236 @@
-fn main() {}
+//! The conformance harness: runs every case against a runc-compatible runtime binary and
+//! prints one result line per case, then `N passed, N failed, N skipped`.
+//!
+//! Usage: `conformance --runtime PATH [--filter SUBSTR] [--checker PATH] [--list]
+//!                     [--skip-slow] [--json FILE]` (`RUNTIME` env when `--runtime` is absent).
+
+mod bundle;
+mod cases;
+mod console;
+mod ctx;
+mod facts;
+mod host;
+#[allow(dead_code)]
+#[path = "bin/checker/json.rs"]
+mod json;
+#[allow(dead_code)]
+#[path = "bin/checker/procfs.rs"]
+mod procfs;
+mod report;
+mod runtime;
+mod spec;
+
+use anyhow::{bail, Context, Result};
+use bundle::Assets;
+use ctx::Suite;
+use std::path::PathBuf;
+
+#[derive(Debug, Default, PartialEq)]
+struct Options {
+    runtime: Option<PathBuf>,
+    filter: Option<String>,
+    checker: Option<PathBuf>,
+    json: Option<PathBuf>,
+    list: bool,
+    skip_slow: bool,
+}
+
+const USAGE: &str = "usage: conformance --runtime PATH [--filter SUBSTR] [--checker PATH] [--list] [--skip-slow] [--json FILE]";
+
+fn parse_options(args: &[String]) -> Result<Options> {
+    let mut opts = Options::default();
+    let mut it = args.iter();
+    while let Some(flag) = it.next() {
+        let mut value = || {
+            it.next()
+                .cloned()
+                .with_context(|| format!("{flag} needs a value\n{USAGE}"))
+        };
+        match flag.as_str() {
+            "--runtime" => opts.runtime = Some(PathBuf::from(value()?)),
+            "--filter" => opts.filter = Some(value()?),
+            "--checker" => opts.checker = Some(PathBuf::from(value()?)),
+            "--json" => opts.json = Some(PathBuf::from(value()?)),
+            "--list" => opts.list = true,
+            "--skip-slow" => opts.skip_slow = true,
+            "-h" | "--help" => {
+                println!("{USAGE}");
+                std::process::exit(0);
+            }
+            other => bail!("unknown argument {other:?}\n{USAGE}"),
+        }
+    }
+    Ok(opts)
+}
+
+fn main() {
+    match real_main() {
+        Ok(code) => std::process::exit(code),
+        Err(err) => {
+            eprintln!("conformance: {err:#}");
+            std::process::exit(2);
+        }
+    }
+}
+
+fn real_main() -> Result<i32> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let opts = parse_options(&args)?;
+    let selected: Vec<cases::Case> = cases::all()
+        .into_iter()
+        .filter(|c| opts.filter.as_deref().is_none_or(|f| c.name.contains(f)))
+        .filter(|c| !(opts.skip_slow && c.slow))
+        .collect();
+    if opts.list {
+        for case in &selected {
+            let mut notes = Vec::new();
+            if case.slow {
+                notes.push("slow".to_string());
+            }
+            if let Some(why) = case.runc_xfail {
+                notes.push(format!("runc xfail: {why}"));
+            }
+            println!(
+                "{}{}",
+                case.name,
+                if notes.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", notes.join("; "))
+                }
+            );
+        }
+        return Ok(0);
+    }
+    let runtime = match opts
+        .runtime
+        .clone()
+        .or_else(|| std::env::var_os("RUNTIME").map(PathBuf::from))
+    {
+        Some(path) => path,
+        None => bail!("no runtime: pass --runtime PATH or set RUNTIME\n{USAGE}"),
+    };
+    let suite = setup(runtime, opts.checker.clone())?;
+    let results = report::run_all(&suite, &selected);
+    teardown(&suite);
+    if let Some(path) = &opts.json {
+        report::write_json(path, &results)?;
+    }
+    Ok(if results.iter().any(|r| r.kind == report::Kind::Fail) {
+        1
+    } else {
+        0
+    })
+}
+
+fn setup(runtime: PathBuf, checker: Option<PathBuf>) -> Result<Suite> {
+    let runtime = std::fs::canonicalize(&runtime)
+        .with_context(|| format!("runtime {}", runtime.display()))?;
+    let checker = match checker {
+        Some(p) => p,
+        None => std::env::current_exe()
+            .context("locating the harness executable")?
+            .with_file_name("checker"),
+    };
+    if !checker.is_file() {
+        bail!(
+            "checker binary {} not found: build it or pass --checker",
+            checker.display()
+        );
+    }
+    let busybox = PathBuf::from("/bin/busybox");
+    if !busybox.is_file() {
+        bail!("{} not found: install busybox-static", busybox.display());
+    }
+    let tmp = std::env::var_os("TMPDIR").map_or_else(|| PathBuf::from("/tmp"), PathBuf::from);
+    let tag = format!("conf{}", std::process::id());
+    let base = tmp.join(format!("conformance-{}", std::process::id()));
+    if base.exists() {
+        std::fs::remove_dir_all(&base)
+            .with_context(|| format!("removing stale {}", base.display()))?;
+    }
+    bundle::make_dir(&base)?;
+    let rt = runtime::Runtime::probe(runtime, base.join("root"))?;
+    println!(
+        "# runtime: {} ({})",
+        rt.path.display(),
+        rt.version.lines().next().unwrap_or("?")
+    );
+    Ok(Suite {
+        rt,
+        assets: Assets { busybox, checker },
+        base,
+        tag,
+        cgroup_parent: "/conformance".to_string(),
+        host_ns: host::namespaces("self"),
+    })
+}
+
+/// Deletes any container a case could not clean up, then removes the run's temp dir and the
+/// shared cgroup parent (when empty). Keeps the dir when something is still in use.
+fn teardown(suite: &Suite) {
+    let remaining = |root: &std::path::Path| -> Vec<String> {
+        std::fs::read_dir(root)
+            .map(|d| {
+                d.flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    for id in remaining(&suite.rt.root) {
+        let _ = suite.rt.call(
+            &suite.base,
+            &["delete", "--force", &id],
+            runtime::Call::default(),
+        );
+    }
+    let left = remaining(&suite.rt.root);
+    if let Ok(hierarchies) = host::hierarchies() {
+        for h in hierarchies {
+            let _ = std::fs::remove_dir(h.dir(&suite.cgroup_parent));
+        }
+    }
+    let mounts = host::mounts_under(&suite.base).unwrap_or_default();
+    if left.is_empty() && mounts.is_empty() {
+        let _ = std::fs::remove_dir_all(&suite.base);
+    } else {
+        println!(
+            "# warning: keeping {}: containers {left:?} and host mounts {mounts:?} remain",
+            suite.base.display()
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(items: &[&str]) -> Vec<String> {
+        items.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn parses_the_documented_flags() {
+        let opts = parse_options(&args(&[
+            "--runtime",
+            "/r",
+            "--filter",
+            "mounts/",
+            "--skip-slow",
+            "--json",
+            "o.json",
+        ]))
+        .expect("valid");
+        assert_eq!(opts.runtime, Some(PathBuf::from("/r")));
+        assert_eq!(opts.filter.as_deref(), Some("mounts/"));
+        assert!(opts.skip_slow && !opts.list);
+        assert_eq!(opts.json, Some(PathBuf::from("o.json")));
+    }
+
+    #[test]
+    fn rejects_unknown_flags_and_missing_values() {
+        assert!(parse_options(&args(&["--bogus"])).is_err());
+        assert!(parse_options(&args(&["--runtime"])).is_err());
+    }
+}

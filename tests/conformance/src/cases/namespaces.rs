@@ -1,0 +1,207 @@
+//! Namespaces: new ones differ from the runtime's, unlisted ones are inherited, paths join
+//! existing ones, user namespaces map ids, and time namespaces apply their offsets.
+
+use super::{Case, Outcome};
+use crate::ctx::Ctx;
+use crate::{check, check_eq, host, spec};
+use anyhow::{Context, Result};
+use serde_json::json;
+use std::time::{Duration, Instant};
+
+pub fn cases() -> Vec<Case> {
+    let m = "namespaces";
+    vec![
+        Case::new(m, "new_pid", |c| new_namespace(c, "pid", "pid")),
+        Case::new(m, "new_network", |c| new_namespace(c, "network", "net")),
+        Case::new(m, "new_ipc", |c| new_namespace(c, "ipc", "ipc")),
+        Case::new(m, "new_uts", |c| new_namespace(c, "uts", "uts")),
+        Case::new(m, "new_mount", |c| new_namespace(c, "mount", "mnt")),
+        Case::new(m, "new_cgroup", new_cgroup),
+        Case::new(m, "pid_ns_process_is_pid_1", pid_is_1),
+        Case::new(m, "unlisted_are_inherited", unlisted_are_inherited),
+        Case::new(m, "user_ns_mappings", user_ns_mappings),
+        Case::new(m, "join_by_path", join_by_path),
+        Case::new(m, "time_offsets", time_offsets).runc_xfail(
+            "runc 1.1.5 does not know the time namespace or linux.timeOffsets (runtime-spec 1.2)",
+        ),
+    ]
+}
+
+/// The namespace of `link_name` must differ from the runtime's when the config asks for a new one.
+fn new_namespace(ctx: &mut Ctx, kind: &str, link_name: &str) -> Result<Outcome> {
+    let mut b = ctx.bundle()?;
+    spec::namespace(&mut b.config, kind, None)?;
+    let facts = ctx.checker(&mut b, &[])?;
+    let host = ctx
+        .suite
+        .host_ns
+        .get(link_name)
+        .with_context(|| format!("host has no {link_name} ns link"))?;
+    let inside = facts
+        .ns(link_name)
+        .with_context(|| format!("the checker saw no {link_name} ns link"))?;
+    check!(
+        inside != host,
+        "{kind} namespace is the host's ({host}) although a new one was requested"
+    );
+    Ok(Outcome::Pass)
+}
+
+fn new_cgroup(ctx: &mut Ctx) -> Result<Outcome> {
+    let mut b = ctx.bundle()?;
+    spec::namespace(&mut b.config, "cgroup", None)?;
+    let facts = ctx.checker(&mut b, &[])?;
+    let host = &ctx.suite.host_ns["cgroup"];
+    check!(
+        facts.ns("cgroup") != Some(host.as_str()),
+        "cgroup namespace is the host's ({host})"
+    );
+    // In its own cgroup namespace the container's cgroups are the namespace roots.
+    for line in facts.cgroup.as_deref().unwrap_or_default() {
+        check!(
+            line.ends_with(":/"),
+            "with a new cgroup namespace /proc/self/cgroup should show \"/\": {line:?}"
+        );
+    }
+    Ok(Outcome::Pass)
+}
+
+fn pid_is_1(ctx: &mut Ctx) -> Result<Outcome> {
+    let mut b = ctx.bundle()?;
+    let facts = ctx.checker(&mut b, &[])?;
+    check_eq!(facts.pid, 1, "pid of the process in a new pid namespace");
+    check_eq!(facts.ppid, 0, "parent pid of the pid namespace's init");
+    Ok(Outcome::Pass)
+}
+
+/// config-linux.md: a type missing from `namespaces` is inherited from the runtime.
+fn unlisted_are_inherited(ctx: &mut Ctx) -> Result<Outcome> {
+    let mut b = ctx.bundle()?;
+    spec::remove_namespace(&mut b.config, "ipc");
+    spec::remove_namespace(&mut b.config, "uts");
+    spec::remove(&mut b.config, "/hostname");
+    let facts = ctx.checker(&mut b, &[])?;
+    for link in ["ipc", "uts", "user", "cgroup"] {
+        let host = &ctx.suite.host_ns[link];
+        check_eq!(
+            facts.ns(link),
+            Some(host.as_str()),
+            "{link} namespace not listed in the config"
+        );
+    }
+    Ok(Outcome::Pass)
+}
+
+fn user_ns_mappings(ctx: &mut Ctx) -> Result<Outcome> {
+    let mut b = ctx.bundle()?;
+    spec::namespace(&mut b.config, "user", None)?;
+    let mapping = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    spec::set(&mut b.config, "/linux/uidMappings", mapping.clone())?;
+    spec::set(&mut b.config, "/linux/gidMappings", mapping)?;
+    let facts = ctx.checker(
+        &mut b,
+        &[
+            "--read",
+            "/proc/self/uid_map",
+            "--read",
+            "/proc/self/gid_map",
+        ],
+    )?;
+    check!(
+        facts.ns("user") != Some(ctx.suite.host_ns["user"].as_str()),
+        "user namespace is the host's"
+    );
+    check_eq!(
+        (facts.uid, facts.gid),
+        (0, 0),
+        "ids inside the user namespace"
+    );
+    for map in ["/proc/self/uid_map", "/proc/self/gid_map"] {
+        let fields: Vec<&str> = facts.content(map)?.split_whitespace().collect();
+        check_eq!(fields, vec!["0", "100000", "65536"], "{map}");
+    }
+    Ok(Outcome::Pass)
+}
+
+/// Waits until a freshly spawned `unshare` helper has its own namespaces.
+fn wait_for_new_ns(ctx: &Ctx, pid: u32, links: &[&str]) -> Result<()> {
+    let started = Instant::now();
+    loop {
+        let ns = host::namespaces(&pid.to_string());
+        if links.iter().all(|l| {
+            ns.get(*l)
+                .is_some_and(|v| Some(v) != ctx.suite.host_ns.get(*l))
+        }) {
+            return Ok(());
+        }
+        check!(
+            started.elapsed() < Duration::from_secs(5),
+            "helper {pid} did not enter new namespaces"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+fn join_by_path(ctx: &mut Ctx) -> Result<Outcome> {
+    let pid = ctx.spawn_helper(
+        "unshare",
+        &["--net", "--uts", "--ipc", "/bin/busybox", "sleep", "60"],
+    )?;
+    wait_for_new_ns(ctx, pid, &["net", "uts", "ipc"])?;
+    let helper = host::namespaces(&pid.to_string());
+    let mut b = ctx.bundle()?;
+    for (kind, link) in [("network", "net"), ("uts", "uts"), ("ipc", "ipc")] {
+        spec::namespace(&mut b.config, kind, Some(&format!("/proc/{pid}/ns/{link}")))?;
+    }
+    let facts = ctx.checker(&mut b, &[])?;
+    for link in ["net", "uts", "ipc"] {
+        check_eq!(
+            facts.ns(link),
+            helper.get(link).map(String::as_str),
+            "{link} namespace joined by path"
+        );
+    }
+    Ok(Outcome::Pass)
+}
+
+fn time_offsets(ctx: &mut Ctx) -> Result<Outcome> {
+    let mut b = ctx.bundle()?;
+    spec::namespace(&mut b.config, "time", None)?;
+    spec::set(
+        &mut b.config,
+        "/linux/timeOffsets",
+        json!({"monotonic": {"secs": 86400, "nanosecs": 0}, "boottime": {"secs": 3600, "nanosecs": 500}}),
+    )?;
+    let facts = ctx.checker(&mut b, &["--read", "/proc/self/timens_offsets"])?;
+    let host = ctx
+        .suite
+        .host_ns
+        .get("time")
+        .context("the host has no time namespace link")?;
+    check!(
+        facts.ns("time") != Some(host.as_str()),
+        "time namespace is the host's ({host})"
+    );
+    let offsets = facts.content("/proc/self/timens_offsets")?;
+    let rows: Vec<Vec<&str>> = offsets
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    // time_namespaces(7): one line per clock, named or numbered (1 = monotonic, 7 = boottime).
+    let find = |names: [&str; 2]| {
+        rows.iter()
+            .find(|r| r.first().is_some_and(|c| names.contains(c)))
+            .cloned()
+    };
+    check_eq!(
+        find(["monotonic", "1"]).map(|r| r[1..].to_vec()),
+        Some(vec!["86400", "0"]),
+        "monotonic offset"
+    );
+    check_eq!(
+        find(["boottime", "7"]).map(|r| r[1..].to_vec()),
+        Some(vec!["3600", "500"]),
+        "boottime offset"
+    );
+    Ok(Outcome::Pass)
+}

@@ -1,0 +1,106 @@
+//! Robustness (slow): many short lifecycles in a row, many containers at once, and many
+//! foreground runs; afterwards nothing may remain: processes, cgroups, mounts, state dirs.
+
+use super::{Case, Outcome};
+use crate::ctx::Ctx;
+use crate::runtime::Call;
+use crate::{check, spec};
+use anyhow::Result;
+use serde_json::json;
+use std::time::Duration;
+
+pub fn cases() -> Vec<Case> {
+    let m = "robustness";
+    vec![
+        Case::new(m, "create_start_delete_200_times", cycles).slow(),
+        Case::new(m, "twenty_containers_at_once", twenty_at_once).slow(),
+        Case::new(m, "run_never_hangs_100_times", run_never_hangs).slow(),
+    ]
+}
+
+fn no_leftovers(ctx: &Ctx) -> Result<Outcome> {
+    let left = ctx.leftovers();
+    check!(left.is_empty(), "left behind: {}", left.join("; "));
+    Ok(Outcome::Pass)
+}
+
+fn cycles(ctx: &mut Ctx) -> Result<Outcome> {
+    let mut b = ctx.bundle()?;
+    spec::args(&mut b.config, &["true"])?;
+    for round in 0..200 {
+        let id = ctx.id();
+        spec::set(
+            &mut b.config,
+            "/linux/cgroupsPath",
+            json!(ctx.cgroup_path_for(&id)),
+        )?;
+        let fail = |what: &str, e: anyhow::Error| e.context(format!("round {round}: {what}"));
+        ctx.create(&b, &id, &[])
+            .and_then(|o| o.ok("create"))
+            .map_err(|e| fail("create", e))?;
+        ctx.start(&id)
+            .and_then(|o| o.ok("start"))
+            .map_err(|e| fail("start", e))?;
+        ctx.wait_status(&id, "stopped", Duration::from_secs(10))
+            .map_err(|e| fail("wait", e))?;
+        ctx.delete(&id)
+            .and_then(|o| o.ok("delete"))
+            .map_err(|e| fail("delete", e))?;
+    }
+    no_leftovers(ctx)
+}
+
+fn twenty_at_once(ctx: &mut Ctx) -> Result<Outcome> {
+    let mut b = ctx.bundle()?;
+    spec::args(&mut b.config, &["sleep", "100"])?;
+    let mut ids = Vec::new();
+    for _ in 0..20 {
+        let id = ctx.id();
+        spec::set(
+            &mut b.config,
+            "/linux/cgroupsPath",
+            json!(ctx.cgroup_path_for(&id)),
+        )?;
+        ctx.create(&b, &id, &[])?.ok(&format!("create {id}"))?;
+        ids.push(id);
+    }
+    for id in &ids {
+        ctx.start(id)?.ok(&format!("start {id}"))?;
+    }
+    for id in &ids {
+        let st = ctx.state(id)?;
+        check!(st["status"] == "running", "{id} is not running: {st}");
+    }
+    for id in &ids {
+        ctx.call(&["delete", "--force", id])?
+            .ok(&format!("delete --force {id}"))?;
+    }
+    no_leftovers(ctx)
+}
+
+fn run_never_hangs(ctx: &mut Ctx) -> Result<Outcome> {
+    let b = ctx.bundle()?;
+    let mut b = b;
+    spec::args(&mut b.config, &["true"])?;
+    b.write()?;
+    let dir = b.dir.to_string_lossy().into_owned();
+    for round in 0..100 {
+        let id = ctx.id();
+        let call = Call {
+            timeout: Some(Duration::from_secs(10)),
+            ..Call::default()
+        };
+        let out = ctx.call_with(&["run", "--bundle", &dir, &id], call)?;
+        check!(
+            !out.timed_out,
+            "round {round}: run hung: {}",
+            out.describe()
+        );
+        check!(
+            out.success(),
+            "round {round}: run failed: {}",
+            out.describe()
+        );
+    }
+    no_leftovers(ctx)
+}
