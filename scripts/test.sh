@@ -2,22 +2,28 @@
 # The whole test run: unit and integration tests, then the conformance suite against youki
 # and runc. Prints one closing count line per part and exits non-zero on any failure.
 set -uo pipefail
+export CARGO_TERM_COLOR=never
 target=${1:-target/x86_64-unknown-linux-gnu/release}
 cd "$(dirname "$0")/.."
 status=0
 start=$(date +%s)
 
 echo "== unit and integration tests (cargo test)"
-cargo test --locked --workspace 2>&1 | tee /tmp/youki-cargo-test.log | grep -E "^(test result|error|failures:|---- )|FAILED|panicked" || true
-grep -q "FAILED\|error\[\|could not compile" /tmp/youki-cargo-test.log && status=1
+cargo test --locked --workspace 2>&1 | tee /tmp/youki-cargo-test.log | grep -E "^(test result|error|failures:|---- )|FAILED|panicked"
+[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 passed=$(grep -Eo "test result: [a-zA-Z]+\. [0-9]+ passed" /tmp/youki-cargo-test.log | awk '{s+=$4} END {print s+0}')
 failed=$(grep -Eo "[0-9]+ failed" /tmp/youki-cargo-test.log | awk '{s+=$1} END {print s+0}')
 echo "cargo: $passed passed, $failed failed"
 
+total_p=$passed; total_f=$failed; total_s=0
 for rt in "$target/youki" /usr/sbin/runc; do
   echo "== conformance suite against $rt"
-  "$target/conformance" --runtime "$rt" --json "/tmp/conformance-$(basename "$rt").json" || status=1
+  log="/tmp/conformance-$(basename "$rt").log"
+  "$target/conformance" --runtime "$rt" --json "/tmp/conformance-$(basename "$rt").json" | tee "$log" || status=1
+  read -r p f s < <(tail -n 1 "$log" | sed -E 's/([0-9]+) passed, ([0-9]+) failed, ([0-9]+) skipped/\1 \2 \3/')
+  total_p=$((total_p + ${p:-0})); total_f=$((total_f + ${f:-1})); total_s=$((total_s + ${s:-0}))
 done
 
 echo "== test run took $(( $(date +%s) - start ))s, status $status"
+echo "total: $total_p passed, $total_f failed, $total_s skipped"
 exit $status
