@@ -33,8 +33,9 @@ use crate::timeline::Timeline;
 /// What the parent tells the child.
 #[derive(Debug, Serialize, Deserialize, PartialEq)]
 pub enum ToInit {
-    /// The child is in its cgroup and its id maps are written: go on.
-    Proceed,
+    /// The child is in its cgroup and its id maps are written: go on. `host_pid` is the
+    /// child's pid as the runtime sees it, for the seccomp listener's state.
+    Proceed { host_pid: i32 },
     /// prestart and createRuntime hooks have run.
     HooksDone,
 }
@@ -150,8 +151,8 @@ mod tests {
     #[test]
     fn messages_cross_and_eof_is_closed() {
         let (parent, child) = pair().unwrap();
-        parent.send(&ToInit::Proceed).unwrap();
-        assert_eq!(child.recv().unwrap(), ToInit::Proceed);
+        parent.send(&ToInit::Proceed { host_pid: 7 }).unwrap();
+        assert_eq!(child.recv().unwrap(), ToInit::Proceed { host_pid: 7 });
         let err = ChildError { stage: "mounts".into(), op: r#"mount "proc" on "/proc""#.into(), errno: Some(1), detail: None };
         child.send(&ToParent::Failed(err.clone())).unwrap();
         assert_eq!(parent.recv().unwrap(), ToParent::Failed(err));

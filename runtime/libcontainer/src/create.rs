@@ -132,6 +132,10 @@ fn create_in(
         extra_env.push(format!("LISTEN_FDS={n}"));
         extra_env.push("LISTEN_PID=1".to_string());
     }
+    let seccomp_listener = match plan.seccomp.as_ref().filter(|s| crate::seccomp::uses_notify(s)).and_then(|s| s.listener_path().clone()) {
+        Some(path) => Some(tty::connect(&path).map_err(|source| ContainerError::SeccompListener { path, source })?),
+        None => None,
+    };
     let in_user_ns = plan.id_maps.is_some() || plan.joins.iter().any(|j| j.kind == NsKind::User);
     let ctx = InitContext {
         id: o.id,
@@ -140,6 +144,7 @@ fn create_in(
         channel: child_end,
         state_dir,
         console,
+        seccomp_listener,
         views,
         notify_socket,
         preserve_fds,
@@ -166,7 +171,7 @@ fn create_in(
         write_id_map(pid, "uid_map", &maps.uid)?;
         write_id_map(pid, "gid_map", &maps.gid)?;
     }
-    parent.send(&ToInit::Proceed)?;
+    parent.send(&ToInit::Proceed { host_pid: pid.as_raw() })?;
 
     let timeline = loop {
         match parent.recv() {

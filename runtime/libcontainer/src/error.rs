@@ -24,6 +24,8 @@ pub enum ContainerError {
     TerminalNeedsSocket,
     #[error("console socket {path:?}")]
     ConsoleSocket { path: PathBuf, #[source] source: std::io::Error },
+    #[error("seccomp listenerPath {path:?}")]
+    SeccompListener { path: PathBuf, #[source] source: std::io::Error },
     #[error(transparent)]
     State(#[from] StateError),
     #[error(transparent)]

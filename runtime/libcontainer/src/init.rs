@@ -26,6 +26,8 @@ pub struct InitContext<'a> {
     /// The container's state directory, O_PATH: reaches the exec fifo after pivot_root.
     pub state_dir: OwnedFd,
     pub console: Option<OwnedFd>,
+    /// Connected to linux.seccomp.listenerPath when the filter has notify rules.
+    pub seccomp_listener: Option<OwnedFd>,
     pub views: Vec<CgroupView>,
     pub notify_socket: Option<PathBuf>,
     /// fds 3 .. 3+N stay open in the container.
@@ -106,10 +108,10 @@ fn stages(ctx: &InitContext) -> Result<Infallible, Failure> {
     let plan = ctx.plan;
     let mut tl = Timeline::default();
 
-    match ctx.channel.recv().stage("sync")? {
-        ToInit::Proceed => {}
+    let host_pid = match ctx.channel.recv().stage("sync")? {
+        ToInit::Proceed { host_pid } => host_pid,
         other => return Err(protocol("Proceed", &other).into()),
-    }
+    };
     // Hooks in the container namespaces see the pid as the container sees it (runtime-spec).
     let state = |status: &str| OciState::for_hooks(ctx.id, status, nix::unistd::getpid().as_raw(), ctx.bundle, &plan.annotations);
 
@@ -206,8 +208,17 @@ fn stages(ctx: &InitContext) -> Result<Infallible, Failure> {
             identity::set_oom_score_adj(adj).stage("oomScoreAdj")?;
         }
         identity::set_rlimits(p).stage("rlimits")?;
+        let filter = match &plan.seccomp {
+            Some(s) => Some(crate::seccomp::build(s).map_err(|e| child_error("seccomp", &e))?),
+            None => None,
+        };
         if let Some(caps) = &p.caps {
             identity::drop_bounding(caps).stage("capabilities")?;
+        }
+        // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it before the
+        // capabilities go. With it, load it as late as possible.
+        if !p.no_new_privileges {
+            load_seccomp(ctx, filter.as_ref(), host_pid)?;
         }
         identity::switch_user(p, setgroups_allowed(), p.caps.is_some()).stage("user")?;
         if let Some(caps) = &p.caps {
@@ -221,6 +232,9 @@ fn stages(ctx: &InitContext) -> Result<Infallible, Failure> {
         let exe = find_executable(&p.args[0], &env_path(&p.env))?;
         let trampoline = dmz::prepare().stage("exec")?;
         prepare_fds(ctx.preserve_fds).stage("fds")?;
+        if p.no_new_privileges {
+            load_seccomp(ctx, filter.as_ref(), host_pid)?;
+        }
         Ok((exe, trampoline))
     })?;
 
@@ -233,6 +247,27 @@ fn stages(ctx: &InitContext) -> Result<Infallible, Failure> {
     // One byte says "started"; the fifo then stays open until execve closes it (CLOEXEC).
     nix::unistd::write(&fifo, b"0").ctx(|| "write the exec fifo").stage("start").map_err(Failure::AfterReady)?;
     exec(&trampoline, &exe, &p.args, p.env.iter().chain(ctx.extra_env.iter())).map_err(Failure::AfterReady)
+}
+
+fn child_error(stage: &str, e: &dyn std::error::Error) -> ChildError {
+    ChildError { stage: stage.into(), op: e.to_string(), errno: None, detail: e.source().map(|s| s.to_string()) }
+}
+
+/// Loads the seccomp filter and, with notify rules, hands the listener its fd.
+fn load_seccomp(ctx: &InitContext, filter: Option<&libseccomp::ScmpFilterContext>, host_pid: i32) -> Result<(), ChildError> {
+    let (Some(filter), Some(spec)) = (filter, ctx.plan.seccomp.as_ref()) else { return Ok(()) };
+    let notify = crate::seccomp::load(filter, ctx.seccomp_listener.is_some()).map_err(|e| child_error("seccomp", &e))?;
+    if let (Some(fd), Some(sock)) = (notify, ctx.seccomp_listener.as_ref()) {
+        let state = serde_json::json!({
+            "ociVersion": crate::state::OCI_VERSION,
+            "fds": ["seccompFd"],
+            "pid": host_pid,
+            "metadata": spec.listener_metadata().clone().unwrap_or_default(),
+            "state": OciState::for_hooks(ctx.id, "creating", host_pid, ctx.bundle, &ctx.plan.annotations),
+        });
+        crate::seccomp::send_to_listener(sock, &fd, &state).stage("seccomp")?;
+    }
+    Ok(())
 }
 
 fn protocol<T: std::fmt::Debug>(want: &str, got: &T) -> ChildError {

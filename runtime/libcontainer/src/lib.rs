@@ -21,6 +21,7 @@ pub mod resolve;
 pub mod rfc3339;
 pub mod rootfs;
 pub mod run;
+pub mod seccomp;
 pub mod signal;
 pub mod spec_default;
 pub mod state;

@@ -42,6 +42,7 @@ pub struct Plan {
     pub domainname: Option<String>,
     pub process: ProcessPlan,
     pub hooks: Hooks,
+    pub seccomp: Option<oci_spec::runtime::LinuxSeccomp>,
     pub cgroups_path: Option<PathBuf>,
     pub resources: Option<LinuxResources>,
     pub annotations: HashMap<String, String>,
@@ -258,8 +259,8 @@ pub fn plan(spec: &Spec, bundle: &Path, host: &HostFacts) -> Result<Plan, SpecEr
     };
     let devices = plan_devices(&linux)?;
 
-    if linux.seccomp().is_some() {
-        return Err(SpecError::Unsupported("linux.seccomp"));
+    if let Some(s) = linux.seccomp() {
+        crate::seccomp::validate(s)?;
     }
     if linux.intel_rdt().is_some() {
         return Err(SpecError::Unsupported("linux.intelRdt"));
@@ -302,6 +303,7 @@ pub fn plan(spec: &Spec, bundle: &Path, host: &HostFacts) -> Result<Plan, SpecEr
         domainname: spec.domainname().clone().filter(|h| !h.is_empty()),
         process,
         hooks,
+        seccomp: linux.seccomp().clone(),
         cgroups_path: linux.cgroups_path().clone(),
         resources,
         annotations: spec.annotations().clone().unwrap_or_default(),

@@ -222,8 +222,12 @@ fn capabilities_become_masks() {
 }
 
 #[test]
-fn seccomp_is_refused_until_supported() {
-    assert_eq!(err(json!({"linux": {"seccomp": {"defaultAction": "SCMP_ACT_ALLOW"}}})), "linux.seccomp is not supported yet");
+fn seccomp_is_validated_and_kept() {
+    assert_eq!(
+        err(json!({"linux": {"seccomp": {"defaultAction": "SCMP_ACT_NOTIFY"}}})),
+        "invalid linux.seccomp: defaultAction must not be SCMP_ACT_NOTIFY"
+    );
+    assert!(ok(json!({"linux": {"seccomp": {"defaultAction": "SCMP_ACT_ALLOW"}}})).seccomp.is_some());
 }
 
 #[test]

@@ -54,6 +54,8 @@ pub enum SpecError {
     Device { path: PathBuf, why: &'static str },
     #[error("invalid hooks.{kind} path {path:?}: must be absolute")]
     RelativeHookPath { kind: &'static str, path: PathBuf },
+    #[error("invalid linux.seccomp: {0}")]
+    Seccomp(String),
     #[error("{0} is not supported yet")]
     Unsupported(&'static str),
 }

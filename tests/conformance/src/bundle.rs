@@ -7,9 +7,9 @@ use std::os::unix::fs::{symlink, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 /// busybox applets the cases call inside the container.
-const APPLETS: [&str; 22] = [
+const APPLETS: [&str; 23] = [
     "sh", "true", "false", "sleep", "cat", "ls", "echo", "kill", "hostname", "id", "readlink",
-    "stat", "touch", "env", "tr", "date", "mkdir", "rm", "grep", "mount", "printf", "test",
+    "stat", "touch", "env", "tr", "date", "mkdir", "rm", "grep", "mount", "printf", "test", "sync",
 ];
 
 /// The files every rootfs is made from.

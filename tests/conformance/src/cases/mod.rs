@@ -39,6 +39,7 @@ mod mounts;
 mod namespaces;
 mod process;
 mod robustness;
+mod seccomp;
 
 /// How a case ended when it did not fail.
 #[derive(Debug)]
@@ -90,6 +91,7 @@ pub fn all() -> Vec<Case> {
     cases.extend(hooks::cases());
     cases.extend(lifecycle::cases());
     cases.extend(cgroups::cases());
+    cases.extend(seccomp::cases());
     cases.extend(bad_input::cases());
     cases.extend(robustness::cases());
     cases

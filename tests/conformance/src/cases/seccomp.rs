@@ -1,0 +1,113 @@
+//! linux.seccomp: errno and kill actions, errnoRet, argument conditions, and SCMP_ACT_NOTIFY
+//! with the fd and the container process state sent to listenerPath (config-linux.md).
+
+use std::io::IoSliceMut;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::net::UnixListener;
+use std::time::Duration;
+
+use super::{Case, Outcome};
+use crate::ctx::Ctx;
+use crate::spec;
+use crate::{check, check_eq};
+use anyhow::{Context, Result};
+use serde_json::{json, Value};
+
+pub fn cases() -> Vec<Case> {
+    let m = "seccomp";
+    vec![
+        Case::new(m, "errno_action", errno_action),
+        Case::new(m, "errno_ret", errno_ret),
+        Case::new(m, "kill_process", kill_process),
+        Case::new(m, "argument_condition", argument_condition),
+        Case::new(m, "notify_sends_fd_and_state", notify),
+    ]
+}
+
+fn filter(default: &str, rules: Value) -> Value {
+    json!({"defaultAction": default, "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"], "syscalls": rules})
+}
+
+/// Runs `script` under `seccomp` and returns (exit code, stdout).
+fn run_script(ctx: &mut Ctx, seccomp: Value, script: &str) -> Result<(Option<i32>, String)> {
+    let mut b = ctx.bundle()?;
+    spec::set(&mut b.config, "/linux/seccomp", seccomp)?;
+    spec::shell(&mut b.config, script)?;
+    let (_, out) = ctx.run(&b)?;
+    Ok((out.code, out.stdout))
+}
+
+fn errno_action(ctx: &mut Ctx) -> Result<Outcome> {
+    let rules = json!([{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO"}]);
+    let (code, out) = run_script(ctx, filter("SCMP_ACT_ALLOW", rules), "mkdir /dev/shm/x 2>&1; echo rc=$?; grep '^Seccomp:' /proc/self/status")?;
+    check_eq!(code, Some(0), "exit of the script ({out})");
+    check!(out.contains("Operation not permitted") && out.contains("rc=1"), "mkdir was not refused with EPERM: {out:?}");
+    check!(out.contains("Seccomp:\t2"), "the process is not in filter mode: {out:?}");
+    Ok(Outcome::Pass)
+}
+
+fn errno_ret(ctx: &mut Ctx) -> Result<Outcome> {
+    let rules = json!([{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 38}]);
+    let (_, out) = run_script(ctx, filter("SCMP_ACT_ALLOW", rules), "mkdir /dev/shm/x 2>&1; echo rc=$?")?;
+    check!(out.contains("Function not implemented"), "errnoRet 38 (ENOSYS) not returned: {out:?}");
+    Ok(Outcome::Pass)
+}
+
+fn kill_process(ctx: &mut Ctx) -> Result<Outcome> {
+    let rules = json!([{"names": ["sync", "syncfs"], "action": "SCMP_ACT_KILL_PROCESS"}]);
+    let (_, out) = run_script(ctx, filter("SCMP_ACT_ALLOW", rules), "( sync ); echo rc=$?")?;
+    // The subshell running sync dies of SIGSYS (31): the shell reports 128 + 31.
+    check!(out.contains("rc=159"), "sync was not killed by SIGSYS: {out:?}");
+    Ok(Outcome::Pass)
+}
+
+fn argument_condition(ctx: &mut Ctx) -> Result<Outcome> {
+    // umask(0o077) is refused, any other umask is allowed.
+    let rules = json!([{"names": ["umask"], "action": "SCMP_ACT_ERRNO",
+        "args": [{"index": 0, "value": 63, "op": "SCMP_CMP_EQ"}]}]);
+    let (_, out) = run_script(ctx, filter("SCMP_ACT_ALLOW", rules), "umask 022; umask; umask 077; umask")?;
+    let lines: Vec<&str> = out.lines().collect();
+    check_eq!(lines.first().copied(), Some("0022"), "umask 022 must pass ({out:?})");
+    check!(lines.get(1).is_some_and(|l| *l != "0077"), "umask 077 must be refused by the argument rule: {out:?}");
+    Ok(Outcome::Pass)
+}
+
+/// A listener that takes the notify fd and the state, then closes the fd, so the notified
+/// syscall fails with ENOSYS in the container.
+fn notify(ctx: &mut Ctx) -> Result<Outcome> {
+    let sock = ctx.path("seccomp.sock");
+    let listener = UnixListener::bind(&sock).with_context(|| format!("bind {sock:?}"))?;
+    let agent = std::thread::spawn(move || -> Result<(usize, Value)> {
+        let (conn, _) = listener.accept()?;
+        conn.set_read_timeout(Some(Duration::from_secs(20)))?;
+        let mut buf = vec![0u8; 65536];
+        let mut iov = [IoSliceMut::new(&mut buf)];
+        let mut space = nix::cmsg_space!([std::os::fd::RawFd; 4]);
+        let msg = nix::sys::socket::recvmsg::<()>(conn.as_raw_fd(), &mut iov, Some(&mut space), nix::sys::socket::MsgFlags::empty())?;
+        let mut fds = Vec::new();
+        for c in msg.cmsgs()? {
+            if let nix::sys::socket::ControlMessageOwned::ScmRights(list) = c {
+                // SAFETY: the kernel installed these fds for us.
+                fds.extend(list.into_iter().map(|fd| unsafe { OwnedFd::from_raw_fd(fd) }));
+            }
+        }
+        let n = msg.bytes;
+        let state: Value = serde_json::from_slice(&buf[..n]).context("listener state is not JSON")?;
+        Ok((fds.len(), state))
+    });
+    let mut b = ctx.bundle()?;
+    let seccomp = json!({"defaultAction": "SCMP_ACT_ALLOW", "listenerPath": sock, "listenerMetadata": "conformance-meta",
+        "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_NOTIFY"}]});
+    spec::set(&mut b.config, "/linux/seccomp", seccomp)?;
+    spec::shell(&mut b.config, "mkdir /dev/shm/x 2>&1; echo rc=$?")?;
+    let (id, out) = ctx.run(&b)?;
+    let (nfds, state) = agent.join().map_err(|_| anyhow::anyhow!("listener thread panicked"))??;
+    check_eq!(out.code, Some(0), "exit of the script ({})", out.describe());
+    check_eq!(nfds, 1, "fds sent to the listener");
+    check_eq!(state["fds"], json!(["seccompFd"]), "state.fds");
+    check_eq!(state["metadata"], json!("conformance-meta"), "state.metadata");
+    check_eq!(state["state"]["id"], json!(id), "state.state.id");
+    check!(state["pid"].as_i64().is_some_and(|p| p > 0), "state.pid missing: {state}");
+    check!(out.stdout.contains("rc=1"), "the notified mkdir should fail once the listener closes its fd: {:?}", out.stdout);
+    Ok(Outcome::Pass)
+}
