@@ -4,18 +4,19 @@
 use std::convert::Infallible;
 use std::ffi::CString;
 use std::os::fd::OwnedFd;
-use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use libcgroups::CgroupView;
 
 use crate::channel::{ChildEnd, ChildError, ToInit, ToParent};
-use crate::hooks::{self, HookError};
+use crate::hooks;
 use crate::plan::Plan;
 use crate::state::OciState;
 use crate::syserror::{Context, SysError};
 use crate::timeline::Timeline;
-use crate::{dmz, identity, namespaces, rootfs, tty};
+use crate::process_setup::{self, SeccompSetup};
+use crate::stage::Stage;
+use crate::{namespaces, rootfs, tty};
 
 /// Everything the child needs, prepared by the parent before clone.
 pub struct InitContext<'a> {
@@ -64,43 +65,6 @@ enum Failure {
 impl From<ChildError> for Failure {
     fn from(e: ChildError) -> Self {
         Failure::Setup(e)
-    }
-}
-
-trait Stage<T> {
-    fn stage(self, name: &str) -> Result<T, ChildError>;
-}
-
-impl<T> Stage<T> for Result<T, SysError> {
-    fn stage(self, name: &str) -> Result<T, ChildError> {
-        self.map_err(|e| ChildError { stage: name.to_string(), op: e.op, errno: Some(e.errno as i32), detail: None })
-    }
-}
-
-impl<T> Stage<T> for Result<T, HookError> {
-    fn stage(self, name: &str) -> Result<T, ChildError> {
-        self.map_err(|e| {
-            let detail = std::error::Error::source(&e).map(|s| s.to_string());
-            ChildError { stage: name.to_string(), op: e.to_string(), errno: None, detail }
-        })
-    }
-}
-
-impl<T> Stage<T> for Result<T, crate::channel::ChannelError> {
-    fn stage(self, name: &str) -> Result<T, ChildError> {
-        self.map_err(|e| ChildError { stage: name.to_string(), op: e.to_string(), errno: None, detail: None })
-    }
-}
-
-impl<T> Stage<T> for Result<T, namespaces::NamespaceError> {
-    fn stage(self, name: &str) -> Result<T, ChildError> {
-        self.map_err(|e| {
-            let errno = match &e {
-                namespaces::NamespaceError::Open { source, .. } => source.raw_os_error(),
-                namespaces::NamespaceError::Join { source, .. } | namespaces::NamespaceError::Unshare { source, .. } => Some(*source as i32),
-            };
-            ChildError { stage: name.to_string(), op: e.to_string(), errno, detail: None }
-        })
     }
 }
 
@@ -203,40 +167,15 @@ fn stages(ctx: &InitContext) -> Result<Infallible, Failure> {
 
     let p = &plan.process;
     set_comm("youki:process");
-    let (exe, trampoline) = tl.stage("process", || -> Result<(CString, OwnedFd), ChildError> {
-        if let Some(adj) = p.oom_score_adj {
-            identity::set_oom_score_adj(adj).stage("oomScoreAdj")?;
-        }
-        identity::set_rlimits(p).stage("rlimits")?;
-        let filter = match &plan.seccomp {
-            Some(s) => Some(crate::seccomp::build(s).map_err(|e| child_error("seccomp", &e))?),
-            None => None,
-        };
-        if let Some(caps) = &p.caps {
-            identity::drop_bounding(caps).stage("capabilities")?;
-        }
-        // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it before the
-        // capabilities go. With it, load it as late as possible.
-        if !p.no_new_privileges {
-            load_seccomp(ctx, filter.as_ref(), host_pid)?;
-        }
-        identity::switch_user(p, setgroups_allowed(), p.caps.is_some()).stage("user")?;
-        if let Some(caps) = &p.caps {
-            identity::set_capabilities(caps).stage("capabilities")?;
-        }
-        if p.no_new_privileges {
-            identity::set_no_new_privs().stage("noNewPrivileges")?;
-        }
-        identity::set_umask(p.umask);
-        identity::set_cwd(&p.cwd).stage("cwd")?;
-        let exe = find_executable(&p.args[0], &env_path(&p.env))?;
-        let trampoline = dmz::prepare().stage("exec")?;
-        prepare_fds(ctx.preserve_fds).stage("fds")?;
-        if p.no_new_privileges {
-            load_seccomp(ctx, filter.as_ref(), host_pid)?;
-        }
-        Ok((exe, trampoline))
-    })?;
+    let listener_state = serde_json::json!({
+        "ociVersion": crate::state::OCI_VERSION,
+        "fds": ["seccompFd"],
+        "pid": host_pid,
+        "metadata": plan.seccomp.as_ref().and_then(|s| s.listener_metadata().clone()).unwrap_or_default(),
+        "state": OciState::for_hooks(ctx.id, "creating", host_pid, ctx.bundle, &plan.annotations),
+    });
+    let seccomp = plan.seccomp.as_ref().map(|spec| SeccompSetup { spec, listener: ctx.seccomp_listener.as_ref(), listener_state });
+    let (exe, trampoline) = tl.stage("process", || process_setup::apply(p, seccomp.as_ref(), ctx.preserve_fds))?;
 
     set_comm("youki:init");
     ctx.channel.send(&ToParent::Ready { timeline: tl }).stage("sync")?;
@@ -246,28 +185,7 @@ fn stages(ctx: &InitContext) -> Result<Infallible, Failure> {
         .map_err(Failure::AfterReady)?;
     // One byte says "started"; the fifo then stays open until execve closes it (CLOEXEC).
     nix::unistd::write(&fifo, b"0").ctx(|| "write the exec fifo").stage("start").map_err(Failure::AfterReady)?;
-    exec(&trampoline, &exe, &p.args, p.env.iter().chain(ctx.extra_env.iter())).map_err(Failure::AfterReady)
-}
-
-fn child_error(stage: &str, e: &dyn std::error::Error) -> ChildError {
-    ChildError { stage: stage.into(), op: e.to_string(), errno: None, detail: e.source().map(|s| s.to_string()) }
-}
-
-/// Loads the seccomp filter and, with notify rules, hands the listener its fd.
-fn load_seccomp(ctx: &InitContext, filter: Option<&libseccomp::ScmpFilterContext>, host_pid: i32) -> Result<(), ChildError> {
-    let (Some(filter), Some(spec)) = (filter, ctx.plan.seccomp.as_ref()) else { return Ok(()) };
-    let notify = crate::seccomp::load(filter, ctx.seccomp_listener.is_some()).map_err(|e| child_error("seccomp", &e))?;
-    if let (Some(fd), Some(sock)) = (notify, ctx.seccomp_listener.as_ref()) {
-        let state = serde_json::json!({
-            "ociVersion": crate::state::OCI_VERSION,
-            "fds": ["seccompFd"],
-            "pid": host_pid,
-            "metadata": spec.listener_metadata().clone().unwrap_or_default(),
-            "state": OciState::for_hooks(ctx.id, "creating", host_pid, ctx.bundle, &ctx.plan.annotations),
-        });
-        crate::seccomp::send_to_listener(sock, &fd, &state).stage("seccomp")?;
-    }
-    Ok(())
+    process_setup::exec(&trampoline, &exe, &p.args, p.env.iter().chain(ctx.extra_env.iter())).map_err(Failure::AfterReady)
 }
 
 fn protocol<T: std::fmt::Debug>(want: &str, got: &T) -> ChildError {
@@ -289,10 +207,6 @@ fn become_root() -> Result<(), SysError> {
     let root_u = nix::unistd::Uid::from_raw(0);
     nix::unistd::setresgid(root_g, root_g, root_g).ctx(|| "setgid 0 in the user namespace")?;
     nix::unistd::setresuid(root_u, root_u, root_u).ctx(|| "setuid 0 in the user namespace")
-}
-
-fn setgroups_allowed() -> bool {
-    std::fs::read_to_string("/proc/self/setgroups").map(|s| s.trim() != "deny").unwrap_or(true)
 }
 
 fn set_domainname(name: &str) -> Result<(), SysError> {
@@ -320,58 +234,6 @@ fn join_session_keyring(id: &str) -> Result<(), SysError> {
     Ok(())
 }
 
-const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-
-fn env_path(env: &[String]) -> String {
-    env.iter().rev().find_map(|e| e.strip_prefix("PATH=")).unwrap_or(DEFAULT_PATH).to_string()
-}
-
-/// Resolves args[0] the way execvp would, so a missing program fails `create`, not `start`.
-fn find_executable(arg0: &str, path: &str) -> Result<CString, ChildError> {
-    let fail = |detail: &str, errno: Option<i32>| ChildError {
-        stage: "exec".into(),
-        op: format!("find executable {arg0:?}"),
-        errno,
-        detail: Some(detail.to_string()),
-    };
-    let candidates: Vec<PathBuf> = if arg0.contains('/') {
-        vec![PathBuf::from(arg0)]
-    } else {
-        path.split(':').filter(|d| !d.is_empty()).map(|d| Path::new(d).join(arg0)).collect()
-    };
-    let mut last = None;
-    for c in &candidates {
-        match nix::unistd::access(c, nix::unistd::AccessFlags::X_OK) {
-            Ok(()) if !c.is_dir() => {
-                return CString::new(c.as_os_str().as_bytes()).map_err(|_| fail("contains a NUL byte", None));
-            }
-            Ok(()) => last = Some(nix::Error::EACCES),
-            Err(e) => last = Some(e),
-        }
-    }
-    if arg0.contains('/') {
-        Err(fail("cannot be executed", last.map(|e| e as i32)))
-    } else {
-        Err(fail("not found in $PATH", None))
-    }
-}
-
-/// Marks every fd above the preserved ones close-on-exec, and clears that flag on the
-/// preserved ones.
-fn prepare_fds(preserve: i32) -> Result<(), SysError> {
-    let first = 3 + preserve.max(0) as u32;
-    // SAFETY: close_range with CLOSE_RANGE_CLOEXEC only changes flags.
-    let rc = unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, libc::CLOSE_RANGE_CLOEXEC) };
-    if rc < 0 {
-        return Err(SysError::new("mark fds close-on-exec", nix::Error::last()));
-    }
-    for fd in 3..first as i32 {
-        // SAFETY: F_SETFD on an fd number the caller asked us to keep; EBADF is harmless.
-        unsafe { libc::fcntl(fd, libc::F_SETFD, 0) };
-    }
-    Ok(())
-}
-
 /// Blocks until `youki start` opens the fifo for reading.
 fn wait_for_start(state_dir: &OwnedFd) -> Result<OwnedFd, SysError> {
     nix::fcntl::openat(
@@ -381,33 +243,5 @@ fn wait_for_start(state_dir: &OwnedFd) -> Result<OwnedFd, SysError> {
         nix::sys::stat::Mode::empty(),
     )
     .ctx(|| "open the exec fifo")
-}
-
-/// Restores default signal handling and replaces this process with the container process,
-/// through the trampoline (see `dmz`).
-fn exec<'a>(trampoline: &OwnedFd, exe: &CString, args: &[String], env: impl Iterator<Item = &'a String>) -> Result<Infallible, ChildError> {
-    let to_c = |s: &String| CString::new(s.as_bytes()).map_err(|_| ChildError {
-        stage: "exec".into(),
-        op: format!("argument or env entry {s:?}"),
-        errno: None,
-        detail: Some("contains a NUL byte".into()),
-    });
-    let argv = args.iter().map(to_c).collect::<Result<Vec<_>, _>>()?;
-    let envp = env.map(to_c).collect::<Result<Vec<_>, _>>()?;
-    reset_signals();
-    let e = dmz::exec(trampoline, exe, &argv, &envp);
-    Err(ChildError { stage: "exec".into(), op: format!("execve {exe:?}"), errno: Some(e as i32), detail: None })
-}
-
-fn reset_signals() {
-    for sig in 1..=64 {
-        if sig == libc::SIGKILL || sig == libc::SIGSTOP {
-            continue;
-        }
-        // SAFETY: restoring the default disposition is always valid.
-        unsafe { libc::signal(sig, libc::SIG_DFL) };
-    }
-    let empty = nix::sys::signal::SigSet::empty();
-    let _ = nix::sys::signal::sigprocmask(nix::sys::signal::SigmaskHow::SIG_SETMASK, Some(&empty), None);
 }
 
