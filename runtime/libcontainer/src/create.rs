@@ -205,6 +205,7 @@ fn create_in(
         poststop: plan.hooks.poststop().clone(),
         namespaces: created_namespaces(plan),
         systemd_cgroup: o.systemd_cgroup,
+        seccomp: plan.seccomp.clone(),
     };
     state::save(&dir_path, &st)?;
     if let Some(path) = o.pid_file {

@@ -47,6 +47,10 @@ pub enum ContainerError {
     Sys { op: String, #[source] source: nix::Error },
     #[error("cannot {op} container {id:?}: it is {status}")]
     BadStatus { op: &'static str, id: String, status: Status },
+    #[error("invalid --user {0:?}: expected UID[:GID]")]
+    BadUser(String),
+    #[error("invalid --cap {0:?}")]
+    BadCapability(String),
     #[error("invalid signal {0:?}")]
     BadSignal(String),
     #[error("write pid file {path:?}")]

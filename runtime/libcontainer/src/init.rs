@@ -149,7 +149,7 @@ fn stages(ctx: &InitContext) -> Result<Infallible, Failure> {
     set_comm("youki:rootfs");
     tl.stage("finish rootfs", || -> Result<(), ChildError> {
         if let Some(sock) = &ctx.console {
-            tty::setup(sock).stage("console")?;
+            tty::setup(sock, true).stage("console")?;
         }
         for (key, value) in &plan.sysctl {
             let path = format!("/proc/sys/{}", key.replace('.', "/"));

@@ -7,6 +7,7 @@ pub mod clone;
 pub mod create;
 pub mod dmz;
 pub mod error;
+pub mod exec;
 pub mod features;
 pub mod hooks;
 pub mod host;

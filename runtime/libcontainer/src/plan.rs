@@ -322,7 +322,11 @@ fn maps(list: &Option<Vec<oci_spec::runtime::LinuxIdMapping>>, field: &'static s
 }
 
 fn plan_process(spec: &Spec) -> Result<ProcessPlan, SpecError> {
-    let p = spec.process().as_ref().ok_or(SpecError::NoProcess)?;
+    plan_process_of(spec.process().as_ref().ok_or(SpecError::NoProcess)?)
+}
+
+/// Plans one process: the container's own, or one that `exec` adds.
+pub fn plan_process_of(p: &oci_spec::runtime::Process) -> Result<ProcessPlan, SpecError> {
     let args = p.args().clone().unwrap_or_default();
     if args.is_empty() || args[0].is_empty() {
         return Err(SpecError::NoArgs);

@@ -16,7 +16,7 @@ use crate::error::ContainerError;
 use crate::{lifecycle, tty_proxy};
 
 /// The signals `run` forwards to the container (plus SIGCHLD, which it handles).
-const FORWARDED: &[Signal] = &[
+pub(crate) const FORWARDED: &[Signal] = &[
     Signal::SIGHUP,
     Signal::SIGINT,
     Signal::SIGQUIT,
@@ -94,7 +94,7 @@ pub fn run(create_opts: CreateOptions, o: RunOptions) -> Result<i32, ContainerEr
 
 /// Forwards signals to `init` until it exits, reaping any other child along the way, and
 /// copies terminal traffic when there is a proxy.
-fn wait_for(init: Pid, sfd: &SignalFd, proxy: Option<&tty_proxy::Proxy>) -> Result<i32, ContainerError> {
+pub(crate) fn wait_for(init: Pid, sfd: &SignalFd, proxy: Option<&tty_proxy::Proxy>) -> Result<i32, ContainerError> {
     let mut stdin_open = proxy.is_some();
     let mut master_open = proxy.is_some();
     loop {
@@ -131,6 +131,10 @@ fn wait_for(init: Pid, sfd: &SignalFd, proxy: Option<&tty_proxy::Proxy>) -> Resu
             }
             if stdin_open && ready[i] {
                 stdin_open = tty_proxy::Proxy::pump(p.stdin(), p.master());
+                if !stdin_open {
+                    // Our stdin ended: say so to the terminal, as a person would with ^D.
+                    let _ = nix::unistd::write(p.master(), &[4u8]);
+                }
             }
         }
         if !ready[0] {

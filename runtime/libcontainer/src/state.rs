@@ -64,6 +64,9 @@ pub struct ContainerState {
     pub namespaces: Vec<NsKind>,
     #[serde(default)]
     pub systemd_cgroup: bool,
+    /// The container's seccomp profile, which `exec` applies to its processes too.
+    #[serde(default)]
+    pub seccomp: Option<oci_spec::runtime::LinuxSeccomp>,
 }
 
 /// The OCI state document: what `state` prints and what hooks read on stdin.
@@ -331,6 +334,7 @@ mod tests {
             poststop: None,
             namespaces: vec![NsKind::Pid],
             systemd_cgroup: false,
+            seccomp: None,
         }
     }
 

@@ -19,8 +19,9 @@ pub fn connect(path: &Path) -> std::io::Result<OwnedFd> {
     UnixStream::connect(path).map(OwnedFd::from)
 }
 
-/// Makes the pty and hands its master to the socket. Runs after pivot_root.
-pub fn setup(socket: &OwnedFd) -> Result<(), SysError> {
+/// Makes the pty and hands its master to the socket. Runs after pivot_root. `console` binds
+/// the pty over /dev/console too (for the container's init, not for `exec`).
+pub fn setup(socket: &OwnedFd, console: bool) -> Result<(), SysError> {
     let master = posix_openpt(OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC).ctx(|| "open /dev/ptmx")?;
     grantpt(&master).ctx(|| "grantpt")?;
     unlockpt(&master).ctx(|| "unlockpt")?;
@@ -28,7 +29,7 @@ pub fn setup(socket: &OwnedFd) -> Result<(), SysError> {
     let slave = nix::fcntl::open(Path::new(&name), OFlag::O_RDWR | OFlag::O_CLOEXEC, Mode::empty())
         .ctx(|| format!("open pty {name:?}"))?;
     // /dev/console is the pty too, as the runtime-spec asks.
-    if Path::new("/dev").is_dir() {
+    if console && Path::new("/dev").is_dir() {
         let console = Path::new("/dev/console");
         if !console.exists() {
             let _ = std::fs::File::create(console);

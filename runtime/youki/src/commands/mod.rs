@@ -1,6 +1,7 @@
 //! One small module per command; `dispatch` picks it and returns the exit code.
 
 mod create;
+mod exec;
 mod features;
 mod info;
 mod list;
@@ -41,7 +42,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Features(_) => features::features(),
         Command::Info(_) => info::info(),
         Command::Ps(_) => not_yet("ps"),
-        Command::Exec(_) => not_yet("exec"),
+        Command::Exec(e) => exec::exec(&root, e),
         Command::Update(_) => not_yet("update"),
         Command::Pause(_) => not_yet("pause"),
         Command::Resume(_) => not_yet("resume"),

@@ -33,6 +33,7 @@ use anyhow::Result;
 mod bad_input;
 mod cgroups;
 mod devices;
+mod exec;
 mod hooks;
 mod lifecycle;
 mod mounts;
@@ -91,6 +92,7 @@ pub fn all() -> Vec<Case> {
     cases.extend(hooks::cases());
     cases.extend(lifecycle::cases());
     cases.extend(cgroups::cases());
+    cases.extend(exec::cases());
     cases.extend(seccomp::cases());
     cases.extend(bad_input::cases());
     cases.extend(robustness::cases());

@@ -1,0 +1,51 @@
+//! `exec`: the process comes from `--process FILE`, or from the container's own process with
+//! the flags applied.
+
+use std::path::Path;
+
+use anyhow::{bail, Context, Result};
+use liboci_cli::Exec;
+use libcontainer::create::Console;
+use libcontainer::exec::{ExecOptions, Overrides};
+
+pub fn exec(root: &Path, e: Exec) -> Result<i32> {
+    let process = match &e.process {
+        Some(path) => {
+            let text = std::fs::read(path).with_context(|| format!("read process file {path:?}"))?;
+            serde_json::from_slice(&text).with_context(|| format!("invalid process file {path:?}"))?
+        }
+        None => {
+            if e.command.is_empty() {
+                bail!("exec needs a command or --process");
+            }
+            let state = libcontainer::lifecycle::state(root, &e.container_id)?;
+            let (_, spec) = libcontainer::create::load_spec(&state.bundle)?;
+            let Some(base) = spec.process() else { bail!("config.json of {:?} has no process", e.container_id) };
+            let o = Overrides {
+                args: e.command.clone(),
+                env: e.env.clone(),
+                cwd: e.cwd.clone(),
+                user: e.user.clone(),
+                additional_gids: e.additional_gids.clone(),
+                caps: e.cap.clone(),
+                no_new_privs: e.no_new_privs,
+                tty: e.tty,
+            };
+            libcontainer::exec::process_from_flags(base, &o)?
+        }
+    };
+    let console = match (&e.console_socket, e.detach) {
+        (Some(p), _) => Console::Socket(p.clone()),
+        (None, false) => Console::Proxy,
+        (None, true) => Console::None,
+    };
+    Ok(libcontainer::exec::exec(ExecOptions {
+        root,
+        id: &e.container_id,
+        process,
+        console,
+        pid_file: e.pid_file.as_deref(),
+        detach: e.detach,
+        preserve_fds: e.preserve_fds as i32,
+    })?)
+}

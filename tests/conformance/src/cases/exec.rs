@@ -1,0 +1,94 @@
+//! `exec` (runc-exec(8)): a new process joins the running container's namespaces and cgroup,
+//! takes the flags' user, env and cwd, and passes its exit status back.
+
+use super::{Case, Outcome};
+use crate::ctx::Ctx;
+use crate::spec;
+use crate::{check, check_eq};
+use anyhow::Result;
+
+pub fn cases() -> Vec<Case> {
+    let m = "exec";
+    vec![
+        Case::new(m, "joins_namespaces_and_cgroup", joins),
+        Case::new(m, "exit_status_passes_back", exit_status),
+        Case::new(m, "user_env_cwd_flags", flags),
+        Case::new(m, "process_file", process_file),
+        Case::new(m, "detach_writes_pid_file", detach),
+        Case::new(m, "stopped_container_refused", stopped),
+    ]
+}
+
+/// A running `sleep 100` container; returns its id.
+fn running(ctx: &mut Ctx) -> Result<String> {
+    let mut b = ctx.bundle()?;
+    spec::args(&mut b.config, &["sleep", "100"])?;
+    let id = ctx.id();
+    ctx.run_as(&b, &id, &["--detach"])?.ok("run --detach")?;
+    Ok(id)
+}
+
+fn joins(ctx: &mut Ctx) -> Result<Outcome> {
+    let id = running(ctx)?;
+    let script = "for n in pid net ipc uts mnt; do a=$(readlink /proc/self/ns/$n); b=$(readlink /proc/1/ns/$n); [ \"$a\" = \"$b\" ] && echo same-$n; done; cat /proc/self/cgroup";
+    let out = ctx.call(&["exec", &id, "sh", "-c", script])?.ok("exec")?;
+    for n in ["pid", "net", "ipc", "uts", "mnt"] {
+        check!(out.stdout.contains(&format!("same-{n}")), "exec'd process is not in the container's {n} namespace: {:?}", out.stdout);
+    }
+    let in_pids = out.stdout.lines().any(|l| l.contains(":pids:") && l.ends_with(&format!("/{id}")));
+    check!(in_pids, "exec'd process is not in the container's pids cgroup: {:?}", out.stdout);
+    Ok(Outcome::Pass)
+}
+
+fn exit_status(ctx: &mut Ctx) -> Result<Outcome> {
+    let id = running(ctx)?;
+    let out = ctx.call(&["exec", &id, "sh", "-c", "exit 42"])?;
+    check_eq!(out.code, Some(42), "exit status of exec ({})", out.describe());
+    Ok(Outcome::Pass)
+}
+
+fn flags(ctx: &mut Ctx) -> Result<Outcome> {
+    let id = running(ctx)?;
+    let out = ctx
+        .call(&["exec", "--user", "1000:1001", "--env", "FOO=bar", "--cwd", "/bin", &id, "sh", "-c", "id -u; id -g; echo $FOO; pwd"])?
+        .ok("exec with flags")?;
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    check_eq!(lines, vec!["1000", "1001", "bar", "/bin"], "uid, gid, env and cwd of the exec'd process");
+    Ok(Outcome::Pass)
+}
+
+fn process_file(ctx: &mut Ctx) -> Result<Outcome> {
+    let id = running(ctx)?;
+    let path = ctx.path("process.json");
+    let process = serde_json::json!({
+        "terminal": false, "user": {"uid": 0, "gid": 0}, "cwd": "/",
+        "args": ["sh", "-c", "echo from-file-$X"], "env": ["PATH=/bin", "X=1"]
+    });
+    std::fs::write(&path, process.to_string())?;
+    let p = path.to_string_lossy().into_owned();
+    let out = ctx.call(&["exec", "--process", &p, &id])?.ok("exec --process")?;
+    check_eq!(out.stdout.trim(), "from-file-1", "output of the process from the file");
+    Ok(Outcome::Pass)
+}
+
+fn detach(ctx: &mut Ctx) -> Result<Outcome> {
+    let id = running(ctx)?;
+    let pid_file = ctx.path("exec.pid");
+    let pf = pid_file.to_string_lossy().into_owned();
+    ctx.call(&["exec", "--detach", "--pid-file", &pf, &id, "sleep", "50"])?.ok("exec --detach")?;
+    let pid: i32 = std::fs::read_to_string(&pid_file)?.trim().parse()?;
+    let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+    check_eq!(comm.trim(), "sleep", "the pid file names the exec'd process");
+    Ok(Outcome::Pass)
+}
+
+fn stopped(ctx: &mut Ctx) -> Result<Outcome> {
+    let mut b = ctx.bundle()?;
+    spec::args(&mut b.config, &["true"])?;
+    let id = ctx.id();
+    ctx.run_as(&b, &id, &["--keep"])?.ok("run --keep")?;
+    let out = ctx.call(&["exec", &id, "true"])?;
+    check!(!out.success(), "exec into a stopped container succeeded");
+    check!(out.messages().to_lowercase().contains("stopped") || out.messages().contains("not running"), "the error does not say the container is stopped: {:?}", out.messages());
+    Ok(Outcome::Pass)
+}
