@@ -61,7 +61,17 @@ pub fn load_spec(bundle: &Path) -> Result<(PathBuf, Spec), ContainerError> {
     let bundle = fs::canonicalize(bundle).map_err(|source| ContainerError::Bundle { path: bundle.to_path_buf(), source })?;
     let path = bundle.join("config.json");
     let data = fs::read(&path).map_err(|source| ContainerError::ReadConfig { path: path.clone(), source })?;
-    let spec = serde_json::from_slice(&data).map_err(|source| ContainerError::InvalidConfig { path, source })?;
+    // Parsed from the bytes (not from a Value) so that errors keep their line and column, and
+    // through serde_path_to_error so that they name the field.
+    let mut de = serde_json::Deserializer::from_slice(&data);
+    let spec = serde_path_to_error::deserialize(&mut de).map_err(|e| ContainerError::InvalidConfig {
+        path: path.clone(),
+        field: e.path().to_string(),
+        source: e.into_inner(),
+    })?;
+    let raw: serde_json::Value =
+        serde_json::from_slice(&data).map_err(|source| ContainerError::InvalidConfig { path, field: String::new(), source })?;
+    crate::validate::check_raw(&raw).map_err(ContainerError::Spec)?;
     Ok((bundle, spec))
 }
 

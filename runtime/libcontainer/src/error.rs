@@ -14,8 +14,8 @@ pub enum ContainerError {
     Bundle { path: PathBuf, #[source] source: std::io::Error },
     #[error("read {path:?}")]
     ReadConfig { path: PathBuf, #[source] source: std::io::Error },
-    #[error("invalid config.json {path:?}")]
-    InvalidConfig { path: PathBuf, #[source] source: serde_json::Error },
+    #[error("invalid config.json {path:?}{}", if field.is_empty() || field == "." { String::new() } else { format!(" at {field}") })]
+    InvalidConfig { path: PathBuf, field: String, #[source] source: serde_json::Error },
     #[error("invalid config.json")]
     Spec(#[source] SpecError),
     #[error("rootfs {0:?} does not exist or is not a directory")]
