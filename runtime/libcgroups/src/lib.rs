@@ -30,6 +30,8 @@ pub use mountinfo::{detect, parse_controllers, parse_mountinfo};
 pub use path::{parse_proc_cgroup, resolve, CgroupDir, OwnCgroup, Resolved};
 pub use resources::{translate, Controller, Placement, Probe, Write};
 pub use v1::V1Manager;
+pub mod stats;
+pub use stats::Stats;
 
 /// How cgroups are mounted on this host, read once from /proc/self/mountinfo.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -29,6 +29,8 @@ pub trait CgroupManager: fmt::Debug + Send + Sync {
     fn views(&self) -> Vec<CgroupView>;
     /// What later commands need to find the same cgroup: stored in the state file.
     fn state(&self) -> CgroupState;
+    /// Resource usage, for `events --stats`.
+    fn stats(&self) -> Result<crate::stats::Stats, CgroupError>;
 }
 
 /// Which driver manages a container's cgroup.

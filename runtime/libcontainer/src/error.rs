@@ -47,6 +47,8 @@ pub enum ContainerError {
     Sys { op: String, #[source] source: nix::Error },
     #[error("cannot {op} container {id:?}: it is {status}")]
     BadStatus { op: &'static str, id: String, status: Status },
+    #[error("container {0:?} has no cgroup")]
+    NoCgroup(String),
     #[error("invalid --user {0:?}: expected UID[:GID]")]
     BadUser(String),
     #[error("invalid --cap {0:?}")]

@@ -2,6 +2,7 @@
 //! (`plan`, `validate`, `mount_options`), then applied by small effectful steps (`create`,
 //! `init`, `rootfs`, `identity`, `tty`), with the container's state on disk (`state`).
 
+pub mod cgroup_ops;
 pub mod channel;
 pub mod clone;
 pub mod create;

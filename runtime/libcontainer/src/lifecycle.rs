@@ -95,21 +95,13 @@ pub fn kill(root: &Path, id: &str, signal: Signal, all: bool) -> Result<(), Cont
 }
 
 fn signal_all(st: &ContainerState, signal: Signal) -> Result<(), ContainerError> {
-    let mut pids = vec![st.pid];
-    if let Some(cg) = &st.cgroup {
-        let host = HostFacts::read()?;
-        let mgr = libcgroups::from_state(&host.cgroups, cg)?;
-        pids.extend(mgr.pids()?);
+    match &st.cgroup {
+        Some(_) => crate::cgroup_ops::signal_frozen(crate::cgroup_ops::manager_of(st)?.as_ref(), st.pid, signal),
+        None => match send_signal(Pid::from_raw(st.pid), signal) {
+            Ok(()) | Err(nix::Error::ESRCH) => Ok(()),
+            Err(e) => Err(ContainerError::sys(format!("send {signal} to pid {}", st.pid), e)),
+        },
     }
-    pids.sort_unstable();
-    pids.dedup();
-    for p in pids {
-        match send_signal(Pid::from_raw(p), signal) {
-            Ok(()) | Err(nix::Error::ESRCH) => {}
-            Err(e) => return Err(ContainerError::sys(format!("send {signal} to pid {p}"), e)),
-        }
-    }
-    Ok(())
 }
 
 /// Removes a container: its processes (with `force`, or when only created), cgroup and state.

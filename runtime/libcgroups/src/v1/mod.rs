@@ -184,6 +184,19 @@ impl CgroupManager for V1Manager {
         }
     }
 
+    fn stats(&self) -> Result<crate::stats::Stats, CgroupError> {
+        let dir = |c| self.dir_of(c).map(|d| d.dir.as_path());
+        let hugetlb = self.dir_of(Controller::Hugetlb).map(|d| (d.dir.as_path(), d.hierarchy.unified));
+        Ok(crate::stats::read_v1(&crate::stats::V1Dirs {
+            cpu: dir(Controller::Cpu),
+            cpuacct: dir(Controller::Cpuacct),
+            memory: dir(Controller::Memory),
+            pids: dir(Controller::Pids),
+            blkio: dir(Controller::Blkio),
+            hugetlb,
+        }))
+    }
+
     fn pids(&self) -> Result<Vec<i32>, CgroupError> {
         let best = PIDS_FROM
             .iter()

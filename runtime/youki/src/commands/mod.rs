@@ -1,5 +1,6 @@
 //! One small module per command; `dispatch` picks it and returns the exit code.
 
+mod cgroups;
 mod create;
 mod exec;
 mod features;
@@ -41,12 +42,12 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Spec(s) => spec::spec(&s),
         Command::Features(_) => features::features(),
         Command::Info(_) => info::info(),
-        Command::Ps(_) => not_yet("ps"),
+        Command::Ps(p) => cgroups::ps(&root, &p),
         Command::Exec(e) => exec::exec(&root, e),
-        Command::Update(_) => not_yet("update"),
-        Command::Pause(_) => not_yet("pause"),
-        Command::Resume(_) => not_yet("resume"),
-        Command::Events(_) => not_yet("events"),
+        Command::Update(u) => cgroups::update(&root, &u),
+        Command::Pause(p) => cgroups::pause(&root, &p.container_id),
+        Command::Resume(r) => cgroups::resume(&root, &r.container_id),
+        Command::Events(e) => cgroups::events(&root, &e),
         Command::Checkpoint(_) => not_yet("checkpoint"),
         Command::Restore(_) => not_yet("restore"),
     }

@@ -31,6 +31,7 @@ use crate::ctx::Ctx;
 use anyhow::Result;
 
 mod bad_input;
+mod cgroup_cmds;
 mod cgroups;
 mod devices;
 mod exec;
@@ -92,6 +93,7 @@ pub fn all() -> Vec<Case> {
     cases.extend(hooks::cases());
     cases.extend(lifecycle::cases());
     cases.extend(cgroups::cases());
+    cases.extend(cgroup_cmds::cases());
     cases.extend(exec::cases());
     cases.extend(seccomp::cases());
     cases.extend(bad_input::cases());

@@ -1,0 +1,89 @@
+//! Commands that act on a container through its cgroup: pause, resume, ps, update, stats.
+
+use std::path::Path;
+
+use libcgroups::{CgroupManager, FreezerState};
+use oci_spec::runtime::LinuxResources;
+
+use crate::error::ContainerError;
+use crate::host::HostFacts;
+use crate::state::{ContainerDir, ContainerState, Status};
+
+/// The cgroup manager of a container from its state.
+pub fn manager_of(st: &ContainerState) -> Result<Box<dyn CgroupManager>, ContainerError> {
+    let Some(cg) = &st.cgroup else {
+        return Err(ContainerError::NoCgroup(st.id.clone()));
+    };
+    let host = HostFacts::read()?;
+    Ok(libcgroups::from_state(&host.cgroups, cg)?)
+}
+
+/// Opens, loads and checks that the container is in one of `allowed`.
+fn open_in(root: &Path, id: &str, op: &'static str, allowed: &[Status]) -> Result<(ContainerDir, ContainerState), ContainerError> {
+    let dir = ContainerDir::open(root, id)?;
+    let st = dir.load()?;
+    let status = st.live_status(&dir.path);
+    if !allowed.contains(&status) {
+        return Err(ContainerError::BadStatus { op, id: id.to_string(), status });
+    }
+    Ok((dir, st))
+}
+
+pub fn pause(root: &Path, id: &str) -> Result<(), ContainerError> {
+    let (dir, mut st) = open_in(root, id, "pause", &[Status::Running, Status::Created])?;
+    manager_of(&st)?.freeze(FreezerState::Frozen)?;
+    st.status = Status::Paused;
+    dir.save(&st)?;
+    Ok(())
+}
+
+pub fn resume(root: &Path, id: &str) -> Result<(), ContainerError> {
+    let (dir, mut st) = open_in(root, id, "resume", &[Status::Paused])?;
+    manager_of(&st)?.freeze(FreezerState::Thawed)?;
+    st.status = Status::Running;
+    dir.save(&st)?;
+    Ok(())
+}
+
+/// Host pids of every process in the container.
+pub fn pids(root: &Path, id: &str) -> Result<Vec<i32>, ContainerError> {
+    let (_, st) = open_in(root, id, "list the processes of", &[Status::Created, Status::Running, Status::Paused])?;
+    Ok(manager_of(&st)?.pids()?)
+}
+
+/// New limits for a running, created or paused container. Device rules are ignored, as runc
+/// does on update (containerd sends them).
+pub fn update(root: &Path, id: &str, resources: &LinuxResources) -> Result<(), ContainerError> {
+    let (_, st) = open_in(root, id, "update", &[Status::Created, Status::Running, Status::Paused])?;
+    let mut r = resources.clone();
+    r.set_devices(None);
+    manager_of(&st)?.set_resources(&r)?;
+    Ok(())
+}
+
+/// Usage figures, in runc's `events --stats` shape.
+pub fn stats(root: &Path, id: &str) -> Result<libcgroups::Stats, ContainerError> {
+    let (_, st) = open_in(root, id, "read the stats of", &[Status::Created, Status::Running, Status::Paused])?;
+    Ok(manager_of(&st)?.stats()?)
+}
+
+/// Signals every process of the container with the cgroup frozen, so none can fork away
+/// between listing and signalling.
+pub fn signal_frozen(mgr: &dyn CgroupManager, extra: i32, signal: nix::sys::signal::Signal) -> Result<(), ContainerError> {
+    let frozen = mgr.freeze(FreezerState::Frozen).is_ok();
+    let mut pids = mgr.pids()?;
+    pids.push(extra);
+    pids.sort_unstable();
+    pids.dedup();
+    let mut result = Ok(());
+    for p in pids {
+        match nix::sys::signal::kill(nix::unistd::Pid::from_raw(p), signal) {
+            Ok(()) | Err(nix::Error::ESRCH) => {}
+            Err(e) => result = Err(ContainerError::sys(format!("send {signal} to pid {p}"), e)),
+        }
+    }
+    if frozen {
+        mgr.freeze(FreezerState::Thawed)?;
+    }
+    result
+}

@@ -1,0 +1,94 @@
+//! The commands that go through the cgroup (runc-pause(8), runc-resume(8), runc-ps(8),
+//! runc-update(8), runc-events(8)), checked from the host side at /sys/fs/cgroup.
+
+use std::fs;
+use std::time::Duration;
+
+use super::{Case, Outcome};
+use crate::ctx::Ctx;
+use crate::spec;
+use crate::{check, check_eq};
+use anyhow::{Context, Result};
+use serde_json::{json, Value};
+
+pub fn cases() -> Vec<Case> {
+    let m = "cgroup_cmds";
+    vec![
+        Case::new(m, "pause_and_resume", pause_resume),
+        Case::new(m, "ps_json_lists_the_processes", ps_json),
+        Case::new(m, "update_memory_and_pids", update),
+        Case::new(m, "update_ignores_device_rules", update_devices),
+        Case::new(m, "events_stats_snapshot", events_stats),
+    ]
+}
+
+/// A running `sleep 100` container at a known absolute cgroupsPath.
+fn running(ctx: &mut Ctx) -> Result<(String, String)> {
+    let mut b = ctx.bundle()?;
+    spec::args(&mut b.config, &["sleep", "100"])?;
+    let id = ctx.id();
+    let cg = ctx.cgroup_path_for(&id);
+    spec::set(&mut b.config, "/linux/cgroupsPath", json!(cg))?;
+    ctx.run_as(&b, &id, &["--detach"])?.ok("run --detach")?;
+    Ok((id, cg))
+}
+
+fn read(controller: &str, cg: &str, file: &str) -> Result<String> {
+    let path = format!("/sys/fs/cgroup/{controller}{cg}/{file}");
+    Ok(fs::read_to_string(&path).with_context(|| format!("read {path}"))?.trim().to_string())
+}
+
+fn pause_resume(ctx: &mut Ctx) -> Result<Outcome> {
+    let (id, cg) = running(ctx)?;
+    ctx.call(&["pause", &id])?.ok("pause")?;
+    check_eq!(ctx.state(&id)?["status"].as_str(), Some("paused"), "status after pause");
+    check_eq!(read("freezer", &cg, "freezer.state")?, "FROZEN", "freezer.state after pause");
+    let again = ctx.call(&["pause", &id])?;
+    check!(!again.success(), "pausing a paused container succeeded");
+    ctx.call(&["resume", &id])?.ok("resume")?;
+    check_eq!(ctx.state(&id)?["status"].as_str(), Some("running"), "status after resume");
+    check_eq!(read("freezer", &cg, "freezer.state")?, "THAWED", "freezer.state after resume");
+    Ok(Outcome::Pass)
+}
+
+fn ps_json(ctx: &mut Ctx) -> Result<Outcome> {
+    let (id, _) = running(ctx)?;
+    let out = ctx.call(&["ps", "--format", "json", &id])?.ok("ps --format json")?;
+    let pids: Vec<u64> = serde_json::from_str(out.stdout.trim()).with_context(|| format!("ps output is not a JSON array: {:?}", out.stdout))?;
+    let init = ctx.state(&id)?["pid"].as_u64().context("state has no pid")?;
+    check!(pids.contains(&init), "ps {pids:?} lacks the init pid {init}");
+    Ok(Outcome::Pass)
+}
+
+fn update(ctx: &mut Ctx) -> Result<Outcome> {
+    let (id, cg) = running(ctx)?;
+    ctx.call(&["update", "--memory", "104857600", "--pids-limit", "42", &id])?.ok("update")?;
+    check_eq!(read("memory", &cg, "memory.limit_in_bytes")?, "104857600", "memory.limit_in_bytes after update");
+    check_eq!(read("pids", &cg, "pids.max")?, "42", "pids.max after update");
+    Ok(Outcome::Pass)
+}
+
+fn update_devices(ctx: &mut Ctx) -> Result<Outcome> {
+    let (id, cg) = running(ctx)?;
+    let before = read("devices", &cg, "devices.list")?;
+    let file = ctx.path("resources.json");
+    fs::write(&file, json!({"devices": [{"allow": true, "access": "rwm"}], "pids": {"limit": 77}}).to_string())?;
+    let f = file.to_string_lossy().into_owned();
+    ctx.call(&["update", "--resources", &f, &id])?.ok("update --resources")?;
+    check_eq!(read("pids", &cg, "pids.max")?, "77", "pids.max after update --resources");
+    check_eq!(read("devices", &cg, "devices.list")?, before, "devices.list must not change on update");
+    Ok(Outcome::Pass)
+}
+
+fn events_stats(ctx: &mut Ctx) -> Result<Outcome> {
+    let (id, _) = running(ctx)?;
+    std::thread::sleep(Duration::from_millis(50));
+    let out = ctx.call(&["events", "--stats", &id])?.ok("events --stats")?;
+    let v: Value = serde_json::from_str(out.stdout.trim()).with_context(|| format!("events output is not JSON: {:?}", out.stdout))?;
+    check_eq!(v["type"].as_str(), Some("stats"), "event type");
+    check_eq!(v["id"].as_str(), Some(id.as_str()), "event id");
+    check!(v["data"]["memory"]["usage"]["usage"].as_u64().is_some_and(|u| u > 0), "no memory usage in {v}");
+    check!(v["data"]["pids"]["current"].as_u64().is_some_and(|n| n >= 1), "no pids.current in {v}");
+    check!(v["data"]["cpu"]["usage"]["total"].as_u64().is_some(), "no cpu usage in {v}");
+    Ok(Outcome::Pass)
+}
