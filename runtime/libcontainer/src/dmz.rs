@@ -8,7 +8,10 @@
 //! exited, replacing the runtime on the host. Here init never execs the container program
 //! directly: it execs `dmz` from a sealed memfd (F_SEAL_WRITE and friends), and `dmz` execs
 //! the program. Whatever /proc/self/exe means at that point is the sealed memfd, which can
-//! be neither written nor grown. The cost is one memfd of ~700 bytes and one extra execve of
+//! be neither written nor grown. Before that execve, init and `exec`'s child are clones of
+//! youki whose /proc/PID/exe is the host binary and which container processes can see (a
+//! joined pid namespace, or `exec`): both make themselves non-dumpable first, so only a
+//! process with CAP_SYS_PTRACE could open that link. The cost is one memfd of ~700 bytes and one extra execve of
 //! a static binary, instead of copying the 2+ MB runtime on every call. Out of scope: a host
 //! whose binfmt_misc handlers point into the container, and attackers who are already root
 //! on the host.

@@ -244,6 +244,9 @@ struct ExecChild<'a> {
 impl ExecChild<'_> {
     fn run(self) -> i32 {
         crate::init::set_comm("youki:exec");
+        // This process is visible inside the container and its exe is the host's youki
+        // binary until execve: keep container processes from opening /proc/PID/exe.
+        crate::identity::set_dumpable(false);
         match self.stages() {
             Ok(never) => match never {},
             Err(e) => {

@@ -38,6 +38,12 @@ fn rlimit_name(resource: i32) -> String {
     }
 }
 
+/// PR_SET_DUMPABLE; execve resets it for the new program.
+pub fn set_dumpable(on: bool) {
+    // SAFETY: prctl with integer arguments only.
+    unsafe { libc::prctl(libc::PR_SET_DUMPABLE, on as libc::c_ulong, 0, 0, 0) };
+}
+
 pub fn set_no_new_privs() -> Result<(), SysError> {
     // SAFETY: prctl with integer arguments only.
     let rc = unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) };

@@ -43,6 +43,9 @@ pub struct InitContext<'a> {
 /// Runs the child and returns its exit code (only on failure; success ends in execve).
 pub fn run(ctx: InitContext) -> i32 {
     set_comm("youki:init");
+    // Until execve, /proc/PID/exe of this process is the youki binary on the host; a
+    // non-dumpable process keeps other processes in the container from opening it.
+    crate::identity::set_dumpable(false);
     match stages(&ctx) {
         Ok(never) => match never {},
         Err(Failure::Setup(e)) => {
