@@ -8,7 +8,7 @@ default:
 
 # Static release build of youki and the conformance tools (built once, used by every test).
 build:
-    cargo build --release --locked -p youki -p conformance
+    cargo build --release --locked -p youki -p conformance -p youki-installer
 
 # A busybox container, step by step: spec, create, state, start, list, output, delete.
 demo: build
@@ -22,6 +22,14 @@ test: build
 # Side-by-side benchmark against runc and crun (never part of CI).
 bench: build
     bash tests/bench/bench.sh {{target}}/youki
+
+# The kind end to end (needs docker and kind; fails fast with a clear message without them).
+test-kind: build
+    bash kind/test-kind.sh {{target}}
+
+# Static release tarball with checksums, and the installer image as an OCI layout.
+release: build
+    bash installer/release.sh dist {{target}}
 
 # The conformance suite alone, against any runtime: `just conformance /usr/sbin/runc`.
 conformance runtime=(target + "/youki"): build

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the build, the tests and the demo need, only when missing.
 set -euo pipefail
-packages=(runc crun busybox-static hyperfine libseccomp-dev pkg-config jq time iproute2 util-linux strace)
+packages=(runc crun busybox-static hyperfine libseccomp-dev pkg-config jq time iproute2 util-linux strace python3-venv unzip containerd umoci)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# npm ships with the machine's Node.js; Debian's npm only when there is none.
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "== installing: ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive

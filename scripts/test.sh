@@ -15,7 +15,14 @@ passed=$(grep -Eo "test result: [a-zA-Z]+\. [0-9]+ passed" /tmp/youki-cargo-test
 failed=$(grep -Eo "[0-9]+ failed" /tmp/youki-cargo-test.log | awk '{s+=$1} END {print s+0}')
 echo "cargo: $passed passed, $failed failed"
 
-total_p=$passed; total_f=$failed; total_s=0
+echo "== installer: chart, deploy/ sync, a private containerd, the installer image"
+if bash installer/tests/all.sh "$target"; then
+  inst_p=1; inst_f=0
+else
+  inst_p=0; inst_f=1; status=1
+fi
+
+total_p=$((passed + inst_p)); total_f=$((failed + inst_f)); total_s=0
 for rt in "$target/youki" /usr/sbin/runc; do
   echo "== conformance suite against $rt"
   log="/tmp/conformance-$(basename "$rt").log"

@@ -1,0 +1,27 @@
+{{/* Name of the chart's objects. */}}
+{{- define "youki.name" -}}
+{{- .Chart.Name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* Labels on every object. */}}
+{{- define "youki.labels" -}}
+app.kubernetes.io/name: {{ include "youki.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
+{{- with .Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end -}}
+
+{{/* Labels that select the installer pods. */}}
+{{- define "youki.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "youki.name" . }}-installer
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{/* The installer image reference. */}}
+{{- define "youki.image" -}}
+{{ .Values.image.repository }}:{{ .Values.image.tag | default .Chart.AppVersion }}
+{{- end -}}

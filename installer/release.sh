@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# The release artefacts of the node side: a tarball of the static binaries with SHA256SUMS,
+# and the installer image as an OCI layout (image.sh). Meant for `just release`.
+#
+#   bash installer/release.sh OUT_DIR [RELEASE_DIR]
+set -euo pipefail
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+out=${1:?usage: release.sh OUT_DIR [RELEASE_DIR]}
+release=${2:-$repo/target/x86_64-unknown-linux-gnu/release}
+tag=$(sed -n 's/^version = "\(.*\)"/\1/p' "$repo/Cargo.toml" | head -1)
+name=youki-$tag-x86_64-linux-static
+
+# `file` may be absent on a fresh machine; then the check is skipped.
+is_static() { command -v file >/dev/null || return 0; file -b "$1" | grep static >/dev/null; }
+fail() { printf 'release: %s\n' "$*" >&2; exit 1; }
+bins=(youki youki-installer)
+[[ -x $release/youki-trace ]] && bins+=(youki-trace)
+for b in "${bins[@]}"; do
+    [[ -x $release/$b ]] || fail "missing $release/$b (cargo build --release first)"
+    is_static "$release/$b" || fail "$release/$b is not static"
+done
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+mkdir -p "$work/$name" "$out"
+for b in "${bins[@]}"; do install -m 0755 "$release/$b" "$work/$name/$b"; done
+(cd "$work/$name" && sha256sum "${bins[@]}" > SHA256SUMS)
+# Reproducible: fixed owner, order and times.
+tar --sort=name --owner=0 --group=0 --numeric-owner --mtime=@0 -C "$work" -czf "$out/$name.tar.gz" "$name"
+(cd "$out" && sha256sum "$name.tar.gz" > "$name.tar.gz.sha256")
+bash "$repo/installer/image.sh" "$out/image" "$release"
+echo "release: $out/$name.tar.gz (+ .sha256) and $out/image"

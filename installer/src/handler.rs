@@ -1,0 +1,297 @@
+//! The `youki` runtime handler as containerd's CRI plugin sees it, and how it is written
+//! into a parsed config: a copy of the runc handler with our binary, our state root and the
+//! trace-context annotation allowlist.
+
+use toml_edit::{value, Array, DocumentMut, Item, Table};
+
+use crate::error::ConfigError;
+use crate::schema::Schema;
+
+/// The pod annotation that carries a W3C trace context (`traceparent`) from a pod to youki.
+/// containerd passes a pod annotation to the runtime only when the handler lists it in
+/// `pod_annotations`.
+pub const TRACEPARENT_ANNOTATION: &str = "io.youki.traceparent";
+
+/// Runtime-level keys of the runc handler that are never copied: we set our own.
+const NOT_COPIED: &[&str] = &[
+    "runtime_type",
+    "runtime_path",
+    "runtime_engine",
+    "runtime_root",
+    "options",
+];
+/// runc options that are never copied: they would point youki at runc's binary or state.
+const OPTIONS_NOT_COPIED: &[&str] = &["BinaryName", "Root"];
+
+/// What the installer registers with containerd.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Handler {
+    /// Handler name, used by a RuntimeClass `handler` field.
+    pub name: String,
+    /// Absolute path of the youki binary as the host sees it.
+    pub binary: String,
+    /// youki's own state root, so its state never mixes with runc's.
+    pub root: String,
+    /// Pod annotations containerd forwards to the runtime.
+    pub pod_annotations: Vec<String>,
+}
+
+impl Default for Handler {
+    fn default() -> Self {
+        Handler {
+            name: "youki".to_string(),
+            binary: "/opt/youki/bin/youki".to_string(),
+            root: "/run/containerd/youki".to_string(),
+            pod_annotations: vec![TRACEPARENT_ANNOTATION.to_string()],
+        }
+    }
+}
+
+/// Walks `path` from the root, creating missing tables as implicit (unprinted) ones.
+fn table_at<'a>(doc: &'a mut DocumentMut, path: &[String]) -> Result<&'a mut Table, ConfigError> {
+    let mut table = doc.as_table_mut();
+    let mut walked = String::new();
+    for key in path {
+        if !walked.is_empty() {
+            walked.push('.');
+        }
+        walked.push_str(key);
+        let item = table.entry(key).or_insert_with(|| {
+            let mut t = Table::new();
+            t.set_implicit(true);
+            Item::Table(t)
+        });
+        table = item.as_table_mut().ok_or_else(|| ConfigError::NotATable {
+            field: walked.clone(),
+        })?;
+    }
+    Ok(table)
+}
+
+/// Looks a table up without creating anything.
+fn find_table<'a>(doc: &'a DocumentMut, path: &[String]) -> Option<&'a Table> {
+    let mut table = doc.as_table();
+    for key in path {
+        table = table.get(key)?.as_table()?;
+    }
+    Some(table)
+}
+
+/// The handler whose options youki copies: the CRI default runtime, else `runc`.
+pub fn source_handler(doc: &DocumentMut, schema: Schema) -> Option<&Table> {
+    let containerd: Vec<String> = schema
+        .containerd_path()
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let default_name = find_table(doc, &containerd)
+        .and_then(|t| t.get("default_runtime_name"))
+        .and_then(|i| i.as_str())
+        .unwrap_or("runc")
+        .to_string();
+    find_table(doc, &schema.runtime_path(&default_name))
+        .or_else(|| find_table(doc, &schema.runtime_path("runc")))
+}
+
+/// Builds the handler's table from the runc handler `source` (if any).
+fn build_table(handler: &Handler, source: Option<&Table>) -> Table {
+    let mut table = Table::new();
+    table.insert("runtime_type", value("io.containerd.runc.v2"));
+    let mut annotations = Array::new();
+    if let Some(src) = source {
+        for (key, item) in src.iter() {
+            if NOT_COPIED.contains(&key) || item.is_table() || key == "pod_annotations" {
+                continue;
+            }
+            table.insert(key, item.clone());
+        }
+        if let Some(existing) = src.get("pod_annotations").and_then(|i| i.as_array()) {
+            for v in existing.iter() {
+                annotations.push(v.clone().decorated("", ""));
+            }
+        }
+    }
+    for wanted in &handler.pod_annotations {
+        if !annotations
+            .iter()
+            .any(|v| v.as_str() == Some(wanted.as_str()))
+        {
+            annotations.push(wanted.as_str());
+        }
+    }
+    table.insert("pod_annotations", value(annotations));
+
+    let mut options = Table::new();
+    if let Some(src_opts) = source
+        .and_then(|s| s.get("options"))
+        .and_then(|i| i.as_table())
+    {
+        for (key, item) in src_opts.iter() {
+            if !OPTIONS_NOT_COPIED.contains(&key) && !item.is_table() {
+                options.insert(key, item.clone());
+            }
+        }
+    }
+    options.insert("BinaryName", value(handler.binary.as_str()));
+    options.insert("Root", value(handler.root.as_str()));
+    table.insert("options", Item::Table(options));
+    table
+}
+
+/// Copies the layout (header indentation and key indentation) of `like` onto `table`.
+/// Comments of the source are not copied, only its blank lines and indentation.
+fn copy_layout(table: &mut Table, like: &Table) {
+    if let Some(prefix) = like.decor().prefix().and_then(|p| p.as_str()) {
+        table.decor_mut().set_prefix(whitespace_only(prefix));
+    }
+    for (_, item) in table.iter_mut() {
+        if let Some(v) = item.as_value_mut() {
+            let suffix = v.decor().suffix().and_then(|s| s.as_str()).unwrap_or("");
+            if suffix.contains('#') {
+                v.decor_mut().set_suffix("");
+            }
+        }
+    }
+    let indent = like
+        .iter()
+        .next()
+        .and_then(|(k, _)| like.key(k))
+        .and_then(|k| k.leaf_decor().prefix())
+        .and_then(|p| p.as_str())
+        .map(str::to_string);
+    if let Some(indent) = indent {
+        let keys: Vec<String> = table
+            .iter()
+            .filter(|(_, i)| !i.is_table())
+            .map(|(k, _)| k.to_string())
+            .collect();
+        for k in keys {
+            if let Some(mut key) = table.key_mut(&k) {
+                key.leaf_decor_mut().set_prefix(indent.as_str());
+            }
+        }
+    }
+}
+
+/// The blank lines and the last line's indentation of a decor prefix, without comments.
+fn whitespace_only(prefix: &str) -> String {
+    prefix
+        .split('\n')
+        .filter(|l| l.trim().is_empty())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Adds `handler` to a parsed config, or rewrites it when present. Pure: no I/O.
+/// `source_doc` is the document whose runc handler is copied (usually `doc` itself).
+pub fn upsert(
+    doc: &mut DocumentMut,
+    schema: Schema,
+    handler: &Handler,
+    source_doc: Option<&DocumentMut>,
+) -> Result<(), ConfigError> {
+    let source = match source_doc {
+        Some(src) => source_handler(src, schema).cloned(),
+        None => source_handler(doc, schema).cloned(),
+    };
+    let mut table = build_table(handler, source.as_ref());
+    if let Some(src) = &source {
+        copy_layout(&mut table, src);
+        if let (Some(opts), Some(src_opts)) = (
+            table.get_mut("options").and_then(|i| i.as_table_mut()),
+            src.get("options").and_then(|i| i.as_table()),
+        ) {
+            copy_layout(opts, src_opts);
+        }
+    }
+    let path = schema.runtime_path(&handler.name);
+    let (parent_path, name) = path.split_at(path.len() - 1);
+    let parent = table_at(doc, parent_path)?;
+    if let Some(old) = parent.get(&name[0]) {
+        let old = old.as_table().ok_or_else(|| ConfigError::NotATable {
+            field: path.join("."),
+        })?;
+        *table.decor_mut() = old.decor().clone();
+        if let Some(pos) = old.position() {
+            table.set_position(pos);
+        }
+        let old_opts = old.get("options").and_then(|i| i.as_table());
+        if let (Some(opts), Some(old_opts)) = (
+            table.get_mut("options").and_then(|i| i.as_table_mut()),
+            old_opts,
+        ) {
+            *opts.decor_mut() = old_opts.decor().clone();
+            if let Some(pos) = old_opts.position() {
+                opts.set_position(pos);
+            }
+        }
+    }
+    parent.insert(&name[0], Item::Table(table));
+    Ok(())
+}
+
+/// Removes the handler `name`; returns whether it was there. Pure: no I/O.
+pub fn remove(doc: &mut DocumentMut, schema: Schema, name: &str) -> Result<bool, ConfigError> {
+    let path = schema.runtime_path(name);
+    let (parent_path, leaf) = path.split_at(path.len() - 1);
+    let mut table = doc.as_table_mut();
+    for key in parent_path {
+        match table.get_mut(key) {
+            None => return Ok(false),
+            Some(item) => {
+                table = item
+                    .as_table_mut()
+                    .ok_or_else(|| ConfigError::NotATable { field: key.clone() })?;
+            }
+        }
+    }
+    Ok(table.remove(&leaf[0]).is_some())
+}
+
+/// Renders a standalone file holding only the handler, for drop-in directories and for
+/// the installer's block in a template.
+pub fn standalone(
+    schema: Schema,
+    handler: &Handler,
+    source_doc: Option<&DocumentMut>,
+    with_version: bool,
+) -> Result<String, ConfigError> {
+    let mut doc = DocumentMut::new();
+    if with_version {
+        if let Some(v) = schema.version_number() {
+            doc.insert("version", value(v));
+        }
+    }
+    let mut source = source_doc.and_then(|d| source_handler(d, schema)).cloned();
+    // In a file of its own the handler's layout is ours: drop the source's indentation.
+    if let Some(src) = source.as_mut() {
+        src.decor_mut().clear();
+    }
+    let mut table = build_table(handler, source.as_ref());
+    for (_, item) in table.iter_mut() {
+        if let Some(v) = item.as_value_mut() {
+            v.decor_mut().set_prefix(" ");
+            v.decor_mut().set_suffix("");
+        }
+    }
+    if let Some(opts) = table.get_mut("options").and_then(|i| i.as_table_mut()) {
+        for (_, item) in opts.iter_mut() {
+            if let Some(v) = item.as_value_mut() {
+                v.decor_mut().set_prefix(" ");
+                v.decor_mut().set_suffix("");
+            }
+        }
+    }
+    let path = schema.runtime_path(&handler.name);
+    let (parent_path, name) = path.split_at(path.len() - 1);
+    table_at(&mut doc, parent_path)?.insert(&name[0], Item::Table(table));
+    let mut text = doc.to_string();
+    // Key prefixes copied from an indented source file are normalised too.
+    text = text
+        .lines()
+        .map(|l| l.trim_start())
+        .collect::<Vec<_>>()
+        .join("\n");
+    text.push('\n');
+    Ok(text)
+}

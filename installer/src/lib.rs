@@ -1,0 +1,16 @@
+//! youki-installer: puts youki on a Kubernetes node and takes it off again, leaving the node
+//! as it was found. The config editing is pure (text in, text out); the host side (files,
+//! locks, restarts, the node label) is kept in its own modules.
+
+pub mod config;
+pub mod diff;
+pub mod error;
+pub mod fsutil;
+pub mod handler;
+pub mod labels;
+pub mod ledger;
+pub mod locate;
+pub mod lock;
+pub mod node;
+pub mod restart;
+pub mod schema;

@@ -1,0 +1,312 @@
+//! `youki-installer`: the command line around the library, plus the DaemonSet loop (`run`).
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand};
+use nix::sys::signal::{SigSet, Signal};
+
+use youki_installer::fsutil::under;
+use youki_installer::handler::Handler;
+use youki_installer::labels::{Kubectl, NodeApi, READY_LABEL, UNINSTALL_LABEL};
+use youki_installer::ledger::remove_dir_if_empty;
+use youki_installer::locate;
+use youki_installer::node::{Node, STATE_DIR};
+use youki_installer::restart::wait_for_socket;
+use youki_installer::restart::{restart, Manager, Restart};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "youki-installer",
+    about = "Install youki on a Kubernetes node and remove it again"
+)]
+struct Cli {
+    /// Where the host's root filesystem is mounted.
+    #[arg(long, global = true, default_value = "/")]
+    host_root: PathBuf,
+    /// The config to edit, as the host sees it; detected when absent.
+    #[arg(long, global = true)]
+    containerd_config: Option<PathBuf>,
+    /// How to make the container manager read the new config.
+    #[arg(long, global = true, value_enum, default_value = "systemd")]
+    restart: Restart,
+    /// Print a unified diff of what would change; change nothing.
+    #[arg(long, global = true)]
+    dry_run: bool,
+    /// This node's name (for the label); `run` needs it.
+    #[arg(long, global = true, env = "NODE_NAME")]
+    node_name: Option<String>,
+    /// Directory holding the `youki` (and optional `youki-trace`) binaries to place;
+    /// defaults to the installer's own directory.
+    #[arg(long, global = true)]
+    source_dir: Option<PathBuf>,
+    /// The manager's socket as the host sees it (overrides the detected one).
+    #[arg(long, global = true)]
+    socket: Option<PathBuf>,
+    /// The proc filesystem that shows the host's processes (needs hostPID in a pod).
+    #[arg(long, global = true, default_value = "/proc")]
+    proc_dir: PathBuf,
+    /// With `--restart signal`: stop only this pid (else every process named containerd).
+    #[arg(long, global = true)]
+    containerd_pid: Option<i32>,
+    /// Seconds to wait for a restart.
+    #[arg(long, global = true, default_value_t = 60)]
+    timeout: u64,
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand, Debug)]
+enum Cmd {
+    /// Place the binaries and add the `youki` handler; restart if the config changed.
+    Install,
+    /// Restore the config, restart, remove the binaries.
+    Uninstall {
+        /// Uninstall even while youki containers still run on the node.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Show what is installed; exit 1 if anything is missing.
+    Status,
+    /// DaemonSet mode: install, label the node ready, serve /healthz and /readyz, and
+    /// uninstall fully when the chart's pre-delete hook asks; SIGTERM alone keeps the node
+    /// as it is (rolling update).
+    /// The chart's pre-delete hook: ask every node to uninstall and wait until every node
+    /// that was ready is clean; exit 1 naming the nodes that are not after the timeout.
+    Cleanup {
+        /// Seconds to wait for the nodes.
+        #[arg(long, default_value_t = 300)]
+        wait: u64,
+    },
+    Run {
+        /// Address for /healthz and /readyz.
+        #[arg(long, default_value = "0.0.0.0:8088")]
+        listen: String,
+        /// Seconds between checks for an uninstall request.
+        #[arg(long, default_value_t = 5)]
+        poll: u64,
+    },
+}
+
+fn node(cli: &Cli, force: bool) -> Result<Node> {
+    let mut target = match &cli.containerd_config {
+        Some(p) => locate::explicit(&cli.host_root, p),
+        None => locate::detect(&cli.host_root)?,
+    };
+    if let Some(s) = &cli.socket {
+        target.socket = s.clone();
+    }
+    let source_dir = match &cli.source_dir {
+        Some(d) => d.clone(),
+        None => std::env::current_exe()
+            .context("find the installer's own path")?
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from(".")),
+    };
+    let mut binaries = vec![source_dir.join("youki")];
+    let trace = source_dir.join("youki-trace");
+    if trace.exists() {
+        binaries.push(trace);
+    }
+    Ok(Node {
+        host_root: cli.host_root.clone(),
+        target,
+        handler: Handler::default(),
+        binaries,
+        dry_run: cli.dry_run,
+        force,
+    })
+}
+
+/// Restarts when the config changed, or when an earlier restart did not finish (a marker in
+/// the state dir survives a crash, so the next run restarts even though nothing changed).
+fn restart_if(cli: &Cli, node: &Node, changed: bool) -> Result<()> {
+    let state_dir = under(&cli.host_root, Path::new(STATE_DIR));
+    let pending = state_dir.join("restart-pending");
+    if cli.dry_run || cli.restart == Restart::None || (!changed && !pending.exists()) {
+        return Ok(());
+    }
+    std::fs::create_dir_all(&state_dir)
+        .with_context(|| format!("create {}", state_dir.display()))?;
+    std::fs::write(&pending, b"").with_context(|| format!("write {}", pending.display()))?;
+    let t = &node.target;
+    let socket = under(&cli.host_root, &t.socket);
+    let manager = Manager {
+        host_root: &cli.host_root,
+        unit: &t.unit,
+        process: t.process,
+        pid: cli.containerd_pid,
+        proc_dir: &cli.proc_dir,
+        socket: &socket,
+    };
+    restart(cli.restart, &manager, Duration::from_secs(cli.timeout))
+        .with_context(|| format!("restart {}", t.unit))?;
+    std::fs::remove_file(&pending).with_context(|| format!("remove {}", pending.display()))?;
+    // After an uninstall the marker was the last thing in the state dir.
+    remove_dir_if_empty(&state_dir);
+    if let Some(parent) = state_dir.parent() {
+        remove_dir_if_empty(parent);
+    }
+    println!("restarted {} ({:?})", t.unit, cli.restart);
+    Ok(())
+}
+
+fn print(messages: &[String]) {
+    for m in messages {
+        println!("{}", m.trim_end());
+    }
+}
+
+fn install(cli: &Cli, node: &Node) -> Result<()> {
+    let out = node.install().context("install")?;
+    print(&out.messages);
+    restart_if(cli, node, out.config_changed)
+}
+
+fn uninstall(cli: &Cli, node: &Node) -> Result<()> {
+    let out = node.uninstall().context("uninstall")?;
+    print(&out.messages);
+    restart_if(cli, node, out.config_changed)
+}
+
+/// Serves /healthz (always 200) and /readyz (200 once `ready`).
+fn serve_health(listen: &str, ready: Arc<AtomicBool>) -> Result<()> {
+    let listener = TcpListener::bind(listen).with_context(|| format!("listen on {listen}"))?;
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let mut line = String::new();
+            let mut reader = BufReader::new(&stream);
+            if reader.read_line(&mut line).is_err() {
+                continue;
+            }
+            let (code, body) = match line.split_whitespace().nth(1) {
+                Some("/healthz") => ("200 OK", "ok"),
+                Some("/readyz") if ready.load(Ordering::SeqCst) => ("200 OK", "ready"),
+                Some("/readyz") => ("503 Service Unavailable", "not ready"),
+                _ => ("404 Not Found", "not found"),
+            };
+            let mut s = &stream;
+            let _ = write!(
+                s,
+                "HTTP/1.1 {code}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    Ok(())
+}
+
+fn run(cli: &Cli, node: &Node, listen: &str, poll: u64) -> Result<()> {
+    let Some(name) = cli.node_name.as_deref() else {
+        bail!("run needs --node-name or NODE_NAME")
+    };
+    let mut signals = SigSet::empty();
+    signals.add(Signal::SIGTERM);
+    signals.add(Signal::SIGINT);
+    signals.thread_block().context("block SIGTERM")?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let stop_flag = stop.clone();
+    std::thread::spawn(move || {
+        if signals.wait().is_ok() {
+            stop_flag.store(true, Ordering::SeqCst);
+        }
+    });
+    let ready = Arc::new(AtomicBool::new(false));
+    serve_health(listen, ready.clone())?;
+    let api = Kubectl;
+
+    install(cli, node)?;
+    // Also after a crash and a no-op reinstall: label only a manager that answers.
+    if cli.restart != Restart::None {
+        let socket = under(&cli.host_root, &node.target.socket);
+        wait_for_socket(&socket, Duration::from_secs(cli.timeout))
+            .context("wait for the container manager")?;
+    }
+    api.set_label(name, READY_LABEL, Some("ready"))
+        .context("label the node ready")?;
+    ready.store(true, Ordering::SeqCst);
+    println!("node {name} labelled {READY_LABEL}=ready");
+
+    let mut uninstalled = false;
+    let mut deferred = false;
+    while !stop.load(Ordering::SeqCst) {
+        std::thread::sleep(Duration::from_secs(poll));
+        if uninstalled {
+            continue;
+        }
+        match api.label(name, UNINSTALL_LABEL) {
+            Ok(Some(_)) => {
+                // Unlabel first, so no new youki pod lands here while we wait.
+                ready.store(false, Ordering::SeqCst);
+                if let Err(e) = api.set_label(name, READY_LABEL, None) {
+                    eprintln!("remove the ready label: {e:#}");
+                    continue;
+                }
+                match uninstall(cli, node)
+                    .and_then(|()| Ok(api.set_label(name, UNINSTALL_LABEL, None)?))
+                {
+                    Ok(()) => {
+                        println!("node {name} is clean");
+                        uninstalled = true;
+                    }
+                    // Deferred: the hook waits, and the next poll tries again.
+                    Err(e) => {
+                        eprintln!("uninstall deferred: {e:#}");
+                        deferred = true;
+                    }
+                }
+            }
+            // The hook gave up (its timeout) and withdrew the request: youki stays, ready again.
+            Ok(None) if deferred => match api.set_label(name, READY_LABEL, Some("ready")) {
+                Ok(()) => {
+                    deferred = false;
+                    ready.store(true, Ordering::SeqCst);
+                    println!("uninstall request withdrawn: node {name} labelled ready again");
+                }
+                Err(e) => eprintln!("label the node ready: {e:#}"),
+            },
+            Ok(None) => {}
+            Err(e) => eprintln!("read node labels: {e:#}"),
+        }
+    }
+    println!("SIGTERM: leaving binaries and config in place (a rolling update keeps running pods working)");
+    Ok(())
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    match &cli.command {
+        Cmd::Install => install(&cli, &node(&cli, false)?),
+        Cmd::Uninstall { force } => uninstall(&cli, &node(&cli, *force)?),
+        Cmd::Status => {
+            let (ok, lines) = node(&cli, false)?.status()?;
+            print(&lines);
+            if !ok {
+                std::process::exit(1);
+            }
+            Ok(())
+        }
+        Cmd::Cleanup { wait } => {
+            let left = youki_installer::labels::cleanup(
+                &Kubectl,
+                Duration::from_secs(*wait),
+                Duration::from_secs(2),
+            )?;
+            if !left.is_empty() {
+                bail!(
+                    "nodes not clean after {wait}s (youki pods still running there?): {}",
+                    left.join(", ")
+                );
+            }
+            println!("every node is clean");
+            Ok(())
+        }
+        Cmd::Run { listen, poll } => run(&cli, &node(&cli, false)?, listen, *poll),
+    }
+}

@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# Chart and manifest checks for CI, with the real helm: lint, render, validate the objects
+# against the Kubernetes schemas, assert what the chart promises, and check that
+# deploy/youki.yaml is the fresh render. Idempotent: it installs what it lacks into a cache.
+#
+#   bash installer/tests/ci.sh            # check
+#   bash installer/tests/ci.sh --update   # re-render deploy/youki.yaml
+set -euo pipefail
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+# shellcheck source=../tools.sh
+source "$repo/installer/tools.sh"
+k8s_version=1.33.0
+
+say() { printf '== %s\n' "$*"; }
+fail() { printf 'FAIL: %s\n' "$*" >&2; exit 1; }
+
+render() {
+    # Hooks are left out: applied as plain manifests, the pre-delete Job would run at once.
+    "$tools/bin/helm" template youki "$repo/charts/youki" --no-hooks "$@"
+}
+
+youki_tools_install
+helm=$tools/bin/helm
+py=$tools/venv/bin/python3
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+
+if [[ ${1:-} == --update ]]; then
+    render > "$repo/deploy/youki.yaml"
+    say "rewrote deploy/youki.yaml"
+    exit 0
+fi
+
+say "helm lint"
+"$helm" lint --strict "$repo/charts/youki" >"$out/lint" 2>&1 || { cat "$out/lint"; fail "helm lint"; }
+
+say "helm template (defaults, with hooks)"
+"$helm" template youki "$repo/charts/youki" > "$out/all.yaml"
+say "helm template (every option switched)"
+"$helm" template youki "$repo/charts/youki" --set namespace.create=false --set runtimeClass.create=false \
+    --set cleanup.enabled=false --set restart=signal --set containerdConfig=/etc/containerd/config.toml \
+    --set 'imagePullSecrets[0].name=regcred' --set runtimeClass.overhead.cpu=10m > "$out/alt.yaml"
+
+say "kubernetes-validate --strict against $k8s_version"
+"$tools/venv/bin/kubernetes-validate" --strict --quiet -k "$k8s_version" "$out/all.yaml" "$out/alt.yaml" \
+    || fail "rendered objects do not match the Kubernetes $k8s_version schemas"
+
+say "assertions on the rendered objects"
+"$py" - "$out/all.yaml" "$out/alt.yaml" <<'PY'
+import sys, yaml
+
+def load(path):
+    return {(d["kind"], d["metadata"]["name"]): d for d in yaml.safe_load_all(open(path)) if d}
+
+objs = load(sys.argv[1])
+def check(cond, what):
+    if not cond:
+        sys.exit(f"FAIL: {what}")
+
+rc = objs[("RuntimeClass", "youki")]
+check(rc["handler"] == "youki", "RuntimeClass handler is youki")
+check(rc["scheduling"]["nodeSelector"] == {"youki.dev/runtime": "ready"}, "RuntimeClass waits for the ready label")
+
+ns = objs[("Namespace", "youki-system")]
+check(ns["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "privileged", "namespace is privileged")
+
+ds = objs[("DaemonSet", "youki-installer")]
+pod = ds["spec"]["template"]["spec"]
+check(pod["nodeSelector"].get("kubernetes.io/arch") == "amd64", "DaemonSet runs on amd64 only")
+check(pod["priorityClassName"] == "system-node-critical", "DaemonSet is node-critical")
+check(pod["hostPID"] is True, "hostPID for --restart signal")
+check(any(t.get("operator") == "Exists" for t in pod["tolerations"]), "DaemonSet tolerates every taint")
+c = pod["containers"][0]
+check(c["securityContext"]["privileged"] is True, "installer is privileged")
+check(c["resources"]["requests"], "installer has resource requests")
+check("--host-root=/host" in c["args"] and "run" in c["args"], "installer runs in DaemonSet mode on /host")
+host = [v for v in pod["volumes"] if v["name"] == "host-root"][0]
+check(host["hostPath"]["path"] == "/", "host root mounted")
+check(ds["spec"]["updateStrategy"]["type"] == "RollingUpdate", "rolling updates")
+
+def verbs(name):
+    rules = objs[("ClusterRole", name)]["rules"]
+    return {(tuple(r["apiGroups"]), tuple(r["resources"])): sorted(r["verbs"]) for r in rules}
+check(verbs("youki-installer") == {(("",), ("nodes",)): ["get", "patch"]}, "installer may only get/patch nodes")
+check(verbs("youki-cleanup") == {(("",), ("nodes",)): ["get", "list", "patch"]}, "cleanup may only get/list/patch nodes")
+for kind in ("Role", "ClusterRole"):
+    for (k, n), o in objs.items():
+        if k == kind:
+            for r in o["rules"]:
+                check("*" not in r["verbs"] and "*" not in r["resources"], f"no wildcard in {k} {n}")
+
+job = objs[("Job", "youki-cleanup")]
+check(job["metadata"]["annotations"]["helm.sh/hook"] == "pre-delete", "cleanup Job is a pre-delete hook")
+check(job["spec"]["template"]["spec"]["containers"][0]["args"][0] == "cleanup", "hook runs youki-installer cleanup")
+
+alt = load(sys.argv[2])
+check(("RuntimeClass", "youki") not in alt and ("Namespace", "youki-system") not in alt, "create flags honoured")
+check(("Job", "youki-cleanup") not in alt, "cleanup.enabled=false drops the hook")
+args = alt[("DaemonSet", "youki-installer")]["spec"]["template"]["spec"]["containers"][0]["args"]
+check("--restart=signal" in args and "--containerd-config=/etc/containerd/config.toml" in args, "restart and config values reach the args")
+print(f"ok: {len(objs)} objects checked")
+PY
+
+say "deploy/youki.yaml is the fresh render"
+render > "$out/deploy.yaml"
+if ! diff -u "$repo/deploy/youki.yaml" "$out/deploy.yaml"; then
+    fail "deploy/youki.yaml is stale: run bash installer/tests/ci.sh --update"
+fi
+
+say "kind recipe fails fast without docker/kind"
+if ! command -v docker >/dev/null || ! command -v kind >/dev/null; then
+    set +e
+    msg=$(bash "$repo/kind/test-kind.sh" 2>&1)
+    rc=$?
+    set -e
+    [[ $rc -eq 2 && $msg == *"needs docker and kind"* ]] || fail "kind/test-kind.sh should exit 2 with a clear message, got $rc: $msg"
+fi
+say "all chart checks passed"

@@ -1,0 +1,170 @@
+#!/usr/bin/env bash
+# The installer against a real containerd (1.6 from apt), started privately on a temp dir
+# that stands in for the host root. This script is containerd's supervisor: it starts it
+# again whenever it exits, as systemd would. Checks: install with --restart signal, the
+# restarted daemon loads the `youki` handler (its "Start cri plugin" log line and
+# `containerd config dump`), status; with a real YOUKI: a container started through
+# containerd with the placed youki survives an upgrade of the binary (exec, kill, delete
+# still work) and blocks uninstall while it runs; uninstall restores the config byte for
+# byte and the daemon restarts without the handler.
+#
+#   bash installer/tests/containerd.sh [INSTALLER] [YOUKI]   # default: a debug build, no youki
+set -euo pipefail
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+installer=${1:-}
+youki=${2:-}
+fail() { printf 'FAIL: %s\n' "$*" >&2; exit 1; }
+say() { printf '== %s\n' "$*"; }
+
+[[ $(id -u) -eq 0 ]] || fail "needs root (containerd)"
+if ! command -v containerd >/dev/null; then
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q containerd >/dev/null || fail "apt-get install containerd"
+fi
+if [[ -z $installer ]]; then
+    export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/tmp/target-inst}
+    (cd "$repo" && cargo build -q -p youki-installer)
+    installer=$CARGO_TARGET_DIR/x86_64-unknown-linux-gnu/debug/youki-installer
+fi
+
+work=$(mktemp -d /tmp/youki-inst-ctd.XXXXXX)
+host=$work/host
+cfg=$host/etc/containerd/config.toml
+sock=$host/run/containerd/containerd.sock
+log=$work/containerd.log
+stop=$work/stop
+sup_pid=
+cleanup() {
+    # A container left by a failed check goes first, while containerd still answers.
+    if ctr --address "$sock" --namespace inst task ls 2>/dev/null | grep '^upg' >/dev/null; then
+        ctr --address "$sock" --namespace inst task delete --force upg >/dev/null 2>&1 || true
+    fi
+    ctr --address "$sock" --namespace inst container delete upg >/dev/null 2>&1 || true
+    touch "$stop"
+    [[ -f $work/pid ]] && kill "$(cat "$work/pid")" 2>/dev/null || true
+    [[ -n $sup_pid ]] && wait "$sup_pid" 2>/dev/null || true
+    grep -o " $work/[^ ]*" /proc/mounts | sort -r | xargs -r umount 2>/dev/null || true
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+say "private containerd config (containerd config default, paths under $work)"
+mkdir -p "$host/etc/containerd" "$host/opt" "$work/src"
+containerd config default \
+    | sed -e "s|^root = .*|root = \"$work/root\"|" \
+          -e "s|^state = .*|state = \"$work/state\"|" \
+          -e "s|^  address = \"/run/containerd/containerd.sock\"|  address = \"$sock\"|" \
+          -e "s|restrict_oom_score_adj = false|restrict_oom_score_adj = true|" \
+          -e "s|SystemdCgroup = false|SystemdCgroup = true|" \
+    > "$cfg"
+grep -q "address = \"$sock\"" "$cfg" || fail "could not point the grpc socket at $sock"
+cp "$cfg" "$work/original.toml"
+if [[ -n $youki ]]; then
+    cp "$youki" "$work/src/youki"
+else
+    printf '#!/bin/sh\necho youki stub\n' > "$work/src/youki"
+fi
+
+# The supervisor: restart containerd whenever it exits, until told to stop.
+(
+    while [[ ! -e $stop ]]; do
+        containerd --config "$cfg" >>"$log" 2>&1 &
+        echo $! > "$work/pid"
+        wait $! || true
+        echo "--- containerd exited" >> "$log"
+    done
+) &
+sup_pid=$!
+
+wait_sock() {
+    for _ in $(seq 100); do
+        ctr --address "$sock" version >/dev/null 2>&1 && return 0
+        sleep 0.2
+    done
+    cat "$log" >&2
+    fail "containerd did not answer on $sock"
+}
+starts() { grep -c 'Start cri plugin with config' "$log" || true; }
+wait_sock
+[[ $(starts) -ge 1 ]] || fail "the CRI plugin did not start"
+
+run() { "$installer" --host-root "$host" --source-dir "$work/src" --restart signal --containerd-pid "$(cat "$work/pid")" --timeout 30 "$@"; }
+
+say "install --restart signal"
+before=$(starts)
+run install
+wait_sock
+for _ in $(seq 50); do [[ $(starts) -gt $before ]] && break; sleep 0.2; done
+[[ $(starts) -gt $before ]] || fail "containerd was not restarted"
+grep 'Start cri plugin with config' "$log" | tail -1 | grep 'youki:{Type:io.containerd.runc.v2' >/dev/null \
+    || fail "the restarted CRI plugin does not list the youki handler"
+grep 'Start cri plugin with config' "$log" | tail -1 | grep 'PodAnnotations:\[io.youki.traceparent\]' >/dev/null \
+    || fail "the youki handler lacks the traceparent pod annotation"
+echo "containerd loaded: $(grep 'Start cri plugin with config' "$log" | tail -1 | grep -o 'youki:{Type:[^ ]* [^}]*PodAnnotations:[^]]*]')"
+containerd --config "$cfg" config dump | grep 'runtimes.youki.options' >/dev/null || fail "config dump lacks runtimes.youki"
+containerd --config "$cfg" config dump | grep -A12 'runtimes.youki.options' | grep 'SystemdCgroup = true' >/dev/null \
+    || fail "SystemdCgroup was not copied from runc"
+run status
+
+say "a repeated install changes nothing and does not restart"
+before=$(starts)
+run install > "$work/again"
+grep -q 'config.toml is up to date' "$work/again" || { cat "$work/again"; fail "second install was not a no-op"; }
+sleep 1
+[[ $(starts) -eq $before ]] || fail "a no-op install restarted containerd"
+
+if [[ -n $youki ]]; then
+    say "a youki container through containerd survives an upgrade of the binary"
+    # A busybox image built with umoci, imported into a private namespace.
+    command -v umoci >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -q umoci >/dev/null
+    img=$work/img
+    umoci init --layout "$img" && umoci new --image "$img:1"
+    umoci unpack --image "$img:1" "$work/bb" >/dev/null
+    mkdir -p "$work/bb/rootfs/bin"
+    cp /bin/busybox "$work/bb/rootfs/bin/busybox"
+    for a in sh sleep echo cat; do ln -sf busybox "$work/bb/rootfs/bin/$a"; done
+    umoci repack --image "$img:1" "$work/bb"
+    umoci config --image "$img:1" --config.cmd /bin/sh
+    python3 - "$img/index.json" <<'PY'
+import json, sys
+i = json.load(open(sys.argv[1]))
+for m in i["manifests"]:
+    m.setdefault("annotations", {})["io.containerd.image.name"] = "localhost/bb:1"
+json.dump(i, open(sys.argv[1], "w"))
+PY
+    tar -C "$img" -cf "$work/bb.tar" .
+    c() { ctr --address "$sock" --namespace inst "$@"; }
+    c images import "$work/bb.tar" >/dev/null
+    # The shim adds the namespace to the root, as it does for the handler's Root.
+    c run -d --runc-binary "$host/opt/youki/bin/youki" --runc-root "$host/run/containerd/youki" \
+        localhost/bb:1 upg sleep 1000
+    sleep 1
+    c task ls | grep 'upg .*RUNNING' >/dev/null || fail "the youki container is not running"
+    if run uninstall >"$work/refused" 2>&1; then fail "uninstall went ahead with a youki container running"; fi
+    grep -q 'refusing to uninstall: 1 youki container' "$work/refused" || { cat "$work/refused"; fail "unclear refusal"; }
+    # The upgrade: the DaemonSet pod gets SIGTERM (which keeps everything), the new pod
+    # places a newer binary in place and keeps the config.
+    cat "$youki" > "$work/src/youki" && printf 'upgrade' >> "$work/src/youki"
+    before=$(starts)
+    run install > "$work/upgrade" || { cat "$work/upgrade"; fail "the upgrade install failed"; }
+    grep -q '^placed' "$work/upgrade" || { cat "$work/upgrade"; fail "the newer binary was not placed"; }
+    grep -q 'config.toml is up to date' "$work/upgrade" || fail "the upgrade changed the config"
+    [[ $(starts) -eq $before ]] || fail "the upgrade restarted containerd"
+    c task exec --exec-id probe upg echo exec-after-upgrade | grep exec-after-upgrade >/dev/null || fail "exec after the upgrade"
+    c task kill --signal SIGKILL upg
+    for _ in $(seq 50); do c task ls | grep 'upg .*STOPPED' >/dev/null && break; sleep 0.2; done
+    c task delete upg || fail "delete after the upgrade"
+    c container delete upg
+    [[ -z $(ls -A "$host/run/containerd/youki/inst" 2>/dev/null) ]] || { ls -laR "$host/run/containerd/youki/inst"; fail "youki left state behind"; }
+    rmdir "$host/run/containerd/youki/inst" "$host/run/containerd/youki" 2>/dev/null || true
+fi
+
+say "uninstall"
+before=$(starts)
+run uninstall
+wait_sock
+for _ in $(seq 50); do [[ $(starts) -gt $before ]] && break; sleep 0.2; done
+cmp "$cfg" "$work/original.toml" || fail "uninstall did not restore the config byte for byte"
+grep 'Start cri plugin with config' "$log" | tail -1 | grep 'youki:' >/dev/null && fail "the handler is still loaded after uninstall"
+[[ ! -e $host/opt/youki ]] || fail "/opt/youki was left behind"
+say "containerd $(containerd --version | awk '{print $3}'): install, restart, uninstall verified"
