@@ -8,11 +8,12 @@ default:
 
 # Static release build of youki and the conformance tools (built once, used by every test).
 build:
-    cargo build --release --locked -p youki -p conformance -p youki-installer
+    cargo build --release --locked -p youki -p conformance -p youki-installer -p youki-trace
 
-# A busybox container, step by step: spec, create, state, start, list, output, delete.
+# A busybox container, step by step: spec, create, state, start, list, output, delete,
+# then the same run traced by youki-trace, healthy and broken.
 demo: build
-    bash scripts/demo.sh {{target}}/youki
+    bash scripts/demo.sh {{target}}/youki {{target}}/youki-trace
 
 # Everything CI runs: unit tests, real-kernel integration tests, the conformance suite
 # against youki and against runc.
@@ -22,6 +23,10 @@ test: build
 # Side-by-side benchmark against runc and crun (never part of CI).
 bench: build
     bash tests/bench/bench.sh {{target}}/youki
+
+# youki-trace on the real kernel: healthy and broken creates, youki and runc side by side.
+test-trace: build
+    YOUKI={{target}}/youki YOUKI_TRACE={{target}}/youki-trace bash ebpf-trace/tests/ci.sh
 
 # The kind end to end (needs docker and kind; fails fast with a clear message without them).
 test-kind: build

@@ -3,6 +3,7 @@
 # spec, then create, state, start, list, the container's output, and delete.
 set -euo pipefail
 youki=$(realpath "${1:-target/x86_64-unknown-linux-gnu/release/youki}")
+trace=$(realpath "${2:-$(dirname "$youki")/youki-trace}")
 work=$(mktemp -d /tmp/youki-demo.XXXXXX)
 root="$work/state"
 id="demo-$$"
@@ -51,5 +52,22 @@ cat "$work/out"
 step "delete" "youki delete $id"
 "$youki" --root "$root" delete "$id"
 "$youki" --root "$root" list
+echo "(the container, its cgroups and its state are gone)"
+
+step "trace a run with youki-trace (eBPF on the runtime's own processes)" "youki-trace -- youki run demo-traced"
+"$trace" -o "$work/trace.txt" -- "$youki" --root "$root" run --bundle . "$id-traced" > "$work/traced.out" 2>&1 || true
+head -n 2 "$work/trace.txt"
+sed -n '/^STAGE SUMMARY/,$p' "$work/trace.txt"
+
+step "a broken container: args[0] does not exist; the tracer names stage, syscall and errno" "youki-trace -- youki run demo-broken"
+python3 - <<'PY'
+import json
+c = json.load(open("config.json"))
+c["process"]["args"] = ["/bin/does-not-exist"]
+json.dump(c, open("config.json", "w"), indent=2)
+PY
+"$trace" -o "$work/broken.txt" -- "$youki" --root "$root" run --bundle . "$id-broken" > "$work/broken.out" 2>&1 || true
+echo "youki said: $(grep -m1 "level=error" "$work/broken.out")"
+grep -A3 "^FIRST FAILURE" "$work/broken.txt" || head -n 5 "$work/broken.txt"
 echo
-echo "done: the container, its cgroups and its state are gone"
+echo "done"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the build, the tests and the demo need, only when missing.
 set -euo pipefail
-packages=(runc crun busybox-static hyperfine libseccomp-dev pkg-config jq time iproute2 util-linux strace python3-venv unzip containerd umoci)
+packages=(runc crun busybox-static hyperfine libseccomp-dev pkg-config jq time iproute2 util-linux strace python3-venv unzip containerd umoci clang-19 llvm-19 libbpf-dev bpftool)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -22,7 +22,14 @@ else
   inst_p=0; inst_f=1; status=1
 fi
 
-total_p=$((passed + inst_p)); total_f=$((failed + inst_f)); total_s=0
+echo "== youki-trace on the real kernel"
+if YOUKI="$target/youki" YOUKI_TRACE="$target/youki-trace" bash ebpf-trace/tests/ci.sh | tee /tmp/youki-trace-ci.log; then
+  trace_p=$(grep -c '^ok ' /tmp/youki-trace-ci.log || true); trace_f=0
+else
+  trace_p=0; trace_f=1; status=1
+fi
+
+total_p=$((passed + inst_p + trace_p)); total_f=$((failed + inst_f + trace_f)); total_s=0
 for rt in "$target/youki" /usr/sbin/runc; do
   echo "== conformance suite against $rt"
   log="/tmp/conformance-$(basename "$rt").log"

@@ -1,0 +1,213 @@
+//! `youki-trace`: runs or follows a container runtime under eBPF tracepoints and explains, stage
+//! by stage, what failed first and what was slow.
+
+mod analysis;
+mod decode;
+mod event;
+mod launch;
+mod loader;
+mod names;
+mod render;
+mod select;
+
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use clap::Parser;
+
+use analysis::RootStatus;
+use event::{Event, Kind};
+
+/// Trace a container runtime's create path with eBPF and report the first failure.
+#[derive(Parser, Debug)]
+#[command(name = "youki-trace", version)]
+struct Cli {
+    /// Print NDJSON events and a final summary object instead of columns.
+    #[arg(long)]
+    json: bool,
+    /// Print only failed syscalls (the summary still covers everything).
+    #[arg(long)]
+    failed_only: bool,
+    /// Print only these syscalls (comma-separated names); other events still count.
+    #[arg(long, value_delimiter = ',')]
+    syscalls: Vec<String>,
+    /// Write the report to FILE instead of stdout.
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// Follow a running process and its new descendants until it exits or Ctrl-C.
+    #[arg(long, conflicts_with = "command")]
+    pid: Option<u32>,
+    /// Report only the processes whose exec arguments include this container id, and
+    /// their descendants (for example with --comm youki under containerd).
+    #[arg(long, value_name = "ID")]
+    container_id: Option<String>,
+    /// Follow every process that execs with this comm name (e.g. youki), until Ctrl-C.
+    #[arg(long, conflicts_with = "command")]
+    comm: Option<String>,
+    /// Command to start held, trace from its first syscall, and wait for.
+    #[arg(last = true)]
+    command: Vec<String>,
+}
+
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_interrupt(_: libc::c_int) {
+    INTERRUPTED.store(true, Ordering::SeqCst);
+}
+
+/// After the traced command ended, drain until the ring buffer stays quiet this long.
+const QUIET: Duration = Duration::from_millis(30);
+/// ...but never longer than this.
+const DRAIN_MAX: Duration = Duration::from_millis(500);
+
+fn main() {
+    match run() {
+        Ok(code) => std::process::exit(code),
+        Err(e) => {
+            eprintln!("youki-trace: {e:#}");
+            std::process::exit(2);
+        }
+    }
+}
+
+fn run() -> Result<i32> {
+    let cli = Cli::parse();
+    if cli.command.is_empty() && cli.pid.is_none() && cli.comm.is_none() {
+        bail!(
+            "missing command: use `youki-trace [options] -- COMMAND...`, --pid PID or --comm NAME"
+        );
+    }
+    loader::preflight()?;
+    let (mut events, root, drops, attach_ms, tracer) = if cli.pid.is_some() || cli.comm.is_some() {
+        follow(cli.pid, cli.comm.as_deref())?
+    } else {
+        launch(&cli.command)?
+    };
+    eprintln!(
+        "youki-trace: load+attach {attach_ms:.1} ms, {} events, {} dropped",
+        events.len(),
+        drops.0
+    );
+    if let Some(id) = &cli.container_id {
+        events = select::container(events, id);
+    }
+    let analysis = analysis::analyse(&events, root);
+    let opts = render::Options {
+        failed_only: cli.failed_only,
+        root,
+        drops: drops.0,
+        lost_enters: drops.1,
+    };
+    let shown: Vec<Event> = filter(&events, &cli.syscalls);
+    let mut out: Box<dyn Write> = match &cli.output {
+        Some(p) => {
+            Box::new(BufWriter::new(File::create(p).with_context(|| {
+                format!("create output file {}", p.display())
+            })?))
+        }
+        None => Box::new(BufWriter::new(io::stdout().lock())),
+    };
+    if cli.json {
+        render::ndjson(&mut out, &shown, &analysis, &opts)?;
+    } else {
+        render::human(&mut out, &shown, &analysis, &opts)?;
+    }
+    out.flush()?;
+    drop(out);
+    tracer.detach();
+    Ok(match root {
+        Some(RootStatus::Exited(c)) => c,
+        Some(RootStatus::Signaled(s)) => 128 + s,
+        None => 0,
+    })
+}
+
+fn filter(events: &[Event], syscalls: &[String]) -> Vec<Event> {
+    if syscalls.is_empty() {
+        return events.to_vec();
+    }
+    let nrs: Vec<i64> = syscalls
+        .iter()
+        .filter_map(|s| names::syscall_number(s))
+        .collect();
+    events
+        .iter()
+        .filter(|e| !matches!(e.kind, Kind::Syscall | Kind::NoReturn) || nrs.contains(&e.nr))
+        .cloned()
+        .collect()
+}
+
+type Trace = (
+    Vec<Event>,
+    Option<RootStatus>,
+    (u64, u64),
+    f64,
+    loader::Tracer,
+);
+
+fn launch(command: &[String]) -> Result<Trace> {
+    let mut held = launch::spawn_held(command)?;
+    let started = Instant::now();
+    // Dropping `held` on error closes the gate, so the child exits without running COMMAND.
+    let mut tracer = loader::Tracer::attach(Some(held.pid), None).context("attach the tracer")?;
+    let attach_ms = started.elapsed().as_secs_f64() * 1e3;
+    held.release()?;
+    let mut events = Vec::new();
+    let mut ended: Option<(RootStatus, Instant)> = None;
+    loop {
+        let wait = if ended.is_some() {
+            QUIET
+        } else {
+            Duration::from_millis(20)
+        };
+        let n = tracer.poll(wait, &mut events)?;
+        match ended {
+            None => ended = held.try_wait()?.map(|st| (st, Instant::now())),
+            Some((_, at)) if n == 0 || at.elapsed() >= DRAIN_MAX => break,
+            Some(_) => {}
+        }
+    }
+    tracer.poll(Duration::ZERO, &mut events)?;
+    let drops = tracer.drops()?;
+    analysis::sort(&mut events);
+    Ok((events, ended.map(|(s, _)| s), drops, attach_ms, tracer))
+}
+
+/// Follows `pid` until it exits, and/or new processes named `comm`, until SIGINT or SIGTERM.
+fn follow(pid: Option<u32>, comm: Option<&str>) -> Result<Trace> {
+    if let Some(pid) = pid {
+        if !Path::new(&format!("/proc/{pid}")).exists() {
+            bail!("no process with pid {pid}");
+        }
+    }
+    // SAFETY: the handler only stores to an atomic.
+    unsafe {
+        libc::signal(
+            libc::SIGINT,
+            on_interrupt as *const () as libc::sighandler_t,
+        );
+        libc::signal(
+            libc::SIGTERM,
+            on_interrupt as *const () as libc::sighandler_t,
+        );
+    }
+    let started = Instant::now();
+    let mut tracer = loader::Tracer::attach(pid, comm).context("attach the tracer")?;
+    let attach_ms = started.elapsed().as_secs_f64() * 1e3;
+    if comm.is_some() {
+        eprintln!("youki-trace: following; stop with Ctrl-C (SIGINT) or SIGTERM");
+    }
+    let mut events = Vec::new();
+    let alive = |p: u32| Path::new(&format!("/proc/{p}")).exists();
+    while !INTERRUPTED.load(Ordering::SeqCst) && (comm.is_some() || pid.is_some_and(alive)) {
+        tracer.poll(Duration::from_millis(50), &mut events)?;
+    }
+    while tracer.poll(QUIET, &mut events)? > 0 {}
+    let drops = tracer.drops()?;
+    analysis::sort(&mut events);
+    Ok((events, None, drops, attach_ms, tracer))
+}
