@@ -32,8 +32,9 @@ json.dump(c, open("config.json", "w"), indent=2)
 PY
 grep -A3 '"args"' config.json
 
-step "create: namespaces, mounts, cgroups; the process waits for start" "youki create $id"
-"$youki" --root "$root" create --bundle . --pid-file "$work/pid" "$id" > "$work/out" 2>&1
+step "create: namespaces, mounts, cgroups; the process waits for start (with its spans)" "OTEL_TRACES_EXPORTER=console youki create $id"
+OTEL_TRACES_EXPORTER=console "$youki" --root "$root" create --bundle . --pid-file "$work/pid" "$id" > "$work/out" 2> "$work/spans"
+cat "$work/spans"
 echo "init pid $(cat "$work/pid"), comm: $(cat /proc/"$(cat "$work/pid")"/comm)"
 
 step "state" "youki state $id"

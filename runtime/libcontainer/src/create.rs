@@ -76,9 +76,18 @@ pub fn load_spec(bundle: &Path) -> Result<(PathBuf, Spec), ContainerError> {
 }
 
 pub fn create(mut o: CreateOptions) -> Result<Created, ContainerError> {
-    let (bundle, spec) = load_spec(o.bundle)?;
-    let host = HostFacts::read()?;
-    let plan = plan::plan(&spec, &bundle, &host).map_err(ContainerError::Spec)?;
+    crate::telemetry::attr("container.id", o.id);
+    let (bundle, host, plan) = crate::telemetry::span("load and plan", || -> Result<_, ContainerError> {
+        let (bundle, spec) = load_spec(o.bundle)?;
+        let host = HostFacts::read()?;
+        let plan = plan::plan(&spec, &bundle, &host).map_err(ContainerError::Spec)?;
+        Ok((bundle, host, plan))
+    })?;
+    crate::telemetry::attr("bundle", bundle.display().to_string());
+    if let Some(tp) = plan.annotations.get(crate::telemetry::TRACEPARENT_ANNOTATION) {
+        crate::telemetry::adopt_parent(tp);
+    }
+    crate::telemetry::k8s_attrs(&plan.annotations);
     if !plan.rootfs.is_dir() {
         return Err(ContainerError::NoRootfs(plan.rootfs.clone()));
     }
@@ -164,18 +173,25 @@ fn create_in(
         in_user_ns,
     };
 
-    let parent_ns = ParentNamespaces::enter(plan)?;
-    let cloned = clone_child(plan.clone_flags, move || init::run(ctx));
-    parent_ns.restore()?;
-    let child = cloned.map_err(|e| ContainerError::sys("clone the container process", e))?;
+    let child = crate::telemetry::span("clone", || -> Result<_, ContainerError> {
+        let parent_ns = ParentNamespaces::enter(plan)?;
+        let cloned = clone_child(plan.clone_flags, move || init::run(ctx));
+        parent_ns.restore()?;
+        cloned.map_err(|e| ContainerError::sys("clone the container process", e))
+    })?;
     let pid = child.pid;
     undo.child = Some(pid);
 
+    crate::telemetry::attr_int("pid", pid.as_raw() as i64);
     if let Some(cg) = undo.cgroup.as_ref() {
-        cg.apply(pid.as_raw())?;
-        if let Some(r) = &plan.resources {
-            cg.set_resources(r)?;
-        }
+        crate::telemetry::attr("cgroup.path", cg.state().path);
+        crate::telemetry::span("cgroup", || -> Result<(), ContainerError> {
+            cg.apply(pid.as_raw())?;
+            if let Some(r) = &plan.resources {
+                cg.set_resources(r)?;
+            }
+            Ok(())
+        })?;
     }
     if let Some(maps) = &plan.id_maps {
         write_id_map(pid, "uid_map", &maps.uid)?;
@@ -198,6 +214,7 @@ fn create_in(
         }
     };
 
+    crate::telemetry::record_timeline(&timeline);
     let pid_start_time = state::process_start_time(pid.as_raw()).unwrap_or(0);
     let st = ContainerState {
         format: FORMAT,
@@ -216,6 +233,7 @@ fn create_in(
         namespaces: created_namespaces(plan),
         systemd_cgroup: o.systemd_cgroup,
         seccomp: plan.seccomp.clone(),
+        trace_context: crate::telemetry::traceparent(),
     };
     state::save(&dir_path, &st)?;
     if let Some(path) = o.pid_file {

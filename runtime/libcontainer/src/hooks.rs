@@ -51,6 +51,23 @@ pub fn run_all_warn(kind: &'static str, list: &Option<Vec<Hook>>, state: &OciSta
 }
 
 fn run_one(kind: &'static str, hook: &Hook, state: &[u8]) -> Result<(), HookError> {
+    let start = crate::telemetry::enabled().then(|| std::time::SystemTime::now());
+    let result = run_one_untraced(kind, hook, state);
+    if let Some(start) = start {
+        let ns = |t: std::time::SystemTime| t.duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0);
+        let code = match &result {
+            Ok(()) => "0".to_string(),
+            Err(HookError::Failed { code, .. }) => code.to_string(),
+            Err(_) => "-1".to_string(),
+        };
+        let attrs = [("hook.path", hook.path().display().to_string()), ("hook.exit_code", code)];
+        let error = result.as_ref().err().map(|e| e.to_string());
+        crate::telemetry::record_span(&format!("hook {kind}"), ns(start), ns(std::time::SystemTime::now()), &attrs, error);
+    }
+    result
+}
+
+fn run_one_untraced(kind: &'static str, hook: &Hook, state: &[u8]) -> Result<(), HookError> {
     let path = hook.path().clone();
     let mut cmd = Command::new(&path);
     if let Some(args) = hook.args() {
@@ -63,6 +80,10 @@ fn run_one(kind: &'static str, hook: &Hook, state: &[u8]) -> Result<(), HookErro
         if let Some((k, v)) = kv.split_once('=') {
             cmd.env(k, v);
         }
+    }
+    // Hooks continue the caller's trace.
+    if let Some(tp) = crate::telemetry::traceparent() {
+        cmd.env("TRACEPARENT", tp);
     }
     cmd.stdin(Stdio::piped()).stderr(Stdio::piped());
     let mut child = cmd.spawn().map_err(|source| HookError::Spawn { kind, path: path.clone(), source })?;

@@ -30,6 +30,7 @@ pub mod spec_default;
 pub mod stage;
 pub mod state;
 pub mod syserror;
+pub mod telemetry;
 pub mod timeline;
 pub mod tty;
 pub mod tty_proxy;

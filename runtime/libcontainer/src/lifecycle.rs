@@ -17,13 +17,18 @@ use crate::state::{self, ContainerDir, ContainerState, OciState, StateError, Sta
 
 /// Opens the container's exec fifo, which lets its init execve the container process.
 pub fn start(root: &Path, id: &str) -> Result<ContainerState, ContainerError> {
+    crate::telemetry::attr("container.id", id);
     let dir = ContainerDir::open(root, id)?;
     let mut st = dir.load()?;
+    if let Some(tp) = &st.trace_context {
+        crate::telemetry::link(tp);
+    }
+    crate::telemetry::attr_int("pid", st.pid as i64);
     let status = st.live_status(&dir.path);
     if status != Status::Created {
         return Err(ContainerError::BadStatus { op: "start", id: id.to_string(), status });
     }
-    release(&dir.fifo(), &st)?;
+    crate::telemetry::span("exec of the container process", || release(&dir.fifo(), &st))?;
     st.status = Status::Running;
     dir.save(&st)?;
     // A failing poststart hook does not stop the container: the spec asks for a warning.
@@ -78,6 +83,8 @@ fn release(fifo: &Path, st: &ContainerState) -> Result<(), ContainerError> {
 
 /// Sends `signal` to the container's init, or with `all` to every process in its cgroup.
 pub fn kill(root: &Path, id: &str, signal: Signal, all: bool) -> Result<(), ContainerError> {
+    crate::telemetry::attr("container.id", id);
+    crate::telemetry::attr("signal", signal.as_str());
     let dir = ContainerDir::open(root, id)?;
     let st = dir.load()?;
     let status = st.live_status(&dir.path);
@@ -106,6 +113,7 @@ fn signal_all(st: &ContainerState, signal: Signal) -> Result<(), ContainerError>
 
 /// Removes a container: its processes (with `force`, or when only created), cgroup and state.
 pub fn delete(root: &Path, id: &str, force: bool) -> Result<(), ContainerError> {
+    crate::telemetry::attr("container.id", id);
     let dir = match ContainerDir::open(root, id) {
         Ok(d) => d,
         Err(StateError::NotFound(_)) if force => return Ok(()),
@@ -120,7 +128,7 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<(), ContainerError> 
         _ => return Err(ContainerError::BadStatus { op: "delete", id: id.to_string(), status }),
     }
     if status != Status::Stopped {
-        wait_gone(&st, Duration::from_secs(10))?;
+        crate::telemetry::span("wait for exit", || wait_gone(&st, Duration::from_secs(10)))?;
     }
     if let Some(cg) = &st.cgroup {
         let host = HostFacts::read()?;

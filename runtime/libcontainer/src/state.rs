@@ -67,6 +67,9 @@ pub struct ContainerState {
     /// The container's seccomp profile, which `exec` applies to its processes too.
     #[serde(default)]
     pub seccomp: Option<oci_spec::runtime::LinuxSeccomp>,
+    /// The traceparent of the `create` span, which `start` links to.
+    #[serde(default)]
+    pub trace_context: Option<String>,
 }
 
 /// The OCI state document: what `state` prints and what hooks read on stdin.
@@ -335,6 +338,7 @@ mod tests {
             namespaces: vec![NsKind::Pid],
             systemd_cgroup: false,
             seccomp: None,
+            trace_context: None,
         }
     }
 

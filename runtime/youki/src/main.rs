@@ -27,14 +27,21 @@ fn main() {
             std::process::exit(1);
         }
     };
+    if let Some(name) = cli.command.as_ref().map(commands::name) {
+        libcontainer::telemetry::init(name);
+    }
     let code = match commands::dispatch(cli) {
-        Ok(code) => code,
+        Ok(code) => {
+            libcontainer::telemetry::finish(None);
+            code
+        }
         Err(e) => {
             let msg = format!("{e:#}");
             tracing::error!("{msg}");
             if logging.to_file || tracing::level_filters::LevelFilter::current() < tracing::Level::ERROR {
                 eprintln!("youki: {msg}");
             }
+            libcontainer::telemetry::finish(Some(&msg));
             1
         }
     };

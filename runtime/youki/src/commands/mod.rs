@@ -53,6 +53,30 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
     }
 }
 
+/// The command's name, for the root span.
+pub fn name(c: &Command) -> &'static str {
+    match c {
+        Command::Create(_) => "create",
+        Command::Run(_) => "run",
+        Command::Start(_) => "start",
+        Command::State(_) => "state",
+        Command::Kill(_) => "kill",
+        Command::Delete(_) => "delete",
+        Command::List(_) => "list",
+        Command::Spec(_) => "spec",
+        Command::Features(_) => "features",
+        Command::Info(_) => "info",
+        Command::Ps(_) => "ps",
+        Command::Exec(_) => "exec",
+        Command::Update(_) => "update",
+        Command::Pause(_) => "pause",
+        Command::Resume(_) => "resume",
+        Command::Events(_) => "events",
+        Command::Checkpoint(_) => "checkpoint",
+        Command::Restore(_) => "restore",
+    }
+}
+
 fn not_yet(name: &str) -> Result<i32> {
     bail!("the {name} command is not supported yet")
 }
