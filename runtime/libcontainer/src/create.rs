@@ -20,7 +20,7 @@ use crate::hooks;
 use crate::host::HostFacts;
 use crate::init::{self, InitContext};
 use crate::namespaces::{self, NsKind};
-use crate::plan::{self, IdMap, Plan};
+use crate::plan::{self, Plan};
 use crate::state::{self, ContainerDir, ContainerState, OciState, Status, FORMAT};
 use crate::timeline::Timeline;
 use crate::tty;
@@ -44,6 +44,9 @@ pub struct CreateOptions<'a> {
     pub no_new_keyring: bool,
     pub preserve_fds: i32,
     pub systemd_cgroup: bool,
+    /// An unprivileged caller: id maps through the one-id rule or newuidmap, cgroups only
+    /// where writable.
+    pub rootless: bool,
 }
 
 /// A created container, waiting on its exec fifo.
@@ -111,6 +114,13 @@ pub fn create(mut o: CreateOptions) -> Result<Created, ContainerError> {
         }
     };
     let cgroup = libcgroups::manager(&host.cgroups, plan.cgroups_path.as_deref(), o.id, o.systemd_cgroup)?;
+    // A user without a delegated cgroup tree runs without a cgroup, as runc does.
+    let cgroup = if o.rootless && !crate::rootless::cgroup_writable(&cgroup.state()) {
+        tracing::warn!("rootless: no writable cgroup for {:?}; running without one", o.id);
+        None
+    } else {
+        Some(cgroup)
+    };
     let dir = ContainerDir::create(o.root, o.id)?;
     let mut undo = Undo { dir: Some(dir), cgroup: None, child: None };
     let mut result = create_in(&o, &bundle, &plan, cgroup, console, &mut undo);
@@ -125,7 +135,7 @@ fn create_in(
     o: &CreateOptions,
     bundle: &Path,
     plan: &Plan,
-    cgroup: Box<dyn CgroupManager>,
+    cgroup: Option<Box<dyn CgroupManager>>,
     console: Option<OwnedFd>,
     undo: &mut Undo,
 ) -> Result<Created, ContainerError> {
@@ -137,8 +147,8 @@ fn create_in(
         .map_err(|e| ContainerError::sys(format!("chmod exec fifo {fifo:?}"), e))?;
     let state_dir = state::open_dir_path(&dir_path)?;
     let (parent, child_end) = channel::pair()?;
-    let views = cgroup.views();
-    undo.cgroup = Some(cgroup);
+    let views = cgroup.as_ref().map(|c| c.views()).unwrap_or_default();
+    undo.cgroup = cgroup;
 
     let notify_socket = std::env::var_os("NOTIFY_SOCKET").map(PathBuf::from).filter(|p| p.exists());
     let mut extra_env = Vec::new();
@@ -185,17 +195,17 @@ fn create_in(
     crate::telemetry::attr_int("pid", pid.as_raw() as i64);
     if let Some(cg) = undo.cgroup.as_ref() {
         crate::telemetry::attr("cgroup.path", cg.state().path);
-        crate::telemetry::span("cgroup", || -> Result<(), ContainerError> {
+        let placed = crate::telemetry::span("cgroup", || -> Result<(), ContainerError> {
             cg.apply(pid.as_raw())?;
             if let Some(r) = &plan.resources {
                 cg.set_resources(r)?;
             }
             Ok(())
-        })?;
+        });
+        placed?;
     }
     if let Some(maps) = &plan.id_maps {
-        write_id_map(pid, "uid_map", &maps.uid)?;
-        write_id_map(pid, "gid_map", &maps.gid)?;
+        crate::rootless::write_id_maps(pid, maps, o.rootless)?;
     }
     parent.send(&ToInit::Proceed { host_pid: pid.as_raw() })?;
 
@@ -255,12 +265,6 @@ fn created_namespaces(plan: &Plan) -> Vec<NsKind> {
                 || (*k == NsKind::Cgroup && plan.new_cgroup_ns)
         })
         .collect()
-}
-
-fn write_id_map(pid: Pid, file: &str, maps: &[IdMap]) -> Result<(), ContainerError> {
-    let text: String = maps.iter().map(|m| format!("{} {} {}\n", m.container, m.host, m.size)).collect();
-    let path = format!("/proc/{pid}/{file}");
-    fs::write(&path, text).map_err(|e| ContainerError::sys(format!("write {path}"), io_errno(&e)))
 }
 
 fn io_errno(e: &std::io::Error) -> nix::Error {

@@ -47,6 +47,10 @@ pub enum ContainerError {
     Sys { op: String, #[source] source: nix::Error },
     #[error("cannot {op} container {id:?}: it is {status}")]
     BadStatus { op: &'static str, id: String, status: Status },
+    #[error("{tool}: {detail}")]
+    IdMapHelper { tool: String, detail: String },
+    #[error("{0} is not supported yet")]
+    Unsupported(&'static str),
     #[error("container {0:?} has no cgroup")]
     NoCgroup(String),
     #[error("invalid --user {0:?}: expected UID[:GID]")]

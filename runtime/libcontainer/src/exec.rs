@@ -129,6 +129,11 @@ pub fn exec(o: ExecOptions) -> Result<i32, ContainerError> {
         }
     };
     let joins = differing_namespaces(init)?;
+    if !nix::unistd::geteuid().is_root() && joins.iter().any(|(k, _)| *k == NsKind::User) {
+        // Joining the pid namespace would need the container's user namespace first, and
+        // then a second fork; not done yet.
+        return Err(ContainerError::Unsupported("exec into a rootless container"));
+    }
     let sfd = if o.detach { None } else { Some(block_signals()?) };
 
     let (parent, child_end) = channel::pair()?;

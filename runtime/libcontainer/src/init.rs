@@ -43,9 +43,6 @@ pub struct InitContext<'a> {
 /// Runs the child and returns its exit code (only on failure; success ends in execve).
 pub fn run(ctx: InitContext) -> i32 {
     set_comm("youki:init");
-    // Until execve, /proc/PID/exe of this process is the youki binary on the host; a
-    // non-dumpable process keeps other processes in the container from opening it.
-    crate::identity::set_dumpable(false);
     match stages(&ctx) {
         Ok(never) => match never {},
         Err(Failure::Setup(e)) => {
@@ -79,6 +76,10 @@ fn stages(ctx: &InitContext) -> Result<Infallible, Failure> {
         ToInit::Proceed { host_pid } => host_pid,
         other => return Err(protocol("Proceed", &other).into()),
     };
+    // Until execve, /proc/PID/exe of this process is the youki binary on the host; a
+    // non-dumpable process keeps other processes in the container from opening it. Not
+    // before Proceed: an unprivileged parent writes our id maps, which needs us dumpable.
+    crate::identity::set_dumpable(false);
     // Hooks in the container namespaces see the pid as the container sees it (runtime-spec).
     let state = |status: &str| OciState::for_hooks(ctx.id, status, nix::unistd::getpid().as_raw(), ctx.bundle, &plan.annotations);
 

@@ -23,6 +23,7 @@ pub mod process_setup;
 pub mod resolve;
 pub mod rfc3339;
 pub mod rootfs;
+pub mod rootless;
 pub mod run;
 pub mod seccomp;
 pub mod signal;

@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use anyhow::Result;
-use liboci_cli::{Create, CreateOpts, GlobalOpts, Run};
+use liboci_cli::{Create, CreateOpts, GlobalOpts, Rootless, Run};
 use libcontainer::create::{Console, CreateOptions};
 use libcontainer::run::RunOptions;
 
@@ -22,6 +22,11 @@ fn options<'a>(g: &GlobalOpts, root: &'a Path, o: &'a CreateOpts, id: &'a str, f
         no_new_keyring: o.no_new_keyring,
         preserve_fds: o.preserve_fds as i32,
         systemd_cgroup: g.systemd_cgroup,
+        rootless: match g.rootless {
+            Rootless::True => true,
+            Rootless::False => false,
+            Rootless::Auto => !nix::unistd::geteuid().is_root(),
+        },
     }
 }
 

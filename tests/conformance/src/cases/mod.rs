@@ -41,6 +41,7 @@ mod mounts;
 mod namespaces;
 mod process;
 mod robustness;
+mod rootless;
 mod seccomp;
 
 /// How a case ended when it did not fail.
@@ -95,6 +96,7 @@ pub fn all() -> Vec<Case> {
     cases.extend(cgroups::cases());
     cases.extend(cgroup_cmds::cases());
     cases.extend(exec::cases());
+    cases.extend(rootless::cases());
     cases.extend(seccomp::cases());
     cases.extend(bad_input::cases());
     cases.extend(robustness::cases());
