@@ -43,6 +43,7 @@ mod process;
 mod robustness;
 mod rootless;
 mod seccomp;
+mod security;
 
 /// How a case ended when it did not fail.
 #[derive(Debug)]
@@ -98,6 +99,7 @@ pub fn all() -> Vec<Case> {
     cases.extend(exec::cases());
     cases.extend(rootless::cases());
     cases.extend(seccomp::cases());
+    cases.extend(security::cases());
     cases.extend(bad_input::cases());
     cases.extend(robustness::cases());
     cases
