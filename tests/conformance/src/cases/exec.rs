@@ -77,8 +77,17 @@ fn detach(ctx: &mut Ctx) -> Result<Outcome> {
     let pf = pid_file.to_string_lossy().into_owned();
     ctx.call(&["exec", "--detach", "--pid-file", &pf, &id, "sleep", "50"])?.ok("exec --detach")?;
     let pid: i32 = std::fs::read_to_string(&pid_file)?.trim().parse()?;
-    let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
-    check_eq!(comm.trim(), "sleep", "the pid file names the exec'd process");
+    // The runtime may return just before the process's own execve (runc does): give it a
+    // moment to become `sleep`.
+    let mut comm = String::new();
+    for _ in 0..100 {
+        comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default().trim().to_string();
+        if comm == "sleep" {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    check_eq!(comm.as_str(), "sleep", "the pid file names the exec'd process");
     Ok(Outcome::Pass)
 }
 
