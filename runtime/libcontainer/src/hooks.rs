@@ -51,7 +51,7 @@ pub fn run_all_warn(kind: &'static str, list: &Option<Vec<Hook>>, state: &OciSta
 }
 
 fn run_one(kind: &'static str, hook: &Hook, state: &[u8]) -> Result<(), HookError> {
-    let start = crate::telemetry::enabled().then(|| std::time::SystemTime::now());
+    let start = crate::telemetry::enabled().then(std::time::SystemTime::now);
     let result = run_one_untraced(kind, hook, state);
     if let Some(start) = start {
         let ns = |t: std::time::SystemTime| t.duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0);

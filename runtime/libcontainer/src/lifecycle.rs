@@ -191,23 +191,8 @@ pub fn list(root: &Path) -> Result<Vec<OciState>, ContainerError> {
         let dir = root.join(&id);
         match state::load(&dir) {
             Ok(st) => out.push(st.to_oci(st.live_status(&dir))),
-            Err(e) => tracing::warn!("skipping {dir:?}: {}", chain(&e)),
+            Err(e) => tracing::warn!("skipping {dir:?}: {}", crate::error::chain(&e)),
         }
     }
     Ok(out)
-}
-
-/// An error and its causes on one line.
-pub fn chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        let text = c.to_string();
-        if !s.ends_with(&text) {
-            s.push_str(": ");
-            s.push_str(&text);
-        }
-        cur = c.source();
-    }
-    s
 }

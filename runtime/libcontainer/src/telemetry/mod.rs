@@ -184,7 +184,7 @@ pub fn finish(error: Option<&str>) {
         Exporter::Otlp { url, headers, timeout } => {
             let body = prost::Message::encode_to_vec(&request);
             if let Err(e) = http::post(url, "application/x-protobuf", headers, &body, *timeout) {
-                tracing::warn!("exporting spans: {}", crate::lifecycle::chain(&e));
+                tracing::warn!("exporting spans: {}", crate::error::chain(&e));
             }
         }
     }
