@@ -25,14 +25,7 @@ use crate::state::{self, ContainerDir, ContainerState, OciState, Status, FORMAT}
 use crate::timeline::Timeline;
 use crate::tty;
 
-/// Where the pty master goes when process.terminal is true.
-pub enum Console {
-    None,
-    /// `--console-socket PATH`.
-    Socket(PathBuf),
-    /// `run` in the foreground: youki keeps the master itself (`Created::console`).
-    Proxy,
-}
+pub use crate::tty::Console;
 
 pub struct CreateOptions<'a> {
     pub root: &'a Path,
@@ -94,25 +87,7 @@ pub fn create(mut o: CreateOptions) -> Result<Created, ContainerError> {
     if !plan.rootfs.is_dir() {
         return Err(ContainerError::NoRootfs(plan.rootfs.clone()));
     }
-    let mut keep = None;
-    let console = match (plan.process.terminal, std::mem::replace(&mut o.console, Console::None)) {
-        (false, _) => None,
-        (true, Console::None) => return Err(ContainerError::TerminalNeedsSocket),
-        (true, Console::Socket(path)) => {
-            Some(tty::connect(&path).map_err(|source| ContainerError::ConsoleSocket { path, source })?)
-        }
-        (true, Console::Proxy) => {
-            let (ours, theirs) = nix::sys::socket::socketpair(
-                nix::sys::socket::AddressFamily::Unix,
-                nix::sys::socket::SockType::Stream,
-                None,
-                nix::sys::socket::SockFlag::SOCK_CLOEXEC,
-            )
-            .map_err(|e| ContainerError::sys("create the console socket pair", e))?;
-            keep = Some(ours);
-            Some(theirs)
-        }
-    };
+    let (keep, console) = Console::endpoints(std::mem::replace(&mut o.console, Console::None), plan.process.terminal)?;
     let cgroup = libcgroups::manager(&host.cgroups, plan.cgroups_path.as_deref(), o.id, o.systemd_cgroup)?;
     // A user without a delegated cgroup tree runs without a cgroup, as runc does.
     let cgroup = if o.rootless && !crate::rootless::cgroup_writable(&cgroup.state()) {

@@ -113,21 +113,7 @@ pub fn exec(o: ExecOptions) -> Result<i32, ContainerError> {
         st
     };
     let init = st.pid;
-    let (mut keep, console) = match (plan.terminal, o.console) {
-        (false, _) => (None, None),
-        (true, Console::None) => return Err(ContainerError::TerminalNeedsSocket),
-        (true, Console::Socket(path)) => (None, Some(tty::connect(&path).map_err(|source| ContainerError::ConsoleSocket { path, source })?)),
-        (true, Console::Proxy) => {
-            let (ours, theirs) = nix::sys::socket::socketpair(
-                nix::sys::socket::AddressFamily::Unix,
-                nix::sys::socket::SockType::Stream,
-                None,
-                nix::sys::socket::SockFlag::SOCK_CLOEXEC,
-            )
-            .map_err(|e| ContainerError::sys("create the console socket pair", e))?;
-            (Some(ours), Some(theirs))
-        }
-    };
+    let (mut keep, console) = Console::endpoints(o.console, plan.terminal)?;
     let joins = differing_namespaces(init)?;
     if !nix::unistd::geteuid().is_root() && joins.iter().any(|(k, _)| *k == NsKind::User) {
         // Joining the pid namespace would need the container's user namespace first, and

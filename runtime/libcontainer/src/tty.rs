@@ -4,7 +4,7 @@
 use std::io::IoSlice;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use nix::fcntl::OFlag;
 use nix::mount::{mount, MsFlags};
@@ -13,6 +13,41 @@ use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
 use nix::sys::stat::Mode;
 
 use crate::syserror::{Context, SysError};
+
+/// Where the pty master goes when process.terminal is true.
+pub enum Console {
+    None,
+    /// `--console-socket PATH`.
+    Socket(PathBuf),
+    /// `run` in the foreground: youki keeps the master itself (`Created::console`).
+    Proxy,
+}
+
+impl Console {
+    /// For a process with `terminal`: (the end the runtime keeps, with `Proxy`; the socket
+    /// the child sends the pty master to). Nothing without a terminal.
+    pub fn endpoints(self, terminal: bool) -> Result<(Option<OwnedFd>, Option<OwnedFd>), crate::error::ContainerError> {
+        use crate::error::ContainerError;
+        match (terminal, self) {
+            (false, _) => Ok((None, None)),
+            (true, Console::None) => Err(ContainerError::TerminalNeedsSocket),
+            (true, Console::Socket(path)) => {
+                let sock = connect(&path).map_err(|source| ContainerError::ConsoleSocket { path, source })?;
+                Ok((None, Some(sock)))
+            }
+            (true, Console::Proxy) => {
+                let (ours, theirs) = nix::sys::socket::socketpair(
+                    nix::sys::socket::AddressFamily::Unix,
+                    nix::sys::socket::SockType::Stream,
+                    None,
+                    nix::sys::socket::SockFlag::SOCK_CLOEXEC,
+                )
+                .map_err(|e| ContainerError::sys("create the console socket pair", e))?;
+                Ok((Some(ours), Some(theirs)))
+            }
+        }
+    }
+}
 
 /// Connects to the console socket (in the parent, before clone).
 pub fn connect(path: &Path) -> std::io::Result<OwnedFd> {
