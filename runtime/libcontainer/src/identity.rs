@@ -110,6 +110,14 @@ pub fn set_umask(umask: Option<u32>) {
     nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(mask));
 }
 
+/// chdir to the process's cwd, then make sure it is inside the container: a cwd such as
+/// /proc/self/fd/N could otherwise land on an fd the runtime still holds (CVE-2024-21626).
 pub fn set_cwd(cwd: &Path) -> Result<(), SysError> {
-    nix::unistd::chdir(cwd).ctx(|| format!("chdir to cwd {cwd:?}"))
+    nix::unistd::chdir(cwd).ctx(|| format!("chdir to cwd {cwd:?}"))?;
+    match nix::unistd::getcwd() {
+        // Outside the root, getcwd(2) fails with ENOENT or returns "(unreachable)/...".
+        Ok(p) if p.is_absolute() => Ok(()),
+        Ok(_) => Err(SysError::new(format!("cwd {cwd:?} is outside the container"), nix::Error::EPERM)),
+        Err(e) => Err(SysError::new(format!("cwd {cwd:?} is outside the container"), e)),
+    }
 }

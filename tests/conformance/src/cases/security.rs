@@ -15,7 +15,10 @@ use crate::{check, check_eq};
 use anyhow::{Context, Result};
 
 pub fn cases() -> Vec<Case> {
-    vec![Case::new("security", "cve_2019_5736_runtime_overwrite", cve_2019_5736)]
+    vec![
+        Case::new("security", "cve_2019_5736_runtime_overwrite", cve_2019_5736),
+        Case::new("security", "cve_2024_21626_cwd_through_a_leaked_fd", cve_2024_21626),
+    ]
 }
 
 /// The container's program: opens /proc/PID/exe of every process that is not busybox, and
@@ -93,5 +96,28 @@ fn cve_2019_5736(ctx: &mut Ctx) -> Result<Outcome> {
     check!(!log.contains("overwrote"), "the attacker overwrote the runtime binary: {log}");
     check_eq!(after.len(), original.len(), "size of the runtime binary after the attack ({log})");
     check!(after == original, "the runtime binary changed: {log}");
+    Ok(Outcome::Pass)
+}
+
+/// CVE-2024-21626: process.cwd set to /proc/self/fd/N lands on a directory fd the runtime
+/// still holds during setup, outside the rootfs. The runtime must refuse it or keep the
+/// process inside: marker files beside the runtime's state and the bundle must stay unseen.
+fn cve_2024_21626(ctx: &mut Ctx) -> Result<Outcome> {
+    let marker = "MARKER-cve-2024-21626";
+    std::fs::create_dir_all(&ctx.rt().root)?;
+    std::fs::write(ctx.rt().root.join(marker), b"")?;
+    std::fs::write(ctx.dir.join(marker), b"")?;
+    let mut escaped = Vec::new();
+    for n in 3..=12 {
+        let mut b = ctx.bundle()?;
+        spec::set(&mut b.config, "/process/cwd", serde_json::json!(format!("/proc/self/fd/{n}")))?;
+        spec::shell(&mut b.config, "ls .. ../.. ../../.. 2>/dev/null")?;
+        let (_, out) = ctx.run(&b)?;
+        if out.stdout.contains(marker) {
+            escaped.push(n);
+        }
+    }
+    let _ = std::fs::remove_file(ctx.rt().root.join(marker));
+    check!(escaped.is_empty(), "the process reached the host through cwd /proc/self/fd/N for N in {escaped:?}");
     Ok(Outcome::Pass)
 }
