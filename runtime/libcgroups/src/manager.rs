@@ -31,6 +31,11 @@ pub trait CgroupManager: fmt::Debug + Send + Sync {
     fn state(&self) -> CgroupState;
     /// Resource usage, for `events --stats`.
     fn stats(&self) -> Result<crate::stats::Stats, CgroupError>;
+    /// An eventfd that becomes readable on every OOM kill in the container, when the driver
+    /// can tell.
+    fn oom_eventfd(&self) -> Result<Option<std::os::fd::OwnedFd>, CgroupError> {
+        Ok(None)
+    }
 }
 
 /// Which driver manages a container's cgroup.

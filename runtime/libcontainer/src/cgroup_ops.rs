@@ -67,6 +67,12 @@ pub fn stats(root: &Path, id: &str) -> Result<libcgroups::Stats, ContainerError>
     Ok(manager_of(&st)?.stats()?)
 }
 
+/// An eventfd readable on each OOM kill in the container (None when the driver cannot tell).
+pub fn oom_eventfd(root: &Path, id: &str) -> Result<Option<std::os::fd::OwnedFd>, ContainerError> {
+    let (_, st) = open_in(root, id, "watch", &[Status::Created, Status::Running, Status::Paused])?;
+    Ok(manager_of(&st)?.oom_eventfd()?)
+}
+
 /// Signals every process of the container with the cgroup frozen, so none can fork away
 /// between listing and signalling.
 pub fn signal_frozen(mgr: &dyn CgroupManager, extra: i32, signal: nix::sys::signal::Signal) -> Result<(), ContainerError> {

@@ -7,9 +7,9 @@ use std::os::unix::fs::{symlink, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 /// busybox applets the cases call inside the container.
-const APPLETS: [&str; 23] = [
+const APPLETS: [&str; 24] = [
     "sh", "true", "false", "sleep", "cat", "ls", "echo", "kill", "hostname", "id", "readlink",
-    "stat", "touch", "env", "tr", "date", "mkdir", "rm", "grep", "mount", "printf", "test", "sync",
+    "stat", "touch", "env", "tr", "date", "mkdir", "rm", "grep", "mount", "printf", "test", "sync", "dd",
 ];
 
 /// The files every rootfs is made from.

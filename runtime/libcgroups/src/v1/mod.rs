@@ -197,6 +197,22 @@ impl CgroupManager for V1Manager {
         }))
     }
 
+    fn oom_eventfd(&self) -> Result<Option<std::os::fd::OwnedFd>, CgroupError> {
+        use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+        let Some(d) = self.dir_of(Controller::Memory) else { return Ok(None) };
+        let control = d.dir.join("memory.oom_control");
+        let file = std::fs::File::open(&control).map_err(|source| CgroupError::Io { op: "open", path: control.clone(), source })?;
+        // SAFETY: eventfd returns a new fd or -1.
+        let efd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC) };
+        if efd < 0 {
+            return Err(CgroupError::Io { op: "create an eventfd for", path: control, source: std::io::Error::last_os_error() });
+        }
+        // SAFETY: a fresh fd from the kernel.
+        let efd = unsafe { OwnedFd::from_raw_fd(efd) };
+        files::write(&d.dir.join("cgroup.event_control"), &format!("{} {}", efd.as_raw_fd(), file.as_raw_fd()))?;
+        Ok(Some(efd))
+    }
+
     fn pids(&self) -> Result<Vec<i32>, CgroupError> {
         let best = PIDS_FROM
             .iter()

@@ -106,13 +106,31 @@ pub fn events(root: &Path, e: &Events) -> Result<i32> {
         println!("{}", event(cgroup_ops::stats(root, id)?));
         return Ok(0);
     }
+    let oom = cgroup_ops::oom_eventfd(root, id)?;
+    let mut next_stats = std::time::Instant::now();
     loop {
-        match cgroup_ops::stats(root, id) {
-            Ok(s) => println!("{}", event(s)),
-            // The container went away: the stream ends, as runc's does.
-            Err(libcontainer::ContainerError::BadStatus { .. }) | Err(libcontainer::ContainerError::State(_)) => return Ok(0),
-            Err(err) => return Err(err.into()),
+        if std::time::Instant::now() >= next_stats {
+            match cgroup_ops::stats(root, id) {
+                Ok(s) => println!("{}", event(s)),
+                // The container went away: the stream ends, as runc's does.
+                Err(libcontainer::ContainerError::BadStatus { .. }) | Err(libcontainer::ContainerError::State(_)) => return Ok(0),
+                Err(err) => return Err(err.into()),
+            }
+            next_stats += e.interval;
         }
-        std::thread::sleep(e.interval);
+        let wait = next_stats.saturating_duration_since(std::time::Instant::now());
+        let Some(fd) = &oom else {
+            std::thread::sleep(wait);
+            continue;
+        };
+        use std::os::fd::AsFd;
+        let mut fds = [nix::poll::PollFd::new(fd.as_fd(), nix::poll::PollFlags::POLLIN)];
+        let ms = wait.as_millis().min(u16::MAX as u128) as u16;
+        if nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(ms)).unwrap_or(0) > 0 {
+            let mut buf = [0u8; 8];
+            if nix::unistd::read(fd, &mut buf).is_ok() {
+                println!("{}", json!({"type": "oom", "id": id}));
+            }
+        }
     }
 }

@@ -19,6 +19,7 @@ pub fn cases() -> Vec<Case> {
         Case::new(m, "update_memory_and_pids", update),
         Case::new(m, "update_ignores_device_rules", update_devices),
         Case::new(m, "events_stats_snapshot", events_stats),
+        Case::new(m, "events_reports_oom", events_oom),
     ]
 }
 
@@ -90,5 +91,54 @@ fn events_stats(ctx: &mut Ctx) -> Result<Outcome> {
     check!(v["data"]["memory"]["usage"]["usage"].as_u64().is_some_and(|u| u > 0), "no memory usage in {v}");
     check!(v["data"]["pids"]["current"].as_u64().is_some_and(|n| n >= 1), "no pids.current in {v}");
     check!(v["data"]["cpu"]["usage"]["total"].as_u64().is_some(), "no cpu usage in {v}");
+    Ok(Outcome::Pass)
+}
+
+/// An OOM kill inside the container shows in the `events` stream as {"type":"oom"}.
+fn events_oom(ctx: &mut Ctx) -> Result<Outcome> {
+    use std::io::BufRead;
+    let mut b = ctx.bundle()?;
+    let id = ctx.id();
+    let cg = ctx.cgroup_path_for(&id);
+    spec::set(&mut b.config, "/linux/cgroupsPath", json!(cg))?;
+    spec::set(&mut b.config, "/linux/resources/memory", json!({"limit": 16777216, "swap": 16777216}))?;
+    spec::shell(&mut b.config, "sleep 1; dd if=/dev/zero of=/dev/null bs=64M count=1; sleep 100")?;
+    ctx.run_as(&b, &id, &["--detach"])?.ok("run --detach")?;
+    let mut events = std::process::Command::new(&ctx.rt().path)
+        .arg("--root")
+        .arg(&ctx.rt().root)
+        .args(["events", "--interval", "30s", &id])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .context("start events")?;
+    let stdout = events.stdout.take().context("events stdout")?;
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let mut seen = Vec::new();
+    let mut oom = false;
+    while let Some(left) = deadline.checked_duration_since(std::time::Instant::now()) {
+        match rx.recv_timeout(left) {
+            Ok(line) => {
+                let v: Value = serde_json::from_str(&line).unwrap_or(Value::Null);
+                if v["type"] == "oom" && v["id"] == json!(id) {
+                    oom = true;
+                    break;
+                }
+                seen.push(v["type"].as_str().unwrap_or("?").to_string());
+            }
+            Err(_) => break,
+        }
+    }
+    let _ = events.kill();
+    let _ = events.wait();
+    check!(oom, "no oom event within 10 s; saw {seen:?}");
     Ok(Outcome::Pass)
 }
