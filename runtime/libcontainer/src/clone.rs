@@ -21,6 +21,17 @@ struct CloneArgs {
     cgroup: u64,
 }
 
+/// A pidfd for any process (not only our children): readable once it has exited.
+pub fn pidfd_open(pid: libc::pid_t) -> Result<OwnedFd, nix::Error> {
+    // SAFETY: pidfd_open returns a new fd that nothing else owns, or -1.
+    let raw = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    if raw < 0 {
+        return Err(nix::Error::last());
+    }
+    // SAFETY: as above.
+    Ok(unsafe { OwnedFd::from_raw_fd(raw as i32) })
+}
+
 /// The child as the parent sees it.
 pub struct Child {
     pub pid: Pid,

@@ -3,7 +3,7 @@
 
 use std::fs::{self, File};
 use std::io::Write;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
 use libcgroups::CgroupManager;
@@ -159,9 +159,15 @@ fn create_in(
     };
 
     let child = crate::telemetry::span("clone", || -> Result<_, ContainerError> {
-        let parent_ns = ParentNamespaces::enter(plan)?;
+        let mut for_child = namespaces::ForChildren::default();
+        if let Some(path) = &plan.pid_join {
+            for_child.join(NsKind::Pid, path)?;
+        }
+        if let Some(offsets) = &plan.time_offsets {
+            for_child.new_time(&offsets.iter().map(|o| format!("{} {} {}\n", o.clock, o.secs, o.nanos)).collect::<String>())?;
+        }
         let cloned = clone_child(plan.clone_flags, move || init::run(ctx));
-        parent_ns.restore()?;
+        for_child.restore()?;
         cloned.map_err(|e| ContainerError::sys("clone the container process", e))
     })?;
     let pid = child.pid;
@@ -242,10 +248,6 @@ fn created_namespaces(plan: &Plan) -> Vec<NsKind> {
         .collect()
 }
 
-fn io_errno(e: &std::io::Error) -> nix::Error {
-    nix::Error::from_raw(e.raw_os_error().unwrap_or(libc::EIO))
-}
-
 /// Writes the pid file atomically, as runc does (no trailing newline).
 pub fn write_pid_file(path: &Path, pid: i32) -> Result<(), ContainerError> {
     let err = |source| ContainerError::PidFile { path: path.to_path_buf(), source };
@@ -257,57 +259,12 @@ pub fn write_pid_file(path: &Path, pid: i32) -> Result<(), ContainerError> {
 }
 
 /// Waits for a child that closed the channel and describes how it ended.
-fn reap(pid: Pid) -> String {
+pub(crate) fn reap(pid: Pid) -> String {
     match waitpid(pid, None) {
         Ok(WaitStatus::Exited(_, code)) => format!("exit status {code}"),
         Ok(WaitStatus::Signaled(_, sig, _)) => format!("killed by {sig}"),
         Ok(other) => format!("{other:?}"),
         Err(e) => format!("wait failed: {e}"),
-    }
-}
-
-/// Parent-side namespace moves that spare the child a second fork: entering a pid namespace
-/// by path, and a new time namespace with offsets. Both affect only children made after them,
-/// so the parent enters them just for the clone and returns right after.
-struct ParentNamespaces {
-    pid: Option<File>,
-    time: Option<File>,
-}
-
-impl ParentNamespaces {
-    fn enter(plan: &Plan) -> Result<Self, ContainerError> {
-        let mut me = ParentNamespaces { pid: None, time: None };
-        if let Some(path) = &plan.pid_join {
-            let own = Path::new("/proc/self/ns/pid");
-            let original = namespaces::open(NsKind::Pid, own)?;
-            let target = namespaces::open(NsKind::Pid, path)?;
-            namespaces::enter(NsKind::Pid, path, &target)?;
-            me.pid = Some(original);
-        }
-        if let Some(offsets) = &plan.time_offsets {
-            let own = Path::new("/proc/self/ns/time");
-            let original = namespaces::open(NsKind::Time, own)?;
-            nix::sched::unshare(NsKind::Time.flag())
-                .map_err(|source| namespaces::NamespaceError::Unshare { kind: "time", source })?;
-            me.time = Some(original);
-            let text: String = offsets.iter().map(|o| format!("{} {} {}\n", o.clock, o.secs, o.nanos)).collect();
-            if let Err(e) = fs::write("/proc/self/timens_offsets", text) {
-                let err = ContainerError::sys("write /proc/self/timens_offsets", io_errno(&e));
-                let _ = me.restore();
-                return Err(err);
-            }
-        }
-        Ok(me)
-    }
-
-    fn restore(self) -> Result<(), ContainerError> {
-        if let Some(f) = &self.pid {
-            nix::sched::setns(f.as_fd(), NsKind::Pid.flag()).map_err(|e| ContainerError::sys("return to the runtime's pid namespace", e))?;
-        }
-        if let Some(f) = &self.time {
-            nix::sched::setns(f.as_fd(), NsKind::Time.flag()).map_err(|e| ContainerError::sys("return to the runtime's time namespace", e))?;
-        }
-        Ok(())
     }
 }
 

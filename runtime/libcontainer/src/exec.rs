@@ -3,13 +3,11 @@
 //! through /proc/PID/ns, the parent puts it in the container's cgroup, and the child applies
 //! the process settings and the container's seccomp profile, then execs.
 
-use std::fs::File;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
-use nix::sys::signal::{SigSet, SigmaskHow, Signal};
-use nix::sys::signalfd::{SfdFlags, SignalFd};
-use nix::sys::wait::{waitpid, WaitStatus};
+use nix::sys::signal::Signal;
+use nix::sys::wait::waitpid;
 use oci_spec::runtime::Process;
 
 use crate::channel::{self, ChannelError, ChildError, ChildEnd, ToInit, ToParent};
@@ -120,13 +118,16 @@ pub fn exec(o: ExecOptions) -> Result<i32, ContainerError> {
         // then a second fork; not done yet.
         return Err(ContainerError::Unsupported("exec into a rootless container"));
     }
-    let sfd = if o.detach { None } else { Some(block_signals()?) };
+    let sfd = if o.detach { None } else { Some(run::block_signals()?) };
 
     let (parent, child_end) = channel::pair()?;
     let ctx = ExecChild { plan: &plan, channel: child_end, joins: &joins, console, seccomp: st.seccomp.as_ref(), preserve_fds: o.preserve_fds };
-    let parent_ns = EnterForClone::enter(&joins)?;
+    let mut for_child = namespaces::ForChildren::default();
+    for (kind, path) in joins.iter().filter(|(k, _)| matches!(k, NsKind::Pid | NsKind::Time)) {
+        for_child.join(*kind, path)?;
+    }
     let cloned = clone_child(nix::sched::CloneFlags::empty(), move || ctx.run());
-    parent_ns.restore()?;
+    for_child.restore()?;
     let child = cloned.map_err(|e| ContainerError::sys("clone the exec process", e))?;
     let pid = child.pid;
     let added = match &st.cgroup {
@@ -144,7 +145,7 @@ pub fn exec(o: ExecOptions) -> Result<i32, ContainerError> {
             let _ = waitpid(pid, None);
             return Err(ContainerError::Init(e));
         }
-        Ok(ToParent::MountsReady) | Err(ChannelError::Closed) => return Err(ContainerError::InitDied(describe(waitpid(pid, None)))),
+        Ok(ToParent::MountsReady) | Err(ChannelError::Closed) => return Err(ContainerError::InitDied(crate::create::reap(pid))),
         Err(e) => return Err(e.into()),
     }
     // The child's end is close-on-exec: EOF means the program is being exec'd.
@@ -160,24 +161,6 @@ pub fn exec(o: ExecOptions) -> Result<i32, ContainerError> {
     run::wait_for(pid, &sfd, proxy.as_ref())
 }
 
-fn describe(w: nix::Result<WaitStatus>) -> String {
-    match w {
-        Ok(WaitStatus::Exited(_, c)) => format!("exit status {c}"),
-        Ok(WaitStatus::Signaled(_, s, _)) => format!("killed by {s}"),
-        other => format!("{other:?}"),
-    }
-}
-
-fn block_signals() -> Result<SignalFd, ContainerError> {
-    let mut set = SigSet::empty();
-    set.add(Signal::SIGCHLD);
-    for s in run::FORWARDED {
-        set.add(*s);
-    }
-    nix::sys::signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&set), None).map_err(|e| ContainerError::sys("block signals", e))?;
-    SignalFd::with_flags(&set, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK).map_err(|e| ContainerError::sys("create signalfd", e))
-}
-
 /// The namespaces of `pid` that differ from ours, in join order.
 fn differing_namespaces(pid: i32) -> Result<Vec<(NsKind, PathBuf)>, ContainerError> {
     use std::os::unix::fs::MetadataExt;
@@ -191,36 +174,6 @@ fn differing_namespaces(pid: i32) -> Result<Vec<(NsKind, PathBuf)>, ContainerErr
         }
     }
     Ok(out)
-}
-
-/// The pid and time namespaces only take effect for children: the parent enters them for the
-/// clone and returns right after.
-struct EnterForClone {
-    restore: Vec<(NsKind, File)>,
-}
-
-impl EnterForClone {
-    fn enter(joins: &[(NsKind, PathBuf)]) -> Result<Self, ContainerError> {
-        let mut me = EnterForClone { restore: Vec::new() };
-        for (kind, path) in joins.iter().filter(|(k, _)| matches!(k, NsKind::Pid | NsKind::Time)) {
-            let own = PathBuf::from(format!("/proc/self/ns/{}", kind.proc_name()));
-            let original = namespaces::open(*kind, &own)?;
-            let target = namespaces::open(*kind, path)?;
-            if let Err(e) = namespaces::enter(*kind, path, &target) {
-                let _ = me.restore();
-                return Err(e.into());
-            }
-            me.restore.push((*kind, original));
-        }
-        Ok(me)
-    }
-
-    fn restore(self) -> Result<(), ContainerError> {
-        for (kind, f) in self.restore.iter().rev() {
-            nix::sched::setns(f.as_fd(), kind.flag()).map_err(|e| ContainerError::sys(format!("return to the runtime's {} namespace", kind.spec_name()), e))?;
-        }
-        Ok(())
-    }
 }
 
 struct ExecChild<'a> {

@@ -2,7 +2,7 @@
 //! timeout enforced through a pidfd.
 
 use std::io::{Read, Write};
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::AsFd;
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -103,7 +103,7 @@ fn run_one_untraced(kind: &'static str, hook: &Hook, state: &[u8]) -> Result<(),
     let status = child.wait().map_err(|e| HookError::Wait {
         kind,
         path: path.clone(),
-        source: nix::Error::from_raw(e.raw_os_error().unwrap_or(libc::EIO)),
+        source: crate::syserror::errno_of(&e),
     })?;
     use std::os::unix::process::ExitStatusExt;
     if let Some(sig) = status.signal() {
@@ -125,13 +125,7 @@ fn last_line(s: &str) -> &str {
 
 /// Waits for `pid` to exit while draining its stderr. `None` means the timeout passed.
 fn wait_with_timeout(pid: libc::pid_t, stderr: Option<std::process::ChildStderr>, timeout_ms: Option<i64>) -> Result<Option<String>, nix::Error> {
-    // SAFETY: pidfd_open returns a new fd that we own, or -1.
-    let raw = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
-    if raw < 0 {
-        return Err(nix::Error::last());
-    }
-    // SAFETY: fresh fd from the kernel.
-    let pidfd = unsafe { OwnedFd::from_raw_fd(raw as i32) };
+    let pidfd = crate::clone::pidfd_open(pid)?;
     let deadline = timeout_ms.map(|ms| std::time::Instant::now() + std::time::Duration::from_millis(ms as u64));
     let mut err_buf = Vec::new();
     let mut stderr = stderr;
@@ -174,7 +168,6 @@ fn wait_with_timeout(pid: libc::pid_t, stderr: Option<std::process::ChildStderr>
             }
         }
         if exited {
-            let _ = pidfd.as_raw_fd();
             return Ok(Some(String::from_utf8_lossy(&err_buf).into_owned()));
         }
     }

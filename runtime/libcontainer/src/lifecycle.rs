@@ -1,6 +1,6 @@
 //! The commands on an existing container: start, kill, delete, state and list.
 
-use std::os::fd::{AsFd, FromRawFd, OwnedFd};
+use std::os::fd::AsFd;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -57,7 +57,7 @@ fn release(fifo: &Path, st: &ContainerState) -> Result<(), ContainerError> {
                 if !got_byte {
                     // Init has the fifo open; from now on the container counts as running.
                     std::fs::remove_file(fifo).map_err(|e| {
-                        ContainerError::sys(format!("remove exec fifo {fifo:?}"), nix::Error::from_raw(e.raw_os_error().unwrap_or(libc::EIO)))
+                        ContainerError::sys(format!("remove exec fifo {fifo:?}"), crate::syserror::errno_of(&e))
                     })?;
                 }
                 got_byte = true;
@@ -146,13 +146,9 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<(), ContainerError> 
 
 /// Waits until init has exited, through a pidfd (init is usually not our child).
 fn wait_gone(st: &ContainerState, limit: Duration) -> Result<(), ContainerError> {
-    // SAFETY: pidfd_open returns a new fd or -1.
-    let raw = unsafe { libc::syscall(libc::SYS_pidfd_open, st.pid, 0) };
-    if raw < 0 {
+    let Ok(pidfd) = crate::clone::pidfd_open(st.pid) else {
         return Ok(()); // already gone
-    }
-    // SAFETY: a fresh fd from the kernel, owned here.
-    let pidfd = unsafe { OwnedFd::from_raw_fd(raw as i32) };
+    };
     if state::process_start_time(st.pid) != Some(st.pid_start_time) {
         return Ok(());
     }

@@ -99,6 +99,10 @@ pub enum NamespaceError {
     Join { kind: &'static str, path: PathBuf, #[source] source: nix::Error },
     #[error("unshare {kind} namespace")]
     Unshare { kind: &'static str, #[source] source: nix::Error },
+    #[error("write /proc/self/timens_offsets")]
+    Offsets(#[source] std::io::Error),
+    #[error("return to the runtime's {kind} namespace")]
+    Return { kind: &'static str, #[source] source: nix::Error },
 }
 
 /// Opens a namespace file, to be joined later with `enter`.
@@ -116,6 +120,56 @@ pub fn enter(kind: NsKind, path: &Path, file: &File) -> Result<(), NamespaceErro
 pub fn join(j: &NamespaceJoin) -> Result<(), NamespaceError> {
     let f = open(j.kind, &j.path)?;
     enter(j.kind, &j.path, &f)
+}
+
+/// Pid and time namespaces only take effect for children: the runtime enters them just around
+/// the clone of its child (so the child needs no second fork), then returns to its own.
+/// Dropping this without `restore` returns too, best effort, on error paths.
+#[derive(Default)]
+pub struct ForChildren {
+    originals: Vec<(NsKind, File)>,
+}
+
+impl ForChildren {
+    fn remember(&mut self, kind: NsKind) -> Result<(), NamespaceError> {
+        let own = PathBuf::from(format!("/proc/self/ns/{}", kind.proc_name()));
+        let original = open(kind, &own)?;
+        self.originals.push((kind, original));
+        Ok(())
+    }
+
+    /// Enters the namespace at `path` for the children to come.
+    pub fn join(&mut self, kind: NsKind, path: &Path) -> Result<(), NamespaceError> {
+        let target = open(kind, path)?;
+        self.remember(kind)?;
+        enter(kind, path, &target)
+    }
+
+    /// A new time namespace for the children to come, with its clock offsets (`timens_offsets`
+    /// lines), written before any process is inside.
+    pub fn new_time(&mut self, offsets: &str) -> Result<(), NamespaceError> {
+        self.remember(NsKind::Time)?;
+        nix::sched::unshare(NsKind::Time.flag()).map_err(|source| NamespaceError::Unshare { kind: "time", source })?;
+        std::fs::write("/proc/self/timens_offsets", offsets).map_err(NamespaceError::Offsets)
+    }
+
+    /// Returns to the runtime's own namespaces.
+    pub fn restore(mut self) -> Result<(), NamespaceError> {
+        self.return_all()
+    }
+
+    fn return_all(&mut self) -> Result<(), NamespaceError> {
+        while let Some((kind, f)) = self.originals.pop() {
+            nix::sched::setns(f.as_fd(), kind.flag()).map_err(|source| NamespaceError::Return { kind: kind.spec_name(), source })?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for ForChildren {
+    fn drop(&mut self) {
+        let _ = self.return_all();
+    }
 }
 
 #[cfg(test)]

@@ -20,7 +20,7 @@ pub fn write_id_maps(pid: Pid, maps: &IdMaps, rootless: bool) -> Result<(), Cont
     let egid = nix::unistd::getegid().as_raw();
     if own_id_only(&maps.uid, euid) && own_id_only(&maps.gid, egid) {
         let path = format!("/proc/{pid}/setgroups");
-        std::fs::write(&path, "deny").map_err(|e| ContainerError::sys(format!("write {path}"), errno(&e)))?;
+        std::fs::write(&path, "deny").map_err(|e| ContainerError::sys(format!("write {path}"), crate::syserror::errno_of(&e)))?;
         write(pid, "uid_map", &maps.uid)?;
         return write(pid, "gid_map", &maps.gid);
     }
@@ -42,14 +42,10 @@ pub fn own_id_only(maps: &[IdMap], own: u32) -> bool {
     maps.len() == 1 && maps[0].host == own && maps[0].size == 1
 }
 
-fn errno(e: &std::io::Error) -> nix::Error {
-    nix::Error::from_raw(e.raw_os_error().unwrap_or(libc::EIO))
-}
-
 fn write(pid: Pid, file: &str, maps: &[IdMap]) -> Result<(), ContainerError> {
     let text: String = maps.iter().map(|m| format!("{} {} {}\n", m.container, m.host, m.size)).collect();
     let path = format!("/proc/{pid}/{file}");
-    std::fs::write(&path, text).map_err(|e| ContainerError::sys(format!("write {path}"), errno(&e)))
+    std::fs::write(&path, text).map_err(|e| ContainerError::sys(format!("write {path}"), crate::syserror::errno_of(&e)))
 }
 
 fn helper(tool: &str, pid: Pid, maps: &[IdMap]) -> Result<(), ContainerError> {

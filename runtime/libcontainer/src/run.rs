@@ -50,21 +50,13 @@ pub fn run(create_opts: CreateOptions, o: RunOptions) -> Result<i32, ContainerEr
         lifecycle::start(&root, &id)?;
         return Ok(0);
     }
-    // Block the signals before clone so none is lost; init unblocks them before execve.
-    let mut set = SigSet::empty();
-    set.add(Signal::SIGCHLD);
-    for s in FORWARDED {
-        set.add(*s);
-    }
-    nix::sys::signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&set), None).map_err(|e| ContainerError::sys("block signals", e))?;
+    let sfd = block_signals()?;
     if !o.no_subreaper {
         // SAFETY: prctl with integer arguments only.
         if unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) } != 0 {
             return Err(ContainerError::sys("become a child subreaper", nix::Error::last()));
         }
     }
-    let sfd = SignalFd::with_flags(&set, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
-        .map_err(|e| ContainerError::sys("create signalfd", e))?;
     let created = create(create_opts)?;
     let pid = created.pid;
     let proxy = match &created.console {
@@ -90,6 +82,18 @@ pub fn run(create_opts: CreateOptions, o: RunOptions) -> Result<i32, ContainerEr
         lifecycle::delete(&root, &id, true)?;
     }
     Ok(code)
+}
+
+/// Blocks SIGCHLD and the forwarded signals and returns a signalfd for them. Called before
+/// clone so none is lost; the child unblocks them before its execve.
+pub(crate) fn block_signals() -> Result<SignalFd, ContainerError> {
+    let mut set = SigSet::empty();
+    set.add(Signal::SIGCHLD);
+    for s in FORWARDED {
+        set.add(*s);
+    }
+    nix::sys::signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&set), None).map_err(|e| ContainerError::sys("block signals", e))?;
+    SignalFd::with_flags(&set, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK).map_err(|e| ContainerError::sys("create signalfd", e))
 }
 
 /// Forwards signals to `init` until it exits, reaping any other child along the way, and

@@ -35,8 +35,10 @@ impl<T> Stage<T> for Result<T, namespaces::NamespaceError> {
     fn stage(self, name: &str) -> Result<T, ChildError> {
         self.map_err(|e| {
             let errno = match &e {
-                namespaces::NamespaceError::Open { source, .. } => source.raw_os_error(),
-                namespaces::NamespaceError::Join { source, .. } | namespaces::NamespaceError::Unshare { source, .. } => Some(*source as i32),
+                namespaces::NamespaceError::Open { source, .. } | namespaces::NamespaceError::Offsets(source) => source.raw_os_error(),
+                namespaces::NamespaceError::Join { source, .. }
+                | namespaces::NamespaceError::Unshare { source, .. }
+                | namespaces::NamespaceError::Return { source, .. } => Some(*source as i32),
             };
             ChildError { stage: name.to_string(), op: e.to_string(), errno, detail: None }
         })

@@ -17,9 +17,13 @@ impl SysError {
     }
 
     pub fn io(op: impl Into<String>, e: std::io::Error) -> Self {
-        let errno = nix::Error::from_raw(e.raw_os_error().unwrap_or(libc::EIO));
-        SysError { op: op.into(), errno }
+        SysError { op: op.into(), errno: errno_of(&e) }
     }
+}
+
+/// The errno behind an io::Error (EIO when it has none).
+pub fn errno_of(e: &std::io::Error) -> nix::Error {
+    nix::Error::from_raw(e.raw_os_error().unwrap_or(libc::EIO))
 }
 
 /// Adds the operation text to a nix result.
