@@ -85,6 +85,13 @@ impl<'s> Ctx<'s> {
         format!("{}/{id}", self.suite.cgroup_parent)
     }
 
+    /// Sets the bundle's cgroupsPath to `cgroup_path_for(id)` and returns that path.
+    pub fn place_in_cgroup(&self, bundle: &mut Bundle, id: &str) -> Result<String> {
+        let path = self.cgroup_path_for(id);
+        spec::set(&mut bundle.config, "/linux/cgroupsPath", serde_json::json!(path))?;
+        Ok(path)
+    }
+
     pub fn call(&self, args: &[&str]) -> Result<Output> {
         self.rt().call(&self.dir, args, Call::default())
     }

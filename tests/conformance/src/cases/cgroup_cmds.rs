@@ -28,8 +28,7 @@ fn running(ctx: &mut Ctx) -> Result<(String, String)> {
     let mut b = ctx.bundle()?;
     spec::args(&mut b.config, &["sleep", "100"])?;
     let id = ctx.id();
-    let cg = ctx.cgroup_path_for(&id);
-    spec::set(&mut b.config, "/linux/cgroupsPath", json!(cg))?;
+    let cg = ctx.place_in_cgroup(&mut b, &id)?;
     ctx.run_as(&b, &id, &["--detach"])?.ok("run --detach")?;
     Ok((id, cg))
 }
@@ -99,8 +98,7 @@ fn events_oom(ctx: &mut Ctx) -> Result<Outcome> {
     use std::io::BufRead;
     let mut b = ctx.bundle()?;
     let id = ctx.id();
-    let cg = ctx.cgroup_path_for(&id);
-    spec::set(&mut b.config, "/linux/cgroupsPath", json!(cg))?;
+    ctx.place_in_cgroup(&mut b, &id)?;
     spec::set(&mut b.config, "/linux/resources/memory", json!({"limit": 16777216, "swap": 16777216}))?;
     spec::shell(&mut b.config, "sleep 1; dd if=/dev/zero of=/dev/null bs=64M count=1; sleep 100")?;
     ctx.run_as(&b, &id, &["--detach"])?.ok("run --detach")?;

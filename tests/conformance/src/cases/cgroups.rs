@@ -50,8 +50,7 @@ fn absolute_path(ctx: &mut Ctx) -> Result<Outcome> {
     let hierarchies = placement_hierarchies()?;
     let mut b = ctx.bundle()?;
     let name = ctx.id();
-    let path = ctx.cgroup_path_for(&name);
-    spec::set(&mut b.config, "/linux/cgroupsPath", json!(path))?;
+    let path = ctx.place_in_cgroup(&mut b, &name)?;
     let f = ctx.checker(&mut b, &[])?;
     for h in &hierarchies {
         let got = f.cgroup_path(line_key(h));
@@ -94,8 +93,7 @@ fn device_rules(list: &str) -> Vec<(String, String, String, String)> {
 fn resources_applied(ctx: &mut Ctx) -> Result<Outcome> {
     let mut b = ctx.bundle()?;
     let id = ctx.id();
-    let cgroup = ctx.cgroup_path_for(&id);
-    spec::set(&mut b.config, "/linux/cgroupsPath", json!(cgroup))?;
+    let cgroup = ctx.place_in_cgroup(&mut b, &id)?;
     let mem = 64 << 20;
     spec::set(
         &mut b.config,

@@ -344,11 +344,7 @@ fn create_with_hooks(
 ) -> Result<(String, crate::runtime::Output)> {
     let mut b = ctx.bundle()?;
     let id = ctx.id();
-    spec::set(
-        &mut b.config,
-        "/linux/cgroupsPath",
-        serde_json::json!(ctx.cgroup_path_for(&id)),
-    )?;
+    ctx.place_in_cgroup(&mut b, &id)?;
     for (kind, hook) in hooks {
         spec::add_hook(&mut b.config, kind, hook.clone())?;
     }

@@ -44,11 +44,7 @@ pub fn cases() -> Vec<Case> {
 fn create_shell(ctx: &mut Ctx, script: &str) -> Result<String> {
     let mut b = ctx.bundle()?;
     let id = ctx.id();
-    spec::set(
-        &mut b.config,
-        "/linux/cgroupsPath",
-        json!(ctx.cgroup_path_for(&id)),
-    )?;
+    ctx.place_in_cgroup(&mut b, &id)?;
     spec::shell(&mut b.config, script)?;
     ctx.create(&b, &id, &[])?.ok("create")?;
     Ok(id)

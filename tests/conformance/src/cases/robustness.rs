@@ -6,7 +6,6 @@ use crate::ctx::Ctx;
 use crate::runtime::Call;
 use crate::{check, spec};
 use anyhow::Result;
-use serde_json::json;
 use std::time::Duration;
 
 pub fn cases() -> Vec<Case> {
@@ -29,11 +28,7 @@ fn cycles(ctx: &mut Ctx) -> Result<Outcome> {
     spec::args(&mut b.config, &["true"])?;
     for round in 0..200 {
         let id = ctx.id();
-        spec::set(
-            &mut b.config,
-            "/linux/cgroupsPath",
-            json!(ctx.cgroup_path_for(&id)),
-        )?;
+        ctx.place_in_cgroup(&mut b, &id)?;
         let fail = |what: &str, e: anyhow::Error| e.context(format!("round {round}: {what}"));
         ctx.create(&b, &id, &[])
             .and_then(|o| o.ok("create"))
@@ -56,11 +51,7 @@ fn twenty_at_once(ctx: &mut Ctx) -> Result<Outcome> {
     let mut ids = Vec::new();
     for _ in 0..20 {
         let id = ctx.id();
-        spec::set(
-            &mut b.config,
-            "/linux/cgroupsPath",
-            json!(ctx.cgroup_path_for(&id)),
-        )?;
+        ctx.place_in_cgroup(&mut b, &id)?;
         ctx.create(&b, &id, &[])?.ok(&format!("create {id}"))?;
         ids.push(id);
     }
