@@ -59,6 +59,9 @@ pub enum CgroupError {
     NotSupportedYet(String),
     #[error("freezing {path:?} did not reach FROZEN within {millis} ms")]
     FreezeTimeout { path: PathBuf, millis: u64 },
+    /// cgroup v2 allows controllers only in cgroups without processes of their own.
+    #[error("cannot enable controllers in {0:?}: it holds processes itself (cgroup v2 \"no internal processes\" rule); choose a cgroupsPath outside it")]
+    InternalProcesses(PathBuf),
     /// A stored `CgroupState` that cannot describe cgroup directories of this host.
     #[error("invalid cgroup state: {0}")]
     InvalidState(String),

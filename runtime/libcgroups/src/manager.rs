@@ -8,11 +8,17 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     path::{parse_proc_cgroup, resolve, CgroupDir},
-    CgroupError, CgroupView, FreezerState, HostCgroups, Layout, V1Manager,
+    CgroupError, CgroupView, FreezerState, HostCgroups, Layout, V1Manager, V2Manager,
 };
 
 /// A container's cgroup, whatever the driver.
 pub trait CgroupManager: fmt::Debug + Send + Sync {
+    /// Creates the container's directories before the child exists. A driver on a pure
+    /// cgroup v2 host returns the directory, so the child can be cloned straight into it
+    /// (CLONE_INTO_CGROUP); `apply` is then not needed.
+    fn prepare(&self) -> Result<Option<std::os::fd::OwnedFd>, CgroupError> {
+        Ok(None)
+    }
     /// Creates the container's directory in every hierarchy and moves `pid` into it.
     fn apply(&self, pid: i32) -> Result<(), CgroupError>;
     /// Moves `pid` into the (existing) container cgroup, e.g. for `exec`.
@@ -21,6 +27,11 @@ pub trait CgroupManager: fmt::Debug + Send + Sync {
     fn set_resources(&self, r: &LinuxResources) -> Result<(), CgroupError>;
     /// Freezes or thaws every task of the container; returns once the state is reached.
     fn freeze(&self, state: FreezerState) -> Result<(), CgroupError>;
+    /// Kills every process of the container at once (cgroup.kill) when the kernel can;
+    /// false when the caller must signal the processes one by one.
+    fn kill_all(&self) -> Result<bool, CgroupError> {
+        Ok(false)
+    }
     /// Every process in the container's cgroup and the cgroups below it, sorted.
     fn pids(&self) -> Result<Vec<i32>, CgroupError>;
     /// Removes the container's cgroup directories (and any below them), deepest first.
@@ -44,6 +55,8 @@ pub trait CgroupManager: fmt::Debug + Send + Sync {
 pub enum Driver {
     /// cgroupfs on v1 hierarchies, plus the cgroup2 mount of a hybrid host.
     V1,
+    /// cgroupfs on a pure cgroup v2 host.
+    V2,
 }
 
 /// A container's cgroup as stored in its state file: the driver and the resolved absolute
@@ -67,21 +80,21 @@ pub fn manager(
     if systemd {
         return Err(CgroupError::NotSupportedYet("systemd cgroup driver".into()));
     }
+    let absolute = cgroups_path.is_some_and(|p| p.is_absolute());
+    let own = if absolute {
+        Vec::new()
+    } else {
+        let file = "/proc/self/cgroup";
+        let text = fs::read_to_string(file).map_err(|e| CgroupError::io("read", file, e))?;
+        parse_proc_cgroup(&text)?
+    };
+    let resolved = resolve(host, &own, cgroups_path, container_id)?;
     match host.layout {
-        Layout::V2 => Err(CgroupError::NotSupportedYet("cgroup v2 driver".into())),
-        Layout::V1 | Layout::Hybrid => {
-            let absolute = cgroups_path.is_some_and(|p| p.is_absolute());
-            let own = if absolute {
-                Vec::new()
-            } else {
-                let file = "/proc/self/cgroup";
-                let text =
-                    fs::read_to_string(file).map_err(|e| CgroupError::io("read", file, e))?;
-                parse_proc_cgroup(&text)?
-            };
-            let resolved = resolve(host, &own, cgroups_path, container_id)?;
-            Ok(Box::new(V1Manager::new(resolved.path, resolved.dirs)))
-        }
+        Layout::V2 => match resolved.dirs.into_iter().next() {
+            Some(dir) => Ok(Box::new(V2Manager::new(resolved.path, dir))),
+            None => Err(CgroupError::NoHierarchy),
+        },
+        Layout::V1 | Layout::Hybrid => Ok(Box::new(V1Manager::new(resolved.path, resolved.dirs))),
     }
 }
 
@@ -93,6 +106,7 @@ pub fn from_state(
 ) -> Result<Box<dyn CgroupManager>, CgroupError> {
     match s.driver {
         Driver::V1 => Ok(Box::new(V1Manager::from_state(host, s)?)),
+        Driver::V2 => Ok(Box::new(V2Manager::from_state(s)?)),
     }
 }
 
@@ -121,9 +135,23 @@ mod tests {
     }
 
     #[test]
-    fn v2_driver_is_not_supported_yet() {
-        let err = manager(&host(Layout::V2), Some(Path::new("/x")), "abc", false).unwrap_err();
-        assert_eq!(err.to_string(), "cgroup v2 driver is not supported yet");
+    fn a_v2_host_gets_the_v2_driver_with_one_directory() {
+        let host = HostCgroups {
+            layout: Layout::V2,
+            hierarchies: vec![Hierarchy::new("/sys/fs/cgroup", &["cpu", "memory"], true)],
+        };
+        let m = manager(&host, Some(Path::new("/youki/abc")), "abc", false).unwrap();
+        let s = m.state();
+        assert_eq!(s.driver, Driver::V2);
+        assert_eq!(s.dirs.len(), 1);
+        assert_eq!(s.dirs[0].dir, Path::new("/sys/fs/cgroup/youki/abc"));
+        assert_eq!(m.views()[0].name, "");
+        let again = from_state(
+            &host,
+            &serde_json::from_str(&serde_json::to_string(&s).unwrap()).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(again.state(), s);
     }
 
     #[test]

@@ -75,7 +75,11 @@ pub fn oom_eventfd(root: &Path, id: &str) -> Result<Option<std::os::fd::OwnedFd>
 
 /// Signals every process of the container with the cgroup frozen, so none can fork away
 /// between listing and signalling.
+/// SIGKILL on cgroup v2 goes through cgroup.kill, which reaches every process at once.
 pub fn signal_frozen(mgr: &dyn CgroupManager, extra: i32, signal: nix::sys::signal::Signal) -> Result<(), ContainerError> {
+    if signal == nix::sys::signal::Signal::SIGKILL && mgr.kill_all()? {
+        return Ok(());
+    }
     let frozen = mgr.freeze(FreezerState::Frozen).is_ok();
     let mut pids = mgr.pids()?;
     pids.push(extra);

@@ -3,7 +3,7 @@
 
 use std::fs::{self, File};
 use std::io::Write;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use libcgroups::CgroupManager;
@@ -158,6 +158,11 @@ fn create_in(
         in_user_ns,
     };
 
+    // On cgroup v2 the directories exist before the child, which is born inside them.
+    let cgroup_dir = match undo.cgroup.as_ref() {
+        Some(cg) => cg.prepare()?,
+        None => None,
+    };
     let child = crate::telemetry::span("clone", || -> Result<_, ContainerError> {
         let mut for_child = namespaces::ForChildren::default();
         if let Some(path) = &plan.pid_join {
@@ -166,7 +171,7 @@ fn create_in(
         if let Some(offsets) = &plan.time_offsets {
             for_child.new_time(&offsets.iter().map(|o| format!("{} {} {}\n", o.clock, o.secs, o.nanos)).collect::<String>())?;
         }
-        let cloned = clone_child(plan.clone_flags, move || init::run(ctx));
+        let cloned = clone_child(plan.clone_flags, cgroup_dir.as_ref().map(|fd| fd.as_fd()), move || init::run(ctx));
         for_child.restore()?;
         cloned.map_err(|e| ContainerError::sys("clone the container process", e))
     })?;
@@ -177,7 +182,9 @@ fn create_in(
     if let Some(cg) = undo.cgroup.as_ref() {
         crate::telemetry::attr("cgroup.path", cg.state().path);
         let placed = crate::telemetry::span("cgroup", || -> Result<(), ContainerError> {
-            cg.apply(pid.as_raw())?;
+            if !child.in_cgroup {
+                cg.apply(pid.as_raw())?;
+            }
             if let Some(r) = &plan.resources {
                 cg.set_resources(r)?;
             }
