@@ -238,5 +238,3 @@ impl CgroupManager for V2Manager {
     }
 }
 
-#[cfg(test)]
-mod tests;
