@@ -23,6 +23,7 @@ mod path;
 mod resources;
 mod setup;
 mod stats_v2;
+pub mod systemd;
 mod v1;
 pub mod v2;
 

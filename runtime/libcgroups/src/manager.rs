@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     path::{parse_proc_cgroup, resolve, CgroupDir},
+    systemd::SystemdManager,
     CgroupError, CgroupView, FreezerState, HostCgroups, Layout, V1Manager, V2Manager,
 };
 
@@ -57,6 +58,11 @@ pub enum Driver {
     V1,
     /// cgroupfs on a pure cgroup v2 host.
     V2,
+    /// A transient scope of the system's systemd (cgroup v2).
+    Systemd,
+    /// A transient scope of the user's systemd (rootless, cgroup v2).
+    #[serde(rename = "systemd-user")]
+    SystemdUser,
 }
 
 /// A container's cgroup as stored in its state file: the driver and the resolved absolute
@@ -78,7 +84,8 @@ pub fn manager(
     systemd: bool,
 ) -> Result<Box<dyn CgroupManager>, CgroupError> {
     if systemd {
-        return Err(CgroupError::NotSupportedYet("systemd cgroup driver".into()));
+        let user = !nix::unistd::geteuid().is_root();
+        return Ok(Box::new(SystemdManager::new(host, cgroups_path, container_id, user)?));
     }
     let absolute = cgroups_path.is_some_and(|p| p.is_absolute());
     let own = if absolute {
@@ -107,6 +114,7 @@ pub fn from_state(
     match s.driver {
         Driver::V1 => Ok(Box::new(V1Manager::from_state(host, s)?)),
         Driver::V2 => Ok(Box::new(V2Manager::from_state(s)?)),
+        Driver::Systemd | Driver::SystemdUser => Ok(Box::new(SystemdManager::from_state(s)?)),
     }
 }
 
@@ -126,12 +134,9 @@ mod tests {
     }
 
     #[test]
-    fn systemd_driver_is_not_supported_yet() {
+    fn systemd_driver_needs_cgroup_v2() {
         let err = manager(&host(Layout::Hybrid), None, "abc", true).unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "systemd cgroup driver is not supported yet"
-        );
+        assert_eq!(err.to_string(), "the systemd cgroup driver on a cgroup v1 or hybrid host is not supported yet");
     }
 
     #[test]

@@ -89,8 +89,9 @@ pub fn create(mut o: CreateOptions) -> Result<Created, ContainerError> {
     }
     let (keep, console) = Console::endpoints(std::mem::replace(&mut o.console, Console::None), plan.process.terminal)?;
     let cgroup = libcgroups::manager(&host.cgroups, plan.cgroups_path.as_deref(), o.id, o.systemd_cgroup)?;
-    // A user without a delegated cgroup tree runs without a cgroup, as runc does.
-    let cgroup = if o.rootless && !crate::rootless::cgroup_writable(&cgroup.state()) {
+    // A user without a delegated cgroup tree runs without a cgroup, as runc does. With the
+    // systemd driver the user's systemd makes the scope and delegates it.
+    let cgroup = if o.rootless && !o.systemd_cgroup && !crate::rootless::cgroup_writable(&cgroup.state()) {
         tracing::warn!("rootless: no writable cgroup for {:?}; running without one", o.id);
         None
     } else {

@@ -23,6 +23,10 @@ use oci_spec::runtime::LinuxResources;
 
 use crate::{devices, CgroupError};
 
+pub(crate) use cpu::shares_to_weight;
+pub(crate) use io::blkio_weight_to_io;
+pub(crate) use memory_v2::swap_max;
+
 /// A controller, as the target of a write. `Unified` is the container's cgroup2 directory
 /// itself (where `linux.resources.unified` keys go).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
