@@ -43,10 +43,15 @@ pub trait CgroupManager: fmt::Debug + Send + Sync {
     fn state(&self) -> CgroupState;
     /// Resource usage, for `events --stats`.
     fn stats(&self) -> Result<crate::stats::Stats, CgroupError>;
-    /// An eventfd that becomes readable on every OOM kill in the container, when the driver
-    /// can tell.
+    /// An fd that becomes readable when the container may have had an OOM kill, when the
+    /// driver can tell: an eventfd on v1, an inotify watch of memory.events on v2.
     fn oom_eventfd(&self) -> Result<Option<std::os::fd::OwnedFd>, CgroupError> {
         Ok(None)
+    }
+    /// The number of OOM kills so far, where the kernel counts them (v2 memory.events).
+    /// With `None`, every wakeup of `oom_eventfd` is one OOM event (the v1 eventfd).
+    fn oom_kills(&self) -> Option<u64> {
+        None
     }
 }
 

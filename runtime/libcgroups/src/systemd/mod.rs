@@ -141,6 +141,14 @@ impl CgroupManager for SystemdManager {
     fn prepare(&self) -> Result<Option<OwnedFd>, CgroupError> {
         Ok(None)
     }
+
+    fn oom_eventfd(&self) -> Result<Option<OwnedFd>, CgroupError> {
+        self.inner.oom_eventfd()
+    }
+
+    fn oom_kills(&self) -> Option<u64> {
+        self.inner.oom_kills()
+    }
 }
 
 #[cfg(test)]

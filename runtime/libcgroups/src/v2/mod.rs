@@ -236,5 +236,22 @@ impl CgroupManager for V2Manager {
     fn stats(&self) -> Result<crate::stats::Stats, CgroupError> {
         Ok(crate::stats_v2::read_v2(self.dir()))
     }
+
+    fn oom_eventfd(&self) -> Result<Option<OwnedFd>, CgroupError> {
+        use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
+        let file = self.dir().join("memory.events");
+        if !file.exists() {
+            return Ok(None);
+        }
+        let io = |e: nix::Error| CgroupError::io("watch", &file, std::io::Error::from(e));
+        let watch = Inotify::init(InitFlags::IN_CLOEXEC).map_err(io)?;
+        watch.add_watch(&file, AddWatchFlags::IN_MODIFY).map_err(io)?;
+        Ok(Some(OwnedFd::from(watch)))
+    }
+
+    fn oom_kills(&self) -> Option<u64> {
+        let text = fs::read_to_string(self.dir().join("memory.events")).ok()?;
+        crate::stats::parse_flat_keyed(&text).get("oom_kill").copied()
+    }
 }
 
