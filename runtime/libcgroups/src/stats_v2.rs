@@ -3,6 +3,7 @@
 //! cpu.stat counts microseconds where runc reports nanoseconds. Swap usage is reported as
 //! memory+swap, as runc does, so the numbers mean the same on both versions; memory.peak
 //! (newer kernels) fills the maximum, and the OOM count of memory.events the fail count.
+//! Kernel and socket memory come from memory.stat, where the kernel splits them out.
 
 use std::path::Path;
 
@@ -52,6 +53,9 @@ pub(crate) fn read_v2(dir: &Path) -> Stats {
     }
     s.memory.raw = keyed("memory.stat");
     s.memory.cache = s.memory.raw.get("file").copied().unwrap_or(0);
+    // memory.stat splits out kernel memory ("kernel", 5.18+) and socket buffers ("sock").
+    s.memory.kernel.usage = s.memory.raw.get("kernel").copied().unwrap_or(0);
+    s.memory.kernel_tcp.usage = s.memory.raw.get("sock").copied().unwrap_or(0);
     s.pids = PidsStats {
         current: num(dir, "pids.current"),
         limit: num(dir, "pids.max"),
@@ -133,7 +137,7 @@ mod tests {
             ("memory.events", "low 0\nhigh 0\nmax 4\noom 2\noom_kill 1\n"),
             ("memory.swap.current", "100"),
             ("memory.swap.max", "max"),
-            ("memory.stat", "anon 1\nfile 7\n"),
+            ("memory.stat", "anon 1\nfile 7\nkernel 12\nsock 3\n"),
             ("pids.current", "2"),
             ("pids.max", "10"),
             ("hugetlb.2MB.current", "0"),
@@ -158,6 +162,7 @@ mod tests {
         );
         assert_eq!((s.memory.swap.usage, s.memory.swap.limit), (4196, u64::MAX));
         assert_eq!(s.memory.cache, 7);
+        assert_eq!((s.memory.kernel.usage, s.memory.kernel_tcp.usage), (12, 3));
         assert_eq!(
             s.pids,
             PidsStats {
