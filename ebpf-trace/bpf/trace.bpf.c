@@ -245,7 +245,8 @@ static __always_inline void capture_enter(struct event *ev)
 }
 
 /* Process facts for fork/exec/exit/rename records, in s2 as __u32s: namespace pid, then the
- * inodes of the pid, mnt, net, uts, ipc and cgroup namespaces, then the exit code. */
+ * inodes of the pid, mnt, net, uts, ipc and cgroup namespaces, the exit code, then the inode
+ * of the user namespace. */
 struct ns_info {
 	__u32 ns_pid;
 	__u32 pid_ns;
@@ -255,6 +256,7 @@ struct ns_info {
 	__u32 ipc_ns;
 	__u32 cgroup_ns;
 	__u32 exit_code;
+	__u32 user_ns;
 };
 
 static __always_inline void fill_ns(struct event *ev)
@@ -280,6 +282,7 @@ static __always_inline void fill_ns(struct event *ev)
 		n->mnt_ns = n->net_ns = n->uts_ns = n->ipc_ns = n->cgroup_ns = 0;
 	}
 	n->exit_code = BPF_CORE_READ(t, exit_code);
+	n->user_ns = BPF_CORE_READ(t, cred, user_ns, ns.inum);
 }
 
 SEC("tracepoint/raw_syscalls/sys_enter")
