@@ -154,6 +154,15 @@ static __always_inline void user_bytes(struct event *ev, __u64 ptr, __s64 len)
 		ev->aux0 = n;
 }
 
+/* The first buffer of an iovec array (writev, sendmsg): enough for a message or log line. */
+static __always_inline void first_iov(struct event *ev, __u64 iov)
+{
+	__u64 v[2] = {}; /* struct iovec { void *base; size_t len; } */
+	if (!iov || bpf_probe_read_user(v, sizeof(v), (const void *)iov))
+		return;
+	user_bytes(ev, v[0], (__s64)v[1]);
+}
+
 static __always_inline void capture_argv(struct event *ev, __u64 argv)
 {
 	int i;
@@ -182,6 +191,15 @@ static __always_inline void capture_enter(struct event *ev)
 	case 44:  /* sendto */
 		user_bytes(ev, a[1], (__s64)a[2]);
 		break;
+	case 20:  /* writev */
+		first_iov(ev, a[1]);
+		break;
+	case 46: { /* sendmsg: struct msghdr has msg_iov at offset 16 */
+		__u64 iov = 0;
+		if (a[1] && !bpf_probe_read_user(&iov, sizeof(iov), (const void *)(a[1] + 16)))
+			first_iov(ev, iov);
+		break;
+	}
 	case 2: case 4: case 6: case 21: case 80: case 83: case 84: case 87: case 89:
 	case 161: /* chroot */
 	case 166: /* umount2 */
