@@ -3,7 +3,8 @@
 # cached debootstrap image and runs the cgroup part of the conformance suite (youki and the
 # guest's runc) and the libcgroups cargo test executables inside.
 #
-#   bash tests/vm/run.sh [v2] [systemd] [--filter SUBSTR]... [--no-cargo-tests]
+#   bash tests/vm/run.sh [v2] [systemd] [--filter SUBSTR]... [--runtime youki|runc]...
+#                        [--no-cargo-tests]
 #
 # Lanes (both when none is named):
 #   v2       a custom PID 1 (no systemd), cgroup2 at /sys/fs/cgroup, every controller enabled
@@ -47,6 +48,7 @@ die() {
 
 lanes=()
 filters=()
+runtimes=()
 cargo_tests=1
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -56,17 +58,26 @@ while [ $# -gt 0 ]; do
       filters+=("$2")
       shift
       ;;
+    --runtime)
+      case "${2:-}" in
+        youki) runtimes+=("youki=/vmtest/bin/youki") ;;
+        runc) runtimes+=("runc=/usr/sbin/runc") ;;
+        *) die "--runtime takes youki or runc" ;;
+      esac
+      shift
+      ;;
     --no-cargo-tests) cargo_tests=0 ;;
     -h | --help)
-      sed -n '2,22p' "$0"
+      sed -n '2,26p' "$0"
       exit 0
       ;;
-    *) die "unknown argument ${1@Q} (lanes: v2 systemd; flags: --filter SUBSTR, --no-cargo-tests)" ;;
+    *) die "unknown argument ${1@Q} (lanes: v2 systemd; flags: --filter SUBSTR, --runtime youki|runc, --no-cargo-tests)" ;;
   esac
   shift
 done
 [ ${#lanes[@]} -gt 0 ] || lanes=(v2 systemd)
 [ ${#filters[@]} -gt 0 ] || filters=("${default_filters[@]}")
+[ ${#runtimes[@]} -gt 0 ] || runtimes=("youki=/vmtest/bin/youki" "runc=/usr/sbin/runc")
 [ "$(id -u)" = 0 ] || die "needs root (debootstrap, mkfs of the image)"
 
 # ---------------------------------------------------------------- host packages
@@ -232,7 +243,7 @@ build_layer() {
     printf 'CASE_FILTERS=('
     for f in "${filters[@]}"; do printf -- '--filter %q ' "$f"; done
     printf ')\n'
-    echo 'RUNTIMES=("youki=/vmtest/bin/youki" "runc=/usr/sbin/runc")'
+    printf 'RUNTIMES=(%s)\n' "${runtimes[*]}"
   } > "$dir/layer/config.sh"
   local size=$(($(du -sm "$dir/layer" | cut -f1) * 3 / 2 + 64))
   mkfs.ext4 -q -F -L youki-vm-layer -d "$dir/layer" "$dir/layer.ext4" "${size}M" >/dev/null
@@ -308,8 +319,12 @@ report_lane() {
   fi
   boot=$(awk '$1 == "boot" { print $2 }' "$dir/results/timings")
   echo "lane $lane: booted to the tests in ${boot}s, whole run ${qemu_seconds}s (qemu TCG)"
-  for rt in youki runc; do
-    [ -e "$dir/results/conformance-$rt.rc" ] || continue
+  for rt in "${runtimes[@]%%=*}"; do
+    if [ ! -e "$dir/results/conformance-$rt.rc" ]; then
+      echo "lane $lane: conformance $rt: FAIL: the guest did not run it"
+      status=1
+      continue
+    fi
     rc=$(cat "$dir/results/conformance-$rt.rc")
     line=$(grep -E '^[0-9]+ passed, [0-9]+ failed, [0-9]+ skipped$' "$dir/results/conformance-$rt.log" | tail -1 || true)
     local took
