@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test run: unit and integration tests, then the conformance suite against youki
-# and runc. Prints one closing count line per part and exits non-zero on any failure.
+# and runc, and the cgroup v2 and systemd VM lanes. Prints one closing count line per part and
+# exits non-zero on any failure.
 set -uo pipefail
 export CARGO_TERM_COLOR=never
 target=${1:-target/x86_64-unknown-linux-gnu/release}
@@ -29,7 +30,17 @@ else
   trace_p=0; trace_f=1; status=1
 fi
 
-total_p=$((passed + inst_p + trace_p)); total_f=$((failed + inst_f + trace_f)); total_s=0
+echo "== VM lanes: cgroup v2 and systemd under qemu (tests/vm)"
+vm_p=0; vm_f=0; vm_s=0
+if bash tests/vm/run.sh 2>&1 | tee /tmp/youki-vm.log; [ "${PIPESTATUS[0]}" -ne 0 ]; then
+  status=1; vm_f=1
+fi
+read -r vp vf vs < <(grep -Eo "(conformance [a-z]+|cargo test [a-z_0-9]+): [0-9]+ passed, [0-9]+ failed, [0-9]+ (skipped|ignored)" /tmp/youki-vm.log \
+  | sed -E 's/.*: ([0-9]+) passed, ([0-9]+) failed, ([0-9]+) .*/\1 \2 \3/' | awk '{p+=$1; f+=$2; s+=$3} END {print p+0, f+0, s+0}')
+vm_p=$vp; vm_f=$((vm_f + vf)); vm_s=$vs
+echo "vm lanes: $vm_p passed, $vm_f failed, $vm_s skipped"
+
+total_p=$((passed + inst_p + trace_p + vm_p)); total_f=$((failed + inst_f + trace_f + vm_f)); total_s=$vm_s
 for rt in "$target/youki" /usr/sbin/runc; do
   echo "== conformance suite against $rt"
   log="/tmp/conformance-$(basename "$rt").log"
