@@ -10,18 +10,9 @@ lib_fail() { printf 'FAIL: %s\n' "$*" >&2; exit 1; }
 lib_ms() { local t=${EPOCHREALTIME/./}; echo $((t / 1000)); }
 lib_since() { local d=$(($(lib_ms) - $1)); printf '%d.%01ds' $((d / 1000)) $((d % 1000 / 100)); }
 
-# Installs the Debian packages named, only those missing.
+# Installs the Debian packages named, only those missing (scripts/deps.sh does it).
 lib_apt() {
-    local missing=() p
-    for p in "$@"; do
-        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-    done
-    ((${#missing[@]})) || return 0
-    lib_say "installing ${missing[*]}"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get install -y -qq "${missing[@]}" >/dev/null 2>&1 || {
-        apt-get update -qq && apt-get install -y -qq "${missing[@]}" >/dev/null
-    } || lib_fail "apt-get install ${missing[*]}"
+    bash "$(dirname "${BASH_SOURCE[0]}")/../../scripts/deps.sh" "$@" || lib_fail "installing $*"
 }
 
 # A rootfs with static busybox and a link for each of its applets, plus the files a
@@ -129,14 +120,18 @@ lib_private_view() {
     YOUKI_PRIVATE_VIEW=1 exec "$repo/tests/bench/hostview.sh" unshare --net "$@"
 }
 
-# Inside the view: loopback up, tmpfs over containerd's fixed host paths. Sets lib_made
-# (the directories created on the host for the mount points, removed by lib_view_down).
+# Inside the view: loopback up, tmpfs over the fixed host paths the engines write to
+# (default: containerd's /run/containerd for shim sockets and /var/lib/cni for the CNI
+# cache). Sets lib_mounted and lib_made (mount points created on the host for it, removed
+# again by lib_view_down).
 lib_view_up() {
     [[ ${YOUKI_PRIVATE_VIEW:-} == 1 ]] || lib_fail "lib_view_up outside the private view"
     ip link set lo up
+    lib_mounted=("$@")
+    ((${#lib_mounted[@]})) || lib_mounted=(/run/containerd /var/lib/cni)
     lib_made=()
     local d
-    for d in /run/containerd /var/lib/cni; do
+    for d in "${lib_mounted[@]}"; do
         [[ -d $d ]] || { mkdir -p "$d"; lib_made+=("$d"); }
         mount -t tmpfs -o mode=0711 youki-e2e "$d"
     done
@@ -144,10 +139,26 @@ lib_view_up() {
 
 lib_view_down() {
     local d
-    for d in /run/containerd /var/lib/cni; do
-        umount -l "$d" 2>/dev/null || true
-    done
+    for d in "${lib_mounted[@]}"; do umount -l "$d" 2>/dev/null || true; done
     for d in "${lib_made[@]}"; do rmdir "$d" 2>/dev/null || true; done
+}
+
+# Directories of containers left in any cgroup hierarchy under TOP (their names carry
+# the 64-hex container id), and pids still in any cgroup there.
+lib_cgroup_leftovers() {
+    local top=${1#/}
+    find /sys/fs/cgroup/*/"$top" -mindepth 1 -type d -regex '.*[0-9a-f]\{64\}[^/]*' 2>/dev/null
+    find /sys/fs/cgroup/*/"$top" -name cgroup.procs -exec cat {} + 2>/dev/null | sort -u | sed 's/^/pid /'
+}
+
+# Kills whatever is left in cgroups under TOP and removes them, deepest first.
+lib_cgroup_remove() {
+    local top=${1#/} d
+    for d in /sys/fs/cgroup/*/"$top"; do
+        [[ -d $d ]] || continue
+        find "$d" -name cgroup.procs -exec cat {} + 2>/dev/null | sort -u | xargs -r kill -9 2>/dev/null || true
+        find "$d" -depth -type d -exec rmdir {} \; 2>/dev/null || true
+    done
 }
 
 # lib_cri_config WORK SOCK YOUKI: a containerd 1.6 config with handlers youki, runc and
@@ -223,7 +234,7 @@ lib_cri_check_clean() {
     while read -r l; do left+=("shim pid $l"); done < <(lib_containerd_shims "$ctd_sock")
     while read -r l; do left+=("runtime state $l"); done < <(find "$work/rt" -mindepth 3 -maxdepth 3 2>/dev/null)
     while read -r l; do left+=("mount $l"); done < <(awk '{print $5}' /proc/self/mountinfo | grep -E "^($work/|/run/containerd/|/var/lib/cni/)" || true)
-    while read -r l; do left+=("cgroup $l"); done < <(find /sys/fs/cgroup/*/"${cgroup_top#/}" -mindepth 1 -type d 2>/dev/null)
+    while read -r l; do left+=("cgroup $l"); done < <(lib_cgroup_leftovers "$cgroup_top")
     while read -r l; do left+=("shim socket $l"); done < <(find /run/containerd/s -mindepth 1 2>/dev/null)
     while read -r l; do left+=("CNI lease $l"); done < <(find "$work/cni-ipam" -type f -name '192.*' 2>/dev/null)
     while read -r l; do left+=("CNI cache $l"); done < <(find /var/lib/cni/results -type f 2>/dev/null)
@@ -239,12 +250,6 @@ lib_cri_down() {
     local work=$1 cgroup_top=$2 p
     for p in $(lib_containerd_shims "$ctd_sock"); do kill -9 "$p" 2>/dev/null || true; done
     [[ -n ${ctd_pid:-} ]] && { kill "$ctd_pid" 2>/dev/null || true; wait "$ctd_pid" 2>/dev/null || true; }
-    local d
-    for d in /sys/fs/cgroup/*/"${cgroup_top#/}"; do
-        [[ -d $d ]] || continue
-        find "$d" -name cgroup.procs -exec cat {} + 2>/dev/null | sort -u | xargs -r kill -9 2>/dev/null || true
-        find "$d" -mindepth 1 -depth -type d -exec rmdir {} \; 2>/dev/null || true
-        rmdir "$d" 2>/dev/null || true
-    done
+    lib_cgroup_remove "$cgroup_top"
     grep -o " $work/[^ ]*" /proc/self/mounts | sort -r | xargs -r umount -l 2>/dev/null || true
 }
