@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The whole test run: unit and integration tests, then the conformance suite against youki
+# The whole test run: unit and integration tests, the installer, youki-trace, containerd
+# through the CRI and podman/docker end to end, then the conformance suite against youki
 # and runc. Prints one closing count line per part and exits non-zero on any failure.
 set -uo pipefail
 export CARGO_TERM_COLOR=never
@@ -29,7 +30,17 @@ else
   trace_p=0; trace_f=1; status=1
 fi
 
-total_p=$((passed + inst_p + trace_p)); total_f=$((failed + inst_f + trace_f)); total_s=0
+# The end-to-end suites print their own closing count line: "NAME: N passed, M failed".
+e2e_p=0; e2e_f=0
+for suite in e2e-containerd e2e-clients; do
+  echo "== $suite"
+  log="/tmp/youki-$suite.log"
+  bash "tests/$suite/run.sh" "$target/youki" 2>&1 | tee "$log" | grep -Ev '^time=' || status=1
+  read -r p f < <(grep -E "^$suite: [0-9]+ passed" "$log" | sed -E 's/.*: ([0-9]+) passed, ([0-9]+) failed/\1 \2/')
+  e2e_p=$((e2e_p + ${p:-0})); e2e_f=$((e2e_f + ${f:-1}))
+done
+
+total_p=$((passed + inst_p + trace_p + e2e_p)); total_f=$((failed + inst_f + trace_f + e2e_f)); total_s=0
 for rt in "$target/youki" /usr/sbin/runc; do
   echo "== conformance suite against $rt"
   log="/tmp/conformance-$(basename "$rt").log"
