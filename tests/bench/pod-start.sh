@@ -7,19 +7,13 @@
 #
 #   bash tests/bench/pod-start.sh [YOUKI] [RUNS]     # RUNS per handler (20), after 3 warmups
 set -euo pipefail
-here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-repo=$(cd "$here/../.." && pwd)
 # shellcheck source=../e2e-containerd/lib.sh
-source "$repo/tests/e2e-containerd/lib.sh"
-youki=$(realpath "${1:-$repo/target/x86_64-unknown-linux-gnu/release/youki}")
+source "$(dirname "${BASH_SOURCE[0]}")/../e2e-containerd/lib.sh"
+youki=$(realpath "${1:-$lib_release/youki}")
 runs=${2:-20}
-bins=$repo/target/x86_64-unknown-linux-gnu/debug
 
 if [[ ${YOUKI_PRIVATE_VIEW:-} != 1 ]]; then
-    [[ $(id -u) -eq 0 ]] || lib_fail "needs root"
-    [[ -x $youki ]] || lib_fail "no youki at $youki (just build)"
-    lib_apt containerd containernetworking-plugins umoci busybox-static iproute2 util-linux protobuf-compiler runc crun
-    (cd "$repo" && cargo build -q --locked -p e2e-containerd) || lib_fail "cargo build -p e2e-containerd"
+    lib_prepare "$youki" --client containerd containernetworking-plugins umoci busybox-static iproute2 util-linux protobuf-compiler runc crun
     lib_private_view bash "$0" "$youki" "$runs"
 fi
 
@@ -28,10 +22,10 @@ work=$(mktemp -d /tmp/youki-bench-pods.XXXXXX)
 cgroup_top=/youki-bench-pods-$$
 trap 'lib_cri_down "$work" "$cgroup_top"; rm -rf "$work"; lib_view_down' EXIT
 # No OTEL variables: spans are off, as on a node that does not ask for them.
-lib_cri_up "$work" "$youki" "$bins/pause"
+lib_cri_up "$work" "$youki" "$lib_debug/pause"
 for h in youki runc crun; do
     lib_say "$h: $runs pod starts"
-    "$bins/cri-e2e" --socket "$ctd_sock" --handler "$h" --work "$work" --cgroup-top "$cgroup_top" \
+    "$lib_debug/cri-e2e" --socket "$ctd_sock" --handler "$h" --work "$work" --cgroup-top "$cgroup_top" \
         bench --runs "$runs" --warmup 3 > "$work/$h.json"
 done
 python3 - "$work"/youki.json "$work"/runc.json "$work"/crun.json <<'PY'

@@ -9,20 +9,16 @@
 #
 #   bash tests/e2e-clients/run.sh [YOUKI] [podman|docker ...]   # default: the release youki; both
 set -euo pipefail
-here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-repo=$(cd "$here/../.." && pwd)
 # shellcheck source=../e2e-containerd/lib.sh
-source "$repo/tests/e2e-containerd/lib.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/../e2e-containerd/lib.sh"
 
-youki=$(realpath "${1:-$repo/target/x86_64-unknown-linux-gnu/release/youki}")
+youki=$(realpath "${1:-$lib_release/youki}")
 shift || true
 clients=("$@")
 ((${#clients[@]})) || clients=(podman docker)
 
 if [[ ${YOUKI_PRIVATE_VIEW:-} != 1 ]]; then
-    [[ $(id -u) -eq 0 ]] || lib_fail "needs root"
-    [[ -x $youki ]] || lib_fail "no youki at $youki (just build)"
-    lib_apt podman docker.io umoci busybox-static iproute2 util-linux
+    lib_prepare "$youki" podman docker.io runc umoci busybox-static iproute2 util-linux
     lib_private_view bash "$0" "$youki" "${clients[@]}"
 fi
 
@@ -61,54 +57,46 @@ lib_busybox_image "$work/img/busybox" localhost/youki-e2e/busybox:1
 mkdir -p "$work/rootfs" && lib_busybox_rootfs "$work/rootfs"
 tar -C "$work/rootfs" -cf "$work/rootfs.tar" .
 
-# ---- podman: cgroupfs (no systemd here), events in a file, lower ulimits (root may not
-# raise its hard limits here, and podman's defaults would ask the runtime to).
-podman_with() {
-    local rt=$1 name=$2
-    local pm=(podman --root "$work/podman/storage" --runroot "$work/podman/run" --tmpdir "$work/podman/tmp"
-        --network-config-dir "$work/podman/net" --cgroup-manager=cgroupfs --events-backend=file --runtime "$rt")
-    local run=(run --network none --cgroup-parent "$cg/podman" --ulimit nofile=1024:1024 --ulimit nproc=1024:1024)
-    local img out err t
-    lib_say "podman $(podman --version | awk '{print $3}') with $name"
-    img=$("${pm[@]}" pull -q "oci-archive:$work/img/busybox.tar") || { bad "podman/$name: pull oci-archive"; return; }
-    expect "podman/$name: run prints the command's output" "hello from $name" "$("${pm[@]}" "${run[@]}" --rm "$img" echo hello from "$name" 2>&1)"
-    "${pm[@]}" "${run[@]}" -d --name "e2e-$name" "$img" sh -c "$TRAP_SCRIPT" >/dev/null || { bad "podman/$name: run -d"; return; }
-    ok "podman/$name: run -d"
-    expect "podman/$name: exec" "42 uid=0" "$("${pm[@]}" exec "e2e-$name" sh -c 'echo $((6*7)) uid=$(id -u)' 2>&1)"
+# smoke LABEL IMAGE: the same steps for every engine; the caller sets `eng` (the engine's
+# command) and `run` (its run flags).
+smoke() {
+    local label=$1 img=$2 err t
+    expect "$label: run prints the command's output" "hello from $label" "$("${eng[@]}" "${run[@]}" --rm "$img" echo hello from "$label" 2>&1)"
+    "${eng[@]}" "${run[@]}" -d --name e2e "$img" sh -c "$TRAP_SCRIPT" >/dev/null || { bad "$label: run -d"; return; }
+    ok "$label: run -d"
+    expect "$label: exec" "42 uid=0" "$("${eng[@]}" exec e2e sh -c 'echo $((6*7)) uid=$(id -u)' 2>&1)"
     t=$(lib_ms)
-    "${pm[@]}" stop -t 10 "e2e-$name" >/dev/null || bad "podman/$name: stop"
-    expect "podman/$name: stop delivers SIGTERM (exit 0, $(lib_since "$t"))" 0 "$("${pm[@]}" inspect --format '{{.State.ExitCode}}' "e2e-$name")"
-    "${pm[@]}" rm "e2e-$name" >/dev/null && ok "podman/$name: rm" || bad "podman/$name: rm"
-    if err=$("${pm[@]}" "${run[@]}" --rm "$img" /bin/does-not-exist 2>&1); then
-        bad "podman/$name: a missing command ran"
+    "${eng[@]}" stop -t 10 e2e >/dev/null || bad "$label: stop"
+    expect "$label: stop delivers SIGTERM (exit 0, $(lib_since "$t"))" 0 "$("${eng[@]}" inspect --format '{{.State.ExitCode}}' e2e)"
+    if "${eng[@]}" rm e2e >/dev/null; then ok "$label: rm"; else bad "$label: rm"; fi
+    if err=$("${eng[@]}" "${run[@]}" --rm "$img" /bin/does-not-exist 2>&1); then
+        bad "$label: a missing command ran"
     else
-        names_cause "podman/$name: missing command" "$err"
+        names_cause "$label: missing command" "$err"
     fi
-    out=$("${pm[@]}" ps -a -q)
-    expect "podman/$name: no container left" "" "$out"
-    "${pm[@]}" rmi -f "$img" >/dev/null 2>&1 || true
+    expect "$label: no container left" "" "$("${eng[@]}" ps -a -q)"
 }
 
-# ---- docker: a private dockerd (it starts its own containerd), youki added as a runtime.
+# podman: cgroupfs (no systemd here), events in a file, lower ulimits (root may not raise
+# its hard limits here, and podman's defaults would ask the runtime to).
+podman_with() {
+    local rt=$1 name=$2 img
+    eng=(podman --root "$work/podman/storage" --runroot "$work/podman/run" --tmpdir "$work/podman/tmp"
+        --network-config-dir "$work/podman/net" --cgroup-manager=cgroupfs --events-backend=file --runtime "$rt")
+    run=(run --network none --cgroup-parent "$cg/podman" --ulimit nofile=1024:1024 --ulimit nproc=1024:1024)
+    lib_say "podman $(podman --version | awk '{print $3}') with $name"
+    img=$("${eng[@]}" pull -q "oci-archive:$work/img/busybox.tar") || { bad "podman/$name: pull oci-archive"; return; }
+    smoke "podman/$name" "$img"
+    "${eng[@]}" rmi -f "$img" >/dev/null 2>&1 || true
+}
+
+# docker: a private dockerd (it starts its own containerd) with youki added as a runtime.
 docker_with() {
     local name=$1
-    local dk=(/usr/bin/docker -H "unix://$work/docker.sock") err t
-    local run=(run --runtime "$name" --network none)
+    eng=(/usr/bin/docker -H "unix://$work/docker.sock")
+    run=(run --runtime "$name" --network none)
     lib_say "docker $(dockerd --version | awk '{print $3}' | tr -d ,) with $name"
-    expect "docker/$name: run prints the command's output" "hello from $name" "$("${dk[@]}" "${run[@]}" --rm youki-e2e/busybox:1 echo hello from "$name" 2>&1)"
-    "${dk[@]}" "${run[@]}" -d --name "e2e-$name" youki-e2e/busybox:1 sh -c "$TRAP_SCRIPT" >/dev/null || { bad "docker/$name: run -d"; return; }
-    ok "docker/$name: run -d"
-    expect "docker/$name: exec" "42 uid=0" "$("${dk[@]}" exec "e2e-$name" sh -c 'echo $((6*7)) uid=$(id -u)' 2>&1)"
-    t=$(lib_ms)
-    "${dk[@]}" stop -t 10 "e2e-$name" >/dev/null || bad "docker/$name: stop"
-    expect "docker/$name: stop delivers SIGTERM (exit 0, $(lib_since "$t"))" 0 "$("${dk[@]}" inspect --format '{{.State.ExitCode}}' "e2e-$name")"
-    "${dk[@]}" rm "e2e-$name" >/dev/null && ok "docker/$name: rm" || bad "docker/$name: rm"
-    if err=$("${dk[@]}" "${run[@]}" --rm youki-e2e/busybox:1 /bin/does-not-exist 2>&1); then
-        bad "docker/$name: a missing command ran"
-    else
-        names_cause "docker/$name: missing command" "$err"
-    fi
-    expect "docker/$name: no container left" "" "$("${dk[@]}" ps -a -q)"
+    smoke "docker/$name" youki-e2e/busybox:1
 }
 
 for c in "${clients[@]}"; do

@@ -5,6 +5,10 @@
 # registry is reachable), a private containerd's config, its socket, its shims.
 # Every function says what it needs; none changes the host outside the paths it is given.
 
+lib_repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+lib_release=$lib_repo/target/x86_64-unknown-linux-gnu/release
+lib_debug=$lib_repo/target/x86_64-unknown-linux-gnu/debug
+
 lib_say() { printf '== %s\n' "$*"; }
 lib_fail() { printf 'FAIL: %s\n' "$*" >&2; exit 1; }
 lib_ms() { local t=${EPOCHREALTIME/./}; echo $((t / 1000)); }
@@ -12,7 +16,22 @@ lib_since() { local d=$(($(lib_ms) - $1)); printf '%d.%01ds' $((d / 1000)) $((d 
 
 # Installs the Debian packages named, only those missing (scripts/deps.sh does it).
 lib_apt() {
-    bash "$(dirname "${BASH_SOURCE[0]}")/../../scripts/deps.sh" "$@" || lib_fail "installing $*"
+    bash "$lib_repo/scripts/deps.sh" "$@" || lib_fail "installing $*"
+}
+
+# lib_prepare YOUKI [--client] PACKAGE...: what a test needs before it enters the private
+# view: root, a youki binary, its packages, and with --client the cri-e2e client and the
+# pause binary (a debug build in lib_debug).
+lib_prepare() {
+    local youki=$1 client=
+    shift
+    [[ ${1:-} == --client ]] && { client=1; shift; }
+    [[ $(id -u) -eq 0 ]] || lib_fail "needs root (namespaces, cgroups, the engines' daemons)"
+    [[ -x $youki ]] || lib_fail "no youki at $youki (just build)"
+    lib_apt "$@"
+    if [[ -n $client ]]; then
+        (cd "$lib_repo" && cargo build -q --locked -p e2e-containerd) || lib_fail "cargo build -p e2e-containerd"
+    fi
 }
 
 # A rootfs with static busybox and a link for each of its applets, plus the files a
@@ -31,13 +50,14 @@ lib_busybox_rootfs() {
     printf 'root:x:0:\nuser:x:1000:\n' > "$rootfs/etc/group"
 }
 
-# lib_oci_image LAYOUT_DIR NAME FILL CONFIG_ARGS...
+# lib_oci_image LAYOUT_DIR NAME:TAG FILL CONFIG_ARGS...
 # Builds a one-layer OCI image with umoci: FILL is a command run with the unpacked rootfs
-# as its last argument; CONFIG_ARGS go to `umoci config`. The index carries
-# io.containerd.image.name=NAME, so `ctr images import` names the image NAME. Prints
-# nothing; the layout is LAYOUT_DIR and its tar LAYOUT_DIR.tar.
+# as its last argument; CONFIG_ARGS go to `umoci config`. The layout names it TAG, and
+# its index carries io.containerd.image.name=NAME:TAG, so `ctr images import` names the
+# image so. Prints nothing; the layout is LAYOUT_DIR and its tar LAYOUT_DIR.tar (an OCI
+# archive, for podman's oci-archive: and skopeo).
 lib_oci_image() {
-    local layout=$1 name=$2 fill=$3 tag=1 bundle
+    local layout=$1 name=$2 fill=$3 tag=${2##*:} bundle
     shift 3
     command -v umoci >/dev/null || lib_fail "umoci is missing"
     bundle=$(mktemp -d)
@@ -115,9 +135,7 @@ lib_containerd_shims() {
 # Re-runs SCRIPT ARGS in the private view unless already there (YOUKI_PRIVATE_VIEW=1).
 lib_private_view() {
     [[ ${YOUKI_PRIVATE_VIEW:-} == 1 ]] && return 0
-    local repo
-    repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-    YOUKI_PRIVATE_VIEW=1 exec "$repo/tests/bench/hostview.sh" unshare --net "$@"
+    YOUKI_PRIVATE_VIEW=1 exec "$lib_repo/tests/bench/hostview.sh" unshare --net "$@"
 }
 
 # Inside the view: loopback up, tmpfs over the fixed host paths the engines write to

@@ -8,22 +8,16 @@
 #
 #   bash tests/e2e-containerd/run.sh [YOUKI] [HANDLER...]   # default: the release youki; youki runc crun
 set -euo pipefail
-here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-repo=$(cd "$here/../.." && pwd)
 # shellcheck source=lib.sh
-source "$here/lib.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-youki=$(realpath "${1:-$repo/target/x86_64-unknown-linux-gnu/release/youki}")
+youki=$(realpath "${1:-$lib_release/youki}")
 shift || true
 handlers=("$@")
 ((${#handlers[@]})) || handlers=(youki runc crun)
-bins=$repo/target/x86_64-unknown-linux-gnu/debug
 
 if [[ ${YOUKI_PRIVATE_VIEW:-} != 1 ]]; then
-    [[ $(id -u) -eq 0 ]] || lib_fail "needs root (containerd, namespaces, cgroups)"
-    [[ -x $youki ]] || lib_fail "no youki at $youki (just build)"
-    lib_apt containerd containernetworking-plugins umoci busybox-static iproute2 util-linux protobuf-compiler
-    (cd "$repo" && cargo build -q --locked -p e2e-containerd) || lib_fail "cargo build -p e2e-containerd"
+    lib_prepare "$youki" --client containerd containernetworking-plugins umoci busybox-static iproute2 util-linux protobuf-compiler runc crun
     lib_private_view bash "$0" "$youki" "${handlers[@]}"
 fi
 
@@ -40,14 +34,14 @@ finish() {
 trap finish EXIT
 
 lib_say "private containerd $(containerd --version | awk '{print $3}') (youki $youki)"
-lib_cri_up "$work" "$youki" "$bins/pause" OTEL_EXPORTER_OTLP_ENDPOINT="http://$otlp" OTEL_SERVICE_NAME=youki
+lib_cri_up "$work" "$youki" "$lib_debug/pause" OTEL_EXPORTER_OTLP_ENDPOINT="http://$otlp" OTEL_SERVICE_NAME=youki
 echo "containerd ready after $(lib_since "$start")"
 
 passed=0 failed=0 xfailed=0
 run_client() {
     local h=$1 out rc=0
     shift
-    out=$("$bins/cri-e2e" --socket "$ctd_sock" --handler "$h" --work "$work" --cgroup-top "$cgroup_top" "$@" 2>&1) || rc=$?
+    out=$("$lib_debug/cri-e2e" --socket "$ctd_sock" --handler "$h" --work "$work" --cgroup-top "$cgroup_top" "$@" 2>&1) || rc=$?
     printf '%s\n' "$out"
     passed=$((passed + $(grep -c '^ok ' <<<"$out" || true)))
     xfailed=$((xfailed + $(grep -c '^xfail ' <<<"$out" || true)))
