@@ -20,18 +20,12 @@ pub struct Cri {
 }
 
 /// A failed call as the kubelet sees it: the gRPC status message.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
+#[error("{call}: {message}")]
 pub struct CallError {
     pub call: &'static str,
     pub message: String,
 }
-
-impl std::fmt::Display for CallError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {}", self.call, self.message)
-    }
-}
-impl std::error::Error for CallError {}
 
 async fn call<T>(name: &'static str, fut: impl Future<Output = Result<tonic::Response<T>, tonic::Status>>) -> Result<T, CallError> {
     match tokio::time::timeout(DEADLINE, fut).await {
