@@ -148,9 +148,14 @@ lib_view_up() {
     lib_mounted=("$@")
     ((${#lib_mounted[@]})) || lib_mounted=(/run/containerd /var/lib/cni)
     lib_made=()
-    local d
+    local d top
     for d in "${lib_mounted[@]}"; do
-        [[ -d $d ]] || { mkdir -p "$d"; lib_made+=("$d"); }
+        if [[ ! -d $d ]]; then
+            top=$d
+            while [[ ! -d $(dirname "$top") ]]; do top=$(dirname "$top"); done
+            mkdir -p "$d"
+            lib_made+=("$top")
+        fi
         mount -t tmpfs -o mode=0711 youki-e2e "$d"
     done
 }
@@ -158,7 +163,7 @@ lib_view_up() {
 lib_view_down() {
     local d
     for d in "${lib_mounted[@]}"; do umount -l "$d" 2>/dev/null || true; done
-    for d in "${lib_made[@]}"; do rmdir "$d" 2>/dev/null || true; done
+    for d in "${lib_made[@]}"; do find "$d" -depth -type d -empty -delete 2>/dev/null || true; done
 }
 
 # Directories of containers left in any cgroup hierarchy under TOP (their names carry
