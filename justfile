@@ -28,9 +28,8 @@ bench: build
 test-trace: build
     YOUKI={{target}}/youki YOUKI_TRACE={{target}}/youki-trace bash ebpf-trace/tests/ci.sh
 
-# A private containerd driven through the CRI as the kubelet does: the pod cycle, failure
-# messages and youki's spans, with handlers youki, runc and crun (tests/e2e-containerd).
-# `just test-containerd youki` runs one handler.
+# tests/e2e-containerd; `just test-containerd youki` runs one handler.
+# A private containerd driven through the CRI as the kubelet does: pod cycle, failures, spans.
 test-containerd *handlers: build
     bash tests/e2e-containerd/run.sh {{target}}/youki {{handlers}}
 
