@@ -28,6 +28,19 @@ bench: build
 test-trace: build
     YOUKI={{target}}/youki YOUKI_TRACE={{target}}/youki-trace bash ebpf-trace/tests/ci.sh
 
+# tests/e2e-containerd; `just test-containerd youki` runs one handler.
+# A private containerd driven through the CRI as the kubelet does: pod cycle, failures, spans.
+test-containerd *handlers: build
+    bash tests/e2e-containerd/run.sh {{target}}/youki {{handlers}}
+
+# podman and docker with youki as their runtime, and with runc (tests/e2e-clients).
+test-clients *clients: build
+    bash tests/e2e-clients/run.sh {{target}}/youki {{clients}}
+
+# Pod start latency through containerd, youki vs runc vs crun (never part of CI).
+bench-pods runs="20": build
+    bash tests/bench/pod-start.sh {{target}}/youki {{runs}}
+
 # qemu TCG, kernel and image cached in /var/cache/youki-vm; see tests/vm/README.md.
 # The cgroup v2 and systemd VM lanes: `just test-vm [v2] [systemd] [--filter SUBSTR]`.
 test-vm *args: build

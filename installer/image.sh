@@ -14,13 +14,15 @@ out=${1:?usage: image.sh OUT_DIR [RELEASE_DIR]}
 release=${2:-$repo/target/x86_64-unknown-linux-gnu/release}
 # shellcheck source=tools.sh
 source "$repo/installer/tools.sh"
+# shellcheck source=../tests/e2e-containerd/lib.sh
+source "$repo/tests/e2e-containerd/lib.sh"
 name=${YOUKI_IMAGE_NAME:-ghcr.io/youki-dev/youki-installer}
 tag=$(sed -n 's/^version = "\(.*\)"/\1/p' "$repo/Cargo.toml" | head -1)
 
 # `file` may be absent on a fresh machine; then the check is skipped.
 is_static() { command -v file >/dev/null || return 0; file -b "$1" | grep static >/dev/null; }
 fail() { printf 'image: %s\n' "$*" >&2; exit 1; }
-command -v umoci >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -q umoci >/dev/null || fail "apt-get install umoci"
+lib_apt umoci
 youki_tools_install
 for bin in youki youki-installer; do
     [[ -x $release/$bin ]] || fail "missing $release/$bin (build it first)"
@@ -28,33 +30,19 @@ for bin in youki youki-installer; do
 done
 
 layout=$out/layout
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-rm -rf "$layout"
+# The image's files: the static binaries, kubectl, an empty /tmp.
+fill() {
+    mkdir -p "$1/usr/local/bin" "$1/tmp"
+    chmod 1777 "$1/tmp"
+    install -m 0755 "$release/youki-installer" "$release/youki" "$tools/bin/kubectl" "$1/usr/local/bin/"
+    if [[ -x $release/youki-trace ]]; then install -m 0755 "$release/youki-trace" "$1/usr/local/bin/"; fi
+}
 mkdir -p "$out"
-umoci init --layout "$layout"
-umoci new --image "$layout:$tag"
-umoci unpack --image "$layout:$tag" "$work/bundle" >/dev/null
-rootfs=$work/bundle/rootfs
-mkdir -p "$rootfs/usr/local/bin" "$rootfs/tmp"
-chmod 1777 "$rootfs/tmp"
-install -m 0755 "$release/youki-installer" "$release/youki" "$tools/bin/kubectl" "$rootfs/usr/local/bin/"
-if [[ -x $release/youki-trace ]]; then install -m 0755 "$release/youki-trace" "$rootfs/usr/local/bin/"; fi
-umoci repack --image "$layout:$tag" "$work/bundle"
-umoci config --image "$layout:$tag" --os linux --architecture amd64 \
+# containerd names an imported image after the index's io.containerd.image.name.
+lib_oci_image "$layout" "$name:$tag" fill \
     --config.entrypoint /usr/local/bin/youki-installer \
     --config.env PATH=/usr/local/bin --config.env HOME=/tmp \
     --config.label org.opencontainers.image.title=youki-installer \
     --config.label "org.opencontainers.image.version=$tag"
-umoci gc --layout "$layout"
-# containerd names an imported image after this annotation.
-python3 - "$layout/index.json" "$name:$tag" <<'PY'
-import json, sys
-path, ref = sys.argv[1], sys.argv[2]
-index = json.load(open(path))
-for m in index["manifests"]:
-    m.setdefault("annotations", {})["io.containerd.image.name"] = ref
-json.dump(index, open(path, "w"))
-PY
-tar -C "$layout" -cf "$out/youki-installer-$tag.oci.tar" .
+mv "$layout.tar" "$out/youki-installer-$tag.oci.tar"
 echo "image $name:$tag: $layout and $out/youki-installer-$tag.oci.tar"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The whole test run: unit and integration tests, then the conformance suite against youki
-# and runc, and the cgroup v2 and systemd VM lanes. Prints one closing count line per part and
+# The whole test run: unit and integration tests, the installer, youki-trace, the cgroup v2
+# and systemd VM lanes, containerd through the CRI and podman/docker end to end, then the
+# conformance suite against youki and runc. Prints one closing count line per part and
 # exits non-zero on any failure.
 set -uo pipefail
 export CARGO_TERM_COLOR=never
@@ -40,7 +41,17 @@ read -r vp vf vs < <(grep -Eo "(conformance [a-z]+|cargo test [a-z_0-9]+): [0-9]
 vm_p=$vp; vm_f=$((vm_f + vf)); vm_s=$vs
 echo "vm lanes: $vm_p passed, $vm_f failed, $vm_s skipped"
 
-total_p=$((passed + inst_p + trace_p + vm_p)); total_f=$((failed + inst_f + trace_f + vm_f)); total_s=$vm_s
+# The end-to-end suites print their own closing count line: "NAME: N passed, M failed".
+e2e_p=0; e2e_f=0
+for suite in e2e-containerd e2e-clients; do
+  echo "== $suite"
+  log="/tmp/youki-$suite.log"
+  bash "tests/$suite/run.sh" "$target/youki" 2>&1 | tee "$log" | grep -Ev '^time=' || status=1
+  read -r p f < <(grep -E "^$suite: [0-9]+ passed" "$log" | sed -E 's/.*: ([0-9]+) passed, ([0-9]+) failed/\1 \2/')
+  e2e_p=$((e2e_p + ${p:-0})); e2e_f=$((e2e_f + ${f:-1}))
+done
+
+total_p=$((passed + inst_p + trace_p + vm_p + e2e_p)); total_f=$((failed + inst_f + trace_f + vm_f + e2e_f)); total_s=$vm_s
 for rt in "$target/youki" /usr/sbin/runc; do
   echo "== conformance suite against $rt"
   log="/tmp/conformance-$(basename "$rt").log"

@@ -14,13 +14,13 @@ set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 installer=${1:-}
 youki=${2:-}
-fail() { printf 'FAIL: %s\n' "$*" >&2; exit 1; }
-say() { printf '== %s\n' "$*"; }
+# shellcheck source=../../tests/e2e-containerd/lib.sh
+source "$repo/tests/e2e-containerd/lib.sh"
+fail() { lib_fail "$@"; }
+say() { lib_say "$@"; }
 
 [[ $(id -u) -eq 0 ]] || fail "needs root (containerd)"
-if ! command -v containerd >/dev/null; then
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q containerd >/dev/null || fail "apt-get install containerd"
-fi
+lib_apt containerd umoci busybox-static
 if [[ -z $installer ]]; then
     export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/tmp/target-inst}
     (cd "$repo" && cargo build -q -p youki-installer)
@@ -50,13 +50,7 @@ trap cleanup EXIT
 
 say "private containerd config (containerd config default, paths under $work)"
 mkdir -p "$host/etc/containerd" "$host/opt" "$work/src"
-containerd config default \
-    | sed -e "s|^root = .*|root = \"$work/root\"|" \
-          -e "s|^state = .*|state = \"$work/state\"|" \
-          -e "s|^  address = \"/run/containerd/containerd.sock\"|  address = \"$sock\"|" \
-          -e "s|restrict_oom_score_adj = false|restrict_oom_score_adj = true|" \
-          -e "s|SystemdCgroup = false|SystemdCgroup = true|" \
-    > "$cfg"
+lib_containerd_default_config "$work" "$sock" -e "s|SystemdCgroup = false|SystemdCgroup = true|" > "$cfg"
 grep -q "address = \"$sock\"" "$cfg" || fail "could not point the grpc socket at $sock"
 cp "$cfg" "$work/original.toml"
 if [[ -n $youki ]]; then
@@ -76,14 +70,7 @@ fi
 ) &
 sup_pid=$!
 
-wait_sock() {
-    for _ in $(seq 100); do
-        ctr --address "$sock" version >/dev/null 2>&1 && return 0
-        sleep 0.2
-    done
-    cat "$log" >&2
-    fail "containerd did not answer on $sock"
-}
+wait_sock() { lib_containerd_wait "$sock" "$log"; }
 starts() { grep -c 'Start cri plugin with config' "$log" || true; }
 wait_sock
 [[ $(starts) -ge 1 ]] || fail "the CRI plugin did not start"
@@ -115,26 +102,10 @@ sleep 1
 
 if [[ -n $youki ]]; then
     say "a youki container through containerd survives an upgrade of the binary"
-    # A busybox image built with umoci, imported into a private namespace.
-    command -v umoci >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -q umoci >/dev/null
-    img=$work/img
-    umoci init --layout "$img" && umoci new --image "$img:1"
-    umoci unpack --image "$img:1" "$work/bb" >/dev/null
-    mkdir -p "$work/bb/rootfs/bin"
-    cp /bin/busybox "$work/bb/rootfs/bin/busybox"
-    for a in sh sleep echo cat; do ln -sf busybox "$work/bb/rootfs/bin/$a"; done
-    umoci repack --image "$img:1" "$work/bb"
-    umoci config --image "$img:1" --config.cmd /bin/sh
-    python3 - "$img/index.json" <<'PY'
-import json, sys
-i = json.load(open(sys.argv[1]))
-for m in i["manifests"]:
-    m.setdefault("annotations", {})["io.containerd.image.name"] = "localhost/bb:1"
-json.dump(i, open(sys.argv[1], "w"))
-PY
-    tar -C "$img" -cf "$work/bb.tar" .
+    # The busybox image every client test uses, imported into a private namespace.
+    lib_busybox_image "$work/img" localhost/bb:1
     c() { ctr --address "$sock" --namespace inst "$@"; }
-    c images import "$work/bb.tar" >/dev/null
+    c images import "$work/img.tar" >/dev/null
     # The shim adds the namespace to the root, as it does for the handler's Root.
     c run -d --runc-binary "$host/opt/youki/bin/youki" --runc-root "$host/run/containerd/youki" \
         localhost/bb:1 upg sleep 1000
