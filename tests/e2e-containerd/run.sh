@@ -53,10 +53,6 @@ for h in "${handlers[@]}"; do
     # Only youki sends spans; the receiver runs for it alone.
     extra=()
     [[ $h == youki ]] && extra=(--otlp "$otlp")
-    # Known: `youki kill --all` on a stopped container signals nothing (runc signals every
-    # process left in the cgroup), so a shared-pid container's orphans outlive its main
-    # process until the shim's 2 s drain timeout. A runtime fix; then drop this line.
-    [[ $h == youki ]] && extra+=(--xfail kill-all-stopped)
     run_client "$h" "${extra[@]}" cycle
     run_client "$h" "${extra[@]}" failures
     echo "$h: $(lib_since "$t")"

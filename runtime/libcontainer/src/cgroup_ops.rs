@@ -109,13 +109,13 @@ pub fn oom_watch(root: &Path, id: &str) -> Result<Option<OomWatch>, ContainerErr
 /// Signals every process of the container with the cgroup frozen, so none can fork away
 /// between listing and signalling.
 /// SIGKILL on cgroup v2 goes through cgroup.kill, which reaches every process at once.
-pub fn signal_frozen(mgr: &dyn CgroupManager, extra: i32, signal: nix::sys::signal::Signal) -> Result<(), ContainerError> {
+pub fn signal_frozen(mgr: &dyn CgroupManager, extra: Option<i32>, signal: nix::sys::signal::Signal) -> Result<(), ContainerError> {
     if signal == nix::sys::signal::Signal::SIGKILL && mgr.kill_all()? {
         return Ok(());
     }
     let frozen = mgr.freeze(FreezerState::Frozen).is_ok();
     let mut pids = mgr.pids()?;
-    pids.push(extra);
+    pids.extend(extra);
     pids.sort_unstable();
     pids.dedup();
     let mut result = Ok(());

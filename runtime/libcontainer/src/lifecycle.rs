@@ -90,7 +90,9 @@ pub fn kill(root: &Path, id: &str, signal: Signal, all: bool) -> Result<(), Cont
     let status = st.live_status(&dir.path);
     if status == Status::Stopped {
         if all {
-            return Ok(());
+            // Init is gone, but processes it left (a shared pid namespace) may remain in
+            // the cgroup: signal those, as runc does, unless the cgroup is gone too.
+            return signal_leftovers(&st, signal);
         }
         return Err(ContainerError::BadStatus { op: "kill", id: id.to_string(), status });
     }
@@ -103,12 +105,24 @@ pub fn kill(root: &Path, id: &str, signal: Signal, all: bool) -> Result<(), Cont
 
 fn signal_all(st: &ContainerState, signal: Signal) -> Result<(), ContainerError> {
     match &st.cgroup {
-        Some(_) => crate::cgroup_ops::signal_frozen(crate::cgroup_ops::manager_of(st)?.as_ref(), st.pid, signal),
+        Some(_) => crate::cgroup_ops::signal_frozen(crate::cgroup_ops::manager_of(st)?.as_ref(), Some(st.pid), signal),
         None => match send_signal(Pid::from_raw(st.pid), signal) {
             Ok(()) | Err(nix::Error::ESRCH) => Ok(()),
             Err(e) => Err(ContainerError::sys(format!("send {signal} to pid {}", st.pid), e)),
         },
     }
+}
+
+fn signal_leftovers(st: &ContainerState, signal: Signal) -> Result<(), ContainerError> {
+    let Some(cg) = &st.cgroup else { return Ok(()) };
+    if !cg.dirs.iter().any(|d| d.dir.exists()) {
+        return Ok(());
+    }
+    let mgr = crate::cgroup_ops::manager_of(st)?;
+    if mgr.pids()?.is_empty() {
+        return Ok(());
+    }
+    crate::cgroup_ops::signal_frozen(mgr.as_ref(), None, signal)
 }
 
 /// Removes a container: its processes (with `force`, or when only created), cgroup and state.
