@@ -4,6 +4,8 @@
 set -uo pipefail
 export CARGO_TERM_COLOR=never
 target=${1:-target/x86_64-unknown-linux-gnu/release}
+# The build with the wasm executor (`just build-wasm`).
+wasm_target=${2:-target/wasm/x86_64-unknown-linux-gnu/release}
 cd "$(dirname "$0")/.."
 status=0
 start=$(date +%s)
@@ -29,7 +31,12 @@ else
   trace_p=0; trace_f=1; status=1
 fi
 
-total_p=$((passed + inst_p + trace_p)); total_f=$((failed + inst_f + trace_f)); total_s=0
+echo "== wasm executor"
+bash tests/wasm/run.sh "$wasm_target/youki" "$target/youki" "$wasm_target/wat2wasm" | tee /tmp/youki-wasm.log
+[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+read -r wasm_p wasm_f < <(tail -n 1 /tmp/youki-wasm.log | sed -nE 's/^wasm: ([0-9]+) passed, ([0-9]+) failed$/\1 \2/p')
+
+total_p=$((passed + inst_p + trace_p + ${wasm_p:-0})); total_f=$((failed + inst_f + trace_f + ${wasm_f:-1})); total_s=0
 for rt in "$target/youki" /usr/sbin/runc; do
   echo "== conformance suite against $rt"
   log="/tmp/conformance-$(basename "$rt").log"

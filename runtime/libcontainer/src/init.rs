@@ -1,7 +1,7 @@
 //! The child side of `create` (comm `youki:init`): every setup stage in order, then the wait
-//! on the exec fifo and the execve of the container process. See `channel` for the protocol.
+//! on the exec fifo and the launch of the container process by the executor (an execve by
+//! default). See `channel` for the protocol.
 
-use std::convert::Infallible;
 use std::ffi::CString;
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use libcgroups::CgroupView;
 
 use crate::channel::{ChildEnd, ChildError, ToInit, ToParent};
+use crate::executor::{Executor, Handover, Workload};
 use crate::hooks;
 use crate::plan::Plan;
 use crate::state::OciState;
@@ -38,13 +39,16 @@ pub struct InitContext<'a> {
     pub no_pivot: bool,
     /// In a user namespace (new or joined): devices are bound, not made.
     pub in_user_ns: bool,
+    /// Runs the container process once it is started.
+    pub executor: &'a dyn Executor,
 }
 
-/// Runs the child and returns its exit code (only on failure; success ends in execve).
+/// Runs the child and returns its exit code: on failure, or when the executor ran the
+/// workload in this process (an execve never returns).
 pub fn run(ctx: InitContext) -> i32 {
     set_comm("youki:init");
     match stages(&ctx) {
-        Ok(never) => match never {},
+        Ok(code) => code,
         Err(Failure::Setup(e)) => {
             let _ = ctx.channel.send(&ToParent::Failed(e));
             1
@@ -68,7 +72,7 @@ impl From<ChildError> for Failure {
     }
 }
 
-fn stages(ctx: &InitContext) -> Result<Infallible, Failure> {
+fn stages(ctx: &InitContext) -> Result<i32, Failure> {
     let plan = ctx.plan;
     let mut tl = Timeline::default();
 
@@ -179,7 +183,9 @@ fn stages(ctx: &InitContext) -> Result<Infallible, Failure> {
         "state": OciState::for_hooks(ctx.id, "creating", host_pid, ctx.bundle, &plan.annotations),
     });
     let seccomp = plan.seccomp.as_ref().map(|spec| SeccompSetup { spec, listener: ctx.seccomp_listener.as_ref(), listener_state });
-    let (exe, trampoline) = tl.stage("process", || process_setup::apply(p, seccomp.as_ref(), ctx.preserve_fds))?;
+    let env: Vec<String> = p.env.iter().chain(&ctx.extra_env).cloned().collect();
+    let workload = Workload { args: &p.args, env: &env, cwd: &p.cwd, annotations: &plan.annotations };
+    let launch = tl.stage("process", || process_setup::apply(p, seccomp.as_ref(), ctx.preserve_fds, ctx.executor, &workload))?;
 
     set_comm("youki:init");
     ctx.channel.send(&ToParent::Ready { timeline: tl }).stage("sync")?;
@@ -187,9 +193,10 @@ fn stages(ctx: &InitContext) -> Result<Infallible, Failure> {
     hooks::run_all("startContainer", plan.hooks.start_container(), &state("created"))
         .stage("startContainer hooks")
         .map_err(Failure::AfterReady)?;
-    // One byte says "started"; the fifo then stays open until execve closes it (CLOEXEC).
+    // One byte says "started"; the fifo then stays open until the workload begins (execve
+    // closes it, CLOEXEC, or the executor ends the handover).
     nix::unistd::write(&fifo, b"0").ctx(|| "write the exec fifo").stage("start").map_err(Failure::AfterReady)?;
-    process_setup::exec(&trampoline, &exe, &p.args, p.env.iter().chain(ctx.extra_env.iter())).map_err(Failure::AfterReady)
+    process_setup::launch(launch, Handover::new(vec![fifo])).map_err(Failure::AfterReady)
 }
 
 fn protocol<T: std::fmt::Debug>(want: &str, got: &T) -> ChildError {
