@@ -167,6 +167,29 @@ if [ "$status" = stopped ] && has "$work/$id.out" "exiting with 3"; then ok "sta
 "$wasm_youki" --root "$root" delete $id 2>>"$work/$id.err" || bad "delete" "$work/$id.err"
 expect_clean "create/start/delete" $id
 
+# While a module runs, its process holds none of the runtime's fds (state dir, exec fifo,
+# channel, inherited pipes): cat.wat blocks opening a fifo in the rootfs until we write to it.
+id=fds
+mkfifo "$rootfs/data/pipe"
+bundle $id 'c["process"]["args"] = ["/wasm/cat.wat", "/data/pipe"]'
+(cd "$work/$id" && "$wasm_youki" --root "$root" create $id >"$work/$id.out" 2>"$work/$id.err") &&
+    "$wasm_youki" --root "$root" start $id 2>>"$work/$id.err" || bad "create/start cat of a fifo" "$work/$id.err"
+pid=$("$wasm_youki" --root "$root" state $id 2>/dev/null | jq -r .pid)
+ls -l "/proc/$pid/fd/" >"$work/$id.fds" 2>&1
+if grep -qE "$root|exec.fifo|socket:|pipe:" "$work/$id.fds"; then bad "the running module holds a runtime fd" "$work/$id.fds"
+elif ! grep -q "wasm" "/proc/$pid/cmdline" 2>/dev/null && [ ! -s "$work/$id.fds" ]; then bad "no running module to look at" "$work/$id.err"
+else ok "the running module holds no runtime fd (state dir, exec fifo, channel)"; fi
+# The module gets its writer and ends (wasmtime reads files at an offset, which a fifo
+# refuses: the read fails and cat.wat exits 4; only the end matters here).
+timeout 10 sh -c "echo unblock >'$rootfs/data/pipe'" 2>/dev/null
+for _ in $(seq 50); do
+    status=$("$wasm_youki" --root "$root" state $id 2>/dev/null | jq -r .status)
+    [ "$status" = stopped ] && break
+    sleep 0.1
+done
+if [ "$status" = stopped ]; then ok "the module ended once the fifo had a writer"; else bad "cat of a fifo (status $status)" "$work/$id.err"; fi
+"$wasm_youki" --root "$root" delete $id 2>>"$work/$id.err" || bad "delete fds" "$work/$id.err"
+
 bundle trap 'c["process"]["args"] = ["/wasm/trap.wat"]'
 run_ctr "$wasm_youki" trap
 if [ "$rc" = 134 ] && has "$work/trap.err" "about to trap" && has "$work/trap.err" 'wasm module "/wasm/trap.wat": wasm trap:' &&

@@ -14,7 +14,7 @@ use crate::channel::{self, ChannelError, ChildError, ChildEnd, ToInit, ToParent}
 use crate::clone::clone_child;
 use crate::create::{write_pid_file, Console};
 use crate::error::ContainerError;
-use crate::executor::{Executor, Handover, Workload};
+use crate::executor::{Executor, Workload};
 use crate::host::HostFacts;
 use crate::namespaces::{self, NsKind};
 use crate::plan::{self, ProcessPlan};
@@ -208,14 +208,15 @@ impl ExecChild<'_> {
         // This process is visible inside the container and its exe is the host's youki
         // binary until execve: keep container processes from opening /proc/PID/exe.
         crate::identity::set_dumpable(false);
-        let launch = match self.stages() {
-            Ok(launch) => launch,
+        let prepared = match self.stages() {
+            Ok(prepared) => prepared,
             Err(e) => {
                 let _ = self.channel.send(&ToParent::Failed(e));
                 return 1;
             }
         };
-        match process_setup::launch(launch, Handover::new(vec![self.channel.into_fd()])) {
+        let fds = [Some(self.channel.into_fd()), self.console];
+        match process_setup::launch(prepared, fds.into_iter().flatten().collect()) {
             Ok(code) => code,
             Err(e) => {
                 // The parent only waits for the process now; stderr is where this goes.
@@ -225,7 +226,7 @@ impl ExecChild<'_> {
         }
     }
 
-    fn stages(&self) -> Result<Box<dyn crate::executor::Launch>, ChildError> {
+    fn stages(&self) -> Result<process_setup::Prepared, ChildError> {
         match self.channel.recv().stage("sync")? {
             ToInit::Proceed { .. } => {}
             other => {
@@ -240,9 +241,9 @@ impl ExecChild<'_> {
             tty::setup(sock, false).stage("console")?;
         }
         let seccomp = self.seccomp.map(|spec| SeccompSetup { spec, listener: None, listener_state: serde_json::Value::Null });
-        let launch = process_setup::apply(self.plan, seccomp.as_ref(), self.preserve_fds, self.executor, &self.workload)?;
+        let prepared = process_setup::apply(self.plan, seccomp.as_ref(), self.preserve_fds, self.executor, &self.workload)?;
         self.channel.send(&ToParent::Ready { timeline: Default::default() }).stage("sync")?;
-        Ok(launch)
+        Ok(prepared)
     }
 }
 

@@ -9,13 +9,13 @@ use std::path::{Path, PathBuf};
 use libcgroups::CgroupView;
 
 use crate::channel::{ChildEnd, ChildError, ToInit, ToParent};
-use crate::executor::{Executor, Handover, Workload};
+use crate::executor::{Executor, Workload};
 use crate::hooks;
 use crate::plan::Plan;
 use crate::state::OciState;
 use crate::syserror::{Context, SysError};
 use crate::timeline::Timeline;
-use crate::process_setup::{self, SeccompSetup};
+use crate::process_setup::{self, Prepared, SeccompSetup};
 use crate::stage::Stage;
 use crate::{namespaces, rootfs, tty};
 
@@ -48,17 +48,26 @@ pub struct InitContext<'a> {
 pub fn run(ctx: InitContext) -> i32 {
     set_comm("youki:init");
     match stages(&ctx) {
-        Ok(code) => code,
+        Ok((prepared, fifo)) => {
+            // Every fd the runtime holds goes with the handover: an executor that runs the
+            // workload in this process must not leave it the state directory or the channel.
+            let InitContext { channel, state_dir, console, seccomp_listener, .. } = ctx;
+            let fds = [Some(fifo), Some(state_dir), Some(channel.into_fd()), console, seccomp_listener];
+            process_setup::launch(prepared, fds.into_iter().flatten().collect()).unwrap_or_else(|e| after_ready(&e))
+        }
         Err(Failure::Setup(e)) => {
             let _ = ctx.channel.send(&ToParent::Failed(e));
             1
         }
-        Err(Failure::AfterReady(e)) => {
-            // The parent is gone by now; stderr is the only place left to say it.
-            eprintln!("youki: {e}");
-            127
-        }
+        Err(Failure::AfterReady(e)) => after_ready(&e),
     }
+}
+
+/// A failure once `create` has returned: the parent is gone, stderr is the only place left
+/// to say it.
+fn after_ready(e: &ChildError) -> i32 {
+    eprintln!("youki: {e}");
+    127
 }
 
 enum Failure {
@@ -72,7 +81,9 @@ impl From<ChildError> for Failure {
     }
 }
 
-fn stages(ctx: &InitContext) -> Result<i32, Failure> {
+/// Every stage up to the start of the workload: returns it prepared, with the exec fifo that
+/// stays open until it begins.
+fn stages(ctx: &InitContext) -> Result<(Prepared, OwnedFd), Failure> {
     let plan = ctx.plan;
     let mut tl = Timeline::default();
 
@@ -185,7 +196,7 @@ fn stages(ctx: &InitContext) -> Result<i32, Failure> {
     let seccomp = plan.seccomp.as_ref().map(|spec| SeccompSetup { spec, listener: ctx.seccomp_listener.as_ref(), listener_state });
     let env: Vec<String> = p.env.iter().chain(&ctx.extra_env).cloned().collect();
     let workload = Workload { args: &p.args, env: &env, cwd: &p.cwd, annotations: &plan.annotations };
-    let launch = tl.stage("process", || process_setup::apply(p, seccomp.as_ref(), ctx.preserve_fds, ctx.executor, &workload))?;
+    let prepared = tl.stage("process", || process_setup::apply(p, seccomp.as_ref(), ctx.preserve_fds, ctx.executor, &workload))?;
 
     set_comm("youki:init");
     ctx.channel.send(&ToParent::Ready { timeline: tl }).stage("sync")?;
@@ -196,7 +207,7 @@ fn stages(ctx: &InitContext) -> Result<i32, Failure> {
     // One byte says "started"; the fifo then stays open until the workload begins (execve
     // closes it, CLOEXEC, or the executor ends the handover).
     nix::unistd::write(&fifo, b"0").ctx(|| "write the exec fifo").stage("start").map_err(Failure::AfterReady)?;
-    process_setup::launch(launch, Handover::new(vec![fifo])).map_err(Failure::AfterReady)
+    Ok((prepared, fifo))
 }
 
 fn protocol<T: std::fmt::Debug>(want: &str, got: &T) -> ChildError {

@@ -2,7 +2,7 @@
 //! oom_score_adj, rlimits, seccomp, user, capabilities, no_new_privs, umask, cwd, the
 //! executor's `prepare` (the lookup of args[0], or loading a module), fds, and the launch.
 
-use std::os::fd::OwnedFd;
+use std::os::fd::{OwnedFd, RawFd};
 
 use oci_spec::runtime::LinuxSeccomp;
 
@@ -20,6 +20,14 @@ pub struct SeccompSetup<'a> {
     pub listener_state: serde_json::Value,
 }
 
+/// A workload prepared by its executor, and the fd numbers this process held before it was:
+/// copies inherited across clone (the caller's fds, the parent's channel end, the state lock)
+/// that an execve would close. See `Handover`.
+pub struct Prepared {
+    pub launch: Box<dyn Launch>,
+    pub inherited: Vec<RawFd>,
+}
+
 /// Applies the process settings, then lets the executor prepare the workload.
 pub fn apply(
     p: &ProcessPlan,
@@ -27,7 +35,7 @@ pub fn apply(
     preserve_fds: i32,
     executor: &dyn Executor,
     workload: &Workload,
-) -> Result<Box<dyn Launch>, ChildError> {
+) -> Result<Prepared, ChildError> {
     if let Some(adj) = p.oom_score_adj {
         identity::set_oom_score_adj(adj).stage("oomScoreAdj")?;
     }
@@ -53,14 +61,23 @@ pub fn apply(
     }
     identity::set_umask(p.umask);
     identity::set_cwd(&p.cwd).stage("cwd")?;
+    let inherited = open_fds(3 + preserve_fds.max(0)).stage("fds")?;
     let launch = executor.prepare(workload)?;
     prepare_fds(preserve_fds).stage("fds")?;
     if p.no_new_privileges {
         load_seccomp(seccomp, filter.as_ref())?;
     }
-    Ok(launch)
+    Ok(Prepared { launch, inherited })
 }
 
+/// The open fds from `first` up.
+fn open_fds(first: i32) -> Result<Vec<RawFd>, SysError> {
+    let dir = std::fs::read_dir("/proc/self/fd").map_err(|e| SysError::io("list /proc/self/fd", e))?;
+    let listed: Vec<RawFd> = dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok()).filter(|fd| *fd >= first).collect();
+    // Without the fd of the listing itself, closed by now.
+    // SAFETY: F_GETFD only reads the flags of an fd number, open or not.
+    Ok(listed.into_iter().filter(|fd| unsafe { libc::fcntl(*fd, libc::F_GETFD) } >= 0).collect())
+}
 
 /// Loads the seccomp filter and, with notify rules, hands the listener its fd.
 fn load_seccomp(setup: Option<&SeccompSetup>, filter: Option<&libseccomp::ScmpFilterContext>) -> Result<(), ChildError> {
@@ -94,9 +111,9 @@ fn prepare_fds(preserve: i32) -> Result<(), SysError> {
 
 /// Restores the signal state a new program would start with and launches the workload:
 /// execve, or a run in this process whose exit code is returned.
-pub fn launch(launch: Box<dyn Launch>, handover: Handover) -> Result<i32, ChildError> {
+pub fn launch(prepared: Prepared, fds: Vec<OwnedFd>) -> Result<i32, ChildError> {
     reset_signals();
-    launch.launch(handover).map_err(ChildError::from)
+    prepared.launch.launch(Handover::new(fds, prepared.inherited)).map_err(ChildError::from)
 }
 
 /// Unblocks every signal and puts ignored ones back to their default, as a fresh program

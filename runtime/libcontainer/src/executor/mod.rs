@@ -61,7 +61,7 @@ mod wasm_request;
 mod wasmtime;
 
 use std::collections::HashMap;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::path::Path;
 
 pub use composed::Composed;
@@ -140,21 +140,38 @@ impl From<ExecutorError> for ChildError {
 }
 
 /// The runtime's last fds in the container process: the exec fifo (its closing tells
-/// `start` that the workload runs) and the channel to `exec`'s parent. An executor that
-/// execs leaves them to close-on-exec; one that runs the workload in this process calls
-/// [`Handover::begin`] right before it does.
+/// `start` that the workload runs), the channel to the parent, the state directory, and the
+/// copies of fds that this process inherited across clone (the caller's, the parent's end of
+/// the channel). An executor that execs leaves them to close-on-exec; one that runs the
+/// workload in this process calls [`Handover::begin`] right before it does.
 #[derive(Debug, Default)]
 pub struct Handover {
     fds: Vec<OwnedFd>,
+    inherited: Vec<RawFd>,
 }
 
 impl Handover {
-    pub(crate) fn new(fds: Vec<OwnedFd>) -> Self {
-        Handover { fds }
+    pub(crate) fn new(fds: Vec<OwnedFd>, inherited: Vec<RawFd>) -> Self {
+        Handover { fds, inherited }
     }
 
-    /// Closes the runtime's fds: from here on the workload counts as started.
+    /// Lets go of the runtime's fds, as an execve would: from here on the workload counts as
+    /// started. The inherited numbers are pointed at /dev/null rather than closed, since a
+    /// global (the log file) may still own one: nothing stays open through them, and no
+    /// later write can land in a file the workload opens under a reused number.
     pub fn begin(self) {
+        if !self.inherited.is_empty() {
+            let null = nix::fcntl::open("/dev/null", nix::fcntl::OFlag::O_RDWR | nix::fcntl::OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty());
+            for fd in &self.inherited {
+                match &null {
+                    // SAFETY: dup3 onto a number this process holds only as an inherited copy.
+                    Ok(null) => unsafe { libc::dup3(null.as_raw_fd(), *fd, libc::O_CLOEXEC) },
+                    // No /dev/null in the container: closing is the next best thing.
+                    // SAFETY: as above; nothing in this process reads it any more.
+                    Err(_) => unsafe { libc::close(*fd) },
+                };
+            }
+        }
         drop(self.fds);
     }
 }
