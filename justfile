@@ -34,6 +34,11 @@ bench: build build-wasm
 test-trace: build
     YOUKI={{target}}/youki YOUKI_TRACE={{target}}/youki-trace bash ebpf-trace/tests/ci.sh
 
+# qemu TCG, kernel and image cached in /var/cache/youki-vm; see tests/vm/README.md.
+# The cgroup v2 and systemd VM lanes: `just test-vm [v2] [systemd] [--filter SUBSTR]`.
+test-vm *args: build
+    bash tests/vm/run.sh {{args}}
+
 # The kind end to end (needs docker and kind; fails fast with a clear message without them).
 test-kind: build
     bash kind/test-kind.sh {{target}}

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The whole test run: unit and integration tests, then the conformance suite against youki
-# and runc. Prints one closing count line per part and exits non-zero on any failure.
+# The whole test run: unit and integration tests, the wasm executor, the cgroup v2 and
+# systemd VM lanes, then the conformance suite against youki and runc. Prints one closing
+# count line per part and exits non-zero on any failure.
 set -uo pipefail
 export CARGO_TERM_COLOR=never
 target=${1:-target/x86_64-unknown-linux-gnu/release}
@@ -36,7 +37,17 @@ bash tests/wasm/run.sh "$wasm_target/youki" "$target/youki" "$wasm_target/wat2wa
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 read -r wasm_p wasm_f < <(tail -n 1 /tmp/youki-wasm.log | sed -nE 's/^wasm: ([0-9]+) passed, ([0-9]+) failed$/\1 \2/p')
 
-total_p=$((passed + inst_p + trace_p + ${wasm_p:-0})); total_f=$((failed + inst_f + trace_f + ${wasm_f:-1})); total_s=0
+echo "== VM lanes: cgroup v2 and systemd under qemu (tests/vm)"
+vm_p=0; vm_f=0; vm_s=0
+if bash tests/vm/run.sh 2>&1 | tee /tmp/youki-vm.log; [ "${PIPESTATUS[0]}" -ne 0 ]; then
+  status=1; vm_f=1
+fi
+read -r vp vf vs < <(grep -Eo "(conformance [a-z]+|cargo test [a-z_0-9]+): [0-9]+ passed, [0-9]+ failed, [0-9]+ (skipped|ignored)" /tmp/youki-vm.log \
+  | sed -E 's/.*: ([0-9]+) passed, ([0-9]+) failed, ([0-9]+) .*/\1 \2 \3/' | awk '{p+=$1; f+=$2; s+=$3} END {print p+0, f+0, s+0}')
+vm_p=$vp; vm_f=$((vm_f + vf)); vm_s=$vs
+echo "vm lanes: $vm_p passed, $vm_f failed, $vm_s skipped"
+
+total_p=$((passed + inst_p + trace_p + ${wasm_p:-0} + vm_p)); total_f=$((failed + inst_f + trace_f + ${wasm_f:-1} + vm_f)); total_s=$vm_s
 for rt in "$target/youki" /usr/sbin/runc; do
   echo "== conformance suite against $rt"
   log="/tmp/conformance-$(basename "$rt").log"

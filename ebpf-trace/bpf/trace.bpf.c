@@ -154,6 +154,15 @@ static __always_inline void user_bytes(struct event *ev, __u64 ptr, __s64 len)
 		ev->aux0 = n;
 }
 
+/* The first buffer of an iovec array (writev, sendmsg): enough for a message or log line. */
+static __always_inline void first_iov(struct event *ev, __u64 iov)
+{
+	__u64 v[2] = {}; /* struct iovec { void *base; size_t len; } */
+	if (!iov || bpf_probe_read_user(v, sizeof(v), (const void *)iov))
+		return;
+	user_bytes(ev, v[0], (__s64)v[1]);
+}
+
 static __always_inline void capture_argv(struct event *ev, __u64 argv)
 {
 	int i;
@@ -182,6 +191,15 @@ static __always_inline void capture_enter(struct event *ev)
 	case 44:  /* sendto */
 		user_bytes(ev, a[1], (__s64)a[2]);
 		break;
+	case 20:  /* writev */
+		first_iov(ev, a[1]);
+		break;
+	case 46: { /* sendmsg: struct msghdr has msg_iov at offset 16 */
+		__u64 iov = 0;
+		if (a[1] && !bpf_probe_read_user(&iov, sizeof(iov), (const void *)(a[1] + 16)))
+			first_iov(ev, iov);
+		break;
+	}
 	case 2: case 4: case 6: case 21: case 80: case 83: case 84: case 87: case 89:
 	case 161: /* chroot */
 	case 166: /* umount2 */
@@ -245,7 +263,8 @@ static __always_inline void capture_enter(struct event *ev)
 }
 
 /* Process facts for fork/exec/exit/rename records, in s2 as __u32s: namespace pid, then the
- * inodes of the pid, mnt, net, uts, ipc and cgroup namespaces, then the exit code. */
+ * inodes of the pid, mnt, net, uts, ipc and cgroup namespaces, the exit code, then the inode
+ * of the user namespace. */
 struct ns_info {
 	__u32 ns_pid;
 	__u32 pid_ns;
@@ -255,6 +274,7 @@ struct ns_info {
 	__u32 ipc_ns;
 	__u32 cgroup_ns;
 	__u32 exit_code;
+	__u32 user_ns;
 };
 
 static __always_inline void fill_ns(struct event *ev)
@@ -280,6 +300,7 @@ static __always_inline void fill_ns(struct event *ev)
 		n->mnt_ns = n->net_ns = n->uts_ns = n->ipc_ns = n->cgroup_ns = 0;
 	}
 	n->exit_code = BPF_CORE_READ(t, exit_code);
+	n->user_ns = BPF_CORE_READ(t, cred, user_ns, ns.inum);
 }
 
 SEC("tracepoint/raw_syscalls/sys_enter")

@@ -110,6 +110,11 @@ struct net { struct ns_common ns; } __core;
 struct uts_namespace { struct ns_common ns; } __core;
 struct ipc_namespace { struct ns_common ns; } __core;
 struct cgroup_namespace { struct ns_common ns; } __core;
+struct user_namespace { struct ns_common ns; } __core;
+
+struct cred {
+	struct user_namespace *user_ns;
+} __core;
 
 struct nsproxy {
 	struct uts_namespace *uts_ns;
@@ -139,6 +144,7 @@ struct task_struct {
 	struct pid *thread_pid;
 	struct nsproxy *nsproxy;
 	struct mm_struct *mm;
+	const struct cred *cred;
 } __core;
 
 #endif

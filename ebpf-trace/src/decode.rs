@@ -178,10 +178,12 @@ fn le_u32(b: &[u8], off: usize) -> u32 {
 /// Readable arguments of a syscall event, without the syscall name.
 pub fn describe(e: &Event) -> String {
     let a = &e.args;
+    // For writev and sendmsg only the first buffer is captured; the total is the result.
+    let total = if matches!(e.nr, 20 | 46) { u64::MAX } else { a[2] };
     let payload = || {
         let shown = &e.payload()[..e.payload().len().min(PAYLOAD_SHOWN)];
         let p = quote_bytes(shown);
-        if (shown.len() as u64) < a[2] && e.ret > shown.len() as i64 {
+        if (shown.len() as u64) < total && e.ret > shown.len() as i64 {
             format!("{p}...")
         } else {
             p
@@ -190,6 +192,8 @@ pub fn describe(e: &Event) -> String {
     match e.nr {
         0 | 45 => format!("{}, {}, {}", a[0] as i32, payload(), a[2]),
         1 | 44 => format!("{}, {}, {}", a[0] as i32, payload(), a[2]),
+        20 => format!("{}, [{}, ...], {}", a[0] as i32, payload(), a[2]),
+        46 => format!("{}, {{iov: [{}, ...]}}, {:#x}", a[0] as i32, payload(), a[2]),
         2 => format!("{}, {}", q(&e.s0_text()), open_flags(a[1])),
         257 => format!("{}, {}, {}", dirfd(a[0]), q(&e.s0_text()), open_flags(a[2])),
         437 => format!("{}, {}", dirfd(a[0]), q(&e.s0_text())),
@@ -341,6 +345,12 @@ mod tests {
         w.aux[0] = 5;
         w.ret = -32;
         assert_eq!(describe(&w), r#"2, "err!\n", 5"#);
+
+        let mut m = call(46, [5, 0, 0x4000, 0, 0, 0]);
+        m.s0 = b"{\"Failed\"".to_vec();
+        m.aux[0] = 9;
+        m.ret = 120;
+        assert_eq!(describe(&m), r#"5, {iov: ["{\"Failed\""..., ...]}, 0x4000"#);
     }
 
     #[test]

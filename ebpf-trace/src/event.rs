@@ -137,12 +137,14 @@ pub struct NsInfo {
     pub cgroup_ns: u32,
     /// The kernel's exit status word (as wait(2) sees it) on exit records.
     pub exit_code: u32,
+    /// The user namespace of the process's credentials.
+    pub user_ns: u32,
 }
 
 impl Event {
     /// The namespace facts the kernel side records for exec, exit and rename.
     pub fn ns(&self) -> Option<NsInfo> {
-        if !matches!(self.kind, Kind::Exec | Kind::Exit | Kind::Rename) || self.s2.len() < 32 {
+        if !matches!(self.kind, Kind::Exec | Kind::Exit | Kind::Rename) || self.s2.len() < 36 {
             return None;
         }
         let w = |i: usize| u32_at(&self.s2, i * 4);
@@ -155,6 +157,7 @@ impl Event {
             ipc_ns: w(5),
             cgroup_ns: w(6),
             exit_code: w(7),
+            user_ns: w(8),
         })
     }
 }

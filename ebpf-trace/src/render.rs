@@ -35,8 +35,8 @@ fn root_text(root: Option<RootStatus>) -> String {
 fn ns_text(e: &Event) -> String {
     match e.ns() {
         Some(n) if n.pid_ns != 0 => format!(
-            " [nspid {} pid:{} mnt:{} net:{} uts:{} ipc:{} cgroup:{}]",
-            n.ns_pid, n.pid_ns, n.mnt_ns, n.net_ns, n.uts_ns, n.ipc_ns, n.cgroup_ns
+            " [nspid {} pid:{} mnt:{} net:{} uts:{} ipc:{} cgroup:{} user:{}]",
+            n.ns_pid, n.pid_ns, n.mnt_ns, n.net_ns, n.uts_ns, n.ipc_ns, n.cgroup_ns, n.user_ns
         ),
         _ => String::new(),
     }
@@ -262,7 +262,7 @@ pub fn event_json(e: &Event) -> Value {
         "duration_ns": e.dur_ns,
         "ns": e.ns().filter(|n| n.pid_ns != 0).map(|n| json!({
             "pid": n.ns_pid, "pid_ns": n.pid_ns, "mnt_ns": n.mnt_ns, "net_ns": n.net_ns,
-            "uts_ns": n.uts_ns, "ipc_ns": n.ipc_ns, "cgroup_ns": n.cgroup_ns,
+            "uts_ns": n.uts_ns, "ipc_ns": n.ipc_ns, "cgroup_ns": n.cgroup_ns, "user_ns": n.user_ns,
         })),
     })
 }

@@ -146,8 +146,11 @@ init = [e for e in events if e["stage"] == "youki:mounts" and e.get("ns")]
 host = [e for e in events if e["stage"] == "youki" and e.get("ns")]
 assert init and init[0]["ns"]["pid"] == 1, "init ns pid"
 assert host and host[0]["ns"]["pid_ns"] != init[0]["ns"]["pid_ns"], "new pid ns"
+# no user namespace in this container: init's user namespace is the host's
+import os
+assert init[0]["ns"]["user_ns"] == os.stat("/proc/self/ns/user").st_ino, "user ns inode"
 PY
-then ok "youki --json: NDJSON events, pivot_root in youki:pivot, init is pid 1 in a new pid ns, no_failure"; else bad "youki --json" "$work/good.youki.out"; fi
+then ok "youki --json: NDJSON events, pivot_root in youki:pivot, init is pid 1 in a new pid ns (host user ns), no_failure"; else bad "youki --json" "$work/good.youki.out"; fi
 
 # --- --pid follows a running process.
 sleep 0.3 &

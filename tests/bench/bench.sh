@@ -14,6 +14,7 @@
 #
 # Metrics, one hyperfine invocation each, all runtimes in the same invocation:
 #   lifecycle  create + start + delete --force of a /bin/true container
+#   limits     the same with cgroup limits set (memory, cpu shares and quota, pids)
 #   run        run of the /bin/true container (run removes it when it exits)
 #   state      state of a created container
 #   list       list with BENCH_LIST_SIZE created containers
@@ -137,6 +138,22 @@ PY
 }
 make_bundle
 
+# The same bundle with cgroup resources, sharing the rootfs (by absolute path: runc
+# refuses a rootfs that is a symlink).
+limited="$work/limited"
+mkdir -p "$limited"
+python3 - "$bundle/config.json" "$limited/config.json" "$bundle/rootfs" <<'PY'
+import json, sys
+spec = json.load(open(sys.argv[1]))
+spec["root"]["path"] = sys.argv[3]
+spec["linux"]["resources"].update({
+    "memory": {"limit": 268435456},
+    "cpu": {"shares": 512, "quota": 50000, "period": 100000},
+    "pids": {"limit": 100},
+})
+json.dump(spec, open(sys.argv[2], "w"), indent=2)
+PY
+
 # A runtime call as hyperfine sees it; {rt} is hyperfine's parameter.
 rt_cmd="$bin/{rt} --root $state/{rt}"
 
@@ -156,6 +173,11 @@ lc="$ids_prefix-lc"
 hf lifecycle \
     --prepare "$rt_cmd delete --force $lc >/dev/null 2>&1 || true" \
     "$rt_cmd create --bundle $bundle $lc && $rt_cmd start $lc && $rt_cmd delete --force $lc"
+
+lim="$ids_prefix-lim"
+hf limits \
+    --prepare "$rt_cmd delete --force $lim >/dev/null 2>&1 || true" \
+    "$rt_cmd create --bundle $limited $lim && $rt_cmd start $lim && $rt_cmd delete --force $lim"
 
 rn="$ids_prefix-run"
 hf run -N \

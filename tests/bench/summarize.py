@@ -13,6 +13,7 @@ from pathlib import Path
 
 METRICS = [
     ("lifecycle", "create+start+delete"),
+    ("limits", "same, with cgroup limits"),
     ("run", "run"),
     ("state", "state"),
     ("list", "list"),

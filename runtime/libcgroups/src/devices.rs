@@ -8,7 +8,7 @@
 
 use oci_spec::runtime::{LinuxDeviceCgroup, LinuxDeviceType};
 
-use crate::resources::{need_v1, Controller, Probe, Write};
+use crate::resources::{need, Controller, Placement, Probe, Write};
 use crate::CgroupError;
 
 /// The devices the runtime-spec says every container may use (null, zero, full, random,
@@ -71,7 +71,8 @@ pub(crate) fn translate(
     probe: &dyn Probe,
     out: &mut Vec<Write>,
 ) -> Result<(), CgroupError> {
-    if rules.is_empty() || !need_v1(probe, Controller::Devices)? {
+    // On cgroup v2 the driver enforces the rules with a BPF program (see `v2::device_prog`).
+    if rules.is_empty() || need(probe, Controller::Devices)? != Some(Placement::V1) {
         return Ok(());
     }
     for rule in rules {

@@ -59,6 +59,19 @@ pub enum CgroupError {
     NotSupportedYet(String),
     #[error("freezing {path:?} did not reach FROZEN within {millis} ms")]
     FreezeTimeout { path: PathBuf, millis: u64 },
+    /// cgroup v2 allows controllers only in cgroups without processes of their own.
+    #[error("cannot enable controllers in {0:?}: it holds processes itself (cgroup v2 \"no internal processes\" rule); choose a cgroupsPath outside it")]
+    InternalProcesses(PathBuf),
+    /// A call to systemd over D-Bus failed.
+    #[error("systemd: {op}")]
+    Systemd {
+        op: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// A systemd unit did not reach the state the driver waited for.
+    #[error("systemd unit {unit} is {state}, expected {wanted}")]
+    UnitState { unit: String, state: String, wanted: String },
     /// A stored `CgroupState` that cannot describe cgroup directories of this host.
     #[error("invalid cgroup state: {0}")]
     InvalidState(String),

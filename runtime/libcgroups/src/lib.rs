@@ -1,7 +1,7 @@
 //! Control groups for youki: host layout detection, one `CgroupManager` trait, and drivers.
 //!
-//! The interface below is what `libcontainer` relies on. Drivers: v1 and hybrid here;
-//! v2 and systemd come with their own issue and must fit the same trait.
+//! The interface below is what `libcontainer` relies on. Drivers: v1 and hybrid ([`V1Manager`])
+//! and pure cgroup v2 ([`V2Manager`]); the systemd driver fits the same trait.
 //!
 //! The flow: [`detect`] reads the host layout once; [`manager`] resolves the spec's
 //! cgroupsPath into one directory per hierarchy and picks a driver; the driver's
@@ -13,6 +13,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+mod device_rules;
 mod devices;
 mod error;
 mod files;
@@ -21,8 +22,12 @@ mod mountinfo;
 mod path;
 mod resources;
 mod setup;
+mod stats_v2;
+pub mod systemd;
 mod v1;
+pub mod v2;
 
+pub use device_rules::{DeviceAccess, Kind as DeviceKind, Request as DeviceRequest};
 pub use devices::{default_device_rules, device_rule_line};
 pub use error::CgroupError;
 pub use manager::{from_state, manager, CgroupManager, CgroupState, Driver};
@@ -30,6 +35,7 @@ pub use mountinfo::{detect, parse_controllers, parse_mountinfo};
 pub use path::{parse_proc_cgroup, resolve, CgroupDir, OwnCgroup, Resolved};
 pub use resources::{translate, Controller, Placement, Probe, Write};
 pub use v1::V1Manager;
+pub use v2::V2Manager;
 pub mod stats;
 pub use stats::Stats;
 

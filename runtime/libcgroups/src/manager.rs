@@ -8,11 +8,18 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     path::{parse_proc_cgroup, resolve, CgroupDir},
-    CgroupError, CgroupView, FreezerState, HostCgroups, Layout, V1Manager,
+    systemd::SystemdManager,
+    CgroupError, CgroupView, FreezerState, HostCgroups, Layout, V1Manager, V2Manager,
 };
 
 /// A container's cgroup, whatever the driver.
 pub trait CgroupManager: fmt::Debug + Send + Sync {
+    /// Creates the container's directories before the child exists. A driver on a pure
+    /// cgroup v2 host returns the directory, so the child can be cloned straight into it
+    /// (CLONE_INTO_CGROUP); `apply` is then not needed.
+    fn prepare(&self) -> Result<Option<std::os::fd::OwnedFd>, CgroupError> {
+        Ok(None)
+    }
     /// Creates the container's directory in every hierarchy and moves `pid` into it.
     fn apply(&self, pid: i32) -> Result<(), CgroupError>;
     /// Moves `pid` into the (existing) container cgroup, e.g. for `exec`.
@@ -21,6 +28,11 @@ pub trait CgroupManager: fmt::Debug + Send + Sync {
     fn set_resources(&self, r: &LinuxResources) -> Result<(), CgroupError>;
     /// Freezes or thaws every task of the container; returns once the state is reached.
     fn freeze(&self, state: FreezerState) -> Result<(), CgroupError>;
+    /// Kills every process of the container at once (cgroup.kill) when the kernel can;
+    /// false when the caller must signal the processes one by one.
+    fn kill_all(&self) -> Result<bool, CgroupError> {
+        Ok(false)
+    }
     /// Every process in the container's cgroup and the cgroups below it, sorted.
     fn pids(&self) -> Result<Vec<i32>, CgroupError>;
     /// Removes the container's cgroup directories (and any below them), deepest first.
@@ -31,10 +43,15 @@ pub trait CgroupManager: fmt::Debug + Send + Sync {
     fn state(&self) -> CgroupState;
     /// Resource usage, for `events --stats`.
     fn stats(&self) -> Result<crate::stats::Stats, CgroupError>;
-    /// An eventfd that becomes readable on every OOM kill in the container, when the driver
-    /// can tell.
+    /// An fd that becomes readable when the container may have had an OOM kill, when the
+    /// driver can tell: an eventfd on v1, an inotify watch of memory.events on v2.
     fn oom_eventfd(&self) -> Result<Option<std::os::fd::OwnedFd>, CgroupError> {
         Ok(None)
+    }
+    /// The number of OOM kills so far, where the kernel counts them (v2 memory.events).
+    /// With `None`, every wakeup of `oom_eventfd` is one OOM event (the v1 eventfd).
+    fn oom_kills(&self) -> Option<u64> {
+        None
     }
 }
 
@@ -44,6 +61,13 @@ pub trait CgroupManager: fmt::Debug + Send + Sync {
 pub enum Driver {
     /// cgroupfs on v1 hierarchies, plus the cgroup2 mount of a hybrid host.
     V1,
+    /// cgroupfs on a pure cgroup v2 host.
+    V2,
+    /// A transient scope of the system's systemd (cgroup v2).
+    Systemd,
+    /// A transient scope of the user's systemd (rootless, cgroup v2).
+    #[serde(rename = "systemd-user")]
+    SystemdUser,
 }
 
 /// A container's cgroup as stored in its state file: the driver and the resolved absolute
@@ -65,23 +89,24 @@ pub fn manager(
     systemd: bool,
 ) -> Result<Box<dyn CgroupManager>, CgroupError> {
     if systemd {
-        return Err(CgroupError::NotSupportedYet("systemd cgroup driver".into()));
+        let user = !nix::unistd::geteuid().is_root();
+        return Ok(Box::new(SystemdManager::new(host, cgroups_path, container_id, user)?));
     }
+    let absolute = cgroups_path.is_some_and(|p| p.is_absolute());
+    let own = if absolute {
+        Vec::new()
+    } else {
+        let file = "/proc/self/cgroup";
+        let text = fs::read_to_string(file).map_err(|e| CgroupError::io("read", file, e))?;
+        parse_proc_cgroup(&text)?
+    };
+    let resolved = resolve(host, &own, cgroups_path, container_id)?;
     match host.layout {
-        Layout::V2 => Err(CgroupError::NotSupportedYet("cgroup v2 driver".into())),
-        Layout::V1 | Layout::Hybrid => {
-            let absolute = cgroups_path.is_some_and(|p| p.is_absolute());
-            let own = if absolute {
-                Vec::new()
-            } else {
-                let file = "/proc/self/cgroup";
-                let text =
-                    fs::read_to_string(file).map_err(|e| CgroupError::io("read", file, e))?;
-                parse_proc_cgroup(&text)?
-            };
-            let resolved = resolve(host, &own, cgroups_path, container_id)?;
-            Ok(Box::new(V1Manager::new(resolved.path, resolved.dirs)))
-        }
+        Layout::V2 => match resolved.dirs.into_iter().next() {
+            Some(dir) => Ok(Box::new(V2Manager::new(resolved.path, dir))),
+            None => Err(CgroupError::NoHierarchy),
+        },
+        Layout::V1 | Layout::Hybrid => Ok(Box::new(V1Manager::new(resolved.path, resolved.dirs))),
     }
 }
 
@@ -93,6 +118,8 @@ pub fn from_state(
 ) -> Result<Box<dyn CgroupManager>, CgroupError> {
     match s.driver {
         Driver::V1 => Ok(Box::new(V1Manager::from_state(host, s)?)),
+        Driver::V2 => Ok(Box::new(V2Manager::from_state(s)?)),
+        Driver::Systemd | Driver::SystemdUser => Ok(Box::new(SystemdManager::from_state(s)?)),
     }
 }
 
@@ -112,18 +139,29 @@ mod tests {
     }
 
     #[test]
-    fn systemd_driver_is_not_supported_yet() {
+    fn systemd_driver_needs_cgroup_v2() {
         let err = manager(&host(Layout::Hybrid), None, "abc", true).unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "systemd cgroup driver is not supported yet"
-        );
+        assert_eq!(err.to_string(), "the systemd cgroup driver on a cgroup v1 or hybrid host is not supported yet");
     }
 
     #[test]
-    fn v2_driver_is_not_supported_yet() {
-        let err = manager(&host(Layout::V2), Some(Path::new("/x")), "abc", false).unwrap_err();
-        assert_eq!(err.to_string(), "cgroup v2 driver is not supported yet");
+    fn a_v2_host_gets_the_v2_driver_with_one_directory() {
+        let host = HostCgroups {
+            layout: Layout::V2,
+            hierarchies: vec![Hierarchy::new("/sys/fs/cgroup", &["cpu", "memory"], true)],
+        };
+        let m = manager(&host, Some(Path::new("/youki/abc")), "abc", false).unwrap();
+        let s = m.state();
+        assert_eq!(s.driver, Driver::V2);
+        assert_eq!(s.dirs.len(), 1);
+        assert_eq!(s.dirs[0].dir, Path::new("/sys/fs/cgroup/youki/abc"));
+        assert_eq!(m.views()[0].name, "");
+        let again = from_state(
+            &host,
+            &serde_json::from_str(&serde_json::to_string(&s).unwrap()).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(again.state(), s);
     }
 
     #[test]

@@ -44,6 +44,24 @@ pub struct Resolved {
     pub dirs: Vec<CgroupDir>,
 }
 
+/// Checks a directory read back from a state file: it must lie strictly below its
+/// hierarchy's mountpoint, with no "..", so a tampered state cannot aim elsewhere.
+pub(crate) fn check_stored(d: &CgroupDir) -> Result<(), CgroupError> {
+    let below = d.dir.strip_prefix(&d.hierarchy.mountpoint).ok();
+    let clean = below.is_some_and(|rel| {
+        rel.components().next().is_some()
+            && rel.components().all(|c| matches!(c, Component::Normal(_)))
+    });
+    if clean {
+        Ok(())
+    } else {
+        Err(CgroupError::InvalidState(format!(
+            "{:?} is not a cgroup below {:?}",
+            d.dir, d.hierarchy.mountpoint
+        )))
+    }
+}
+
 /// Parses the contents of `/proc/<pid>/cgroup`.
 pub fn parse_proc_cgroup(text: &str) -> Result<Vec<OwnCgroup>, CgroupError> {
     let mut out = Vec::new();

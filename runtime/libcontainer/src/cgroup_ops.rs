@@ -67,15 +67,52 @@ pub fn stats(root: &Path, id: &str) -> Result<libcgroups::Stats, ContainerError>
     Ok(manager_of(&st)?.stats()?)
 }
 
-/// An eventfd readable on each OOM kill in the container (None when the driver cannot tell).
-pub fn oom_eventfd(root: &Path, id: &str) -> Result<Option<std::os::fd::OwnedFd>, ContainerError> {
+/// Watches a container for OOM kills.
+pub struct OomWatch {
+    fd: std::os::fd::OwnedFd,
+    mgr: Box<dyn CgroupManager>,
+    kills: Option<u64>,
+}
+
+impl OomWatch {
+    /// The fd to poll for readability.
+    pub fn fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        use std::os::fd::AsFd;
+        self.fd.as_fd()
+    }
+
+    /// After the fd polled readable: drains it and says whether an OOM kill happened.
+    pub fn consume(&mut self) -> bool {
+        let mut buf = [0u8; 4096];
+        if nix::unistd::read(&self.fd, &mut buf).is_err() {
+            return false;
+        }
+        match (self.kills, self.mgr.oom_kills()) {
+            (Some(before), Some(now)) => {
+                self.kills = Some(now);
+                now > before
+            }
+            _ => true,
+        }
+    }
+}
+
+/// An OOM watch on the container (None when the driver cannot tell).
+pub fn oom_watch(root: &Path, id: &str) -> Result<Option<OomWatch>, ContainerError> {
     let (_, st) = open_in(root, id, "watch", &[Status::Created, Status::Running, Status::Paused])?;
-    Ok(manager_of(&st)?.oom_eventfd()?)
+    let mgr = manager_of(&st)?;
+    let Some(fd) = mgr.oom_eventfd()? else { return Ok(None) };
+    let kills = mgr.oom_kills();
+    Ok(Some(OomWatch { fd, mgr, kills }))
 }
 
 /// Signals every process of the container with the cgroup frozen, so none can fork away
 /// between listing and signalling.
+/// SIGKILL on cgroup v2 goes through cgroup.kill, which reaches every process at once.
 pub fn signal_frozen(mgr: &dyn CgroupManager, extra: i32, signal: nix::sys::signal::Signal) -> Result<(), ContainerError> {
+    if signal == nix::sys::signal::Signal::SIGKILL && mgr.kill_all()? {
+        return Ok(());
+    }
     let frozen = mgr.freeze(FreezerState::Frozen).is_ok();
     let mut pids = mgr.pids()?;
     pids.push(extra);

@@ -1,6 +1,6 @@
 //! Starts the child with one clone3(2), falling back to clone(2) on kernels without it.
 
-use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 
 use nix::sched::CloneFlags;
 use nix::unistd::Pid;
@@ -37,21 +37,43 @@ pub struct Child {
     pub pid: Pid,
     /// A pidfd when clone3 gave one.
     pub pidfd: Option<OwnedFd>,
+    /// True when the child was born in the cgroup passed to `clone_child`.
+    pub in_cgroup: bool,
+}
+
+const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
+
+fn clone3(args: &CloneArgs) -> libc::c_long {
+    // SAFETY: clone3 without CLONE_VM behaves like fork: the child gets a copy of our memory
+    // and stack, so returning into Rust code in the child is sound in a single-threaded process.
+    unsafe { libc::syscall(libc::SYS_clone3, args as *const CloneArgs, std::mem::size_of::<CloneArgs>()) }
 }
 
 /// Forks with `flags` (namespace flags only) and runs `child` in the new process, which exits
-/// with its return value. The caller must be single-threaded, as with fork(2).
-pub fn clone_child(flags: CloneFlags, child: impl FnOnce() -> i32) -> Result<Child, nix::Error> {
+/// with its return value. With `cgroup` (a cgroup v2 directory), the child starts in that
+/// cgroup when the kernel can do it; `Child::in_cgroup` says whether it did. The caller must
+/// be single-threaded, as with fork(2).
+pub fn clone_child(flags: CloneFlags, cgroup: Option<BorrowedFd>, child: impl FnOnce() -> i32) -> Result<Child, nix::Error> {
     let mut pidfd: libc::c_int = -1;
-    let args = CloneArgs {
+    let mut args = CloneArgs {
         flags: flags.bits() as u64 | libc::CLONE_PIDFD as u64,
         pidfd: &mut pidfd as *mut libc::c_int as u64,
         exit_signal: libc::SIGCHLD as u64,
         ..Default::default()
     };
-    // SAFETY: clone3 without CLONE_VM behaves like fork: the child gets a copy of our memory
-    // and stack, so returning into Rust code in the child is sound in a single-threaded process.
-    let mut ret = unsafe { libc::syscall(libc::SYS_clone3, &args as *const CloneArgs, std::mem::size_of::<CloneArgs>()) };
+    let mut in_cgroup = false;
+    let mut ret = -1;
+    if let Some(fd) = cgroup {
+        args.flags |= CLONE_INTO_CGROUP;
+        args.cgroup = fd.as_raw_fd() as u64;
+        ret = clone3(&args);
+        in_cgroup = ret >= 0;
+        args.flags &= !CLONE_INTO_CGROUP;
+        args.cgroup = 0;
+    }
+    if ret < 0 {
+        ret = clone3(&args);
+    }
     if ret < 0 && matches!(nix::Error::last(), nix::Error::ENOSYS | nix::Error::E2BIG) {
         if flags.bits() & libc::CLONE_NEWTIME != 0 {
             return Err(nix::Error::ENOSYS);
@@ -71,6 +93,7 @@ pub fn clone_child(flags: CloneFlags, child: impl FnOnce() -> i32) -> Result<Chi
             pid: Pid::from_raw(pid as i32),
             // SAFETY: the kernel gave us this fd and nobody else owns it.
             pidfd: (pidfd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(pidfd) }),
+            in_cgroup,
         }),
     }
 }

@@ -3,7 +3,7 @@
 
 use std::fs::{self, File};
 use std::io::Write;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use libcgroups::CgroupManager;
@@ -95,8 +95,9 @@ pub fn create(mut o: CreateOptions) -> Result<Created, ContainerError> {
     o.executor.can_handle(&workload).map_err(|reason| ContainerError::NoExecutor { program: p.args[0].clone(), reason })?;
     let (keep, console) = Console::endpoints(std::mem::replace(&mut o.console, Console::None), plan.process.terminal)?;
     let cgroup = libcgroups::manager(&host.cgroups, plan.cgroups_path.as_deref(), o.id, o.systemd_cgroup)?;
-    // A user without a delegated cgroup tree runs without a cgroup, as runc does.
-    let cgroup = if o.rootless && !crate::rootless::cgroup_writable(&cgroup.state()) {
+    // A user without a delegated cgroup tree runs without a cgroup, as runc does. With the
+    // systemd driver the user's systemd makes the scope and delegates it.
+    let cgroup = if o.rootless && !o.systemd_cgroup && !crate::rootless::cgroup_writable(&cgroup.state()) {
         tracing::warn!("rootless: no writable cgroup for {:?}; running without one", o.id);
         None
     } else {
@@ -165,6 +166,11 @@ fn create_in(
         executor: o.executor,
     };
 
+    // On cgroup v2 the directories exist before the child, which is born inside them.
+    let cgroup_dir = match undo.cgroup.as_ref() {
+        Some(cg) => cg.prepare()?,
+        None => None,
+    };
     let child = crate::telemetry::span("clone", || -> Result<_, ContainerError> {
         let mut for_child = namespaces::ForChildren::default();
         if let Some(path) = &plan.pid_join {
@@ -173,7 +179,7 @@ fn create_in(
         if let Some(offsets) = &plan.time_offsets {
             for_child.new_time(&offsets.iter().map(|o| format!("{} {} {}\n", o.clock, o.secs, o.nanos)).collect::<String>())?;
         }
-        let cloned = clone_child(plan.clone_flags, move || init::run(ctx));
+        let cloned = clone_child(plan.clone_flags, cgroup_dir.as_ref().map(|fd| fd.as_fd()), move || init::run(ctx));
         for_child.restore()?;
         cloned.map_err(|e| ContainerError::sys("clone the container process", e))
     })?;
@@ -184,7 +190,9 @@ fn create_in(
     if let Some(cg) = undo.cgroup.as_ref() {
         crate::telemetry::attr("cgroup.path", cg.state().path);
         let placed = crate::telemetry::span("cgroup", || -> Result<(), ContainerError> {
-            cg.apply(pid.as_raw())?;
+            if !child.in_cgroup {
+                cg.apply(pid.as_raw())?;
+            }
             if let Some(r) = &plan.resources {
                 cg.set_resources(r)?;
             }

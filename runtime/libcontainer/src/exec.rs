@@ -140,7 +140,7 @@ pub fn exec(o: ExecOptions) -> Result<i32, ContainerError> {
     for (kind, path) in joins.iter().filter(|(k, _)| matches!(k, NsKind::Pid | NsKind::Time)) {
         for_child.join(*kind, path)?;
     }
-    let cloned = clone_child(nix::sched::CloneFlags::empty(), move || ctx.run());
+    let cloned = clone_child(nix::sched::CloneFlags::empty(), None, move || ctx.run());
     for_child.restore()?;
     let child = cloned.map_err(|e| ContainerError::sys("clone the exec process", e))?;
     let pid = child.pid;

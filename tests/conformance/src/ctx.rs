@@ -2,6 +2,7 @@
 //! every case, pass or fail, and reports anything the runtime left behind.
 
 use crate::bundle::{make_dir, Assets, Bundle};
+use crate::cgroup_driver::{CgroupDriver, Placement};
 use crate::facts::{self, Facts};
 use crate::host;
 use crate::runtime::{Call, Output, Runtime};
@@ -22,8 +23,8 @@ pub struct Suite {
     pub base: PathBuf,
     /// Starts every container id of this run (`conf<harness pid>`).
     pub tag: String,
-    /// The cgroup parent that cases with an absolute cgroupsPath use.
-    pub cgroup_parent: String,
+    /// How cgroupsPath is written for the runtime's cgroup driver, and where it lands.
+    pub cgroups: CgroupDriver,
     /// The harness's own namespaces: the runtime namespaces.
     pub host_ns: BTreeMap<String, String>,
 }
@@ -80,16 +81,26 @@ impl<'s> Ctx<'s> {
         Bundle::create(dir, &self.suite.assets, spec::base()?)
     }
 
-    /// The cgroupsPath under the suite's parent for a container id.
-    pub fn cgroup_path_for(&self, id: &str) -> String {
-        format!("{}/{id}", self.suite.cgroup_parent)
+    /// The cgroupsPath for a container id under the suite's parent (or in its systemd
+    /// slice), and the cgroup path the container's processes must then show.
+    pub fn placement(&self, id: &str) -> Placement {
+        self.suite.cgroups.placement(id)
     }
 
-    /// Sets the bundle's cgroupsPath to `cgroup_path_for(id)` and returns that path.
+    /// The cgroup (as /proc/<pid>/cgroup shows it) of a container placed by `place_in_cgroup`.
+    pub fn cgroup_path_for(&self, id: &str) -> String {
+        self.placement(id).cgroup
+    }
+
+    /// Sets the bundle's cgroupsPath for `id` and returns the container's cgroup path.
     pub fn place_in_cgroup(&self, bundle: &mut Bundle, id: &str) -> Result<String> {
-        let path = self.cgroup_path_for(id);
-        spec::set(&mut bundle.config, "/linux/cgroupsPath", serde_json::json!(path))?;
-        Ok(path)
+        let p = self.placement(id);
+        spec::set(
+            &mut bundle.config,
+            "/linux/cgroupsPath",
+            serde_json::json!(p.spec_value),
+        )?;
+        Ok(p.cgroup)
     }
 
     pub fn call(&self, args: &[&str]) -> Result<Output> {
@@ -290,10 +301,12 @@ impl<'s> Ctx<'s> {
         found
     }
 
-    /// Cgroup dirs named after this case's ids: under the suite parent, the runtime's own
-    /// cgroup (relative paths) or a hierarchy root.
+    /// Cgroup dirs named after this case's ids (`ID`, or a systemd scope `PREFIX-ID.scope`):
+    /// under the suite parent or slice, the runtime's own cgroup (relative paths) or a
+    /// hierarchy root.
     fn cgroup_dirs_with_prefix(&self) -> Result<Vec<PathBuf>> {
-        let mut parents = vec![self.suite.cgroup_parent.clone(), "/".to_string()];
+        let mut parents = self.suite.cgroups.parents();
+        parents.push("/".to_string());
         parents.extend(host::own_cgroups()?.into_values());
         let mut found = Vec::new();
         for h in host::hierarchies()? {
@@ -302,9 +315,7 @@ impl<'s> Ctx<'s> {
                     continue;
                 };
                 for e in entries.flatten() {
-                    if e.file_name().to_string_lossy().starts_with(&self.prefix)
-                        && e.path().is_dir()
-                    {
+                    if e.file_name().to_string_lossy().contains(&self.prefix) && e.path().is_dir() {
                         found.push(e.path());
                     }
                 }

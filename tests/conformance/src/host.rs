@@ -136,6 +136,75 @@ pub fn hierarchy(controller: &str) -> Result<Hierarchy> {
         .with_context(|| format!("no cgroup hierarchy for {controller:?} is mounted on the host"))
 }
 
+/// Where the cgroup controllers live, as far as the cases care.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layout {
+    /// v1 controllers, alone or beside a cgroup2 mount (hybrid).
+    V1,
+    /// cgroup2 only: one hierarchy holds every controller.
+    Unified,
+}
+
+pub fn layout() -> Result<Layout> {
+    let all = hierarchies()?;
+    if all
+        .iter()
+        .any(|h| h.controllers.iter().any(|c| !c.starts_with("name=")))
+    {
+        return Ok(Layout::V1);
+    }
+    if all.iter().any(Hierarchy::is_v2) {
+        return Ok(Layout::Unified);
+    }
+    anyhow::bail!("no cgroup hierarchy is mounted on this host")
+}
+
+/// The hierarchy holding a controller's files: its v1 hierarchy, or the unified one.
+pub fn hierarchy_of(layout: Layout, v1_controller: &str) -> Result<Hierarchy> {
+    match layout {
+        Layout::V1 => hierarchy(v1_controller),
+        Layout::Unified => hierarchy(""),
+    }
+}
+
+/// A controller file of a cgroup, read from the host and trimmed.
+pub fn read_cgroup_file(
+    layout: Layout,
+    v1_controller: &str,
+    cgroup: &str,
+    file: &str,
+) -> Result<String> {
+    let path = hierarchy_of(layout, v1_controller)?.dir(cgroup).join(file);
+    Ok(fs::read_to_string(&path)
+        .with_context(|| format!("reading {}", path.display()))?
+        .trim()
+        .to_string())
+}
+
+/// Whether a controller file exists in a cgroup (or at the root for `/`).
+pub fn cgroup_file_exists(layout: Layout, v1_controller: &str, cgroup: &str, file: &str) -> bool {
+    hierarchy_of(layout, v1_controller).is_ok_and(|h| h.dir(cgroup).join(file).exists())
+}
+
+/// The major:minor of the first real disk in /sys/block (virtio, SCSI/SATA, NVMe, Xen), for
+/// per-device block IO rules.
+pub fn first_disk() -> Option<(u64, u64)> {
+    let mut names: Vec<String> = fs::read_dir("/sys/block")
+        .ok()?
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| {
+            ["vd", "sd", "nvme", "xvd", "hd"]
+                .iter()
+                .any(|p| n.starts_with(p))
+        })
+        .collect();
+    names.sort();
+    let dev = fs::read_to_string(format!("/sys/block/{}/dev", names.first()?)).ok()?;
+    let (major, minor) = dev.trim().split_once(':')?;
+    Some((major.parse().ok()?, minor.parse().ok()?))
+}
+
 /// Parses /proc/<pid>/cgroup into hierarchy key -> path.
 pub fn cgroup_paths(text: &str) -> BTreeMap<String, String> {
     text.lines()

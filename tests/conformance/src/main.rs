@@ -1,11 +1,14 @@
 //! The conformance harness: runs every case against a runc-compatible runtime binary and
 //! prints one result line per case, then `N passed, N failed, N skipped`.
 //!
-//! Usage: `conformance --runtime PATH [--filter SUBSTR] [--checker PATH] [--list]
-//!                     [--skip-slow] [--json FILE]` (`RUNTIME` env when `--runtime` is absent).
+//! Usage: `conformance --runtime PATH [--runtime-arg ARG]... [--filter SUBSTR]...
+//!                     [--checker PATH] [--list] [--skip-slow] [--json FILE]`
+//! (`RUNTIME` env when `--runtime` is absent).
 
 mod bundle;
 mod cases;
+mod cgroup_driver;
+mod cgroup_files;
 mod console;
 mod ctx;
 mod facts;
@@ -22,20 +25,24 @@ mod spec;
 
 use anyhow::{bail, Context, Result};
 use bundle::Assets;
+use cgroup_driver::CgroupDriver;
 use ctx::Suite;
 use std::path::PathBuf;
 
 #[derive(Debug, Default, PartialEq)]
 struct Options {
     runtime: Option<PathBuf>,
-    filter: Option<String>,
+    /// Global flags for every runtime call, before the subcommand.
+    runtime_args: Vec<String>,
+    /// A case runs when its name contains any of these (all cases when empty).
+    filters: Vec<String>,
     checker: Option<PathBuf>,
     json: Option<PathBuf>,
     list: bool,
     skip_slow: bool,
 }
 
-const USAGE: &str = "usage: conformance --runtime PATH [--filter SUBSTR] [--checker PATH] [--list] [--skip-slow] [--json FILE]";
+const USAGE: &str = "usage: conformance --runtime PATH [--runtime-arg ARG]... [--filter SUBSTR]... [--checker PATH] [--list] [--skip-slow] [--json FILE]";
 
 fn parse_options(args: &[String]) -> Result<Options> {
     let mut opts = Options::default();
@@ -48,7 +55,8 @@ fn parse_options(args: &[String]) -> Result<Options> {
         };
         match flag.as_str() {
             "--runtime" => opts.runtime = Some(PathBuf::from(value()?)),
-            "--filter" => opts.filter = Some(value()?),
+            "--runtime-arg" => opts.runtime_args.push(value()?),
+            "--filter" => opts.filters.push(value()?),
             "--checker" => opts.checker = Some(PathBuf::from(value()?)),
             "--json" => opts.json = Some(PathBuf::from(value()?)),
             "--list" => opts.list = true,
@@ -78,7 +86,9 @@ fn real_main() -> Result<i32> {
     let opts = parse_options(&args)?;
     let selected: Vec<cases::Case> = cases::all()
         .into_iter()
-        .filter(|c| opts.filter.as_deref().is_none_or(|f| c.name.contains(f)))
+        .filter(|c| {
+            opts.filters.is_empty() || opts.filters.iter().any(|f| c.name.contains(f.as_str()))
+        })
         .filter(|c| !(opts.skip_slow && c.slow))
         .collect();
     if opts.list {
@@ -89,6 +99,9 @@ fn real_main() -> Result<i32> {
             }
             if let Some(why) = case.runc_xfail {
                 notes.push(format!("runc xfail: {why}"));
+            }
+            if let Some(why) = case.runc_systemd_xfail {
+                notes.push(format!("runc --systemd-cgroup xfail: {why}"));
             }
             println!(
                 "{}{}",
@@ -110,7 +123,7 @@ fn real_main() -> Result<i32> {
         Some(path) => path,
         None => bail!("no runtime: pass --runtime PATH or set RUNTIME\n{USAGE}"),
     };
-    let suite = setup(runtime, opts.checker.clone())?;
+    let suite = setup(runtime, opts.runtime_args.clone(), opts.checker.clone())?;
     let results = report::run_all(&suite, &selected);
     teardown(&suite);
     if let Some(path) = &opts.json {
@@ -123,7 +136,7 @@ fn real_main() -> Result<i32> {
     })
 }
 
-fn setup(runtime: PathBuf, checker: Option<PathBuf>) -> Result<Suite> {
+fn setup(runtime: PathBuf, runtime_args: Vec<String>, checker: Option<PathBuf>) -> Result<Suite> {
     let runtime = std::fs::canonicalize(&runtime)
         .with_context(|| format!("runtime {}", runtime.display()))?;
     let checker = match checker {
@@ -150,18 +163,24 @@ fn setup(runtime: PathBuf, checker: Option<PathBuf>) -> Result<Suite> {
             .with_context(|| format!("removing stale {}", base.display()))?;
     }
     bundle::make_dir(&base)?;
-    let rt = runtime::Runtime::probe(runtime, base.join("root"))?;
+    let cgroups = CgroupDriver::for_runtime_args(&runtime_args);
+    let rt = runtime::Runtime::probe(runtime, base.join("root"), runtime_args)?;
     println!(
-        "# runtime: {} ({})",
+        "# runtime: {} ({}){}",
         rt.path.display(),
-        rt.version.lines().next().unwrap_or("?")
+        rt.version.lines().next().unwrap_or("?"),
+        if rt.global_args.is_empty() {
+            String::new()
+        } else {
+            format!(", global flags {:?}", rt.global_args)
+        }
     );
     Ok(Suite {
         rt,
         assets: Assets { busybox, checker },
         base,
         tag,
-        cgroup_parent: "/conformance".to_string(),
+        cgroups,
         host_ns: host::namespaces("self"),
     })
 }
@@ -186,9 +205,9 @@ fn teardown(suite: &Suite) {
         );
     }
     let left = remaining(&suite.rt.root);
-    if let Ok(hierarchies) = host::hierarchies() {
+    if let (CgroupDriver::Fs { parent }, Ok(hierarchies)) = (&suite.cgroups, host::hierarchies()) {
         for h in hierarchies {
-            let _ = std::fs::remove_dir(h.dir(&suite.cgroup_parent));
+            let _ = std::fs::remove_dir(h.dir(parent));
         }
     }
     let mounts = host::mounts_under(&suite.base).unwrap_or_default();
@@ -217,13 +236,18 @@ mod tests {
             "/r",
             "--filter",
             "mounts/",
+            "--runtime-arg",
+            "--systemd-cgroup",
+            "--filter",
+            "cgroups/",
             "--skip-slow",
             "--json",
             "o.json",
         ]))
         .expect("valid");
         assert_eq!(opts.runtime, Some(PathBuf::from("/r")));
-        assert_eq!(opts.filter.as_deref(), Some("mounts/"));
+        assert_eq!(opts.filters, ["mounts/", "cgroups/"]);
+        assert_eq!(opts.runtime_args, ["--systemd-cgroup"]);
         assert!(opts.skip_slow && !opts.list);
         assert_eq!(opts.json, Some(PathBuf::from("o.json")));
     }

@@ -89,13 +89,14 @@ pub fn run_all(suite: &Suite, cases: &[Case]) -> Vec<CaseResult> {
         let started = Instant::now();
         let (kind, detail) = match Ctx::new(suite, index) {
             Ok(mut ctx) => {
-                let outcome = (case.run)(&mut ctx);
+                // A panicking case is a failure of that case, not the end of the run.
+                let outcome =
+                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (case.run)(&mut ctx)))
+                        .unwrap_or_else(|panic| {
+                            Err(anyhow::anyhow!("the case panicked: {}", panic_text(&panic)))
+                        });
                 let leaks = ctx.finish();
-                let xfail = if suite.rt.is_runc {
-                    case.runc_xfail
-                } else {
-                    None
-                };
+                let xfail = case.expected_failure(suite.rt.is_runc, &suite.cgroups);
                 classify(outcome, &leaks, xfail)
             }
             Err(err) => (Kind::Fail, format!("setting up the case: {err:#}")),
@@ -115,6 +116,14 @@ pub fn run_all(suite: &Suite, cases: &[Case]) -> Vec<CaseResult> {
     }
     println!("{}", summary(&results));
     results
+}
+
+fn panic_text(panic: &Box<dyn std::any::Any + Send>) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "(no message)".to_string())
 }
 
 pub fn write_json(path: &Path, results: &[CaseResult]) -> Result<()> {

@@ -22,6 +22,8 @@ pub struct Runtime {
     /// `--version` mentions runc: cases with a `runc_xfail` reason report XFAIL on failure.
     pub is_runc: bool,
     pub version: String,
+    /// Global flags passed before the subcommand on every call (`--systemd-cgroup`).
+    pub global_args: Vec<String>,
 }
 
 /// Options of one runtime call beyond its arguments.
@@ -98,7 +100,7 @@ static CALLS: AtomicU32 = AtomicU32::new(0);
 
 impl Runtime {
     /// Probes `PATH --version` and remembers whether it is runc.
-    pub fn probe(path: PathBuf, root: PathBuf) -> Result<Runtime> {
+    pub fn probe(path: PathBuf, root: PathBuf, global_args: Vec<String>) -> Result<Runtime> {
         let out = Command::new(&path)
             .arg("--version")
             .stdin(Stdio::null())
@@ -111,22 +113,38 @@ impl Runtime {
             root,
             is_runc,
             version,
+            global_args,
         })
     }
 
-    /// Runs `RUNTIME --root ROOT [--log F] ARGS...` with stdio captured under `dir`.
+    /// `PROGRAM --root ROOT GLOBAL_ARGS...`: the start of every call, ready for a subcommand.
+    /// `program` is the runtime itself or a copy of it.
+    pub fn command(&self, program: &Path) -> Command {
+        let mut cmd = Command::new(program);
+        cmd.arg("--root").arg(&self.root).args(&self.global_args);
+        cmd
+    }
+
+    /// Runs `RUNTIME --root ROOT GLOBAL_ARGS [--log F] ARGS...` with stdio captured under `dir`.
     pub fn call(&self, dir: &Path, args: &[&str], call: Call) -> Result<Output> {
         let n = CALLS.fetch_add(1, Ordering::Relaxed);
         let out_path = dir.join(format!("call-{n}.out"));
         let err_path = dir.join(format!("call-{n}.err"));
         let log_path = dir.join(format!("call-{n}.log"));
-        let mut cmd = Command::new(&self.path);
-        cmd.arg("--root").arg(&self.root);
+        let mut cmd = self.command(&self.path);
         if call.log {
             cmd.arg("--log").arg(&log_path);
         }
         cmd.args(args);
-        let cmdline = format!("{} {}", self.path.display(), args.join(" "));
+        let cmdline = format!(
+            "{} {}{}",
+            self.path.display(),
+            self.global_args
+                .iter()
+                .map(|a| format!("{a} "))
+                .collect::<String>(),
+            args.join(" ")
+        );
         cmd.stdin(Stdio::null())
             .stdout(
                 File::create(&out_path)

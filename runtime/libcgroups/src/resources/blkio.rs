@@ -1,4 +1,4 @@
-//! Block IO rules (v1 names): weights and per-device weights and throttles.
+//! Block IO rules (v1 names; v2 in `io`): weights and per-device weights and throttles.
 //!
 //! Kernels without CFQ have no blkio.weight; when BFQ is loaded its blkio.bfq.weight (and
 //! blkio.bfq.weight_device) take the same values, so those are preferred when present.
@@ -6,7 +6,7 @@
 
 use oci_spec::runtime::{LinuxBlockIo, LinuxThrottleDevice};
 
-use super::{need_v1, Controller, Probe, Write};
+use super::{io, need, Controller, Placement, Probe, Write};
 use crate::CgroupError;
 
 pub(super) fn translate(
@@ -39,8 +39,16 @@ pub(super) fn translate(
         .iter()
         .any(|(_, t)| t.as_ref().is_some_and(|t| !t.is_empty()));
     let set = weight.is_some() || leaf_weight.is_some() || !devices.is_empty() || any_throttle;
-    if !set || !need_v1(probe, Controller::Blkio)? {
+    if !set {
         return Ok(());
+    }
+    match need(probe, Controller::Blkio)? {
+        Some(Placement::V1) => {}
+        Some(Placement::V2) => {
+            io::translate(b, probe, out);
+            return Ok(());
+        }
+        _ => return Ok(()),
     }
     let w = |file: &str, value: String| Write::new(Controller::Blkio, file, value);
     let bfq = probe.exists(Controller::Blkio, "blkio.bfq.weight");

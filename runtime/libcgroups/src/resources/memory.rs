@@ -1,4 +1,4 @@
-//! Memory rules (v1 names): limit, reservation, memory+swap, swappiness, OOM killer and the
+//! Memory rules (v1 names; v2 in `memory_v2`): limit, reservation, memory+swap, swappiness, OOM killer and the
 //! deprecated kernel-memory limits.
 //!
 //! The spec's `swap` is the memory+swap limit, written to memory.memsw.limit_in_bytes. The
@@ -8,7 +8,7 @@
 
 use oci_spec::runtime::LinuxMemory;
 
-use super::{need_v1, Controller, Probe, Write};
+use super::{memory_v2, need, Controller, Placement, Probe, Write};
 use crate::CgroupError;
 
 const LIMIT: &str = "memory.limit_in_bytes";
@@ -47,8 +47,10 @@ pub(super) fn translate(
             });
         }
     }
-    if !need_v1(probe, Controller::Memory)? {
-        return Ok(());
+    match need(probe, Controller::Memory)? {
+        Some(Placement::V1) => {}
+        Some(Placement::V2) => return memory_v2::translate(m, probe, out),
+        _ => return Ok(()),
     }
     let w = |file: &str, value: i64| Write::new(Controller::Memory, file, value);
 

@@ -11,7 +11,9 @@
 mod blkio;
 mod cpu;
 mod hugetlb;
+mod io;
 mod memory;
+mod memory_v2;
 mod network;
 mod pids;
 mod rdma;
@@ -20,6 +22,10 @@ mod unified;
 use oci_spec::runtime::LinuxResources;
 
 use crate::{devices, CgroupError};
+
+pub(crate) use cpu::shares_to_weight;
+pub(crate) use io::blkio_weight_to_io;
+pub(crate) use memory_v2::swap_max;
 
 /// A controller, as the target of a write. `Unified` is the container's cgroup2 directory
 /// itself (where `linux.resources.unified` keys go).
@@ -277,12 +283,12 @@ mod tests {
 
     #[test]
     fn a_controller_on_v2_without_v2_rules_is_not_supported_yet() {
-        let probe = FakeProbe::default().with(Controller::Memory, Placement::V2);
+        let probe = FakeProbe::default().with(Controller::NetCls, Placement::V2);
         assert_eq!(
-            translate(&res(r#"{"memory":{"limit":5}}"#), &probe)
+            translate(&res(r#"{"network":{"classID":5}}"#), &probe)
                 .unwrap_err()
                 .to_string(),
-            "the memory controller on cgroup v2 is not supported yet"
+            "the net_cls controller on cgroup v2 is not supported yet"
         );
     }
 }

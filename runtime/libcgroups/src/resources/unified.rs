@@ -6,6 +6,16 @@ use std::collections::HashMap;
 use super::{Controller, Placement, Probe, Write};
 use crate::CgroupError;
 
+/// Core files the runtime itself drives (membership, controllers, freezing, killing).
+const RUNTIME_OWNED: &[&str] = &[
+    "cgroup.procs",
+    "cgroup.threads",
+    "cgroup.subtree_control",
+    "cgroup.type",
+    "cgroup.freeze",
+    "cgroup.kill",
+];
+
 pub(super) fn translate(
     map: &HashMap<String, String>,
     probe: &dyn Probe,
@@ -26,6 +36,11 @@ pub(super) fn translate(
         };
         if key.is_empty() || key.contains('/') || key == "." || key == ".." {
             return Err(bad("not a file name"));
+        }
+        if RUNTIME_OWNED.contains(&key.as_str()) {
+            return Err(bad(
+                "managed by the runtime; use the matching command instead",
+            ));
         }
         if !probe.exists(Controller::Unified, key) {
             return Err(bad("no such file in the container's cgroup v2 directory"));
@@ -87,5 +102,15 @@ mod tests {
                 format!("linux.resources.unified key {key:?}: not a file name")
             );
         }
+    }
+
+    #[test]
+    fn rejects_files_the_runtime_drives() {
+        let probe = hybrid().file(Controller::Unified, "cgroup.procs");
+        let r = res(r#"{"unified":{"cgroup.procs":"1"}}"#);
+        assert_eq!(
+            translate(&r, &probe).unwrap_err().to_string(),
+            "linux.resources.unified key \"cgroup.procs\": managed by the runtime; use the matching command instead"
+        );
     }
 }

@@ -7,9 +7,7 @@
 //! the writes that [`translate`] returns.
 
 use std::{
-    fs,
-    path::Component,
-    thread,
+    fs, thread,
     time::{Duration, Instant},
 };
 
@@ -18,7 +16,7 @@ use oci_spec::runtime::LinuxResources;
 use crate::{
     files,
     manager::{CgroupManager, CgroupState, Driver},
-    path::CgroupDir,
+    path::{check_stored, CgroupDir},
     resources::{translate, Controller, Placement, Probe},
     setup, CgroupError, CgroupView, FreezerState, HostCgroups,
 };
@@ -48,17 +46,7 @@ impl V1Manager {
     pub fn from_state(host: &HostCgroups, s: &CgroupState) -> Result<Self, CgroupError> {
         let mut dirs = s.dirs.clone();
         for d in &mut dirs {
-            let below = d.dir.strip_prefix(&d.hierarchy.mountpoint).ok();
-            let clean = below.is_some_and(|rel| {
-                rel.components().next().is_some()
-                    && rel.components().all(|c| matches!(c, Component::Normal(_)))
-            });
-            if !clean {
-                return Err(CgroupError::InvalidState(format!(
-                    "{:?} is not a cgroup below {:?}",
-                    d.dir, d.hierarchy.mountpoint
-                )));
-            }
+            check_stored(d)?;
             if d.hierarchy.unified {
                 let now = host
                     .hierarchies
@@ -186,7 +174,9 @@ impl CgroupManager for V1Manager {
 
     fn stats(&self) -> Result<crate::stats::Stats, CgroupError> {
         let dir = |c| self.dir_of(c).map(|d| d.dir.as_path());
-        let hugetlb = self.dir_of(Controller::Hugetlb).map(|d| (d.dir.as_path(), d.hierarchy.unified));
+        let hugetlb = self
+            .dir_of(Controller::Hugetlb)
+            .map(|d| (d.dir.as_path(), d.hierarchy.unified));
         Ok(crate::stats::read_v1(&crate::stats::V1Dirs {
             cpu: dir(Controller::Cpu),
             cpuacct: dir(Controller::Cpuacct),
@@ -199,17 +189,30 @@ impl CgroupManager for V1Manager {
 
     fn oom_eventfd(&self) -> Result<Option<std::os::fd::OwnedFd>, CgroupError> {
         use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-        let Some(d) = self.dir_of(Controller::Memory) else { return Ok(None) };
+        let Some(d) = self.dir_of(Controller::Memory) else {
+            return Ok(None);
+        };
         let control = d.dir.join("memory.oom_control");
-        let file = std::fs::File::open(&control).map_err(|source| CgroupError::Io { op: "open", path: control.clone(), source })?;
+        let file = std::fs::File::open(&control).map_err(|source| CgroupError::Io {
+            op: "open",
+            path: control.clone(),
+            source,
+        })?;
         // SAFETY: eventfd returns a new fd or -1.
         let efd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC) };
         if efd < 0 {
-            return Err(CgroupError::Io { op: "create an eventfd for", path: control, source: std::io::Error::last_os_error() });
+            return Err(CgroupError::Io {
+                op: "create an eventfd for",
+                path: control,
+                source: std::io::Error::last_os_error(),
+            });
         }
         // SAFETY: a fresh fd from the kernel.
         let efd = unsafe { OwnedFd::from_raw_fd(efd) };
-        files::write(&d.dir.join("cgroup.event_control"), &format!("{} {}", efd.as_raw_fd(), file.as_raw_fd()))?;
+        files::write(
+            &d.dir.join("cgroup.event_control"),
+            &format!("{} {}", efd.as_raw_fd(), file.as_raw_fd()),
+        )?;
         Ok(Some(efd))
     }
 

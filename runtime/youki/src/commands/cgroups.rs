@@ -106,7 +106,7 @@ pub fn events(root: &Path, e: &Events) -> Result<i32> {
         println!("{}", event(cgroup_ops::stats(root, id)?));
         return Ok(0);
     }
-    let oom = cgroup_ops::oom_eventfd(root, id)?;
+    let mut oom = cgroup_ops::oom_watch(root, id)?;
     let mut next_stats = std::time::Instant::now();
     loop {
         if std::time::Instant::now() >= next_stats {
@@ -119,16 +119,14 @@ pub fn events(root: &Path, e: &Events) -> Result<i32> {
             next_stats += e.interval;
         }
         let wait = next_stats.saturating_duration_since(std::time::Instant::now());
-        let Some(fd) = &oom else {
+        let Some(watch) = oom.as_mut() else {
             std::thread::sleep(wait);
             continue;
         };
-        use std::os::fd::AsFd;
-        let mut fds = [nix::poll::PollFd::new(fd.as_fd(), nix::poll::PollFlags::POLLIN)];
+        let mut fds = [nix::poll::PollFd::new(watch.fd(), nix::poll::PollFlags::POLLIN)];
         let ms = wait.as_millis().min(u16::MAX as u128) as u16;
         if nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(ms)).unwrap_or(0) > 0 {
-            let mut buf = [0u8; 8];
-            if nix::unistd::read(fd, &mut buf).is_ok() {
+            if watch.consume() {
                 println!("{}", json!({"type": "oom", "id": id}));
             }
         }

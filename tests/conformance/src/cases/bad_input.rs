@@ -4,6 +4,7 @@
 
 use super::{Case, Outcome};
 use crate::bundle::Bundle;
+use crate::cgroup_driver::Placement;
 use crate::ctx::Ctx;
 use crate::runtime::{Call, Output};
 use crate::{check, host, spec};
@@ -92,11 +93,11 @@ fn nothing_left(ctx: &Ctx, id: &str, cgroup: Option<&str>) -> Result<()> {
 }
 
 /// A valid bundle whose cgroup lives under the suite parent, for a config edit to break.
-fn bundle_with_cgroup(ctx: &mut Ctx) -> Result<(Bundle, String, String)> {
+fn bundle_with_cgroup(ctx: &mut Ctx) -> Result<(Bundle, String, Placement)> {
     let b = ctx.bundle()?;
     let id = ctx.id();
-    let cgroup = ctx.cgroup_path_for(&id);
-    Ok((b, id, cgroup))
+    let cg = ctx.placement(&id);
+    Ok((b, id, cg))
 }
 
 /// Writes the (broken) config, expects create to fail naming one of `words`, and checks that
@@ -105,16 +106,16 @@ fn rejected(
     ctx: &mut Ctx,
     b: &mut Bundle,
     id: &str,
-    cgroup: &str,
+    cg: &Placement,
     words: &[&str],
 ) -> Result<Outcome> {
     if b.config.is_object() {
-        spec::set(&mut b.config, "/linux/cgroupsPath", json!(cgroup))?;
+        spec::set(&mut b.config, "/linux/cgroupsPath", json!(cg.spec_value))?;
     }
     b.write()?;
     let out = create_failing(ctx, &b.dir, id)?;
     mentions(&out, words)?;
-    nothing_left(ctx, id, Some(cgroup))?;
+    nothing_left(ctx, id, Some(&cg.cgroup))?;
     Ok(Outcome::Pass)
 }
 
@@ -147,25 +148,25 @@ fn invalid_json(ctx: &mut Ctx) -> Result<Outcome> {
 }
 
 fn wrong_type(ctx: &mut Ctx) -> Result<Outcome> {
-    let (mut b, id, cgroup) = bundle_with_cgroup(ctx)?;
+    let (mut b, id, cg) = bundle_with_cgroup(ctx)?;
     spec::set(&mut b.config, "/process", json!(5))?;
     rejected(
         ctx,
         &mut b,
         &id,
-        &cgroup,
+        &cg,
         &["process", "json", "config", "unmarshal", "type"],
     )
 }
 
 fn missing_rootfs(ctx: &mut Ctx) -> Result<Outcome> {
-    let (mut b, id, cgroup) = bundle_with_cgroup(ctx)?;
+    let (mut b, id, cg) = bundle_with_cgroup(ctx)?;
     spec::set(&mut b.config, "/root/path", json!("no-such-rootfs"))?;
     rejected(
         ctx,
         &mut b,
         &id,
-        &cgroup,
+        &cg,
         &["no-such-rootfs", "rootfs", "no such file"],
     )
 }
@@ -174,8 +175,8 @@ fn missing_rootfs(ctx: &mut Ctx) -> Result<Outcome> {
 /// it MUST take it relative to "/". Either outcome conforms: the mount shows up at /data, or
 /// create fails naming the destination and leaves nothing behind.
 fn relative_destination(ctx: &mut Ctx) -> Result<Outcome> {
-    let (mut b, id, cgroup) = bundle_with_cgroup(ctx)?;
-    spec::set(&mut b.config, "/linux/cgroupsPath", json!(cgroup))?;
+    let (mut b, id, cg) = bundle_with_cgroup(ctx)?;
+    spec::set(&mut b.config, "/linux/cgroupsPath", json!(cg.spec_value))?;
     spec::add_mount(
         &mut b.config,
         spec::mount("data", "tmpfs", "tmpfs", &["size=1m"]),
@@ -193,15 +194,15 @@ fn relative_destination(ctx: &mut Ctx) -> Result<Outcome> {
         );
     } else {
         mentions(&out, &["data"])?;
-        nothing_left(ctx, &id, Some(&cgroup))?;
+        nothing_left(ctx, &id, Some(&cg.cgroup))?;
     }
     Ok(Outcome::Pass)
 }
 
 /// The process cannot start: `run` fails, names the program, and cleans up its container.
 fn args0_not_found(ctx: &mut Ctx) -> Result<Outcome> {
-    let (mut b, id, cgroup) = bundle_with_cgroup(ctx)?;
-    spec::set(&mut b.config, "/linux/cgroupsPath", json!(cgroup))?;
+    let (mut b, id, cg) = bundle_with_cgroup(ctx)?;
+    spec::set(&mut b.config, "/linux/cgroupsPath", json!(cg.spec_value))?;
     spec::args(&mut b.config, &["/no/such/program-xyz"])?;
     let out = ctx.run_as(&b, &id, &[])?;
     check!(
@@ -210,28 +211,32 @@ fn args0_not_found(ctx: &mut Ctx) -> Result<Outcome> {
         out.describe()
     );
     mentions(&out, &["program-xyz"])?;
-    nothing_left(ctx, &id, Some(&cgroup))?;
+    nothing_left(ctx, &id, Some(&cg.cgroup))?;
     Ok(Outcome::Pass)
 }
 
 /// A second create with a taken id fails without creating anything of its own.
 fn duplicate_id(ctx: &mut Ctx) -> Result<Outcome> {
-    let (mut first, id, cgroup) = bundle_with_cgroup(ctx)?;
-    spec::set(&mut first.config, "/linux/cgroupsPath", json!(cgroup))?;
+    let (mut first, id, cg) = bundle_with_cgroup(ctx)?;
+    spec::set(
+        &mut first.config,
+        "/linux/cgroupsPath",
+        json!(cg.spec_value),
+    )?;
     spec::args(&mut first.config, &["sleep", "100"])?;
     ctx.create(&first, &id, &[])?.ok("the first create")?;
     let pid = ctx.state(&id)?["pid"].clone();
     let mut second = ctx.bundle()?;
-    let other_cgroup = format!("{cgroup}-second");
+    let other = ctx.placement(&format!("{id}-second"));
     spec::set(
         &mut second.config,
         "/linux/cgroupsPath",
-        json!(other_cgroup),
+        json!(other.spec_value),
     )?;
     second.write()?;
     let out = create_failing(ctx, &second.dir, &id)?;
     mentions(&out, &[&id, "exist", "already"])?;
-    let dirs = host::existing_cgroup_dirs(&[other_cgroup])?;
+    let dirs = host::existing_cgroup_dirs(&[other.cgroup])?;
     check!(
         dirs.is_empty(),
         "the refused create made cgroup dirs: {dirs:?}"
@@ -246,10 +251,10 @@ fn duplicate_id(ctx: &mut Ctx) -> Result<Outcome> {
 
 /// An id that is a path must be refused, and nothing may appear outside the runtime root.
 fn invalid_id(ctx: &mut Ctx) -> Result<Outcome> {
-    let (mut b, _, cgroup) = bundle_with_cgroup(ctx)?;
+    let (mut b, _, cg) = bundle_with_cgroup(ctx)?;
     let escape = format!("escape-{}", ctx.id());
     let id = format!("../{escape}");
-    spec::set(&mut b.config, "/linux/cgroupsPath", json!(cgroup))?;
+    spec::set(&mut b.config, "/linux/cgroupsPath", json!(cg.spec_value))?;
     b.write()?;
     let out = create_failing(ctx, &b.dir, &id)?;
     mentions(&out, &["id", "invalid"])?;
@@ -259,34 +264,34 @@ fn invalid_id(ctx: &mut Ctx) -> Result<Outcome> {
         "create made {} outside the runtime root",
         outside.display()
     );
-    nothing_left(ctx, &escape, Some(&cgroup))?;
+    nothing_left(ctx, &escape, Some(&cg.cgroup))?;
     Ok(Outcome::Pass)
 }
 
 fn unknown_rlimit(ctx: &mut Ctx) -> Result<Outcome> {
-    let (mut b, id, cgroup) = bundle_with_cgroup(ctx)?;
+    let (mut b, id, cg) = bundle_with_cgroup(ctx)?;
     spec::push(
         &mut b.config,
         "/process/rlimits",
         json!({"type": "RLIMIT_NOPE", "soft": 1, "hard": 1}),
     )?;
-    rejected(ctx, &mut b, &id, &cgroup, &["RLIMIT_NOPE"])
+    rejected(ctx, &mut b, &id, &cg, &["RLIMIT_NOPE"])
 }
 
 fn duplicate_rlimits(ctx: &mut Ctx) -> Result<Outcome> {
-    let (mut b, id, cgroup) = bundle_with_cgroup(ctx)?;
+    let (mut b, id, cg) = bundle_with_cgroup(ctx)?;
     spec::push(
         &mut b.config,
         "/process/rlimits",
         json!({"type": "RLIMIT_NOFILE", "soft": 512, "hard": 512}),
     )?;
-    rejected(ctx, &mut b, &id, &cgroup, &["RLIMIT_NOFILE", "duplicate"])
+    rejected(ctx, &mut b, &id, &cg, &["RLIMIT_NOFILE", "duplicate"])
 }
 
 fn duplicate_namespace(ctx: &mut Ctx) -> Result<Outcome> {
-    let (mut b, id, cgroup) = bundle_with_cgroup(ctx)?;
+    let (mut b, id, cg) = bundle_with_cgroup(ctx)?;
     spec::push(&mut b.config, "/linux/namespaces", json!({"type": "uts"}))?;
-    rejected(ctx, &mut b, &id, &cgroup, &["uts", "duplicate"])
+    rejected(ctx, &mut b, &id, &cg, &["uts", "duplicate"])
 }
 
 /// config-linux.md: a namespace path of another type MUST generate an error.
@@ -300,16 +305,16 @@ fn namespace_wrong_type(ctx: &mut Ctx) -> Result<Outcome> {
         );
         std::thread::sleep(Duration::from_millis(10));
     }
-    let (mut b, id, cgroup) = bundle_with_cgroup(ctx)?;
+    let (mut b, id, cg) = bundle_with_cgroup(ctx)?;
     spec::namespace(
         &mut b.config,
         "network",
         Some(&format!("/proc/{pid}/ns/uts")),
     )?;
-    spec::set(&mut b.config, "/linux/cgroupsPath", json!(cgroup))?;
+    spec::set(&mut b.config, "/linux/cgroupsPath", json!(cg.spec_value))?;
     b.write()?;
     let out = create_failing(ctx, &b.dir, &id)?;
     mentions(&out, &["ns", "namespace", "setns", "invalid argument"])?;
-    nothing_left(ctx, &id, Some(&cgroup))?;
+    nothing_left(ctx, &id, Some(&cg.cgroup))?;
     Ok(Outcome::Pass)
 }

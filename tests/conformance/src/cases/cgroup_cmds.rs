@@ -1,11 +1,13 @@
 //! The commands that go through the cgroup (runc-pause(8), runc-resume(8), runc-ps(8),
-//! runc-update(8), runc-events(8)), checked from the host side at /sys/fs/cgroup.
+//! runc-update(8), runc-events(8)), checked from the host side in the v1 or v2 files.
 
 use std::fs;
 use std::time::Duration;
 
-use super::{Case, Outcome};
+use super::{devices, Case, Outcome};
+use crate::cgroup_files;
 use crate::ctx::Ctx;
+use crate::host::{self, Layout};
 use crate::spec;
 use crate::{check, check_eq};
 use anyhow::{Context, Result};
@@ -17,7 +19,10 @@ pub fn cases() -> Vec<Case> {
         Case::new(m, "pause_and_resume", pause_resume),
         Case::new(m, "ps_json_lists_the_processes", ps_json),
         Case::new(m, "update_memory_and_pids", update),
-        Case::new(m, "update_ignores_device_rules", update_devices),
+        Case::new(m, "update_ignores_device_rules", update_devices).runc_systemd_xfail(
+            "runc 1.1.5's systemd driver leaves DeviceAllow= out for a device that does not exist \
+             (fixed in runc 1.1.7); on update systemd rebuilds its device program without the rule",
+        ),
         Case::new(m, "events_stats_snapshot", events_stats),
         Case::new(m, "events_reports_oom", events_oom),
     ]
@@ -33,21 +38,22 @@ fn running(ctx: &mut Ctx) -> Result<(String, String)> {
     Ok((id, cg))
 }
 
+/// A file of the container's cgroup: in the v1 hierarchy of `controller`, or the unified one.
 fn read(controller: &str, cg: &str, file: &str) -> Result<String> {
-    let path = format!("/sys/fs/cgroup/{controller}{cg}/{file}");
-    Ok(fs::read_to_string(&path).with_context(|| format!("read {path}"))?.trim().to_string())
+    host::read_cgroup_file(host::layout()?, controller, cg, file)
 }
 
 fn pause_resume(ctx: &mut Ctx) -> Result<Outcome> {
+    let (controller, file, frozen, thawed) = cgroup_files::freezer(host::layout()?);
     let (id, cg) = running(ctx)?;
     ctx.call(&["pause", &id])?.ok("pause")?;
     check_eq!(ctx.state(&id)?["status"].as_str(), Some("paused"), "status after pause");
-    check_eq!(read("freezer", &cg, "freezer.state")?, "FROZEN", "freezer.state after pause");
+    check_eq!(read(controller, &cg, file)?, frozen, "{file} after pause");
     let again = ctx.call(&["pause", &id])?;
     check!(!again.success(), "pausing a paused container succeeded");
     ctx.call(&["resume", &id])?.ok("resume")?;
     check_eq!(ctx.state(&id)?["status"].as_str(), Some("running"), "status after resume");
-    check_eq!(read("freezer", &cg, "freezer.state")?, "THAWED", "freezer.state after resume");
+    check_eq!(read(controller, &cg, file)?, thawed, "{file} after resume");
     Ok(Outcome::Pass)
 }
 
@@ -61,23 +67,35 @@ fn ps_json(ctx: &mut Ctx) -> Result<Outcome> {
 }
 
 fn update(ctx: &mut Ctx) -> Result<Outcome> {
+    let (controller, file) = cgroup_files::memory_limit(host::layout()?);
     let (id, cg) = running(ctx)?;
     ctx.call(&["update", "--memory", "104857600", "--pids-limit", "42", &id])?.ok("update")?;
-    check_eq!(read("memory", &cg, "memory.limit_in_bytes")?, "104857600", "memory.limit_in_bytes after update");
+    check_eq!(read(controller, &cg, file)?, "104857600", "{file} after update");
     check_eq!(read("pids", &cg, "pids.max")?, "42", "pids.max after update");
     Ok(Outcome::Pass)
 }
 
+/// runc-update(8) takes no device rules: an "allow everything" rule in --resources changes
+/// nothing, neither devices.list on v1 nor what the container may open (v1 and v2).
 fn update_devices(ctx: &mut Ctx) -> Result<Outcome> {
-    let (id, cg) = running(ctx)?;
-    let before = read("devices", &cg, "devices.list")?;
+    let layout = host::layout()?;
+    let (id, cg) = devices::running_with_rules(ctx)?;
+    if let Some(skip) = devices::check_nodes_by_exec(ctx, &id, "before update")? {
+        return Ok(skip);
+    }
+    let before = match layout {
+        Layout::V1 => Some(read("devices", &cg, "devices.list")?),
+        Layout::Unified => None,
+    };
     let file = ctx.path("resources.json");
     fs::write(&file, json!({"devices": [{"allow": true, "access": "rwm"}], "pids": {"limit": 77}}).to_string())?;
     let f = file.to_string_lossy().into_owned();
     ctx.call(&["update", "--resources", &f, &id])?.ok("update --resources")?;
     check_eq!(read("pids", &cg, "pids.max")?, "77", "pids.max after update --resources");
-    check_eq!(read("devices", &cg, "devices.list")?, before, "devices.list must not change on update");
-    Ok(Outcome::Pass)
+    if let Some(before) = before {
+        check_eq!(read("devices", &cg, "devices.list")?, before, "devices.list must not change on update");
+    }
+    Ok(devices::check_nodes_by_exec(ctx, &id, "after update")?.unwrap_or(Outcome::Pass))
 }
 
 fn events_stats(ctx: &mut Ctx) -> Result<Outcome> {
@@ -102,9 +120,9 @@ fn events_oom(ctx: &mut Ctx) -> Result<Outcome> {
     spec::set(&mut b.config, "/linux/resources/memory", json!({"limit": 16777216, "swap": 16777216}))?;
     spec::shell(&mut b.config, "sleep 1; dd if=/dev/zero of=/dev/null bs=64M count=1; sleep 100")?;
     ctx.run_as(&b, &id, &["--detach"])?.ok("run --detach")?;
-    let mut events = std::process::Command::new(&ctx.rt().path)
-        .arg("--root")
-        .arg(&ctx.rt().root)
+    let mut events = ctx
+        .rt()
+        .command(&ctx.rt().path)
         .args(["events", "--interval", "30s", &id])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())

@@ -3,8 +3,9 @@
 //! resources reach the controller files, and delete removes the directories.
 
 use super::{Case, Outcome};
+use crate::cgroup_files::{self, Requested};
 use crate::ctx::Ctx;
-use crate::host::{self, Hierarchy};
+use crate::host::{self, Hierarchy, Layout};
 use crate::{check, check_eq, spec};
 use anyhow::{Context, Result};
 use serde_json::json;
@@ -24,21 +25,14 @@ pub fn cases() -> Vec<Case> {
 /// Where a container must be placed: every v1 hierarchy with a real controller (not a named
 /// one like name=systemd) or, on a host without v1 controllers, the unified hierarchy.
 fn placement_hierarchies() -> Result<Vec<Hierarchy>> {
-    let all = host::hierarchies()?;
-    let v1: Vec<Hierarchy> = all
-        .iter()
-        .filter(|h| h.controllers.iter().any(|c| !c.starts_with("name=")))
-        .cloned()
-        .collect();
-    if !v1.is_empty() {
-        return Ok(v1);
-    }
-    let v2: Vec<Hierarchy> = all.into_iter().filter(Hierarchy::is_v2).collect();
-    check!(
-        !v2.is_empty(),
-        "no cgroup hierarchy is mounted on this host"
-    );
-    Ok(v2)
+    let layout = host::layout()?;
+    Ok(host::hierarchies()?
+        .into_iter()
+        .filter(|h| match layout {
+            Layout::V1 => h.controllers.iter().any(|c| !c.starts_with("name=")),
+            Layout::Unified => h.is_v2(),
+        })
+        .collect())
 }
 
 /// The name a hierarchy goes by in /proc/<pid>/cgroup lookups (`""` for v2).
@@ -64,15 +58,6 @@ fn absolute_path(ctx: &mut Ctx) -> Result<Outcome> {
     Ok(Outcome::Pass)
 }
 
-/// Reads one controller file of the container's cgroup from the host.
-fn read_file(controller: &str, cgroup: &str, file: &str) -> Result<String> {
-    let path = host::hierarchy(controller)?.dir(cgroup).join(file);
-    Ok(fs::read_to_string(&path)
-        .with_context(|| format!("reading {}", path.display()))?
-        .trim()
-        .to_string())
-}
-
 /// A devices.list line: type, major, minor, access.
 fn device_rules(list: &str) -> Vec<(String, String, String, String)> {
     list.lines()
@@ -90,43 +75,97 @@ fn device_rules(list: &str) -> Vec<(String, String, String, String)> {
         .collect()
 }
 
+/// Whether this host can take a block IO weight and per-device throttles: on v1 a blkio
+/// hierarchy with a weight file (CFQ, or BFQ loaded) and the throttle files; on v2 the io
+/// controller, with iocost (io.cost.qos at the root) for a weight.
+fn block_io_support(layout: Layout) -> (bool, bool) {
+    let root = |file: &str| host::cgroup_file_exists(layout, "blkio", "/", file);
+    match layout {
+        Layout::V1 => {
+            let bfq_loaded = host::hierarchy("blkio").is_ok_and(|h| {
+                fs::read_dir(&h.mount_point).is_ok_and(|d| {
+                    d.flatten()
+                        .any(|e| e.file_name().to_string_lossy().starts_with("blkio.bfq."))
+                })
+            });
+            (
+                root("blkio.weight") || bfq_loaded,
+                root("blkio.throttle.read_bps_device"),
+            )
+        }
+        Layout::Unified => {
+            let io = host::read_cgroup_file(layout, "", "/", "cgroup.controllers")
+                .is_ok_and(|c| c.split_whitespace().any(|c| c == "io"));
+            (io && root("io.cost.qos"), io)
+        }
+    }
+}
+
+/// Memory, cpu, cpuset, pids and block IO limits reach the container's cgroup files (v1 or
+/// v2, see `cgroup_files` for the conversions), device rules reach devices.list on v1, and
+/// delete removes the cgroup.
 fn resources_applied(ctx: &mut Ctx) -> Result<Outcome> {
+    let layout = host::layout()?;
     let mut b = ctx.bundle()?;
     let id = ctx.id();
     let cgroup = ctx.place_in_cgroup(&mut b, &id)?;
-    let mem = 64 << 20;
+    let (weight, throttle) = block_io_support(layout);
+    let disk = host::first_disk().filter(|_| throttle);
+    let want = Requested::for_case(weight.then_some(500), disk);
     spec::set(
         &mut b.config,
         "/linux/resources/memory",
-        json!({"limit": mem, "reservation": 32 << 20, "swap": 2 * mem}),
+        want.to_json()["memory"].clone(),
     )?;
     spec::set(
         &mut b.config,
         "/linux/resources/cpu",
-        json!({"shares": 512, "quota": 50000, "period": 100000, "cpus": "0", "mems": "0"}),
+        want.to_json()["cpu"].clone(),
     )?;
-    spec::set(&mut b.config, "/linux/resources/pids", json!({"limit": 64}))?;
-    let blkio_weight = ["blkio.weight", "blkio.bfq.weight"].into_iter().find(|f| {
-        host::hierarchy("blkio")
-            .map(|h| h.mount_point.join(f).exists())
-            .unwrap_or(false)
-    });
-    if blkio_weight.is_some() {
-        spec::set(
-            &mut b.config,
-            "/linux/resources/blockIO",
-            json!({"weight": 500}),
-        )?;
+    spec::set(
+        &mut b.config,
+        "/linux/resources/pids",
+        want.to_json()["pids"].clone(),
+    )?;
+    if let Some(block_io) = want.to_json().get("blockIO") {
+        spec::set(&mut b.config, "/linux/resources/blockIO", block_io.clone())?;
     }
     spec::args(&mut b.config, &["sleep", "100"])?;
     ctx.create(&b, &id, &[])?.ok("create")?;
     ctx.start(&id)?.ok("start")?;
-    let v1 = host::hierarchy("memory").is_ok();
 
-    if v1 {
-        v1_resources(&cgroup, blkio_weight)?;
-    } else {
-        v2_resources(&cgroup)?;
+    let exists = |file: &str| host::cgroup_file_exists(layout, "blkio", &cgroup, file);
+    let weight_file = match layout {
+        Layout::V1 => ["blkio.weight", "blkio.bfq.weight"]
+            .into_iter()
+            .find(|f| exists(f)),
+        Layout::Unified => ["io.bfq.weight", "io.weight"]
+            .into_iter()
+            .find(|f| exists(f)),
+    };
+    let swap_file = match layout {
+        Layout::V1 => {
+            host::cgroup_file_exists(layout, "memory", "/", "memory.memsw.limit_in_bytes")
+        }
+        Layout::Unified => host::cgroup_file_exists(layout, "", &cgroup, "memory.swap.max"),
+    };
+    for e in want.files(layout, weight_file, swap_file) {
+        let got = host::read_cgroup_file(layout, e.controller, &cgroup, &e.file)?;
+        check!(
+            cgroup_files::matches(&got, &e.value),
+            "{}: expected {:?}, got {got:?}",
+            e.file,
+            e.value
+        );
+    }
+    if want.blkio_weight.is_some() {
+        check!(
+            weight_file.is_some(),
+            "the container's cgroup has no block IO weight file"
+        );
+    }
+    if layout == Layout::V1 {
+        v1_device_rules(&cgroup)?;
     }
 
     ctx.kill(&id, "KILL")?.ok("kill")?;
@@ -137,38 +176,11 @@ fn resources_applied(ctx: &mut Ctx) -> Result<Outcome> {
     Ok(Outcome::Pass)
 }
 
-/// The v1 files: resources map one to one, devices.list holds the allowed defaults.
-fn v1_resources(cgroup: &str, blkio_weight: Option<&str>) -> Result<()> {
-    let expect = [
-        ("memory", "memory.limit_in_bytes", (64u64 << 20).to_string()),
-        (
-            "memory",
-            "memory.soft_limit_in_bytes",
-            (32u64 << 20).to_string(),
-        ),
-        ("cpu", "cpu.shares", "512".to_string()),
-        ("cpu", "cpu.cfs_quota_us", "50000".to_string()),
-        ("cpu", "cpu.cfs_period_us", "100000".to_string()),
-        ("cpuset", "cpuset.cpus", "0".to_string()),
-        ("cpuset", "cpuset.mems", "0".to_string()),
-        ("pids", "pids.max", "64".to_string()),
-    ];
-    for (controller, file, want) in &expect {
-        check_eq!(read_file(controller, cgroup, file)?, *want, "{file}");
-    }
-    let memsw = "memory.memsw.limit_in_bytes";
-    if host::hierarchy("memory")?.mount_point.join(memsw).exists() {
-        let want = (128u64 << 20).to_string();
-        check_eq!(
-            read_file("memory", cgroup, memsw)?,
-            want,
-            "{memsw} (from swap)"
-        );
-    }
-    if let Some(file) = blkio_weight {
-        check_eq!(read_file("blkio", cgroup, file)?, "500", "{file}");
-    }
-    let rules = device_rules(&read_file("devices", cgroup, "devices.list")?);
+/// v1 devices.list holds the allowed defaults and no longer allows everything. (On v2 the
+/// rules are a BPF program; `devices/cgroup_*` check them from inside the container.)
+fn v1_device_rules(cgroup: &str) -> Result<()> {
+    let list = host::read_cgroup_file(Layout::V1, "devices", cgroup, "devices.list")?;
+    let rules = device_rules(&list);
     check!(
         !rules.iter().any(|r| r.0 == "a"),
         "devices.list still allows everything: {rules:?}"
@@ -192,52 +204,23 @@ fn v1_resources(cgroup: &str, blkio_weight: Option<&str>) -> Result<()> {
     Ok(())
 }
 
-/// The unified files, with the conversions runc, crun and youki share: swap becomes
-/// memory.swap.max = swap - limit, reservation memory.low, shares cpu.weight
-/// (1 + (shares - 2) * 9999 / 262142), quota and period cpu.max. Device rules live in an
-/// eBPF program there, so they are not read back.
-fn v2_resources(cgroup: &str) -> Result<()> {
-    let weight = 1 + (512 - 2) * 9999 / 262_142;
-    let expect = [
-        ("memory.max", (64u64 << 20).to_string()),
-        ("memory.low", (32u64 << 20).to_string()),
-        ("cpu.weight", weight.to_string()),
-        ("cpu.max", "50000 100000".to_string()),
-        ("cpuset.cpus", "0".to_string()),
-        ("cpuset.mems", "0".to_string()),
-        ("pids.max", "64".to_string()),
-    ];
-    for (file, want) in &expect {
-        check_eq!(read_file("", cgroup, file)?, *want, "{file}");
-    }
-    if host::hierarchy("")?
-        .dir(cgroup)
-        .join("memory.swap.max")
-        .exists()
-    {
-        check_eq!(
-            read_file("", cgroup, "memory.swap.max")?,
-            (64u64 << 20).to_string(),
-            "memory.swap.max"
-        );
-    }
-    Ok(())
-}
-
 /// A relative cgroupsPath lands somewhere the runtime chooses, always ending in that path.
+/// With the systemd driver the relative form is a triple with no slice: the scope lands in
+/// the default slice (system.slice for root).
 fn relative_path(ctx: &mut Ctx) -> Result<Outcome> {
     let mut b = ctx.bundle()?;
-    let rel = ctx.id();
+    let id = ctx.id();
+    let (rel, suffix) = ctx.suite.cgroups.relative(&id);
     spec::set(&mut b.config, "/linux/cgroupsPath", json!(rel))?;
     let f = ctx.checker(&mut b, &[])?;
     let mut seen = Vec::new();
     for h in placement_hierarchies()? {
         let path = f
-            .cgroup_path(&h.controllers[0])
+            .cgroup_path(line_key(&h))
             .with_context(|| format!("no {} line", h.key()))?;
         check!(
-            path.ends_with(&format!("/{rel}")),
-            "{} cgroup {path:?} does not end in the relative path {rel}",
+            path.ends_with(&suffix),
+            "{} cgroup {path:?} does not end in {suffix} (cgroupsPath {rel:?})",
             h.key()
         );
         seen.push(path.to_string());
@@ -259,7 +242,7 @@ fn default_path(ctx: &mut Ctx) -> Result<Outcome> {
     let mut seen = Vec::new();
     for h in placement_hierarchies()? {
         let path = f
-            .cgroup_path(&h.controllers[0])
+            .cgroup_path(line_key(&h))
             .with_context(|| format!("no {} line", h.key()))?;
         check!(
             own.get(&h.key()).map(String::as_str) != Some(path),

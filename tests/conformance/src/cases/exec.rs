@@ -30,13 +30,16 @@ fn running(ctx: &mut Ctx) -> Result<String> {
 
 fn joins(ctx: &mut Ctx) -> Result<Outcome> {
     let id = running(ctx)?;
-    let script = "for n in pid net ipc uts mnt; do a=$(readlink /proc/self/ns/$n); b=$(readlink /proc/1/ns/$n); [ \"$a\" = \"$b\" ] && echo same-$n; done; cat /proc/self/cgroup";
+    let script = "for n in pid net ipc uts mnt; do a=$(readlink /proc/self/ns/$n); b=$(readlink /proc/1/ns/$n); [ \"$a\" = \"$b\" ] && echo same-$n; done; cat /proc/self/cgroup; echo ---; cat /proc/1/cgroup";
     let out = ctx.call(&["exec", &id, "sh", "-c", script])?.ok("exec")?;
     for n in ["pid", "net", "ipc", "uts", "mnt"] {
         check!(out.stdout.contains(&format!("same-{n}")), "exec'd process is not in the container's {n} namespace: {:?}", out.stdout);
     }
-    let in_pids = out.stdout.lines().any(|l| l.contains(":pids:") && l.ends_with(&format!("/{id}")));
-    check!(in_pids, "exec'd process is not in the container's pids cgroup: {:?}", out.stdout);
+    // Every hierarchy, v1 or v2, whatever the driver: the same cgroups as the container's init.
+    let cgroups = |text: &str| -> Vec<String> { text.lines().filter(|l| l.contains(':') && !l.starts_with("same-")).map(str::to_string).collect() };
+    let (own, init) = out.stdout.split_once("---").unwrap_or((&out.stdout, ""));
+    check!(!cgroups(own).is_empty(), "no cgroup lines from the exec'd process: {:?}", out.stdout);
+    check_eq!(cgroups(own), cgroups(init), "cgroups of the exec'd process (left) and of the container's init");
     Ok(Outcome::Pass)
 }
 

@@ -24,9 +24,18 @@
 //! - `bad_input/duplicate_rlimits`: runc 1.1.5 accepts two `process.rlimits` entries of the
 //!   same type, which config.md says MUST generate an error.
 //!
-//! A case that passes on runc although it carries a `runc_xfail` reason is reported as a
-//! FAIL, so the list above cannot go stale silently.
+//! With `--systemd-cgroup` (the systemd lane of tests/vm), runc 1.1.5 also fails:
+//!
+//! - `cgroup_cmds/update_ignores_device_rules`: its systemd driver leaves DeviceAllow= out
+//!   for a device that does not exist (a regression of runc 1.1.3, fixed in 1.1.7: runc
+//!   #3671, #3708, #3845). On cgroup v2 systemd's device program and runc's must both allow
+//!   an open; `update` makes systemd rebuild its program without the rule, so an allowed
+//!   node with no driver behind it turns EPERM.
+//!
+//! A case that passes on runc although it carries a `runc_xfail` or `runc_systemd_xfail`
+//! reason is reported as a FAIL, so the lists above cannot go stale silently.
 
+use crate::cgroup_driver::CgroupDriver;
 use crate::ctx::Ctx;
 use anyhow::Result;
 
@@ -62,6 +71,8 @@ pub struct Case {
     pub slow: bool,
     /// Why runc 1.1.5 is expected to fail this case.
     pub runc_xfail: Option<&'static str>,
+    /// Why runc 1.1.5 is expected to fail this case with its systemd cgroup driver.
+    pub runc_systemd_xfail: Option<&'static str>,
 }
 
 impl Case {
@@ -71,6 +82,7 @@ impl Case {
             run,
             slow: false,
             runc_xfail: None,
+            runc_systemd_xfail: None,
         }
     }
 
@@ -82,6 +94,22 @@ impl Case {
     pub fn runc_xfail(mut self, why: &'static str) -> Case {
         self.runc_xfail = Some(why);
         self
+    }
+
+    pub fn runc_systemd_xfail(mut self, why: &'static str) -> Case {
+        self.runc_systemd_xfail = Some(why);
+        self
+    }
+
+    /// Why this case is expected to fail for this runtime and cgroup driver, if it is.
+    pub fn expected_failure(&self, is_runc: bool, driver: &CgroupDriver) -> Option<&'static str> {
+        if !is_runc {
+            return None;
+        }
+        match driver {
+            CgroupDriver::Systemd { .. } => self.runc_xfail.or(self.runc_systemd_xfail),
+            CgroupDriver::Fs { .. } => self.runc_xfail,
+        }
     }
 }
 
@@ -143,9 +171,22 @@ mod tests {
     }
 
     #[test]
+    fn systemd_only_expectations_apply_to_runc_with_systemd() {
+        let case = Case::new("m", "n", |_| Ok(Outcome::Pass)).runc_systemd_xfail("why");
+        let fs = CgroupDriver::for_runtime_args(&[]);
+        let sd = CgroupDriver::for_runtime_args(&["--systemd-cgroup".to_string()]);
+        assert_eq!(case.expected_failure(true, &sd), Some("why"));
+        assert_eq!(case.expected_failure(true, &fs), None);
+        assert_eq!(case.expected_failure(false, &sd), None);
+    }
+
+    #[test]
     fn the_documented_exceptions_match_the_marked_cases() {
         let doc = include_str!("mod.rs");
-        for case in all().iter().filter(|c| c.runc_xfail.is_some()) {
+        for case in all()
+            .iter()
+            .filter(|c| c.runc_xfail.is_some() || c.runc_systemd_xfail.is_some())
+        {
             assert!(
                 doc.contains(&format!("`{}`", case.name)),
                 "{} is not listed in the module doc",

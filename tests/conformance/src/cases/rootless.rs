@@ -60,6 +60,7 @@ fn run_rootless(ctx: &mut Ctx) -> Result<Outcome> {
         .arg(&ctx.rt().path)
         .arg("--root")
         .arg(&state)
+        .args(&ctx.rt().global_args)
         .args(["run", "--bundle"])
         .arg(&b.dir)
         .arg(&id)

@@ -5,7 +5,7 @@
 //! copy of the runtime binary and compares its bytes afterwards.
 
 use std::io::Write;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
 use super::{Case, Outcome};
@@ -70,9 +70,9 @@ fn cve_2019_5736(ctx: &mut Ctx) -> Result<Outcome> {
 
     // `exec /evil update -r - x`: a vulnerable runtime runs its own binary in the container,
     // reading stdin, which stays open for 2 s to give the attacker time.
-    let mut child = Command::new(&copy)
-        .arg("--root")
-        .arg(&ctx.rt().root)
+    let mut child = ctx
+        .rt()
+        .command(&copy)
         .args(["exec", &id, "/evil", "update", "-r", "-", "x"])
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
@@ -88,7 +88,7 @@ fn cve_2019_5736(ctx: &mut Ctx) -> Result<Outcome> {
     let _ = child.wait();
     // Also a plain exec, whose own process is visible in the container until its execve.
     for _ in 0..5 {
-        let _ = Command::new(&copy).arg("--root").arg(&ctx.rt().root).args(["exec", &id, "true"]).output();
+        let _ = ctx.rt().command(&copy).args(["exec", &id, "true"]).output();
     }
     std::thread::sleep(Duration::from_secs(3));
     let log = std::fs::read_to_string(b.rootfs().join("tmp/attack.log")).unwrap_or_default();

@@ -1,0 +1,60 @@
+//! Freezing on cgroup v2: write cgroup.freeze, then wait until cgroup.events says the
+//! whole subtree reached the state ("frozen 1" / "frozen 0").
+
+use std::{
+    path::Path,
+    thread,
+    time::{Duration, Instant},
+};
+
+use crate::{files, CgroupError, FreezerState};
+
+/// How long to wait for the kernel to report the new state.
+const PATIENCE: Duration = Duration::from_secs(2);
+
+pub(super) fn set(dir: &Path, state: FreezerState) -> Result<(), CgroupError> {
+    let want = match state {
+        FreezerState::Frozen => "1",
+        FreezerState::Thawed => "0",
+    };
+    files::write(&dir.join("cgroup.freeze"), want)?;
+    let events = dir.join("cgroup.events");
+    let start = Instant::now();
+    let mut pause = Duration::from_millis(1);
+    loop {
+        if frozen_field(&files::read(&events)?) == Some(want) {
+            return Ok(());
+        }
+        if start.elapsed() >= PATIENCE {
+            if state == FreezerState::Frozen {
+                // Leave the container running rather than half frozen.
+                if let Err(e) = files::write(&dir.join("cgroup.freeze"), "0") {
+                    tracing::warn!(error = %e, "thawing after a failed freeze");
+                }
+            }
+            return Err(CgroupError::FreezeTimeout {
+                path: events,
+                millis: PATIENCE.as_millis() as u64,
+            });
+        }
+        thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_millis(20));
+    }
+}
+
+/// The value of the "frozen" line of cgroup.events.
+fn frozen_field(events: &str) -> Option<&str> {
+    events
+        .lines()
+        .find_map(|l| l.strip_prefix("frozen "))
+        .map(str::trim)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn frozen_line() {
+        assert_eq!(super::frozen_field("populated 1\nfrozen 1\n"), Some("1"));
+        assert_eq!(super::frozen_field("populated 0\n"), None);
+    }
+}
