@@ -2,6 +2,7 @@
 # packages and `just` first.
 
 target := "target/x86_64-unknown-linux-gnu/release"
+wasm_target := "target/wasm/x86_64-unknown-linux-gnu/release"
 
 default:
     @just --list
@@ -10,19 +11,24 @@ default:
 build:
     cargo build --release --locked -p youki -p conformance -p youki-installer -p youki-trace
 
+# youki with the wasm executor (wasmtime), in its own target dir so that the default binary
+# is never replaced; also wat2wasm for the wasm tests. Cold: ~7 min on 2 cores.
+build-wasm:
+    cargo build --release --locked -p youki -p wasm-fixtures --features youki/wasm-wasmtime --target-dir target/wasm
+
 # A busybox container, step by step: spec, create, state, start, list, output, delete,
 # then the same run traced by youki-trace, healthy and broken.
 demo: build
     bash scripts/demo.sh {{target}}/youki {{target}}/youki-trace
 
-# Everything CI runs: unit tests, real-kernel integration tests, the conformance suite
-# against youki and against runc.
-test: build
-    bash scripts/test.sh {{target}}
+# Everything CI runs: unit tests, real-kernel integration tests, the wasm executor, the
+# conformance suite against youki and against runc.
+test: build build-wasm
+    bash scripts/test.sh {{target}} {{wasm_target}}
 
-# Side-by-side benchmark against runc and crun (never part of CI).
-bench: build
-    bash tests/bench/bench.sh {{target}}/youki
+# Side-by-side benchmark against runc and crun, and wasm against busybox (never part of CI).
+bench: build build-wasm
+    bash tests/bench/bench.sh {{target}}/youki {{wasm_target}}/youki
 
 # youki-trace on the real kernel: healthy and broken creates, youki and runc side by side.
 test-trace: build
@@ -50,9 +56,10 @@ test-vm *args: build
 test-kind: build
     bash kind/test-kind.sh {{target}}
 
-# Static release tarball with checksums, and the installer image as an OCI layout.
-release: build
-    bash installer/release.sh dist {{target}}
+# Static release tarball with checksums (youki-wasm is the build with the wasm executor), and
+# the installer image as an OCI layout.
+release: build build-wasm
+    bash installer/release.sh dist {{target}} {{wasm_target}}
 
 # The conformance suite alone, against any runtime: `just conformance /usr/sbin/runc`.
 conformance runtime=(target + "/youki"): build

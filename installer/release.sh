@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # The release artefacts of the node side: a tarball of the static binaries with SHA256SUMS,
-# and the installer image as an OCI layout (image.sh). Meant for `just release`.
+# and the installer image as an OCI layout (image.sh). Meant for `just release`. With
+# WASM_RELEASE_DIR (`just build-wasm`), the tarball also holds youki-wasm: youki built with the
+# wasm executor, a drop-in for youki that also runs WebAssembly workloads.
 #
-#   bash installer/release.sh OUT_DIR [RELEASE_DIR]
+#   bash installer/release.sh OUT_DIR [RELEASE_DIR [WASM_RELEASE_DIR]]
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-out=${1:?usage: release.sh OUT_DIR [RELEASE_DIR]}
+out=${1:?usage: release.sh OUT_DIR [RELEASE_DIR [WASM_RELEASE_DIR]]}
 release=${2:-$repo/target/x86_64-unknown-linux-gnu/release}
+wasm_release=${3:-}
 tag=$(sed -n 's/^version = "\(.*\)"/\1/p' "$repo/Cargo.toml" | head -1)
 name=youki-$tag-x86_64-linux-static
 
@@ -16,15 +19,19 @@ is_static() { command -v file >/dev/null || return 0; file -b "$1" | grep static
 fail() { printf 'release: %s\n' "$*" >&2; exit 1; }
 bins=(youki youki-installer)
 [[ -x $release/youki-trace ]] && bins+=(youki-trace)
+# source_of NAME: where the binary shipped as NAME is built.
+source_of() { if [[ $1 == youki-wasm ]]; then echo "$wasm_release/youki"; else echo "$release/$1"; fi; }
+[[ -n $wasm_release ]] && bins+=(youki-wasm)
 for b in "${bins[@]}"; do
-    [[ -x $release/$b ]] || fail "missing $release/$b (cargo build --release first)"
-    is_static "$release/$b" || fail "$release/$b is not static"
+    src=$(source_of "$b")
+    [[ -x $src ]] || fail "missing $src (just build, just build-wasm)"
+    is_static "$src" || fail "$src is not static"
 done
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 mkdir -p "$work/$name" "$out"
-for b in "${bins[@]}"; do install -m 0755 "$release/$b" "$work/$name/$b"; done
+for b in "${bins[@]}"; do install -m 0755 "$(source_of "$b")" "$work/$name/$b"; done
 (cd "$work/$name" && sha256sum "${bins[@]}" > SHA256SUMS)
 # Reproducible: fixed owner, order and times.
 tar --sort=name --owner=0 --group=0 --numeric-owner --mtime=@0 -C "$work" -czf "$out/$name.tar.gz" "$name"

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# The whole test run: unit and integration tests, the installer, youki-trace, the cgroup v2
-# and systemd VM lanes, containerd through the CRI and podman/docker end to end, then the
-# conformance suite against youki and runc. Prints one closing count line per part and
-# exits non-zero on any failure.
+# The whole test run: unit and integration tests, the installer, youki-trace, the wasm
+# executor, the cgroup v2 and systemd VM lanes, containerd through the CRI and podman/docker
+# end to end, then the conformance suite against youki and runc. Prints one closing count
+# line per part and exits non-zero on any failure.
 set -uo pipefail
 export CARGO_TERM_COLOR=never
 target=${1:-target/x86_64-unknown-linux-gnu/release}
+# The build with the wasm executor (`just build-wasm`).
+wasm_target=${2:-target/wasm/x86_64-unknown-linux-gnu/release}
 cd "$(dirname "$0")/.."
 status=0
 start=$(date +%s)
@@ -31,6 +33,11 @@ else
   trace_p=0; trace_f=1; status=1
 fi
 
+echo "== wasm executor"
+bash tests/wasm/run.sh "$wasm_target/youki" "$target/youki" "$wasm_target/wat2wasm" | tee /tmp/youki-wasm.log
+[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+read -r wasm_p wasm_f < <(tail -n 1 /tmp/youki-wasm.log | sed -nE 's/^wasm: ([0-9]+) passed, ([0-9]+) failed$/\1 \2/p')
+
 echo "== VM lanes: cgroup v2 and systemd under qemu (tests/vm)"
 vm_p=0; vm_f=0; vm_s=0
 if bash tests/vm/run.sh 2>&1 | tee /tmp/youki-vm.log; [ "${PIPESTATUS[0]}" -ne 0 ]; then
@@ -51,7 +58,7 @@ for suite in e2e-containerd e2e-clients; do
   e2e_p=$((e2e_p + ${p:-0})); e2e_f=$((e2e_f + ${f:-1}))
 done
 
-total_p=$((passed + inst_p + trace_p + vm_p + e2e_p)); total_f=$((failed + inst_f + trace_f + vm_f + e2e_f)); total_s=$vm_s
+total_p=$((passed + inst_p + trace_p + ${wasm_p:-0} + vm_p + e2e_p)); total_f=$((failed + inst_f + trace_f + ${wasm_f:-1} + vm_f + e2e_f)); total_s=$vm_s
 for rt in "$target/youki" /usr/sbin/runc; do
   echo "== conformance suite against $rt"
   log="/tmp/conformance-$(basename "$rt").log"

@@ -2,10 +2,11 @@
 # Start-up benchmark: runc, crun and youki side by side on the same busybox bundle.
 # Not part of CI; run it by hand on an idle machine:
 #
-#   bash tests/bench/bench.sh [YOUKI_PATH]
+#   bash tests/bench/bench.sh [YOUKI_PATH [YOUKI_WASM_PATH]]
 #
 # YOUKI_PATH defaults to the release build in this repo's target dir. When it is not
-# an executable, youki is skipped and only runc and crun are measured.
+# an executable, youki is skipped and only runc and crun are measured. YOUKI_WASM_PATH
+# (`just build-wasm`; default: its place in target/wasm) adds the WebAssembly rows.
 #
 # Environment knobs:
 #   BENCH_WARMUP (5)  BENCH_RUNS (50)  BENCH_RSS_SAMPLES (10)  BENCH_LIST_SIZE (5)
@@ -19,6 +20,12 @@
 #   list       list with BENCH_LIST_SIZE created containers
 #   rss        peak RSS of `create`, from /usr/bin/time -v, BENCH_RSS_SAMPLES samples
 #
+# With the wasm build, three cases side by side, each printing "hello": the busybox bundle
+# running `echo hello` under youki and under youki-wasm, and hello.wasm under youki-wasm:
+#   wasm-lifecycle  create + start + delete --force
+#   wasm-run        run (the module is compiled, run and waited for)
+#   wasm-rss        peak RSS of `run` (its child, the container process, included)
+#
 # crun refuses hybrid cgroup hosts, so everything runs inside hostview.sh (a private
 # mount namespace without the cgroup2 mount). hyperfine itself is started there, so
 # every runtime call sees the same host and the wrapper's cost is never timed.
@@ -29,6 +36,7 @@ repo=$(cd "$here/../.." && pwd)
 hostview="$here/hostview.sh"
 
 youki_path=${1:-$repo/target/x86_64-unknown-linux-gnu/release/youki}
+wasm_path=${2:-$repo/target/wasm/x86_64-unknown-linux-gnu/release/youki}
 warmup=${BENCH_WARMUP:-5}
 runs=${BENCH_RUNS:-50}
 rss_samples=${BENCH_RSS_SAMPLES:-10}
@@ -75,6 +83,7 @@ ids_prefix="yb$$"
 mkdir -p "$results" "$state" "$bin" "$bundle/rootfs/bin"
 
 runtimes=(runc crun)
+wasm_cases=()
 ln -s "$(command -v runc)" "$bin/runc"
 ln -s "$(command -v crun)" "$bin/crun"
 if [[ -f $youki_path && -x $youki_path ]]; then
@@ -92,11 +101,13 @@ runtime_list=$(
 # Removes every container the benchmark may have left behind, then the scratch dirs.
 cleanup() {
     local rt id
-    for rt in "${runtimes[@]}"; do
+    for rt in "${runtimes[@]}" "${wasm_cases[@]}"; do
         [[ -d $state/$rt ]] || continue
+        local exe="$bin/$rt"
+        [[ -e $exe ]] || exe="$work/cases/$rt/rt"
         for id in "$state/$rt"/*/; do
             [[ -d $id ]] || continue
-            "$hostview" "$bin/$rt" --root "$state/$rt" delete --force "$(basename "$id")" \
+            "$hostview" "$exe" --root "$state/$rt" delete --force "$(basename "$id")" \
                 >/dev/null 2>&1 || true
         done
     done
@@ -198,6 +209,65 @@ for rt in "${runtimes[@]}"; do
         sed -n 's/^[[:space:]]*Maximum resident set size (kbytes): //p' "$work/time.txt" >>"$out"
     done
 done
+
+# WebAssembly against busybox: each case is a directory with `rt` (the binary) and `bundle`.
+if [[ -x $wasm_path && -x $youki_path ]]; then
+    note "metric wasm ($wasm_path)"
+    hello="$bundle/rootfs/hello.wasm"
+    if [[ -x $(dirname "$wasm_path")/wat2wasm ]]; then
+        "$(dirname "$wasm_path")/wat2wasm" "$repo/tests/wasm/modules/hello.wat" "$hello"
+    else
+        hello="$bundle/rootfs/hello.wat"
+        cp "$repo/tests/wasm/modules/hello.wat" "$hello"
+    fi
+    # case NAME BINARY ARGS_JSON
+    add_case() {
+        mkdir -p "$work/cases/$1/bundle"
+        ln -s "$(realpath "$2")" "$work/cases/$1/rt"
+        python3 - "$bundle/config.json" "$work/cases/$1/bundle/config.json" "$bundle/rootfs" "$3" <<'PY'
+import json, sys
+src, dst, rootfs, args = sys.argv[1:5]
+spec = json.load(open(src))
+spec["root"]["path"] = rootfs
+spec["process"]["args"] = json.loads(args)
+json.dump(spec, open(dst, "w"), indent=2)
+PY
+        wasm_cases+=("$1")
+    }
+    add_case youki-busybox "$youki_path" '["/bin/echo", "hello"]'
+    add_case youki-wasm-busybox "$wasm_path" '["/bin/echo", "hello"]'
+    add_case youki-wasm-module "$wasm_path" "[\"/$(basename "$hello")\"]"
+    case_list=$(IFS=,; echo "${wasm_cases[*]}")
+    case_cmd="$work/cases/{case}/rt --root $state/{case}"
+    wid="$ids_prefix-wasm"
+    whf() {
+        local metric=$1
+        shift
+        if ! "$hostview" hyperfine --warmup "$warmup" --runs "$runs" --style basic -L case "$case_list" \
+            -n "{case} $metric" --export-json "$results/$metric.json" "$@"; then
+            note "metric $metric failed; it is left out of the summary"
+            rm -f "$results/$metric.json"
+        fi
+    }
+    whf wasm-lifecycle \
+        --prepare "$case_cmd delete --force $wid >/dev/null 2>&1 || true" \
+        "$case_cmd create --bundle $work/cases/{case}/bundle $wid >/dev/null && $case_cmd start $wid && $case_cmd delete --force $wid"
+    whf wasm-run -N \
+        --prepare "sh -c '$case_cmd delete --force $wid >/dev/null 2>&1 || true'" \
+        "$case_cmd run --bundle $work/cases/{case}/bundle $wid"
+    for c in "${wasm_cases[@]}"; do
+        out="$results/wasm-rss-$c.txt"
+        : >"$out"
+        for _ in $(seq "$rss_samples"); do
+            "$hostview" /usr/bin/time -v -o "$work/time.txt" \
+                "$work/cases/$c/rt" --root "$state/$c" run --bundle "$work/cases/$c/bundle" "$wid" >/dev/null
+            sed -n 's/^[[:space:]]*Maximum resident set size (kbytes): //p' "$work/time.txt" >>"$out"
+        done
+    done
+    printf '%s\n' "${wasm_cases[@]}" >"$results/wasm-cases.txt"
+else
+    note "no wasm build at $wasm_path (just build-wasm): the WebAssembly rows are skipped"
+fi
 
 # Versions and host, for the README block.
 {

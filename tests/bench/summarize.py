@@ -22,14 +22,7 @@ METRICS = [
 
 def load_timings(results, metric):
     """{runtime: {"median": ms, "mean": ms, "stddev": ms}} for one metric, or None."""
-    path = results / f"{metric}.json"
-    if not path.exists():
-        return None
-    out = {}
-    for r in json.loads(path.read_text())["results"]:
-        rt = r["parameters"]["rt"]
-        out[rt] = {k: (r.get(k) or 0.0) * 1000.0 for k in ("median", "mean", "stddev")}
-    return out
+    return load_timings_by(results, metric, "rt")
 
 
 def load_rss(results, runtime):
@@ -117,6 +110,8 @@ def main():
         medians.append(cells)
         ratios.append(rcells)
 
+    wasm_summary(results)
+
     env_path = results / "env.txt"
     env = env_path.read_text().strip().splitlines() if env_path.exists() else []
     print("## README block\n")
@@ -129,6 +124,40 @@ def main():
     for line in env:
         print(f"- {line}")
     print("```")
+
+
+def wasm_summary(results):
+    """The WebAssembly rows: busybox under youki and youki-wasm, and a module under youki-wasm."""
+    cases_path = results / "wasm-cases.txt"
+    if not cases_path.exists():
+        return
+    cases = cases_path.read_text().split()
+    lifecycle = load_timings_by(results, "wasm-lifecycle", "case") or {}
+    run = load_timings_by(results, "wasm-run", "case") or {}
+    rows = []
+    for c in cases:
+        path = results / f"wasm-rss-{c}.txt"
+        kb = [int(x) for x in path.read_text().split()] if path.exists() else []
+        rows.append([
+            c,
+            f"{lifecycle[c]['median']:.1f} ms" if c in lifecycle else "–",
+            f"{run[c]['median']:.1f} ms" if c in run else "–",
+            f"{statistics.median(kb) / 1024.0:.1f} MiB" if kb else "–",
+        ])
+    print("## WebAssembly (hello world) against busybox (echo hello)\n")
+    print(table(["case", "create+start+delete", "run", "peak RSS of run"], rows))
+    print()
+
+
+def load_timings_by(results, metric, parameter):
+    """{value of `parameter`: {"median": ms, "mean": ms, "stddev": ms}}, or None."""
+    path = results / f"{metric}.json"
+    if not path.exists():
+        return None
+    return {
+        r["parameters"][parameter]: {k: (r.get(k) or 0.0) * 1000.0 for k in ("median", "mean", "stddev")}
+        for r in json.loads(path.read_text())["results"]
+    }
 
 
 if __name__ == "__main__":

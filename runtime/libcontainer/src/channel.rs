@@ -10,7 +10,8 @@
 //!                  ◀──────────────────────────── ToParent::MountsReady   (only if createRuntime
 //!  prestart + createRuntime hooks                                        or prestart hooks exist)
 //!  ToInit::HooksDone ──────────────────────────▶  createContainer hooks, pivot_root, masks,
-//!                                                 sysctl, rlimits, user, caps, cwd, find args[0]
+//!                                                 sysctl, rlimits, user, caps, cwd, the
+//!                                                 executor's prepare (find args[0])
 //!                  ◀──────────────────────────── ToParent::Ready { timeline }
 //!  write pid file and state "created", exit       blocks opening exec.fifo for write
 //!                                                 (`youki start` opens it for read)
@@ -110,6 +111,13 @@ pub fn pair() -> Result<(ParentEnd, ChildEnd), ChannelError> {
     let (a, b) = socket::socketpair(AddressFamily::Unix, SockType::SeqPacket, None, SockFlag::SOCK_CLOEXEC)
         .map_err(ChannelError::Create)?;
     Ok((End { fd: a, _types: Default::default() }, End { fd: b, _types: Default::default() }))
+}
+
+impl<S, R> End<S, R> {
+    /// The socket itself, for a caller that only needs to close it at the right moment.
+    pub fn into_fd(self) -> OwnedFd {
+        self.fd
+    }
 }
 
 impl<S: Serialize, R: DeserializeOwned> End<S, R> {

@@ -16,6 +16,7 @@ use oci_spec::runtime::Spec;
 use crate::channel::{self, ChannelError, ToInit, ToParent};
 use crate::clone::clone_child;
 use crate::error::ContainerError;
+use crate::executor::{Executor, Workload};
 use crate::hooks;
 use crate::host::HostFacts;
 use crate::init::{self, InitContext};
@@ -40,6 +41,8 @@ pub struct CreateOptions<'a> {
     /// An unprivileged caller: id maps through the one-id rule or newuidmap, cgroups only
     /// where writable.
     pub rootless: bool,
+    /// Runs the container process once it is started (`executor::DefaultExecutor` execs it).
+    pub executor: &'a dyn Executor,
 }
 
 /// A created container, waiting on its exec fifo.
@@ -87,6 +90,9 @@ pub fn create(mut o: CreateOptions) -> Result<Created, ContainerError> {
     if !plan.rootfs.is_dir() {
         return Err(ContainerError::NoRootfs(plan.rootfs.clone()));
     }
+    let p = &plan.process;
+    let workload = Workload { args: &p.args, env: &p.env, cwd: &p.cwd, annotations: &plan.annotations };
+    o.executor.can_handle(&workload).map_err(|reason| ContainerError::NoExecutor { program: p.args[0].clone(), reason })?;
     let (keep, console) = Console::endpoints(std::mem::replace(&mut o.console, Console::None), plan.process.terminal)?;
     let cgroup = libcgroups::manager(&host.cgroups, plan.cgroups_path.as_deref(), o.id, o.systemd_cgroup)?;
     // A user without a delegated cgroup tree runs without a cgroup, as runc does. With the
@@ -157,6 +163,7 @@ fn create_in(
         new_keyring: !o.no_new_keyring,
         no_pivot: o.no_pivot,
         in_user_ns,
+        executor: o.executor,
     };
 
     // On cgroup v2 the directories exist before the child, which is born inside them.

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use crate::channel::{ChannelError, ChildError};
+use crate::executor::Declined;
 use crate::hooks::HookError;
 use crate::namespaces::NamespaceError;
 use crate::state::{StateError, Status};
@@ -49,6 +50,8 @@ pub enum ContainerError {
     BadStatus { op: &'static str, id: String, status: Status },
     #[error("{tool}: {detail}")]
     IdMapHelper { tool: String, detail: String },
+    #[error("cannot run {program:?}: {reason}")]
+    NoExecutor { program: String, reason: Declined },
     #[error("{0} is not supported yet")]
     Unsupported(&'static str),
     #[error("container {0:?} has no cgroup")]

@@ -1,7 +1,7 @@
 //! `exec`: a new process in a running container. The parent enters the container's pid and
 //! time namespaces just for the clone (as `create` does for joins), the child joins the rest
 //! through /proc/PID/ns, the parent puts it in the container's cgroup, and the child applies
-//! the process settings and the container's seccomp profile, then execs.
+//! the process settings and the container's seccomp profile, then the executor launches it.
 
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
@@ -14,6 +14,7 @@ use crate::channel::{self, ChannelError, ChildError, ChildEnd, ToInit, ToParent}
 use crate::clone::clone_child;
 use crate::create::{write_pid_file, Console};
 use crate::error::ContainerError;
+use crate::executor::{Executor, Workload};
 use crate::host::HostFacts;
 use crate::namespaces::{self, NsKind};
 use crate::plan::{self, ProcessPlan};
@@ -31,6 +32,8 @@ pub struct ExecOptions<'a> {
     pub pid_file: Option<&'a Path>,
     pub detach: bool,
     pub preserve_fds: i32,
+    /// Runs the process inside the container.
+    pub executor: &'a dyn Executor,
 }
 
 /// Flag overrides for `exec` without `--process`, applied to the container's own process.
@@ -110,6 +113,8 @@ pub fn exec(o: ExecOptions) -> Result<i32, ContainerError> {
         }
         st
     };
+    let workload = Workload { args: &plan.args, env: &plan.env, cwd: &plan.cwd, annotations: &st.annotations };
+    o.executor.can_handle(&workload).map_err(|reason| ContainerError::NoExecutor { program: plan.args[0].clone(), reason })?;
     let init = st.pid;
     let (mut keep, console) = Console::endpoints(o.console, plan.terminal)?;
     let joins = differing_namespaces(init)?;
@@ -121,7 +126,16 @@ pub fn exec(o: ExecOptions) -> Result<i32, ContainerError> {
     let sfd = if o.detach { None } else { Some(run::block_signals()?) };
 
     let (parent, child_end) = channel::pair()?;
-    let ctx = ExecChild { plan: &plan, channel: child_end, joins: &joins, console, seccomp: st.seccomp.as_ref(), preserve_fds: o.preserve_fds };
+    let ctx = ExecChild {
+        plan: &plan,
+        channel: child_end,
+        joins: &joins,
+        console,
+        seccomp: st.seccomp.as_ref(),
+        preserve_fds: o.preserve_fds,
+        executor: o.executor,
+        workload,
+    };
     let mut for_child = namespaces::ForChildren::default();
     for (kind, path) in joins.iter().filter(|(k, _)| matches!(k, NsKind::Pid | NsKind::Time)) {
         for_child.join(*kind, path)?;
@@ -148,7 +162,8 @@ pub fn exec(o: ExecOptions) -> Result<i32, ContainerError> {
         Ok(ToParent::MountsReady) | Err(ChannelError::Closed) => return Err(ContainerError::InitDied(crate::create::reap(pid))),
         Err(e) => return Err(e.into()),
     }
-    // The child's end is close-on-exec: EOF means the program is being exec'd.
+    // The child's end is close-on-exec, or closed by the executor's handover: EOF means the
+    // program is starting.
     while parent.recv().is_ok() {}
     if let Some(path) = o.pid_file {
         write_pid_file(path, pid.as_raw())?;
@@ -183,6 +198,8 @@ struct ExecChild<'a> {
     console: Option<OwnedFd>,
     seccomp: Option<&'a oci_spec::runtime::LinuxSeccomp>,
     preserve_fds: i32,
+    executor: &'a dyn Executor,
+    workload: Workload<'a>,
 }
 
 impl ExecChild<'_> {
@@ -191,16 +208,25 @@ impl ExecChild<'_> {
         // This process is visible inside the container and its exe is the host's youki
         // binary until execve: keep container processes from opening /proc/PID/exe.
         crate::identity::set_dumpable(false);
-        match self.stages() {
-            Ok(never) => match never {},
+        let prepared = match self.stages() {
+            Ok(prepared) => prepared,
             Err(e) => {
                 let _ = self.channel.send(&ToParent::Failed(e));
-                1
+                return 1;
+            }
+        };
+        let fds = [Some(self.channel.into_fd()), self.console];
+        match process_setup::launch(prepared, fds.into_iter().flatten().collect()) {
+            Ok(code) => code,
+            Err(e) => {
+                // The parent only waits for the process now; stderr is where this goes.
+                eprintln!("youki: {e}");
+                127
             }
         }
     }
 
-    fn stages(&self) -> Result<std::convert::Infallible, ChildError> {
+    fn stages(&self) -> Result<process_setup::Prepared, ChildError> {
         match self.channel.recv().stage("sync")? {
             ToInit::Proceed { .. } => {}
             other => {
@@ -215,9 +241,9 @@ impl ExecChild<'_> {
             tty::setup(sock, false).stage("console")?;
         }
         let seccomp = self.seccomp.map(|spec| SeccompSetup { spec, listener: None, listener_state: serde_json::Value::Null });
-        let (exe, trampoline) = process_setup::apply(self.plan, seccomp.as_ref(), self.preserve_fds)?;
+        let prepared = process_setup::apply(self.plan, seccomp.as_ref(), self.preserve_fds, self.executor, &self.workload)?;
         self.channel.send(&ToParent::Ready { timeline: Default::default() }).stage("sync")?;
-        process_setup::exec(&trampoline, &exe, &self.plan.args, self.plan.env.iter())
+        Ok(prepared)
     }
 }
 

@@ -12,7 +12,12 @@ pub const MOUNT_OPTIONS: &[&str] = &[
     "shared", "silent", "slave", "strictatime", "suid", "sync", "tmpcopyup", "unbindable",
 ];
 
-pub fn document(version: &str, commit: &str) -> Value {
+/// The annotation (in `annotations`, runtime-spec's place for implementation-specific
+/// strings) that lists the executors compiled in, comma-separated, in the order they are
+/// asked: runc's document has no field for them.
+pub const EXECUTORS_ANNOTATION: &str = "io.github.youki.executors";
+
+pub fn document(version: &str, commit: &str, executors: &[&str]) -> Value {
     let mut caps: Vec<String> = caps::all().into_iter().map(|c| c.to_string()).collect();
     caps.sort();
     json!({
@@ -38,7 +43,8 @@ pub fn document(version: &str, commit: &str) -> Value {
         },
         "annotations": {
             "io.github.youki.version": version,
-            "io.github.youki.commit": commit
+            "io.github.youki.commit": commit,
+            EXECUTORS_ANNOTATION: executors.join(",")
         }
     })
 }
@@ -57,7 +63,8 @@ mod tests {
 
     #[test]
     fn document_is_well_formed() {
-        let d = document("0.1.0", "abc");
+        let d = document("0.1.0", "abc", &["wasmtime", "default"]);
+        assert_eq!(d["annotations"][EXECUTORS_ANNOTATION], "wasmtime,default");
         assert_eq!(d["ociVersionMax"], "1.2.0");
         assert!(d["linux"]["capabilities"].as_array().unwrap().iter().any(|c| c == "CAP_SYS_ADMIN"));
         let _: oci_spec::runtime::Features = serde_json::from_value(d).unwrap();

@@ -1,7 +1,7 @@
 //! The child side of `create` (comm `youki:init`): every setup stage in order, then the wait
-//! on the exec fifo and the execve of the container process. See `channel` for the protocol.
+//! on the exec fifo and the launch of the container process by the executor (an execve by
+//! default). See `channel` for the protocol.
 
-use std::convert::Infallible;
 use std::ffi::CString;
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
@@ -9,12 +9,13 @@ use std::path::{Path, PathBuf};
 use libcgroups::CgroupView;
 
 use crate::channel::{ChildEnd, ChildError, ToInit, ToParent};
+use crate::executor::{Executor, Workload};
 use crate::hooks;
 use crate::plan::Plan;
 use crate::state::OciState;
 use crate::syserror::{Context, SysError};
 use crate::timeline::Timeline;
-use crate::process_setup::{self, SeccompSetup};
+use crate::process_setup::{self, Prepared, SeccompSetup};
 use crate::stage::Stage;
 use crate::{namespaces, rootfs, tty};
 
@@ -38,23 +39,35 @@ pub struct InitContext<'a> {
     pub no_pivot: bool,
     /// In a user namespace (new or joined): devices are bound, not made.
     pub in_user_ns: bool,
+    /// Runs the container process once it is started.
+    pub executor: &'a dyn Executor,
 }
 
-/// Runs the child and returns its exit code (only on failure; success ends in execve).
+/// Runs the child and returns its exit code: on failure, or when the executor ran the
+/// workload in this process (an execve never returns).
 pub fn run(ctx: InitContext) -> i32 {
     set_comm("youki:init");
     match stages(&ctx) {
-        Ok(never) => match never {},
+        Ok((prepared, fifo)) => {
+            // Every fd the runtime holds goes with the handover: an executor that runs the
+            // workload in this process must not leave it the state directory or the channel.
+            let InitContext { channel, state_dir, console, seccomp_listener, .. } = ctx;
+            let fds = [Some(fifo), Some(state_dir), Some(channel.into_fd()), console, seccomp_listener];
+            process_setup::launch(prepared, fds.into_iter().flatten().collect()).unwrap_or_else(|e| after_ready(&e))
+        }
         Err(Failure::Setup(e)) => {
             let _ = ctx.channel.send(&ToParent::Failed(e));
             1
         }
-        Err(Failure::AfterReady(e)) => {
-            // The parent is gone by now; stderr is the only place left to say it.
-            eprintln!("youki: {e}");
-            127
-        }
+        Err(Failure::AfterReady(e)) => after_ready(&e),
     }
+}
+
+/// A failure once `create` has returned: the parent is gone, stderr is the only place left
+/// to say it.
+fn after_ready(e: &ChildError) -> i32 {
+    eprintln!("youki: {e}");
+    127
 }
 
 enum Failure {
@@ -68,7 +81,9 @@ impl From<ChildError> for Failure {
     }
 }
 
-fn stages(ctx: &InitContext) -> Result<Infallible, Failure> {
+/// Every stage up to the start of the workload: returns it prepared, with the exec fifo that
+/// stays open until it begins.
+fn stages(ctx: &InitContext) -> Result<(Prepared, OwnedFd), Failure> {
     let plan = ctx.plan;
     let mut tl = Timeline::default();
 
@@ -179,7 +194,9 @@ fn stages(ctx: &InitContext) -> Result<Infallible, Failure> {
         "state": OciState::for_hooks(ctx.id, "creating", host_pid, ctx.bundle, &plan.annotations),
     });
     let seccomp = plan.seccomp.as_ref().map(|spec| SeccompSetup { spec, listener: ctx.seccomp_listener.as_ref(), listener_state });
-    let (exe, trampoline) = tl.stage("process", || process_setup::apply(p, seccomp.as_ref(), ctx.preserve_fds))?;
+    let env: Vec<String> = p.env.iter().chain(&ctx.extra_env).cloned().collect();
+    let workload = Workload { args: &p.args, env: &env, cwd: &p.cwd, annotations: &plan.annotations };
+    let prepared = tl.stage("process", || process_setup::apply(p, seccomp.as_ref(), ctx.preserve_fds, ctx.executor, &workload))?;
 
     set_comm("youki:init");
     ctx.channel.send(&ToParent::Ready { timeline: tl }).stage("sync")?;
@@ -187,9 +204,10 @@ fn stages(ctx: &InitContext) -> Result<Infallible, Failure> {
     hooks::run_all("startContainer", plan.hooks.start_container(), &state("created"))
         .stage("startContainer hooks")
         .map_err(Failure::AfterReady)?;
-    // One byte says "started"; the fifo then stays open until execve closes it (CLOEXEC).
+    // One byte says "started"; the fifo then stays open until the workload begins (execve
+    // closes it, CLOEXEC, or the executor ends the handover).
     nix::unistd::write(&fifo, b"0").ctx(|| "write the exec fifo").stage("start").map_err(Failure::AfterReady)?;
-    process_setup::exec(&trampoline, &exe, &p.args, p.env.iter().chain(ctx.extra_env.iter())).map_err(Failure::AfterReady)
+    Ok((prepared, fifo))
 }
 
 fn protocol<T: std::fmt::Debug>(want: &str, got: &T) -> ChildError {

@@ -1,6 +1,7 @@
 //! youki's container engine: config.json is parsed and turned into a `Plan` by pure code
 //! (`plan`, `validate`, `mount_options`), then applied by small effectful steps (`create`,
-//! `init`, `rootfs`, `identity`, `tty`), with the container's state on disk (`state`).
+//! `init`, `rootfs`, `identity`, `tty`), with the container's state on disk (`state`). The
+//! last step, running the container's process, is an `executor::Executor`.
 
 pub mod cgroup_ops;
 pub mod channel;
@@ -9,6 +10,7 @@ pub mod create;
 pub mod dmz;
 pub mod error;
 pub mod exec;
+pub mod executor;
 pub mod features;
 pub mod hooks;
 pub mod host;

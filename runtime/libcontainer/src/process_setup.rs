@@ -1,20 +1,17 @@
 //! The last steps before the container's program runs, shared by `create` (init) and `exec`:
-//! oom_score_adj, rlimits, seccomp, user, capabilities, no_new_privs, umask, cwd, the lookup
-//! of args[0], fds, and the execve through the trampoline.
+//! oom_score_adj, rlimits, seccomp, user, capabilities, no_new_privs, umask, cwd, the
+//! executor's `prepare` (the lookup of args[0], or loading a module), fds, and the launch.
 
-use std::convert::Infallible;
-use std::ffi::CString;
-use std::os::fd::OwnedFd;
-use std::os::unix::ffi::OsStrExt;
-use std::path::{Path, PathBuf};
+use std::os::fd::{OwnedFd, RawFd};
 
 use oci_spec::runtime::LinuxSeccomp;
 
 use crate::channel::ChildError;
+use crate::executor::{Executor, Handover, Launch, Workload};
+use crate::identity;
 use crate::plan::ProcessPlan;
 use crate::stage::{child_error, Stage};
 use crate::syserror::SysError;
-use crate::{dmz, identity};
 
 /// The seccomp part: the profile, and where SCMP_ACT_NOTIFY's fd goes with which state.
 pub struct SeccompSetup<'a> {
@@ -23,9 +20,22 @@ pub struct SeccompSetup<'a> {
     pub listener_state: serde_json::Value,
 }
 
-/// Applies the process settings; returns the program to exec and the trampoline to exec it
-/// through.
-pub fn apply(p: &ProcessPlan, seccomp: Option<&SeccompSetup>, preserve_fds: i32) -> Result<(CString, OwnedFd), ChildError> {
+/// A workload prepared by its executor, and the fd numbers this process held before it was:
+/// copies inherited across clone (the caller's fds, the parent's channel end, the state lock)
+/// that an execve would close. See `Handover`.
+pub struct Prepared {
+    pub launch: Box<dyn Launch>,
+    pub inherited: Vec<RawFd>,
+}
+
+/// Applies the process settings, then lets the executor prepare the workload.
+pub fn apply(
+    p: &ProcessPlan,
+    seccomp: Option<&SeccompSetup>,
+    preserve_fds: i32,
+    executor: &dyn Executor,
+    workload: &Workload,
+) -> Result<Prepared, ChildError> {
     if let Some(adj) = p.oom_score_adj {
         identity::set_oom_score_adj(adj).stage("oomScoreAdj")?;
     }
@@ -51,15 +61,23 @@ pub fn apply(p: &ProcessPlan, seccomp: Option<&SeccompSetup>, preserve_fds: i32)
     }
     identity::set_umask(p.umask);
     identity::set_cwd(&p.cwd).stage("cwd")?;
-    let exe = find_executable(&p.args[0], &env_path(&p.env))?;
-    let trampoline = dmz::prepare().stage("exec")?;
+    let inherited = open_fds(3 + preserve_fds.max(0)).stage("fds")?;
+    let launch = executor.prepare(workload)?;
     prepare_fds(preserve_fds).stage("fds")?;
     if p.no_new_privileges {
         load_seccomp(seccomp, filter.as_ref())?;
     }
-    Ok((exe, trampoline))
+    Ok(Prepared { launch, inherited })
 }
 
+/// The open fds from `first` up.
+fn open_fds(first: i32) -> Result<Vec<RawFd>, SysError> {
+    let dir = std::fs::read_dir("/proc/self/fd").map_err(|e| SysError::io("list /proc/self/fd", e))?;
+    let listed: Vec<RawFd> = dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok()).filter(|fd| *fd >= first).collect();
+    // Without the fd of the listing itself, closed by now.
+    // SAFETY: F_GETFD only reads the flags of an fd number, open or not.
+    Ok(listed.into_iter().filter(|fd| unsafe { libc::fcntl(*fd, libc::F_GETFD) } >= 0).collect())
+}
 
 /// Loads the seccomp filter and, with notify rules, hands the listener its fd.
 fn load_seccomp(setup: Option<&SeccompSetup>, filter: Option<&libseccomp::ScmpFilterContext>) -> Result<(), ChildError> {
@@ -73,42 +91,6 @@ fn load_seccomp(setup: Option<&SeccompSetup>, filter: Option<&libseccomp::ScmpFi
 
 fn setgroups_allowed() -> bool {
     std::fs::read_to_string("/proc/self/setgroups").map(|s| s.trim() != "deny").unwrap_or(true)
-}
-
-const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-
-fn env_path(env: &[String]) -> String {
-    env.iter().rev().find_map(|e| e.strip_prefix("PATH=")).unwrap_or(DEFAULT_PATH).to_string()
-}
-
-/// Resolves args[0] the way execvp would, so a missing program fails `create`, not `start`.
-fn find_executable(arg0: &str, path: &str) -> Result<CString, ChildError> {
-    let fail = |detail: &str, errno: Option<i32>| ChildError {
-        stage: "exec".into(),
-        op: format!("find executable {arg0:?}"),
-        errno,
-        detail: Some(detail.to_string()),
-    };
-    let candidates: Vec<PathBuf> = if arg0.contains('/') {
-        vec![PathBuf::from(arg0)]
-    } else {
-        path.split(':').filter(|d| !d.is_empty()).map(|d| Path::new(d).join(arg0)).collect()
-    };
-    let mut last = None;
-    for c in &candidates {
-        match nix::unistd::access(c, nix::unistd::AccessFlags::X_OK) {
-            Ok(()) if !c.is_dir() => {
-                return CString::new(c.as_os_str().as_bytes()).map_err(|_| fail("contains a NUL byte", None));
-            }
-            Ok(()) => last = Some(nix::Error::EACCES),
-            Err(e) => last = Some(e),
-        }
-    }
-    if arg0.contains('/') {
-        Err(fail("cannot be executed", last.map(|e| e as i32)))
-    } else {
-        Err(fail("not found in $PATH", None))
-    }
 }
 
 /// Marks every fd above the preserved ones close-on-exec, and clears that flag on the
@@ -127,31 +109,30 @@ fn prepare_fds(preserve: i32) -> Result<(), SysError> {
     Ok(())
 }
 
-/// Restores default signal handling and replaces this process with the container process,
-/// through the trampoline (see `dmz`).
-pub fn exec<'a>(trampoline: &OwnedFd, exe: &CString, args: &[String], env: impl Iterator<Item = &'a String>) -> Result<Infallible, ChildError> {
-    let to_c = |s: &String| CString::new(s.as_bytes()).map_err(|_| ChildError {
-        stage: "exec".into(),
-        op: format!("argument or env entry {s:?}"),
-        errno: None,
-        detail: Some("contains a NUL byte".into()),
-    });
-    let argv = args.iter().map(to_c).collect::<Result<Vec<_>, _>>()?;
-    let envp = env.map(to_c).collect::<Result<Vec<_>, _>>()?;
+/// Restores the signal state a new program would start with and launches the workload:
+/// execve, or a run in this process whose exit code is returned.
+pub fn launch(prepared: Prepared, fds: Vec<OwnedFd>) -> Result<i32, ChildError> {
     reset_signals();
-    let e = dmz::exec(trampoline, exe, &argv, &envp);
-    Err(ChildError { stage: "exec".into(), op: format!("execve {exe:?}"), errno: Some(e as i32), detail: None })
+    prepared.launch.launch(Handover::new(fds, prepared.inherited)).map_err(ChildError::from)
 }
 
+/// Unblocks every signal and puts ignored ones back to their default, as a fresh program
+/// expects. Handlers stay: execve resets them anyway, and an executor that runs the workload
+/// here (wasmtime's trap handlers) installed them on purpose.
 fn reset_signals() {
     for sig in 1..=64 {
         if sig == libc::SIGKILL || sig == libc::SIGSTOP {
             continue;
         }
-        // SAFETY: restoring the default disposition is always valid.
-        unsafe { libc::signal(sig, libc::SIG_DFL) };
+        // SAFETY: a zeroed sigaction is a valid out-parameter; a null new action only reads.
+        let mut old: libc::sigaction = unsafe { std::mem::zeroed() };
+        // SAFETY: as above.
+        let read = unsafe { libc::sigaction(sig, std::ptr::null(), &mut old) };
+        if read == 0 && old.sa_sigaction == libc::SIG_IGN {
+            // SAFETY: restoring the default disposition is always valid.
+            unsafe { libc::signal(sig, libc::SIG_DFL) };
+        }
     }
     let empty = nix::sys::signal::SigSet::empty();
     let _ = nix::sys::signal::sigprocmask(nix::sys::signal::SigmaskHow::SIG_SETMASK, Some(&empty), None);
 }
-

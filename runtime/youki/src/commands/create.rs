@@ -5,9 +5,17 @@ use std::path::Path;
 use anyhow::Result;
 use liboci_cli::{Create, CreateOpts, GlobalOpts, Rootless, Run};
 use libcontainer::create::{Console, CreateOptions};
+use libcontainer::executor::Executor;
 use libcontainer::run::RunOptions;
 
-fn options<'a>(g: &GlobalOpts, root: &'a Path, o: &'a CreateOpts, id: &'a str, foreground: bool) -> CreateOptions<'a> {
+fn options<'a>(
+    g: &GlobalOpts,
+    root: &'a Path,
+    o: &'a CreateOpts,
+    id: &'a str,
+    foreground: bool,
+    executor: &'a dyn Executor,
+) -> CreateOptions<'a> {
     CreateOptions {
         root,
         id,
@@ -27,15 +35,18 @@ fn options<'a>(g: &GlobalOpts, root: &'a Path, o: &'a CreateOpts, id: &'a str, f
             Rootless::False => false,
             Rootless::Auto => !nix::unistd::geteuid().is_root(),
         },
+        executor,
     }
 }
 
 pub fn create(g: &GlobalOpts, root: &Path, c: Create) -> Result<i32> {
-    libcontainer::create::create(options(g, root, &c.opts, &c.container_id, false))?;
+    let executor = super::executors::all();
+    libcontainer::create::create(options(g, root, &c.opts, &c.container_id, false, &executor))?;
     Ok(0)
 }
 
 pub fn run(g: &GlobalOpts, root: &Path, r: Run) -> Result<i32> {
     let o = RunOptions { detach: r.detach, keep: r.keep, no_subreaper: r.no_subreaper };
-    Ok(libcontainer::run::run(options(g, root, &r.opts, &r.container_id, !r.detach), o)?)
+    let executor = super::executors::all();
+    Ok(libcontainer::run::run(options(g, root, &r.opts, &r.container_id, !r.detach, &executor), o)?)
 }

@@ -39,6 +39,7 @@ pub fn exec(root: &Path, e: Exec) -> Result<i32> {
         (None, false) => Console::Proxy,
         (None, true) => Console::None,
     };
+    let executor = super::executors::all();
     Ok(libcontainer::exec::exec(ExecOptions {
         root,
         id: &e.container_id,
@@ -47,5 +48,6 @@ pub fn exec(root: &Path, e: Exec) -> Result<i32> {
         pid_file: e.pid_file.as_deref(),
         detach: e.detach,
         preserve_fds: e.preserve_fds as i32,
+        executor: &executor,
     })?)
 }

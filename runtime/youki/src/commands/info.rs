@@ -39,6 +39,7 @@ pub fn info() -> Result<i32> {
     println!("selinux: {}", match selinux { Ok(s) if s == "1" => "enforcing", Ok(_) => "permissive", Err(_) => "disabled" });
     let caps_last = std::fs::read_to_string("/proc/sys/kernel/cap_last_cap").unwrap_or_default();
     println!("capabilities: last cap {}", caps_last.trim());
+    println!("executors: {}", super::executors::all().names().join(", "));
     println!("pidfd: {}", if Path::new("/proc/self/fdinfo").exists() { "yes" } else { "unknown" });
     Ok(0)
 }

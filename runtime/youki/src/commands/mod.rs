@@ -3,6 +3,7 @@
 mod cgroups;
 mod create;
 mod exec;
+mod executors;
 mod features;
 mod info;
 mod list;

@@ -1,0 +1,124 @@
+//! The wasm executor (feature `wasm-wasmtime`): runs a WebAssembly module with WASI
+//! preview 1 on wasmtime, in the container's init process itself. args[0] is the module's
+//! path (`.wasm` binary or `.wat` text, relative to `process.cwd` when not absolute); the
+//! module sees `process.args` and `process.env`, the container's root as `/` and its cwd as
+//! `.`, and the container's stdio or terminal. `proc_exit(N)` or the end of `_start` is the
+//! container's exit code; a trap is reported on the container's stderr, exit code 134.
+
+use std::io::Write;
+
+use wasmtime::{Config, Engine, InstancePre, Linker, Module, Store};
+use wasmtime_wasi::p1::{self, WasiP1Ctx};
+use wasmtime_wasi::{FsPerms, I32Exit, WasiCtxBuilder};
+
+use super::{wasm_request, Declined, Executor, ExecutorError, Handover, Launch, Workload};
+use crate::syserror::errno_of;
+
+/// The exit code of a module that traps: 128 + SIGABRT, as if it had aborted.
+pub const TRAP_EXIT_CODE: i32 = 134;
+
+/// Runs WebAssembly workloads (see the module documentation).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct WasmtimeExecutor;
+
+impl Executor for WasmtimeExecutor {
+    fn name(&self) -> &str {
+        "wasmtime"
+    }
+
+    fn can_handle(&self, w: &Workload) -> Result<(), Declined> {
+        match wasm_request(w) {
+            Some(_) => Ok(()),
+            None => Err(Declined::new("not WebAssembly (no wasm annotation, args[0] does not end in .wasm or .wat)")),
+        }
+    }
+
+    fn prepare(&self, w: &Workload) -> Result<Box<dyn Launch>, ExecutorError> {
+        let path = w.program().to_string();
+        let fail = |what: &str, e: &dyn std::fmt::Display| ExecutorError::new(format!("{what} wasm module {path:?}")).detail(one_line(&e.to_string()));
+        let bytes = std::fs::read(&path).map_err(|e| ExecutorError::new(format!("read wasm module {path:?}")).errno(errno_of(&e)))?;
+        let engine = Engine::new(&Config::new()).map_err(|e| fail("start wasmtime for", &format!("{e:#}")))?;
+        let module = Module::new(&engine, &bytes).map_err(|e| fail("compile", &format!("{e:#}")))?;
+        if !matches!(module.get_export("_start"), Some(wasmtime::ExternType::Func(_))) {
+            return Err(fail("run", &"it exports no _start function (a WASI command module is needed)"));
+        }
+        let mut linker: Linker<WasiP1Ctx> = Linker::new(&engine);
+        p1::add_to_linker_sync(&mut linker, |ctx| ctx).map_err(|e| fail("link", &format!("{e:#}")))?;
+        let instance = linker.instantiate_pre(&module).map_err(|e| fail("link", &format!("{e:#}")))?;
+
+        let mut wasi = WasiCtxBuilder::new();
+        // No async runtime round trip for file operations: this thread may block.
+        wasi.allow_blocking_current_thread(true).inherit_stdio().args(w.args).envs(&env_pairs(w.env));
+        wasi.preopened_dir("/", "/", FsPerms::ReadWrite).map_err(|e| fail("open / for", &format!("{e:#}")))?;
+        wasi.preopened_dir(".", ".", FsPerms::ReadWrite).map_err(|e| fail("open the cwd for", &format!("{e:#}")))?;
+        let ctx = wasi.build_p1();
+        Ok(Box::new(Prepared { path, engine, instance, ctx }))
+    }
+}
+
+/// A compiled and linked module with its WASI context, waiting for `start`.
+struct Prepared {
+    path: String,
+    engine: Engine,
+    instance: InstancePre<WasiP1Ctx>,
+    ctx: WasiP1Ctx,
+}
+
+impl Launch for Prepared {
+    fn launch(self: Box<Self>, handover: Handover) -> Result<i32, ExecutorError> {
+        let mut store = Store::new(&self.engine, self.ctx);
+        handover.begin();
+        let outcome = self
+            .instance
+            .instantiate(&mut store)
+            .and_then(|instance| instance.get_typed_func::<(), ()>(&mut store, "_start"))
+            .and_then(|start| start.call(&mut store, ()));
+        let code = match outcome {
+            Ok(()) => 0,
+            Err(e) => match e.downcast_ref::<I32Exit>() {
+                Some(exit) => exit.0,
+                None => {
+                    report_trap(&self.path, &e);
+                    TRAP_EXIT_CODE
+                }
+            },
+        };
+        let _ = std::io::stdout().flush();
+        let _ = std::io::stderr().flush();
+        Ok(code)
+    }
+}
+
+/// The workload failed, not the runtime: its stderr says why, as a native program's would.
+/// The trap first, then the module's backtrace.
+fn report_trap(path: &str, e: &wasmtime::Error) {
+    let what = match e.downcast_ref::<wasmtime::Trap>() {
+        Some(trap) => trap.to_string(),
+        None => one_line(&format!("{e:#}")),
+    };
+    eprintln!("youki: wasm module {path:?}: {what}");
+    if let Some(trace) = e.downcast_ref::<wasmtime::WasmBacktrace>() {
+        eprintln!("{trace}");
+    }
+}
+
+/// `KEY=VALUE` entries as pairs (the plan has checked each has a `=`).
+fn env_pairs(env: &[String]) -> Vec<(&str, &str)> {
+    env.iter().filter_map(|e| e.split_once('=')).collect()
+}
+
+/// Compiler messages span several lines (a caret under the source); errors here are one line.
+fn one_line(text: &str) -> String {
+    text.lines().map(str::trim).filter(|l| !l.is_empty() && *l != "|").collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_and_messages_are_shaped_for_wasi_and_one_line() {
+        assert_eq!(env_pairs(&["A=1".into(), "B=x=y".into()]), [("A", "1"), ("B", "x=y")]);
+        assert_eq!(one_line("expected `(`\n     --> <anon>:1:1\n      |\n    1 | x\n      | ^"), "expected `(` --> <anon>:1:1 1 | x | ^");
+    }
+}
