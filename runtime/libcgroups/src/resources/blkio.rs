@@ -87,22 +87,14 @@ fn throttle(t: &LinuxThrottleDevice) -> String {
 #[cfg(test)]
 mod tests {
     use super::super::fake::*;
-    use super::super::translate;
     use super::*;
 
     fn blkio(json: &str, probe: &FakeProbe) -> Vec<(String, String)> {
-        translate(&res(&format!(r#"{{"blockIO":{json}}}"#)), probe)
-            .unwrap()
-            .into_iter()
-            .map(|w| (w.file, w.value))
-            .collect()
+        file_values("blockIO", json, probe).unwrap()
     }
 
     fn p(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs
-            .iter()
-            .map(|(f, v)| (f.to_string(), v.to_string()))
-            .collect()
+        owned(pairs)
     }
 
     #[test]

@@ -66,22 +66,15 @@ pub fn blkio_weight_to_io(weight: u16) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::super::fake::*;
-    use super::super::{translate as all, Placement};
+    use super::super::Placement;
     use super::*;
 
     fn io(json: &str, probe: &FakeProbe) -> Vec<(String, String)> {
-        all(&res(&format!(r#"{{"blockIO":{json}}}"#)), probe)
-            .unwrap()
-            .into_iter()
-            .map(|w| (w.file, w.value))
-            .collect()
+        file_values("blockIO", json, probe).unwrap()
     }
 
     fn p(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs
-            .iter()
-            .map(|(f, v)| (f.to_string(), v.to_string()))
-            .collect()
+        owned(pairs)
     }
 
     fn v2() -> FakeProbe {

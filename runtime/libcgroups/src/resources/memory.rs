@@ -110,22 +110,14 @@ pub(super) fn translate(
 #[cfg(test)]
 mod tests {
     use super::super::fake::*;
-    use super::super::translate as all;
     use super::*;
 
     fn mem(json: &str, probe: &FakeProbe) -> Result<Vec<(String, String)>, CgroupError> {
-        let r = res(&format!(r#"{{"memory":{json}}}"#));
-        Ok(all(&r, probe)?
-            .into_iter()
-            .map(|w| (w.file, w.value))
-            .collect())
+        file_values("memory", json, probe)
     }
 
     fn p(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs
-            .iter()
-            .map(|(f, v)| (f.to_string(), v.to_string()))
-            .collect()
+        owned(pairs)
     }
 
     fn with_memsw(current_limit: &str) -> FakeProbe {

@@ -86,7 +86,7 @@ pub fn swap_max(limit: Option<i64>, swap: Option<i64>) -> Result<Option<String>,
 #[cfg(test)]
 mod tests {
     use super::super::fake::*;
-    use super::super::{translate as all, Placement};
+    use super::super::Placement;
     use super::*;
 
     fn v2(with_swap: bool) -> FakeProbe {
@@ -99,18 +99,11 @@ mod tests {
     }
 
     fn mem(json: &str, probe: &FakeProbe) -> Result<Vec<(String, String)>, CgroupError> {
-        let r = res(&format!(r#"{{"memory":{json}}}"#));
-        Ok(all(&r, probe)?
-            .into_iter()
-            .map(|w| (w.file, w.value))
-            .collect())
+        file_values("memory", json, probe)
     }
 
     fn p(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs
-            .iter()
-            .map(|(f, v)| (f.to_string(), v.to_string()))
-            .collect()
+        owned(pairs)
     }
 
     #[test]

@@ -239,6 +239,17 @@ pub(crate) mod fake {
         serde_json::from_str(json).unwrap()
     }
 
+    /// The `(file, value)` writes for `{"<key>": <json>}`.
+    pub fn file_values(key: &str, json: &str, probe: &FakeProbe) -> Result<Vec<(String, String)>, crate::CgroupError> {
+        let r = res(&format!(r#"{{"{key}":{json}}}"#));
+        Ok(super::translate(&r, probe)?.into_iter().map(|w| (w.file, w.value)).collect())
+    }
+
+    /// Owned `(file, value)` pairs, to compare with [`file_values`].
+    pub fn owned(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(f, v)| (f.to_string(), v.to_string())).collect()
+    }
+
     /// The writes as `(file, value)` pairs, for short assertions.
     pub fn pairs(writes: &[super::Write]) -> Vec<(&str, &str)> {
         writes
