@@ -36,17 +36,13 @@ pub(super) fn cpu(
     probe: &dyn Probe,
     out: &mut Vec<Write>,
 ) -> Result<(), CgroupError> {
-    let shares = c.shares().filter(|v| *v != 0);
-    let period = c.period().filter(|v| *v != 0);
-    let quota = c.quota().filter(|v| *v != 0);
-    let rt_period = c.realtime_period().filter(|v| *v != 0);
-    let rt_runtime = c.realtime_runtime().filter(|v| *v != 0);
-    let set = shares.is_some()
-        || period.is_some()
-        || quota.is_some()
+    let nonzero = |v: Option<i64>| v.is_some_and(|v| v != 0);
+    let set = nonzero(c.shares().map(|v| v as i64))
+        || nonzero(c.period().map(|v| v as i64))
+        || nonzero(c.quota())
+        || nonzero(c.realtime_period().map(|v| v as i64))
+        || nonzero(c.realtime_runtime())
         || c.burst().is_some()
-        || rt_period.is_some()
-        || rt_runtime.is_some()
         || c.idle().is_some();
     if !set {
         return Ok(());
