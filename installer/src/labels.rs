@@ -1,10 +1,8 @@
 //! The node label that lets pods with `runtimeClassName: youki` schedule, and the label the
 //! chart's pre-delete hook sets to ask for a full uninstall.
 //!
-//! The Kubernetes API is reached through `kubectl` (shipped in the installer image, using the
-//! pod's service account), which keeps this crate free of an HTTP/TLS stack.
-
-use std::process::Command;
+//! The API itself is behind the `NodeApi` trait: `kube_api::KubeNodes` in the installer, an
+//! in-memory fake in the unit tests below.
 
 /// Set to `ready` once the runtime answers on this node.
 pub const READY_LABEL: &str = "youki.dev/runtime";
@@ -14,14 +12,27 @@ pub const UNINSTALL_LABEL: &str = "youki.dev/uninstall";
 /// Problems talking to the API server.
 #[derive(Debug, thiserror::Error)]
 pub enum LabelError {
-    #[error("run {command}")]
-    Spawn {
-        command: String,
-        #[source]
-        source: std::io::Error,
+    #[error("start the runtime for the Kubernetes API")]
+    Runtime(#[source] std::io::Error),
+    #[error("no Kubernetes API config: neither KUBECONFIG (or ~/.kube/config) nor the pod's service account")]
+    Config(#[source] Box<kube::config::InferConfigError>),
+    #[error("make the Kubernetes client")]
+    Client(#[source] Box<kube::Error>),
+    #[error("{op}: the API server answered {code} {reason}: {message}")]
+    Refused {
+        op: String,
+        code: u16,
+        reason: String,
+        message: String,
     },
-    #[error("{command} failed: {stderr}")]
-    Failed { command: String, stderr: String },
+    #[error("{op}: no answer from the API server")]
+    Request {
+        op: String,
+        #[source]
+        source: Box<kube::Error>,
+    },
+    #[error("{op}: no answer from the API server within {secs}s")]
+    Timeout { op: String, secs: u64 },
 }
 
 /// The node API the installer needs; a trait so `run` can be tested without a cluster.
@@ -66,79 +77,6 @@ pub fn cleanup(
         api.set_label(&node, UNINSTALL_LABEL, None)?;
     }
     Ok(left)
-}
-
-/// `kubectl` from PATH (or `kubectl` named by `YOUKI_KUBECTL`).
-pub struct Kubectl;
-
-impl Kubectl {
-    fn run(&self, args: &[String]) -> Result<String, LabelError> {
-        let bin = std::env::var("YOUKI_KUBECTL").unwrap_or_else(|_| "kubectl".to_string());
-        let command = format!("{bin} {}", args.join(" "));
-        let out = Command::new(&bin)
-            .args(args)
-            .output()
-            .map_err(|source| LabelError::Spawn {
-                command: command.clone(),
-                source,
-            })?;
-        if !out.status.success() {
-            return Err(LabelError::Failed {
-                command,
-                stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
-            });
-        }
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-    }
-}
-
-impl NodeApi for Kubectl {
-    fn set_label(&self, node: &str, key: &str, value: Option<&str>) -> Result<(), LabelError> {
-        let arg = match value {
-            Some(v) => format!("{key}={v}"),
-            None => format!("{key}-"),
-        };
-        self.run(&[
-            "label".into(),
-            "node".into(),
-            node.into(),
-            arg,
-            "--overwrite".into(),
-        ])
-        .map(|_| ())
-    }
-
-    fn label(&self, node: &str, key: &str) -> Result<Option<String>, LabelError> {
-        let path = format!("{{.metadata.labels.{}}}", key.replace('.', "\\."));
-        let out = self.run(&[
-            "get".into(),
-            "node".into(),
-            node.into(),
-            "-o".into(),
-            format!("jsonpath={path}"),
-        ])?;
-        let v = out.trim();
-        Ok(if v.is_empty() {
-            None
-        } else {
-            Some(v.to_string())
-        })
-    }
-
-    fn nodes(&self, key: Option<&str>) -> Result<Vec<String>, LabelError> {
-        let mut args: Vec<String> = vec!["get".into(), "nodes".into()];
-        if let Some(k) = key {
-            args.push("-l".into());
-            args.push(k.into());
-        }
-        args.push("-o".into());
-        args.push("jsonpath={.items[*].metadata.name}".into());
-        Ok(self
-            .run(&args)?
-            .split_whitespace()
-            .map(str::to_string)
-            .collect())
-    }
 }
 
 #[cfg(test)]

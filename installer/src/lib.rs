@@ -3,10 +3,12 @@
 //! locks, restarts, the node label) is kept in its own modules.
 
 pub mod config;
+pub mod cri;
 pub mod diff;
 pub mod error;
 pub mod fsutil;
 pub mod handler;
+pub mod kube_api;
 pub mod labels;
 pub mod ledger;
 pub mod locate;
@@ -14,3 +16,12 @@ pub mod lock;
 pub mod node;
 pub mod restart;
 pub mod schema;
+pub mod systemd;
+
+/// A single-threaded async runtime with timers and I/O, on which the installer blocks for its
+/// few network calls (the Kubernetes API, systemd's D-Bus, the CRI).
+pub fn runtime() -> Result<tokio::runtime::Runtime, std::io::Error> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+}

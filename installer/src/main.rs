@@ -13,10 +13,12 @@ use nix::sys::signal::{SigSet, Signal};
 
 use youki_installer::fsutil::under;
 use youki_installer::handler::Handler;
-use youki_installer::labels::{Kubectl, NodeApi, READY_LABEL, UNINSTALL_LABEL};
+use youki_installer::kube_api::KubeNodes;
+use youki_installer::labels::{NodeApi, READY_LABEL, UNINSTALL_LABEL};
 use youki_installer::ledger::remove_dir_if_empty;
 use youki_installer::locate;
 use youki_installer::node::{Node, STATE_DIR};
+use youki_installer::cri::{check_handler, Verdict};
 use youki_installer::restart::wait_for_socket;
 use youki_installer::restart::{restart, Manager, Restart};
 
@@ -126,7 +128,8 @@ fn node(cli: &Cli, force: bool) -> Result<Node> {
 
 /// Restarts when the config changed, or when an earlier restart did not finish (a marker in
 /// the state dir survives a crash, so the next run restarts even though nothing changed).
-fn restart_if(cli: &Cli, node: &Node, changed: bool) -> Result<()> {
+/// After a restart, checks through the CRI that the handler is known (`wanted`) or gone.
+fn restart_if(cli: &Cli, node: &Node, changed: bool, wanted: bool) -> Result<()> {
     let state_dir = under(&cli.host_root, Path::new(STATE_DIR));
     let pending = state_dir.join("restart-pending");
     if cli.dry_run || cli.restart == Restart::None || (!changed && !pending.exists()) {
@@ -154,6 +157,23 @@ fn restart_if(cli: &Cli, node: &Node, changed: bool) -> Result<()> {
         remove_dir_if_empty(parent);
     }
     println!("restarted {} ({:?})", t.unit, cli.restart);
+    verify(cli, node, wanted)
+}
+
+/// Waits until the manager answers, then asks its CRI whether it knows the handler.
+fn verify(cli: &Cli, node: &Node, wanted: bool) -> Result<()> {
+    let socket = under(&cli.host_root, &node.target.socket);
+    let timeout = Duration::from_secs(cli.timeout);
+    wait_for_socket(&socket, timeout).context("wait for the container manager")?;
+    let name = &node.handler.name;
+    match check_handler(&socket, name, wanted, timeout)? {
+        Verdict::AsWanted if wanted => println!("CRI: {} knows the {name:?} handler", socket.display()),
+        Verdict::AsWanted => println!("CRI: {} no longer knows the {name:?} handler", socket.display()),
+        Verdict::CannotTell => println!(
+            "CRI: {} answers but does not list its runtime handlers; the {name:?} handler was not checked",
+            socket.display()
+        ),
+    }
     Ok(())
 }
 
@@ -166,13 +186,13 @@ fn print(messages: &[String]) {
 fn install(cli: &Cli, node: &Node) -> Result<()> {
     let out = node.install().context("install")?;
     print(&out.messages);
-    restart_if(cli, node, out.config_changed)
+    restart_if(cli, node, out.config_changed, true)
 }
 
 fn uninstall(cli: &Cli, node: &Node) -> Result<()> {
     let out = node.uninstall().context("uninstall")?;
     print(&out.messages);
-    restart_if(cli, node, out.config_changed)
+    restart_if(cli, node, out.config_changed, false)
 }
 
 /// Serves /healthz (always 200) and /readyz (200 once `ready`).
@@ -219,14 +239,12 @@ fn run(cli: &Cli, node: &Node, listen: &str, poll: u64) -> Result<()> {
     });
     let ready = Arc::new(AtomicBool::new(false));
     serve_health(listen, ready.clone())?;
-    let api = Kubectl;
+    let api = KubeNodes::connect().context("connect to the Kubernetes API")?;
 
     install(cli, node)?;
-    // Also after a crash and a no-op reinstall: label only a manager that answers.
+    // Also after a crash and a no-op reinstall: label only a manager whose CRI knows youki.
     if cli.restart != Restart::None {
-        let socket = under(&cli.host_root, &node.target.socket);
-        wait_for_socket(&socket, Duration::from_secs(cli.timeout))
-            .context("wait for the container manager")?;
+        verify(cli, node, true)?;
     }
     api.set_label(name, READY_LABEL, Some("ready"))
         .context("label the node ready")?;
@@ -293,8 +311,9 @@ fn main() -> Result<()> {
             Ok(())
         }
         Cmd::Cleanup { wait } => {
+            let api = KubeNodes::connect().context("connect to the Kubernetes API")?;
             let left = youki_installer::labels::cleanup(
-                &Kubectl,
+                &api,
                 Duration::from_secs(*wait),
                 Duration::from_secs(2),
             )?;

@@ -1,13 +1,10 @@
 //! Making the container manager read its new config. containerd has no reload (SIGHUP
 //! kills it), so it is restarted: through systemd, or by stopping it and letting its
 //! supervisor start it again. Then we wait until its socket answers.
+//! (Whether it knows the handler is asked through its CRI API, in `cri`.)
 
-use std::ffi::CString;
-use std::os::unix::ffi::OsStrExt;
 use std::os::unix::net::UnixStream;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{kill, Signal};
@@ -16,7 +13,7 @@ use nix::unistd::Pid;
 /// How to restart.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Restart {
-    /// `systemctl restart UNIT` run in the host root, which waits for the job.
+    /// RestartUnit through the host's systemd over D-Bus, waiting for the job.
     Systemd,
     /// SIGTERM to the running process; its supervisor (systemd, k3s, a test) starts it again.
     Signal,
@@ -27,14 +24,10 @@ pub enum Restart {
 /// Problems restarting.
 #[derive(Debug, thiserror::Error)]
 pub enum RestartError {
-    #[error("run {command:?}")]
-    Spawn {
-        command: String,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("{command:?} failed: {stderr}")]
-    Failed { command: String, stderr: String },
+    #[error(transparent)]
+    Systemd(#[from] crate::systemd::SystemdError),
+    #[error("start the runtime for the D-Bus calls")]
+    Runtime(#[source] std::io::Error),
     #[error("signal {process} pid {pid}")]
     Kill {
         process: String,
@@ -70,40 +63,6 @@ pub fn pids_named(proc_dir: &Path, name: &str) -> Vec<i32> {
         }
     }
     pids
-}
-
-/// The host's `systemctl`, run with the host root as its root directory. The installer image
-/// has no `chroot` binary (nor a libc for the host's systemctl), so the child chroots itself.
-fn systemctl(host_root: &Path) -> Result<Command, RestartError> {
-    let found = ["/usr/bin/systemctl", "/bin/systemctl"]
-        .into_iter()
-        .find(|p| host_root.join(p.trim_start_matches('/')).exists())
-        .ok_or_else(|| RestartError::Spawn {
-            command: "systemctl".to_string(),
-            source: std::io::Error::new(
-                std::io::ErrorKind::NotFound,
-                format!("no systemctl under {}", host_root.display()),
-            ),
-        })?;
-    let mut cmd = Command::new(found);
-    if host_root != Path::new("/") {
-        let root =
-            CString::new(host_root.as_os_str().as_bytes()).map_err(|e| RestartError::Spawn {
-                command: "systemctl".to_string(),
-                source: std::io::Error::new(std::io::ErrorKind::InvalidInput, e),
-            })?;
-        // SAFETY: between fork and exec the closure only makes the chroot and chdir system
-        // calls on memory prepared before the fork; it neither allocates nor takes locks.
-        unsafe {
-            cmd.pre_exec(move || {
-                if libc::chroot(root.as_ptr()) != 0 || libc::chdir(c"/".as_ptr()) != 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                Ok(())
-            });
-        }
-    }
-    Ok(cmd)
 }
 
 /// Waits until `socket` accepts a connection.
@@ -152,19 +111,8 @@ pub fn restart(how: Restart, m: &Manager<'_>, timeout: Duration) -> Result<(), R
     match how {
         Restart::None => return Ok(()),
         Restart::Systemd => {
-            let mut cmd = systemctl(host_root)?;
-            cmd.args(["restart", unit]);
-            let shown = format!("systemctl restart {unit} (root {})", host_root.display());
-            let out = cmd.output().map_err(|source| RestartError::Spawn {
-                command: shown.clone(),
-                source,
-            })?;
-            if !out.status.success() {
-                return Err(RestartError::Failed {
-                    command: shown,
-                    stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
-                });
-            }
+            let rt = crate::runtime().map_err(RestartError::Runtime)?;
+            rt.block_on(crate::systemd::restart_unit(host_root, unit, timeout))?;
         }
         Restart::Signal => {
             let old = match m.pid {

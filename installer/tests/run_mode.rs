@@ -1,69 +1,34 @@
-//! The DaemonSet mode (`run`) and the pre-delete hook (`cleanup`) against a fake API server:
-//! a `kubectl` stand-in that keeps node labels as files. Covers the ready label, /healthz and
-//! /readyz, SIGTERM keeping the node installed, and the uninstall request.
+//! The DaemonSet mode (`run`) and the pre-delete hook (`cleanup`) against a fake API server
+//! (`support/apiserver.rs`: in process, plain HTTP), because no Kubernetes API server can run
+//! on this machine. The installer binary reaches it through a KUBECONFIG with its real kube
+//! client. Covers the ready label (only once the runtime answers), /healthz and /readyz,
+//! SIGTERM keeping the node installed, the uninstall request, and API errors.
+
+mod support;
 
 use std::fs;
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::UnixListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-/// A kubectl that understands the four calls the installer makes; labels live in
-/// `$FAKE_API/<node>/<label key with / as _>`.
-const FAKE_KUBECTL: &str = r#"#!/bin/sh
-set -e
-api=$FAKE_API
-case "$1 $2" in
-"label node")
-    node=$3; kv=$(echo "$4" | tr / _)
-    mkdir -p "$api/$node"
-    case "$kv" in
-    *-) rm -f "$api/$node/${kv%-}" ;;
-    *=*) printf '%s' "${kv#*=}" > "$api/$node/${kv%%=*}" ;;
-    esac ;;
-"get node")
-    key=$(echo "$5" | sed -e 's/^jsonpath={.metadata.labels.//' -e 's/}$//' -e 's/\\\././g' | tr / _)
-    cat "$api/$3/$key" 2>/dev/null || true ;;
-"get nodes")
-    names=""
-    for d in "$api"/*/; do
-        n=$(basename "$d")
-        if [ "$3" = "-l" ] && [ ! -e "$d/$(echo "$4" | tr / _)" ]; then continue; fi
-        names="$names $n"
-    done
-    echo $names ;;
-*) echo "fake kubectl: unexpected $*" >&2; exit 1 ;;
-esac
-"#;
-
-/// Writing the fake kubectl and forking children never overlap: a child forked while another
-/// test writes its script would hold the write fd until exec, and running the script in that
-/// window fails with ETXTBSY. `spawn` returns only after the child's exec.
-static EXEC: Mutex<()> = Mutex::new(());
-
-fn spawn(cmd: &mut Command) -> Child {
-    let _serial = EXEC.lock().unwrap_or_else(|e| e.into_inner());
-    cmd.spawn().expect("spawn installer")
-}
+use support::apiserver::{write_kubeconfig, FakeApiServer};
 
 fn output(cmd: &mut Command) -> Output {
-    spawn(cmd.stdout(Stdio::piped()).stderr(Stdio::piped()))
-        .wait_with_output()
-        .expect("wait")
+    cmd.output().expect("run installer")
 }
 
 struct Cluster {
     dir: tempfile::TempDir,
+    api: FakeApiServer,
 }
 
 impl Cluster {
     fn new() -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         for d in [
-            "api/node-a",
             "host/etc/containerd",
             "host/opt",
             "host/run",
@@ -77,11 +42,8 @@ impl Cluster {
         .expect("fixture");
         fs::write(dir.path().join("host/etc/containerd/config.toml"), original).expect("config");
         fs::write(dir.path().join("src/youki"), "#!/bin/sh\n").expect("youki");
-        let kubectl = dir.path().join("kubectl");
-        let _serial = EXEC.lock().unwrap_or_else(|e| e.into_inner());
-        fs::write(&kubectl, FAKE_KUBECTL).expect("kubectl");
-        fs::set_permissions(&kubectl, fs::Permissions::from_mode(0o755)).expect("chmod");
-        Cluster { dir }
+        let api = FakeApiServer::start(&["node-a"]);
+        Cluster { dir, api }
     }
 
     fn path(&self, p: &str) -> PathBuf {
@@ -89,20 +51,22 @@ impl Cluster {
     }
 
     fn label(&self, key: &str) -> Option<String> {
-        fs::read_to_string(self.path("api/node-a").join(key.replace('/', "_"))).ok()
+        self.api.label("node-a", key)
     }
 
     fn installer(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_youki-installer"));
-        cmd.env("FAKE_API", self.path("api"))
-            .env("YOUKI_KUBECTL", self.path("kubectl"))
+        cmd.env("KUBECONFIG", self.api.kubeconfig(self.dir.path()))
+            .env_remove("KUBERNETES_SERVICE_HOST")
             .env("NODE_NAME", "node-a")
             .arg("--host-root")
             .arg(self.path("host"))
             .arg("--source-dir")
             .arg(self.path("src"))
-            .args(["--restart", "none"])
             .args(args);
+        if !args.contains(&"--restart") {
+            cmd.args(["--restart", "none"]);
+        }
         cmd
     }
 
@@ -186,7 +150,7 @@ fn pre_delete_request_uninstalls_and_cleanup_waits_for_it() {
     let mut run = c.start(18782);
     wait_until("ready label", || c.label("youki.dev/runtime").is_some());
     // Another node without an installer must not hold the hook up.
-    fs::create_dir_all(c.path("api/node-b")).expect("mkdir");
+    c.api.add_node("node-b");
     let hook = output(&mut c.installer(&["cleanup", "--wait", "20"]));
     assert!(
         hook.status.success(),
@@ -195,7 +159,11 @@ fn pre_delete_request_uninstalls_and_cleanup_waits_for_it() {
     );
     assert_eq!(c.label("youki.dev/runtime"), None);
     assert_eq!(c.label("youki.dev/uninstall"), None);
-    assert!(!c.path("api/node-b/youki.dev_uninstall").exists());
+    assert_eq!(c.api.label("node-b", "youki.dev/uninstall"), None);
+    // The request reached node-b too, and was withdrawn by the hook.
+    let log = c.api.log();
+    assert!(log.iter().any(|l| l.starts_with("PATCH /api/v1/nodes/node-b")
+        && l.ends_with(r#"{"metadata":{"labels":{"youki.dev/uninstall":null}}}"#)), "{log:#?}");
     assert!(!c.path("host/opt/youki").exists());
     let original = fs::read_to_string(
         Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/containerd-v2.toml"),
@@ -236,4 +204,79 @@ fn uninstall_is_deferred_while_youki_containers_run() {
     );
     assert!(!c.path("host/opt/youki").exists());
     assert!(sigterm(&mut run).success());
+}
+
+#[test]
+fn the_node_is_not_labelled_while_the_runtime_does_not_answer_its_cri() {
+    let c = Cluster::new();
+    // The "container manager": a process to stop, and a socket that accepts connections but
+    // does not speak the CRI. A socket that merely answers is not enough for the label.
+    let mut manager = Command::new("sleep").arg("30").spawn().expect("sleep");
+    let socket = c.path("host/run/fake.sock");
+    let _listener = UnixListener::bind(&socket).expect("bind");
+    let out = output(&mut c.installer(&[
+        "--restart",
+        "signal",
+        "--containerd-pid",
+        &manager.id().to_string(),
+        "--socket",
+        "/run/fake.sock",
+        "--timeout",
+        "2",
+        "run",
+        "--listen",
+        "127.0.0.1:18784",
+    ]));
+    let _ = manager.kill();
+    let _ = manager.wait();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("did not answer within 2s"), "{stderr}");
+    assert_eq!(c.label("youki.dev/runtime"), None);
+    assert!(
+        !c.api.log().iter().any(|l| l.starts_with("PATCH")),
+        "{:#?}",
+        c.api.log()
+    );
+}
+
+#[test]
+fn api_errors_name_the_call_and_the_servers_answer() {
+    let c = Cluster::new();
+    c.api.refuse_patches(
+        403,
+        "Forbidden",
+        r#"nodes "node-a" is forbidden: User "system:serviceaccount:youki-system:youki-installer" cannot patch resource "nodes""#,
+    );
+    let out = output(&mut c.installer(&["run", "--listen", "127.0.0.1:18785"]));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains(r#"label node "node-a" youki.dev/runtime=ready: the API server answered 403 Forbidden: nodes "node-a" is forbidden"#),
+        "{stderr}"
+    );
+
+    // No API server at all: a port nothing listens on any more.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let server = format!("http://{}", closed.local_addr().expect("addr"));
+    drop(closed);
+    let gone = write_kubeconfig(dir.path(), &server);
+    let out = output(
+        c.installer(&["cleanup", "--wait", "1"])
+            .env("KUBECONFIG", &gone),
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("list nodes labelled youki.dev/runtime: no answer from the API server"), "{stderr}");
+
+    // No config: no KUBECONFIG file, no home config, not in a pod.
+    let out = output(
+        c.installer(&["cleanup", "--wait", "1"])
+            .env("KUBECONFIG", dir.path().join("missing"))
+            .env("HOME", dir.path()),
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("no Kubernetes API config: neither KUBECONFIG (or ~/.kube/config) nor the pod's service account"), "{stderr}");
 }
