@@ -91,7 +91,9 @@ pub fn check_handler(
     let rt = crate::runtime().map_err(CriError::Runtime)?;
     let start = Instant::now();
     loop {
-        let last = match rt.block_on(async { tokio::time::timeout(Duration::from_secs(10), status(socket)).await }) {
+        let last = match rt
+            .block_on(async { tokio::time::timeout(Duration::from_secs(10), status(socket)).await })
+        {
             Ok(Ok(s)) => match handlers_in(&s) {
                 None => return Ok(Verdict::CannotTell),
                 Some(known) if known.iter().any(|h| h == handler) == wanted => {
@@ -142,7 +144,10 @@ mod tests {
             info: [("config".to_string(), config.to_string())].into(),
             ..Default::default()
         };
-        assert_eq!(handlers_in(&status), Some(vec!["runc".into(), "youki".into()]));
+        assert_eq!(
+            handlers_in(&status),
+            Some(vec!["runc".into(), "youki".into()])
+        );
     }
 
     #[test]

@@ -11,6 +11,7 @@ use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 use nix::sys::signal::{SigSet, Signal};
 
+use youki_installer::cri::{check_handler, Verdict};
 use youki_installer::fsutil::under;
 use youki_installer::handler::Handler;
 use youki_installer::kube_api::KubeNodes;
@@ -18,7 +19,6 @@ use youki_installer::labels::{NodeApi, READY_LABEL, UNINSTALL_LABEL};
 use youki_installer::ledger::remove_dir_if_empty;
 use youki_installer::locate;
 use youki_installer::node::{Node, STATE_DIR};
-use youki_installer::cri::{check_handler, Verdict};
 use youki_installer::restart::wait_for_socket;
 use youki_installer::restart::{restart, Manager, Restart};
 

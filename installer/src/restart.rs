@@ -25,7 +25,7 @@ pub enum Restart {
 #[derive(Debug, thiserror::Error)]
 pub enum RestartError {
     #[error(transparent)]
-    Systemd(#[from] crate::systemd::SystemdError),
+    Systemd(Box<crate::systemd::SystemdError>),
     #[error("start the runtime for the D-Bus calls")]
     Runtime(#[source] std::io::Error),
     #[error("signal {process} pid {pid}")]
@@ -112,7 +112,8 @@ pub fn restart(how: Restart, m: &Manager<'_>, timeout: Duration) -> Result<(), R
         Restart::None => return Ok(()),
         Restart::Systemd => {
             let rt = crate::runtime().map_err(RestartError::Runtime)?;
-            rt.block_on(crate::systemd::restart_unit(host_root, unit, timeout))?;
+            rt.block_on(crate::systemd::restart_unit(host_root, unit, timeout))
+                .map_err(|e| RestartError::Systemd(Box::new(e)))?;
         }
         Restart::Signal => {
             let old = match m.pid {

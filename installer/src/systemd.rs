@@ -42,7 +42,11 @@ pub enum SystemdError {
         result: String,
     },
     #[error("systemd job {job} restarting {unit} did not finish within {secs}s")]
-    JobTimeout { unit: String, job: String, secs: u64 },
+    JobTimeout {
+        unit: String,
+        job: String,
+        secs: u64,
+    },
 }
 
 /// A unit name as systemd's manager wants it: `containerd` means `containerd.service`.
@@ -75,11 +79,7 @@ pub type JobRemoved = (u32, OwnedObjectPath, String, String);
 /// What one JobRemoved signal says about our `job`: None when it is about another job,
 /// else Ok for "done" and the error naming the result ("failed", "timeout", "canceled",
 /// "dependency", "skipped") otherwise.
-pub fn job_outcome(
-    unit: &str,
-    job: &str,
-    signal: &JobRemoved,
-) -> Option<Result<(), SystemdError>> {
+pub fn job_outcome(unit: &str, job: &str, signal: &JobRemoved) -> Option<Result<(), SystemdError>> {
     let (_, path, _, result) = signal;
     if path.as_str() != job {
         return None;

@@ -76,13 +76,22 @@ fn labels_are_set_and_removed_with_a_merge_patch() {
                 assert_eq!(method, "PATCH");
                 assert_eq!(uri, "/api/v1/nodes/node-a?");
                 assert_eq!(ctype.as_deref(), Some("application/merge-patch+json"));
-                assert_eq!(body, json!({"metadata": {"labels": {"youki.dev/runtime": "ready"}}}));
-                send.send_response(answer(200, node("node-a", json!({"youki.dev/runtime": "ready"}))));
+                assert_eq!(
+                    body,
+                    json!({"metadata": {"labels": {"youki.dev/runtime": "ready"}}})
+                );
+                send.send_response(answer(
+                    200,
+                    node("node-a", json!({"youki.dev/runtime": "ready"})),
+                ));
 
                 let (req, send) = h.next_request().await.expect("remove");
                 let (method, _, _, body) = body_of(req).await;
                 assert_eq!(method, "PATCH");
-                assert_eq!(body, json!({"metadata": {"labels": {"youki.dev/runtime": null}}}));
+                assert_eq!(
+                    body,
+                    json!({"metadata": {"labels": {"youki.dev/runtime": null}}})
+                );
                 send.send_response(answer(200, node("node-a", json!({}))));
             })
         },
@@ -100,10 +109,16 @@ fn the_uninstall_label_is_read_from_the_node_and_nodes_listed_by_selector() {
     let (label, missing, listed) = with_mock(
         |mut h| {
             Box::pin(async move {
-                for labels in [json!({"youki.dev/uninstall": "requested"}), json!({"other": "x"})] {
+                for labels in [
+                    json!({"youki.dev/uninstall": "requested"}),
+                    json!({"other": "x"}),
+                ] {
                     let (req, send) = h.next_request().await.expect("get");
                     let (method, uri, _, _) = body_of(req).await;
-                    assert_eq!((method.as_str(), uri.as_str()), ("GET", "/api/v1/nodes/node-a"));
+                    assert_eq!(
+                        (method.as_str(), uri.as_str()),
+                        ("GET", "/api/v1/nodes/node-a")
+                    );
                     send.send_response(answer(200, node("node-a", labels)));
                 }
                 let (req, send) = h.next_request().await.expect("list");
@@ -168,7 +183,10 @@ fn a_broken_connection_is_reported_with_the_call() {
                 ));
             })
         },
-        |api| api.label("node-a", "youki.dev/uninstall").expect_err("broken"),
+        |api| {
+            api.label("node-a", "youki.dev/uninstall")
+                .expect_err("broken")
+        },
     );
     let chain = format!("{:#}", anyhow::Error::from(err));
     assert!(

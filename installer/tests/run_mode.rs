@@ -28,12 +28,7 @@ struct Cluster {
 impl Cluster {
     fn new() -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
-        for d in [
-            "host/etc/containerd",
-            "host/opt",
-            "host/run",
-            "src",
-        ] {
+        for d in ["host/etc/containerd", "host/opt", "host/run", "src"] {
             fs::create_dir_all(dir.path().join(d)).expect("mkdir");
         }
         let original = fs::read_to_string(
@@ -162,8 +157,12 @@ fn pre_delete_request_uninstalls_and_cleanup_waits_for_it() {
     assert_eq!(c.api.label("node-b", "youki.dev/uninstall"), None);
     // The request reached node-b too, and was withdrawn by the hook.
     let log = c.api.log();
-    assert!(log.iter().any(|l| l.starts_with("PATCH /api/v1/nodes/node-b")
-        && l.ends_with(r#"{"metadata":{"labels":{"youki.dev/uninstall":null}}}"#)), "{log:#?}");
+    assert!(
+        log.iter()
+            .any(|l| l.starts_with("PATCH /api/v1/nodes/node-b")
+                && l.ends_with(r#"{"metadata":{"labels":{"youki.dev/uninstall":null}}}"#)),
+        "{log:#?}"
+    );
     assert!(!c.path("host/opt/youki").exists());
     let original = fs::read_to_string(
         Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/containerd-v2.toml"),
@@ -268,7 +267,10 @@ fn api_errors_name_the_call_and_the_servers_answer() {
     );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
-    assert!(stderr.contains("list nodes labelled youki.dev/runtime: no answer from the API server"), "{stderr}");
+    assert!(
+        stderr.contains("list nodes labelled youki.dev/runtime: no answer from the API server"),
+        "{stderr}"
+    );
 
     // No config: no KUBECONFIG file, no home config, not in a pod.
     let out = output(

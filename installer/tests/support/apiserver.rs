@@ -56,7 +56,8 @@ fn percent_decode(s: &str) -> String {
 
 impl State {
     fn answer(&mut self, method: &str, target: &str, body: &str) -> (u16, Value) {
-        self.log.push(format!("{method} {target} {body}").trim_end().to_string());
+        self.log
+            .push(format!("{method} {target} {body}").trim_end().to_string());
         let (path, query) = target.split_once('?').unwrap_or((target, ""));
         let Some(rest) = path.strip_prefix("/api/v1/nodes") else {
             return status(404, "NotFound", &format!("fake: no route {path}"));
@@ -74,7 +75,10 @@ impl State {
                     .filter(|(_, l)| selector.as_ref().is_none_or(|k| l.contains_key(k)))
                     .map(|(n, l)| node_json(n, l))
                     .collect();
-                (200, json!({"apiVersion": "v1", "kind": "NodeList", "metadata": {}, "items": items}))
+                (
+                    200,
+                    json!({"apiVersion": "v1", "kind": "NodeList", "metadata": {}, "items": items}),
+                )
             }
             ("GET", n) => match self.nodes.get(n) {
                 Some(l) => (200, node_json(n, l)),
@@ -131,18 +135,32 @@ fn read_request(reader: &mut BufReader<TcpStream>) -> Option<(String, String, St
     }
     let mut body = vec![0; len];
     reader.read_exact(&mut body).ok()?;
-    Some((method, target, content_type, String::from_utf8_lossy(&body).into_owned()))
+    Some((
+        method,
+        target,
+        content_type,
+        String::from_utf8_lossy(&body).into_owned(),
+    ))
 }
 
 fn serve(stream: TcpStream, state: Arc<Mutex<State>>) {
-    let Ok(write) = stream.try_clone() else { return };
+    let Ok(write) = stream.try_clone() else {
+        return;
+    };
     let mut reader = BufReader::new(stream);
     let mut write = write;
     while let Some((method, target, content_type, body)) = read_request(&mut reader) {
         let (code, value) = if method == "PATCH" && content_type != "application/merge-patch+json" {
-            status(415, "UnsupportedMediaType", &format!("fake: patch as {content_type:?}"))
+            status(
+                415,
+                "UnsupportedMediaType",
+                &format!("fake: patch as {content_type:?}"),
+            )
         } else {
-            state.lock().unwrap_or_else(|e| e.into_inner()).answer(&method, &target, &body)
+            state
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .answer(&method, &target, &body)
         };
         let text = value.to_string();
         let head = format!(
