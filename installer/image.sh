@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the installer image as an OCI layout, without docker: umoci, static binaries, no
-# base image. Contents: /usr/local/bin/{youki-installer,youki,youki-trace (when built),kubectl}
+# base image. Contents: /usr/local/bin/{youki-installer,youki,youki-trace (when built)}
 # and an empty /tmp. The chart's DaemonSet and pre-delete Job both run it.
 #
 #   bash installer/image.sh OUT_DIR [RELEASE_DIR]
@@ -12,8 +12,6 @@ set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 out=${1:?usage: image.sh OUT_DIR [RELEASE_DIR]}
 release=${2:-$repo/target/x86_64-unknown-linux-gnu/release}
-# shellcheck source=tools.sh
-source "$repo/installer/tools.sh"
 # shellcheck source=../tests/e2e-containerd/lib.sh
 source "$repo/tests/e2e-containerd/lib.sh"
 name=${YOUKI_IMAGE_NAME:-ghcr.io/youki-dev/youki-installer}
@@ -23,18 +21,18 @@ tag=$(sed -n 's/^version = "\(.*\)"/\1/p' "$repo/Cargo.toml" | head -1)
 is_static() { command -v file >/dev/null || return 0; file -b "$1" | grep static >/dev/null; }
 fail() { printf 'image: %s\n' "$*" >&2; exit 1; }
 lib_apt umoci
-youki_tools_install
 for bin in youki youki-installer; do
     [[ -x $release/$bin ]] || fail "missing $release/$bin (build it first)"
     is_static "$release/$bin" || fail "$release/$bin is not a static binary"
 done
 
 layout=$out/layout
-# The image's files: the static binaries, kubectl, an empty /tmp.
+# The image's files: the static binaries and an empty /tmp. The installer talks to the
+# Kubernetes API itself (kube), so the image has no kubectl.
 fill() {
     mkdir -p "$1/usr/local/bin" "$1/tmp"
     chmod 1777 "$1/tmp"
-    install -m 0755 "$release/youki-installer" "$release/youki" "$tools/bin/kubectl" "$1/usr/local/bin/"
+    install -m 0755 "$release/youki-installer" "$release/youki" "$1/usr/local/bin/"
     if [[ -x $release/youki-trace ]]; then install -m 0755 "$release/youki-trace" "$1/usr/local/bin/"; fi
 }
 mkdir -p "$out"

@@ -45,7 +45,7 @@ trap cleanup EXIT
 say "installer image from static binaries (no Dockerfile)"
 mkdir -p "$work/rootfs/usr/local/bin" "$work/rootfs/tmp"
 chmod 1777 "$work/rootfs/tmp"
-install -m 0755 "$release/youki" "$release/youki-installer" "$kubectl" "$work/rootfs/usr/local/bin/"
+install -m 0755 "$release/youki" "$release/youki-installer" "$work/rootfs/usr/local/bin/"
 [[ -x $release/youki-trace ]] && install -m 0755 "$release/youki-trace" "$work/rootfs/usr/local/bin/"
 tar -C "$work/rootfs" -c . | docker import - "$image" >/dev/null
 

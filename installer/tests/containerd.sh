@@ -2,11 +2,13 @@
 # The installer against a real containerd (1.6 from apt), started privately on a temp dir
 # that stands in for the host root. This script is containerd's supervisor: it starts it
 # again whenever it exits, as systemd would. Checks: install with --restart signal, the
-# restarted daemon loads the `youki` handler (its "Start cri plugin" log line and
-# `containerd config dump`), status; with a real YOUKI: a container started through
-# containerd with the placed youki survives an upgrade of the binary (exec, kill, delete
-# still work) and blocks uninstall while it runs; uninstall restores the config byte for
-# byte and the daemon restarts without the handler.
+# installer's own CRI check (Status, verbose) finds the `youki` handler after the restart,
+# and so do the daemon's log and `containerd config dump`; status; with a real YOUKI: a pod
+# runs through the CRI with runtime handler `youki` (cri-e2e smoke), a container started
+# through containerd with the placed youki survives an upgrade of the binary (exec, kill,
+# delete still work) and blocks uninstall while it runs; uninstall restores the config byte
+# for byte, and the CRI no longer knows the handler (the installer's check, and a pod with
+# handler `youki` refused by name).
 #
 #   bash installer/tests/containerd.sh [INSTALLER] [YOUKI]   # default: a debug build, no youki
 set -euo pipefail
@@ -20,7 +22,8 @@ fail() { lib_fail "$@"; }
 say() { lib_say "$@"; }
 
 [[ $(id -u) -eq 0 ]] || fail "needs root (containerd)"
-lib_apt containerd umoci busybox-static
+lib_apt containerd umoci busybox-static protobuf-compiler
+(cd "$repo" && cargo build -q --locked -p e2e-containerd) || fail "cargo build -p e2e-containerd"
 if [[ -z $installer ]]; then
     export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/tmp/target-inst}
     (cd "$repo" && cargo build -q -p youki-installer)
@@ -34,6 +37,7 @@ sock=$host/run/containerd/containerd.sock
 log=$work/containerd.log
 stop=$work/stop
 sup_pid=
+cgroup_top=/youki-inst-$$
 cleanup() {
     # A container left by a failed check goes first, while containerd still answers.
     if ctr --address "$sock" --namespace inst task ls 2>/dev/null | grep '^upg' >/dev/null; then
@@ -42,6 +46,10 @@ cleanup() {
     ctr --address "$sock" --namespace inst container delete upg >/dev/null 2>&1 || true
     touch "$stop"
     [[ -f $work/pid ]] && kill "$(cat "$work/pid")" 2>/dev/null || true
+    lib_containerd_shims "$sock" | xargs -r kill -9 2>/dev/null || true
+    lib_cgroup_remove "$cgroup_top"
+    # The smoke pod's handler Root is the literal /run/containerd/youki of this machine.
+    rmdir /run/containerd/youki/k8s.io /run/containerd/youki 2>/dev/null || true
     [[ -n $sup_pid ]] && wait "$sup_pid" 2>/dev/null || true
     grep -o " $work/[^ ]*" /proc/mounts | sort -r | xargs -r umount 2>/dev/null || true
     rm -rf "$work"
@@ -50,7 +58,10 @@ trap cleanup EXIT
 
 say "private containerd config (containerd config default, paths under $work)"
 mkdir -p "$host/etc/containerd" "$host/opt" "$work/src"
-lib_containerd_default_config "$work" "$sock" -e "s|SystemdCgroup = false|SystemdCgroup = true|" > "$cfg"
+# A runc option set away from its default, to see it copied; the cgroupfs driver stays,
+# as this host has no systemd. The pause image is built here (no registry).
+lib_containerd_default_config "$work" "$sock" -e "s|NoNewKeyring = false|NoNewKeyring = true|" \
+    -e "s|sandbox_image = .*|sandbox_image = \"localhost/youki-e2e/pause:1\"|" > "$cfg"
 grep -q "address = \"$sock\"" "$cfg" || fail "could not point the grpc socket at $sock"
 cp "$cfg" "$work/original.toml"
 if [[ -n $youki ]]; then
@@ -74,12 +85,22 @@ wait_sock() { lib_containerd_wait "$sock" "$log"; }
 starts() { grep -c 'Start cri plugin with config' "$log" || true; }
 wait_sock
 [[ $(starts) -ge 1 ]] || fail "the CRI plugin did not start"
+# The images a pod needs, in the CRI's namespace; the busybox one also for ctr below.
+lib_busybox_image "$work/img" localhost/youki-e2e/busybox:1
+lib_pause_bin=$lib_debug/pause
+lib_oci_image "$work/pause" localhost/youki-e2e/pause:1 lib_pause_fill --config.entrypoint /pause
+for img in "$work/img.tar" "$work/pause.tar"; do
+    ctr --address "$sock" --namespace k8s.io images import "$img" >/dev/null || fail "ctr images import $img"
+done
+mkdir -p "$work/cri"
+cri_e2e() { "$lib_debug/cri-e2e" --socket "$sock" --handler youki --work "$work/cri" --cgroup-top "$cgroup_top" "$@"; }
 
 run() { "$installer" --host-root "$host" --source-dir "$work/src" --restart signal --containerd-pid "$(cat "$work/pid")" --timeout 30 "$@"; }
 
 say "install --restart signal"
 before=$(starts)
-run install
+run install | tee "$work/install"
+grep -q 'CRI: .* knows the "youki" handler' "$work/install" || fail "the installer did not check the handler through the CRI"
 wait_sock
 for _ in $(seq 50); do [[ $(starts) -gt $before ]] && break; sleep 0.2; done
 [[ $(starts) -gt $before ]] || fail "containerd was not restarted"
@@ -89,8 +110,8 @@ grep 'Start cri plugin with config' "$log" | tail -1 | grep 'PodAnnotations:\[io
     || fail "the youki handler lacks the traceparent pod annotation"
 echo "containerd loaded: $(grep 'Start cri plugin with config' "$log" | tail -1 | grep -o 'youki:{Type:[^ ]* [^}]*PodAnnotations:[^]]*]')"
 containerd --config "$cfg" config dump | grep 'runtimes.youki.options' >/dev/null || fail "config dump lacks runtimes.youki"
-containerd --config "$cfg" config dump | grep -A12 'runtimes.youki.options' | grep 'SystemdCgroup = true' >/dev/null \
-    || fail "SystemdCgroup was not copied from runc"
+containerd --config "$cfg" config dump | grep -A12 'runtimes.youki.options' | grep 'NoNewKeyring = true' >/dev/null \
+    || fail "NoNewKeyring was not copied from runc"
 run status
 
 say "a repeated install changes nothing and does not restart"
@@ -101,14 +122,15 @@ sleep 1
 [[ $(starts) -eq $before ]] || fail "a no-op install restarted containerd"
 
 if [[ -n $youki ]]; then
+    say "a pod through the CRI with runtime handler youki"
+    cri_e2e smoke || fail "a pod with handler youki did not run through the CRI"
+
     say "a youki container through containerd survives an upgrade of the binary"
-    # The busybox image every client test uses, imported into a private namespace.
-    lib_busybox_image "$work/img" localhost/bb:1
     c() { ctr --address "$sock" --namespace inst "$@"; }
     c images import "$work/img.tar" >/dev/null
     # The shim adds the namespace to the root, as it does for the handler's Root.
     c run -d --runc-binary "$host/opt/youki/bin/youki" --runc-root "$host/run/containerd/youki" \
-        localhost/bb:1 upg sleep 1000
+        localhost/youki-e2e/busybox:1 upg sleep 1000
     sleep 1
     c task ls | grep 'upg .*RUNNING' >/dev/null || fail "the youki container is not running"
     if run uninstall >"$work/refused" 2>&1; then fail "uninstall went ahead with a youki container running"; fi
@@ -132,10 +154,12 @@ fi
 
 say "uninstall"
 before=$(starts)
-run uninstall
+run uninstall | tee "$work/uninstall"
+grep -q 'CRI: .* no longer knows the "youki" handler' "$work/uninstall" || fail "the installer did not check through the CRI that the handler is gone"
 wait_sock
 for _ in $(seq 50); do [[ $(starts) -gt $before ]] && break; sleep 0.2; done
 cmp "$cfg" "$work/original.toml" || fail "uninstall did not restore the config byte for byte"
 grep 'Start cri plugin with config' "$log" | tail -1 | grep 'youki:' >/dev/null && fail "the handler is still loaded after uninstall"
 [[ ! -e $host/opt/youki ]] || fail "/opt/youki was left behind"
+cri_e2e smoke --gone || fail "the CRI still takes pods with handler youki after uninstall"
 say "containerd $(containerd --version | awk '{print $3}'): install, restart, uninstall verified"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The cgroup v2 and systemd VM lanes (issue 4): boots a Debian 6.1 kernel under qemu TCG on a
 # cached debootstrap image and runs the cgroup part of the conformance suite (youki and the
-# guest's runc) and the libcgroups cargo test executables inside.
+# guest's runc), the libcgroups cargo test executables and the installer's systemd test inside.
 #
 #   bash tests/vm/run.sh [v2] [systemd] [--filter SUBSTR]... [--runtime youki|runc]...
 #                        [--no-cargo-tests]
@@ -213,13 +213,20 @@ build_initrd() {
 }
 
 # ---------------------------------------------------------------- the per-run layer
-# cargo test executables of the cgroup crates (static, like every binary of this workspace).
+# cargo test executables of the cgroup crates and the installer's systemd test (static, like
+# every binary of this workspace).
 build_cargo_tests() {
   local list=$1
   say "building the libcgroups test executables"
   (cd "$repo" && cargo test --release --locked --no-run -p libcgroups --message-format=json 2>"$out_root/cargo-tests.build.log") |
     jq -r 'select(.reason == "compiler-artifact" and .executable != null and .profile.test) | .executable' > "$list"
   [ -s "$list" ] || die "cargo test --no-run -p libcgroups produced no test executable"
+  # The installer's restart over D-Bus against the systemd lane's real systemd (it skips in
+  # the v2 lane). A debug build: its Kubernetes and TLS dependencies take long under fat LTO.
+  say "building the installer's systemd test executable"
+  (cd "$repo" && cargo test --locked --no-run -p youki-installer --test systemd_unit --message-format=json 2>>"$out_root/cargo-tests.build.log") |
+    jq -r 'select(.reason == "compiler-artifact" and .executable != null and .profile.test) | .executable' >> "$list"
+  grep -q systemd_unit "$list" || die "cargo test --no-run -p youki-installer --test systemd_unit produced no executable"
 }
 
 # The small disk the guest mounts at /vmtest: binaries, guest scripts, settings; the guest
@@ -237,6 +244,8 @@ build_layer() {
       n=$((n + 1))
       f=$(basename "$exe")
       cp "$exe" "$dir/layer/cargo-tests/${f%-*}"
+      # The debug build of the installer's test carries ~150 MB of debug info.
+      strip --strip-debug "$dir/layer/cargo-tests/${f%-*}"
     done < "$out_root/cargo-tests.list"
   fi
   {

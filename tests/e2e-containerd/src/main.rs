@@ -1,6 +1,6 @@
 //! `cri-e2e`: stands in for the kubelet in front of a real containerd. It walks the pod
 //! cycle (`cycle`), checks how failures reach the user (`failures`) and times pod starts
-//! (`bench`) on one runtime handler; with `--otlp` it also receives the runtime's spans
+//! (`bench`) on one runtime handler, or runs one pod (`smoke`); with `--otlp` it also receives the runtime's spans
 //! and checks their tree. tests/e2e-containerd/run.sh sets up the containerd it talks to.
 //! Prints one `ok   HANDLER: step` line per passed check; the first failure ends the run.
 
@@ -11,6 +11,7 @@ mod cycle;
 mod failures;
 mod otlp;
 mod pod;
+mod smoke;
 mod spans;
 mod stream;
 
@@ -58,6 +59,12 @@ enum Cmd {
     /// A missing command and a bad mount: the user-visible error must name the cause
     Failures,
     /// Pod start latency (RunPodSandbox to the container running), as JSON
+    /// One pod on the node's network and one container with an exec, then nothing left;
+    /// with --gone, containerd must refuse the handler instead
+    Smoke {
+        #[arg(long)]
+        gone: bool,
+    },
     Bench {
         #[arg(long, default_value_t = 10)]
         runs: usize,
@@ -147,6 +154,7 @@ async fn run(cli: Cli) -> Result<usize> {
     match cli.cmd {
         Cmd::Cycle => cycle::run(&mut env).await?,
         Cmd::Failures => failures::run(&mut env).await?,
+        Cmd::Smoke { gone } => smoke::run(&mut env, gone).await?,
         Cmd::Bench { runs, warmup } => bench::run(&mut env, runs, warmup).await?,
     }
     Ok(env.passed)
