@@ -75,9 +75,6 @@ enum Cmd {
     },
     /// Show what is installed; exit 1 if anything is missing.
     Status,
-    /// DaemonSet mode: install, label the node ready, serve /healthz and /readyz, and
-    /// uninstall fully when the chart's pre-delete hook asks; SIGTERM alone keeps the node
-    /// as it is (rolling update).
     /// The chart's pre-delete hook: ask every node to uninstall and wait until every node
     /// that was ready is clean; exit 1 naming the nodes that are not after the timeout.
     Cleanup {
@@ -85,6 +82,9 @@ enum Cmd {
         #[arg(long, default_value_t = 300)]
         wait: u64,
     },
+    /// DaemonSet mode: install, label the node ready, serve /healthz and /readyz, and
+    /// uninstall fully when the chart's pre-delete hook asks; SIGTERM alone keeps the node
+    /// as it is (rolling update).
     Run {
         /// Address for /healthz and /readyz.
         #[arg(long, default_value = "0.0.0.0:8088")]
@@ -129,11 +129,12 @@ fn node(cli: &Cli, force: bool) -> Result<Node> {
 /// Restarts when the config changed, or when an earlier restart did not finish (a marker in
 /// the state dir survives a crash, so the next run restarts even though nothing changed).
 /// After a restart, checks through the CRI that the handler is known (`wanted`) or gone.
-fn restart_if(cli: &Cli, node: &Node, changed: bool, wanted: bool) -> Result<()> {
+/// Returns whether it restarted (and so checked).
+fn restart_if(cli: &Cli, node: &Node, changed: bool, wanted: bool) -> Result<bool> {
     let state_dir = under(&cli.host_root, Path::new(STATE_DIR));
     let pending = state_dir.join("restart-pending");
     if cli.dry_run || cli.restart == Restart::None || (!changed && !pending.exists()) {
-        return Ok(());
+        return Ok(false);
     }
     std::fs::create_dir_all(&state_dir)
         .with_context(|| format!("create {}", state_dir.display()))?;
@@ -157,7 +158,8 @@ fn restart_if(cli: &Cli, node: &Node, changed: bool, wanted: bool) -> Result<()>
         remove_dir_if_empty(parent);
     }
     println!("restarted {} ({:?})", t.unit, cli.restart);
-    verify(cli, node, wanted)
+    verify(cli, node, wanted)?;
+    Ok(true)
 }
 
 /// Waits until the manager answers, then asks its CRI whether it knows the handler.
@@ -183,13 +185,13 @@ fn print(messages: &[String]) {
     }
 }
 
-fn install(cli: &Cli, node: &Node) -> Result<()> {
+fn install(cli: &Cli, node: &Node) -> Result<bool> {
     let out = node.install().context("install")?;
     print(&out.messages);
     restart_if(cli, node, out.config_changed, true)
 }
 
-fn uninstall(cli: &Cli, node: &Node) -> Result<()> {
+fn uninstall(cli: &Cli, node: &Node) -> Result<bool> {
     let out = node.uninstall().context("uninstall")?;
     print(&out.messages);
     restart_if(cli, node, out.config_changed, false)
@@ -241,9 +243,9 @@ fn run(cli: &Cli, node: &Node, listen: &str, poll: u64) -> Result<()> {
     serve_health(listen, ready.clone())?;
     let api = KubeNodes::connect().context("connect to the Kubernetes API")?;
 
-    install(cli, node)?;
+    let checked = install(cli, node)?;
     // Also after a crash and a no-op reinstall: label only a manager whose CRI knows youki.
-    if cli.restart != Restart::None {
+    if cli.restart != Restart::None && !checked {
         verify(cli, node, true)?;
     }
     api.set_label(name, READY_LABEL, Some("ready"))
@@ -267,7 +269,7 @@ fn run(cli: &Cli, node: &Node, listen: &str, poll: u64) -> Result<()> {
                     continue;
                 }
                 match uninstall(cli, node)
-                    .and_then(|()| Ok(api.set_label(name, UNINSTALL_LABEL, None)?))
+                    .and_then(|_| Ok(api.set_label(name, UNINSTALL_LABEL, None)?))
                 {
                     Ok(()) => {
                         println!("node {name} is clean");
@@ -300,8 +302,8 @@ fn run(cli: &Cli, node: &Node, listen: &str, poll: u64) -> Result<()> {
 fn main() -> Result<()> {
     let cli = Cli::parse();
     match &cli.command {
-        Cmd::Install => install(&cli, &node(&cli, false)?),
-        Cmd::Uninstall { force } => uninstall(&cli, &node(&cli, *force)?),
+        Cmd::Install => install(&cli, &node(&cli, false)?).map(drop),
+        Cmd::Uninstall { force } => uninstall(&cli, &node(&cli, *force)?).map(drop),
         Cmd::Status => {
             let (ok, lines) = node(&cli, false)?.status()?;
             print(&lines);

@@ -4,12 +4,13 @@
 //! is no real one to ask here (the systemd VM lane has one). `signal`: a stand-in process.
 //! Skipped, with the reason, without dbus-daemon.
 
+use std::os::unix::net::UnixListener;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use youki_installer::restart::{pids_named, restart, Manager, Restart};
+use youki_installer::restart::{pids_named, restart, Manager, Restart, RestartError};
 use zbus::blocking::MessageIterator;
 use zbus::message::Type;
 use zbus::zvariant::ObjectPath;
@@ -148,68 +149,54 @@ fn manager<'a>(host: &'a Path, socket: &'a Path) -> Manager<'a> {
     }
 }
 
+/// Restarts through a fake systemd that ends the job with `result` (never, with None), with
+/// the manager's socket answering when `answering`. Returns the outcome and the units the
+/// fake was asked to restart; None when there is no dbus-daemon.
+fn restart_via_fake(
+    result: Option<&'static str>,
+    answering: bool,
+    timeout: Duration,
+) -> Option<(Result<(), RestartError>, Vec<String>)> {
+    let host = tempfile::tempdir().expect("tempdir");
+    let _bus = start_bus(host.path())?;
+    let systemd = fake_systemd(host.path(), result);
+    let socket = host.path().join("containerd.sock");
+    let _listener = answering.then(|| UnixListener::bind(&socket).expect("bind"));
+    let outcome = restart(Restart::Systemd, &manager(host.path(), &socket), timeout);
+    Some((outcome, systemd.join().expect("fake systemd")))
+}
+
 #[test]
 fn systemd_restart_waits_for_the_job_and_then_for_the_socket() {
-    let host = tempfile::tempdir().expect("tempdir");
-    let Some(_bus) = start_bus(host.path()) else {
+    let Some((outcome, units)) = restart_via_fake(Some("done"), true, Duration::from_secs(5))
+    else {
         return;
     };
-    let systemd = fake_systemd(host.path(), Some("done"));
-    let socket = host.path().join("containerd.sock");
-    let _listener = std::os::unix::net::UnixListener::bind(&socket).expect("bind");
-    restart(
-        Restart::Systemd,
-        &manager(host.path(), &socket),
-        Duration::from_secs(5),
-    )
-    .expect("restart");
-    assert_eq!(
-        systemd.join().expect("fake systemd"),
-        vec!["containerd.service".to_string()]
-    );
+    outcome.expect("restart");
+    assert_eq!(units, vec!["containerd.service".to_string()]);
 }
 
 #[test]
 fn a_failed_job_is_reported_with_its_result() {
-    let host = tempfile::tempdir().expect("tempdir");
-    let Some(_bus) = start_bus(host.path()) else {
+    let Some((outcome, _)) = restart_via_fake(Some("failed"), false, Duration::from_secs(5)) else {
         return;
     };
-    let systemd = fake_systemd(host.path(), Some("failed"));
-    let socket = host.path().join("none.sock");
-    let err = restart(
-        Restart::Systemd,
-        &manager(host.path(), &socket),
-        Duration::from_secs(5),
-    )
-    .expect_err("fails");
     assert_eq!(
-        err.to_string(),
+        outcome.expect_err("fails").to_string(),
         "systemd job /org/freedesktop/systemd1/job/42 restarting containerd.service ended with \
          result \"failed\" (see `journalctl -u containerd.service` on the node)"
     );
-    systemd.join().expect("fake systemd");
 }
 
 #[test]
 fn a_job_that_never_ends_times_out() {
-    let host = tempfile::tempdir().expect("tempdir");
-    let Some(_bus) = start_bus(host.path()) else {
+    let Some((outcome, _)) = restart_via_fake(None, false, Duration::from_secs(1)) else {
         return;
     };
-    let systemd = fake_systemd(host.path(), None);
-    let socket = host.path().join("none.sock");
-    let err = restart(
-        Restart::Systemd,
-        &manager(host.path(), &socket),
-        Duration::from_secs(1),
-    )
-    .expect_err("times out");
     assert_eq!(
-        err.to_string(),
+        outcome.expect_err("times out").to_string(),
         "systemd job /org/freedesktop/systemd1/job/42 restarting containerd.service did not finish within 1s"
     );
-    systemd.join().expect("fake systemd");
 }
 
 #[test]

@@ -18,7 +18,10 @@ fn skip() -> bool {
 }
 
 fn systemctl(args: &[&str]) -> String {
-    let out = Command::new("systemctl").args(args).output().expect("systemctl");
+    let out = Command::new("systemctl")
+        .args(args)
+        .output()
+        .expect("systemctl");
     assert!(
         out.status.success(),
         "systemctl {args:?}: {}",
@@ -44,7 +47,9 @@ impl Drop for Unit {
         let _ = Command::new("systemctl").args(["stop", self.0]).status();
         let _ = std::fs::remove_file(Path::new("/run/systemd/system").join(self.0));
         let _ = Command::new("systemctl").arg("daemon-reload").status();
-        let _ = Command::new("systemctl").args(["reset-failed", self.0]).status();
+        let _ = Command::new("systemctl")
+            .args(["reset-failed", self.0])
+            .status();
     }
 }
 
@@ -103,7 +108,10 @@ fn systemds_private_socket_alone_is_enough() {
         host.path().join("run/systemd/private"),
     )
     .expect("symlink");
-    let _unit = Unit::new("youki-inst-private.service", "ExecStart=/bin/sleep infinity");
+    let _unit = Unit::new(
+        "youki-inst-private.service",
+        "ExecStart=/bin/sleep infinity",
+    );
     systemctl(&["start", "youki-inst-private.service"]);
     let before = systemctl(&["show", "-P", "MainPID", "youki-inst-private.service"]);
     restart(host.path(), "youki-inst-private.service").expect("restart over the private socket");
