@@ -29,6 +29,13 @@ if [[ -z $installer ]]; then
     (cd "$repo" && cargo build -q -p youki-installer)
     installer=$CARGO_TARGET_DIR/x86_64-unknown-linux-gnu/debug/youki-installer
 fi
+# A private mount (and network) namespace, as tests/e2e-containerd uses: containerd's fixed
+# paths (/run/containerd, /var/lib/cni) are tmpfs there, and the fake host's /opt is bind
+# mounted on /opt, so the handler's BinaryName /opt/youki/bin/youki resolves for containerd.
+if [[ ${YOUKI_PRIVATE_VIEW:-} != 1 ]]; then
+    lib_private_view bash "$0" "$(realpath "$installer")" "${youki:+$(realpath "$youki")}"
+fi
+lib_view_up /run/containerd /var/lib/cni
 
 work=$(mktemp -d /tmp/youki-inst-ctd.XXXXXX)
 host=$work/host
@@ -48,16 +55,17 @@ cleanup() {
     [[ -f $work/pid ]] && kill "$(cat "$work/pid")" 2>/dev/null || true
     lib_containerd_shims "$sock" | xargs -r kill -9 2>/dev/null || true
     lib_cgroup_remove "$cgroup_top"
-    # The smoke pod's handler Root is the literal /run/containerd/youki of this machine.
-    rmdir /run/containerd/youki/k8s.io /run/containerd/youki 2>/dev/null || true
+    umount /opt 2>/dev/null || true
     [[ -n $sup_pid ]] && wait "$sup_pid" 2>/dev/null || true
     grep -o " $work/[^ ]*" /proc/mounts | sort -r | xargs -r umount 2>/dev/null || true
     rm -rf "$work"
+    lib_view_down
 }
 trap cleanup EXIT
 
 say "private containerd config (containerd config default, paths under $work)"
-mkdir -p "$host/etc/containerd" "$host/opt" "$work/src"
+mkdir -p "$host/etc/containerd" "$host/opt" "$work/src" /opt
+mount --bind "$host/opt" /opt
 # A runc option set away from its default, to see it copied; the cgroupfs driver stays,
 # as this host has no systemd. The pause image is built here (no registry).
 lib_containerd_default_config "$work" "$sock" -e "s|NoNewKeyring = false|NoNewKeyring = true|" \

@@ -23,6 +23,8 @@ pub async fn run(env: &mut Env, gone: bool) -> Result<()> {
     let p = env.pod(&format!("smoke-{handler}"), None);
     std::fs::create_dir_all(&p.log_dir)?;
     let mut sandbox = pod::sandbox(&p);
+    // A hostNetwork pod shares the node's UTS namespace too: the kubelet sends no hostname.
+    sandbox.hostname = String::new();
     if let Some(sc) = sandbox.linux.as_mut().and_then(|l| l.security_context.as_mut()) {
         on_node_network(&mut sc.namespace_options);
     }
