@@ -23,7 +23,8 @@ say() { lib_say "$@"; }
 
 [[ $(id -u) -eq 0 ]] || fail "needs root (containerd)"
 lib_apt containerd umoci busybox-static protobuf-compiler
-(cd "$repo" && cargo build -q --locked -p e2e-containerd) || fail "cargo build -p e2e-containerd"
+(cd "$repo" && cargo build -q --locked -p e2e-containerd && cargo build -q --locked -p youki-installer --example fake-apiserver) \
+    || fail "cargo build -p e2e-containerd, fake-apiserver"
 if [[ -z $installer ]]; then
     export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/tmp/target-inst}
     (cd "$repo" && cargo build -q -p youki-installer)
@@ -44,8 +45,12 @@ sock=$host/run/containerd/containerd.sock
 log=$work/containerd.log
 stop=$work/stop
 sup_pid=
+api_pid=
+run_pid=
 cgroup_top=/youki-inst-$$
 cleanup() {
+    [[ -n $run_pid ]] && { kill "$run_pid" 2>/dev/null; wait "$run_pid" 2>/dev/null; } || true
+    [[ -n $api_pid ]] && { kill "$api_pid" 2>/dev/null; wait "$api_pid" 2>/dev/null; } || true
     # A container left by a failed check goes first, while containerd still answers.
     if ctr --address "$sock" --namespace inst task ls 2>/dev/null | grep '^upg' >/dev/null; then
         ctr --address "$sock" --namespace inst task delete --force upg >/dev/null 2>&1 || true
@@ -170,4 +175,37 @@ cmp "$cfg" "$work/original.toml" || fail "uninstall did not restore the config b
 grep 'Start cri plugin with config' "$log" | tail -1 | grep 'youki:' >/dev/null && fail "the handler is still loaded after uninstall"
 [[ ! -e $host/opt/youki ]] || fail "/opt/youki was left behind"
 cri_e2e smoke --gone || fail "the CRI still takes pods with handler youki after uninstall"
+if [[ -n $youki ]]; then
+    say "DaemonSet mode: the label only once the CRI knows youki; the pre-delete request uninstalls"
+    # The fake API server of the Rust tests, as a process: no API server can run here.
+    mkdir -p "$work/api"
+    "$lib_debug/examples/fake-apiserver" "$work/api" &
+    api_pid=$!
+    for _ in $(seq 100); do [[ -s $work/api/kubeconfig ]] && break; sleep 0.1; done
+    export KUBECONFIG=$work/api/kubeconfig NODE_NAME=node-a
+    # Installed and restarted first, so `run` starts with the containerd pid it may stop.
+    run install >/dev/null
+    wait_sock
+    # Not through the `run` function: SIGTERM must reach the installer, not a subshell.
+    "$installer" --host-root "$host" --source-dir "$work/src" --restart signal --containerd-pid "$(cat "$work/pid")" \
+        --timeout 30 run --listen 127.0.0.1:18790 --poll 1 > "$work/run.log" 2>&1 &
+    run_pid=$!
+    for _ in $(seq 150); do grep -qs 'labelled youki.dev/runtime=ready' "$work/run.log" && break; sleep 0.2; done
+    grep -q 'labelled youki.dev/runtime=ready' "$work/run.log" || { cat "$work/run.log"; fail "run did not label the node"; }
+    cri_line=$(grep -n 'CRI: .* knows the "youki" handler' "$work/run.log" | cut -d: -f1)
+    label_line=$(grep -n 'labelled youki.dev/runtime=ready' "$work/run.log" | cut -d: -f1)
+    [[ -n $cri_line && $cri_line -lt $label_line ]] || { cat "$work/run.log"; fail "the node was labelled before the CRI check"; }
+    grep -q '^PATCH /api/v1/nodes/node-a.*"youki.dev/runtime":"ready"' "$work/api/requests" || fail "no ready label reached the API server"
+    cri_e2e smoke || fail "a pod with handler youki did not run while the DaemonSet is up"
+    "$installer" cleanup --wait 60 || { cat "$work/run.log"; fail "the pre-delete hook did not see the node clean"; }
+    grep -q 'CRI: .* no longer knows the "youki" handler' "$work/run.log" || { cat "$work/run.log"; fail "run's uninstall did not check the CRI"; }
+    kill -TERM "$run_pid"
+    wait "$run_pid" || fail "run did not exit 0 on SIGTERM"
+    run_pid=
+    grep -q '^PATCH /api/v1/nodes/node-a.*"youki.dev/runtime":null' "$work/api/requests" || fail "the ready label was not removed"
+    cmp "$cfg" "$work/original.toml" || fail "the pre-delete uninstall did not restore the config byte for byte"
+    [[ ! -e $host/opt/youki ]] || fail "/opt/youki was left behind by the pre-delete uninstall"
+    cri_e2e smoke --gone || fail "the CRI still takes pods with handler youki after the pre-delete uninstall"
+    unset KUBECONFIG NODE_NAME
+fi
 say "containerd $(containerd --version | awk '{print $3}'): install, restart, uninstall verified"
