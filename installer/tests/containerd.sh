@@ -8,7 +8,9 @@
 # through containerd with the placed youki survives an upgrade of the binary (exec, kill,
 # delete still work) and blocks uninstall while it runs; uninstall restores the config byte
 # for byte, and the CRI no longer knows the handler (the installer's check, and a pod with
-# handler `youki` refused by name).
+# handler `youki` refused by name). Then the DaemonSet mode (`run`) against the tests' fake
+# API server (no API server can run here): the node is labelled only after the CRI check, a
+# pod runs, the pre-delete request (`cleanup`) uninstalls, SIGTERM exits 0.
 #
 #   bash installer/tests/containerd.sh [INSTALLER] [YOUKI]   # default: a debug build, no youki
 set -euo pipefail
