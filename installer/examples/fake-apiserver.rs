@@ -29,7 +29,10 @@ fn main() {
             {
                 Ok(f) => f,
                 Err(e) => {
-                    eprintln!("fake-apiserver: open {}: {e}", dir.join("requests").display());
+                    eprintln!(
+                        "fake-apiserver: open {}: {e}",
+                        dir.join("requests").display()
+                    );
                     std::process::exit(1);
                 }
             };

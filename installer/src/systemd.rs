@@ -27,13 +27,13 @@ pub enum SystemdError {
     Connect {
         socket: PathBuf,
         #[source]
-        source: zbus::Error,
+        source: Box<zbus::Error>,
     },
     #[error("systemd over D-Bus: {op}")]
     Call {
         op: String,
         #[source]
-        source: zbus::Error,
+        source: Box<zbus::Error>,
     },
     #[error("systemd job {job} restarting {unit} ended with result {result:?} (see `journalctl -u {unit}` on the node)")]
     JobFailed {
@@ -97,7 +97,10 @@ pub fn job_outcome(unit: &str, job: &str, signal: &JobRemoved) -> Option<Result<
 
 fn call_err(op: impl Into<String>) -> impl FnOnce(zbus::Error) -> SystemdError {
     let op = op.into();
-    move |source| SystemdError::Call { op, source }
+    move |source| SystemdError::Call {
+        op,
+        source: Box::new(source),
+    }
 }
 
 /// Connects to the first bus socket that exists under `host_root`.
@@ -114,7 +117,12 @@ async fn connect(host_root: &Path) -> Result<Connection, SystemdError> {
         };
         match built {
             Ok(conn) => return Ok(conn),
-            Err(source) => found = Some(SystemdError::Connect { socket, source }),
+            Err(source) => {
+                found = Some(SystemdError::Connect {
+                    socket,
+                    source: Box::new(source),
+                })
+            }
         }
     }
     Err(found.unwrap_or_else(|| SystemdError::NoBus {
@@ -173,9 +181,11 @@ pub async fn restart_unit(
         }
         Err(SystemdError::Call {
             op: "wait for JobRemoved".to_string(),
-            source: zbus::Error::InputOutput(std::sync::Arc::new(std::io::Error::new(
-                std::io::ErrorKind::UnexpectedEof,
-                "the bus connection closed",
+            source: Box::new(zbus::Error::InputOutput(std::sync::Arc::new(
+                std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    "the bus connection closed",
+                ),
             ))),
         })
     };
