@@ -56,9 +56,12 @@ docker pull -q busybox:1.36 >/dev/null && kind load docker-image busybox:1.36 --
 k() { "$kubectl" --context "kind-$cluster" "$@"; }
 nodes=$(kind get nodes --name "$cluster")
 
+# kind's node image runs systemd without dbus-daemon, so there is no system bus for
+# --restart systemd: containerd is stopped by signal and systemd (Restart=always) starts it.
 say "helm install"
 "$helm" --kube-context "kind-$cluster" install youki "$repo/charts/youki" \
-    --set image.repository=youki-installer --set image.tag=kind --set image.pullPolicy=Never --wait --timeout 5m
+    --set image.repository=youki-installer --set image.tag=kind --set image.pullPolicy=Never \
+    --set restart=signal --wait --timeout 5m
 k wait node --all --for=jsonpath='{.metadata.labels.youki\.dev/runtime}'=ready --timeout=180s \
     || fail "nodes were not labelled youki.dev/runtime=ready"
 

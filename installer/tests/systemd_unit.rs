@@ -94,28 +94,3 @@ fn a_service_that_fails_to_start_is_a_failed_job() {
         "{text}"
     );
 }
-
-#[test]
-fn systemds_private_socket_alone_is_enough() {
-    if skip() {
-        return;
-    }
-    // A host root with only systemd's own socket, as a pod would see it without /run/dbus.
-    let host = tempfile::tempdir().expect("tempdir");
-    std::fs::create_dir_all(host.path().join("run/systemd")).expect("mkdir");
-    std::os::unix::fs::symlink(
-        "/run/systemd/private",
-        host.path().join("run/systemd/private"),
-    )
-    .expect("symlink");
-    let _unit = Unit::new(
-        "youki-inst-private.service",
-        "ExecStart=/bin/sleep infinity",
-    );
-    systemctl(&["start", "youki-inst-private.service"]);
-    let before = systemctl(&["show", "-P", "MainPID", "youki-inst-private.service"]);
-    restart(host.path(), "youki-inst-private.service").expect("restart over the private socket");
-    let after = systemctl(&["show", "-P", "MainPID", "youki-inst-private.service"]);
-    println!("over /run/systemd/private: MainPID {before} -> {after}");
-    assert_ne!(before, after, "the service was not restarted");
-}
