@@ -49,6 +49,8 @@ impl Drop for Unit {
         let _ = Command::new("systemctl").arg("daemon-reload").status();
         let _ = Command::new("systemctl")
             .args(["reset-failed", self.0])
+            // A unit that did not fail is not loaded any more, and systemctl says so.
+            .stderr(std::process::Stdio::null())
             .status();
     }
 }
