@@ -1,8 +1,8 @@
 //! `cri-e2e`: stands in for the kubelet in front of a real containerd. It walks the pod
-//! cycle (`cycle`), checks how failures reach the user (`failures`) and times pod starts
-//! (`bench`) on one runtime handler; with `--otlp` it also receives the runtime's spans
-//! and checks their tree. tests/e2e-containerd/run.sh sets up the containerd it talks to.
-//! Prints one `ok   HANDLER: step` line per passed check; the first failure ends the run.
+//! cycle (`cycle`), checks how failures reach the user (`failures`), runs wasm modules in a
+//! pod (`wasm`) and times pod starts (`bench`) on one runtime handler; with `--otlp` it also
+//! receives the runtime's spans and checks their tree. tests/e2e-containerd/run.sh sets up
+//! the containerd it talks to. Prints one `ok   HANDLER: step` line per passed check; the first failure ends the run.
 
 mod bench;
 mod cgroup;
@@ -13,6 +13,7 @@ mod otlp;
 mod pod;
 mod spans;
 mod stream;
+mod wasm;
 
 use std::collections::HashMap;
 use std::io::Read;
@@ -57,6 +58,9 @@ enum Cmd {
     Cycle,
     /// A missing command and a bad mount: the user-visible error must name the cause
     Failures,
+    /// WebAssembly modules as the pod's containers (the handler's youki has the wasm executor;
+    /// --image names the wasm test image)
+    Wasm,
     /// Pod start latency (RunPodSandbox to the container running), as JSON
     Bench {
         #[arg(long, default_value_t = 10)]
@@ -147,6 +151,7 @@ async fn run(cli: Cli) -> Result<usize> {
     match cli.cmd {
         Cmd::Cycle => cycle::run(&mut env).await?,
         Cmd::Failures => failures::run(&mut env).await?,
+        Cmd::Wasm => wasm::run(&mut env).await?,
         Cmd::Bench { runs, warmup } => bench::run(&mut env, runs, warmup).await?,
     }
     Ok(env.passed)
