@@ -2,7 +2,8 @@
 //! cycle (`cycle`), checks how failures reach the user (`failures`), runs wasm modules in a
 //! pod (`wasm`) and times pod starts (`bench`) on one runtime handler; with `--otlp` it also
 //! receives the runtime's spans and checks their tree. tests/e2e-containerd/run.sh sets up
-//! the containerd it talks to. Prints one `ok   HANDLER: step` line per passed check; the first failure ends the run.
+//! the containerd it talks to. Prints one `ok   HANDLER: step` line per passed check; the
+//! first failure ends the run.
 
 mod bench;
 mod cgroup;
