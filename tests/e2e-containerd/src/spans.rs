@@ -102,15 +102,19 @@ pub fn check_linked(spans: &[&SpanView], create: &SpanView) -> Result<()> {
 }
 
 /// `youki kill` of ID with SIGNAL, then `youki delete` of ID after it (the shim may delete
-/// more than once: on the task's exit and on its removal; one of them must succeed), all
-/// linked to the create.
+/// more than once: on the task's exit and on its removal; one of them must succeed), both
+/// linked to the create. Only a command that found the container can link: a second
+/// `delete --force` of a container already gone succeeds with no state to read.
 pub fn check_end(spans: &[SpanView], create: &SpanView, id: &str, signal: &str) -> Result<()> {
     let kills = of(spans, "youki kill", id);
-    ensure!(kills.iter().any(|k| k.attrs.get("signal").map(String::as_str) == Some(signal)), "no \"youki kill\" of {id} with {signal}; got {:?}", kills.iter().map(|k| k.attrs.get("signal")).collect::<Vec<_>>());
+    let signalled: Vec<&SpanView> = kills.iter().copied().filter(|k| k.attrs.get("signal").map(String::as_str) == Some(signal)).collect();
+    ensure!(!signalled.is_empty(), "no \"youki kill\" of {id} with {signal}; got {:?}", kills.iter().map(|k| k.attrs.get("signal")).collect::<Vec<_>>());
+    let to = (create.trace.clone(), create.id.clone());
+    ensure!(signalled.iter().any(|k| k.links.contains(&to)), "no \"youki kill\" of {id} with {signal} links to its create span {}", create.id);
     let deletes = of(spans, "youki delete", id);
-    ensure!(deletes.iter().any(|d| d.error.is_none()), "no successful \"youki delete\" span for container {id} (of {})", deletes.len());
-    check_linked(&kills, create)?;
-    check_linked(&deletes, create)?;
+    let ok: Vec<&SpanView> = deletes.iter().copied().filter(|d| d.error.is_none()).collect();
+    ensure!(!ok.is_empty(), "no successful \"youki delete\" span for container {id} (of {})", deletes.len());
+    ensure!(ok.iter().any(|d| d.links.contains(&to)), "no successful \"youki delete\" of {id} links to its create span {}", create.id);
     let first_kill = kills.iter().map(|k| k.start).min().unwrap_or(0);
     for d in deletes {
         ensure!(d.start >= first_kill, "a delete of {id} began before its kill");
@@ -212,7 +216,11 @@ mod tests {
         let mut spans = good_tree();
         spans.iter_mut().find(|s| s.name == "youki delete").unwrap().links.clear();
         let e = check_end(&spans, &spans[0], "ctr", "SIGTERM").unwrap_err().to_string();
-        assert!(e.contains("\"youki delete\" of ctr does not link"), "{e}");
+        assert!(e.contains("no successful \"youki delete\" of ctr links"), "{e}");
+        let mut spans = good_tree();
+        spans.iter_mut().find(|s| s.name == "youki kill").unwrap().links.clear();
+        let e = check_end(&spans, &spans[0], "ctr", "SIGTERM").unwrap_err().to_string();
+        assert!(e.contains("no \"youki kill\" of ctr with SIGTERM links"), "{e}");
         assert!(root(&good_tree(), "youki create", "other").is_err());
     }
 }
