@@ -36,7 +36,8 @@
 #              are traced, not other youki runs on the machine); then youki-trace's
 #              load+attach time, from its start until it says it follows, and its drops
 #   spans      create + start + delete of a build without the `otel` feature, of the
-#              default build with spans off, and with spans on, exported to otlp-sink
+#              default build with spans off, and with spans on, exported to otlp-sink;
+#              then create alone, spans off and on (spans-create)
 #
 # With the wasm build, three cases side by side, each printing "hello": the busybox bundle
 # running `echo hello` under youki and under youki-wasm, and hello.wasm under youki-wasm:
@@ -332,6 +333,11 @@ else
         yhf spans no-otel,off,on \
             --prepare "$sp_cmd delete --force $spid >/dev/null 2>&1 || true" \
             "if [ {mode} = on ]; then export OTEL_EXPORTER_OTLP_ENDPOINT=$endpoint; fi; $sp_cmd create --bundle $bundle $spid && $sp_cmd start $spid && $sp_cmd delete --force $spid"
+        # The target is about a create: the same, create alone (the delete is untimed).
+        yhf spans-create off,on \
+            --prepare "$sp_cmd delete --force $spid >/dev/null 2>&1 || true" \
+            "if [ {mode} = on ]; then export OTEL_EXPORTER_OTLP_ENDPOINT=$endpoint; fi; $sp_cmd create --bundle $bundle $spid"
+        "$hostview" "$sdir/off/youki" --root "$state/spans" delete --force "$spid" >/dev/null 2>&1 || true
         sleep 0.3   # the sink rewrites its counts every 100 ms
     fi
     kill "$sink_pid" 2>/dev/null || true
