@@ -209,7 +209,7 @@ bad_create() {
     expect_clean "$1" "$1"
 }
 bundle missing 'c["process"]["args"] = ["/wasm/nope.wasm"]'
-bad_create missing "$wasm_youki" 'read wasm module "/wasm/nope.wasm": No such file or directory'
+bad_create missing "$wasm_youki" 'read wasm module "/wasm/nope.wasm": no such file or directory'
 bundle broken 'c["process"]["args"] = ["/wasm/bad.wasm"]'
 bad_create broken "$wasm_youki" 'compile wasm module "/wasm/bad.wasm"'
 bundle nofeature 'c["process"]["args"] = ["/bin/echo", "must not run"]; c["annotations"] = {"run.oci.handler": "wasm"}'

@@ -10,7 +10,6 @@ mod cgroup;
 mod cri;
 mod cycle;
 mod failures;
-mod otlp;
 mod pod;
 mod spans;
 mod stream;
@@ -24,6 +23,7 @@ use std::time::Duration;
 
 use anyhow::{ensure, Result};
 use clap::{Parser, Subcommand};
+use e2e_containerd::otlp;
 
 #[derive(Parser)]
 #[command(about = "Drives containerd's CRI as the kubelet does, against one runtime handler")]
