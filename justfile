@@ -29,8 +29,16 @@ demo: build
 test: build build-wasm
     bash scripts/test.sh {{target}} {{wasm_target}}
 
+# youki without the `otel` feature, in its own target dir: the baseline of the spans row of
+# `just bench`. Cold: ~5 min on 2 cores.
+build-no-otel:
+    cargo build --release --locked -p youki --no-default-features --target-dir target/no-otel
+
 # Side-by-side benchmark against runc and crun, and wasm against busybox (never part of CI).
-bench: build build-wasm
+# The youki-trace and spans rows also need youki-trace (build), the build without otel and
+# otlp-sink (the OTLP test receiver of tests/e2e-containerd).
+bench: build build-wasm build-no-otel
+    cargo build --release --locked -p e2e-containerd --bin otlp-sink
     bash tests/bench/bench.sh {{target}}/youki {{wasm_target}}/youki
 
 # youki-trace on the real kernel: healthy and broken creates, youki and runc side by side.

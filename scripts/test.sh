@@ -53,7 +53,7 @@ e2e_p=0; e2e_f=0
 for suite in e2e-containerd e2e-clients; do
   echo "== $suite"
   log="/tmp/youki-$suite.log"
-  bash "tests/$suite/run.sh" "$target/youki" 2>&1 | tee "$log" | grep -Ev '^time=' || status=1
+  YOUKI_WASM="$wasm_target/youki" bash "tests/$suite/run.sh" "$target/youki" 2>&1 | tee "$log" | grep -Ev '^time=' || status=1
   read -r p f < <(grep -E "^$suite: [0-9]+ passed" "$log" | sed -E 's/.*: ([0-9]+) passed, ([0-9]+) failed/\1 \2/')
   e2e_p=$((e2e_p + ${p:-0})); e2e_f=$((e2e_f + ${f:-1}))
 done

@@ -4,6 +4,8 @@
 #
 #   bash tests/bench/bench.sh [YOUKI_PATH [YOUKI_WASM_PATH]]
 #
+# (`just bench` builds everything the rows below need, then runs this.)
+#
 # YOUKI_PATH defaults to the release build in this repo's target dir. When it is not
 # an executable, youki is skipped and only runc and crun are measured. YOUKI_WASM_PATH
 # (`just build-wasm`; default: its place in target/wasm) adds the WebAssembly rows.
@@ -11,6 +13,10 @@
 # Environment knobs:
 #   BENCH_WARMUP (5)  BENCH_RUNS (50)  BENCH_RSS_SAMPLES (10)  BENCH_LIST_SIZE (5)
 #   BENCH_RESULTS (a new directory under /tmp): where JSON exports and tables go
+#   BENCH_ATTACH_SAMPLES (10): youki-trace load+attach samples
+#   YOUKI_TRACE (youki-trace next to YOUKI_PATH), YOUKI_NO_OTEL (target/no-otel's youki,
+#   `just build-no-otel`), OTLP_SINK (otlp-sink next to YOUKI_PATH, from tests/e2e-containerd):
+#   the tools of the trace and spans rows; a row whose tool is missing is skipped with a note
 #
 # Metrics, one hyperfine invocation each, all runtimes in the same invocation:
 #   lifecycle  create + start + delete --force of a /bin/true container
@@ -19,6 +25,19 @@
 #   state      state of a created container
 #   list       list with BENCH_LIST_SIZE created containers
 #   rss        peak RSS of `create`, from /usr/bin/time -v, BENCH_RSS_SAMPLES samples
+#   exec       exec of /bin/true into a running container (`sleep`, created and started in
+#              --setup)
+#   seccomp    create + start + delete --force with seccomp-docker-like.json (an allow-list
+#              of ~340 syscalls, defaultAction errno, like Docker's default profile)
+#
+# youki alone, each a hyperfine invocation of its own:
+#   trace      create + start + delete, plain and with `youki-trace --comm` following it
+#              (the binary is linked as `youki-bench` so that only the benchmark's processes
+#              are traced, not other youki runs on the machine); then youki-trace's
+#              load+attach time, from its start until it says it follows, and its drops
+#   spans      create + start + delete of a build without the `otel` feature, of the
+#              default build with spans off, and with spans on, exported to otlp-sink;
+#              then create alone, spans off and on (spans-create)
 #
 # With the wasm build, three cases side by side, each printing "hello": the busybox bundle
 # running `echo hello` under youki and under youki-wasm, and hello.wasm under youki-wasm:
@@ -111,6 +130,17 @@ cleanup() {
                 >/dev/null 2>&1 || true
         done
     done
+    # The youki-only rows: their roots, a tracer or sink a failed row left running.
+    for id in "$state"/trace/*/ "$state"/spans/*/; do
+        [[ -d $id && -x $youki_path ]] || continue
+        "$hostview" "$youki_path" --root "$(dirname "$id")" delete --force "$(basename "$id")" \
+            >/dev/null 2>&1 || true
+    done
+    local pidfile
+    for pidfile in "$work"/trace/*/pid; do
+        [[ -f $pidfile ]] && kill "$(cat "$pidfile")" 2>/dev/null || true
+    done
+    [[ -n ${sink_pid:-} ]] && kill "$sink_pid" 2>/dev/null || true
     rm -rf "$state" "$work"
 }
 trap cleanup EXIT
@@ -195,6 +225,124 @@ hf list -N \
     --setup "sh -c 'for c in $list_ids; do $rt_cmd create --bundle $bundle \$c || exit 1; done'" \
     --cleanup "sh -c 'for c in $list_ids; do $rt_cmd delete --force \$c; done'" \
     "$rt_cmd list"
+
+# exec into a running container: a `sleep` bundle sharing the rootfs.
+sleeper="$work/sleeper"
+mkdir -p "$sleeper"
+python3 - "$bundle/config.json" "$sleeper/config.json" "$bundle/rootfs" <<'PY'
+import json, sys
+spec = json.load(open(sys.argv[1]))
+spec["root"]["path"] = sys.argv[3]
+spec["process"]["args"] = ["/bin/sleep", "3600"]
+json.dump(spec, open(sys.argv[2], "w"), indent=2)
+PY
+ex="$ids_prefix-ex"
+hf exec -N \
+    --setup "sh -c '$rt_cmd create --bundle $sleeper $ex && $rt_cmd start $ex'" \
+    --cleanup "$rt_cmd delete --force $ex" \
+    "$rt_cmd exec $ex /bin/true"
+
+# seccomp: the /bin/true bundle with a Docker-like default profile.
+secbundle="$work/seccomp"
+mkdir -p "$secbundle"
+python3 - "$bundle/config.json" "$secbundle/config.json" "$bundle/rootfs" "$here/seccomp-docker-like.json" <<'PY'
+import json, sys
+spec = json.load(open(sys.argv[1]))
+spec["root"]["path"] = sys.argv[3]
+spec["linux"]["seccomp"] = json.load(open(sys.argv[4]))
+json.dump(spec, open(sys.argv[2], "w"), indent=2)
+PY
+sc="$ids_prefix-sc"
+hf seccomp \
+    --prepare "$rt_cmd delete --force $sc >/dev/null 2>&1 || true" \
+    "$rt_cmd create --bundle $secbundle $sc && $rt_cmd start $sc && $rt_cmd delete --force $sc"
+
+# A youki-only row: hyperfine over the parameter `mode`, exported like the others.
+# yhf METRIC MODES HYPERFINE_ARGS...
+yhf() {
+    local metric=$1 modes=$2
+    shift 2
+    note "metric $metric"
+    if ! "$hostview" hyperfine --warmup "$warmup" --runs "$runs" --style basic \
+        -L mode "$modes" -n "{mode} $metric" --export-json "$results/$metric.json" "$@"; then
+        note "metric $metric failed; it is left out of the summary"
+        rm -f "$results/$metric.json"
+    fi
+}
+
+# trace: the same youki with and without youki-trace following it.
+youki_trace=${YOUKI_TRACE:-$(dirname "$youki_path")/youki-trace}
+if [[ ! -x $youki_path ]]; then
+    note "trace row skipped: no youki"
+elif [[ ! -x $youki_trace ]]; then
+    note "trace row skipped: no youki-trace at $youki_trace (just build, or set YOUKI_TRACE)"
+else
+    tdir="$work/trace"
+    mkdir -p "$tdir"
+    ln -s "$(realpath "$youki_path")" "$tdir/youki-bench"
+    tr_cmd="$tdir/youki-bench --root $state/trace"
+    tid="$ids_prefix-tr"
+    : >"$results/trace-stop.txt"
+    yhf trace plain,traced \
+        --setup "$here/tracer.sh start $tdir/run {mode} $youki_trace youki-bench >/dev/null" \
+        --cleanup "$here/tracer.sh stop $tdir/run {mode} >>$results/trace-stop.txt" \
+        --prepare "$tr_cmd delete --force $tid >/dev/null 2>&1 || true" \
+        "$tr_cmd create --bundle $bundle $tid && $tr_cmd start $tid && $tr_cmd delete --force $tid"
+    "$hostview" "$tdir/youki-bench" --root "$state/trace" delete --force "$tid" >/dev/null 2>&1 || true
+    # load+attach: from its start until it says it follows (wall), and its own figure.
+    note "metric trace-attach (${BENCH_ATTACH_SAMPLES:-10} samples)"
+    : >"$results/trace-attach.txt"
+    for _ in $(seq "${BENCH_ATTACH_SAMPLES:-10}"); do
+        wall=$("$here/tracer.sh" start "$tdir/attach" traced "$youki_trace" youki-bench)
+        own=$("$here/tracer.sh" stop "$tdir/attach" traced | sed -n 's/.*load+attach \([0-9.]*\) ms.*/\1/p')
+        echo "$wall ${own:-nan}" >>"$results/trace-attach.txt"
+    done
+fi
+
+# spans: no `otel` feature, spans off, spans on (exported to otlp-sink on loopback).
+no_otel=${YOUKI_NO_OTEL:-$repo/target/no-otel/x86_64-unknown-linux-gnu/release/youki}
+otlp_sink=${OTLP_SINK:-$(dirname "$youki_path")/otlp-sink}
+if [[ ! -x $youki_path ]]; then
+    note "spans row skipped: no youki"
+elif [[ ! -x $no_otel ]]; then
+    note "spans row skipped: no build without otel at $no_otel (just build-no-otel, or set YOUKI_NO_OTEL)"
+elif [[ ! -x $otlp_sink ]]; then
+    note "spans row skipped: no otlp-sink at $otlp_sink (cargo build --release -p e2e-containerd, or set OTLP_SINK)"
+else
+    sdir="$work/spans"
+    mkdir -p "$sdir/no-otel" "$sdir/off" "$sdir/on"
+    # One binary per mode, each named youki, so that the three differ in nothing else.
+    ln -s "$(realpath "$no_otel")" "$sdir/no-otel/youki"
+    ln -s "$(realpath "$youki_path")" "$sdir/off/youki"
+    ln -s "$(realpath "$youki_path")" "$sdir/on/youki"
+    "$otlp_sink" 127.0.0.1:0 "$results/spans-sink.txt" >"$sdir/sink.addr" 2>"$sdir/sink.err" &
+    sink_pid=$!
+    for _ in $(seq 100); do
+        [[ -s $sdir/sink.addr ]] && break
+        sleep 0.05
+    done
+    sink_addr=$(head -n1 "$sdir/sink.addr")
+    if [[ -z $sink_addr ]]; then
+        note "spans row skipped: otlp-sink did not start: $(cat "$sdir/sink.err")"
+    else
+        # The endpoint is set in the command for `on` only: an `export` is a shell builtin,
+        # so the three commands pay the same shell.
+        sp_cmd="$sdir/{mode}/youki --root $state/spans"
+        spid="$ids_prefix-sp"
+        endpoint="http://$sink_addr"
+        yhf spans no-otel,off,on \
+            --prepare "$sp_cmd delete --force $spid >/dev/null 2>&1 || true" \
+            "if [ {mode} = on ]; then export OTEL_EXPORTER_OTLP_ENDPOINT=$endpoint; fi; $sp_cmd create --bundle $bundle $spid && $sp_cmd start $spid && $sp_cmd delete --force $spid"
+        # The target is about a create: the same, create alone (the delete is untimed).
+        yhf spans-create off,on \
+            --prepare "$sp_cmd delete --force $spid >/dev/null 2>&1 || true" \
+            "if [ {mode} = on ]; then export OTEL_EXPORTER_OTLP_ENDPOINT=$endpoint; fi; $sp_cmd create --bundle $bundle $spid"
+        "$hostview" "$sdir/off/youki" --root "$state/spans" delete --force "$spid" >/dev/null 2>&1 || true
+        sleep 0.3   # the sink rewrites its counts every 100 ms
+    fi
+    kill "$sink_pid" 2>/dev/null || true
+    wait "$sink_pid" 2>/dev/null || true
+fi
 
 # Peak RSS of create: GNU time's "Maximum resident set size", one line per sample.
 note "metric rss ($rss_samples samples of create)"

@@ -187,8 +187,11 @@ lib_cgroup_remove() {
 # lib_cri_config WORK SOCK YOUKI: a containerd 1.6 config with handlers youki, runc and
 # crun (runc shim, BinaryName, each with its own state root under WORK/rt), a local pause
 # image, a CNI bridge network on 192.0.2.0/24 (TEST-NET-1) and netns under the state dir.
+# When lib_wasm_youki names youki's wasm build, a handler youki-wasm runs it, with the
+# run.oci.handler container annotation allowed through to the spec.
 lib_cri_config() {
-    local work=$1 sock=$2 youki=$3 h bin
+    local work=$1 sock=$2 youki=$3 h bin handlers=(youki runc crun)
+    [[ -n ${lib_wasm_youki:-} ]] && handlers+=(youki-wasm)
     local cri='plugins."io.containerd.grpc.v1.cri"'
     mkdir -p "$work/cni" "$work/opt"
     cat > "$work/cni/10-youki-e2e.conflist" <<JSON
@@ -214,12 +217,13 @@ state = "$work/state"
   [$cri.containerd]
     default_runtime_name = "runc"
 TOML
-    for h in youki runc crun; do
-        case $h in youki) bin=$youki ;; *) bin=$(command -v "$h") ;; esac
+    for h in "${handlers[@]}"; do
+        case $h in youki) bin=$youki ;; youki-wasm) bin=$lib_wasm_youki ;; *) bin=$(command -v "$h") ;; esac
         cat <<TOML
     [$cri.containerd.runtimes.$h]
       runtime_type = "io.containerd.runc.v2"
       pod_annotations = ["io.youki.traceparent"]
+      container_annotations = [$([[ $h == youki-wasm ]] && echo '"run.oci.handler"')]
       [$cri.containerd.runtimes.$h.options]
         BinaryName = "$bin"
         Root = "$work/rt/$h"

@@ -7,6 +7,10 @@
 # CNI leases); prints `e2e-containerd: N passed, M failed`.
 #
 #   bash tests/e2e-containerd/run.sh [YOUKI] [HANDLER...]   # default: the release youki; youki runc crun
+#
+# With youki's wasm build (YOUKI_WASM, default target/wasm/.../youki when it exists; set it
+# to make its absence a failure) and WAT2WASM next to it, a fourth handler youki-wasm runs a
+# pod whose containers are wasm modules (cri-e2e wasm).
 set -euo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -14,7 +18,18 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 youki=$(realpath "${1:-$lib_release/youki}")
 shift || true
 handlers=("$@")
-((${#handlers[@]})) || handlers=(youki runc crun)
+wasm_default=$lib_repo/target/wasm/x86_64-unknown-linux-gnu/release/youki
+if [[ -n ${YOUKI_WASM:-} ]]; then
+    [[ -x $YOUKI_WASM ]] || lib_fail "YOUKI_WASM=$YOUKI_WASM is not an executable (just build-wasm)"
+elif [[ -x $wasm_default && ${#handlers[@]} -eq 0 ]]; then
+    export YOUKI_WASM=$wasm_default
+fi
+if [[ -n ${YOUKI_WASM:-} ]]; then
+    export YOUKI_WASM=$(realpath "$YOUKI_WASM")
+    export WAT2WASM=${WAT2WASM:-$(dirname "$YOUKI_WASM")/wat2wasm}
+    [[ -x $WAT2WASM ]] || lib_fail "no wat2wasm at $WAT2WASM (just build-wasm)"
+fi
+((${#handlers[@]})) || { handlers=(youki runc crun); [[ -n ${YOUKI_WASM:-} ]] && handlers+=(youki-wasm); }
 
 if [[ ${YOUKI_PRIVATE_VIEW:-} != 1 ]]; then
     lib_prepare "$youki" --client containerd containernetworking-plugins umoci busybox-static iproute2 util-linux protobuf-compiler runc crun
@@ -34,8 +49,19 @@ finish() {
 trap finish EXIT
 
 lib_say "private containerd $(containerd --version | awk '{print $3}') (youki $youki)"
+lib_wasm_youki=${YOUKI_WASM:-}
 lib_cri_up "$work" "$youki" "$lib_debug/pause" OTEL_EXPORTER_OTLP_ENDPOINT="http://$otlp" OTEL_SERVICE_NAME=youki
 echo "containerd ready after $(lib_since "$start")"
+if [[ -n $lib_wasm_youki ]]; then
+    # The wasm test modules as an image: args.wasm by name, exit3 without its extension.
+    wasm_fill() {
+        mkdir -p "$1/wasm"
+        "$WAT2WASM" "$lib_repo/tests/wasm/modules/args.wat" "$1/wasm/args.wasm"
+        "$WAT2WASM" "$lib_repo/tests/wasm/modules/exit3.wat" "$1/wasm/exit3-module"
+    }
+    lib_oci_image "$work/img/wasm" localhost/youki-e2e/wasm:1 wasm_fill --config.cmd /wasm/args.wasm
+    ctr --address "$ctd_sock" --namespace k8s.io images import "$work/img/wasm.tar" >/dev/null || lib_fail "ctr images import wasm"
+fi
 
 passed=0 failed=0 xfailed=0
 run_client() {
@@ -53,8 +79,12 @@ for h in "${handlers[@]}"; do
     # Only youki sends spans; the receiver runs for it alone.
     extra=()
     [[ $h == youki ]] && extra=(--otlp "$otlp")
-    run_client "$h" "${extra[@]}" cycle
-    run_client "$h" "${extra[@]}" failures
+    if [[ $h == youki-wasm ]]; then
+        run_client "$h" --image localhost/youki-e2e/wasm:1 wasm
+    else
+        run_client "$h" "${extra[@]}" cycle
+        run_client "$h" "${extra[@]}" failures
+    fi
     echo "$h: $(lib_since "$t")"
 done
 

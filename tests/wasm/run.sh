@@ -137,6 +137,8 @@ bundle handler 'c["process"]["args"] = ["/wasm/args-module", "x"]; c["annotation
 runs_to handler 0 "arg: x" "run.oci.handler=wasm runs a module without an extension"
 bundle variant 'c["process"]["args"] = ["/wasm/args-module", "y"]; c["annotations"] = {"module.wasm.image/variant": "compat-smart"}'
 runs_to variant 0 "arg: y" "module.wasm.image/variant=compat-smart runs a module"
+bundle smart 'c["process"]["args"] = ["/bin/echo", "native under compat-smart"]; c["annotations"] = {"module.wasm.image/variant": "compat-smart"}'
+runs_to smart 0 "native under compat-smart" "compat-smart execs an args[0] that is not a module natively"
 
 bundle cat 'c["process"]["args"] = ["/wasm/cat.wat", "/etc/message", "note.txt"]; c["process"]["cwd"] = "/data"'
 prints_exactly cat 'from the rootfs\nfrom the cwd\n' "run cat.wat: reads /etc/message through / and note.txt through the cwd"
@@ -207,7 +209,7 @@ bad_create() {
     expect_clean "$1" "$1"
 }
 bundle missing 'c["process"]["args"] = ["/wasm/nope.wasm"]'
-bad_create missing "$wasm_youki" 'read wasm module "/wasm/nope.wasm": No such file or directory'
+bad_create missing "$wasm_youki" 'read wasm module "/wasm/nope.wasm": no such file or directory'
 bundle broken 'c["process"]["args"] = ["/wasm/bad.wasm"]'
 bad_create broken "$wasm_youki" 'compile wasm module "/wasm/bad.wasm"'
 bundle nofeature 'c["process"]["args"] = ["/bin/echo", "must not run"]; c["annotations"] = {"run.oci.handler": "wasm"}'

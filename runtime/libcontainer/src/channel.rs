@@ -75,9 +75,20 @@ impl ChildError {
         }
         if let Some(e) = self.errno {
             s.push_str(": ");
-            s.push_str(nix::errno::Errno::from_raw(e).desc());
+            s.push_str(&errno_text(e));
         }
         s
+    }
+}
+
+/// strerror's text in lowercase, as runc and the Go standard library print it: "no such file
+/// or directory" (our messages are lowercase from end to end).
+fn errno_text(errno: i32) -> String {
+    let desc = nix::errno::Errno::from_raw(errno).desc();
+    let mut chars = desc.chars();
+    match chars.next() {
+        Some(first) => first.to_lowercase().chain(chars).collect(),
+        None => String::new(),
     }
 }
 
@@ -171,7 +182,7 @@ mod tests {
     #[test]
     fn child_error_reads_as_one_line() {
         let err = ChildError { stage: "mounts".into(), op: r#"mount "proc" on "/proc""#.into(), errno: Some(1), detail: None };
-        assert_eq!(err.to_string(), r#"mounts: mount "proc" on "/proc": Operation not permitted"#);
+        assert_eq!(err.to_string(), r#"mounts: mount "proc" on "/proc": operation not permitted"#);
         let err = ChildError { stage: "exec".into(), op: r#"find "nope""#.into(), errno: None, detail: Some("not found in $PATH".into()) };
         assert_eq!(err.to_string(), r#"exec: find "nope": not found in $PATH"#);
     }

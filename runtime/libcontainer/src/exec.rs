@@ -103,10 +103,12 @@ pub fn process_from_flags(base: &Process, o: &Overrides) -> Result<Process, Cont
 
 /// Runs the process; returns its exit code (0 with `detach`).
 pub fn exec(o: ExecOptions) -> Result<i32, ContainerError> {
+    crate::telemetry::attr("container.id", o.id);
     let plan = plan::plan_process_of(&o.process).map_err(ContainerError::Spec)?;
     let st = {
         let dir = ContainerDir::open(o.root, o.id)?;
         let st = dir.load()?;
+        crate::telemetry::link_create(st.trace_context.as_deref());
         let status = st.live_status(&dir.path);
         if !matches!(status, Status::Created | Status::Running) {
             return Err(ContainerError::BadStatus { op: "exec into", id: o.id.to_string(), status });

@@ -20,9 +20,7 @@ pub fn start(root: &Path, id: &str) -> Result<ContainerState, ContainerError> {
     crate::telemetry::attr("container.id", id);
     let dir = ContainerDir::open(root, id)?;
     let mut st = dir.load()?;
-    if let Some(tp) = &st.trace_context {
-        crate::telemetry::link(tp);
-    }
+    crate::telemetry::link_create(st.trace_context.as_deref());
     crate::telemetry::attr_int("pid", st.pid as i64);
     let status = st.live_status(&dir.path);
     if status != Status::Created {
@@ -87,6 +85,7 @@ pub fn kill(root: &Path, id: &str, signal: Signal, all: bool) -> Result<(), Cont
     crate::telemetry::attr("signal", signal.as_str());
     let dir = ContainerDir::open(root, id)?;
     let st = dir.load()?;
+    crate::telemetry::link_create(st.trace_context.as_deref());
     let status = st.live_status(&dir.path);
     if status == Status::Stopped {
         if all {
@@ -134,6 +133,7 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<(), ContainerError> 
         Err(e) => return Err(e.into()),
     };
     let st = dir.load()?;
+    crate::telemetry::link_create(st.trace_context.as_deref());
     let status = st.live_status(&dir.path);
     match status {
         Status::Stopped => {}

@@ -50,75 +50,103 @@ pub fn prepare(plan: &Plan) -> Result<(), SysError> {
         .ctx(|| format!("bind rootfs {:?} on itself", plan.rootfs))
 }
 
-/// Performs every mount of the plan, in order.
+/// Performs every mount of the plan, in order. An error names the mount as the spec does, by
+/// its destination in the container and its source, then the step that failed; never the
+/// destination's path on the host, which means nothing to the user.
 pub fn mount_all(plan: &Plan, views: &[CgroupView]) -> Result<(), SysError> {
     for step in &plan.mounts {
-        let dest = resolve::in_root(&plan.rootfs, &step.destination)
-            .ctx(|| format!("resolve mount destination {:?}", step.destination))?;
-        match &step.kind {
-            MountKind::Bind => mount_bind(step, &dest)?,
-            MountKind::Cgroup => mount_cgroup(step, &dest, views)?,
-            MountKind::Fs(fstype) => mount_fs(step, fstype, &dest)?,
-        }
-        apply_propagation(step, &dest)?;
-        set_recursive(&dest, step.options.recursive)?;
+        mount_one(plan, step, views).map_err(|e| SysError::new(mount_op(step, &e.op), e.errno))?;
     }
     Ok(())
 }
 
+/// `mount "/data" (source "/srv/data")`, then `: STEP` unless STEP is empty (the source
+/// itself failed).
+pub fn mount_op(step: &MountStep, failed_step: &str) -> String {
+    let mut s = format!("mount {:?}", step.destination);
+    if let Some(src) = &step.source {
+        s.push_str(&format!(" (source {src:?})"));
+    }
+    if !failed_step.is_empty() {
+        s.push_str(": ");
+        s.push_str(failed_step);
+    }
+    s
+}
+
+/// One mount; its errors name only the step (`mount_all` adds which mount).
+fn mount_one(plan: &Plan, step: &MountStep, views: &[CgroupView]) -> Result<(), SysError> {
+    let dest = resolve::in_root(&plan.rootfs, &step.destination).ctx(|| "resolve the destination")?;
+    match &step.kind {
+        MountKind::Bind => mount_bind(step, &dest)?,
+        MountKind::Cgroup => mount_cgroup(step, &dest, views)?,
+        MountKind::Fs(fstype) => mount_fs(step, fstype, &dest)?,
+    }
+    for p in &step.options.propagation {
+        mount(NONE, &dest, NONE, *p, NONE).ctx(|| format!("set propagation {p:?}"))?;
+    }
+    set_recursive(&dest, step.options.recursive).map_err(|e| as_step(e, "set recursive attributes"))
+}
+
+/// The error of a shared helper, renamed as a step of one mount.
+fn as_step(e: SysError, step: &str) -> SysError {
+    SysError::new(step, e.errno)
+}
+
 fn mount_bind(step: &MountStep, dest: &Path) -> Result<(), SysError> {
     let src = step.source.as_deref().unwrap_or(Path::new(""));
-    let md = fs::metadata(src).ctx(|| format!("stat bind source {src:?}"))?;
+    // A missing source is the mount's own fault: no step to name.
+    let md = fs::metadata(src).ctx(|| "")?;
     if md.is_dir() {
-        mkdir_all(dest)?;
+        mkdir_all(dest).map_err(|e| as_step(e, "create the mount point"))?;
     } else {
-        touch(dest)?;
+        touch(dest).map_err(|e| as_step(e, "create the mount point"))?;
     }
     let mut flags = MsFlags::MS_BIND;
     if step.options.recursive_bind {
         flags |= MsFlags::MS_REC;
     }
-    mount(Some(src), dest, NONE, flags, NONE).ctx(|| format!("bind {src:?} on {dest:?}"))?;
+    mount(Some(src), dest, NONE, flags, NONE).ctx(|| "bind")?;
     let attrs = step.options.flags & ATTR_FLAGS;
     if !attrs.is_empty() {
-        remount(dest, attrs)?;
+        remount(dest, attrs).map_err(|e| as_step(e, &format!("remount with {attrs:?}")))?;
     }
     Ok(())
 }
 
 fn mount_fs(step: &MountStep, fstype: &str, dest: &Path) -> Result<(), SysError> {
-    mkdir_all(dest)?;
+    mkdir_all(dest).map_err(|e| as_step(e, "create the mount point"))?;
     let source = step.source.clone().unwrap_or_else(|| PathBuf::from(fstype));
     let flags = step.options.flags & !MsFlags::MS_REMOUNT;
     let data = (!step.options.data.is_empty()).then_some(step.options.data.as_str());
-    mount(Some(&source), dest, Some(fstype), flags, data).ctx(|| format!("mount {fstype} {source:?} on {dest:?}"))
+    mount(Some(&source), dest, Some(fstype), flags, data).ctx(|| format!("mount {fstype}"))
 }
 
 /// The container's /sys/fs/cgroup: a tmpfs holding one bind of the container's own cgroup
 /// directory per hierarchy, read-only when the mount asks for it.
 fn mount_cgroup(step: &MountStep, dest: &Path, views: &[CgroupView]) -> Result<(), SysError> {
-    mkdir_all(dest)?;
+    mkdir_all(dest).map_err(|e| as_step(e, "create the mount point"))?;
     let attrs = step.options.flags & ATTR_FLAGS;
     let single = views.len() == 1 && views[0].name.is_empty();
     if !single {
         let base = attrs & !MsFlags::MS_RDONLY;
-        mount(Some("tmpfs"), dest, Some("tmpfs"), base, Some("mode=755")).ctx(|| format!("mount tmpfs on {dest:?}"))?;
+        mount(Some("tmpfs"), dest, Some("tmpfs"), base, Some("mode=755")).ctx(|| "mount tmpfs")?;
     }
     for v in views {
         let target = if v.name.is_empty() { dest.to_path_buf() } else { dest.join(&v.name) };
-        mkdir_all(&target)?;
+        mkdir_all(&target).map_err(|e| as_step(e, &format!("create the mount point of {:?}", v.name)))?;
         mount(Some(&v.host_dir), &target, NONE, MsFlags::MS_BIND | MsFlags::MS_REC, NONE)
-            .ctx(|| format!("bind cgroup {:?} on {target:?}", v.host_dir))?;
-        remount(&target, attrs)?;
+            .ctx(|| format!("bind cgroup {:?} on {:?}", v.host_dir, v.name))?;
+        remount(&target, attrs).map_err(|e| as_step(e, &format!("remount {:?} with {attrs:?}", v.name)))?;
         for alias in &v.aliases {
             let link = dest.join(alias);
             if link.symlink_metadata().is_err() {
-                symlink(&v.name, &link).ctx(|| format!("symlink {link:?} to {:?}", v.name))?;
+                symlink(&v.name, &link).ctx(|| format!("symlink {alias:?} to {:?}", v.name))?;
             }
         }
     }
     if !single && attrs.contains(MsFlags::MS_RDONLY) {
-        mount(NONE, dest, NONE, MsFlags::MS_REMOUNT | attrs, NONE).ctx(|| format!("remount {dest:?} read-only"))?;
+        mount(NONE, dest, NONE, MsFlags::MS_REMOUNT | attrs, NONE).ctx(|| "remount read-only")?;
     }
     Ok(())
 }
@@ -146,13 +174,6 @@ fn locked_flags(path: &Path) -> MsFlags {
         }
     }
     out
-}
-
-fn apply_propagation(step: &MountStep, dest: &Path) -> Result<(), SysError> {
-    for p in &step.options.propagation {
-        mount(NONE, dest, NONE, *p, NONE).ctx(|| format!("set propagation of {dest:?} to {p:?}"))?;
-    }
-    Ok(())
 }
 
 #[repr(C)]
@@ -355,4 +376,27 @@ fn touch(p: &Path) -> Result<(), SysError> {
         .open(p)
         .map(drop)
         .ctx(|| format!("create mount point {p:?}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn step(source: Option<&str>) -> MountStep {
+        MountStep {
+            kind: MountKind::Bind,
+            source: source.map(PathBuf::from),
+            destination: PathBuf::from("/data"),
+            options: crate::mount_options::parse(&["rbind".to_string()]).unwrap(),
+        }
+    }
+
+    #[test]
+    fn a_mount_error_names_the_destination_and_source_then_the_step() {
+        assert_eq!(mount_op(&step(Some("/nonexistent")), ""), r#"mount "/data" (source "/nonexistent")"#);
+        assert_eq!(mount_op(&step(Some("/srv")), "create the mount point"), r#"mount "/data" (source "/srv"): create the mount point"#);
+        assert_eq!(mount_op(&step(None), "mount tmpfs"), r#"mount "/data": mount tmpfs"#);
+        let e = crate::channel::ChildError { stage: "mounts".into(), op: mount_op(&step(Some("/nonexistent")), ""), errno: Some(libc::ENOENT), detail: None };
+        assert_eq!(e.to_string(), r#"mounts: mount "/data" (source "/nonexistent"): no such file or directory"#);
+    }
 }

@@ -67,7 +67,7 @@ pub struct ContainerState {
     /// The container's seccomp profile, which `exec` applies to its processes too.
     #[serde(default)]
     pub seccomp: Option<oci_spec::runtime::LinuxSeccomp>,
-    /// The traceparent of the `create` span, which `start` links to.
+    /// The traceparent of the `create` span, which start, kill, delete and exec link to.
     #[serde(default)]
     pub trace_context: Option<String>,
 }

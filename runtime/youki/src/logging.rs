@@ -84,9 +84,9 @@ impl<S: Subscriber> Layer<S> for RuncStyle {
     }
 }
 
-/// Where errors go besides the log: a log file also means a plain line on stderr.
+/// Where errors go besides the log: `--log` also means a plain line on stderr.
 pub struct Logging {
-    pub to_file: bool,
+    pub log_flag: bool,
 }
 
 /// Sets up the global subscriber from the global flags.
@@ -104,10 +104,15 @@ pub fn init(g: &GlobalOpts) -> anyhow::Result<Logging> {
         Some(path) if path != Path::new("/dev/stderr") => Sink::File(Mutex::new(open_log(path)?)),
         _ => Sink::Stderr,
     };
-    let to_file = matches!(sink, Sink::File(_));
     let layer = RuncStyle { json: g.log_format == LogFormat::Json, sink }.with_filter(level);
     let _ = tracing::subscriber::set_global_default(tracing_subscriber::registry().with(layer));
-    Ok(Logging { to_file })
+    Ok(Logging { log_flag: g.log.is_some() })
+}
+
+/// An error line on stderr in the `--log-format` asked for, when there is no log to use.
+pub fn to_stderr(g: &GlobalOpts, msg: &str) {
+    let line = render(g.log_format == LogFormat::Json, "error", msg, &libcontainer::rfc3339::format_secs(std::time::SystemTime::now()));
+    let _ = std::io::stderr().write_all(line.as_bytes());
 }
 
 fn open_log(path: &Path) -> anyhow::Result<File> {

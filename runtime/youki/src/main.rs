@@ -23,7 +23,8 @@ fn main() {
     let logging = match logging::init(&cli.global) {
         Ok(l) => l,
         Err(e) => {
-            eprintln!("youki: {e:#}");
+            // No log to write to: the line goes to stderr, in the asked format, as runc does.
+            logging::to_stderr(&cli.global, &format!("{e:#}"));
             std::process::exit(1);
         }
     };
@@ -38,8 +39,10 @@ fn main() {
         Err(e) => {
             let msg = format!("{e:#}");
             tracing::error!("{msg}");
-            if logging.to_file || tracing::level_filters::LevelFilter::current() < tracing::Level::ERROR {
-                eprintln!("youki: {msg}");
+            if logging.log_flag {
+                // runc's rule: with --log (any path, /dev/stderr too) the bare message also
+                // goes to stderr; without it, the log line on stderr is all.
+                eprintln!("{msg}");
             }
             libcontainer::telemetry::finish(Some(&msg));
             1

@@ -77,16 +77,17 @@ pub async fn run(env: &mut Env) -> Result<()> {
         let got = wait_for_spans(rx, &ids.1).await;
         let create = spans::check_create(&got, &parent, &ids.1).context("spans of the workload")?;
         spans::check_start(&got, create, &ids.1)?;
-        spans::check_end(&got, &ids.1, "SIGTERM")?;
+        spans::check_end(&got, create, &ids.1, "SIGTERM")?;
         let pause = spans::check_create(&got, &parent, &pod_id).context("spans of the sandbox")?;
         spans::check_start(&got, pause, &pod_id)?;
-        spans::check_end(&got, &pod_id, "SIGKILL")?;
+        spans::check_end(&got, pause, &pod_id, "SIGKILL")?;
         ensure!(create.attrs.get("k8s.pod.name") == Some(&p.name), "create span lacks k8s.pod.name={}", p.name);
         ensure!(create.attrs.get("k8s.container.name").map(String::as_str) == Some("workload"), "create span lacks k8s.container.name=workload");
-        let execs = got.iter().filter(|s| s.name == "youki exec").count();
-        ensure!(execs >= 3, "{execs} \"youki exec\" spans for at least 3 execs");
+        let execs = spans::of(&got, "youki exec", &ids.1);
+        ensure!(execs.len() >= 3, "{} \"youki exec\" spans with container.id={} for at least 3 execs", execs.len(), ids.1);
+        spans::check_linked(&execs, create)?;
         println!("{}", spans::render(&got, create).trim_end());
-        env.ok(&format!("spans: {} from {} exports; create/start/kill/delete of sandbox and workload in the pod's trace, stages nested", got.len(), rx.requests()), Duration::ZERO);
+        env.ok(&format!("spans: {} from {} exports; create of sandbox and workload in the pod's trace, start/kill/delete/exec linked to it, stages nested", got.len(), rx.requests()), Duration::ZERO);
     }
     Ok(())
 }

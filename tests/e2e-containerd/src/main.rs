@@ -1,19 +1,20 @@
 //! `cri-e2e`: stands in for the kubelet in front of a real containerd. It walks the pod
-//! cycle (`cycle`), checks how failures reach the user (`failures`) and times pod starts
-//! (`bench`) on one runtime handler, or runs one pod (`smoke`); with `--otlp` it also receives the runtime's spans
-//! and checks their tree. tests/e2e-containerd/run.sh sets up the containerd it talks to.
-//! Prints one `ok   HANDLER: step` line per passed check; the first failure ends the run.
+//! cycle (`cycle`), checks how failures reach the user (`failures`), runs wasm modules in a
+//! pod (`wasm`), runs one plain pod (`smoke`) and times pod starts (`bench`) on one runtime
+//! handler; with `--otlp` it also receives the runtime's spans and checks their tree.
+//! tests/e2e-containerd/run.sh sets up the containerd it talks to. Prints one
+//! `ok   HANDLER: step` line per passed check; the first failure ends the run.
 
 mod bench;
 mod cgroup;
 mod cri;
 mod cycle;
 mod failures;
-mod otlp;
 mod pod;
 mod smoke;
 mod spans;
 mod stream;
+mod wasm;
 
 use std::collections::HashMap;
 use std::io::Read;
@@ -23,6 +24,7 @@ use std::time::Duration;
 
 use anyhow::{ensure, Result};
 use clap::{Parser, Subcommand};
+use e2e_containerd::otlp;
 
 #[derive(Parser)]
 #[command(about = "Drives containerd's CRI as the kubelet does, against one runtime handler")]
@@ -58,6 +60,9 @@ enum Cmd {
     Cycle,
     /// A missing command and a bad mount: the user-visible error must name the cause
     Failures,
+    /// WebAssembly modules as the pod's containers (the handler's youki has the wasm executor;
+    /// --image names the wasm test image)
+    Wasm,
     /// Pod start latency (RunPodSandbox to the container running), as JSON
     /// One pod on the node's network and one container with an exec, then nothing left;
     /// with --gone, containerd must refuse the handler instead
@@ -154,6 +159,7 @@ async fn run(cli: Cli) -> Result<usize> {
     match cli.cmd {
         Cmd::Cycle => cycle::run(&mut env).await?,
         Cmd::Failures => failures::run(&mut env).await?,
+        Cmd::Wasm => wasm::run(&mut env).await?,
         Cmd::Smoke { gone } => smoke::run(&mut env, gone).await?,
         Cmd::Bench { runs, warmup } => bench::run(&mut env, runs, warmup).await?,
     }

@@ -87,14 +87,34 @@ pub fn check_start(spans: &[SpanView], create: &SpanView, id: &str) -> Result<()
     nested(spans, start)
 }
 
+/// The root spans NAME of container ID.
+pub fn of<'a>(spans: &'a [SpanView], name: &str, id: &str) -> Vec<&'a SpanView> {
+    spans.iter().filter(|s| s.name == name && s.attrs.get("container.id").map(String::as_str) == Some(id)).collect()
+}
+
+/// Every span in SPANS links to CREATE (start, kill, delete and exec each keep their own trace).
+pub fn check_linked(spans: &[&SpanView], create: &SpanView) -> Result<()> {
+    let to = (create.trace.clone(), create.id.clone());
+    for s in spans {
+        ensure!(s.links.contains(&to), "{:?} of {} does not link to its create span {}", s.name, s.attrs.get("container.id").map(String::as_str).unwrap_or("-"), create.id);
+    }
+    Ok(())
+}
+
 /// `youki kill` of ID with SIGNAL, then `youki delete` of ID after it (the shim may delete
-/// more than once: on the task's exit and on its removal; one of them must succeed).
-pub fn check_end(spans: &[SpanView], id: &str, signal: &str) -> Result<()> {
-    let of = |name: &str| -> Vec<&SpanView> { spans.iter().filter(|s| s.name == name && s.attrs.get("container.id").map(String::as_str) == Some(id)).collect() };
-    let kills = of("youki kill");
-    ensure!(kills.iter().any(|k| k.attrs.get("signal").map(String::as_str) == Some(signal)), "no \"youki kill\" of {id} with {signal}; got {:?}", kills.iter().map(|k| k.attrs.get("signal")).collect::<Vec<_>>());
-    let deletes = of("youki delete");
-    ensure!(deletes.iter().any(|d| d.error.is_none()), "no successful \"youki delete\" span for container {id} (of {})", deletes.len());
+/// more than once: on the task's exit and on its removal; one of them must succeed), both
+/// linked to the create. Only a command that found the container can link: a second
+/// `delete --force` of a container already gone succeeds with no state to read.
+pub fn check_end(spans: &[SpanView], create: &SpanView, id: &str, signal: &str) -> Result<()> {
+    let kills = of(spans, "youki kill", id);
+    let signalled: Vec<&SpanView> = kills.iter().copied().filter(|k| k.attrs.get("signal").map(String::as_str) == Some(signal)).collect();
+    ensure!(!signalled.is_empty(), "no \"youki kill\" of {id} with {signal}; got {:?}", kills.iter().map(|k| k.attrs.get("signal")).collect::<Vec<_>>());
+    let to = (create.trace.clone(), create.id.clone());
+    ensure!(signalled.iter().any(|k| k.links.contains(&to)), "no \"youki kill\" of {id} with {signal} links to its create span {}", create.id);
+    let deletes = of(spans, "youki delete", id);
+    let ok: Vec<&SpanView> = deletes.iter().copied().filter(|d| d.error.is_none()).collect();
+    ensure!(!ok.is_empty(), "no successful \"youki delete\" span for container {id} (of {})", deletes.len());
+    ensure!(ok.iter().any(|d| d.links.contains(&to)), "no successful \"youki delete\" of {id} links to its create span {}", create.id);
     let first_kill = kills.iter().map(|k| k.start).min().unwrap_or(0);
     for d in deletes {
         ensure!(d.start >= first_kill, "a delete of {id} began before its kill");
@@ -150,8 +170,11 @@ mod tests {
         v.push(exec);
         let mut kill = with_id(span("youki kill", "k1", "", 400, 410), "ctr");
         kill.attrs.insert("signal".into(), "SIGTERM".into());
+        kill.links.push(("t".repeat(32), "c".into()));
         v.push(kill);
-        v.push(with_id(span("youki delete", "d", "", 500, 520), "ctr"));
+        let mut delete = with_id(span("youki delete", "d", "", 500, 520), "ctr");
+        delete.links.push(("t".repeat(32), "c".into()));
+        v.push(delete);
         v
     }
 
@@ -160,7 +183,7 @@ mod tests {
         let spans = good_tree();
         let create = check_create(&spans, &parent(), "ctr").unwrap();
         check_start(&spans, create, "ctr").unwrap();
-        check_end(&spans, "ctr", "SIGTERM").unwrap();
+        check_end(&spans, create, "ctr", "SIGTERM").unwrap();
         assert!(render(&spans, create).contains("init pivot_root"));
     }
 
@@ -188,7 +211,16 @@ mod tests {
         let create = spans[0].clone();
         spans.iter_mut().find(|s| s.name == "youki start").unwrap().links.clear();
         assert!(check_start(&spans, &create, "ctr").is_err());
-        assert!(check_end(&good_tree(), "ctr", "SIGKILL").is_err());
+        let tree = good_tree();
+        assert!(check_end(&tree, &tree[0], "ctr", "SIGKILL").is_err());
+        let mut spans = good_tree();
+        spans.iter_mut().find(|s| s.name == "youki delete").unwrap().links.clear();
+        let e = check_end(&spans, &spans[0], "ctr", "SIGTERM").unwrap_err().to_string();
+        assert!(e.contains("no successful \"youki delete\" of ctr links"), "{e}");
+        let mut spans = good_tree();
+        spans.iter_mut().find(|s| s.name == "youki kill").unwrap().links.clear();
+        let e = check_end(&spans, &spans[0], "ctr", "SIGTERM").unwrap_err().to_string();
+        assert!(e.contains("no \"youki kill\" of ctr with SIGTERM links"), "{e}");
         assert!(root(&good_tree(), "youki create", "other").is_err());
     }
 }

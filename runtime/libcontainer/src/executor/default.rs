@@ -98,7 +98,7 @@ mod tests {
         assert_eq!(find_executable("sh", "/nonexistent:/bin").unwrap().to_str().unwrap(), "/bin/sh");
         assert_eq!(
             find_executable("/bin/does-not-exist", DEFAULT_PATH).unwrap_err().to_string(),
-            r#"exec: find executable "/bin/does-not-exist": cannot be executed: No such file or directory"#
+            r#"exec: find executable "/bin/does-not-exist": cannot be executed: no such file or directory"#
         );
         assert_eq!(
             find_executable("does-not-exist", "/bin").unwrap_err().to_string(),

@@ -4,6 +4,8 @@
 //! module sees `process.args` and `process.env`, the container's root as `/` and its cwd as
 //! `.`, and the container's stdio or terminal. `proc_exit(N)` or the end of `_start` is the
 //! container's exit code; a trap is reported on the container's stderr, exit code 134.
+//! Under `module.wasm.image/variant: compat-smart`, an args[0] that is not a module is
+//! handed to the default executor and exec'd natively.
 
 use std::io::Write;
 
@@ -11,7 +13,7 @@ use wasmtime::{Config, Engine, InstancePre, Linker, Module, Store};
 use wasmtime_wasi::p1::{self, WasiP1Ctx};
 use wasmtime_wasi::{FsPerms, I32Exit, WasiCtxBuilder};
 
-use super::{wasm_request, Declined, Executor, ExecutorError, Handover, Launch, Workload};
+use super::{wasm_request, Declined, Executor, ExecutorError, Handover, Launch, WasmRequest, Workload};
 use crate::syserror::errno_of;
 
 /// The exit code of a module that traps: 128 + SIGABRT, as if it had aborted.
@@ -34,6 +36,9 @@ impl Executor for WasmtimeExecutor {
     }
 
     fn prepare(&self, w: &Workload) -> Result<Box<dyn Launch>, ExecutorError> {
+        if smart_native(w) {
+            return super::DefaultExecutor.prepare(w);
+        }
         let path = w.program().to_string();
         let fail = |what: &str, e: &dyn std::fmt::Display| ExecutorError::new(format!("{what} wasm module {path:?}")).detail(one_line(&e.to_string()));
         let bytes = std::fs::read(&path).map_err(|e| ExecutorError::new(format!("read wasm module {path:?}")).errno(errno_of(&e)))?;
@@ -54,6 +59,21 @@ impl Executor for WasmtimeExecutor {
         let ctx = wasi.build_p1();
         Ok(Box::new(Prepared { path, engine, instance, ctx }))
     }
+}
+
+/// `compat-smart` images may hold a native entrypoint: it runs as one when args[0] is not a
+/// module (no `.wasm`/`.wat` name, no wasm magic). Read inside the container, at prepare.
+fn smart_native(w: &Workload) -> bool {
+    if wasm_request(w) != Some(WasmRequest::Variant("compat-smart".into())) {
+        return false;
+    }
+    let program = w.program();
+    if program.ends_with(".wasm") || program.ends_with(".wat") {
+        return false;
+    }
+    let mut magic = [0u8; 4];
+    let is_module = std::fs::File::open(program).and_then(|mut f| std::io::Read::read_exact(&mut f, &mut magic)).is_ok() && &magic == b"\0asm";
+    !is_module
 }
 
 /// A compiled and linked module with its WASI context, waiting for `start`.

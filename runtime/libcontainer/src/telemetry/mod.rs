@@ -106,9 +106,13 @@ pub fn adopt_parent(traceparent: &str) {
     });
 }
 
-/// Links the root span to another (the `start` span to its container's `create`).
-pub fn link(traceparent: &str) {
-    if let Some(c) = SpanContext::parse(traceparent) {
+/// Links the root span to the `create` of the container it works on, whose context the
+/// state file keeps (`ContainerState::trace_context`). start, kill, delete and exec each stay
+/// a trace of their own (a container may live for days, longer than any trace should), and
+/// the link leads from each of them to the create; the caller's TRACEPARENT, when given,
+/// stays their parent.
+pub fn link_create(create_context: Option<&str>) {
+    if let Some(c) = create_context.and_then(SpanContext::parse) {
         with(|r| r.links.push(c));
     }
 }
@@ -282,6 +286,25 @@ mod tests {
         assert_eq!(spans[1].parent_span_id, spans[0].span_id);
         assert_eq!(spans[2].name, "init mounts");
         assert!(spans[2].start_time_unix_nano > 1_600_000_000_000_000_000);
+    }
+
+    #[test]
+    fn a_later_command_links_to_the_create_and_keeps_its_own_trace() {
+        let _turn = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+        let create = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+        let cfg = config::from_env(|k| (k == "OTEL_TRACES_EXPORTER").then(|| "console".into())).unwrap();
+        start(cfg, "kill");
+        attr("container.id", "c1");
+        link_create(Some(create));
+        link_create(None);
+        link_create(Some("not a traceparent"));
+        let rec = RECORDER.lock().unwrap().take().unwrap();
+        let root = build(&rec, unix_ns(), None).resource_spans[0].scope_spans[0].spans[0].clone();
+        assert_eq!(root.links.len(), 1);
+        assert_eq!(hexs(&root.links[0].trace_id), "4bf92f3577b34da6a3ce929d0e0e4736");
+        assert_eq!(hexs(&root.links[0].span_id), "00f067aa0ba902b7");
+        assert_ne!(hexs(&root.trace_id), "4bf92f3577b34da6a3ce929d0e0e4736");
+        assert!(root.parent_span_id.is_empty());
     }
 
     /// A real OTLP/HTTP round trip against a receiver on loopback.

@@ -23,6 +23,7 @@ pub fn cases() -> Vec<Case> {
         Case::new(m, "wrong_field_type", wrong_type),
         Case::new(m, "missing_rootfs", missing_rootfs),
         Case::new(m, "relative_mount_destination", relative_destination),
+        Case::new(m, "missing_bind_source", missing_bind_source),
         Case::new(m, "args0_not_found", args0_not_found),
         Case::new(m, "duplicate_id", duplicate_id),
         Case::new(m, "invalid_id", invalid_id),
@@ -116,6 +117,22 @@ fn rejected(
     let out = create_failing(ctx, &b.dir, id)?;
     mentions(&out, words)?;
     nothing_left(ctx, id, Some(&cg.cgroup))?;
+    Ok(Outcome::Pass)
+}
+
+/// A bind whose source does not exist: the error names the mount's destination in the
+/// container (not only a host path) and the errno.
+fn missing_bind_source(ctx: &mut Ctx) -> Result<Outcome> {
+    let (mut b, id, cg) = bundle_with_cgroup(ctx)?;
+    let mounts = b.config["mounts"].as_array_mut().context("the spec has no mounts")?;
+    mounts.push(json!({"destination": "/youki-missing-src", "type": "bind", "source": "/nonexistent-youki-src", "options": ["rbind"]}));
+    spec::set(&mut b.config, "/linux/cgroupsPath", json!(cg.spec_value))?;
+    b.write()?;
+    let out = create_failing(ctx, &b.dir, &id)?;
+    let text = out.messages().to_lowercase();
+    check!(text.contains("\"/youki-missing-src\""), "the error does not name the destination \"/youki-missing-src\": {}", out.describe());
+    check!(text.contains("no such file or directory"), "the error does not say \"no such file or directory\": {}", out.describe());
+    nothing_left(ctx, &id, Some(&cg.cgroup))?;
     Ok(Outcome::Pass)
 }
 

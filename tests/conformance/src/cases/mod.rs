@@ -43,6 +43,7 @@ mod bad_input;
 mod cgroup_cmds;
 mod cgroups;
 mod devices;
+mod error_output;
 mod exec;
 mod hooks;
 mod lifecycle;
@@ -129,6 +130,7 @@ pub fn all() -> Vec<Case> {
     cases.extend(seccomp::cases());
     cases.extend(security::cases());
     cases.extend(bad_input::cases());
+    cases.extend(error_output::cases());
     cases.extend(robustness::cases());
     cases
 }
