@@ -242,6 +242,9 @@ mod tests {
         assert!(root.join("escaped").is_file());
         // An absolute symlink to a host directory lands in the root, never on the host.
         r.make(Path::new("/host/x"), Leaf::Dir).unwrap();
+        symlink("/deep/er/target", root.join("dangling")).unwrap();
+        r.make(Path::new("/dangling/y"), Leaf::File).unwrap();
+        assert!(root.join("deep/er/target/y").is_file());
         assert!(std::fs::read_dir(outside.path()).unwrap().next().is_none(), "the host directory was written");
         assert!(root.join(outside.path().strip_prefix("/").unwrap()).join("x").is_dir());
     }
@@ -260,3 +263,4 @@ mod tests {
         assert_eq!(kind_of(&link).unwrap().0, SFlag::S_IFLNK);
     }
 }
+
