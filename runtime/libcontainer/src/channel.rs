@@ -50,6 +50,9 @@ pub enum ToParent {
     Ready { timeline: Timeline },
     /// Setup failed; the child exits after sending this.
     Failed(ChildError),
+    /// `exec` in a user namespace: the first child joined the namespaces and forked the
+    /// process that will run (a sibling of it, a child of the runtime), whose host pid this is.
+    Forked { pid: i32 },
 }
 
 /// A failure inside the child, carried home as data so the parent can print one clear line.
@@ -117,6 +120,12 @@ impl<S, R> End<S, R> {
     /// The socket itself, for a caller that only needs to close it at the right moment.
     pub fn into_fd(self) -> OwnedFd {
         self.fd
+    }
+
+    /// A second handle on the same end (dup, close-on-exec), for a process forked from the
+    /// child that carries on the conversation (rootless `exec`).
+    pub fn try_clone(&self) -> std::io::Result<Self> {
+        Ok(End { fd: self.fd.try_clone()?, _types: Default::default() })
     }
 }
 
