@@ -262,5 +262,28 @@ mod tests {
         let link = r.open_no_follow(Path::new("/a")).unwrap();
         assert_eq!(kind_of(&link).unwrap().0, SFlag::S_IFLNK);
     }
-}
 
+    /// CVE-2024-21626: no fd the runtime opens may survive into the container's execve.
+    #[test]
+    fn every_fd_opened_here_is_close_on_exec() {
+        let cloexec = |fd: &OwnedFd| {
+            // SAFETY: F_GETFD on an fd we own.
+            let flags = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETFD) };
+            flags >= 0 && flags & libc::FD_CLOEXEC != 0
+        };
+        let d = tempfile::tempdir().unwrap();
+        let r = Root::open(d.path()).unwrap();
+        assert!(cloexec(&r.fd));
+        let made = r.make(Path::new("/a/b"), Leaf::File).unwrap();
+        assert!(cloexec(&made));
+        assert!(cloexec(&r.dir(Path::new("/a")).unwrap()));
+        assert!(cloexec(&r.open_at(Path::new("/a/b"), OFlag::O_RDONLY).unwrap()));
+        assert!(cloexec(&r.open_no_follow(Path::new("/a")).unwrap()));
+        let proc = crate::procfs::ProcRoot::host().unwrap();
+        assert!(cloexec(&proc.open_file(Path::new("self/status"), OFlag::O_RDONLY).unwrap()));
+        if let Ok(fs) = crate::mount_api::new_fs(c"tmpfs", 0) {
+            assert!(cloexec(&fs));
+            assert!(cloexec(&crate::mount_api::clone_tree(&fs, false).unwrap()));
+        }
+    }
+}
