@@ -2,6 +2,8 @@
 //! time namespaces just for the clone (as `create` does for joins), the child joins the rest
 //! through /proc/PID/ns, the parent puts it in the container's cgroup, and the child applies
 //! the process settings and the container's seccomp profile, then the executor launches it.
+//! An unprivileged caller takes the other `JoinRoute`: a first child joins the user namespace
+//! and then all the others, and forks the process (a sibling, `ToParent::Forked`).
 
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
