@@ -21,7 +21,9 @@
 //! Each side owns its end as an `OwnedFd`; the child's end is closed in the parent right after
 //! clone, the parent's end in the child, so EOF always means the other side is gone. Both ends
 //! are CLOEXEC, so the container process never inherits them. Fds (the pty master) travel over
-//! the console socket, not here.
+//! the console socket, not here. `exec` uses the same pair; a rootless `exec` first gets
+//! `ToParent::Forked { pid }` from the child that joined the namespaces, then talks to the
+//! forked process (which holds a dup of the child's end) as above.
 
 use std::io::{IoSlice, IoSliceMut};
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -50,6 +52,9 @@ pub enum ToParent {
     Ready { timeline: Timeline },
     /// Setup failed; the child exits after sending this.
     Failed(ChildError),
+    /// `exec` in a user namespace: the first child joined the namespaces and forked the
+    /// process that will run (a sibling of it, a child of the runtime), whose host pid this is.
+    Forked { pid: i32 },
 }
 
 /// A failure inside the child, carried home as data so the parent can print one clear line.
@@ -128,6 +133,12 @@ impl<S, R> End<S, R> {
     /// The socket itself, for a caller that only needs to close it at the right moment.
     pub fn into_fd(self) -> OwnedFd {
         self.fd
+    }
+
+    /// A second handle on the same end (dup, close-on-exec), for a process forked from the
+    /// child that carries on the conversation (rootless `exec`).
+    pub fn try_clone(&self) -> std::io::Result<Self> {
+        Ok(End { fd: self.fd.try_clone()?, _types: Default::default() })
     }
 }
 

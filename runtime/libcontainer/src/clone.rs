@@ -55,10 +55,12 @@ fn clone3(args: &CloneArgs) -> libc::c_long {
 /// be single-threaded, as with fork(2).
 pub fn clone_child(flags: CloneFlags, cgroup: Option<BorrowedFd>, child: impl FnOnce() -> i32) -> Result<Child, nix::Error> {
     let mut pidfd: libc::c_int = -1;
+    // A sibling (CLONE_PARENT) inherits our own exit signal; clone3 wants none given.
+    let sibling = flags.contains(CloneFlags::CLONE_PARENT);
     let mut args = CloneArgs {
         flags: flags.bits() as u64 | libc::CLONE_PIDFD as u64,
         pidfd: &mut pidfd as *mut libc::c_int as u64,
-        exit_signal: libc::SIGCHLD as u64,
+        exit_signal: if sibling { 0 } else { libc::SIGCHLD as u64 },
         ..Default::default()
     };
     let mut in_cgroup = false;
@@ -78,8 +80,9 @@ pub fn clone_child(flags: CloneFlags, cgroup: Option<BorrowedFd>, child: impl Fn
         if flags.bits() & libc::CLONE_NEWTIME != 0 {
             return Err(nix::Error::ENOSYS);
         }
+        let signal = if sibling { 0 } else { libc::SIGCHLD as libc::c_ulong };
         // SAFETY: as above; a null stack makes clone(2) use a copy of ours, like fork.
-        ret = unsafe { libc::syscall(libc::SYS_clone, flags.bits() as libc::c_ulong | libc::SIGCHLD as libc::c_ulong, 0usize, 0usize, 0usize, 0usize) };
+        ret = unsafe { libc::syscall(libc::SYS_clone, flags.bits() as libc::c_ulong | signal, 0usize, 0usize, 0usize, 0usize) };
         pidfd = -1;
     }
     match ret {

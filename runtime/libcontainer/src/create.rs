@@ -215,7 +215,7 @@ fn create_in(
             }
             Ok(ToParent::Ready { timeline }) => break timeline,
             Ok(ToParent::Failed(e)) => return Err(ContainerError::Init(e)),
-            Err(ChannelError::Closed) => return Err(ContainerError::InitDied(reap(pid))),
+            Ok(ToParent::Forked { .. }) | Err(ChannelError::Closed) => return Err(ContainerError::InitDied(reap(pid))),
             Err(e) => return Err(e.into()),
         }
     };

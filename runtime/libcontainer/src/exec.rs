@@ -2,12 +2,15 @@
 //! time namespaces just for the clone (as `create` does for joins), the child joins the rest
 //! through /proc/PID/ns, the parent puts it in the container's cgroup, and the child applies
 //! the process settings and the container's seccomp profile, then the executor launches it.
+//! An unprivileged caller takes the other `JoinRoute`: a first child joins the user namespace
+//! and then all the others, and forks the process (a sibling, `ToParent::Forked`).
 
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
 use nix::sys::signal::Signal;
 use nix::sys::wait::waitpid;
+use nix::unistd::Pid;
 use oci_spec::runtime::Process;
 
 use crate::channel::{self, ChannelError, ChildError, ChildEnd, ToInit, ToParent};
@@ -120,11 +123,7 @@ pub fn exec(o: ExecOptions) -> Result<i32, ContainerError> {
     let init = st.pid;
     let (mut keep, console) = Console::endpoints(o.console, plan.terminal)?;
     let joins = differing_namespaces(init)?;
-    if !nix::unistd::geteuid().is_root() && joins.iter().any(|(k, _)| *k == NsKind::User) {
-        // Joining the pid namespace would need the container's user namespace first, and
-        // then a second fork; not done yet.
-        return Err(ContainerError::Unsupported("exec into a rootless container"));
-    }
+    let route = join_route(nix::unistd::geteuid().is_root(), &joins);
     let sfd = if o.detach { None } else { Some(run::block_signals()?) };
 
     let (parent, child_end) = channel::pair()?;
@@ -132,23 +131,49 @@ pub fn exec(o: ExecOptions) -> Result<i32, ContainerError> {
         plan: &plan,
         channel: child_end,
         joins: &joins,
+        route,
         console,
         seccomp: st.seccomp.as_ref(),
         preserve_fds: o.preserve_fds,
         executor: o.executor,
         workload,
     };
-    let mut for_child = namespaces::ForChildren::default();
-    for (kind, path) in joins.iter().filter(|(k, _)| matches!(k, NsKind::Pid | NsKind::Time)) {
-        for_child.join(*kind, path)?;
-    }
-    let cloned = clone_child(nix::sched::CloneFlags::empty(), None, move || ctx.run());
-    for_child.restore()?;
-    let child = cloned.map_err(|e| ContainerError::sys("clone the exec process", e))?;
-    let pid = child.pid;
+    let pid = match route {
+        JoinRoute::Direct => {
+            let mut for_child = namespaces::ForChildren::default();
+            for (kind, path) in joins.iter().filter(|(k, _)| route.parent_enters(*k)) {
+                for_child.join(*kind, path)?;
+            }
+            let cloned = clone_child(nix::sched::CloneFlags::empty(), None, move || ctx.run());
+            for_child.restore()?;
+            cloned.map_err(|e| ContainerError::sys("clone the exec process", e))?.pid
+        }
+        JoinRoute::ThroughUserNs => {
+            let joiner = clone_child(nix::sched::CloneFlags::empty(), None, move || ctx.join_and_fork())
+                .map_err(|e| ContainerError::sys("clone the exec process", e))?
+                .pid;
+            let forked = parent.recv();
+            let _ = waitpid(joiner, None);
+            match forked {
+                Ok(ToParent::Forked { pid }) => Pid::from_raw(pid),
+                Ok(ToParent::Failed(e)) => return Err(ContainerError::Init(e)),
+                Ok(_) | Err(ChannelError::Closed) => return Err(ContainerError::InitGone),
+                Err(e) => return Err(e.into()),
+            }
+        }
+    };
     let added = match &st.cgroup {
         Some(cg) => HostFacts::read().map_err(ContainerError::from).and_then(|h| Ok(libcgroups::from_state(&h.cgroups, cg)?)).and_then(|m| Ok(m.add_task(pid.as_raw())?)),
         None => Ok(()),
+    };
+    // A user may exec into their own container without a writable cgroup, as they could
+    // create it without one: the process then stays in the caller's cgroup.
+    let added = match added {
+        Err(ContainerError::Cgroup(e)) if !nix::unistd::geteuid().is_root() => {
+            tracing::warn!(error = %e, "exec: the container's cgroup is not writable; the process stays in ours");
+            Ok(())
+        }
+        other => other,
     };
     if let Err(e) = added.and_then(|()| Ok(parent.send(&ToInit::Proceed { host_pid: pid.as_raw() })?)) {
         let _ = nix::sys::signal::kill(pid, Signal::SIGKILL);
@@ -161,7 +186,7 @@ pub fn exec(o: ExecOptions) -> Result<i32, ContainerError> {
             let _ = waitpid(pid, None);
             return Err(ContainerError::Init(e));
         }
-        Ok(ToParent::MountsReady) | Err(ChannelError::Closed) => return Err(ContainerError::InitDied(crate::create::reap(pid))),
+        Ok(ToParent::MountsReady | ToParent::Forked { .. }) | Err(ChannelError::Closed) => return Err(ContainerError::InitDied(crate::create::reap(pid))),
         Err(e) => return Err(e.into()),
     }
     // The child's end is close-on-exec, or closed by the executor's handover: EOF means the
@@ -178,11 +203,15 @@ pub fn exec(o: ExecOptions) -> Result<i32, ContainerError> {
     run::wait_for(pid, &sfd, proxy.as_ref())
 }
 
+/// The order namespaces are joined in: the user namespace first (it gives the rights to join
+/// the others), the mount namespace last (joining it moves our root and cwd).
+pub const JOIN_ORDER: [NsKind; 8] = [NsKind::User, NsKind::Ipc, NsKind::Uts, NsKind::Net, NsKind::Pid, NsKind::Cgroup, NsKind::Time, NsKind::Mount];
+
 /// The namespaces of `pid` that differ from ours, in join order.
 fn differing_namespaces(pid: i32) -> Result<Vec<(NsKind, PathBuf)>, ContainerError> {
     use std::os::unix::fs::MetadataExt;
     let mut out = Vec::new();
-    for kind in [NsKind::User, NsKind::Ipc, NsKind::Uts, NsKind::Net, NsKind::Pid, NsKind::Cgroup, NsKind::Time, NsKind::Mount] {
+    for kind in JOIN_ORDER {
         let theirs = PathBuf::from(format!("/proc/{pid}/ns/{}", kind.proc_name()));
         let ours = PathBuf::from(format!("/proc/self/ns/{}", kind.proc_name()));
         let (Ok(a), Ok(b)) = (std::fs::metadata(&theirs), std::fs::metadata(&ours)) else { continue };
@@ -193,10 +222,47 @@ fn differing_namespaces(pid: i32) -> Result<Vec<(NsKind, PathBuf)>, ContainerErr
     Ok(out)
 }
 
+/// How `exec` enters the container's namespaces. Pure: chosen from who we are and which
+/// namespaces differ.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JoinRoute {
+    /// The runtime may enter every namespace: it enters the pid and time namespaces itself
+    /// just around the one clone (they only affect children), and the child joins the rest.
+    Direct,
+    /// An unprivileged runtime has no rights over the container's namespaces until it is in
+    /// the container's user namespace, and a process that joined that one cannot go back: a
+    /// first child joins the user namespace, then every other one (mount last), then forks
+    /// the process that runs (CLONE_PARENT, so the runtime waits for it) into the pid and
+    /// time namespaces, which only affect children.
+    ThroughUserNs,
+}
+
+impl JoinRoute {
+    /// Whether the runtime itself enters `kind` around the clone.
+    pub fn parent_enters(self, kind: NsKind) -> bool {
+        self == JoinRoute::Direct && matches!(kind, NsKind::Pid | NsKind::Time)
+    }
+
+    /// Whether the (first) child joins `kind` with setns.
+    pub fn child_joins(self, kind: NsKind) -> bool {
+        !self.parent_enters(kind)
+    }
+}
+
+/// The route for these joins (in `differing_namespaces` order: user first, mount last).
+pub fn join_route(euid_is_root: bool, joins: &[(NsKind, PathBuf)]) -> JoinRoute {
+    if !euid_is_root && joins.iter().any(|(k, _)| *k == NsKind::User) {
+        JoinRoute::ThroughUserNs
+    } else {
+        JoinRoute::Direct
+    }
+}
+
 struct ExecChild<'a> {
     plan: &'a ProcessPlan,
     channel: ChildEnd,
     joins: &'a [(NsKind, PathBuf)],
+    route: JoinRoute,
     console: Option<OwnedFd>,
     seccomp: Option<&'a oci_spec::runtime::LinuxSeccomp>,
     preserve_fds: i32,
@@ -228,6 +294,48 @@ impl ExecChild<'_> {
         }
     }
 
+    /// `JoinRoute::ThroughUserNs`, the first child: joins every namespace, forks the process
+    /// that runs and tells the parent its pid, then exits.
+    fn join_and_fork(self) -> i32 {
+        crate::init::set_comm("youki:exec-join");
+        // As for the process it forks: its exe is the host's youki binary.
+        crate::identity::set_dumpable(false);
+        let forked = self.join_all().and_then(|()| {
+            let channel = self.channel.try_clone().ctx(|| "duplicate the exec channel").stage("sync")?;
+            let console = self.console.as_ref().map(|c| c.try_clone()).transpose().ctx(|| "duplicate the console socket").stage("sync")?;
+            let runner = ExecChild {
+                plan: self.plan,
+                channel,
+                joins: &[],
+                route: self.route,
+                console,
+                seccomp: self.seccomp,
+                preserve_fds: self.preserve_fds,
+                executor: self.executor,
+                workload: self.workload,
+            };
+            let flags = nix::sched::CloneFlags::CLONE_PARENT;
+            clone_child(flags, None, move || runner.run()).ctx(|| "fork into the container's pid namespace").stage("namespaces")
+        });
+        let msg = match forked {
+            Ok(child) => ToParent::Forked { pid: child.pid.as_raw() },
+            Err(e) => ToParent::Failed(e),
+        };
+        match self.channel.send(&msg) {
+            Ok(()) if matches!(msg, ToParent::Forked { .. }) => 0,
+            _ => 1,
+        }
+    }
+
+    /// setns into every namespace this child joins, opened first, joined in order (user
+    /// first, so the others are joined with its rights; mount last).
+    fn join_all(&self) -> Result<(), ChildError> {
+        for (kind, path) in self.joins.iter().filter(|(k, _)| self.route.child_joins(*k)) {
+            namespaces::join(&namespaces::NamespaceJoin { kind: *kind, path: path.clone() }).stage("namespaces")?;
+        }
+        Ok(())
+    }
+
     fn stages(&self) -> Result<process_setup::Prepared, ChildError> {
         match self.channel.recv().stage("sync")? {
             ToInit::Proceed { .. } => {}
@@ -235,9 +343,7 @@ impl ExecChild<'_> {
                 return Err(ChildError { stage: "sync".into(), op: format!("expected Proceed, got {other:?}"), errno: None, detail: None })
             }
         }
-        for (kind, path) in self.joins.iter().filter(|(k, _)| !matches!(k, NsKind::Pid | NsKind::Time)) {
-            namespaces::join(&namespaces::NamespaceJoin { kind: *kind, path: path.clone() }).stage("namespaces")?;
-        }
+        self.join_all()?;
         nix::unistd::setsid().ctx(|| "setsid").stage("namespaces")?;
         if let Some(sock) = &self.console {
             tty::setup(sock, false).stage("console")?;
@@ -282,6 +388,27 @@ mod tests {
         assert!(p.capabilities().as_ref().unwrap().bounding().as_ref().unwrap().contains(&oci_spec::runtime::Capability::NetAdmin));
         assert_eq!(p.no_new_privileges(), Some(true));
         assert_eq!(p.terminal(), Some(true));
+    }
+
+    #[test]
+    fn an_unprivileged_caller_joins_through_the_user_namespace() {
+        let ns = |kinds: &[NsKind]| -> Vec<(NsKind, PathBuf)> { kinds.iter().map(|k| (*k, PathBuf::from("/proc/1/ns/x"))).collect() };
+        let all = ns(&[NsKind::User, NsKind::Ipc, NsKind::Uts, NsKind::Pid, NsKind::Mount]);
+        assert_eq!(join_route(true, &all), JoinRoute::Direct);
+        assert_eq!(join_route(false, &all), JoinRoute::ThroughUserNs);
+        // No user namespace to join: nothing to gain by joining one (and a non-root caller
+        // then fails on the first setns, with its errno).
+        assert_eq!(join_route(false, &ns(&[NsKind::Pid, NsKind::Mount])), JoinRoute::Direct);
+        // Direct: the runtime enters pid and time around the clone, the child the rest.
+        assert!(JoinRoute::Direct.parent_enters(NsKind::Pid) && JoinRoute::Direct.parent_enters(NsKind::Time));
+        assert!(JoinRoute::Direct.child_joins(NsKind::Mount) && !JoinRoute::Direct.child_joins(NsKind::Pid));
+        // Through the user namespace the child joins them all, pid and time for its fork.
+        for k in [NsKind::User, NsKind::Pid, NsKind::Time, NsKind::Mount] {
+            assert!(JoinRoute::ThroughUserNs.child_joins(k) && !JoinRoute::ThroughUserNs.parent_enters(k));
+        }
+        // Join order: user first, mount last.
+        assert_eq!(JOIN_ORDER.first(), Some(&NsKind::User));
+        assert_eq!(JOIN_ORDER.last(), Some(&NsKind::Mount));
     }
 
     #[test]

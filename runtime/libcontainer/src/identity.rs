@@ -9,8 +9,9 @@ use crate::plan::{CapSets, ProcessPlan};
 use crate::syserror::{Context, SysError};
 
 pub fn set_oom_score_adj(value: i32) -> Result<(), SysError> {
-    std::fs::write("/proc/self/oom_score_adj", value.to_string())
-        .ctx(|| format!("write oom_score_adj {value} to /proc/self/oom_score_adj"))
+    let proc = crate::procfs::ProcRoot::open()?;
+    proc.write(std::path::Path::new("self/oom_score_adj"), value.to_string().as_bytes())
+        .map_err(|e| SysError::new(format!("write oom_score_adj {value}: {e}"), e.source))
 }
 
 pub fn set_rlimits(p: &ProcessPlan) -> Result<(), SysError> {

@@ -17,7 +17,7 @@ use crate::syserror::{Context, SysError};
 use crate::timeline::Timeline;
 use crate::process_setup::{self, Prepared, SeccompSetup};
 use crate::stage::Stage;
-use crate::{namespaces, rootfs, tty};
+use crate::{dev, in_root, masks, namespaces, procfs, rootfs, tty};
 
 /// Everything the child needs, prepared by the parent before clone.
 pub struct InitContext<'a> {
@@ -133,13 +133,16 @@ fn stages(ctx: &InitContext) -> Result<(Prepared, OwnedFd), Failure> {
             return Ok(());
         }
         rootfs::prepare(plan).stage("rootfs")?;
-        rootfs::mount_all(plan, &ctx.views).stage("mounts")?;
+        // Mount targets are /proc/self/fd/N of the host's procfs until pivot_root.
+        procfs::ProcRoot::host().map_err(SysError::from).stage("mounts")?;
+        let root = in_root::Root::open(&plan.rootfs).map_err(SysError::from).stage("rootfs")?;
+        rootfs::mount_all(plan, &root, &ctx.views).stage("mounts")?;
         if rootfs::wants_devices(plan) {
-            rootfs::create_devices(plan, ctx.in_user_ns).stage("devices")?;
-            rootfs::dev_symlinks(&plan.rootfs).stage("devices")?;
+            dev::create_devices(plan, &root, ctx.in_user_ns).stage("devices")?;
+            dev::dev_symlinks(&root).stage("devices")?;
         }
         if let Some(sock) = &ctx.notify_socket {
-            rootfs::bind_notify_socket(&plan.rootfs, sock).stage("mounts")?;
+            rootfs::bind_notify_socket(&root, sock).stage("mounts")?;
         }
         Ok(())
     })?;
@@ -170,13 +173,18 @@ fn stages(ctx: &InitContext) -> Result<(Prepared, OwnedFd), Failure> {
         if let Some(sock) = &ctx.console {
             tty::setup(sock, true).stage("console")?;
         }
-        for (key, value) in &plan.sysctl {
-            let path = format!("/proc/sys/{}", key.replace('.', "/"));
-            std::fs::write(&path, value).ctx(|| format!("write sysctl {key:?} = {value:?} to {path:?}")).stage("sysctl")?;
+        if !plan.sysctl.is_empty() {
+            let proc = procfs::ProcRoot::open().map_err(SysError::from).stage("sysctl")?;
+            for (key, value) in &plan.sysctl {
+                let path = procfs::sysctl_path(key);
+                proc.write(&path, value.as_bytes())
+                    .map_err(|e| SysError::new(format!("write sysctl {key:?} = {value:?}: {e}"), e.source))
+                    .stage("sysctl")?;
+            }
         }
         if plan.new_mount_ns {
-            rootfs::mask_paths(&plan.masked_paths).stage("maskedPaths")?;
-            rootfs::readonly_paths(&plan.readonly_paths).stage("readonlyPaths")?;
+            masks::mask_paths(&plan.masked_paths).stage("maskedPaths")?;
+            masks::readonly_paths(&plan.readonly_paths).stage("readonlyPaths")?;
         }
         if plan.rootfs_readonly && plan.new_mount_ns {
             rootfs::readonly_root().stage("rootfs")?;

@@ -1,21 +1,23 @@
 //! Builds the container's root filesystem from a `Plan`: propagation, the rootfs bind, every
-//! mount in order, the cgroup view, device nodes and /dev symlinks, then pivot_root, masks and
-//! read-only paths. Runs in the child, inside the new mount namespace.
+//! mount in order and the cgroup view, then pivot_root and the read-only root. Device nodes
+//! are in `dev`, masked and read-only paths in `masks`. Every destination inside the rootfs
+//! is opened fd-relative first (`in_root`). Runs in the child, in the new mount namespace.
 
 use std::fs;
-use std::os::unix::fs::{symlink, OpenOptionsExt};
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
 use libcgroups::CgroupView;
 use nix::fcntl::{open, OFlag};
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
-use nix::sys::stat::{makedev, mknod, Mode, SFlag};
+use nix::sys::stat::Mode;
 use nix::sys::statvfs::{statvfs, FsFlags};
-use nix::unistd::{chdir, chown, chroot, fchdir, pivot_root, Gid, Uid};
+use nix::unistd::{chdir, chroot, fchdir, pivot_root, symlinkat};
 
+use crate::in_root::{self, Leaf, Root};
+use crate::mount_api;
 use crate::mount_options::RecursiveAttrs;
-use crate::plan::{DeviceKind, DeviceNode, MountKind, MountStep, Plan};
-use crate::resolve;
+use crate::plan::{MountKind, MountStep, Plan};
 use crate::syserror::{Context, SysError};
 
 const NONE: Option<&str> = None;
@@ -53,9 +55,9 @@ pub fn prepare(plan: &Plan) -> Result<(), SysError> {
 /// Performs every mount of the plan, in order. An error names the mount as the spec does, by
 /// its destination in the container and its source, then the step that failed; never the
 /// destination's path on the host, which means nothing to the user.
-pub fn mount_all(plan: &Plan, views: &[CgroupView]) -> Result<(), SysError> {
+pub fn mount_all(plan: &Plan, root: &Root, views: &[CgroupView]) -> Result<(), SysError> {
     for step in &plan.mounts {
-        mount_one(plan, step, views).map_err(|e| SysError::new(mount_op(step, &e.op), e.errno))?;
+        mount_one(root, step, views).map_err(|e| SysError::new(mount_op(step, &e.op), e.errno))?;
     }
     Ok(())
 }
@@ -74,89 +76,108 @@ pub fn mount_op(step: &MountStep, failed_step: &str) -> String {
     s
 }
 
-/// One mount; its errors name only the step (`mount_all` adds which mount).
-fn mount_one(plan: &Plan, step: &MountStep, views: &[CgroupView]) -> Result<(), SysError> {
-    let dest = resolve::in_root(&plan.rootfs, &step.destination).ctx(|| "resolve the destination")?;
+/// One mount; its errors name only the step (`mount_all` adds which mount). The destination
+/// is opened inside the root (`in_root`) and the mount goes onto that fd, so no symlink can
+/// move it elsewhere.
+fn mount_one(root: &Root, step: &MountStep, views: &[CgroupView]) -> Result<(), SysError> {
+    let shown = step.destination.as_path();
+    let leaf = match (&step.kind, &step.source) {
+        // A missing source is the mount's own fault: no step to name.
+        (MountKind::Bind, Some(src)) if !fs::metadata(src).ctx(|| "")?.is_dir() => Leaf::File,
+        _ => Leaf::Dir,
+    };
+    let dest = root.make(&step.destination, leaf).map_err(|e| {
+        let what = if e.path == step.destination { "create the mount point".to_string() } else { format!("create the mount point: {} {:?}", e.op, e.path) };
+        SysError::new(what, e.source)
+    })?;
+    let target = in_root::fd_path(&dest);
     match &step.kind {
-        MountKind::Bind => mount_bind(step, &dest)?,
-        MountKind::Cgroup => mount_cgroup(step, &dest, views)?,
-        MountKind::Fs(fstype) => mount_fs(step, fstype, &dest)?,
+        MountKind::Bind => mount_bind(step, &target)?,
+        MountKind::Cgroup => mount_cgroup(step, root, &target, shown, views)?,
+        MountKind::Fs(fstype) => mount_fs(step, fstype, &target)?,
     }
-    for p in &step.options.propagation {
-        mount(NONE, &dest, NONE, *p, NONE).ctx(|| format!("set propagation {p:?}"))?;
-    }
-    set_recursive(&dest, step.options.recursive).map_err(|e| as_step(e, "set recursive attributes"))
-}
-
-/// The error of a shared helper, renamed as a step of one mount.
-fn as_step(e: SysError, step: &str) -> SysError {
-    SysError::new(step, e.errno)
-}
-
-fn mount_bind(step: &MountStep, dest: &Path) -> Result<(), SysError> {
-    let src = step.source.as_deref().unwrap_or(Path::new(""));
-    // A missing source is the mount's own fault: no step to name.
-    let md = fs::metadata(src).ctx(|| "")?;
-    if md.is_dir() {
-        mkdir_all(dest).map_err(|e| as_step(e, "create the mount point"))?;
-    } else {
-        touch(dest).map_err(|e| as_step(e, "create the mount point"))?;
-    }
-    let mut flags = MsFlags::MS_BIND;
-    if step.options.recursive_bind {
-        flags |= MsFlags::MS_REC;
-    }
-    mount(Some(src), dest, NONE, flags, NONE).ctx(|| "bind")?;
     let attrs = step.options.flags & ATTR_FLAGS;
-    if !attrs.is_empty() {
-        remount(dest, attrs).map_err(|e| as_step(e, &format!("remount with {attrs:?}")))?;
+    let needs_mount = (step.kind == MountKind::Bind && !attrs.is_empty()) || !step.options.propagation.is_empty() || !step.options.recursive.is_empty();
+    if needs_mount {
+        let mounted = mounted_at(root, &step.destination, &dest, shown)?;
+        let mounted_path = in_root::fd_path(&mounted);
+        if step.kind == MountKind::Bind && !attrs.is_empty() {
+            remount(&mounted_path, attrs, shown)?;
+        }
+        apply_propagation(step, &mounted_path, shown)?;
+        set_recursive(&mounted, step.options.recursive, shown)?;
     }
     Ok(())
 }
 
-fn mount_fs(step: &MountStep, fstype: &str, dest: &Path) -> Result<(), SysError> {
-    mkdir_all(dest).map_err(|e| as_step(e, "create the mount point"))?;
+/// The mount just made on `before` (the destination's fd from before the mount), reached
+/// again from the root; refused when it is not a new mount (the destination was swapped).
+fn mounted_at(root: &Root, dest: &Path, before: &OwnedFd, shown: &Path) -> Result<OwnedFd, SysError> {
+    let after = root.open_at(dest, OFlag::O_PATH)?;
+    let old = in_root::mount_id(before).ctx(|| format!("read the mount id of {shown:?}"))?;
+    let new = in_root::mount_id(&after).ctx(|| format!("read the mount id of {shown:?}"))?;
+    if old == new {
+        return Err(SysError::new(format!("find the new mount on {shown:?}: the destination changed during the mount"), nix::Error::EXDEV));
+    }
+    Ok(after)
+}
+
+fn mount_bind(step: &MountStep, target: &Path) -> Result<(), SysError> {
+    let src = step.source.as_deref().unwrap_or(Path::new(""));
+    let mut flags = MsFlags::MS_BIND;
+    if step.options.recursive_bind {
+        flags |= MsFlags::MS_REC;
+    }
+    mount(Some(src), target, NONE, flags, NONE).ctx(|| "bind")
+}
+
+fn mount_fs(step: &MountStep, fstype: &str, target: &Path) -> Result<(), SysError> {
     let source = step.source.clone().unwrap_or_else(|| PathBuf::from(fstype));
     let flags = step.options.flags & !MsFlags::MS_REMOUNT;
     let data = (!step.options.data.is_empty()).then_some(step.options.data.as_str());
-    mount(Some(&source), dest, Some(fstype), flags, data).ctx(|| format!("mount {fstype}"))
+    mount(Some(&source), target, Some(fstype), flags, data).ctx(|| format!("mount {fstype}"))
 }
 
 /// The container's /sys/fs/cgroup: a tmpfs holding one bind of the container's own cgroup
 /// directory per hierarchy, read-only when the mount asks for it.
-fn mount_cgroup(step: &MountStep, dest: &Path, views: &[CgroupView]) -> Result<(), SysError> {
-    mkdir_all(dest).map_err(|e| as_step(e, "create the mount point"))?;
+fn mount_cgroup(step: &MountStep, root: &Root, target: &Path, shown: &Path, views: &[CgroupView]) -> Result<(), SysError> {
     let attrs = step.options.flags & ATTR_FLAGS;
     let single = views.len() == 1 && views[0].name.is_empty();
     if !single {
         let base = attrs & !MsFlags::MS_RDONLY;
-        mount(Some("tmpfs"), dest, Some("tmpfs"), base, Some("mode=755")).ctx(|| "mount tmpfs")?;
+        mount(Some("tmpfs"), target, Some("tmpfs"), base, Some("mode=755")).ctx(|| format!("mount tmpfs on {shown:?}"))?;
     }
+    let dest = &step.destination;
+    let tmpfs_dir = if single { None } else { Some(in_root::reopen_dir(&root.open_at(dest, OFlag::O_PATH)?).ctx(|| format!("open {shown:?}"))?) };
     for v in views {
-        let target = if v.name.is_empty() { dest.to_path_buf() } else { dest.join(&v.name) };
-        mkdir_all(&target).map_err(|e| as_step(e, &format!("create the mount point of {:?}", v.name)))?;
-        mount(Some(&v.host_dir), &target, NONE, MsFlags::MS_BIND | MsFlags::MS_REC, NONE)
-            .ctx(|| format!("bind cgroup {:?} on {:?}", v.host_dir, v.name))?;
-        remount(&target, attrs).map_err(|e| as_step(e, &format!("remount {:?} with {attrs:?}", v.name)))?;
-        for alias in &v.aliases {
-            let link = dest.join(alias);
-            if link.symlink_metadata().is_err() {
-                symlink(&v.name, &link).ctx(|| format!("symlink {alias:?} to {:?}", v.name))?;
+        let (sub, sub_shown) = if v.name.is_empty() { (dest.clone(), shown.to_path_buf()) } else { (dest.join(&v.name), shown.join(&v.name)) };
+        let at = root.make(&sub, Leaf::Dir)?;
+        mount(Some(&v.host_dir), &in_root::fd_path(&at), NONE, MsFlags::MS_BIND | MsFlags::MS_REC, NONE)
+            .ctx(|| format!("bind cgroup {:?} on {sub_shown:?}", v.host_dir))?;
+        let mounted = mounted_at(root, &sub, &at, &sub_shown)?;
+        remount(&in_root::fd_path(&mounted), attrs, &sub_shown)?;
+        if let Some(dir) = &tmpfs_dir {
+            for alias in &v.aliases {
+                match symlinkat(v.name.as_str(), dir, alias.as_str()) {
+                    Ok(()) | Err(nix::Error::EEXIST) => {}
+                    Err(e) => return Err(SysError::new(format!("symlink {:?} to {:?}", shown.join(alias), v.name), e)),
+                }
             }
         }
     }
     if !single && attrs.contains(MsFlags::MS_RDONLY) {
-        mount(NONE, dest, NONE, MsFlags::MS_REMOUNT | attrs, NONE).ctx(|| "remount read-only")?;
+        let mounted = root.open_at(dest, OFlag::O_PATH)?;
+        mount(NONE, &in_root::fd_path(&mounted), NONE, MsFlags::MS_REMOUNT | attrs, NONE).ctx(|| format!("remount {shown:?} read-only"))?;
     }
     Ok(())
 }
 
 /// Changes the attributes of a bind mount, keeping the flags the kernel locks (in a user
 /// namespace a remount may not clear nosuid, nodev or noexec set by the owner).
-fn remount(dest: &Path, attrs: MsFlags) -> Result<(), SysError> {
-    let locked = locked_flags(dest);
-    mount(NONE, dest, NONE, MsFlags::MS_BIND | MsFlags::MS_REMOUNT | attrs | locked, NONE)
-        .ctx(|| format!("remount {dest:?} with {attrs:?}"))
+fn remount(target: &Path, attrs: MsFlags, shown: &Path) -> Result<(), SysError> {
+    let locked = locked_flags(target);
+    mount(NONE, target, NONE, MsFlags::MS_BIND | MsFlags::MS_REMOUNT | attrs | locked, NONE)
+        .ctx(|| format!("remount {shown:?} with {attrs:?}"))
 }
 
 fn locked_flags(path: &Path) -> MsFlags {
@@ -176,37 +197,19 @@ fn locked_flags(path: &Path) -> MsFlags {
     out
 }
 
-#[repr(C)]
-struct MountAttr {
-    attr_set: u64,
-    attr_clr: u64,
-    propagation: u64,
-    userns_fd: u64,
+fn apply_propagation(step: &MountStep, target: &Path, shown: &Path) -> Result<(), SysError> {
+    for p in &step.options.propagation {
+        mount(NONE, target, NONE, *p, NONE).ctx(|| format!("set propagation of {shown:?} to {p:?}"))?;
+    }
+    Ok(())
 }
 
 /// mount_setattr(2) with AT_RECURSIVE, for `rro` and friends.
-fn set_recursive(dest: &Path, attrs: RecursiveAttrs) -> Result<(), SysError> {
+fn set_recursive(mounted: &OwnedFd, attrs: RecursiveAttrs, shown: &Path) -> Result<(), SysError> {
     if attrs.is_empty() {
         return Ok(());
     }
-    let path = std::ffi::CString::new(dest.as_os_str().as_encoded_bytes())
-        .map_err(|_| SysError::new(format!("path {dest:?}"), nix::Error::EINVAL))?;
-    let attr = MountAttr { attr_set: attrs.set, attr_clr: attrs.clear, propagation: 0, userns_fd: 0 };
-    // SAFETY: the path is a valid C string and `attr` a correctly laid out mount_attr.
-    let rc = unsafe {
-        libc::syscall(
-            libc::SYS_mount_setattr,
-            libc::AT_FDCWD,
-            path.as_ptr(),
-            (libc::AT_RECURSIVE | libc::AT_SYMLINK_NOFOLLOW) as libc::c_uint,
-            &attr as *const MountAttr,
-            std::mem::size_of::<MountAttr>(),
-        )
-    };
-    if rc < 0 {
-        return Err(SysError::new(format!("set recursive mount attributes on {dest:?}"), nix::Error::last()));
-    }
-    Ok(())
+    mount_api::set_attrs(mounted, attrs.set, attrs.clear, true).ctx(|| format!("set recursive mount attributes on {shown:?}"))
 }
 
 /// Whether the container gets our /dev nodes: not when the spec binds its own /dev.
@@ -214,82 +217,11 @@ pub fn wants_devices(plan: &Plan) -> bool {
     !plan.mounts.iter().any(|m| m.destination == Path::new("/dev") && m.kind == MountKind::Bind)
 }
 
-/// Creates the device nodes of the plan. In a user namespace mknod is not allowed, so the
-/// host's node is bind mounted instead.
-pub fn create_devices(plan: &Plan, in_user_ns: bool) -> Result<(), SysError> {
-    for d in &plan.devices {
-        let dest = resolve::in_root(&plan.rootfs, &d.path).ctx(|| format!("resolve device {:?}", d.path))?;
-        if let Some(parent) = dest.parent() {
-            mkdir_all(parent)?;
-        }
-        if in_user_ns {
-            bind_device(d, &dest)?;
-        } else {
-            make_node(d, &dest)?;
-        }
-    }
-    Ok(())
-}
-
-fn make_node(d: &DeviceNode, dest: &Path) -> Result<(), SysError> {
-    let kind = match d.kind {
-        DeviceKind::Char => SFlag::S_IFCHR,
-        DeviceKind::Block => SFlag::S_IFBLK,
-        DeviceKind::Fifo => SFlag::S_IFIFO,
-    };
-    let _ = fs::remove_file(dest);
-    let mode = Mode::from_bits_truncate(d.mode);
-    mknod(dest, kind, mode, makedev(d.major, d.minor)).ctx(|| format!("mknod {:?}", d.path))?;
-    // mknod is subject to the umask; set the mode exactly.
-    nix::sys::stat::fchmodat(
-        nix::fcntl::AT_FDCWD,
-        dest,
-        mode,
-        nix::sys::stat::FchmodatFlags::FollowSymlink,
-    )
-    .ctx(|| format!("chmod {:?}", d.path))?;
-    chown(dest, Some(Uid::from_raw(d.uid)), Some(Gid::from_raw(d.gid))).ctx(|| format!("chown {:?}", d.path))
-}
-
-fn bind_device(d: &DeviceNode, dest: &Path) -> Result<(), SysError> {
-    touch(dest)?;
-    mount(Some(&d.path), dest, NONE, MsFlags::MS_BIND, NONE).ctx(|| format!("bind device {:?}", d.path))
-}
-
-/// The /dev symlinks every container has.
-pub fn dev_symlinks(rootfs: &Path) -> Result<(), SysError> {
-    let mut links = vec![
-        ("/proc/self/fd", "dev/fd"),
-        ("/proc/self/fd/0", "dev/stdin"),
-        ("/proc/self/fd/1", "dev/stdout"),
-        ("/proc/self/fd/2", "dev/stderr"),
-    ];
-    if Path::new("/proc/kcore").exists() {
-        links.push(("/proc/kcore", "dev/core"));
-    }
-    for (target, link) in links {
-        let at = rootfs.join(link);
-        match symlink(target, &at) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-            Err(e) => return Err(SysError::io(format!("symlink {at:?}"), e)),
-        }
-    }
-    // /dev/ptmx must be the devpts instance of the container.
-    let ptmx = rootfs.join("dev/ptmx");
-    if rootfs.join("dev/pts/ptmx").exists() {
-        let _ = fs::remove_file(&ptmx);
-        symlink("pts/ptmx", &ptmx).ctx(|| format!("symlink {ptmx:?}"))?;
-    }
-    Ok(())
-}
-
 /// Binds the host's NOTIFY_SOCKET into the container at `/run/notify/notify.sock`.
-pub fn bind_notify_socket(rootfs: &Path, host_socket: &Path) -> Result<(), SysError> {
-    let dest = resolve::in_root(rootfs, Path::new(crate::NOTIFY_SOCKET_IN_CONTAINER))
-        .ctx(|| "resolve the notify socket path")?;
-    touch(&dest)?;
-    mount(Some(host_socket), &dest, NONE, MsFlags::MS_BIND, NONE).ctx(|| format!("bind notify socket {host_socket:?}"))
+pub fn bind_notify_socket(root: &Root, host_socket: &Path) -> Result<(), SysError> {
+    let dest = root.make(Path::new(crate::NOTIFY_SOCKET_IN_CONTAINER), Leaf::File)?;
+    mount(Some(host_socket), &in_root::fd_path(&dest), NONE, MsFlags::MS_BIND, NONE)
+        .ctx(|| format!("bind notify socket {host_socket:?}"))
 }
 
 /// Swaps the root with pivot_root(2) and detaches the old one.
@@ -321,61 +253,9 @@ pub fn move_root(rootfs: &Path) -> Result<(), SysError> {
     chdir("/").ctx(|| "chdir to \"/\"")
 }
 
-/// maskedPaths: /dev/null over files, an empty read-only tmpfs over directories.
-pub fn mask_paths(paths: &[PathBuf]) -> Result<(), SysError> {
-    for p in paths {
-        let md = match fs::metadata(p) {
-            Ok(md) => md,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-            Err(e) => return Err(SysError::io(format!("stat masked path {p:?}"), e)),
-        };
-        if md.is_dir() {
-            mount(Some("tmpfs"), p, Some("tmpfs"), MsFlags::MS_RDONLY, NONE).ctx(|| format!("mask directory {p:?}"))?;
-        } else {
-            mount(Some("/dev/null"), p, NONE, MsFlags::MS_BIND, NONE).ctx(|| format!("mask {p:?}"))?;
-        }
-    }
-    Ok(())
-}
-
-/// readonlyPaths: bind each on itself, then remount read-only.
-pub fn readonly_paths(paths: &[PathBuf]) -> Result<(), SysError> {
-    for p in paths {
-        match mount(Some(p), p, NONE, MsFlags::MS_BIND | MsFlags::MS_REC, NONE) {
-            Ok(()) => {}
-            Err(nix::Error::ENOENT) => continue,
-            Err(e) => return Err(SysError::new(format!("bind read-only path {p:?}"), e)),
-        }
-        remount(p, MsFlags::MS_RDONLY | MsFlags::MS_REC)?;
-    }
-    Ok(())
-}
-
 /// root.readonly: remount "/" read-only, keeping its other flags.
 pub fn readonly_root() -> Result<(), SysError> {
-    remount(Path::new("/"), MsFlags::MS_RDONLY)
-}
-
-fn mkdir_all(p: &Path) -> Result<(), SysError> {
-    fs::create_dir_all(p).ctx(|| format!("create directory {p:?}"))
-}
-
-fn touch(p: &Path) -> Result<(), SysError> {
-    if let Some(parent) = p.parent() {
-        mkdir_all(parent)?;
-    }
-    if p.exists() {
-        return Ok(());
-    }
-    fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .mode(0o644)
-        .custom_flags(libc::O_CLOEXEC)
-        .open(p)
-        .map(drop)
-        .ctx(|| format!("create mount point {p:?}"))
+    remount(Path::new("/"), MsFlags::MS_RDONLY, Path::new("/"))
 }
 
 #[cfg(test)]

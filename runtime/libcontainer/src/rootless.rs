@@ -19,8 +19,7 @@ pub fn write_id_maps(pid: Pid, maps: &IdMaps, rootless: bool) -> Result<(), Cont
     let euid = nix::unistd::geteuid().as_raw();
     let egid = nix::unistd::getegid().as_raw();
     if own_id_only(&maps.uid, euid) && own_id_only(&maps.gid, egid) {
-        let path = format!("/proc/{pid}/setgroups");
-        std::fs::write(&path, "deny").map_err(|e| ContainerError::sys(format!("write {path}"), crate::syserror::errno_of(&e)))?;
+        proc_write(pid, "setgroups", "deny")?;
         write(pid, "uid_map", &maps.uid)?;
         return write(pid, "gid_map", &maps.gid);
     }
@@ -44,8 +43,14 @@ pub fn own_id_only(maps: &[IdMap], own: u32) -> bool {
 
 fn write(pid: Pid, file: &str, maps: &[IdMap]) -> Result<(), ContainerError> {
     let text: String = maps.iter().map(|m| format!("{} {} {}\n", m.container, m.host, m.size)).collect();
-    let path = format!("/proc/{pid}/{file}");
-    std::fs::write(&path, text).map_err(|e| ContainerError::sys(format!("write {path}"), crate::syserror::errno_of(&e)))
+    proc_write(pid, file, &text)
+}
+
+/// Writes /proc/PID/FILE through a checked procfs root (`procfs`).
+fn proc_write(pid: Pid, file: &str, text: &str) -> Result<(), ContainerError> {
+    let proc = crate::procfs::ProcRoot::host().map_err(|e| ContainerError::sys(e.to_string(), e.source))?;
+    let path = std::path::PathBuf::from(format!("{pid}/{file}"));
+    proc.write(&path, text.as_bytes()).map_err(|e| ContainerError::sys(e.to_string(), e.source))
 }
 
 fn helper(tool: &str, pid: Pid, maps: &[IdMap]) -> Result<(), ContainerError> {

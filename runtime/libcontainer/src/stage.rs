@@ -35,7 +35,8 @@ impl<T> Stage<T> for Result<T, namespaces::NamespaceError> {
     fn stage(self, name: &str) -> Result<T, ChildError> {
         self.map_err(|e| {
             let errno = match &e {
-                namespaces::NamespaceError::Open { source, .. } | namespaces::NamespaceError::Offsets(source) => source.raw_os_error(),
+                namespaces::NamespaceError::Open { source, .. } => source.raw_os_error(),
+                namespaces::NamespaceError::Offsets(e) => Some(e.source as i32),
                 namespaces::NamespaceError::Join { source, .. }
                 | namespaces::NamespaceError::Unshare { source, .. }
                 | namespaces::NamespaceError::Return { source, .. } => Some(*source as i32),

@@ -23,6 +23,11 @@
 //!   run as if it had succeeded (delete itself does succeed).
 //! - `bad_input/duplicate_rlimits`: runc 1.1.5 accepts two `process.rlimits` entries of the
 //!   same type, which config.md says MUST generate an error.
+//! - `security/dev_symlink_out_of_the_rootfs` (CVE-2026-41579),
+//!   `security/masked_path_with_dev_null_swapped_for_a_symlink` (CVE-2025-31133) and
+//!   `security/console_swapped_for_a_symlink` (CVE-2025-52565): runc 1.1.5 predates these
+//!   fixes and makes /dev/ptmx and the /dev symlinks, binds /dev/null onto masked paths and
+//!   binds the pty onto /dev/console by name, following the symlinks the cases plant.
 //!
 //! With `--systemd-cgroup` (the systemd lane of tests/vm), runc 1.1.5 also fails:
 //!
@@ -49,6 +54,7 @@ mod hooks;
 mod lifecycle;
 mod mounts;
 mod namespaces;
+mod path_races;
 mod process;
 mod robustness;
 mod rootless;
@@ -129,6 +135,7 @@ pub fn all() -> Vec<Case> {
     cases.extend(rootless::cases());
     cases.extend(seccomp::cases());
     cases.extend(security::cases());
+    cases.extend(path_races::cases());
     cases.extend(bad_input::cases());
     cases.extend(error_output::cases());
     cases.extend(robustness::cases());
