@@ -5,8 +5,11 @@
 
 pub mod cgroup_ops;
 pub mod channel;
+pub mod checkpoint;
 pub mod clone;
 pub mod create;
+pub mod criu;
+pub mod criu_plan;
 pub mod dmz;
 pub mod error;
 pub mod exec;
@@ -23,6 +26,7 @@ pub mod namespaces;
 pub mod plan;
 pub mod process_setup;
 pub mod resolve;
+pub mod restore;
 pub mod rfc3339;
 pub mod rootfs;
 pub mod rootless;
