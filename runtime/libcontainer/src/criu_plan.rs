@@ -363,7 +363,8 @@ pub fn restore_plan(o: &CriuOptions, p: Prepared) -> Result<CriuPlan, PlanError>
 impl CriuPlan {
     /// criu's arguments, subcommand first.
     pub fn args(&self) -> Vec<String> {
-        let mut a = vec![self.action.command().to_string()];
+        // --manage-cgroups takes an optional argument in criu's parser: it needs the '='.
+        let mut a = vec![self.action.command().to_string(), format!("--manage-cgroups={}", self.cgroup_mode.criu_name())];
         let mut kv = |k: &str, v: String| {
             a.push(k.to_string());
             a.push(v);
@@ -372,7 +373,6 @@ impl CriuPlan {
         kv("--work-dir", self.work.display().to_string());
         kv("--log-file", self.action.log_name().to_string());
         kv("--root", self.root.display().to_string());
-        kv("--manage-cgroups", self.cgroup_mode.criu_name().to_string());
         if let Some(pid) = self.tree {
             kv("--tree", pid.to_string());
         }

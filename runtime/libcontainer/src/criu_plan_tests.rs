@@ -134,7 +134,7 @@ fn dump_arguments() {
     let args = dump_plan(&o, l).unwrap().args().join(" ");
     assert_eq!(
         args,
-        "dump --images-dir /img --work-dir /work --log-file dump.log --root /bundle/rootfs --manage-cgroups ignore \
+        "dump --manage-cgroups=ignore --images-dir /img --work-dir /work --log-file dump.log --root /bundle/rootfs \
          --tree 42 --external mnt[/data]:/data --external net[4026531840]:youki-external-net \
          --tcp-established --file-locks --leave-running -v4"
     );
@@ -174,8 +174,8 @@ fn restore_arguments() {
     let args = restore_plan(&o, p).unwrap().args().join(" ");
     assert_eq!(
         args,
-        "restore --images-dir /img --work-dir /img --log-file restore.log --root /run/youki/c1/criu-root \
-         --manage-cgroups soft --pidfile /img/restore.pid \
+        "restore --manage-cgroups=soft --images-dir /img --work-dir /img --log-file restore.log --root /run/youki/c1/criu-root \
+         --pidfile /img/restore.pid \
          --external mnt[/sys/fs/cgroup]:/sys/fs/cgroup/conformance/c1 --inherit-fd fd[7]:youki-external-net \
          --inherit-fd fd[1]:pipe:[77] --cgroup-root /conformance/c1 --shell-job --empty-ns net --restore-detached -v4"
     );

@@ -42,6 +42,7 @@ use anyhow::Result;
 mod bad_input;
 mod cgroup_cmds;
 mod cgroups;
+mod checkpoint;
 mod devices;
 mod exec;
 mod hooks;
@@ -128,6 +129,7 @@ pub fn all() -> Vec<Case> {
     cases.extend(rootless::cases());
     cases.extend(seccomp::cases());
     cases.extend(security::cases());
+    cases.extend(checkpoint::cases());
     cases.extend(bad_input::cases());
     cases.extend(robustness::cases());
     cases
