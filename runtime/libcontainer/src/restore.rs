@@ -99,16 +99,13 @@ fn restore_in(
     };
     let criu_plan = criu_plan::restore_plan(&o.criu, prepared).map_err(CriuError::from)?;
     fs::create_dir_all(&criu_plan.work).map_err(criu::io("create directory", &criu_plan.work))?;
-    if let Some(r) = &plan.resources {
-        cg.set_resources(r)?;
-    }
     if o.subreaper {
         // SAFETY: prctl with integer arguments only.
         if unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) } != 0 {
             return Err(ContainerError::sys("become a subreaper", nix::Error::last()));
         }
     }
-    crate::telemetry::span("criu restore", || run_restore(&criu_plan, o.id, cg.as_ref(), cgroup_fd.as_ref(), &ns_fds))?;
+    crate::telemetry::span("criu restore", || run_restore(&criu_plan, o.id, cg.as_ref(), cgroup_fd.as_ref(), &ns_fds, plan.resources.as_ref()))?;
     let pid = read_pid(&pidfile)?;
     let _ = fs::remove_file(&pidfile);
     release_criu_root(&mut undo.criu_root)?;
@@ -140,13 +137,14 @@ fn restore_in(
     Ok(pid)
 }
 
-/// Binds the rootfs (recursively, private) on `target`, which criu wants as a mount point.
+/// Binds the rootfs (recursively) on `target`, which criu wants as a mount point. The bind
+/// keeps the rootfs' propagation: criu copies the sharing of the restored root from it
+/// (a private bind fails under a shared `/`, as systemd mounts it). Unmounting it later
+/// does not reach the container, whose root is not mounted at this mount point.
 fn bind_rootfs(rootfs: &Path, target: &Path) -> Result<(), ContainerError> {
     mount(Some(rootfs), target, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>)
-        .map_err(|e| ContainerError::sys(format!("bind rootfs {rootfs:?} on {target:?}"), e))?;
-    // Private: our unmount must not reach the restored container's mount namespace.
-    mount(None::<&str>, target, None::<&str>, MsFlags::MS_PRIVATE | MsFlags::MS_REC, None::<&str>)
-        .map_err(|e| ContainerError::sys(format!("make {target:?} private"), e))
+        .map(drop)
+        .map_err(|e| ContainerError::sys(format!("bind rootfs {rootfs:?} on {target:?}"), e))
 }
 
 /// Creates the mount points of bind mounts that a fresh rootfs may lack (criu only mounts).
@@ -168,7 +166,7 @@ fn make_bind_targets(plan: &Plan) -> Result<(), ContainerError> {
     Ok(())
 }
 
-/// Forks criu, puts it into the container's cgroup before it runs (so everything it
+/// Forks criu, puts it into the container's cgroup (with the spec's limits) before it runs (so everything it
 /// restores is born there), lets it exec, and waits for it.
 fn run_restore(
     plan: &CriuPlan,
@@ -176,6 +174,7 @@ fn run_restore(
     cg: &dyn CgroupManager,
     cgroup_fd: Option<&OwnedFd>,
     ns_fds: &[OwnedFd],
+    resources: Option<&oci_spec::runtime::LinuxResources>,
 ) -> Result<(), ContainerError> {
     let program = criu::binary();
     let cstr = |s: &str| CString::new(s).map_err(|_| ContainerError::sys(format!("criu argument {s:?} holds a NUL byte"), nix::Error::EINVAL));
@@ -202,7 +201,10 @@ fn run_restore(
     })
     .map_err(|e| ContainerError::sys("fork for criu restore", e))?;
     drop(gate_r);
+    // The cgroup and its limits are in place before criu restores anything into it (with
+    // the systemd driver the scope only exists once criu's pid is in it).
     let placed = if child.in_cgroup { Ok(()) } else { cg.apply(child.pid.as_raw()) };
+    let placed = placed.and_then(|()| resources.map(|r| cg.set_resources(r)).unwrap_or(Ok(())));
     if let Err(e) = placed {
         drop(gate_w);
         let _ = kill(child.pid, Signal::SIGKILL);
