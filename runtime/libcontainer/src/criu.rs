@@ -8,11 +8,6 @@ use std::path::{Path, PathBuf};
 use crate::criu_plan::{CriuPlan, PlanError};
 use crate::state::StateError;
 
-/// The criu binary: `$YOUKI_CRIU` when set (tests), else `criu` from PATH.
-pub fn binary() -> PathBuf {
-    std::env::var_os("YOUKI_CRIU").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("criu"))
-}
-
 #[derive(Debug, thiserror::Error)]
 pub enum CriuError {
     #[error(transparent)]
@@ -76,7 +71,7 @@ pub fn log_tail(text: &str, max: usize) -> String {
 
 /// Runs a dump or pre-dump and waits for it.
 pub fn run_dump(plan: &CriuPlan, id: &str) -> Result<(), CriuError> {
-    let program = binary();
+    let program = plan.program.clone();
     tracing::debug!(args = ?plan.args(), "running criu");
     let status = std::process::Command::new(&program)
         .args(plan.args())

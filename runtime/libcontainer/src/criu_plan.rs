@@ -33,6 +33,8 @@ impl CgroupMode {
 /// The flags `checkpoint` and `restore` share (runc's names).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CriuOptions {
+    /// The criu binary (the global `--criu`); "criu" from PATH when empty.
+    pub program: PathBuf,
     pub image_path: PathBuf,
     /// Where criu writes its log and work files; the image directory when None.
     pub work_path: Option<PathBuf>,
@@ -50,6 +52,10 @@ pub struct CriuOptions {
 impl CriuOptions {
     pub fn work_dir(&self) -> &Path {
         self.work_path.as_deref().unwrap_or(&self.image_path)
+    }
+
+    fn program(&self) -> PathBuf {
+        if self.program.as_os_str().is_empty() { PathBuf::from("criu") } else { self.program.clone() }
     }
 }
 
@@ -143,6 +149,7 @@ pub const DUMP_FACTS: &str = "youki-checkpoint.json";
 /// Everything one criu run does.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CriuPlan {
+    pub program: PathBuf,
     pub action: CriuAction,
     pub images: PathBuf,
     pub work: PathBuf,
@@ -305,6 +312,7 @@ pub fn dump_plan(o: &DumpOptions, live: Live) -> Result<CriuPlan, PlanError> {
         }
     }
     Ok(CriuPlan {
+        program: o.criu.program(),
         action,
         images: o.criu.image_path.clone(),
         work: o.criu.work_dir().to_path_buf(),
@@ -343,6 +351,7 @@ pub fn restore_plan(o: &CriuOptions, p: Prepared) -> Result<CriuPlan, PlanError>
         Some(path) => p.cgroup_views.iter().map(|v| format!("{}:{path}", v.name)).collect(),
     };
     Ok(CriuPlan {
+        program: o.program(),
         action: CriuAction::Restore,
         images: o.image_path.clone(),
         work: o.work_dir().to_path_buf(),

@@ -131,7 +131,9 @@ fn dump_arguments() {
     o.leave_running = true;
     let mut l = live(vec![ExternalMount { key: "/data".into(), host: "/srv/data".into() }]);
     l.namespaces = vec![ExternalNs { kind: NsKind::Net, path: "/var/run/netns/a".into(), inode: 4026531840 }];
-    let args = dump_plan(&o, l).unwrap().args().join(" ");
+    let plan = dump_plan(&o, l).unwrap();
+    assert_eq!(plan.program, PathBuf::from("criu"));
+    let args = plan.args().join(" ");
     assert_eq!(
         args,
         "dump --manage-cgroups=ignore --images-dir /img --work-dir /work --log-file dump.log --root /bundle/rootfs \
@@ -160,7 +162,7 @@ fn pre_dump_tracks_memory_and_the_final_dump_names_its_parent() {
 
 #[test]
 fn restore_arguments() {
-    let o = CriuOptions { image_path: "/img".into(), shell_job: true, empty_ns: vec!["network".into()], ..Default::default() };
+    let o = CriuOptions { program: "/opt/criu".into(), image_path: "/img".into(), shell_job: true, empty_ns: vec!["network".into()], ..Default::default() };
     let p = Prepared {
         root: "/run/youki/c1/criu-root".into(),
         pidfile: "/img/restore.pid".into(),
@@ -171,7 +173,9 @@ fn restore_arguments() {
         cgroup_views: v2_view(),
         cgroup_path: Some("/conformance/c1".into()),
     };
-    let args = restore_plan(&o, p).unwrap().args().join(" ");
+    let plan = restore_plan(&o, p).unwrap();
+    assert_eq!(plan.program, PathBuf::from("/opt/criu"));
+    let args = plan.args().join(" ");
     assert_eq!(
         args,
         "restore --manage-cgroups=soft --images-dir /img --work-dir /img --log-file restore.log --root /run/youki/c1/criu-root \

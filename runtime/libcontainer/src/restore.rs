@@ -176,7 +176,7 @@ fn run_restore(
     ns_fds: &[OwnedFd],
     resources: Option<&oci_spec::runtime::LinuxResources>,
 ) -> Result<(), ContainerError> {
-    let program = criu::binary();
+    let program = plan.program.clone();
     let cstr = |s: &str| CString::new(s).map_err(|_| ContainerError::sys(format!("criu argument {s:?} holds a NUL byte"), nix::Error::EINVAL));
     let prog = cstr(&program.to_string_lossy())?;
     let mut argv = vec![prog.clone()];

@@ -8,11 +8,12 @@ use libcontainer::checkpoint;
 use libcontainer::criu_plan::{CgroupMode, CriuOptions, DumpOptions};
 use libcontainer::restore::{self, RestoreOptions};
 
-fn criu_options(c: &CriuOpts, default_images: Option<&Path>) -> Result<CriuOptions> {
+fn criu_options(g: &GlobalOpts, c: &CriuOpts, default_images: Option<&Path>) -> Result<CriuOptions> {
     let Some(image_path) = c.image_path.clone().or_else(|| default_images.map(Path::to_path_buf)) else {
         bail!("restore needs --image-path");
     };
     Ok(CriuOptions {
+        program: g.criu.clone(),
         image_path,
         work_path: c.work_path.clone(),
         tcp_established: c.tcp_established,
@@ -31,9 +32,9 @@ fn criu_options(c: &CriuOpts, default_images: Option<&Path>) -> Result<CriuOptio
     })
 }
 
-pub fn checkpoint(root: &Path, c: Checkpoint) -> Result<i32> {
+pub fn checkpoint(g: &GlobalOpts, root: &Path, c: Checkpoint) -> Result<i32> {
     let o = DumpOptions {
-        criu: criu_options(&c.criu, Some(&PathBuf::from("checkpoint")))?,
+        criu: criu_options(g, &c.criu, Some(&PathBuf::from("checkpoint")))?,
         parent_path: c.parent_path,
         leave_running: c.leave_running,
         pre_dump: c.pre_dump,
@@ -58,7 +59,7 @@ pub fn restore(g: &GlobalOpts, root: &Path, r: Restore) -> Result<i32> {
         root,
         id: &r.container_id,
         bundle: &r.bundle,
-        criu: criu_options(&r.criu, None)?,
+        criu: criu_options(g, &r.criu, None)?,
         pid_file: r.pid_file.as_deref(),
         systemd_cgroup: g.systemd_cgroup,
         subreaper,

@@ -50,7 +50,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Pause(p) => cgroups::pause(&root, &p.container_id),
         Command::Resume(r) => cgroups::resume(&root, &r.container_id),
         Command::Events(e) => cgroups::events(&root, &e),
-        Command::Checkpoint(c) => checkpoint::checkpoint(&root, c),
+        Command::Checkpoint(c) => checkpoint::checkpoint(g, &root, c),
         Command::Restore(r) => checkpoint::restore(g, &root, r),
     }
 }
