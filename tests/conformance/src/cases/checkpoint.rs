@@ -278,7 +278,7 @@ fn restore_from_bad_dir(ctx: &mut Ctx, exists: bool) -> Result<Outcome> {
     check!(out.messages().contains(&img), "the error does not name the image directory: {}", out.describe());
     check!(!ctx.state_dir_exists(&id), "a failed restore left the state dir of {id}");
     let cg = ctx.cgroup_path_for(&id);
-    let dirs = host::existing_cgroup_dirs(&[cg.clone()])?;
+    let dirs = host::existing_cgroup_dirs(std::slice::from_ref(&cg))?;
     check!(dirs.is_empty(), "a failed restore left cgroup {cg}: {dirs:?}");
     let mounts = host::mounts_under(&b.dir)?;
     check!(mounts.is_empty(), "a failed restore left mounts {mounts:?}");
