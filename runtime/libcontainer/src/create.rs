@@ -252,7 +252,7 @@ fn create_in(
     Ok(Created { pid, pidfd: child.pidfd, timeline, state: st, console: None })
 }
 
-fn created_namespaces(plan: &Plan) -> Vec<NsKind> {
+pub(crate) fn created_namespaces(plan: &Plan) -> Vec<NsKind> {
     [NsKind::User, NsKind::Mount, NsKind::Pid, NsKind::Net, NsKind::Ipc, NsKind::Uts, NsKind::Cgroup, NsKind::Time]
         .into_iter()
         .filter(|k| {

@@ -37,6 +37,8 @@ pub enum ContainerError {
     Channel(#[from] ChannelError),
     #[error(transparent)]
     Hook(#[from] HookError),
+    #[error(transparent)]
+    Criu(#[from] crate::criu::CriuError),
     /// A failure inside the container's init, reported by init itself.
     #[error(transparent)]
     Init(ChildError),

@@ -5,8 +5,11 @@
 
 pub mod cgroup_ops;
 pub mod channel;
+pub mod checkpoint;
 pub mod clone;
 pub mod create;
+pub mod criu;
+pub mod criu_plan;
 pub mod dev;
 pub mod dmz;
 pub mod error;
@@ -27,6 +30,7 @@ pub mod namespaces;
 pub mod plan;
 pub mod process_setup;
 pub mod procfs;
+pub mod restore;
 pub mod rfc3339;
 pub mod rootfs;
 pub mod rootless;

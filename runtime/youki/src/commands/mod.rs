@@ -1,6 +1,7 @@
 //! One small module per command; `dispatch` picks it and returns the exit code.
 
 mod cgroups;
+mod checkpoint;
 mod create;
 mod exec;
 mod executors;
@@ -49,8 +50,8 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Pause(p) => cgroups::pause(&root, &p.container_id),
         Command::Resume(r) => cgroups::resume(&root, &r.container_id),
         Command::Events(e) => cgroups::events(&root, &e),
-        Command::Checkpoint(_) => not_yet("checkpoint"),
-        Command::Restore(_) => not_yet("restore"),
+        Command::Checkpoint(c) => checkpoint::checkpoint(g, &root, c),
+        Command::Restore(r) => checkpoint::restore(g, &root, r),
     }
 }
 
@@ -76,10 +77,6 @@ pub fn name(c: &Command) -> &'static str {
         Command::Checkpoint(_) => "checkpoint",
         Command::Restore(_) => "restore",
     }
-}
-
-fn not_yet(name: &str) -> Result<i32> {
-    bail!("the {name} command is not supported yet")
 }
 
 /// `--root`, else /run/youki for root, else $XDG_RUNTIME_DIR/youki.

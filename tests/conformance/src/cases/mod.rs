@@ -47,6 +47,7 @@ use anyhow::Result;
 mod bad_input;
 mod cgroup_cmds;
 mod cgroups;
+mod checkpoint;
 mod devices;
 mod error_output;
 mod exec;
@@ -136,6 +137,7 @@ pub fn all() -> Vec<Case> {
     cases.extend(seccomp::cases());
     cases.extend(security::cases());
     cases.extend(path_races::cases());
+    cases.extend(checkpoint::cases());
     cases.extend(bad_input::cases());
     cases.extend(error_output::cases());
     cases.extend(robustness::cases());
