@@ -48,6 +48,10 @@ pub struct Overrides {
     pub caps: Vec<String>,
     pub no_new_privs: bool,
     pub tty: bool,
+    /// `--apparmor`: replaces process.apparmorProfile.
+    pub apparmor: Option<String>,
+    /// `--process-label`: replaces process.selinuxLabel.
+    pub process_label: Option<String>,
 }
 
 /// Builds the exec'd process from the container's and the flags, as runc does: new args,
@@ -98,13 +102,19 @@ pub fn process_from_flags(base: &Process, o: &Overrides) -> Result<Process, Cont
     if o.no_new_privs {
         p.set_no_new_privileges(Some(true));
     }
+    if o.apparmor.is_some() {
+        p.set_apparmor_profile(o.apparmor.clone());
+    }
+    if o.process_label.is_some() {
+        p.set_selinux_label(o.process_label.clone());
+    }
     Ok(p)
 }
 
 /// Runs the process; returns its exit code (0 with `detach`).
 pub fn exec(o: ExecOptions) -> Result<i32, ContainerError> {
     crate::telemetry::attr("container.id", o.id);
-    let plan = plan::plan_process_of(&o.process).map_err(ContainerError::Spec)?;
+    let plan = plan::plan_process_of(&o.process, crate::lsm::selinux_enabled()).map_err(ContainerError::Spec)?;
     let st = {
         let dir = ContainerDir::open(o.root, o.id)?;
         let st = dir.load()?;
@@ -146,10 +156,15 @@ pub fn exec(o: ExecOptions) -> Result<i32, ContainerError> {
     for_child.restore()?;
     let child = cloned.map_err(|e| ContainerError::sys("clone the exec process", e))?;
     let pid = child.pid;
-    let added = match &st.cgroup {
-        Some(cg) => HostFacts::read().map_err(ContainerError::from).and_then(|h| Ok(libcgroups::from_state(&h.cgroups, cg)?)).and_then(|m| Ok(m.add_task(pid.as_raw())?)),
+    // execCPUAffinity.initial: where the child runs before it joins the cgroup.
+    let pinned = match &plan.extra.affinity.initial {
+        Some(cpus) => crate::sched::set_affinity(pid.as_raw(), cpus).map_err(|e| ContainerError::sys(e.op, e.errno)),
         None => Ok(()),
     };
+    let added = pinned.and_then(|()| match &st.cgroup {
+        Some(cg) => HostFacts::read().map_err(ContainerError::from).and_then(|h| Ok(libcgroups::from_state(&h.cgroups, cg)?)).and_then(|m| Ok(m.add_task(pid.as_raw())?)),
+        None => Ok(()),
+    });
     if let Err(e) = added.and_then(|()| Ok(parent.send(&ToInit::Proceed { host_pid: pid.as_raw() })?)) {
         let _ = nix::sys::signal::kill(pid, Signal::SIGKILL);
         let _ = waitpid(pid, None);
@@ -272,8 +287,12 @@ mod tests {
             caps: vec!["CAP_NET_ADMIN".into()],
             no_new_privs: true,
             tty: true,
+            apparmor: Some("youki-test".into()),
+            process_label: Some("u:r:t:s0".into()),
         };
         let p = process_from_flags(&base(), &o).unwrap();
+        assert_eq!(p.apparmor_profile().as_deref(), Some("youki-test"));
+        assert_eq!(p.selinux_label().as_deref(), Some("u:r:t:s0"));
         assert_eq!(p.args().as_deref().unwrap(), ["ls", "-l"]);
         assert_eq!(p.env().as_deref().unwrap(), ["PATH=/bin", "A=1"]);
         assert_eq!(p.cwd(), Path::new("/tmp"));

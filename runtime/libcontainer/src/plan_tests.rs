@@ -8,6 +8,7 @@ fn host() -> HostFacts {
         cgroups: libcgroups::HostCgroups { layout: libcgroups::Layout::V1, hierarchies: vec![] },
         time_ns: true,
         apparmor: false,
+        selinux: false,
     }
 }
 
@@ -233,4 +234,36 @@ fn seccomp_is_validated_and_kept() {
 #[test]
 fn clean_stays_under_root() {
     assert_eq!(clean(Path::new("/a/../../b/./c")), PathBuf::from("/b/c"));
+}
+
+#[test]
+fn mount_label_goes_to_the_mounts_that_take_it() {
+    let label = "system_u:object_r:container_file_t:s0:c1,c2";
+    let p = ok(json!({"linux": {"mountLabel": label}}));
+    let data = |dest: &str| p.mounts.iter().find(|m| m.destination == Path::new(dest)).unwrap().options.data.clone();
+    assert_eq!(data("/dev"), format!("mode=755,size=65536k,context=\"{label}\""));
+    assert_eq!(data("/dev/pts"), format!("newinstance,ptmxmode=0666,mode=0620,gid=5,context=\"{label}\""));
+    assert_eq!(data("/proc"), "");
+    assert_eq!(data("/sys"), "");
+    assert_eq!(data("/dev/mqueue"), "");
+    assert!(!data("/sys/fs/cgroup").contains("context="));
+    assert_eq!(
+        err(json!({"linux": {"mountLabel": "bad label"}})),
+        r#"invalid linux.mountLabel "bad label": must not contain quotes, spaces or control characters"#
+    );
+}
+
+#[test]
+fn lsm_and_scheduling_fields_are_planned() {
+    let p = ok(json!({"process": {"apparmorProfile": "youki-test", "ioPriority": {"class": "IOPRIO_CLASS_BE", "priority": 3},
+        "execCPUAffinity": {"initial": "0"}}, "linux": {"personality": {"domain": "LINUX32"}}}));
+    assert_eq!(p.process.extra.labels.apparmor.as_deref(), Some("youki-test"));
+    assert_eq!(p.process.extra.personality, Some(process_extra::PER_LINUX32));
+    assert!(p.process.extra.io_priority.is_some());
+    assert_eq!(p.process.extra.affinity, Default::default(), "execCPUAffinity is not for the container's init");
+    assert_eq!(
+        err(json!({"process": {"selinuxLabel": "system_u:system_r:container_t:s0"}})),
+        "process.selinuxLabel is set, but SELinux is not enabled on this host"
+    );
+    assert_eq!(err(json!({"process": {"scheduler": {"policy": "SCHED_RR"}}})), "invalid process.scheduler: priority 0 must be 1 to 99 for policy SCHED_RR");
 }

@@ -81,6 +81,7 @@ mod tests {
             cgroups: libcgroups::HostCgroups { layout: libcgroups::Layout::V1, hierarchies: vec![] },
             time_ns: true,
             apparmor: false,
+            selinux: false,
         }
     }
 

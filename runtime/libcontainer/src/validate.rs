@@ -56,6 +56,8 @@ pub enum SpecError {
     RelativeHookPath { kind: &'static str, path: PathBuf },
     #[error("invalid linux.seccomp: {0}")]
     Seccomp(String),
+    #[error(transparent)]
+    Extra(#[from] crate::process_extra::ExtraError),
     #[error("{0} is not supported yet")]
     Unsupported(&'static str),
 }
