@@ -37,7 +37,7 @@ pub fn cases() -> Vec<Case> {
 }
 
 /// `create --bundle DIR ID` with `--log`, expected to fail.
-fn create_failing(ctx: &Ctx, dir: &Path, id: &str) -> Result<Output> {
+pub(super) fn create_failing(ctx: &Ctx, dir: &Path, id: &str) -> Result<Output> {
     let dir = dir.to_string_lossy().into_owned();
     let out = ctx.call_with(
         &["create", "--bundle", &dir, id],
@@ -52,7 +52,7 @@ fn create_failing(ctx: &Ctx, dir: &Path, id: &str) -> Result<Output> {
 }
 
 /// The error names one of `words` (case-insensitive), on stderr or in the --log file.
-fn mentions(out: &Output, words: &[&str]) -> Result<()> {
+pub(super) fn mentions(out: &Output, words: &[&str]) -> Result<()> {
     let text = out.messages().to_lowercase();
     check!(
         !text.trim().is_empty(),
@@ -68,7 +68,7 @@ fn mentions(out: &Output, words: &[&str]) -> Result<()> {
 }
 
 /// Nothing of the failed container remains, checked before the case cleanup would hide it.
-fn nothing_left(ctx: &Ctx, id: &str, cgroup: Option<&str>) -> Result<()> {
+pub(super) fn nothing_left(ctx: &Ctx, id: &str, cgroup: Option<&str>) -> Result<()> {
     check!(
         !ctx.state_dir_exists(id),
         "the runtime root still holds a state dir for {id}"
@@ -94,7 +94,7 @@ fn nothing_left(ctx: &Ctx, id: &str, cgroup: Option<&str>) -> Result<()> {
 }
 
 /// A valid bundle whose cgroup lives under the suite parent, for a config edit to break.
-fn bundle_with_cgroup(ctx: &mut Ctx) -> Result<(Bundle, String, Placement)> {
+pub(super) fn bundle_with_cgroup(ctx: &mut Ctx) -> Result<(Bundle, String, Placement)> {
     let b = ctx.bundle()?;
     let id = ctx.id();
     let cg = ctx.placement(&id);
@@ -103,7 +103,7 @@ fn bundle_with_cgroup(ctx: &mut Ctx) -> Result<(Bundle, String, Placement)> {
 
 /// Writes the (broken) config, expects create to fail naming one of `words`, and checks that
 /// nothing remains.
-fn rejected(
+pub(super) fn rejected(
     ctx: &mut Ctx,
     b: &mut Bundle,
     id: &str,

@@ -23,6 +23,11 @@
 //!   run as if it had succeeded (delete itself does succeed).
 //! - `bad_input/duplicate_rlimits`: runc 1.1.5 accepts two `process.rlimits` entries of the
 //!   same type, which config.md says MUST generate an error.
+//! - `sched/personality_linux32`, `sched/scheduler_batch_nice_flags`, `sched/io_priority`,
+//!   `sched/exec_cpu_affinity_final`, `sched/bad_scheduler_policy_refused`,
+//!   `sched/bad_priority_for_policy_refused`: runc 1.1.5 predates `linux.personality`,
+//!   `process.scheduler`, `process.ioPriority` and `process.execCPUAffinity` (runtime-spec
+//!   1.2, config.md "Linux Process", config-linux.md "Personality") and ignores them.
 //!
 //! With `--systemd-cgroup` (the systemd lane of tests/vm), runc 1.1.5 also fails:
 //!
@@ -47,11 +52,13 @@ mod error_output;
 mod exec;
 mod hooks;
 mod lifecycle;
+mod lsm;
 mod mounts;
 mod namespaces;
 mod process;
 mod robustness;
 mod rootless;
+mod sched;
 mod seccomp;
 mod security;
 
@@ -129,6 +136,8 @@ pub fn all() -> Vec<Case> {
     cases.extend(rootless::cases());
     cases.extend(seccomp::cases());
     cases.extend(security::cases());
+    cases.extend(lsm::cases());
+    cases.extend(sched::cases());
     cases.extend(bad_input::cases());
     cases.extend(error_output::cases());
     cases.extend(robustness::cases());
