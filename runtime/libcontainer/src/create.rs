@@ -212,6 +212,14 @@ fn create_in(
     if let Some(maps) = &plan.id_maps {
         crate::rootless::write_id_maps(pid, maps, o.rootless)?;
     }
+    if !plan.net_devices.is_empty() {
+        let netns = match plan.joins.iter().find(|j| j.kind == NsKind::Net) {
+            Some(j) => j.path.clone(),
+            None => PathBuf::from(format!("/proc/{pid}/ns/net")),
+        };
+        crate::telemetry::span("netDevices", || crate::net_devices::move_all(&plan.net_devices, &netns))
+            .map_err(|e| ContainerError::sys(e.op, e.errno))?;
+    }
     parent.send(&ToInit::Proceed { host_pid: pid.as_raw() })?;
 
     let timeline = loop {

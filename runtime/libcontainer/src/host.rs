@@ -11,6 +11,8 @@ pub struct HostFacts {
     pub apparmor: bool,
     /// SELinux is enabled (a label in the spec is refused without it, as runc does).
     pub selinux: bool,
+    /// The host's network devices (for linux.netDevices).
+    pub net_devices: Vec<String>,
 }
 
 impl HostFacts {
@@ -20,6 +22,7 @@ impl HostFacts {
             time_ns: std::path::Path::new("/proc/self/ns/time").exists(),
             apparmor: crate::lsm::apparmor_enabled(),
             selinux: crate::lsm::selinux_enabled(),
+            net_devices: crate::net_devices::host_devices(),
         })
     }
 }

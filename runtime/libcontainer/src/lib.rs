@@ -22,6 +22,8 @@ pub mod lsm;
 pub mod mount_options;
 pub mod mountinfo;
 pub mod namespaces;
+pub mod net_devices;
+pub mod netlink;
 pub mod plan;
 pub mod process_extra;
 pub mod process_setup;

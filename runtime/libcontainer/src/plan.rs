@@ -47,6 +47,8 @@ pub struct Plan {
     pub cgroups_path: Option<PathBuf>,
     pub resources: Option<LinuxResources>,
     pub annotations: HashMap<String, String>,
+    /// `linux.netDevices`, moved by the parent into the container's network namespace.
+    pub net_devices: Vec<crate::net_devices::NetDevice>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -277,6 +279,8 @@ pub fn plan(spec: &Spec, bundle: &Path, host: &HostFacts) -> Result<Plan, SpecEr
     // execCPUAffinity is for processes that `exec` adds, not for the container's init.
     process.extra.affinity = Default::default();
 
+    let net_devices = crate::net_devices::plan(&linux.net_devices().clone().unwrap_or_default(), &host.net_devices, has(NsKind::Net))?;
+
     let hooks = spec.hooks().clone().unwrap_or_default();
     check_hooks(&hooks)?;
 
@@ -313,6 +317,7 @@ pub fn plan(spec: &Spec, bundle: &Path, host: &HostFacts) -> Result<Plan, SpecEr
         cgroups_path: linux.cgroups_path().clone(),
         resources,
         annotations: spec.annotations().clone().unwrap_or_default(),
+        net_devices,
     })
 }
 

@@ -9,6 +9,7 @@ fn host() -> HostFacts {
         time_ns: true,
         apparmor: false,
         selinux: false,
+            net_devices: vec!["veth-test0".into()],
     }
 }
 
@@ -266,4 +267,11 @@ fn lsm_and_scheduling_fields_are_planned() {
         "process.selinuxLabel is set, but SELinux is not enabled on this host"
     );
     assert_eq!(err(json!({"process": {"scheduler": {"policy": "SCHED_RR"}}})), "invalid process.scheduler: priority 0 must be 1 to 99 for policy SCHED_RR");
+}
+
+#[test]
+fn net_devices_are_planned_against_the_host() {
+    let p = ok(json!({"linux": {"netDevices": {"veth-test0": {"name": "eth1"}}}}));
+    assert_eq!(p.net_devices, vec![crate::net_devices::NetDevice { host_name: "veth-test0".into(), name: "eth1".into() }]);
+    assert_eq!(err(json!({"linux": {"netDevices": {"veth-gone": {}}}})), r#"invalid linux.netDevices "veth-gone": no such network device on the host"#);
 }

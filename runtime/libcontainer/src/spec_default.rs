@@ -82,6 +82,7 @@ mod tests {
             time_ns: true,
             apparmor: false,
             selinux: false,
+            net_devices: vec!["veth-test0".into()],
         }
     }
 

@@ -57,6 +57,8 @@ pub enum SpecError {
     #[error("invalid linux.seccomp: {0}")]
     Seccomp(String),
     #[error(transparent)]
+    NetDevice(#[from] crate::net_devices::NetDeviceError),
+    #[error(transparent)]
     Extra(#[from] crate::process_extra::ExtraError),
     #[error("{0} is not supported yet")]
     Unsupported(&'static str),
