@@ -28,6 +28,8 @@
 //!   `sched/bad_priority_for_policy_refused`: runc 1.1.5 predates `linux.personality`,
 //!   `process.scheduler`, `process.ioPriority` and `process.execCPUAffinity` (runtime-spec
 //!   1.2, config.md "Linux Process", config-linux.md "Personality") and ignores them.
+//! - `net_devices/veth_moved_renamed_up_with_address`, `net_devices/missing_device_refused`:
+//!   runc 1.1.5 predates `linux.netDevices` (runtime-spec 1.2) and ignores it.
 //!
 //! With `--systemd-cgroup` (the systemd lane of tests/vm), runc 1.1.5 also fails:
 //!
@@ -55,6 +57,7 @@ mod lifecycle;
 mod lsm;
 mod mounts;
 mod namespaces;
+mod net_devices;
 mod process;
 mod robustness;
 mod rootless;
@@ -138,6 +141,7 @@ pub fn all() -> Vec<Case> {
     cases.extend(security::cases());
     cases.extend(lsm::cases());
     cases.extend(sched::cases());
+    cases.extend(net_devices::cases());
     cases.extend(bad_input::cases());
     cases.extend(error_output::cases());
     cases.extend(robustness::cases());
