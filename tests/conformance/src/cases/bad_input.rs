@@ -37,7 +37,7 @@ pub fn cases() -> Vec<Case> {
 }
 
 /// `create --bundle DIR ID` with `--log`, expected to fail.
-pub(super) fn create_failing(ctx: &Ctx, dir: &Path, id: &str) -> Result<Output> {
+fn create_failing(ctx: &Ctx, dir: &Path, id: &str) -> Result<Output> {
     let dir = dir.to_string_lossy().into_owned();
     let out = ctx.call_with(
         &["create", "--bundle", &dir, id],
@@ -68,7 +68,7 @@ pub(super) fn mentions(out: &Output, words: &[&str]) -> Result<()> {
 }
 
 /// Nothing of the failed container remains, checked before the case cleanup would hide it.
-pub(super) fn nothing_left(ctx: &Ctx, id: &str, cgroup: Option<&str>) -> Result<()> {
+fn nothing_left(ctx: &Ctx, id: &str, cgroup: Option<&str>) -> Result<()> {
     check!(
         !ctx.state_dir_exists(id),
         "the runtime root still holds a state dir for {id}"

@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use super::bad_input::{bundle_with_cgroup, create_failing, mentions, nothing_left, rejected};
+use super::bad_input::{bundle_with_cgroup, mentions, rejected};
 use super::{Case, Outcome};
 use crate::ctx::Ctx;
 use crate::spec;
@@ -116,43 +116,34 @@ fn exec_flag(ctx: &mut Ctx) -> Result<Outcome> {
     Ok(Outcome::Pass)
 }
 
+/// Where `enabled` is false: `pointer` = `value` makes create fail with an error naming one of
+/// `words`, leaving nothing behind.
+fn refused_without(ctx: &mut Ctx, lsm: &str, enabled: bool, pointer: &str, value: &str, words: &[&str]) -> Result<Outcome> {
+    if enabled {
+        return Ok(Outcome::Skip(format!("{lsm} is enabled on this host")));
+    }
+    let (mut b, id, cg) = bundle_with_cgroup(ctx)?;
+    spec::set(&mut b.config, pointer, json!(value))?;
+    rejected(ctx, &mut b, &id, &cg, words)
+}
+
 /// runc 1.1.5 checks nothing and writes the profile to /proc/self/attr/exec, which fails with
 /// EINVAL without AppArmor: create fails, and nothing may remain.
 fn without_apparmor(ctx: &mut Ctx) -> Result<Outcome> {
-    if apparmor_enabled() {
-        return Ok(Outcome::Skip("AppArmor is enabled on this host".into()));
-    }
-    let (mut b, id, cg) = bundle_with_cgroup(ctx)?;
-    spec::set(&mut b.config, "/process/apparmorProfile", json!(PROFILE))?;
-    rejected(ctx, &mut b, &id, &cg, &["attr/exec"])
+    refused_without(ctx, "AppArmor", apparmor_enabled(), "/process/apparmorProfile", PROFILE, &["attr/exec"])
 }
 
 /// runc 1.1.5: "selinux label is specified in config, but selinux is disabled or not
 /// supported", before anything is made.
 fn process_label_without_selinux(ctx: &mut Ctx) -> Result<Outcome> {
-    if selinux_enabled() {
-        return Ok(Outcome::Skip("SELinux is enabled on this host".into()));
-    }
-    let (mut b, id, cg) = bundle_with_cgroup(ctx)?;
-    spec::set(&mut b.config, "/process/selinuxLabel", json!("system_u:system_r:container_t:s0"))?;
-    rejected(ctx, &mut b, &id, &cg, &["selinux"])
+    refused_without(ctx, "SELinux", selinux_enabled(), "/process/selinuxLabel", "system_u:system_r:container_t:s0", &["selinux"])
 }
 
 /// runc 1.1.5 passes `context="LABEL"` to the tmpfs on /dev, which the kernel refuses without
 /// SELinux: create fails with EINVAL at that mount, and nothing may remain.
 fn mount_label_without_selinux(ctx: &mut Ctx) -> Result<Outcome> {
-    if selinux_enabled() {
-        return Ok(Outcome::Skip("SELinux is enabled on this host".into()));
-    }
-    let (mut b, id, cg) = bundle_with_cgroup(ctx)?;
-    spec::set(&mut b.config, "/linux/mountLabel", json!("system_u:object_r:container_file_t:s0"))?;
-    spec::set(&mut b.config, "/linux/cgroupsPath", json!(cg.spec_value))?;
-    b.write()?;
-    let out = create_failing(ctx, &b.dir, &id)?;
-    mentions(&out, &["invalid argument"])?;
-    check!(out.messages().contains("/dev"), "the error does not name the /dev mount: {}", out.describe());
-    nothing_left(ctx, &id, Some(&cg.cgroup))?;
-    Ok(Outcome::Pass)
+    let label = "system_u:object_r:container_file_t:s0";
+    refused_without(ctx, "SELinux", selinux_enabled(), "/linux/mountLabel", label, &["invalid argument"])
 }
 
 fn exec_label_without_selinux(ctx: &mut Ctx) -> Result<Outcome> {
