@@ -13,6 +13,8 @@ pub struct HostFacts {
     pub selinux: bool,
     /// The host's network devices (for linux.netDevices).
     pub net_devices: Vec<String>,
+    /// resctrl is mounted at /sys/fs/resctrl (for linux.intelRdt).
+    pub resctrl: bool,
 }
 
 impl HostFacts {
@@ -23,6 +25,7 @@ impl HostFacts {
             apparmor: crate::lsm::apparmor_enabled(),
             selinux: crate::lsm::selinux_enabled(),
             net_devices: crate::net_devices::host_devices(),
+            resctrl: std::path::Path::new("/sys/fs/resctrl/schemata").exists(),
         })
     }
 }

@@ -271,7 +271,7 @@ pub fn plan(spec: &Spec, bundle: &Path, host: &HostFacts) -> Result<Plan, SpecEr
         crate::seccomp::validate(s)?;
     }
     if linux.intel_rdt().is_some() {
-        return Err(SpecError::Unsupported("linux.intelRdt"));
+        return Err(if host.resctrl { SpecError::Unsupported("linux.intelRdt") } else { SpecError::NoResctrl });
     }
     if let Some(p) = linux.personality() {
         process.extra.personality = Some(process_extra::personality(p)?);

@@ -10,6 +10,7 @@ fn host() -> HostFacts {
         apparmor: false,
         selinux: false,
             net_devices: vec!["veth-test0".into()],
+            resctrl: false,
     }
 }
 
@@ -274,4 +275,19 @@ fn net_devices_are_planned_against_the_host() {
     let p = ok(json!({"linux": {"netDevices": {"veth-test0": {"name": "eth1"}}}}));
     assert_eq!(p.net_devices, vec![crate::net_devices::NetDevice { host_name: "veth-test0".into(), name: "eth1".into() }]);
     assert_eq!(err(json!({"linux": {"netDevices": {"veth-gone": {}}}})), r#"invalid linux.netDevices "veth-gone": no such network device on the host"#);
+}
+
+#[test]
+fn intel_rdt_and_idmapped_mounts_are_refused_clearly() {
+    assert_eq!(err(json!({"linux": {"intelRdt": {"closID": "x"}}})), "linux.intelRdt needs resctrl, which is not mounted at /sys/fs/resctrl");
+    let mut h = host();
+    h.resctrl = true;
+    let e = plan(&spec(json!({"linux": {"intelRdt": {"closID": "x"}}})), Path::new("/bundle"), &h).unwrap_err();
+    assert_eq!(e.to_string(), "linux.intelRdt is not supported yet");
+    let raw = json!({"mounts": [{"destination": "/m", "type": "bind", "source": "/tmp", "options": ["rbind"],
+        "uidMappings": [{"containerID": 0, "hostID": 1000, "size": 1}]}]});
+    assert_eq!(
+        crate::validate::check_raw(&raw).unwrap_err().to_string(),
+        "idmapped mounts (mounts[].uidMappings and gidMappings) is not supported yet"
+    );
 }

@@ -83,6 +83,7 @@ mod tests {
             apparmor: false,
             selinux: false,
             net_devices: vec!["veth-test0".into()],
+            resctrl: false,
         }
     }
 

@@ -28,6 +28,8 @@
 //!   `sched/bad_priority_for_policy_refused`: runc 1.1.5 predates `linux.personality`,
 //!   `process.scheduler`, `process.ioPriority` and `process.execCPUAffinity` (runtime-spec
 //!   1.2, config.md "Linux Process", config-linux.md "Personality") and ignores them.
+//! - `bad_input/idmapped_mount_refused`: runc 1.1.5 predates idmapped mounts (runtime-spec
+//!   1.2 `mounts[].uidMappings`) and mounts them without the mapping.
 //! - `net_devices/veth_moved_renamed_up_with_address`, `net_devices/missing_device_refused`:
 //!   runc 1.1.5 predates `linux.netDevices` (runtime-spec 1.2) and ignores it.
 //!
