@@ -21,8 +21,12 @@ const IFLA_IFNAME: u16 = 3;
 const IFLA_NET_NS_FD: u16 = 28;
 const IFA_ADDRESS: u16 = 1;
 const IFA_LOCAL: u16 = 2;
+const IFA_BROADCAST: u16 = 4;
 const IFA_FLAGS: u16 = 8;
 const IFA_F_PERMANENT: u32 = 0x80;
+/// Flags RTM_NEWADDR takes back: nodad, optimistic, homeaddress, managetempaddr,
+/// noprefixroute.
+const IFA_F_SETTABLE: u32 = 0x02 | 0x04 | 0x10 | 0x100 | 0x200;
 const RT_SCOPE_UNIVERSE: u8 = 0;
 const IFF_UP: u32 = 0x1;
 
@@ -33,6 +37,9 @@ pub struct LinkAddr {
     pub prefix_len: u8,
     pub local: Option<Vec<u8>>,
     pub address: Option<Vec<u8>>,
+    pub broadcast: Option<Vec<u8>>,
+    /// The IFA_F_* flags the address can be added back with.
+    pub flags: u32,
 }
 
 fn align4(n: usize) -> usize {
@@ -94,6 +101,13 @@ pub fn add_addr_request(seq: u32, index: i32, a: &LinkAddr) -> Vec<u8> {
     if let Some(ad) = &a.address {
         attrs.push((IFA_ADDRESS, ad));
     }
+    if let Some(b) = &a.broadcast {
+        attrs.push((IFA_BROADCAST, b));
+    }
+    let flags = a.flags.to_ne_bytes();
+    if a.flags != 0 {
+        attrs.push((IFA_FLAGS, &flags));
+    }
     message(RTM_NEWADDR, NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL, seq, &ifaddr(a.family, a.prefix_len, index), &attrs)
 }
 
@@ -106,7 +120,7 @@ pub fn parse_addr(msg: &[u8], index: i32) -> Option<LinkAddr> {
     if ifindex != index || scope != RT_SCOPE_UNIVERSE {
         return None;
     }
-    let mut a = LinkAddr { family, prefix_len, local: None, address: None };
+    let mut a = LinkAddr { family, prefix_len, local: None, address: None, broadcast: None, flags: 0 };
     let mut off = NLMSG_HDR + 8;
     while off + 4 <= msg.len() {
         let len = u16::from_ne_bytes([msg[off], msg[off + 1]]) as usize;
@@ -115,11 +129,13 @@ pub fn parse_addr(msg: &[u8], index: i32) -> Option<LinkAddr> {
         match kind {
             IFA_LOCAL => a.local = Some(data.to_vec()),
             IFA_ADDRESS => a.address = Some(data.to_vec()),
+            IFA_BROADCAST => a.broadcast = Some(data.to_vec()),
             IFA_FLAGS if data.len() >= 4 => flags = u32::from_ne_bytes(data[..4].try_into().ok()?),
             _ => {}
         }
         off += align4(len.max(4));
     }
+    a.flags = flags & IFA_F_SETTABLE;
     (flags & IFA_F_PERMANENT != 0).then_some(a)
 }
 
@@ -230,15 +246,27 @@ mod tests {
 
     #[test]
     fn addresses_round_trip_and_only_permanent_global_ones_count() {
-        let a = LinkAddr { family: 2, prefix_len: 24, local: Some(vec![10, 0, 0, 1]), address: Some(vec![10, 0, 0, 1]) };
+        let a = LinkAddr {
+            family: 2,
+            prefix_len: 24,
+            local: Some(vec![10, 0, 0, 1]),
+            address: Some(vec![10, 0, 0, 1]),
+            broadcast: Some(vec![10, 0, 0, 255]),
+            flags: 0x02,
+        };
         let mut m = add_addr_request(1, 3, &a);
-        // As a dump reply: permanent flag in ifa_flags.
+        // As a dump reply: permanent flag in ifa_flags; IFA_FLAGS (last) says nodad too.
         m[18] = IFA_F_PERMANENT as u8;
+        let n = m.len();
+        m[n - 4..].copy_from_slice(&(IFA_F_PERMANENT | 0x02).to_ne_bytes());
         assert_eq!(parse_addr(&m, 3), Some(a.clone()));
+        m[n - 4..].copy_from_slice(&0u32.to_ne_bytes());
         assert_eq!(parse_addr(&m, 4), None, "another link's address");
         m[18] = 0;
         assert_eq!(parse_addr(&m, 3), None, "not permanent");
+        m[n - 4..].copy_from_slice(&IFA_F_PERMANENT.to_ne_bytes());
         m[18] = IFA_F_PERMANENT as u8;
+        assert!(parse_addr(&m, 3).is_some());
         m[19] = 200; // RT_SCOPE_LINK
         assert_eq!(parse_addr(&m, 3), None, "not of global scope");
     }
