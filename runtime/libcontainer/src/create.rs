@@ -256,6 +256,7 @@ fn create_in(
         namespaces: created_namespaces(plan),
         systemd_cgroup: o.systemd_cgroup,
         seccomp: plan.seccomp.clone(),
+        personality: plan.process.extra.personality,
         trace_context: crate::telemetry::traceparent(),
     };
     state::save(&dir_path, &st)?;

@@ -114,7 +114,7 @@ pub fn process_from_flags(base: &Process, o: &Overrides) -> Result<Process, Cont
 /// Runs the process; returns its exit code (0 with `detach`).
 pub fn exec(o: ExecOptions) -> Result<i32, ContainerError> {
     crate::telemetry::attr("container.id", o.id);
-    let plan = plan::plan_process_of(&o.process, crate::lsm::selinux_enabled()).map_err(ContainerError::Spec)?;
+    let mut plan = plan::plan_process_of(&o.process, crate::lsm::selinux_enabled()).map_err(ContainerError::Spec)?;
     let st = {
         let dir = ContainerDir::open(o.root, o.id)?;
         let st = dir.load()?;
@@ -125,6 +125,8 @@ pub fn exec(o: ExecOptions) -> Result<i32, ContainerError> {
         }
         st
     };
+    // The container's personality holds for every process in it.
+    plan.extra.personality = st.personality;
     let workload = Workload { args: &plan.args, env: &plan.env, cwd: &plan.cwd, annotations: &st.annotations };
     o.executor.can_handle(&workload).map_err(|reason| ContainerError::NoExecutor { program: plan.args[0].clone(), reason })?;
     let init = st.pid;

@@ -28,12 +28,18 @@ pub fn cases() -> Vec<Case> {
     ]
 }
 
-/// LINUX32: personality(2) reports PER_LINUX32 (0x0008) and uname a 32-bit machine.
+/// LINUX32: personality(2) reports PER_LINUX32 (0x0008), for the container's process and for
+/// one `exec` adds to the container.
 fn personality(ctx: &mut Ctx) -> Result<Outcome> {
     let mut b = ctx.bundle()?;
     spec::set(&mut b.config, "/linux/personality", json!({"domain": "LINUX32"}))?;
     let f = ctx.checker(&mut b, &[])?;
     check_eq!(f.personality, Some(0x0008), "personality of the container's process");
+    spec::args(&mut b.config, &["sleep", "100"])?;
+    let id = ctx.id();
+    ctx.run_as(&b, &id, &["--detach"])?.ok("run --detach")?;
+    let out = ctx.call(&["exec", &id, "/checker"])?.ok("exec /checker")?;
+    check_eq!(facts::parse(&out.stdout)?.personality, Some(0x0008), "personality of an exec'd process");
     Ok(Outcome::Pass)
 }
 
