@@ -38,7 +38,7 @@ suite=bookworm
 # the device rules (a BPF program on v2), kill --all, exec joining the cgroup, and the
 # cgroup namespace.
 default_filters=(cgroups/ cgroup_cmds/ devices/ lifecycle/kill_all exec/joins_namespaces_and_cgroup
-  namespaces/new_cgroup checkpoint/)
+  namespaces/new_cgroup checkpoint/ apparmor/)
 
 say() { echo "== $*"; }
 die() {

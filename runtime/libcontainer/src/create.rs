@@ -63,13 +63,22 @@ pub fn load_spec(bundle: &Path) -> Result<(PathBuf, Spec), ContainerError> {
     // Parsed from the bytes (not from a Value) so that errors keep their line and column, and
     // through serde_path_to_error so that they name the field.
     let mut de = serde_json::Deserializer::from_slice(&data);
-    let spec = serde_path_to_error::deserialize(&mut de).map_err(|e| ContainerError::InvalidConfig {
+    let typed: Result<Spec, _> = serde_path_to_error::deserialize(&mut de);
+    let mut raw: serde_json::Value =
+        serde_json::from_slice(&data).map_err(|source| ContainerError::InvalidConfig { path: path.clone(), field: String::new(), source })?;
+    let invalid = |e: serde_path_to_error::Error<serde_json::Error>| ContainerError::InvalidConfig {
         path: path.clone(),
         field: e.path().to_string(),
         source: e.into_inner(),
-    })?;
-    let raw: serde_json::Value =
-        serde_json::from_slice(&data).map_err(|source| ContainerError::InvalidConfig { path, field: String::new(), source })?;
+    };
+    let spec = match typed {
+        Ok(spec) => spec,
+        // Scheduler flags as runtime-spec 1.2 names them, which oci-spec spells otherwise.
+        Err(_) if crate::process_extra::respell_sched_flags(raw.get_mut("process")) => {
+            serde_path_to_error::deserialize(raw.clone()).map_err(invalid)?
+        }
+        Err(e) => return Err(invalid(e)),
+    };
     crate::validate::check_raw(&raw).map_err(ContainerError::Spec)?;
     Ok((bundle, spec))
 }
@@ -203,6 +212,14 @@ fn create_in(
     if let Some(maps) = &plan.id_maps {
         crate::rootless::write_id_maps(pid, maps, o.rootless)?;
     }
+    if !plan.net_devices.is_empty() {
+        let netns = match plan.joins.iter().find(|j| j.kind == NsKind::Net) {
+            Some(j) => j.path.clone(),
+            None => PathBuf::from(format!("/proc/{pid}/ns/net")),
+        };
+        crate::telemetry::span("netDevices", || crate::net_devices::move_all(&plan.net_devices, &netns))
+            .map_err(|e| ContainerError::sys(e.op, e.errno))?;
+    }
     parent.send(&ToInit::Proceed { host_pid: pid.as_raw() })?;
 
     let timeline = loop {
@@ -239,6 +256,7 @@ fn create_in(
         namespaces: created_namespaces(plan),
         systemd_cgroup: o.systemd_cgroup,
         seccomp: plan.seccomp.clone(),
+        personality: plan.process.extra.personality,
         trace_context: crate::telemetry::traceparent(),
     };
     state::save(&dir_path, &st)?;

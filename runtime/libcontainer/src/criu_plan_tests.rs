@@ -20,6 +20,9 @@ fn plan_of(patch: serde_json::Value) -> Plan {
         cgroups: libcgroups::HostCgroups { layout: libcgroups::Layout::V1, hierarchies: vec![] },
         time_ns: true,
         apparmor: false,
+        selinux: false,
+        net_devices: vec![],
+        resctrl: false,
     };
     crate::plan::plan(&spec, Path::new("/bundle"), &host).unwrap()
 }

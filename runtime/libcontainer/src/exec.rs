@@ -51,6 +51,10 @@ pub struct Overrides {
     pub caps: Vec<String>,
     pub no_new_privs: bool,
     pub tty: bool,
+    /// `--apparmor`: replaces process.apparmorProfile.
+    pub apparmor: Option<String>,
+    /// `--process-label`: replaces process.selinuxLabel.
+    pub process_label: Option<String>,
 }
 
 /// Builds the exec'd process from the container's and the flags, as runc does: new args,
@@ -101,13 +105,19 @@ pub fn process_from_flags(base: &Process, o: &Overrides) -> Result<Process, Cont
     if o.no_new_privs {
         p.set_no_new_privileges(Some(true));
     }
+    if o.apparmor.is_some() {
+        p.set_apparmor_profile(o.apparmor.clone());
+    }
+    if o.process_label.is_some() {
+        p.set_selinux_label(o.process_label.clone());
+    }
     Ok(p)
 }
 
 /// Runs the process; returns its exit code (0 with `detach`).
 pub fn exec(o: ExecOptions) -> Result<i32, ContainerError> {
     crate::telemetry::attr("container.id", o.id);
-    let plan = plan::plan_process_of(&o.process).map_err(ContainerError::Spec)?;
+    let mut plan = plan::plan_process_of(&o.process, crate::lsm::selinux_enabled()).map_err(ContainerError::Spec)?;
     let st = {
         let dir = ContainerDir::open(o.root, o.id)?;
         let st = dir.load()?;
@@ -118,6 +128,8 @@ pub fn exec(o: ExecOptions) -> Result<i32, ContainerError> {
         }
         st
     };
+    // The container's personality holds for every process in it.
+    plan.extra.personality = st.personality;
     let workload = Workload { args: &plan.args, env: &plan.env, cwd: &plan.cwd, annotations: &st.annotations };
     o.executor.can_handle(&workload).map_err(|reason| ContainerError::NoExecutor { program: plan.args[0].clone(), reason })?;
     let init = st.pid;
@@ -162,10 +174,15 @@ pub fn exec(o: ExecOptions) -> Result<i32, ContainerError> {
             }
         }
     };
-    let added = match &st.cgroup {
-        Some(cg) => HostFacts::read().map_err(ContainerError::from).and_then(|h| Ok(libcgroups::from_state(&h.cgroups, cg)?)).and_then(|m| Ok(m.add_task(pid.as_raw())?)),
+    // execCPUAffinity.initial: where the child runs before it joins the cgroup.
+    let pinned = match &plan.extra.affinity.initial {
+        Some(cpus) => crate::sched::set_affinity(pid.as_raw(), cpus).map_err(|e| ContainerError::sys(e.op, e.errno)),
         None => Ok(()),
     };
+    let added = pinned.and_then(|()| match &st.cgroup {
+        Some(cg) => HostFacts::read().map_err(ContainerError::from).and_then(|h| Ok(libcgroups::from_state(&h.cgroups, cg)?)).and_then(|m| Ok(m.add_task(pid.as_raw())?)),
+        None => Ok(()),
+    });
     // A user may exec into their own container without a writable cgroup, as they could
     // create it without one: the process then stays in the caller's cgroup.
     let added = match added {
@@ -378,8 +395,12 @@ mod tests {
             caps: vec!["CAP_NET_ADMIN".into()],
             no_new_privs: true,
             tty: true,
+            apparmor: Some("youki-test".into()),
+            process_label: Some("u:r:t:s0".into()),
         };
         let p = process_from_flags(&base(), &o).unwrap();
+        assert_eq!(p.apparmor_profile().as_deref(), Some("youki-test"));
+        assert_eq!(p.selinux_label().as_deref(), Some("u:r:t:s0"));
         assert_eq!(p.args().as_deref().unwrap(), ["ls", "-l"]);
         assert_eq!(p.env().as_deref().unwrap(), ["PATH=/bin", "A=1"]);
         assert_eq!(p.cwd(), Path::new("/tmp"));

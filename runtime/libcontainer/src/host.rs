@@ -9,6 +9,12 @@ pub struct HostFacts {
     pub time_ns: bool,
     /// AppArmor is enabled (so a profile in the spec must be applied, not ignored).
     pub apparmor: bool,
+    /// SELinux is enabled (a label in the spec is refused without it, as runc does).
+    pub selinux: bool,
+    /// The host's network devices (for linux.netDevices).
+    pub net_devices: Vec<String>,
+    /// resctrl is mounted at /sys/fs/resctrl (for linux.intelRdt).
+    pub resctrl: bool,
 }
 
 impl HostFacts {
@@ -16,9 +22,10 @@ impl HostFacts {
         Ok(HostFacts {
             cgroups: libcgroups::detect()?,
             time_ns: std::path::Path::new("/proc/self/ns/time").exists(),
-            apparmor: std::fs::read_to_string("/sys/module/apparmor/parameters/enabled")
-                .map(|s| s.trim() == "Y")
-                .unwrap_or(false),
+            apparmor: crate::lsm::apparmor_enabled(),
+            selinux: crate::lsm::selinux_enabled(),
+            net_devices: crate::net_devices::host_devices(),
+            resctrl: std::path::Path::new("/sys/fs/resctrl/schemata").exists(),
         })
     }
 }

@@ -11,6 +11,7 @@ use oci_spec::runtime::{Hooks, LinuxDeviceType, LinuxResources, Spec};
 use crate::host::HostFacts;
 use crate::mount_options::{self, MountOptions};
 use crate::namespaces::{NamespaceJoin, NsKind};
+use crate::process_extra::{self, ExtraPlan};
 use crate::validate::{sysctl_namespace, SpecError};
 
 /// Everything `create` will do, decided before the first syscall.
@@ -46,6 +47,8 @@ pub struct Plan {
     pub cgroups_path: Option<PathBuf>,
     pub resources: Option<LinuxResources>,
     pub annotations: HashMap<String, String>,
+    /// `linux.netDevices`, moved by the parent into the container's network namespace.
+    pub net_devices: Vec<crate::net_devices::NetDevice>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -136,6 +139,8 @@ pub struct ProcessPlan {
     pub no_new_privileges: bool,
     pub rlimits: Vec<Rlimit>,
     pub oom_score_adj: Option<i32>,
+    /// LSM labels, scheduler, I/O priority, personality, exec CPU affinity.
+    pub extra: ExtraPlan,
 }
 
 /// The devices every container gets, as the runtime-spec requires.
@@ -150,7 +155,7 @@ pub fn plan(spec: &Spec, bundle: &Path, host: &HostFacts) -> Result<Plan, SpecEr
     }
     let root = spec.root().as_ref().ok_or(SpecError::NoRoot)?;
     let rootfs = if root.path().is_absolute() { clean(root.path()) } else { clean(&bundle.join(root.path())) };
-    let process = plan_process(spec)?;
+    let mut process = plan_process(spec, host.selinux)?;
     let linux = spec.linux().clone().unwrap_or_default();
 
     // Namespaces: decide create versus join for each, once.
@@ -252,7 +257,10 @@ pub fn plan(spec: &Spec, bundle: &Path, host: &HostFacts) -> Result<Plan, SpecEr
         }
     }
 
-    let mounts = plan_mounts(spec, bundle)?;
+    let mut mounts = plan_mounts(spec, bundle)?;
+    if let Some(label) = linux.mount_label().as_deref().filter(|l| !l.is_empty()) {
+        label_mounts(&mut mounts, label)?;
+    }
     let rootfs_propagation = match linux.rootfs_propagation().as_deref() {
         None | Some("") => None,
         Some(p) => Some(mount_options::rootfs_propagation(p).ok_or_else(|| SpecError::RootfsPropagation(p.to_string()))?),
@@ -263,13 +271,15 @@ pub fn plan(spec: &Spec, bundle: &Path, host: &HostFacts) -> Result<Plan, SpecEr
         crate::seccomp::validate(s)?;
     }
     if linux.intel_rdt().is_some() {
-        return Err(SpecError::Unsupported("linux.intelRdt"));
+        return Err(if host.resctrl { SpecError::Unsupported("linux.intelRdt") } else { SpecError::NoResctrl });
     }
-    if let Some(p) = spec.process() {
-        if p.apparmor_profile().as_deref().is_some_and(|a| !a.is_empty()) && host.apparmor {
-            return Err(SpecError::Unsupported("process.apparmorProfile"));
-        }
+    if let Some(p) = linux.personality() {
+        process.extra.personality = Some(process_extra::personality(p)?);
     }
+    // execCPUAffinity is for processes that `exec` adds, not for the container's init.
+    process.extra.affinity = Default::default();
+
+    let net_devices = crate::net_devices::plan(&linux.net_devices().clone().unwrap_or_default(), &host.net_devices, has(NsKind::Net))?;
 
     let hooks = spec.hooks().clone().unwrap_or_default();
     check_hooks(&hooks)?;
@@ -307,6 +317,7 @@ pub fn plan(spec: &Spec, bundle: &Path, host: &HostFacts) -> Result<Plan, SpecEr
         cgroups_path: linux.cgroups_path().clone(),
         resources,
         annotations: spec.annotations().clone().unwrap_or_default(),
+        net_devices,
     })
 }
 
@@ -321,12 +332,13 @@ fn maps(list: &Option<Vec<oci_spec::runtime::LinuxIdMapping>>, field: &'static s
     Ok(out)
 }
 
-fn plan_process(spec: &Spec) -> Result<ProcessPlan, SpecError> {
-    plan_process_of(spec.process().as_ref().ok_or(SpecError::NoProcess)?)
+fn plan_process(spec: &Spec, selinux_on: bool) -> Result<ProcessPlan, SpecError> {
+    plan_process_of(spec.process().as_ref().ok_or(SpecError::NoProcess)?, selinux_on)
 }
 
-/// Plans one process: the container's own, or one that `exec` adds.
-pub fn plan_process_of(p: &oci_spec::runtime::Process) -> Result<ProcessPlan, SpecError> {
+/// Plans one process: the container's own, or one that `exec` adds. `selinux_on` says
+/// whether the host has SELinux (a label without it is refused).
+pub fn plan_process_of(p: &oci_spec::runtime::Process, selinux_on: bool) -> Result<ProcessPlan, SpecError> {
     let args = p.args().clone().unwrap_or_default();
     if args.is_empty() || args[0].is_empty() {
         return Err(SpecError::NoArgs);
@@ -359,6 +371,7 @@ pub fn plan_process_of(p: &oci_spec::runtime::Process) -> Result<ProcessPlan, Sp
         ambient: cap_mask(c.ambient()),
     });
     let user = p.user();
+    let extra = process_extra::plan(p, selinux_on)?;
     Ok(ProcessPlan {
         args,
         env,
@@ -372,6 +385,7 @@ pub fn plan_process_of(p: &oci_spec::runtime::Process) -> Result<ProcessPlan, Sp
         no_new_privileges: p.no_new_privileges().unwrap_or(false),
         rlimits,
         oom_score_adj: p.oom_score_adj(),
+        extra,
     })
 }
 
@@ -441,6 +455,20 @@ fn plan_mounts(spec: &Spec, bundle: &Path) -> Result<Vec<MountStep>, SpecError> 
         out.push(MountStep { kind, source, destination: clean(dest), options });
     }
     Ok(out)
+}
+
+/// Adds `linux.mountLabel` as `context=` to the mounts that take it (see `lsm`). Without
+/// SELinux this still goes to the kernel, which refuses it: runc 1.1.5 does the same.
+fn label_mounts(mounts: &mut [MountStep], label: &str) -> Result<(), SpecError> {
+    crate::lsm::check_selinux_label("linux.mountLabel", label).map_err(process_extra::ExtraError::from)?;
+    for m in mounts.iter_mut() {
+        if let MountKind::Fs(fstype) = &m.kind {
+            if crate::lsm::takes_mount_label(fstype) {
+                m.options.data = crate::lsm::with_mount_label(&m.options.data, label);
+            }
+        }
+    }
+    Ok(())
 }
 
 fn plan_devices(linux: &oci_spec::runtime::Linux) -> Result<Vec<DeviceNode>, SpecError> {

@@ -8,6 +8,9 @@ fn host() -> HostFacts {
         cgroups: libcgroups::HostCgroups { layout: libcgroups::Layout::V1, hierarchies: vec![] },
         time_ns: true,
         apparmor: false,
+        selinux: false,
+        net_devices: vec!["veth-test0".into()],
+        resctrl: false,
     }
 }
 
@@ -233,4 +236,58 @@ fn seccomp_is_validated_and_kept() {
 #[test]
 fn clean_stays_under_root() {
     assert_eq!(clean(Path::new("/a/../../b/./c")), PathBuf::from("/b/c"));
+}
+
+#[test]
+fn mount_label_goes_to_the_mounts_that_take_it() {
+    let label = "system_u:object_r:container_file_t:s0:c1,c2";
+    let p = ok(json!({"linux": {"mountLabel": label}}));
+    let data = |dest: &str| p.mounts.iter().find(|m| m.destination == Path::new(dest)).unwrap().options.data.clone();
+    assert_eq!(data("/dev"), format!("mode=755,size=65536k,context=\"{label}\""));
+    assert_eq!(data("/dev/pts"), format!("newinstance,ptmxmode=0666,mode=0620,gid=5,context=\"{label}\""));
+    assert_eq!(data("/proc"), "");
+    assert_eq!(data("/sys"), "");
+    assert_eq!(data("/dev/mqueue"), "");
+    assert!(!data("/sys/fs/cgroup").contains("context="));
+    assert_eq!(
+        err(json!({"linux": {"mountLabel": "bad label"}})),
+        r#"invalid linux.mountLabel "bad label": must not contain quotes, spaces or control characters"#
+    );
+}
+
+#[test]
+fn lsm_and_scheduling_fields_are_planned() {
+    let p = ok(json!({"process": {"apparmorProfile": "youki-test", "ioPriority": {"class": "IOPRIO_CLASS_BE", "priority": 3},
+        "execCPUAffinity": {"initial": "0"}}, "linux": {"personality": {"domain": "LINUX32"}}}));
+    assert_eq!(p.process.extra.labels.apparmor.as_deref(), Some("youki-test"));
+    assert_eq!(p.process.extra.personality, Some(process_extra::PER_LINUX32));
+    assert!(p.process.extra.io_priority.is_some());
+    assert_eq!(p.process.extra.affinity, Default::default(), "execCPUAffinity is not for the container's init");
+    assert_eq!(
+        err(json!({"process": {"selinuxLabel": "system_u:system_r:container_t:s0"}})),
+        "process.selinuxLabel is set, but SELinux is not enabled on this host"
+    );
+    assert_eq!(err(json!({"process": {"scheduler": {"policy": "SCHED_RR"}}})), "invalid process.scheduler: priority 0 must be 1 to 99 for policy SCHED_RR");
+}
+
+#[test]
+fn net_devices_are_planned_against_the_host() {
+    let p = ok(json!({"linux": {"netDevices": {"veth-test0": {"name": "eth1"}}}}));
+    assert_eq!(p.net_devices, vec![crate::net_devices::NetDevice { host_name: "veth-test0".into(), name: "eth1".into() }]);
+    assert_eq!(err(json!({"linux": {"netDevices": {"veth-gone": {}}}})), r#"invalid linux.netDevices "veth-gone": no such network device on the host"#);
+}
+
+#[test]
+fn intel_rdt_and_idmapped_mounts_are_refused_clearly() {
+    assert_eq!(err(json!({"linux": {"intelRdt": {"closID": "x"}}})), "linux.intelRdt needs resctrl, which is not mounted at /sys/fs/resctrl");
+    let mut h = host();
+    h.resctrl = true;
+    let e = plan(&spec(json!({"linux": {"intelRdt": {"closID": "x"}}})), Path::new("/bundle"), &h).unwrap_err();
+    assert_eq!(e.to_string(), "linux.intelRdt is not supported yet");
+    let raw = json!({"mounts": [{"destination": "/m", "type": "bind", "source": "/tmp", "options": ["rbind"],
+        "uidMappings": [{"containerID": 0, "hostID": 1000, "size": 1}]}]});
+    assert_eq!(
+        crate::validate::check_raw(&raw).unwrap_err().to_string(),
+        "idmapped mounts (mounts[].uidMappings and gidMappings) is not supported yet"
+    );
 }

@@ -1,6 +1,7 @@
 //! The last steps before the container's program runs, shared by `create` (init) and `exec`:
-//! oom_score_adj, rlimits, seccomp, user, capabilities, no_new_privs, umask, cwd, the
-//! executor's `prepare` (the lookup of args[0], or loading a module), fds, and the launch.
+//! oom_score_adj, personality, scheduler, I/O priority, CPU affinity, rlimits, seccomp, user,
+//! capabilities, no_new_privs, umask, cwd, the executor's `prepare` (the lookup of args[0],
+//! or loading a module), fds, the LSM labels of the next execve, and the launch.
 
 use std::os::fd::{OwnedFd, RawFd};
 
@@ -9,6 +10,8 @@ use oci_spec::runtime::LinuxSeccomp;
 use crate::channel::ChildError;
 use crate::executor::{Executor, Handover, Launch, Workload};
 use crate::identity;
+use crate::process_extra::ExtraPlan;
+use crate::sched;
 use crate::plan::ProcessPlan;
 use crate::stage::{child_error, Stage};
 use crate::syserror::SysError;
@@ -39,6 +42,7 @@ pub fn apply(
     if let Some(adj) = p.oom_score_adj {
         identity::set_oom_score_adj(adj).stage("oomScoreAdj")?;
     }
+    apply_scheduling(&p.extra)?;
     identity::set_rlimits(p).stage("rlimits")?;
     let filter = match seccomp {
         Some(s) => Some(crate::seccomp::build(s.spec).map_err(|e| child_error("seccomp", &e))?),
@@ -67,7 +71,29 @@ pub fn apply(
     if p.no_new_privileges {
         load_seccomp(seccomp, filter.as_ref())?;
     }
+    // Last: the labels only take effect at the next execve, and nothing but startContainer
+    // hooks (which runc also runs under them) execs before the workload.
+    crate::lsm::apply(&p.extra.labels).stage("lsm")?;
     Ok(Prepared { launch, inherited })
+}
+
+/// personality, the scheduler and I/O priority, and the final exec CPU affinity: while the
+/// process still has every capability (SCHED_FIFO needs CAP_SYS_NICE), after it is in the
+/// container's cgroup.
+fn apply_scheduling(x: &ExtraPlan) -> Result<(), ChildError> {
+    if let Some(persona) = x.personality {
+        sched::set_personality(persona).stage("personality")?;
+    }
+    if let Some(cpus) = &x.affinity.last {
+        sched::set_affinity(0, cpus).stage("execCPUAffinity")?;
+    }
+    if let Some(attr) = &x.scheduler {
+        sched::set_scheduler(attr).stage("scheduler")?;
+    }
+    if let Some(io) = x.io_priority {
+        sched::set_io_priority(io).stage("ioPriority")?;
+    }
+    Ok(())
 }
 
 /// The open fds from `first` up.

@@ -127,6 +127,7 @@ fn restore_in(
         systemd_cgroup: o.systemd_cgroup,
         seccomp: plan.seccomp.clone(),
         trace_context: crate::telemetry::traceparent(),
+        personality: plan.process.extra.personality,
     };
     state::save(&dir_path, &st)?;
     if let Some(path) = o.pid_file {

@@ -81,6 +81,9 @@ mod tests {
             cgroups: libcgroups::HostCgroups { layout: libcgroups::Layout::V1, hierarchies: vec![] },
             time_ns: true,
             apparmor: false,
+            selinux: false,
+            net_devices: vec!["veth-test0".into()],
+            resctrl: false,
         }
     }
 

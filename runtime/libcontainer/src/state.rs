@@ -67,6 +67,9 @@ pub struct ContainerState {
     /// The container's seccomp profile, which `exec` applies to its processes too.
     #[serde(default)]
     pub seccomp: Option<oci_spec::runtime::LinuxSeccomp>,
+    /// The container's personality(2) persona (linux.personality), which `exec` applies too.
+    #[serde(default)]
+    pub personality: Option<u64>,
     /// The traceparent of the `create` span, which start, kill, delete and exec link to.
     #[serde(default)]
     pub trace_context: Option<String>,
@@ -338,6 +341,7 @@ mod tests {
             namespaces: vec![NsKind::Pid],
             systemd_cgroup: false,
             seccomp: None,
+            personality: None,
             trace_context: None,
         }
     }

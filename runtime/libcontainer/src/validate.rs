@@ -56,6 +56,12 @@ pub enum SpecError {
     RelativeHookPath { kind: &'static str, path: PathBuf },
     #[error("invalid linux.seccomp: {0}")]
     Seccomp(String),
+    #[error("linux.intelRdt needs resctrl, which is not mounted at /sys/fs/resctrl")]
+    NoResctrl,
+    #[error(transparent)]
+    NetDevice(#[from] crate::net_devices::NetDeviceError),
+    #[error(transparent)]
+    Extra(#[from] crate::process_extra::ExtraError),
     #[error("{0} is not supported yet")]
     Unsupported(&'static str),
 }

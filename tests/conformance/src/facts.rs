@@ -32,6 +32,31 @@ pub struct Facts {
     pub stat: BTreeMap<String, PathAnswer>,
     pub ls: BTreeMap<String, PathAnswer>,
     pub write_test: BTreeMap<String, PathAnswer>,
+    pub personality: Option<u64>,
+    pub sched: Option<Sched>,
+    pub ioprio: Option<IoPrio>,
+    pub cpus: Option<Vec<u32>>,
+    /// /proc/self/attr/current (the AppArmor or SELinux label), None when unreadable.
+    pub lsm_label: Option<String>,
+}
+
+/// sched_getattr(2) of the checker.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+pub struct Sched {
+    pub policy: u32,
+    pub flags: u64,
+    pub nice: i32,
+    pub priority: u32,
+    pub runtime: u64,
+    pub deadline: u64,
+    pub period: u64,
+}
+
+/// ioprio_get(2) of the checker.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+pub struct IoPrio {
+    pub class: u32,
+    pub level: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -12,7 +12,7 @@ pub fn exec(root: &Path, e: Exec) -> Result<i32> {
     let process = match &e.process {
         Some(path) => {
             let text = std::fs::read(path).with_context(|| format!("read process file {path:?}"))?;
-            serde_json::from_slice(&text).with_context(|| format!("invalid process file {path:?}"))?
+            parse_process(&text).with_context(|| format!("invalid process file {path:?}"))?
         }
         None => {
             if e.command.is_empty() {
@@ -30,6 +30,8 @@ pub fn exec(root: &Path, e: Exec) -> Result<i32> {
                 caps: e.cap.clone(),
                 no_new_privs: e.no_new_privs,
                 tty: e.tty,
+                apparmor: e.apparmor.clone(),
+                process_label: e.process_label.clone(),
             };
             libcontainer::exec::process_from_flags(base, &o)?
         }
@@ -50,4 +52,17 @@ pub fn exec(root: &Path, e: Exec) -> Result<i32> {
         preserve_fds: e.preserve_fds as i32,
         executor: &executor,
     })?)
+}
+
+/// A process.json: straight from the bytes (errors keep their line), or, when it uses the
+/// runtime-spec names of scheduler flags that oci-spec spells otherwise, through a respelling.
+fn parse_process(text: &[u8]) -> serde_json::Result<oci_spec::runtime::Process> {
+    serde_json::from_slice(text).or_else(|e| {
+        let mut v: serde_json::Value = serde_json::from_slice(text)?;
+        if libcontainer::process_extra::respell_sched_flags(Some(&mut v)) {
+            serde_json::from_value(v)
+        } else {
+            Err(e)
+        }
+    })
 }

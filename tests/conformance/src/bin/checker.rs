@@ -11,6 +11,8 @@ mod json;
 mod probe;
 #[path = "checker/procfs.rs"]
 mod procfs;
+#[path = "checker/sched.rs"]
+mod sched;
 
 use json::Json;
 use std::ffi::CStr;
@@ -242,6 +244,7 @@ fn collect(args: Vec<String>, req: &Request) -> Json {
         ("oom_score_adj".into(), oom.map_or(Json::Null, Json::num)),
     ];
     fields.extend(status_facts(&status));
+    fields.extend(sched::facts());
     fields.extend([
         (
             "tty".into(),
@@ -324,5 +327,7 @@ mod tests {
         assert!(text.starts_with(r#"{"argv":["/checker"],"pid":"#));
         assert!(text.contains(r#""mounts":[{"#));
         assert!(text.contains(r#""RLIMIT_NOFILE":{"soft":"#));
+        assert!(text.contains(r#""sched":{"policy":"#), "{text}");
+        assert!(text.contains(r#""cpus":[0"#), "{text}");
     }
 }

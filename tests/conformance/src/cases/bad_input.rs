@@ -33,6 +33,10 @@ pub fn cases() -> Vec<Case> {
         ),
         Case::new(m, "duplicate_namespace_type", duplicate_namespace),
         Case::new(m, "namespace_path_of_wrong_type", namespace_wrong_type),
+        Case::new(m, "intel_rdt_without_resctrl", intel_rdt),
+        Case::new(m, "idmapped_mount_refused", idmapped_mount).runc_xfail(
+            "runc 1.1.5 predates idmapped mounts (runtime-spec 1.2 mounts[].uidMappings) and ignores them",
+        ),
     ]
 }
 
@@ -52,7 +56,7 @@ fn create_failing(ctx: &Ctx, dir: &Path, id: &str) -> Result<Output> {
 }
 
 /// The error names one of `words` (case-insensitive), on stderr or in the --log file.
-fn mentions(out: &Output, words: &[&str]) -> Result<()> {
+pub(super) fn mentions(out: &Output, words: &[&str]) -> Result<()> {
     let text = out.messages().to_lowercase();
     check!(
         !text.trim().is_empty(),
@@ -94,7 +98,7 @@ fn nothing_left(ctx: &Ctx, id: &str, cgroup: Option<&str>) -> Result<()> {
 }
 
 /// A valid bundle whose cgroup lives under the suite parent, for a config edit to break.
-fn bundle_with_cgroup(ctx: &mut Ctx) -> Result<(Bundle, String, Placement)> {
+pub(super) fn bundle_with_cgroup(ctx: &mut Ctx) -> Result<(Bundle, String, Placement)> {
     let b = ctx.bundle()?;
     let id = ctx.id();
     let cg = ctx.placement(&id);
@@ -103,7 +107,7 @@ fn bundle_with_cgroup(ctx: &mut Ctx) -> Result<(Bundle, String, Placement)> {
 
 /// Writes the (broken) config, expects create to fail naming one of `words`, and checks that
 /// nothing remains.
-fn rejected(
+pub(super) fn rejected(
     ctx: &mut Ctx,
     b: &mut Bundle,
     id: &str,
@@ -334,4 +338,27 @@ fn namespace_wrong_type(ctx: &mut Ctx) -> Result<Outcome> {
     mentions(&out, &["ns", "namespace", "setns", "invalid argument"])?;
     nothing_left(ctx, &id, Some(&cg.cgroup))?;
     Ok(Outcome::Pass)
+}
+
+/// Without resctrl, linux.intelRdt cannot be honoured: runc 1.1.5 says "Intel RDT/CAT is not
+/// enabled".
+fn intel_rdt(ctx: &mut Ctx) -> Result<Outcome> {
+    if Path::new("/sys/fs/resctrl/schemata").exists() {
+        return Ok(Outcome::Skip("resctrl is mounted on this host".into()));
+    }
+    let (mut b, id, cg) = bundle_with_cgroup(ctx)?;
+    spec::set(&mut b.config, "/linux/intelRdt", json!({"closID": "conformance", "l3CacheSchema": "L3:0=ff"}))?;
+    rejected(ctx, &mut b, &id, &cg, &["rdt"])
+}
+
+/// config.md: a mount with uidMappings/gidMappings is idmapped; a runtime that cannot do
+/// that must not silently mount it un-mapped.
+fn idmapped_mount(ctx: &mut Ctx) -> Result<Outcome> {
+    let (mut b, id, cg) = bundle_with_cgroup(ctx)?;
+    let map = json!([{"containerID": 0, "hostID": 1000, "size": 1}]);
+    let mut m = spec::mount("/mnt", "bind", "/tmp", &["rbind"]);
+    m["uidMappings"] = map.clone();
+    m["gidMappings"] = map;
+    spec::add_mount(&mut b.config, m)?;
+    rejected(ctx, &mut b, &id, &cg, &["idmap"])
 }

@@ -28,6 +28,15 @@
 //!   `security/console_swapped_for_a_symlink` (CVE-2025-52565): runc 1.1.5 predates these
 //!   fixes and makes /dev/ptmx and the /dev symlinks, binds /dev/null onto masked paths and
 //!   binds the pty onto /dev/console by name, following the symlinks the cases plant.
+//! - `sched/personality_linux32`, `sched/scheduler_batch_nice_flags`, `sched/io_priority`,
+//!   `sched/exec_cpu_affinity_final`, `sched/bad_scheduler_policy_refused`,
+//!   `sched/bad_priority_for_policy_refused`: runc 1.1.5 predates `linux.personality`,
+//!   `process.scheduler`, `process.ioPriority` and `process.execCPUAffinity` (runtime-spec
+//!   1.2, config.md "Linux Process", config-linux.md "Personality") and ignores them.
+//! - `bad_input/idmapped_mount_refused`: runc 1.1.5 predates idmapped mounts (runtime-spec
+//!   1.2 `mounts[].uidMappings`) and mounts them without the mapping.
+//! - `net_devices/veth_moved_renamed_up_with_address`, `net_devices/missing_device_refused`:
+//!   runc 1.1.5 predates `linux.netDevices` (runtime-spec 1.2) and ignores it.
 //!
 //! With `--systemd-cgroup` (the systemd lane of tests/vm), runc 1.1.5 also fails:
 //!
@@ -53,12 +62,15 @@ mod error_output;
 mod exec;
 mod hooks;
 mod lifecycle;
+mod lsm;
 mod mounts;
 mod namespaces;
 mod path_races;
+mod net_devices;
 mod process;
 mod robustness;
 mod rootless;
+mod sched;
 mod seccomp;
 mod security;
 
@@ -138,6 +150,9 @@ pub fn all() -> Vec<Case> {
     cases.extend(security::cases());
     cases.extend(path_races::cases());
     cases.extend(checkpoint::cases());
+    cases.extend(lsm::cases());
+    cases.extend(sched::cases());
+    cases.extend(net_devices::cases());
     cases.extend(bad_input::cases());
     cases.extend(error_output::cases());
     cases.extend(robustness::cases());
