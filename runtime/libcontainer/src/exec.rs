@@ -35,6 +35,9 @@ pub struct ExecOptions<'a> {
     pub pid_file: Option<&'a Path>,
     pub detach: bool,
     pub preserve_fds: i32,
+    /// `--ignore-paused`: exec into a paused container too (the process joins its frozen
+    /// cgroup and runs once the container is resumed).
+    pub ignore_paused: bool,
     /// Runs the process inside the container.
     pub executor: &'a dyn Executor,
 }
@@ -123,7 +126,8 @@ pub fn exec(o: ExecOptions) -> Result<i32, ContainerError> {
         let st = dir.load()?;
         crate::telemetry::link_create(st.trace_context.as_deref());
         let status = st.live_status(&dir.path);
-        if !matches!(status, Status::Created | Status::Running) {
+        let paused_ok = o.ignore_paused && status == Status::Paused;
+        if !matches!(status, Status::Created | Status::Running) && !paused_ok {
             return Err(ContainerError::BadStatus { op: "exec into", id: o.id.to_string(), status });
         }
         st

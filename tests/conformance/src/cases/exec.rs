@@ -3,6 +3,7 @@
 
 use super::{Case, Outcome};
 use crate::ctx::Ctx;
+use crate::runtime::Output;
 use crate::spec;
 use crate::{check, check_eq};
 use anyhow::Result;
@@ -16,6 +17,7 @@ pub fn cases() -> Vec<Case> {
         Case::new(m, "process_file", process_file),
         Case::new(m, "detach_writes_pid_file", detach),
         Case::new(m, "stopped_container_refused", stopped),
+        Case::new(m, "paused_refused_unless_ignore_paused", paused),
     ]
 }
 
@@ -102,5 +104,29 @@ fn stopped(ctx: &mut Ctx) -> Result<Outcome> {
     let out = ctx.call(&["exec", &id, "true"])?;
     check!(!out.success(), "exec into a stopped container succeeded");
     check!(out.messages().to_lowercase().contains("stopped") || out.messages().contains("not running"), "the error does not say the container is stopped: {:?}", out.messages());
+    Ok(Outcome::Pass)
+}
+
+/// runc's rule: exec into a paused container is refused with a message that says so, and
+/// `--ignore-paused` lets it in; its process joins the frozen cgroup and runs once the
+/// container is resumed, and its exit code comes back as usual.
+fn paused(ctx: &mut Ctx) -> Result<Outcome> {
+    let id = running(ctx)?;
+    ctx.call(&["pause", &id])?.ok("pause")?;
+    let out = ctx.call(&["exec", &id, "true"])?;
+    check!(!out.success(), "exec into a paused container succeeded");
+    check!(out.messages().to_lowercase().contains("paused"), "the error does not say the container is paused: {:?}", out.messages());
+    let ctx_ref: &Ctx = ctx;
+    let (early, exec) = std::thread::scope(|s| -> Result<(bool, Output)> {
+        let t = s.spawn(|| ctx_ref.call(&["exec", "--ignore-paused", &id, "sh", "-c", "exit 5"]));
+        std::thread::sleep(std::time::Duration::from_millis(800));
+        let early = t.is_finished();
+        let resumed = ctx_ref.call(&["resume", &id]).and_then(|o| o.ok("resume"));
+        let exec = t.join().map_err(|_| anyhow::anyhow!("the exec thread panicked"))??;
+        resumed?;
+        Ok((early, exec))
+    })?;
+    check!(!early, "exec --ignore-paused ended while the container was still paused ({})", exec.describe());
+    check_eq!(exec.code, Some(5), "exit status of exec --ignore-paused after resume ({})", exec.describe());
     Ok(Outcome::Pass)
 }
