@@ -22,7 +22,7 @@ build-wasm:
 
 # youki with the wasm executor on Wasmer (Singlepass, wasmer-wasix) instead of wasmtime, in
 # target/wasmer, and wat2wasm. Not part of `just test`: CI cannot afford a second engine
-# build (~25 min cold on 2 cores). `just test-wasmer` runs the wasm tests against it.
+# build (~11 min cold on 2 cores). `just test-wasmer` runs the wasm tests against it.
 build-wasmer:
     cargo build --release --locked -p youki -p wasm-fixtures --features youki/wasm-wasmer --target-dir target/wasmer
 

@@ -2,7 +2,8 @@
 //! native escape of `compat-smart`, WASI's env pairs, one-line messages and the exit code of
 //! a trap.
 
-use super::{wasm_request, Declined, WasmRequest, Workload};
+use super::{wasm_request, Declined, Executor, ExecutorError, Launch, WasmRequest, Workload};
+use crate::syserror::errno_of;
 
 /// The exit code of a module that traps: 128 + SIGABRT, as if it had aborted.
 pub const TRAP_EXIT_CODE: i32 = 134;
@@ -15,9 +16,32 @@ pub fn takes(w: &Workload) -> Result<(), Declined> {
     }
 }
 
+/// What a wasm executor's `prepare` starts from.
+pub enum Source {
+    /// A native program under `compat-smart`, prepared by the default executor.
+    Native(Box<dyn Launch>),
+    /// The module's path (args[0]) and its bytes.
+    Module(String, Vec<u8>),
+}
+
+/// Reads the module args[0] names, or prepares the native program `compat-smart` allows.
+pub fn read_module(w: &Workload) -> Result<Source, ExecutorError> {
+    if smart_native(w) {
+        return super::DefaultExecutor.prepare(w).map(Source::Native);
+    }
+    let path = w.program().to_string();
+    let bytes = std::fs::read(&path).map_err(|e| ExecutorError::new(format!("read wasm module {path:?}")).errno(errno_of(&e)))?;
+    Ok(Source::Module(path, bytes))
+}
+
+/// A step on module `path` failed: `compile wasm module "/app.wasm": DETAIL`, on one line.
+pub fn module_error(what: &str, path: &str, detail: &str) -> ExecutorError {
+    ExecutorError::new(format!("{what} wasm module {path:?}")).detail(one_line(detail))
+}
+
 /// `compat-smart` images may hold a native entrypoint: it runs as one when args[0] is not a
 /// module (no `.wasm`/`.wat` name, no wasm magic). Read inside the container, at prepare.
-pub fn smart_native(w: &Workload) -> bool {
+fn smart_native(w: &Workload) -> bool {
     if wasm_request(w) != Some(WasmRequest::Variant("compat-smart".into())) {
         return false;
     }

@@ -11,10 +11,11 @@
 //!
 //! Threads: `prepare` reads and compiles the module (a missing or broken module fails
 //! `create`); the compiler's one worker thread ends with the compilation. wasmer-wasix runs
-//! its file and stdio operations on tokio, so `launch` builds a tokio runtime with one worker
-//! (a current-thread one would not drive the timers and tasks wasix spawns while the module
-//! keeps this thread busy). It is built after `start`, when the seccomp filter is loaded, so
-//! every thread it makes inherits the filter, and counts against the container's pids limit.
+//! its stdio, timers and tasks on tokio, so `launch` builds a tokio runtime with one worker
+//! (a current-thread runtime would drive them only inside `block_on`, while the module holds
+//! this thread). It is built after `start`, when the seccomp filter is loaded, so every
+//! thread it makes inherits the filter, and counts against the container's pids limit. A
+//! read-only rootfs needs one adapter: see `ReadOnlyAware`.
 
 use std::future::Future;
 use std::num::NonZeroUsize;
@@ -29,7 +30,7 @@ use wasmer_wasix::virtual_fs::{self as vfs, FileOpener, FileSystem, FsError, Ope
 use wasmer_wasix::wasmer_wasix_types::wasi::ExitCode;
 use wasmer_wasix::{WasiEnv, WasiError, WasiRuntimeError};
 
-use super::wasm_common::{env_pairs, flush_stdio, one_line, smart_native, takes, TRAP_EXIT_CODE};
+use super::wasm_common::{env_pairs, flush_stdio, module_error, one_line, read_module, takes, Source, TRAP_EXIT_CODE};
 use super::{Declined, Executor, ExecutorError, Handover, Launch, Workload};
 use crate::syserror::errno_of;
 
@@ -50,12 +51,11 @@ impl Executor for WasmerExecutor {
     }
 
     fn prepare(&self, w: &Workload) -> Result<Box<dyn Launch>, ExecutorError> {
-        if smart_native(w) {
-            return super::DefaultExecutor.prepare(w);
-        }
-        let path = w.program().to_string();
-        let fail = |what: &str, detail: String| ExecutorError::new(format!("{what} wasm module {path:?}")).detail(one_line(&detail));
-        let bytes = std::fs::read(&path).map_err(|e| ExecutorError::new(format!("read wasm module {path:?}")).errno(errno_of(&e)))?;
+        let (path, bytes) = match read_module(w)? {
+            Source::Native(launch) => return Ok(launch),
+            Source::Module(path, bytes) => (path, bytes),
+        };
+        let fail = |what: &str, detail: String| module_error(what, &path, &detail);
         let mut compiler = Singlepass::default();
         compiler.num_threads = NonZeroUsize::MIN;
         let engine = Engine::from(compiler);
@@ -92,7 +92,7 @@ struct Prepared {
 
 impl Launch for Prepared {
     fn launch(self: Box<Self>, handover: Handover) -> Result<i32, ExecutorError> {
-        let fail = |what: &str, detail: String| ExecutorError::new(format!("{what} wasm module {:?}", self.path)).detail(one_line(&detail));
+        let fail = |what: &str, detail: String| module_error(what, &self.path, &detail);
         let tokio = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()

@@ -11,9 +11,8 @@ use wasmtime::{Config, Engine, InstancePre, Linker, Module, Store};
 use wasmtime_wasi::p1::{self, WasiP1Ctx};
 use wasmtime_wasi::{FsPerms, I32Exit, WasiCtxBuilder};
 
-use super::wasm_common::{env_pairs, flush_stdio, one_line, smart_native, takes, TRAP_EXIT_CODE};
+use super::wasm_common::{env_pairs, flush_stdio, module_error, one_line, read_module, takes, Source, TRAP_EXIT_CODE};
 use super::{Declined, Executor, ExecutorError, Handover, Launch, Workload};
-use crate::syserror::errno_of;
 
 /// Runs WebAssembly workloads (see the module documentation).
 #[derive(Debug, Default, Clone, Copy)]
@@ -29,12 +28,11 @@ impl Executor for WasmtimeExecutor {
     }
 
     fn prepare(&self, w: &Workload) -> Result<Box<dyn Launch>, ExecutorError> {
-        if smart_native(w) {
-            return super::DefaultExecutor.prepare(w);
-        }
-        let path = w.program().to_string();
-        let fail = |what: &str, e: &dyn std::fmt::Display| ExecutorError::new(format!("{what} wasm module {path:?}")).detail(one_line(&e.to_string()));
-        let bytes = std::fs::read(&path).map_err(|e| ExecutorError::new(format!("read wasm module {path:?}")).errno(errno_of(&e)))?;
+        let (path, bytes) = match read_module(w)? {
+            Source::Native(launch) => return Ok(launch),
+            Source::Module(path, bytes) => (path, bytes),
+        };
+        let fail = |what: &str, e: &dyn std::fmt::Display| module_error(what, &path, &e.to_string());
         let engine = Engine::new(&Config::new()).map_err(|e| fail("start wasmtime for", &format!("{e:#}")))?;
         let module = Module::new(&engine, &bytes).map_err(|e| fail("compile", &format!("{e:#}")))?;
         if !matches!(module.get_export("_start"), Some(wasmtime::ExternType::Func(_))) {
