@@ -3,6 +3,7 @@
 
 target := "target/x86_64-unknown-linux-gnu/release"
 wasm_target := "target/wasm/x86_64-unknown-linux-gnu/release"
+wasmer_target := "target/wasmer/x86_64-unknown-linux-gnu/release"
 
 default:
     @just --list
@@ -18,6 +19,16 @@ build:
 # is never replaced; also wat2wasm for the wasm tests. Cold: ~7 min on 2 cores.
 build-wasm:
     cargo build --release --locked -p youki -p wasm-fixtures --features youki/wasm-wasmtime --target-dir target/wasm
+
+# youki with the wasm executor on Wasmer (Singlepass, wasmer-wasix) instead of wasmtime, in
+# target/wasmer, and wat2wasm. Not part of `just test`: CI cannot afford a second engine
+# build (~11 min cold on 2 cores). `just test-wasmer` runs the wasm tests against it.
+build-wasmer:
+    cargo build --release --locked -p youki -p wasm-fixtures --features youki/wasm-wasmer --target-dir target/wasmer
+
+# tests/wasm/run.sh against the Wasmer build, by hand (never part of CI).
+test-wasmer: build build-wasmer
+    YOUKI_WASM_EXECUTORS=wasmer,default bash tests/wasm/run.sh {{wasmer_target}}/youki {{target}}/youki {{wasmer_target}}/wat2wasm
 
 # A busybox container, step by step: spec, create, state, start, list, output, delete,
 # then the same run traced by youki-trace, healthy and broken.

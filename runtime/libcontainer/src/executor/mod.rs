@@ -56,7 +56,11 @@
 
 mod composed;
 mod default;
+#[cfg(any(feature = "wasm-wasmtime", feature = "wasm-wasmer"))]
+mod wasm_common;
 mod wasm_request;
+#[cfg(feature = "wasm-wasmer")]
+mod wasmer;
 #[cfg(feature = "wasm-wasmtime")]
 mod wasmtime;
 
@@ -67,6 +71,8 @@ use std::path::Path;
 pub use composed::Composed;
 pub use default::DefaultExecutor;
 pub use wasm_request::{wasm_request, WasmRequest};
+#[cfg(feature = "wasm-wasmer")]
+pub use self::wasmer::WasmerExecutor;
 #[cfg(feature = "wasm-wasmtime")]
 pub use self::wasmtime::WasmtimeExecutor;
 
@@ -185,7 +191,7 @@ pub trait Launch {
 
 /// The last step of a container: see the module documentation.
 pub trait Executor {
-    /// A short name for `features`, `info` and errors, such as "default" or "wasmtime".
+    /// A short name for `features`, `info` and errors, such as "default", "wasmtime" or "wasmer".
     fn name(&self) -> &str;
 
     /// Whether this executor runs `workload`. Pure: it looks at the spec only. `create` and

@@ -7,17 +7,12 @@
 //! Under `module.wasm.image/variant: compat-smart`, an args[0] that is not a module is
 //! handed to the default executor and exec'd natively.
 
-use std::io::Write;
-
 use wasmtime::{Config, Engine, InstancePre, Linker, Module, Store};
 use wasmtime_wasi::p1::{self, WasiP1Ctx};
 use wasmtime_wasi::{FsPerms, I32Exit, WasiCtxBuilder};
 
-use super::{wasm_request, Declined, Executor, ExecutorError, Handover, Launch, WasmRequest, Workload};
-use crate::syserror::errno_of;
-
-/// The exit code of a module that traps: 128 + SIGABRT, as if it had aborted.
-pub const TRAP_EXIT_CODE: i32 = 134;
+use super::wasm_common::{env_pairs, flush_stdio, module_error, one_line, read_module, takes, Source, TRAP_EXIT_CODE};
+use super::{Declined, Executor, ExecutorError, Handover, Launch, Workload};
 
 /// Runs WebAssembly workloads (see the module documentation).
 #[derive(Debug, Default, Clone, Copy)]
@@ -29,19 +24,15 @@ impl Executor for WasmtimeExecutor {
     }
 
     fn can_handle(&self, w: &Workload) -> Result<(), Declined> {
-        match wasm_request(w) {
-            Some(_) => Ok(()),
-            None => Err(Declined::new("not WebAssembly (no wasm annotation, args[0] does not end in .wasm or .wat)")),
-        }
+        takes(w)
     }
 
     fn prepare(&self, w: &Workload) -> Result<Box<dyn Launch>, ExecutorError> {
-        if smart_native(w) {
-            return super::DefaultExecutor.prepare(w);
-        }
-        let path = w.program().to_string();
-        let fail = |what: &str, e: &dyn std::fmt::Display| ExecutorError::new(format!("{what} wasm module {path:?}")).detail(one_line(&e.to_string()));
-        let bytes = std::fs::read(&path).map_err(|e| ExecutorError::new(format!("read wasm module {path:?}")).errno(errno_of(&e)))?;
+        let (path, bytes) = match read_module(w)? {
+            Source::Native(launch) => return Ok(launch),
+            Source::Module(path, bytes) => (path, bytes),
+        };
+        let fail = |what: &str, e: &dyn std::fmt::Display| module_error(what, &path, &e.to_string());
         let engine = Engine::new(&Config::new()).map_err(|e| fail("start wasmtime for", &format!("{e:#}")))?;
         let module = Module::new(&engine, &bytes).map_err(|e| fail("compile", &format!("{e:#}")))?;
         if !matches!(module.get_export("_start"), Some(wasmtime::ExternType::Func(_))) {
@@ -59,21 +50,6 @@ impl Executor for WasmtimeExecutor {
         let ctx = wasi.build_p1();
         Ok(Box::new(Prepared { path, engine, instance, ctx }))
     }
-}
-
-/// `compat-smart` images may hold a native entrypoint: it runs as one when args[0] is not a
-/// module (no `.wasm`/`.wat` name, no wasm magic). Read inside the container, at prepare.
-fn smart_native(w: &Workload) -> bool {
-    if wasm_request(w) != Some(WasmRequest::Variant("compat-smart".into())) {
-        return false;
-    }
-    let program = w.program();
-    if program.ends_with(".wasm") || program.ends_with(".wat") {
-        return false;
-    }
-    let mut magic = [0u8; 4];
-    let is_module = std::fs::File::open(program).and_then(|mut f| std::io::Read::read_exact(&mut f, &mut magic)).is_ok() && &magic == b"\0asm";
-    !is_module
 }
 
 /// A compiled and linked module with its WASI context, waiting for `start`.
@@ -103,8 +79,7 @@ impl Launch for Prepared {
                 }
             },
         };
-        let _ = std::io::stdout().flush();
-        let _ = std::io::stderr().flush();
+        flush_stdio();
         Ok(code)
     }
 }
@@ -119,26 +94,5 @@ fn report_trap(path: &str, e: &wasmtime::Error) {
     eprintln!("youki: wasm module {path:?}: {what}");
     if let Some(trace) = e.downcast_ref::<wasmtime::WasmBacktrace>() {
         eprintln!("{trace}");
-    }
-}
-
-/// `KEY=VALUE` entries as pairs (the plan has checked each has a `=`).
-fn env_pairs(env: &[String]) -> Vec<(&str, &str)> {
-    env.iter().filter_map(|e| e.split_once('=')).collect()
-}
-
-/// Compiler messages span several lines (a caret under the source); errors here are one line.
-fn one_line(text: &str) -> String {
-    text.lines().map(str::trim).filter(|l| !l.is_empty() && *l != "|").collect::<Vec<_>>().join(" ")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn env_and_messages_are_shaped_for_wasi_and_one_line() {
-        assert_eq!(env_pairs(&["A=1".into(), "B=x=y".into()]), [("A", "1"), ("B", "x=y")]);
-        assert_eq!(one_line("expected `(`\n     --> <anon>:1:1\n      |\n    1 | x\n      | ^"), "expected `(` --> <anon>:1:1 1 | x | ^");
     }
 }
