@@ -3,6 +3,7 @@
 
 use super::{Case, Outcome};
 use crate::ctx::Ctx;
+use crate::console::ConsoleSocket;
 use crate::runtime::Output;
 use crate::spec;
 use crate::{check, check_eq};
@@ -18,6 +19,7 @@ pub fn cases() -> Vec<Case> {
         Case::new(m, "detach_writes_pid_file", detach),
         Case::new(m, "stopped_container_refused", stopped),
         Case::new(m, "paused_refused_unless_ignore_paused", paused),
+        Case::new(m, "tty_through_console_socket", tty),
     ]
 }
 
@@ -128,5 +130,21 @@ fn paused(ctx: &mut Ctx) -> Result<Outcome> {
     })?;
     check!(!early, "exec --ignore-paused ended while the container was still paused ({})", exec.describe());
     check_eq!(exec.code, Some(5), "exit status of exec --ignore-paused after resume ({})", exec.describe());
+    Ok(Outcome::Pass)
+}
+
+/// `exec --detach --tty --console-socket`, as containerd's shim calls it (runc refuses a
+/// console socket without --detach): the pty master reaches the socket, the process's stdio
+/// is that pty's slave (a /dev/pts device), and what it writes arrives on the master.
+fn tty(ctx: &mut Ctx) -> Result<Outcome> {
+    let id = running(ctx)?;
+    let sock = ctx.path("exec-console.sock");
+    let console = ConsoleSocket::listen(&sock)?;
+    let script = "t=$(tty); case $t in /dev/pts/*) echo on-a-pty;; *) echo not-a-pty:$t;; esac";
+    ctx.call(&["exec", "--detach", "--tty", "--console-socket", &sock.to_string_lossy(), &id, "sh", "-c", script])?.ok("exec --detach --tty --console-socket")?;
+    let reader = console.drain(std::time::Duration::from_secs(10))?;
+    let output = reader.join().map_err(|_| anyhow::anyhow!("the pty reader panicked"))?;
+    let text = String::from_utf8_lossy(&output);
+    check!(text.contains("on-a-pty"), "the exec'd process did not run on the pty sent to the console socket: {text:?}");
     Ok(Outcome::Pass)
 }
