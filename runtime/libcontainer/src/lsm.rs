@@ -3,6 +3,7 @@
 //! `context=` mount option. The checks and the option string are pure; `apply` writes.
 
 
+use crate::procfs::ProcRoot;
 use crate::syserror::SysError;
 
 /// What the next execve of this process changes to, decided by the plan.
@@ -103,28 +104,32 @@ pub fn with_mount_label(data: &str, label: &str) -> String {
 /// written and fails, exactly as runc 1.1.5 does (it checks nothing first; its error is
 /// "write /proc/self/attr/exec: invalid argument"), so create and exec fail with EINVAL.
 pub fn apply(labels: &ExecLabels) -> Result<(), SysError> {
+    if labels.apparmor.is_none() && labels.selinux.is_none() {
+        return Ok(());
+    }
+    // One checked procfs for every write, so that a /proc the container controls cannot
+    // swallow the label.
+    let proc = ProcRoot::open()?;
     if let Some(profile) = &labels.apparmor {
-        set_apparmor_exec(profile)?;
+        set_apparmor_exec(&proc, profile)?;
     }
     if let Some(label) = &labels.selinux {
-        write_attr("/proc/self/attr/exec", label.as_bytes())?;
+        write_attr(&proc, "self/attr/exec", label.as_bytes())?;
     }
     Ok(())
 }
 
-fn set_apparmor_exec(profile: &str) -> Result<(), SysError> {
+fn set_apparmor_exec(proc: &ProcRoot, profile: &str) -> Result<(), SysError> {
     let line = format!("exec {profile}");
-    match write_attr("/proc/self/attr/apparmor/exec", line.as_bytes()) {
-        Err(e) if e.errno == nix::Error::ENOENT => write_attr("/proc/self/attr/exec", line.as_bytes()),
+    match write_attr(proc, "self/attr/apparmor/exec", line.as_bytes()) {
+        Err(e) if e.errno == nix::Error::ENOENT => write_attr(proc, "self/attr/exec", line.as_bytes()),
         other => other,
     }
 }
 
-/// One write(2) of the whole value, as the attr files want, through a checked procfs
-/// (`procfs::ProcRoot`), so that a /proc the container controls cannot swallow the label.
-fn write_attr(path: &str, value: &[u8]) -> Result<(), SysError> {
-    let proc = crate::procfs::ProcRoot::open()?;
-    proc.write(std::path::Path::new(path.trim_start_matches("/proc/")), value)?;
+/// One write(2) of the whole value, as the attr files want; PATH is relative to /proc.
+fn write_attr(proc: &ProcRoot, path: &str, value: &[u8]) -> Result<(), SysError> {
+    proc.write(std::path::Path::new(path), value)?;
     Ok(())
 }
 
@@ -181,7 +186,7 @@ mod tests {
 
     #[test]
     fn writing_an_attr_that_does_not_exist_names_the_path() {
-        let e = write_attr("/proc/self/attr/no-such-attr", b"x").unwrap_err();
+        let e = write_attr(&ProcRoot::open().unwrap(), "self/attr/no-such-attr", b"x").unwrap_err();
         assert_eq!(e.op, "open /proc/self/attr/no-such-attr");
     }
 }
