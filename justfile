@@ -30,6 +30,13 @@ build-wasmer:
 test-wasmer: build build-wasmer
     YOUKI_WASM_EXECUTORS=wasmer,default bash tests/wasm/run.sh {{wasmer_target}}/youki {{target}}/youki {{wasmer_target}}/wat2wasm
 
+# youki with failpoints (libcontainer's `failpoint`, for tests/fault), copied to
+# target/failpoints/youki. A debug build: it reuses the dependencies `cargo test` built, and
+# the failpoints make it deterministic. Never shipped.
+build-failpoints:
+    cargo build --locked -p youki --features youki/failpoints
+    mkdir -p target/failpoints && cp target/x86_64-unknown-linux-gnu/debug/youki target/failpoints/youki
+
 # A busybox container, step by step: spec, create, state, start, list, output, delete,
 # then the same run traced by youki-trace, healthy and broken.
 demo: build

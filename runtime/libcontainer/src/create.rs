@@ -113,6 +113,7 @@ pub fn create(mut o: CreateOptions) -> Result<Created, ContainerError> {
         Some(cgroup)
     };
     let dir = ContainerDir::create(o.root, o.id)?;
+    crate::failpoint::hit("create:after-state-dir");
     let mut undo = Undo { dir: Some(dir), cgroup: None, child: None };
     let mut result = create_in(&o, &bundle, &plan, cgroup, console, &mut undo);
     match result.as_mut() {
@@ -180,6 +181,7 @@ fn create_in(
         Some(cg) => cg.prepare()?,
         None => None,
     };
+    crate::failpoint::hit("create:before-clone");
     let child = crate::telemetry::span("clone", || -> Result<_, ContainerError> {
         let mut for_child = namespaces::ForChildren::default();
         if let Some(path) = &plan.pid_join {
@@ -194,6 +196,7 @@ fn create_in(
     })?;
     let pid = child.pid;
     undo.child = Some(pid);
+    crate::failpoint::hit("create:after-clone");
 
     crate::telemetry::attr_int("pid", pid.as_raw() as i64);
     if let Some(cg) = undo.cgroup.as_ref() {
@@ -209,6 +212,7 @@ fn create_in(
         });
         placed?;
     }
+    crate::failpoint::hit("create:after-cgroup");
     if let Some(maps) = &plan.id_maps {
         crate::rootless::write_id_maps(pid, maps, o.rootless)?;
     }
@@ -221,10 +225,12 @@ fn create_in(
             .map_err(|e| ContainerError::sys(e.op, e.errno))?;
     }
     parent.send(&ToInit::Proceed { host_pid: pid.as_raw() })?;
+    crate::failpoint::hit("create:after-proceed");
 
     let timeline = loop {
         match parent.recv() {
             Ok(ToParent::MountsReady) => {
+                crate::failpoint::hit("create:before-runtime-hooks");
                 let st = OciState::for_hooks(o.id, "creating", pid.as_raw(), bundle, &plan.annotations);
                 hooks::run_all("prestart", plan.hooks.prestart(), &st)?;
                 hooks::run_all("createRuntime", plan.hooks.create_runtime(), &st)?;
@@ -237,6 +243,7 @@ fn create_in(
         }
     };
 
+    crate::failpoint::hit("create:after-ready");
     crate::telemetry::record_timeline(&timeline);
     let pid_start_time = state::process_start_time(pid.as_raw()).unwrap_or(0);
     let st = ContainerState {
@@ -260,6 +267,7 @@ fn create_in(
         trace_context: crate::telemetry::traceparent(),
     };
     state::save(&dir_path, &st)?;
+    crate::failpoint::hit("create:after-state-saved");
     if let Some(path) = o.pid_file {
         write_pid_file(path, pid.as_raw())?;
     }

@@ -178,6 +178,7 @@ pub fn exec(o: ExecOptions) -> Result<i32, ContainerError> {
             }
         }
     };
+    crate::failpoint::hit("exec:after-clone");
     // execCPUAffinity.initial: where the child runs before it joins the cgroup.
     let pinned = match &plan.extra.affinity.initial {
         Some(cpus) => crate::sched::set_affinity(pid.as_raw(), cpus).map_err(|e| ContainerError::sys(e.op, e.errno)),
@@ -201,6 +202,7 @@ pub fn exec(o: ExecOptions) -> Result<i32, ContainerError> {
         let _ = waitpid(pid, None);
         return Err(e);
     }
+    crate::failpoint::hit("exec:after-proceed");
     match parent.recv() {
         Ok(ToParent::Ready { .. }) => {}
         Ok(ToParent::Failed(e)) => {
@@ -364,6 +366,7 @@ impl ExecChild<'_> {
                 return Err(ChildError { stage: "sync".into(), op: format!("expected Proceed, got {other:?}"), errno: None, detail: None })
             }
         }
+        crate::failpoint::hit("exec-child:after-proceed");
         self.join_all()?;
         nix::unistd::setsid().ctx(|| "setsid").stage("namespaces")?;
         if let Some(sock) = &self.console {

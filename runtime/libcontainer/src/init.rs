@@ -94,6 +94,7 @@ fn stages(ctx: &InitContext) -> Result<(Prepared, OwnedFd), Failure> {
     // Until execve, /proc/PID/exe of this process is the youki binary on the host; a
     // non-dumpable process keeps other processes in the container from opening it. Not
     // before Proceed: an unprivileged parent writes our id maps, which needs us dumpable.
+    crate::failpoint::hit("init:after-proceed");
     crate::identity::set_dumpable(false);
     // Hooks in the container namespaces see the pid as the container sees it (runtime-spec).
     let state = |status: &str| OciState::for_hooks(ctx.id, status, nix::unistd::getpid().as_raw(), ctx.bundle, &plan.annotations);
@@ -127,6 +128,7 @@ fn stages(ctx: &InitContext) -> Result<(Prepared, OwnedFd), Failure> {
         Ok(())
     })?;
 
+    crate::failpoint::hit("init:after-namespaces");
     set_comm("youki:mounts");
     tl.stage("mounts", || -> Result<(), ChildError> {
         if !plan.new_mount_ns {
@@ -147,6 +149,7 @@ fn stages(ctx: &InitContext) -> Result<(Prepared, OwnedFd), Failure> {
         Ok(())
     })?;
 
+    crate::failpoint::hit("init:after-mounts");
     let runtime_hooks = plan.hooks.prestart().as_ref().is_some_and(|h| !h.is_empty())
         || plan.hooks.create_runtime().as_ref().is_some_and(|h| !h.is_empty());
     if runtime_hooks {
@@ -168,6 +171,7 @@ fn stages(ctx: &InitContext) -> Result<(Prepared, OwnedFd), Failure> {
         rootfs::root_propagation(plan).stage("rootfsPropagation")
     })?;
 
+    crate::failpoint::hit("init:after-pivot");
     set_comm("youki:rootfs");
     tl.stage("finish rootfs", || -> Result<(), ChildError> {
         if let Some(sock) = &ctx.console {
@@ -206,12 +210,15 @@ fn stages(ctx: &InitContext) -> Result<(Prepared, OwnedFd), Failure> {
     let workload = Workload { args: &p.args, env: &env, cwd: &p.cwd, annotations: &plan.annotations };
     let prepared = tl.stage("process", || process_setup::apply(p, seccomp.as_ref(), ctx.preserve_fds, ctx.executor, &workload))?;
 
+    crate::failpoint::hit("init:before-ready");
     set_comm("youki:init");
     ctx.channel.send(&ToParent::Ready { timeline: tl }).stage("sync")?;
+    crate::failpoint::hit("init:after-ready");
     let fifo = wait_for_start(&ctx.state_dir).stage("start").map_err(Failure::AfterReady)?;
     hooks::run_all("startContainer", plan.hooks.start_container(), &state("created"))
         .stage("startContainer hooks")
         .map_err(Failure::AfterReady)?;
+    crate::failpoint::hit("init:after-start-hooks");
     // One byte says "started"; the fifo then stays open until the workload begins (execve
     // closes it, CLOEXEC, or the executor ends the handover).
     nix::unistd::write(&fifo, b"0").ctx(|| "write the exec fifo").stage("start").map_err(Failure::AfterReady)?;

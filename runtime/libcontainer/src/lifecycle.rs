@@ -20,6 +20,7 @@ pub fn start(root: &Path, id: &str) -> Result<ContainerState, ContainerError> {
     crate::telemetry::attr("container.id", id);
     let dir = ContainerDir::open(root, id)?;
     let mut st = dir.load()?;
+    crate::failpoint::hit("start:after-lock");
     crate::telemetry::link_create(st.trace_context.as_deref());
     crate::telemetry::attr_int("pid", st.pid as i64);
     let status = st.live_status(&dir.path);
@@ -27,6 +28,7 @@ pub fn start(root: &Path, id: &str) -> Result<ContainerState, ContainerError> {
         return Err(ContainerError::BadStatus { op: "start", id: id.to_string(), status });
     }
     crate::telemetry::span("exec of the container process", || release(&dir.fifo(), &st))?;
+    crate::failpoint::hit("start:after-release");
     st.status = Status::Running;
     dir.save(&st)?;
     // A failing poststart hook does not stop the container: the spec asks for a warning.
@@ -141,6 +143,7 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<(), ContainerError> 
         Status::Running | Status::Paused | Status::Creating if force => signal_all(&st, Signal::SIGKILL)?,
         _ => return Err(ContainerError::BadStatus { op: "delete", id: id.to_string(), status }),
     }
+    crate::failpoint::hit("delete:after-kill");
     if status != Status::Stopped {
         crate::telemetry::span("wait for exit", || wait_gone(&st, Duration::from_secs(10)))?;
     }
@@ -153,6 +156,7 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<(), ContainerError> 
         }
         mgr.remove()?;
     }
+    crate::failpoint::hit("delete:after-cgroup-remove");
     hooks::run_all_warn("poststop", &st.poststop, &st.to_oci(Status::Stopped));
     dir.remove()?;
     Ok(())
