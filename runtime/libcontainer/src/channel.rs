@@ -21,8 +21,9 @@
 //! ```
 //! Each side owns its end as an `OwnedFd`; the child's end is closed in the parent right after
 //! clone, the parent's end in the child, so EOF always means the other side is gone. Both ends
-//! are CLOEXEC, so the container process never inherits them. Fds (the pty master) travel over
-//! the console socket, not here. `exec` uses the same pair; a rootless `exec` first gets
+//! are CLOEXEC, so the container process never inherits them. The pty master travels over
+//! the console socket; the only fds here are the idmapped mount trees (`idmap_tree`), which
+//! init receives close-on-exec and closes once attached. `exec` uses the same pair; a rootless `exec` first gets
 //! `ToParent::Forked { pid }` from the child that joined the namespaces, then talks to the
 //! forked process (which holds a dup of the child's end) as above.
 
