@@ -33,6 +33,9 @@ pub fn cases() -> Vec<Case> {
         Case::new(m, "bad_idmapped_mounts_refused", bad_idmapped_mounts).runc_xfail(
             "runc 1.1.5 ignores idmap, ridmap, uidMappings and gidMappings, so it creates these containers",
         ),
+        Case::new(m, "features_says_enabled", features).runc_xfail(
+            "runc 1.1.5's features document has no linux.mountExtensions and lists neither idmap nor ridmap",
+        ),
     ]
 }
 
@@ -187,6 +190,23 @@ fn bad_idmapped_mounts(ctx: &mut Ctx) -> Result<Outcome> {
         edit(&mut m, &source, &one);
         spec::add_mount(&mut b.config, m)?;
         rejected(ctx, &mut b, &id, &cg, &[dest]).with_context(|| format!("the mount {dest}"))?;
+    }
+    Ok(Outcome::Pass)
+}
+
+/// features-linux.md: `mountExtensions.idmap.enabled` MUST be true when the runtime reads
+/// `uidMappings` and `gidMappings`; the options are in `mountOptions` (features.md).
+fn features(ctx: &mut Ctx) -> Result<Outcome> {
+    let out = ctx.call(&["features"])?.ok("features")?;
+    let doc: Value = serde_json::from_str(&out.stdout).context("features printed no JSON")?;
+    check_eq!(
+        doc.pointer("/linux/mountExtensions/idmap/enabled"),
+        Some(&json!(true)),
+        "linux.mountExtensions.idmap.enabled"
+    );
+    let options = doc["mountOptions"].as_array().context("no mountOptions")?;
+    for o in ["idmap", "ridmap"] {
+        check!(options.iter().any(|v| v == o), "mountOptions lacks {o}: {options:?}");
     }
     Ok(Outcome::Pass)
 }

@@ -35,10 +35,11 @@
 //!   1.2, config.md "Linux Process", config-linux.md "Personality") and ignores them.
 //! - `idmap/host_root_files_are_the_containers_root`,
 //!   `idmap/ridmap_maps_submounts_idmap_does_not`,
-//!   `idmap/mount_mappings_differ_from_the_containers`, `idmap/bad_idmapped_mounts_refused`:
-//!   runc 1.1.5 predates idmapped mounts (runtime-spec 1.2 `idmap`, `ridmap`,
-//!   `mounts[].uidMappings`); it binds the source without a mapping and creates the
-//!   containers the spec says are errors.
+//!   `idmap/mount_mappings_differ_from_the_containers`, `idmap/bad_idmapped_mounts_refused`,
+//!   `idmap/features_says_enabled`: runc 1.1.5 predates idmapped mounts (runtime-spec 1.2
+//!   `idmap`, `ridmap`, `mounts[].uidMappings`); it binds the source without a mapping,
+//!   creates the containers the spec says are errors, and its `features` has no
+//!   `mountExtensions`.
 //! - `net_devices/veth_moved_renamed_up_with_address`, `net_devices/missing_device_refused`:
 //!   runc 1.1.5 predates `linux.netDevices` (runtime-spec 1.2) and ignores it.
 //!
