@@ -64,6 +64,7 @@ pub fn send_trees(plan: &Plan, init: Pid, channel: &ParentEnd) -> Result<(), Con
     }
     let fds: Vec<BorrowedFd> = trees.iter().map(|t| t.as_fd()).collect();
     channel.send_with_fds(&ToInit::IdmappedMounts { count: trees.len() }, &fds)?;
+    crate::failpoint::hit("create:after-idmapped-mounts");
     Ok(())
 }
 
@@ -121,6 +122,7 @@ fn throwaway_userns(maps: &IdMaps) -> Result<OwnedFd, SysError> {
     })
     .ctx(|| "make a user namespace for the mapping")?;
     let _reaper = Reaper(child.pid);
+    crate::failpoint::hit("create:after-idmap-userns");
     let proc = ProcRoot::host()?;
     proc.write(&PathBuf::from(format!("{}/uid_map", child.pid)), map_text(&maps.uid).as_bytes())
         .map_err(|e| SysError::new(format!("write the uidMappings {}", inline(&maps.uid)), e.source))?;
