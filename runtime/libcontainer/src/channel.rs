@@ -6,6 +6,7 @@
 //!  clone3 ─────────────────────────────────────▶  waits for Proceed
 //!  cgroup: add pid, set resources
 //!  user ns: write uid_map / gid_map
+//!  ToInit::IdmappedMounts + fds ───────────────▶  (only when a mount is idmapped: `idmap_tree`)
 //!  ToInit::Proceed ────────────────────────────▶  setns joins, hostname, keyring, mounts, devices
 //!                  ◀──────────────────────────── ToParent::MountsReady   (only if createRuntime
 //!  prestart + createRuntime hooks                                        or prestart hooks exist)
@@ -20,8 +21,9 @@
 //! ```
 //! Each side owns its end as an `OwnedFd`; the child's end is closed in the parent right after
 //! clone, the parent's end in the child, so EOF always means the other side is gone. Both ends
-//! are CLOEXEC, so the container process never inherits them. Fds (the pty master) travel over
-//! the console socket, not here. `exec` uses the same pair; a rootless `exec` first gets
+//! are CLOEXEC, so the container process never inherits them. The pty master travels over
+//! the console socket; the only fds here are the idmapped mount trees (`idmap_tree`), which
+//! init receives close-on-exec and closes once attached. `exec` uses the same pair; a rootless `exec` first gets
 //! `ToParent::Forked { pid }` from the child that joined the namespaces, then talks to the
 //! forked process (which holds a dup of the child's end) as above.
 
@@ -39,6 +41,9 @@ pub enum ToInit {
     /// The child is in its cgroup and its id maps are written: go on. `host_pid` is the
     /// child's pid as the runtime sees it, for the seccomp listener's state.
     Proceed { host_pid: i32 },
+    /// The detached idmapped mounts, one fd each in plan order, beside this message
+    /// (SCM_RIGHTS); sent before Proceed, only when the plan has idmapped mounts.
+    IdmappedMounts { count: usize },
     /// prestart and createRuntime hooks have run.
     HooksDone,
 }
@@ -172,6 +177,54 @@ impl<S: Serialize, R: DeserializeOwned> End<S, R> {
         }
         serde_json::from_slice(&buf[..n]).map_err(ChannelError::Decode)
     }
+
+    /// `send`, with `fds` beside the message (SCM_RIGHTS); the receiver gets its own copies.
+    pub fn send_with_fds(&self, msg: &S, fds: &[std::os::fd::BorrowedFd]) -> Result<(), ChannelError> {
+        let buf = serde_json::to_vec(msg).map_err(ChannelError::Decode)?;
+        let iov = [IoSlice::new(&buf)];
+        let raw: Vec<i32> = fds.iter().map(|f| f.as_raw_fd()).collect();
+        let cmsg = [socket::ControlMessage::ScmRights(&raw)];
+        loop {
+            match socket::sendmsg::<()>(self.fd.as_raw_fd(), &iov, &cmsg, MsgFlags::MSG_NOSIGNAL, None) {
+                Ok(_) => return Ok(()),
+                Err(nix::Error::EINTR) => continue,
+                Err(nix::Error::EPIPE) | Err(nix::Error::ECONNRESET) => return Err(ChannelError::Closed),
+                Err(e) => return Err(ChannelError::Send(e)),
+            }
+        }
+    }
+
+    /// `recv`, keeping up to `max` fds that came beside the message (close-on-exec).
+    pub fn recv_with_fds(&self, max: usize) -> Result<(R, Vec<OwnedFd>), ChannelError> {
+        use std::os::fd::FromRawFd;
+        let mut buf = vec![0u8; MAX_MESSAGE];
+        let mut cmsg = vec![0u8; nix::sys::socket::cmsg_space::<i32>() * max.max(1)];
+        let mut fds = Vec::new();
+        let n = loop {
+            let mut iov = [IoSliceMut::new(&mut buf)];
+            match socket::recvmsg::<()>(self.fd.as_raw_fd(), &mut iov, Some(&mut cmsg), MsgFlags::MSG_CMSG_CLOEXEC) {
+                Ok(m) => {
+                    for c in m.cmsgs().map_err(ChannelError::Recv)? {
+                        if let socket::ControlMessageOwned::ScmRights(list) = c {
+                            // SAFETY: the kernel just installed these fds for us.
+                            fds.extend(list.into_iter().map(|fd| unsafe { OwnedFd::from_raw_fd(fd) }));
+                        }
+                    }
+                    if m.flags.contains(MsgFlags::MSG_CTRUNC) {
+                        return Err(ChannelError::Recv(nix::Error::EMSGSIZE));
+                    }
+                    break m.bytes;
+                }
+                Err(nix::Error::EINTR) => continue,
+                Err(nix::Error::ECONNRESET) => return Err(ChannelError::Closed),
+                Err(e) => return Err(ChannelError::Recv(e)),
+            }
+        };
+        if n == 0 {
+            return Err(ChannelError::Closed);
+        }
+        Ok((serde_json::from_slice(&buf[..n]).map_err(ChannelError::Decode)?, fds))
+    }
 }
 
 #[cfg(test)]
@@ -188,6 +241,20 @@ mod tests {
         assert_eq!(parent.recv().unwrap(), ToParent::Failed(err));
         drop(child);
         assert!(matches!(parent.recv(), Err(ChannelError::Closed)));
+    }
+
+    #[test]
+    fn fds_cross_beside_a_message() {
+        use std::os::fd::AsFd;
+        let (parent, child) = pair().unwrap();
+        let (r, w) = nix::unistd::pipe().unwrap();
+        parent.send_with_fds(&ToInit::IdmappedMounts { count: 2 }, &[r.as_fd(), w.as_fd()]).unwrap();
+        let (msg, fds) = child.recv_with_fds(2).unwrap();
+        assert_eq!(msg, ToInit::IdmappedMounts { count: 2 });
+        assert_eq!(fds.len(), 2);
+        nix::unistd::write(&fds[1], b"x").unwrap();
+        let mut b = [0u8; 1];
+        assert_eq!(nix::unistd::read(&r, &mut b).unwrap(), 1);
     }
 
     #[test]

@@ -57,6 +57,11 @@ pub struct Created {
 
 /// Reads and parses config.json, naming the file and the position of a JSON error.
 pub fn load_spec(bundle: &Path) -> Result<(PathBuf, Spec), ContainerError> {
+    load_config(bundle).map(|(bundle, spec, _)| (bundle, spec))
+}
+
+/// `load_spec`, with each mount's `uidMappings` and `gidMappings` (`idmap::from_config`).
+pub fn load_config(bundle: &Path) -> Result<(PathBuf, Spec, Vec<crate::idmap::MountMappings>), ContainerError> {
     let bundle = fs::canonicalize(bundle).map_err(|source| ContainerError::Bundle { path: bundle.to_path_buf(), source })?;
     let path = bundle.join("config.json");
     let data = fs::read(&path).map_err(|source| ContainerError::ReadConfig { path: path.clone(), source })?;
@@ -79,16 +84,17 @@ pub fn load_spec(bundle: &Path) -> Result<(PathBuf, Spec), ContainerError> {
         }
         Err(e) => return Err(invalid(e)),
     };
-    crate::validate::check_raw(&raw).map_err(ContainerError::Spec)?;
-    Ok((bundle, spec))
+    let mount_maps = crate::idmap::from_config(&raw)
+        .map_err(|(dest, e)| ContainerError::Spec(crate::validate::SpecError::MountOption { dest, why: e.into() }))?;
+    Ok((bundle, spec, mount_maps))
 }
 
 pub fn create(mut o: CreateOptions) -> Result<Created, ContainerError> {
     crate::telemetry::attr("container.id", o.id);
     let (bundle, host, plan) = crate::telemetry::span("load and plan", || -> Result<_, ContainerError> {
-        let (bundle, spec) = load_spec(o.bundle)?;
+        let (bundle, spec, mount_maps) = load_config(o.bundle)?;
         let host = HostFacts::read()?;
-        let plan = plan::plan(&spec, &bundle, &host).map_err(ContainerError::Spec)?;
+        let plan = plan::plan_with_mount_mappings(&spec, &mount_maps, &bundle, &host).map_err(ContainerError::Spec)?;
         Ok((bundle, host, plan))
     })?;
     crate::telemetry::attr("bundle", bundle.display().to_string());
@@ -216,6 +222,7 @@ fn create_in(
     if let Some(maps) = &plan.id_maps {
         crate::rootless::write_id_maps(pid, maps, o.rootless)?;
     }
+    crate::idmap_tree::send_trees(plan, pid, &parent)?;
     if !plan.net_devices.is_empty() {
         let netns = match plan.joins.iter().find(|j| j.kind == NsKind::Net) {
             Some(j) => j.path.clone(),

@@ -4,9 +4,9 @@ use serde_json::{json, Value};
 
 /// Mount options `mount_options::parse` understands (data options pass through as well).
 pub const MOUNT_OPTIONS: &[&str] = &[
-    "async", "atime", "bind", "dev", "diratime", "dirsync", "exec", "loud", "mand", "noatime", "nodev",
+    "async", "atime", "bind", "dev", "diratime", "dirsync", "exec", "idmap", "loud", "mand", "noatime", "nodev",
     "nodiratime", "noexec", "nomand", "norelatime", "nostrictatime", "nosuid", "private", "rbind",
-    "ratime", "rdev", "rdiratime", "relatime", "remount", "rexec", "rnoatime", "rnodev",
+    "ratime", "rdev", "rdiratime", "relatime", "remount", "rexec", "ridmap", "rnoatime", "rnodev",
     "rnodiratime", "rnoexec", "rnorelatime", "rnostrictatime", "rnosuid", "ro", "rprivate",
     "rrelatime", "rro", "rrw", "rshared", "rslave", "rstrictatime", "rsuid", "runbindable", "rw",
     "shared", "silent", "slave", "strictatime", "suid", "sync", "tmpcopyup", "unbindable",
@@ -39,7 +39,9 @@ pub fn document(version: &str, commit: &str, executors: &[&str]) -> Value {
             "apparmor": {"enabled": false},
             "selinux": {"enabled": false},
             "intelRdt": {"enabled": false},
-            "mountExtensions": {"idmap": {"enabled": false}}
+            // features-linux.md: true when the runtime reads uidMappings/gidMappings, whatever
+            // this host's kernel can do (`idmap`).
+            "mountExtensions": {"idmap": {"enabled": true}}
         },
         "annotations": {
             "io.github.youki.version": version,

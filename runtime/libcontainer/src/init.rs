@@ -87,6 +87,7 @@ fn stages(ctx: &InitContext) -> Result<(Prepared, OwnedFd), Failure> {
     let plan = ctx.plan;
     let mut tl = Timeline::default();
 
+    let idmapped = crate::idmap_tree::receive_trees(plan, &ctx.channel).stage("sync")?;
     let host_pid = match ctx.channel.recv().stage("sync")? {
         ToInit::Proceed { host_pid } => host_pid,
         other => return Err(protocol("Proceed", &other).into()),
@@ -138,7 +139,7 @@ fn stages(ctx: &InitContext) -> Result<(Prepared, OwnedFd), Failure> {
         // Mount targets are /proc/self/fd/N of the host's procfs until pivot_root.
         procfs::ProcRoot::host().map_err(SysError::from).stage("mounts")?;
         let root = in_root::Root::open(&plan.rootfs).map_err(SysError::from).stage("rootfs")?;
-        rootfs::mount_all(plan, &root, &ctx.views).stage("mounts")?;
+        rootfs::mount_all(plan, &root, &ctx.views, idmapped).stage("mounts")?;
         if rootfs::wants_devices(plan) {
             dev::create_devices(plan, &root, ctx.in_user_ns).stage("devices")?;
             dev::dev_symlinks(&root).stage("devices")?;

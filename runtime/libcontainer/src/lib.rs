@@ -21,6 +21,8 @@ pub mod features;
 pub mod hooks;
 pub mod host;
 pub mod identity;
+pub mod idmap;
+pub mod idmap_tree;
 pub mod in_root;
 pub mod init;
 pub mod lifecycle;

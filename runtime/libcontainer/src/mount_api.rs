@@ -19,6 +19,7 @@ pub const MOUNT_ATTR_RDONLY: u64 = 0x1;
 pub const MOUNT_ATTR_NOSUID: u64 = 0x2;
 pub const MOUNT_ATTR_NODEV: u64 = 0x4;
 pub const MOUNT_ATTR_NOEXEC: u64 = 0x8;
+pub const MOUNT_ATTR_IDMAP: u64 = 0x0010_0000;
 
 #[repr(C)]
 struct MountAttr {
@@ -45,6 +46,36 @@ pub fn clone_tree(fd: &impl AsRawFd, recursive: bool) -> nix::Result<OwnedFd> {
     }
     // SAFETY: open_tree with an fd, an empty C string and flags.
     owned(unsafe { libc::syscall(libc::SYS_open_tree, fd.as_raw_fd(), c"".as_ptr(), flags) })
+}
+
+/// A detached copy of the mount tree at the host path `path` (open_tree `OPEN_TREE_CLONE`,
+/// following symlinks as mount(2) does), with its submounts when `recursive`.
+pub fn clone_tree_at(path: &std::path::Path, recursive: bool) -> nix::Result<OwnedFd> {
+    let path = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).map_err(|_| Errno::EINVAL)?;
+    let mut flags = OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC;
+    if recursive {
+        flags |= libc::AT_RECURSIVE as libc::c_uint;
+    }
+    // SAFETY: open_tree with AT_FDCWD, a valid C string and flags.
+    owned(unsafe { libc::syscall(libc::SYS_open_tree, libc::AT_FDCWD, path.as_ptr(), flags) })
+}
+
+/// Gives the detached mount at `fd` the id mapping of the user namespace `userns`
+/// (mount_setattr `MOUNT_ATTR_IDMAP`), on every submount too when `recursive`.
+pub fn set_idmap(fd: &impl AsRawFd, userns: &impl AsRawFd, recursive: bool) -> nix::Result<()> {
+    let mut flags = libc::AT_EMPTY_PATH as libc::c_uint;
+    if recursive {
+        flags |= libc::AT_RECURSIVE as libc::c_uint;
+    }
+    let attr = MountAttr { attr_set: MOUNT_ATTR_IDMAP, attr_clr: 0, propagation: 0, userns_fd: userns.as_raw_fd() as u64 };
+    // SAFETY: an fd, an empty C string and a correctly laid out mount_attr.
+    let rc = unsafe {
+        libc::syscall(libc::SYS_mount_setattr, fd.as_raw_fd(), c"".as_ptr(), flags, &attr as *const MountAttr, std::mem::size_of::<MountAttr>())
+    };
+    if rc < 0 {
+        return Err(Errno::last());
+    }
+    Ok(())
 }
 
 /// Attaches the detached mount `tree` on top of the object behind `target`.

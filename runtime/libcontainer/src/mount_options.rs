@@ -44,6 +44,10 @@ pub struct MountOptions {
     pub bind: bool,
     /// `rbind` was given.
     pub recursive_bind: bool,
+    /// `idmap` or `ridmap` was given: the mount gets an id mapping (see `idmap`).
+    pub idmap: bool,
+    /// `ridmap` was given: the mapping covers every submount too.
+    pub recursive_idmap: bool,
 }
 
 impl Default for MountOptions {
@@ -56,6 +60,8 @@ impl Default for MountOptions {
             data: String::new(),
             bind: false,
             recursive_bind: false,
+            idmap: false,
+            recursive_idmap: false,
         }
     }
 }
@@ -64,10 +70,12 @@ impl Default for MountOptions {
 pub enum MountOptionError {
     #[error("mount option {0:?} is not supported yet")]
     Unsupported(String),
+    #[error(transparent)]
+    Idmap(#[from] crate::idmap::IdmapError),
 }
 
 /// Parses OCI mount options. Unknown options are passed to the filesystem as data, as
-/// mount(8) does; the few that need kernel features we do not use yet are rejected.
+/// mount(8) does.
 pub fn parse(options: &[String]) -> Result<MountOptions, MountOptionError> {
     let mut out = MountOptions::default();
     let mut data: Vec<&str> = Vec::new();
@@ -112,7 +120,12 @@ pub fn parse(options: &[String]) -> Result<MountOptions, MountOptionError> {
             }
             // A podman/crun extension for tmpfs; harmless to ignore.
             "tmpcopyup" => {}
-            "idmap" | "ridmap" => return Err(MountOptionError::Unsupported(opt.clone())),
+            // Not for mount(2): `idmap` plans the mapping.
+            "idmap" => out.idmap = true,
+            "ridmap" => {
+                out.idmap = true;
+                out.recursive_idmap = true;
+            }
             "" => {}
             _ => data.push(o),
         }
@@ -239,9 +252,12 @@ mod tests {
     }
 
     #[test]
-    fn idmap_is_rejected_clearly() {
-        let err = parse(&["idmap".to_string()]).unwrap_err();
-        assert_eq!(err.to_string(), r#"mount option "idmap" is not supported yet"#);
+    fn idmap_and_ridmap_are_ours_not_the_filesystems() {
+        let o = opts(&["rbind", "idmap"]);
+        assert!(o.idmap && !o.recursive_idmap && o.data.is_empty());
+        let o = opts(&["bind", "ridmap"]);
+        assert!(o.idmap && o.recursive_idmap && o.data.is_empty());
+        assert!(!opts(&["rbind"]).idmap);
     }
 
     #[test]

@@ -9,6 +9,7 @@ use nix::sched::CloneFlags;
 use oci_spec::runtime::{Hooks, LinuxDeviceType, LinuxResources, Spec};
 
 use crate::host::HostFacts;
+use crate::idmap::{ContainerUserns, MountMappings};
 use crate::mount_options::{self, MountOptions};
 use crate::namespaces::{NamespaceJoin, NsKind};
 use crate::process_extra::{self, ExtraPlan};
@@ -88,6 +89,8 @@ pub struct MountStep {
     /// Absolute, cleaned, inside the container.
     pub destination: PathBuf,
     pub options: MountOptions,
+    /// `idmap`/`ridmap`: the id mapping the (bind) mount gets.
+    pub idmap: Option<crate::idmap::Idmap>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -149,6 +152,12 @@ pub const DEFAULT_DEVICES: &[(&str, u64, u64)] =
 
 /// Converts a parsed spec into a plan, or says exactly what is wrong with it.
 pub fn plan(spec: &Spec, bundle: &Path, host: &HostFacts) -> Result<Plan, SpecError> {
+    plan_with_mount_mappings(spec, &[], bundle, host)
+}
+
+/// `plan`, given the mounts' `uidMappings` and `gidMappings`, which oci-spec's types drop
+/// (`idmap::from_config` reads them from config.json, one entry per mount).
+pub fn plan_with_mount_mappings(spec: &Spec, mount_maps: &[MountMappings], bundle: &Path, host: &HostFacts) -> Result<Plan, SpecError> {
     let version = spec.version();
     if !(version.starts_with("1.0") || version.starts_with("1.1") || version.starts_with("1.2")) {
         return Err(SpecError::OciVersion(version.clone()));
@@ -257,7 +266,7 @@ pub fn plan(spec: &Spec, bundle: &Path, host: &HostFacts) -> Result<Plan, SpecEr
         }
     }
 
-    let mut mounts = plan_mounts(spec, bundle)?;
+    let mut mounts = plan_mounts(spec, bundle, mount_maps, crate::idmap::container_userns(id_maps.as_ref(), &joins))?;
     if let Some(label) = linux.mount_label().as_deref().filter(|l| !l.is_empty()) {
         label_mounts(&mut mounts, label)?;
     }
@@ -422,15 +431,15 @@ fn rlimit_resource(t: oci_spec::runtime::PosixRlimitType) -> (&'static str, i32)
     (name, res as i32)
 }
 
-fn plan_mounts(spec: &Spec, bundle: &Path) -> Result<Vec<MountStep>, SpecError> {
+fn plan_mounts(spec: &Spec, bundle: &Path, mount_maps: &[MountMappings], userns: ContainerUserns) -> Result<Vec<MountStep>, SpecError> {
     let mut out = Vec::new();
-    for m in spec.mounts().as_deref().unwrap_or(&[]) {
+    for (i, m) in spec.mounts().as_deref().unwrap_or(&[]).iter().enumerate() {
         let dest = m.destination();
         if !dest.is_absolute() {
             return Err(SpecError::RelativeDestination(dest.clone()));
         }
         let options = mount_options::parse(m.options().as_deref().unwrap_or(&[]))
-            .map_err(|source| SpecError::MountOption { dest: dest.clone(), source })?;
+            .map_err(|why| SpecError::MountOption { dest: dest.clone(), why })?;
         let typ = m.typ().as_deref().unwrap_or("");
         let kind = if typ == "bind" || options.bind {
             MountKind::Bind
@@ -439,7 +448,7 @@ fn plan_mounts(spec: &Spec, bundle: &Path) -> Result<Vec<MountStep>, SpecError> 
         } else if typ.is_empty() {
             return Err(SpecError::MountOption {
                 dest: dest.clone(),
-                source: mount_options::MountOptionError::Unsupported("(no type and no bind)".into()),
+                why: mount_options::MountOptionError::Unsupported("(no type and no bind)".into()),
             });
         } else {
             MountKind::Fs(typ.to_string())
@@ -452,7 +461,9 @@ fn plan_mounts(spec: &Spec, bundle: &Path) -> Result<Vec<MountStep>, SpecError> 
             (MountKind::Bind, Some(s)) if s.is_relative() => Some(bundle.join(s)),
             (_, s) => s.clone(),
         };
-        out.push(MountStep { kind, source, destination: clean(dest), options });
+        let idmap = crate::idmap::plan_mount(kind == MountKind::Bind, &options, mount_maps.get(i).unwrap_or(&MountMappings::default()), userns)
+            .map_err(|e| SpecError::MountOption { dest: dest.clone(), why: e.into() })?;
+        out.push(MountStep { kind, source, destination: clean(dest), options, idmap });
     }
     Ok(out)
 }

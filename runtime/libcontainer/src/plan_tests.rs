@@ -278,16 +278,38 @@ fn net_devices_are_planned_against_the_host() {
 }
 
 #[test]
-fn intel_rdt_and_idmapped_mounts_are_refused_clearly() {
+fn intel_rdt_is_refused_clearly() {
     assert_eq!(err(json!({"linux": {"intelRdt": {"closID": "x"}}})), "linux.intelRdt needs resctrl, which is not mounted at /sys/fs/resctrl");
     let mut h = host();
     h.resctrl = true;
     let e = plan(&spec(json!({"linux": {"intelRdt": {"closID": "x"}}})), Path::new("/bundle"), &h).unwrap_err();
     assert_eq!(e.to_string(), "linux.intelRdt is not supported yet");
-    let raw = json!({"mounts": [{"destination": "/m", "type": "bind", "source": "/tmp", "options": ["rbind"],
-        "uidMappings": [{"containerID": 0, "hostID": 1000, "size": 1}]}]});
+}
+
+#[test]
+fn idmapped_mounts_are_planned_and_their_errors_name_the_mount() {
+    let userns = json!({"linux": {
+        "namespaces": [{"type": "mount"}, {"type": "user"}],
+        "uidMappings": [{"containerID": 0, "hostID": 100000, "size": 65536}],
+        "gidMappings": [{"containerID": 0, "hostID": 100000, "size": 65536}]}});
+    let mut with_mount = userns.clone();
+    with_mount["mounts"] = json!([{"destination": "/data", "type": "bind", "source": "/srv", "options": ["rbind", "ridmap"]}]);
+    let p = ok(with_mount);
+    let m = p.mounts.iter().find(|m| m.destination == Path::new("/data")).unwrap();
+    assert_eq!(m.idmap, Some(crate::idmap::Idmap { recursive: true, userns: crate::idmap::Userns::Container }));
+    assert!(m.options.data.is_empty(), "idmap must not reach mount(2)");
+    // The mount's own mappings, read beside the typed spec, win.
+    let maps = crate::idmap::MountMappings { uid: Some(vec![IdMap { container: 0, host: 1, size: 1 }]), gid: Some(vec![IdMap { container: 0, host: 2, size: 1 }]) };
+    let mut with_mount = userns.clone();
+    with_mount["mounts"] = json!([{"destination": "/data", "type": "bind", "source": "/srv", "options": ["bind"]}]);
+    let p = plan_with_mount_mappings(&spec(with_mount), &[maps], Path::new("/bundle"), &host()).unwrap();
+    let own = IdMaps { uid: vec![IdMap { container: 0, host: 1, size: 1 }], gid: vec![IdMap { container: 0, host: 2, size: 1 }] };
+    assert_eq!(p.mounts[0].idmap, Some(crate::idmap::Idmap { recursive: false, userns: crate::idmap::Userns::Own(own) }));
     assert_eq!(
-        crate::validate::check_raw(&raw).unwrap_err().to_string(),
-        "idmapped mounts (mounts[].uidMappings and gidMappings) is not supported yet"
+        err(json!({"mounts": [{"destination": "/data", "type": "bind", "source": "/srv", "options": ["bind", "idmap"]}]})),
+        r#"invalid mount "/data": idmap without uidMappings and gidMappings needs a user namespace in the container"#
     );
+    let mut tmpfs = userns;
+    tmpfs["mounts"] = json!([{"destination": "/t", "type": "tmpfs", "source": "tmpfs", "options": ["idmap"]}]);
+    assert_eq!(err(tmpfs), r#"invalid mount "/t": only bind mounts can be idmapped"#);
 }

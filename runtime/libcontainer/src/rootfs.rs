@@ -55,9 +55,13 @@ pub fn prepare(plan: &Plan) -> Result<(), SysError> {
 /// Performs every mount of the plan, in order. An error names the mount as the spec does, by
 /// its destination in the container and its source, then the step that failed; never the
 /// destination's path on the host, which means nothing to the user.
-pub fn mount_all(plan: &Plan, root: &Root, views: &[CgroupView]) -> Result<(), SysError> {
+/// `idmapped` holds the detached idmapped trees from the parent (`idmap_tree`), one per
+/// idmapped mount in plan order.
+pub fn mount_all(plan: &Plan, root: &Root, views: &[CgroupView], idmapped: Vec<OwnedFd>) -> Result<(), SysError> {
+    let mut idmapped = idmapped.into_iter();
     for step in &plan.mounts {
-        mount_one(root, step, views).map_err(|e| SysError::new(mount_op(step, &e.op), e.errno))?;
+        let tree = if step.idmap.is_some() { idmapped.next() } else { None };
+        mount_one(root, step, views, tree).map_err(|e| SysError::new(mount_op(step, &e.op), e.errno))?;
     }
     Ok(())
 }
@@ -79,7 +83,7 @@ pub fn mount_op(step: &MountStep, failed_step: &str) -> String {
 /// One mount; its errors name only the step (`mount_all` adds which mount). The destination
 /// is opened inside the root (`in_root`) and the mount goes onto that fd, so no symlink can
 /// move it elsewhere.
-fn mount_one(root: &Root, step: &MountStep, views: &[CgroupView]) -> Result<(), SysError> {
+fn mount_one(root: &Root, step: &MountStep, views: &[CgroupView], idmapped: Option<OwnedFd>) -> Result<(), SysError> {
     let shown = step.destination.as_path();
     let leaf = match (&step.kind, &step.source) {
         // A missing source is the mount's own fault: no step to name.
@@ -92,6 +96,7 @@ fn mount_one(root: &Root, step: &MountStep, views: &[CgroupView]) -> Result<(), 
     })?;
     let target = in_root::fd_path(&dest);
     match &step.kind {
+        MountKind::Bind if step.idmap.is_some() => attach_idmapped(idmapped, &dest)?,
         MountKind::Bind => mount_bind(step, &target)?,
         MountKind::Cgroup => mount_cgroup(step, root, &target, shown, views)?,
         MountKind::Fs(fstype) => mount_fs(step, fstype, &target)?,
@@ -129,6 +134,12 @@ fn mount_bind(step: &MountStep, target: &Path) -> Result<(), SysError> {
         flags |= MsFlags::MS_REC;
     }
     mount(Some(src), target, NONE, flags, NONE).ctx(|| "bind")
+}
+
+/// An idmapped bind: the parent's detached tree, moved onto the destination.
+fn attach_idmapped(tree: Option<OwnedFd>, dest: &OwnedFd) -> Result<(), SysError> {
+    let tree = tree.ok_or_else(|| SysError::new("attach the idmapped mount: the runtime sent none", nix::Error::EBADMSG))?;
+    mount_api::attach(&tree, dest).ctx(|| "attach the idmapped mount")
 }
 
 fn mount_fs(step: &MountStep, fstype: &str, target: &Path) -> Result<(), SysError> {
@@ -268,6 +279,7 @@ mod tests {
             source: source.map(PathBuf::from),
             destination: PathBuf::from("/data"),
             options: crate::mount_options::parse(&["rbind".to_string()]).unwrap(),
+            idmap: None,
         }
     }
 

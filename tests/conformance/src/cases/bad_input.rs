@@ -34,9 +34,6 @@ pub fn cases() -> Vec<Case> {
         Case::new(m, "duplicate_namespace_type", duplicate_namespace),
         Case::new(m, "namespace_path_of_wrong_type", namespace_wrong_type),
         Case::new(m, "intel_rdt_without_resctrl", intel_rdt),
-        Case::new(m, "idmapped_mount_refused", idmapped_mount).runc_xfail(
-            "runc 1.1.5 predates idmapped mounts (runtime-spec 1.2 mounts[].uidMappings) and ignores them",
-        ),
     ]
 }
 
@@ -349,16 +346,4 @@ fn intel_rdt(ctx: &mut Ctx) -> Result<Outcome> {
     let (mut b, id, cg) = bundle_with_cgroup(ctx)?;
     spec::set(&mut b.config, "/linux/intelRdt", json!({"closID": "conformance", "l3CacheSchema": "L3:0=ff"}))?;
     rejected(ctx, &mut b, &id, &cg, &["rdt"])
-}
-
-/// config.md: a mount with uidMappings/gidMappings is idmapped; a runtime that cannot do
-/// that must not silently mount it un-mapped.
-fn idmapped_mount(ctx: &mut Ctx) -> Result<Outcome> {
-    let (mut b, id, cg) = bundle_with_cgroup(ctx)?;
-    let map = json!([{"containerID": 0, "hostID": 1000, "size": 1}]);
-    let mut m = spec::mount("/mnt", "bind", "/tmp", &["rbind"]);
-    m["uidMappings"] = map.clone();
-    m["gidMappings"] = map;
-    spec::add_mount(&mut b.config, m)?;
-    rejected(ctx, &mut b, &id, &cg, &["idmap"])
 }

@@ -33,8 +33,13 @@
 //!   `sched/bad_priority_for_policy_refused`: runc 1.1.5 predates `linux.personality`,
 //!   `process.scheduler`, `process.ioPriority` and `process.execCPUAffinity` (runtime-spec
 //!   1.2, config.md "Linux Process", config-linux.md "Personality") and ignores them.
-//! - `bad_input/idmapped_mount_refused`: runc 1.1.5 predates idmapped mounts (runtime-spec
-//!   1.2 `mounts[].uidMappings`) and mounts them without the mapping.
+//! - `idmap/host_root_files_are_the_containers_root`,
+//!   `idmap/ridmap_maps_submounts_idmap_does_not`,
+//!   `idmap/mount_mappings_differ_from_the_containers`, `idmap/bad_idmapped_mounts_refused`,
+//!   `idmap/features_says_enabled`: runc 1.1.5 predates idmapped mounts (runtime-spec 1.2
+//!   `idmap`, `ridmap`, `mounts[].uidMappings`); it binds the source without a mapping,
+//!   creates the containers the spec says are errors, and its `features` has no
+//!   `mountExtensions`.
 //! - `net_devices/veth_moved_renamed_up_with_address`, `net_devices/missing_device_refused`:
 //!   runc 1.1.5 predates `linux.netDevices` (runtime-spec 1.2) and ignores it.
 //!
@@ -61,6 +66,7 @@ mod devices;
 mod error_output;
 mod exec;
 mod hooks;
+mod idmap;
 mod lifecycle;
 mod lsm;
 mod mounts;
@@ -138,6 +144,7 @@ pub fn all() -> Vec<Case> {
     let mut cases = Vec::new();
     cases.extend(namespaces::cases());
     cases.extend(mounts::cases());
+    cases.extend(idmap::cases());
     cases.extend(devices::cases());
     cases.extend(process::cases());
     cases.extend(hooks::cases());
