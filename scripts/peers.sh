@@ -7,7 +7,8 @@
 # Idempotent: a rerun with everything in place only prints where things are. The .debs stay in
 # CACHE, so a rerun after `rm -rf PREFIX` needs no network.
 #   PREFIX (YOUKI_PEERS, default /opt/youki-peers): bin/runc-1.3, bin/crun-1.28, bin/containerd-2.1,
-#     bin/containerd-shim-runc-v2-2.1, bin/ctr-2.1, bin/criu-4.2, VERSIONS (the exact versions).
+#     bin/containerd-shim-runc-v2-2.1, bin/ctr-2.1, bin/criu-4.2, VERSIONS (the exact versions),
+#     criu-path/criu (a PATH directory: runc and youki call `criu` from PATH).
 #   CACHE (YOUKI_PEERS_CACHE, default /var/cache/youki-peers): the sid apt state and the .debs.
 # containerd 2.1 and its shim run on bookworm's libc as they are; the shim sits beside containerd
 # (PREFIX/root/usr/bin), where containerd looks after PATH. The shim calls `runc` from PATH unless
@@ -43,15 +44,21 @@ show() {
       printf '%-32s %s\n' "$name-$series" "$prefix/bin/$name-$series"
     done
   done
+  printf '%-32s %s\n' "criu in PATH" "PATH=$prefix/criu-path:\$PATH"
 }
 installed() {
   [ -f "$prefix/.stamp" ] && [ "$(cat "$prefix/.stamp")" = "$stamp_key" ] || return 1
-  "$prefix/bin/runc-1.3" --version >/dev/null 2>&1 && "$prefix/bin/crun-1.28" --version >/dev/null 2>&1 \
+  [ -x "$prefix/criu-path/criu" ] && "$prefix/bin/runc-1.3" --version >/dev/null 2>&1 && "$prefix/bin/crun-1.28" --version >/dev/null 2>&1 \
     && "$prefix/bin/criu-4.2" --version >/dev/null 2>&1 && "$prefix/bin/containerd-2.1" --version >/dev/null 2>&1
 }
 if installed; then show; exit 0; fi
 
 [ "$(id -u)" = 0 ] || die "needs root (installs under $prefix)"
+mkdir -p "$cache"
+# One install at a time (test.sh and the end-to-end suites may call this together).
+exec 9>"$cache/.lock"
+flock 9
+if installed; then show; exit 0; fi
 command -v patchelf >/dev/null 2>&1 && command -v dpkg-deb >/dev/null 2>&1 || bash "$here/deps.sh" patchelf
 
 # A private apt state: the host's sources, status and lists are never read or written.
@@ -130,6 +137,9 @@ for line in "${peers[@]}"; do
   done
 done
 echo "libc6 ${version[libc6]}" >>"$prefix.new/VERSIONS"
+# A directory for the front of PATH, holding only `criu`: runtimes call `criu` from PATH.
+mkdir -p "$prefix.new/criu-path"
+ln -s ../root/usr/sbin/criu "$prefix.new/criu-path/criu"
 rm -rf "$prefix.old"
 [ -e "$prefix" ] && mv "$prefix" "$prefix.old"
 mv "$prefix.new" "$prefix"

@@ -96,6 +96,23 @@ fn skip_without_criu() -> Option<Outcome> {
     criu_broken().map(|why| Outcome::Skip(format!("needs a working criu; {why}")))
 }
 
+/// A pre-dump needs the kernel's soft-dirty bits (`criu check --feature mem_dirty_track`);
+/// a kernel built without them (this host's 6.18) makes every runtime's pre-dump fail.
+fn skip_without_dirty_tracking() -> Option<Outcome> {
+    let out = Command::new("criu")
+        .args(["check", "--feature", "mem_dirty_track"])
+        .stdin(Stdio::null())
+        .output();
+    match out {
+        Ok(o) if o.status.success() => None,
+        Ok(o) => Some(Outcome::Skip(format!(
+            "a pre-dump needs memory dirty tracking, which this kernel lacks (criu check --feature mem_dirty_track: {}); no runtime can pre-dump here",
+            String::from_utf8_lossy(&o.stderr).lines().find(|l| !l.trim().is_empty()).unwrap_or("failed").trim()
+        ))),
+        Err(e) => Some(Outcome::Skip(format!("criu cannot run: {e}"))),
+    }
+}
+
 /// A bundle for the counter, placed in the suite's cgroup parent; writable root.
 fn counter_bundle(ctx: &mut Ctx, id: &str) -> Result<Bundle> {
     let mut b = ctx.bundle()?;
@@ -235,7 +252,7 @@ fn leave_running(ctx: &mut Ctx) -> Result<Outcome> {
 }
 
 fn pre_dump_then_dump(ctx: &mut Ctx) -> Result<Outcome> {
-    if let Some(skip) = skip_without_criu() {
+    if let Some(skip) = skip_without_criu().or_else(skip_without_dirty_tracking) {
         return Ok(skip);
     }
     let (id, b, pid) = start_counter(ctx)?;
