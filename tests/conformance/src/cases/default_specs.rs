@@ -1,11 +1,15 @@
 //! Today's tools' own default specs, run as they come: `runc spec` and `runc spec --rootless`
-//! of runc 1.3.6, and `ctr oci spec` of containerd 2.1.9 (src/fixtures/, unchanged files).
-//! The only edits: the checker as the process (the defaults run `sh`, or nothing for ctr),
-//! and for ctr a per-container cgroupsPath, because its `/default` is one cgroup for every
-//! container made from it (containerd always sets its own). A terminal stays a terminal: the
-//! checker then reports through the pty sent to `--console-socket`. The facts must show what
-//! the spec asks: namespaces, ids, cwd, hostname, capabilities, rlimits, NoNewPrivs, mounts
-//! and read-only paths.
+//! of runc 1.3.6, `ctr oci spec` of containerd 2.1.9, and the config.json podman 5.8.6 wrote
+//! for `podman create --network none IMAGE true` (src/fixtures/, unchanged files; how each
+//! was made is in src/fixtures/README.md). The only edits: the checker as the process (the
+//! defaults run `sh`, `true` or nothing), a cgroupsPath of the suite's own where the spec
+//! names one (ctr's `/default` is one cgroup for every container made from it; podman's
+//! names its own parent), and for podman the host paths of one container it made: its
+//! rootfs, and the sources of its per-container binds (hosts, hostname, .containerenv, shm),
+//! made afresh in the case's dir. A terminal stays a terminal: the checker then reports
+//! through the pty sent to `--console-socket`. The facts must show what the spec asks:
+//! namespaces, ids, cwd, hostname, capabilities, rlimits, NoNewPrivs, mounts and read-only
+//! paths (and podman's seccomp profile must let the checker run).
 
 use super::{Case, Outcome};
 use crate::bundle::{make_dir, Bundle};
@@ -21,6 +25,7 @@ use std::time::Duration;
 const RUNC_13: &str = include_str!("../fixtures/runc-1.3-spec.json");
 const RUNC_13_ROOTLESS: &str = include_str!("../fixtures/runc-1.3-spec-rootless.json");
 const CTR_21: &str = include_str!("../fixtures/containerd-2.1-ctr-oci-spec.json");
+const PODMAN_5: &str = include_str!("../fixtures/podman-5-spec.json");
 
 const WAIT: Duration = Duration::from_secs(10);
 
@@ -30,6 +35,7 @@ pub fn cases() -> Vec<Case> {
         Case::new(m, "runc_1_3_spec", |c| run_default(c, RUNC_13)),
         Case::new(m, "runc_1_3_spec_rootless", |c| run_default(c, RUNC_13_ROOTLESS)),
         Case::new(m, "containerd_2_1_ctr_oci_spec", |c| run_default(c, CTR_21)),
+        Case::new(m, "podman_5_spec", |c| run_default(c, PODMAN_5)),
     ]
 }
 
@@ -41,7 +47,37 @@ fn prepare(ctx: &Ctx, fixture: &str, id: &str) -> Result<Value> {
     if config.pointer("/linux/cgroupsPath").is_some() {
         spec::set(&mut config, "/linux/cgroupsPath", json!(ctx.placement(id).spec_value))?;
     }
+    if config["root"]["path"].as_str().is_some_and(|p| p.starts_with('/')) {
+        spec::set(&mut config, "/root/path", json!("rootfs"))?;
+        relocate_binds(ctx, &mut config)?;
+    }
     Ok(config)
+}
+
+/// The binds of a spec that an engine wrote for one container of its own point into that
+/// engine's storage: each source is made afresh in the case's dir, a directory for `shm`
+/// and a file for the others.
+fn relocate_binds(ctx: &Ctx, config: &mut Value) -> Result<()> {
+    let dir = ctx.path("engine-files");
+    make_dir(&dir)?;
+    let hostname = config["hostname"].as_str().unwrap_or("container").to_string();
+    for m in config["mounts"].as_array_mut().into_iter().flatten() {
+        if m["type"] != "bind" {
+            continue;
+        }
+        let Some(name) = m["source"].as_str().and_then(|s| s.rsplit('/').next()).map(str::to_string) else {
+            continue;
+        };
+        let source = dir.join(&name);
+        match name.as_str() {
+            "shm" => make_dir(&source)?,
+            "hostname" => std::fs::write(&source, format!("{hostname}\n"))?,
+            "hosts" => std::fs::write(&source, format!("127.0.0.1 localhost\n127.0.1.1 {hostname}\n"))?,
+            _ => std::fs::write(&source, "")?,
+        }
+        m["source"] = json!(source.to_string_lossy());
+    }
+    Ok(())
 }
 
 fn run_default(ctx: &mut Ctx, fixture: &str) -> Result<Outcome> {
@@ -198,7 +234,7 @@ mod tests {
 
     #[test]
     fn fixtures_are_what_the_tools_print() {
-        for (text, version) in [(RUNC_13, "1.2.1"), (RUNC_13_ROOTLESS, "1.2.1"), (CTR_21, "1.2.1")] {
+        for (text, version) in [(RUNC_13, "1.2.1"), (RUNC_13_ROOTLESS, "1.2.1"), (CTR_21, "1.2.1"), (PODMAN_5, "1.2.1")] {
             let config: Value = serde_json::from_str(text).expect("fixture parses");
             assert_eq!(config["ociVersion"], json!(version));
         }
