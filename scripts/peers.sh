@@ -68,47 +68,59 @@ echo "deb $mirror $suite main" >"$state/sources.list"
 apt_opts=(-o Dir::Etc::sourcelist="$state/sources.list" -o Dir::Etc::sourceparts=- -o Dir::State::Lists="$state/lists"
   -o Dir::Cache="$state/cache" -o Dir::State::status=/dev/null -o Debug::NoLocking=1 -o APT::Sandbox::User=root)
 lists_ok() { compgen -G "$state/lists/*_${suite}_main_binary-amd64_Packages*" >/dev/null; }
-# Refresh the lists when they are older than a day (sid drops old versions from the mirror).
-if ! lists_ok || [ -n "$(find "$state/lists" -maxdepth 1 -name "*_${suite}_*Packages*" -mmin +1440 -print -quit)" ]; then
+refreshed=
+refresh_lists() {
   echo "== apt-get update ($suite, private state in $state)"
+  refreshed=1
+  local log
   log=$(apt-get "${apt_opts[@]}" -q update 2>&1) || true
   if grep -qE '^(E|W): (Failed|Some index files failed)' <<<"$log" || ! lists_ok; then
-    lists_ok && grep -q . <<<"$log" && echo "$log" | grep -E '^(E|W):' >&2
     lists_ok || die "Debian $suite is unreachable ($mirror): cannot install today's peers
-$(echo "$log" | grep -E '^(E|W|Err):' | head -5)"
-    echo "peers.sh: using the lists from before (refresh failed)" >&2
+$(grep -E '^(E|W|Err):' <<<"$log" | head -5)"
+    echo "peers.sh: the refresh failed, using the lists from before:" >&2
+    grep -E '^(E|W|Err):' <<<"$log" | head -5 >&2
   fi
+}
+# Refresh the lists when they are older than a day (sid drops old versions from the mirror).
+if ! lists_ok || [ -n "$(find "$state/lists" -maxdepth 1 -name "*_${suite}_*Packages*" -mmin +1440 -print -quit)" ]; then
+  refresh_lists
 fi
 
-# Each peer, its version, and its whole dependency closure (sid's libc and the libraries).
 roots=()
 for line in "${peers[@]}"; do read -r pkg _ <<<"$line"; roots+=("$pkg"); done
-mapfile -t pkgs < <(apt-cache "${apt_opts[@]}" depends --recurse --no-recommends --no-suggests --no-conflicts \
-  --no-breaks --no-replaces --no-enhances "${roots[@]}" | grep -E '^[a-z0-9]' | sort -u)
-((${#pkgs[@]} > ${#roots[@]})) || die "could not resolve the dependencies of ${roots[*]} in $suite"
-declare -A version
-while read -r pkg ver; do version[$pkg]=$ver; done < <(apt-cache "${apt_opts[@]}" show --no-all-versions "${pkgs[@]}" \
-  | awk '/^Package:/ {p=$2} /^Version:/ {print p, $2}')
-for line in "${peers[@]}"; do
-  read -r pkg series _ <<<"$line"
-  v=${version[$pkg]:-}
-  upstream=${v#*:}; upstream=${upstream%%[+~-]*}
-  [[ "$upstream" == "$series".* || "$upstream" == "$series" ]] \
-    || die "Debian $suite has $pkg ${v:-nothing}, not the $series series pinned here: update peers.sh, the conformance expected-failure lists and the bench"
-done
-
-# Download what the cache lacks (apt checks the hashes).
-declare -A debfile
-missing=()
-while read -r _ file _ _; do
-  pkg=${file%%_*}
-  debfile[$pkg]=$file
-  [ -s "$cache/debs/$file" ] || missing+=("$pkg")
-done < <(apt-get "${apt_opts[@]}" download --print-uris "${pkgs[@]}" 2>/dev/null)
-if ((${#missing[@]})); then
+declare -A version debfile
+# Each peer, its version, and its whole dependency closure (sid's libc and the libraries);
+# then downloads what the cache lacks (apt checks the hashes). Fails on a failed download.
+resolve_and_fetch() {
+  mapfile -t pkgs < <(apt-cache "${apt_opts[@]}" depends --recurse --no-recommends --no-suggests --no-conflicts \
+    --no-breaks --no-replaces --no-enhances "${roots[@]}" | grep -E '^[a-z0-9]' | sort -u)
+  ((${#pkgs[@]} > ${#roots[@]})) || die "could not resolve the dependencies of ${roots[*]} in $suite"
+  version=()
+  while read -r pkg ver; do version[$pkg]=$ver; done < <(apt-cache "${apt_opts[@]}" show --no-all-versions "${pkgs[@]}" \
+    | awk '/^Package:/ {p=$2} /^Version:/ {print p, $2}')
+  local line pkg series v upstream file missing=()
+  for line in "${peers[@]}"; do
+    read -r pkg series _ <<<"$line"
+    v=${version[$pkg]:-}
+    upstream=${v#*:}; upstream=${upstream%%[+~-]*}
+    [[ "$upstream" == "$series".* || "$upstream" == "$series" ]] \
+      || die "Debian $suite has $pkg ${v:-nothing}, not the $series series pinned here: update peers.sh, the conformance expected-failure lists and the bench"
+  done
+  debfile=()
+  while read -r _ file _ _; do
+    pkg=${file%%_*}
+    debfile[$pkg]=$file
+    [ -s "$cache/debs/$file" ] || missing+=("$pkg")
+  done < <(apt-get "${apt_opts[@]}" download --print-uris "${pkgs[@]}" 2>/dev/null)
+  ((${#missing[@]})) || return 0
   echo "== downloading ${#missing[@]} packages from $suite into $cache/debs"
-  (cd "$cache/debs" && apt-get "${apt_opts[@]}" -q download "${missing[@]}" >/dev/null) \
-    || die "download from Debian $suite failed ($mirror): ${missing[*]}"
+  (cd "$cache/debs" && apt-get "${apt_opts[@]}" -q download "${missing[@]}" >/dev/null)
+}
+if ! resolve_and_fetch; then
+  # The lists may name versions the mirror has dropped since: refresh once and retry.
+  [ -z "$refreshed" ] || die "download from Debian $suite failed ($mirror)"
+  refresh_lists
+  resolve_and_fetch || die "download from Debian $suite failed ($mirror)"
 fi
 
 # Unpack into a fresh root, then patch and link.
