@@ -33,7 +33,7 @@ stamp_key=$(sha256sum "$0" | cut -d' ' -f1)
 lib=$prefix/root/usr/lib/x86_64-linux-gnu
 
 die() { echo "peers.sh: $*" >&2; exit 1; }
-# The stable paths, one per line: NAME PATH VERSION.
+# The stable paths, one per line: NAME PATH.
 show() {
   echo "== today's peers under $prefix (from Debian $suite; exact versions in $prefix/VERSIONS)"
   local line pkg series mode f name
