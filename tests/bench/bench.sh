@@ -13,6 +13,8 @@
 # Environment knobs:
 #   BENCH_WARMUP (5)  BENCH_RUNS (50)  BENCH_RSS_SAMPLES (10)  BENCH_LIST_SIZE (5)
 #   BENCH_RESULTS (a new directory under /tmp): where JSON exports and tables go
+#   BENCH_PEERS (1): also today's runc 1.3 and crun 1.28 (scripts/peers.sh), as runc-1.3
+#   and crun-1.28 beside Debian's runc and crun (the "vs" columns stay against Debian's)
 #   BENCH_ATTACH_SAMPLES (10): youki-trace load+attach samples
 #   YOUKI_TRACE (youki-trace next to YOUKI_PATH), YOUKI_NO_OTEL (target/no-otel's youki,
 #   `just build-no-otel`), OTLP_SINK (otlp-sink next to YOUKI_PATH, from tests/e2e-containerd):
@@ -105,6 +107,18 @@ runtimes=(runc crun)
 wasm_cases=()
 ln -s "$(command -v runc)" "$bin/runc"
 ln -s "$(command -v crun)" "$bin/crun"
+# Today's runc 1.3 and crun 1.28 beside Debian's: scripts/peers.sh installs them from Debian
+# sid under /opt/youki-peers (quick when done). BENCH_PEERS=0 leaves them out.
+if [[ ${BENCH_PEERS:-1} != 0 ]]; then
+    if peers_log=$(bash "$repo/scripts/peers.sh" 2>&1); then
+        for peer in runc-1.3 crun-1.28; do
+            runtimes+=("$peer")
+            ln -s "/opt/youki-peers/bin/$peer" "$bin/$peer"
+        done
+    else
+        note "today's runc 1.3 and crun 1.28 left out: scripts/peers.sh failed: $(tail -n 1 <<<"$peers_log")"
+    fi
+fi
 if [[ -f $youki_path && -x $youki_path ]]; then
     runtimes+=(youki)
     ln -s "$(realpath "$youki_path")" "$bin/youki"

@@ -98,7 +98,10 @@ fn real_main() -> Result<i32> {
                 notes.push("slow".to_string());
             }
             if let Some(why) = case.runc_xfail {
-                notes.push(format!("runc xfail: {why}"));
+                notes.push(format!("runc 1.1 xfail: {why}"));
+            }
+            if let Some(why) = case.runc13_xfail {
+                notes.push(format!("runc 1.3 xfail: {why}"));
             }
             if let Some(why) = case.runc_systemd_xfail {
                 notes.push(format!("runc --systemd-cgroup xfail: {why}"));
@@ -166,14 +169,15 @@ fn setup(runtime: PathBuf, runtime_args: Vec<String>, checker: Option<PathBuf>) 
     let cgroups = CgroupDriver::for_runtime_args(&runtime_args);
     let rt = runtime::Runtime::probe(runtime, base.join("root"), runtime_args)?;
     println!(
-        "# runtime: {} ({}){}",
+        "# runtime: {} ({}){}{}",
         rt.path.display(),
         rt.version.lines().next().unwrap_or("?"),
         if rt.global_args.is_empty() {
             String::new()
         } else {
             format!(", global flags {:?}", rt.global_args)
-        }
+        },
+        rt.peer.map_or(String::new(), |p| format!("; expected failures: the {} list", p.label()))
     );
     Ok(Suite {
         rt,

@@ -96,7 +96,7 @@ pub fn run_all(suite: &Suite, cases: &[Case]) -> Vec<CaseResult> {
                             Err(anyhow::anyhow!("the case panicked: {}", panic_text(&panic)))
                         });
                 let leaks = ctx.finish();
-                let xfail = case.expected_failure(suite.rt.is_runc, &suite.cgroups);
+                let xfail = case.expected_failure(suite.rt.peer, &suite.cgroups);
                 classify(outcome, &leaks, xfail)
             }
             Err(err) => (Kind::Fail, format!("setting up the case: {err:#}")),

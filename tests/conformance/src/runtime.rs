@@ -19,8 +19,10 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(20);
 pub struct Runtime {
     pub path: PathBuf,
     pub root: PathBuf,
-    /// `--version` mentions runc: cases with a `runc_xfail` reason report XFAIL on failure.
+    /// `--version` mentions runc.
     pub is_runc: bool,
+    /// Which list of expected failures applies (cases report XFAIL on failure), from `--version`.
+    pub peer: Option<Peer>,
     pub version: String,
     /// Global flags passed before the subcommand on every call (`--systemd-cgroup`).
     pub global_args: Vec<String>,
@@ -96,6 +98,44 @@ fn tail(s: &str, max: usize) -> &str {
     &s[start..]
 }
 
+/// A peer runtime with its own list of expected failures (`Case::runc_xfail` and friends).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Peer {
+    /// runc before 1.2: Debian bookworm's 1.1.5.
+    Runc11,
+    /// runc 1.2 and later: today's 1.3.6 (scripts/peers.sh).
+    Runc13,
+}
+
+impl Peer {
+    /// Reads `--version` output: `runc version 1.3.6+ds1` is runc 1.3. A runc whose version
+    /// cannot be read gets the runc 1.1 list, as every runc did before versions were told apart.
+    pub fn from_version(text: &str) -> Option<Peer> {
+        let text = text.to_lowercase();
+        if !text.contains("runc") {
+            return None;
+        }
+        let number = text
+            .split_once("runc version")
+            .map(|(_, rest)| rest.trim_start())
+            .unwrap_or_default();
+        let mut parts = number.split(|c: char| !c.is_ascii_digit());
+        let major = parts.next().and_then(|p| p.parse::<u32>().ok());
+        let minor = parts.next().and_then(|p| p.parse::<u32>().ok());
+        Some(match (major, minor) {
+            (Some(major), Some(minor)) if (major, minor) >= (1, 2) => Peer::Runc13,
+            _ => Peer::Runc11,
+        })
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Peer::Runc11 => "runc 1.1",
+            Peer::Runc13 => "runc 1.3",
+        }
+    }
+}
+
 static CALLS: AtomicU32 = AtomicU32::new(0);
 
 impl Runtime {
@@ -112,6 +152,7 @@ impl Runtime {
             path,
             root,
             is_runc,
+            peer: Peer::from_version(&version),
             version,
             global_args,
         })
@@ -232,6 +273,18 @@ pub fn read_lossy(path: &Path) -> Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn peers_are_told_apart_by_version() {
+        let v = |s: &str| Peer::from_version(s);
+        assert_eq!(v("runc version 1.1.5+ds1\ncommit: 1.1.5+ds1-1+deb12u1\nspec: 1.0.2-dev"), Some(Peer::Runc11));
+        assert_eq!(v("runc version 1.3.6+ds1\ncommit: 1.3.6+ds1-1\nspec: 1.2.1"), Some(Peer::Runc13));
+        assert_eq!(v("runc version 1.4.0"), Some(Peer::Runc13));
+        assert_eq!(v("runc version 1.2.0-rc.1"), Some(Peer::Runc13));
+        assert_eq!(v("runc (unknown)"), Some(Peer::Runc11));
+        assert_eq!(v("youki version 0.5.0\ncommit: abc"), None);
+        assert_eq!(v("crun version 1.28"), None);
+    }
 
     #[test]
     fn tail_keeps_the_end_on_a_char_boundary() {

@@ -23,17 +23,23 @@ pub fn cases() -> Vec<Case> {
         Case::new(m, "wrong_field_type", wrong_type),
         Case::new(m, "missing_rootfs", missing_rootfs),
         Case::new(m, "relative_mount_destination", relative_destination),
-        Case::new(m, "missing_bind_source", missing_bind_source),
+        Case::new(m, "missing_bind_source", missing_bind_source).runc13_xfail(
+            "runc 1.3 names only the missing host source, not the mount's destination in the container",
+        ),
         Case::new(m, "args0_not_found", args0_not_found),
         Case::new(m, "duplicate_id", duplicate_id),
         Case::new(m, "invalid_id", invalid_id),
         Case::new(m, "unknown_rlimit_type", unknown_rlimit),
         Case::new(m, "duplicate_rlimits", duplicate_rlimits).runc_xfail(
             "runc 1.1.5 accepts duplicated rlimit types; config.md says they MUST be an error",
-        ),
+        )
+        .runc13_xfail("runc 1.3 still accepts duplicated rlimit types; config.md says they MUST be an error"),
         Case::new(m, "duplicate_namespace_type", duplicate_namespace),
         Case::new(m, "namespace_path_of_wrong_type", namespace_wrong_type),
         Case::new(m, "intel_rdt_without_resctrl", intel_rdt),
+        Case::new(m, "idmapped_mount_mapped_or_refused", idmapped_mount).runc_xfail(
+            "runc 1.1.5 predates idmapped mounts (runtime-spec 1.2 mounts[].uidMappings) and mounts them without the mapping",
+        ),
     ]
 }
 
@@ -346,4 +352,41 @@ fn intel_rdt(ctx: &mut Ctx) -> Result<Outcome> {
     let (mut b, id, cg) = bundle_with_cgroup(ctx)?;
     spec::set(&mut b.config, "/linux/intelRdt", json!({"closID": "conformance", "l3CacheSchema": "L3:0=ff"}))?;
     rejected(ctx, &mut b, &id, &cg, &["rdt"])
+}
+
+/// config.md: a mount with uidMappings/gidMappings is idmapped. A runtime that does it shows
+/// the source's files through the mapping (runc 1.3 does, without a user namespace); one that
+/// cannot must refuse, naming it, and leave nothing behind; mounting it un-mapped is wrong.
+fn idmapped_mount(ctx: &mut Ctx) -> Result<Outcome> {
+    let src = ctx.path("idmap-src");
+    crate::bundle::make_dir(&src)?;
+    std::os::unix::fs::chown(&src, Some(0), Some(0)).context("chown the idmap source")?;
+    let (mut b, id, cg) = bundle_with_cgroup(ctx)?;
+    let map = json!([{"containerID": 0, "hostID": 1000, "size": 1}]);
+    let mut m = spec::mount("/mnt", "bind", &src.to_string_lossy(), &["rbind"]);
+    m["uidMappings"] = map.clone();
+    m["gidMappings"] = map;
+    spec::add_mount(&mut b.config, m)?;
+    spec::set(&mut b.config, "/linux/cgroupsPath", json!(cg.spec_value))?;
+    spec::checker_args(&mut b.config, &["--stat", "/mnt"])?;
+    b.write()?;
+    let dir = b.dir.to_string_lossy().into_owned();
+    let out = ctx.call_with(&["run", "--bundle", &dir, &id], Call { log: true, ..Call::default() })?;
+    check!(!out.timed_out, "run hung: {}", out.describe());
+    if !out.success() {
+        mentions(&out, &["idmap"])?;
+        nothing_left(ctx, &id, Some(&cg.cgroup))?;
+        return Ok(Outcome::Pass);
+    }
+    let f = crate::facts::parse(&out.stdout)?;
+    let st = f.stat("/mnt")?;
+    // The mapping is read as a user namespace's: the source's own ids are the containerIDs,
+    // and the mount shows them as the hostIDs.
+    check!(
+        (st.uid, st.gid) == (Some(1000), Some(1000)),
+        "/mnt (0:0 in the source, containerID 0 mapped to hostID 1000) shows {:?}:{:?}, not 1000:1000: the mount is not idmapped",
+        st.uid,
+        st.gid
+    );
+    Ok(Outcome::Pass)
 }

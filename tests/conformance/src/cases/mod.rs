@@ -2,9 +2,13 @@
 //!
 //! Every expectation comes from the runtime-spec text (runtime.md, config.md,
 //! config-linux.md) or, for CLI behaviour, from runc's manual pages, which a drop-in
-//! runtime must match. Cases run against any runtime; when `--version` says runc, the
-//! following cases are expected to fail because runc 1.1.5 predates or deviates from the
-//! spec. They report XFAIL there (counted as skipped) and FAIL on every other runtime:
+//! runtime must match. Cases run against any runtime. When `--version` says runc, the
+//! cases on the list for its version are expected to fail, because that runc predates or
+//! deviates from the spec: they report XFAIL there (counted as skipped) and FAIL on every
+//! other runtime. runc before 1.2 gets the runc 1.1 list, runc 1.2 and later the runc 1.3
+//! list (`runtime::Peer`).
+//!
+//! ### Expected failures of runc 1.1 (Debian bookworm's 1.1.5; `Case::runc_xfail`)
 //!
 //! - `namespaces/time_offsets`: runc 1.1.5 does not know the `time` namespace type nor
 //!   `linux.timeOffsets` (runtime-spec 1.2) and refuses the config
@@ -51,17 +55,40 @@
 //!   an open; `update` makes systemd rebuild its program without the rule, so an allowed
 //!   node with no driver behind it turns EPERM.
 //!
-//! A case that passes on runc although it carries a `runc_xfail` or `runc_systemd_xfail`
-//! reason is reported as a FAIL, so the lists above cannot go stale silently.
+//! ### Expected failures of runc 1.3 (1.3.6 from Debian sid, scripts/peers.sh; `Case::runc13_xfail`)
+//!
+//! - `mounts/rootfs_propagation_slave`: `shared` and `unbindable` now work, but for `slave`
+//!   `/` still ends up private (no master), as in runc 1.1.5.
+//! - `hooks/order`: runc 1.3 still runs the poststart hooks inside `create`.
+//! - `hooks/failing_poststop_is_only_a_warning`: `delete` fails at the first failing
+//!   poststop hook ("error running poststop hook #0"); runtime.md step 13 makes the failure
+//!   a warning and runs the remaining hooks.
+//! - `bad_input/duplicate_rlimits`: still accepted, although config.md says MUST be an error.
+//! - `net_devices/veth_moved_renamed_up_with_address`, `net_devices/missing_device_refused`:
+//!   runc 1.3 does not implement `linux.netDevices` (runtime-spec 1.2) and ignores it.
+//! - `bad_input/missing_bind_source` and `sched/bad_priority_for_policy_refused`, wording
+//!   only: runc 1.3 refuses both and cleans up, but its errors name only the host source
+//!   ("open /nonexistent-youki-src: no such file or directory", not the destination in the
+//!   container) and "error setting scheduler: invalid argument" (not process.scheduler).
+//!
+//! What runc 1.3 gained over 1.1.5, so these are plain cases there: the time namespace, the
+//! shared and unbindable rootfs propagation, `domainname`, the 2025/2026 /dev and console
+//! symlink fixes, `linux.personality`, `process.scheduler`, `process.ioPriority`,
+//! `process.execCPUAffinity` and idmapped mounts.
+//!
+//! A case that passes on runc although it carries a reason for that runc's version is
+//! reported as a FAIL, so the lists above cannot go stale silently.
 
 use crate::cgroup_driver::CgroupDriver;
 use crate::ctx::Ctx;
+use crate::runtime::Peer;
 use anyhow::Result;
 
 mod bad_input;
 mod cgroup_cmds;
 mod cgroups;
 mod checkpoint;
+mod default_specs;
 mod devices;
 mod error_output;
 mod exec;
@@ -95,10 +122,12 @@ pub struct Case {
     pub run: CaseFn,
     /// Takes long; left out with `--skip-slow`.
     pub slow: bool,
-    /// Why runc 1.1.5 is expected to fail this case.
+    /// Why runc 1.1 (Debian bookworm's 1.1.5) is expected to fail this case.
     pub runc_xfail: Option<&'static str>,
     /// Why runc 1.1.5 is expected to fail this case with its systemd cgroup driver.
     pub runc_systemd_xfail: Option<&'static str>,
+    /// Why runc 1.3 (today's 1.3.6, and any runc from 1.2 on) is expected to fail this case.
+    pub runc13_xfail: Option<&'static str>,
 }
 
 impl Case {
@@ -109,6 +138,7 @@ impl Case {
             slow: false,
             runc_xfail: None,
             runc_systemd_xfail: None,
+            runc13_xfail: None,
         }
     }
 
@@ -127,14 +157,17 @@ impl Case {
         self
     }
 
+    pub fn runc13_xfail(mut self, why: &'static str) -> Case {
+        self.runc13_xfail = Some(why);
+        self
+    }
+
     /// Why this case is expected to fail for this runtime and cgroup driver, if it is.
-    pub fn expected_failure(&self, is_runc: bool, driver: &CgroupDriver) -> Option<&'static str> {
-        if !is_runc {
-            return None;
-        }
-        match driver {
-            CgroupDriver::Systemd { .. } => self.runc_xfail.or(self.runc_systemd_xfail),
-            CgroupDriver::Fs { .. } => self.runc_xfail,
+    pub fn expected_failure(&self, peer: Option<Peer>, driver: &CgroupDriver) -> Option<&'static str> {
+        match (peer?, driver) {
+            (Peer::Runc11, CgroupDriver::Systemd { .. }) => self.runc_xfail.or(self.runc_systemd_xfail),
+            (Peer::Runc11, CgroupDriver::Fs { .. }) => self.runc_xfail,
+            (Peer::Runc13, _) => self.runc13_xfail,
         }
     }
 }
@@ -149,6 +182,7 @@ pub fn all() -> Vec<Case> {
     cases.extend(process::cases());
     cases.extend(hooks::cases());
     cases.extend(lifecycle::cases());
+    cases.extend(default_specs::cases());
     cases.extend(cgroups::cases());
     cases.extend(cgroup_cmds::cases());
     cases.extend(exec::cases());
@@ -208,23 +242,68 @@ mod tests {
         let case = Case::new("m", "n", |_| Ok(Outcome::Pass)).runc_systemd_xfail("why");
         let fs = CgroupDriver::for_runtime_args(&[]);
         let sd = CgroupDriver::for_runtime_args(&["--systemd-cgroup".to_string()]);
-        assert_eq!(case.expected_failure(true, &sd), Some("why"));
-        assert_eq!(case.expected_failure(true, &fs), None);
-        assert_eq!(case.expected_failure(false, &sd), None);
+        assert_eq!(case.expected_failure(Some(Peer::Runc11), &sd), Some("why"));
+        assert_eq!(case.expected_failure(Some(Peer::Runc11), &fs), None);
+        assert_eq!(case.expected_failure(None, &sd), None);
+        assert_eq!(case.expected_failure(Some(Peer::Runc13), &sd), None);
+    }
+
+    #[test]
+    fn each_runc_version_has_its_own_list() {
+        let fs = CgroupDriver::for_runtime_args(&[]);
+        let old = Case::new("m", "n", |_| Ok(Outcome::Pass)).runc_xfail("old");
+        assert_eq!(old.expected_failure(Some(Peer::Runc11), &fs), Some("old"));
+        assert_eq!(old.expected_failure(Some(Peer::Runc13), &fs), None);
+        let new = Case::new("m", "n", |_| Ok(Outcome::Pass)).runc13_xfail("new");
+        assert_eq!(new.expected_failure(Some(Peer::Runc11), &fs), None);
+        assert_eq!(new.expected_failure(Some(Peer::Runc13), &fs), Some("new"));
+        assert_eq!(new.expected_failure(None, &fs), None);
+    }
+
+    /// The case names written as `module/name` in `text` between the lines starting with
+    /// `from` and the next line starting with `to`, on the lines `keep` accepts.
+    fn names_between(text: &str, from: &str, to: &str, keep: fn(&str) -> bool) -> BTreeSet<String> {
+        let start = text
+            .lines()
+            .position(|l| l.starts_with(from))
+            .unwrap_or_else(|| panic!("no line starts with {from:?}"));
+        let known: BTreeSet<String> = all().into_iter().map(|c| c.name).collect();
+        text.lines()
+            .skip(start + 1)
+            .take_while(|l| !l.starts_with(to))
+            .filter(|l| keep(l))
+            .flat_map(|l| l.split('`').skip(1).step_by(2).map(str::to_string).collect::<Vec<_>>())
+            .filter(|n| known.contains(n))
+            .collect()
+    }
+
+    fn marked(pick: fn(&Case) -> bool) -> BTreeSet<String> {
+        all().into_iter().filter(|c| pick(c)).map(|c| c.name).collect()
     }
 
     #[test]
     fn the_documented_exceptions_match_the_marked_cases() {
-        let doc = include_str!("mod.rs");
-        for case in all()
-            .iter()
-            .filter(|c| c.runc_xfail.is_some() || c.runc_systemd_xfail.is_some())
-        {
-            assert!(
-                doc.contains(&format!("`{}`", case.name)),
-                "{} is not listed in the module doc",
-                case.name
-            );
-        }
+        let doc: String = include_str!("mod.rs")
+            .lines()
+            .take_while(|l| l.starts_with("//!"))
+            .map(|l| format!("{}\n", l.trim_start_matches("//!").trim_start()))
+            .collect();
+        let runc11 = marked(|c| c.runc_xfail.is_some() || c.runc_systemd_xfail.is_some());
+        let runc13 = marked(|c| c.runc13_xfail.is_some());
+        assert!(!runc13.is_empty());
+        let any = |_: &str| true;
+        assert_eq!(names_between(&doc, "### Expected failures of runc 1.1", "### ", any), runc11);
+        assert_eq!(names_between(&doc, "### Expected failures of runc 1.3", "What runc 1.3 gained", any), runc13);
+    }
+
+    #[test]
+    fn the_readme_tables_match_the_marked_cases() {
+        let readme = include_str!("../../README.md");
+        let runc11 = marked(|c| c.runc_xfail.is_some() || c.runc_systemd_xfail.is_some());
+        let runc13 = marked(|c| c.runc13_xfail.is_some());
+        // Only the table rows: the notes under a table may name other cases.
+        let rows = |l: &str| l.starts_with("| `");
+        assert_eq!(names_between(readme, "## Expected failures of runc 1.1.5", "## ", rows), runc11);
+        assert_eq!(names_between(readme, "## Expected failures of runc 1.3.6", "## ", rows), runc13);
     }
 }

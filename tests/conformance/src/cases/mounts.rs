@@ -35,7 +35,8 @@ pub fn cases() -> Vec<Case> {
         Case::new(m, "rootfs_propagation_slave", |c| {
             rootfs_propagation(c, "slave")
         })
-        .runc_xfail(propagation_gap),
+        .runc_xfail(propagation_gap)
+        .runc13_xfail("runc 1.3 still leaves / private for `slave`: no master, so host mounts do not propagate in"),
         Case::new(m, "rootfs_propagation_unbindable", |c| {
             rootfs_propagation(c, "unbindable")
         })

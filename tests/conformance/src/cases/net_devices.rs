@@ -16,12 +16,13 @@ use anyhow::{bail, Context, Result};
 use serde_json::json;
 
 const LACKS: &str = "runc 1.1.5 predates linux.netDevices (runtime-spec 1.2) and ignores it";
+const LACKS_13: &str = "runc 1.3 does not implement linux.netDevices (runtime-spec 1.2) and ignores it";
 
 pub fn cases() -> Vec<Case> {
     let m = "net_devices";
     vec![
-        Case::new(m, "veth_moved_renamed_up_with_address", moved).runc_xfail(LACKS),
-        Case::new(m, "missing_device_refused", missing).runc_xfail(LACKS),
+        Case::new(m, "veth_moved_renamed_up_with_address", moved).runc_xfail(LACKS).runc13_xfail(LACKS_13),
+        Case::new(m, "missing_device_refused", missing).runc_xfail(LACKS).runc13_xfail(LACKS_13),
     ]
 }
 

@@ -148,7 +148,8 @@ fn sysctl_overmounted(ctx: &mut Ctx) -> Result<Outcome> {
 }
 
 /// CVE-2025-52565: the container's /dev/console is a symlink to a file of the rootfs. The
-/// pty must go on /dev/console itself, never on the file the symlink names.
+/// pty must go on /dev/console itself, never on the file the symlink names; refusing the
+/// symlinked /dev/console (runc 1.3.6 does, naming it) is right too.
 fn console_symlink(ctx: &mut Ctx) -> Result<Outcome> {
     let (mut b, _) = own_dev(ctx, "own-dev-console", &[("console", "/etc/target"), ("ptmx", "pts/ptmx")])?;
     std::fs::write(b.rootfs().join("etc/target"), "plain file\n")?;
@@ -161,7 +162,10 @@ fn console_symlink(ctx: &mut Ctx) -> Result<Outcome> {
     let out = ctx.create(&b, &id, &["--console-socket", &sock.to_string_lossy()])?;
     let content = std::fs::read_to_string(b.rootfs().join("etc/target")).unwrap_or_default();
     check_eq!(content.as_str(), "plain file\n", "the file /dev/console pointed at, after create ({})", out.describe());
-    let out = out.ok("create --console-socket")?;
+    if !out.success() {
+        check!(out.messages().contains("/dev/console"), "create failed, but not because of /dev/console: {}", out.describe());
+        return Ok(Outcome::Pass);
+    }
     drop(out);
     let reader = console.drain(Duration::from_secs(10))?;
     ctx.start(&id)?.ok("start")?;
