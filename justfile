@@ -93,3 +93,8 @@ release: build build-wasm
 # The conformance suite alone, against any runtime: `just conformance /usr/sbin/runc`.
 conformance runtime=(target + "/youki"): build
     {{target}}/conformance --runtime {{runtime}}
+
+# AFL++ on the config.json -> plan path and the state decoder (tests/fuzz): `just fuzz 3600`
+# runs each target for an hour. CI runs 30 s each.
+fuzz secs="30":
+    bash tests/fuzz/run.sh {{secs}}

@@ -79,6 +79,12 @@ for rt in "${runtimes[@]}"; do
   total_p=$((total_p + ${p:-0})); total_f=$((total_f + ${f:-1})); total_s=$((total_s + ${s:-0}))
 done
 
+echo "== fuzz smoke: config.json -> plan and the state decoder under AFL++ (tests/fuzz)"
+bash tests/fuzz/run.sh "${FUZZ_SECS:-30}" 2>&1 | tee /tmp/youki-fuzz.log
+[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+read -r fz_p fz_f < <(grep -E "^fuzz: [0-9]+ passed" /tmp/youki-fuzz.log | sed -E 's/.*: ([0-9]+) passed, ([0-9]+) failed/\1 \2/')
+total_p=$((total_p + ${fz_p:-0})); total_f=$((total_f + ${fz_f:-1}))
+
 echo "== test run took $(( $(date +%s) - start ))s, status $status"
 echo "total: $total_p passed, $total_f failed, $total_s skipped"
 exit $status

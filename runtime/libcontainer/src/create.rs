@@ -65,14 +65,21 @@ pub fn load_config(bundle: &Path) -> Result<(PathBuf, Spec, Vec<crate::idmap::Mo
     let bundle = fs::canonicalize(bundle).map_err(|source| ContainerError::Bundle { path: bundle.to_path_buf(), source })?;
     let path = bundle.join("config.json");
     let data = fs::read(&path).map_err(|source| ContainerError::ReadConfig { path: path.clone(), source })?;
+    let (spec, mount_maps) = parse_config(&data, &path)?;
+    Ok((bundle, spec, mount_maps))
+}
+
+/// Parses the bytes of config.json (`path` only names it in errors). Pure: the fuzz target
+/// in tests/fuzz drives it, and `plan` after it, with arbitrary input.
+pub fn parse_config(data: &[u8], path: &Path) -> Result<(Spec, Vec<crate::idmap::MountMappings>), ContainerError> {
     // Parsed from the bytes (not from a Value) so that errors keep their line and column, and
     // through serde_path_to_error so that they name the field.
-    let mut de = serde_json::Deserializer::from_slice(&data);
+    let mut de = serde_json::Deserializer::from_slice(data);
     let typed: Result<Spec, _> = serde_path_to_error::deserialize(&mut de);
-    let mut raw: serde_json::Value =
-        serde_json::from_slice(&data).map_err(|source| ContainerError::InvalidConfig { path: path.clone(), field: String::new(), source })?;
+    let mut raw: serde_json::Value = serde_json::from_slice(data)
+        .map_err(|source| ContainerError::InvalidConfig { path: path.to_path_buf(), field: String::new(), source })?;
     let invalid = |e: serde_path_to_error::Error<serde_json::Error>| ContainerError::InvalidConfig {
-        path: path.clone(),
+        path: path.to_path_buf(),
         field: e.path().to_string(),
         source: e.into_inner(),
     };
@@ -86,7 +93,7 @@ pub fn load_config(bundle: &Path) -> Result<(PathBuf, Spec, Vec<crate::idmap::Mo
     };
     let mount_maps = crate::idmap::from_config(&raw)
         .map_err(|(dest, e)| ContainerError::Spec(crate::validate::SpecError::MountOption { dest, why: e.into() }))?;
-    Ok((bundle, spec, mount_maps))
+    Ok((spec, mount_maps))
 }
 
 pub fn create(mut o: CreateOptions) -> Result<Created, ContainerError> {
