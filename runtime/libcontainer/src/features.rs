@@ -65,7 +65,7 @@ mod tests {
     fn document_is_well_formed() {
         let d = document("0.1.0", "abc", &["wasmtime", "default"]);
         assert_eq!(d["annotations"][EXECUTORS_ANNOTATION], "wasmtime,default");
-        assert_eq!(d["ociVersionMax"], "1.2.0");
+        assert_eq!(d["ociVersionMax"], "1.3.0");
         assert!(d["linux"]["capabilities"].as_array().unwrap().iter().any(|c| c == "CAP_SYS_ADMIN"));
         let _: oci_spec::runtime::Features = serde_json::from_value(d).unwrap();
     }

@@ -32,6 +32,7 @@ pub mod mountinfo;
 pub mod namespaces;
 pub mod net_devices;
 pub mod netlink;
+pub mod oci_version;
 pub mod plan;
 pub mod process_extra;
 pub mod process_setup;

@@ -150,9 +150,10 @@ pub const DEFAULT_DEVICES: &[(&str, u64, u64)] =
 /// Converts a parsed spec into a plan, or says exactly what is wrong with it.
 pub fn plan(spec: &Spec, bundle: &Path, host: &HostFacts) -> Result<Plan, SpecError> {
     let version = spec.version();
-    if !(version.starts_with("1.0") || version.starts_with("1.1") || version.starts_with("1.2")) {
-        return Err(SpecError::OciVersion(version.clone()));
-    }
+    crate::oci_version::check(version).map_err(|e| match e {
+        crate::oci_version::VersionError::Syntax => SpecError::BadOciVersion(version.clone()),
+        crate::oci_version::VersionError::Major => SpecError::OciVersion(version.clone()),
+    })?;
     let root = spec.root().as_ref().ok_or(SpecError::NoRoot)?;
     let rootfs = if root.path().is_absolute() { clean(root.path()) } else { clean(&bundle.join(root.path())) };
     let mut process = plan_process(spec, host.selinux)?;
@@ -247,10 +248,14 @@ pub fn plan(spec: &Spec, bundle: &Path, host: &HostFacts) -> Result<Plan, SpecEr
     sysctl.sort();
     for (key, _) in &sysctl {
         let kind = sysctl_namespace(key).map_err(|why| SpecError::Sysctl { key: key.clone(), why })?;
-        if !has(kind) {
+        // user.* limits the user namespace the writer is in: only a new one is the container's
+        // alone (a joined one is shared, and without one it is the host's).
+        let own = if kind == NsKind::User { creates(kind) } else { has(kind) };
+        if !own {
             let why = match kind {
                 NsKind::Net => "needs a network namespace",
                 NsKind::Ipc => "needs an ipc namespace",
+                NsKind::User => "needs a new user namespace",
                 _ => "needs a uts namespace",
             };
             return Err(SpecError::Sysctl { key: key.clone(), why });

@@ -72,7 +72,12 @@ fn rejects_bind_without_source() {
 
 #[test]
 fn rejects_bad_versions_and_missing_parts() {
-    assert_eq!(err(json!({"ociVersion": "2.0.0"})), r#"unsupported ociVersion "2.0.0": youki supports 1.0.0 to 1.2.x"#);
+    assert_eq!(err(json!({"ociVersion": "2.0.0"})), r#"unsupported ociVersion "2.0.0": this runtime implements 1.x (1.3.0)"#);
+    assert_eq!(err(json!({"ociVersion": "0.9.0"})), r#"unsupported ociVersion "0.9.0": this runtime implements 1.x (1.3.0)"#);
+    assert_eq!(err(json!({"ociVersion": "1.3"})), r#"invalid ociVersion "1.3": must be a semantic version such as 1.3.0"#);
+    for v in ["1.0.0", "1.2.1", "1.3.0", "1.3.0-rc.1", "1.4.0"] {
+        assert_eq!(ok(json!({"ociVersion": v})).rootfs, PathBuf::from("/bundle/rootfs"), "{v}");
+    }
     assert_eq!(err(json!({"process": {"args": []}})), "process.args must not be empty");
     assert_eq!(err(json!({"process": {"cwd": "tmp"}})), r#"invalid process.cwd "tmp": must be absolute"#);
     assert_eq!(err(json!({"process": {"env": ["NOVALUE"]}})), r#"invalid process.env entry "NOVALUE": must be KEY=VALUE"#);
@@ -179,6 +184,25 @@ fn sysctl_rules() {
     );
     let p = ok(json!({"linux": {"sysctl": {"net.ipv4.ip_forward": "1", "kernel.shmmax": "1000"}}}));
     assert_eq!(p.sysctl[0].0, "kernel.shmmax");
+}
+
+#[test]
+fn user_sysctls_need_a_new_user_namespace() {
+    assert_eq!(
+        err(json!({"linux": {"sysctl": {"user.max_user_namespaces": "5"}}})),
+        r#"invalid linux.sysctl "user.max_user_namespaces": needs a new user namespace"#
+    );
+    assert_eq!(
+        err(json!({"linux": {"namespaces": [{"type": "mount"}, {"type": "user", "path": "/proc/1/ns/user"}], "sysctl": {"user.max_user_namespaces": "5"}}})),
+        r#"invalid linux.sysctl "user.max_user_namespaces": needs a new user namespace"#
+    );
+    let map = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    let p = ok(json!({"linux": {
+        "namespaces": [{"type": "mount"}, {"type": "pid"}, {"type": "user"}],
+        "uidMappings": map.clone(), "gidMappings": map,
+        "sysctl": {"user.max_user_namespaces": "5"}
+    }}));
+    assert_eq!(p.sysctl, vec![("user.max_user_namespaces".to_string(), "5".to_string())]);
 }
 
 #[test]

@@ -4,8 +4,10 @@ use std::path::PathBuf;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SpecError {
-    #[error("unsupported ociVersion {0:?}: youki supports 1.0.0 to 1.2.x")]
+    #[error("unsupported ociVersion {0:?}: this runtime implements 1.x ({v})", v = crate::state::OCI_VERSION)]
     OciVersion(String),
+    #[error("invalid ociVersion {0:?}: must be a semantic version such as 1.3.0")]
+    BadOciVersion(String),
     #[error("root is required")]
     NoRoot,
     #[error("process is required")]
@@ -78,7 +80,8 @@ pub fn check_raw(config: &serde_json::Value) -> Result<(), SpecError> {
 }
 
 /// Which namespace a sysctl key belongs to, or why it is refused. Mirrors the kernel's list of
-/// namespaced sysctls: ipc (kernel.msg*, kernel.sem, kernel.shm*, fs.mqueue.*), uts and net.
+/// namespaced sysctls: ipc (kernel.msg*, kernel.sem, kernel.shm*, fs.mqueue.*), uts, net and
+/// user (user.max_*: the limits of the user namespace the writer is in).
 pub fn sysctl_namespace(key: &str) -> Result<crate::namespaces::NsKind, &'static str> {
     use crate::namespaces::NsKind;
     const IPC: &[&str] = &[
@@ -103,6 +106,9 @@ pub fn sysctl_namespace(key: &str) -> Result<crate::namespaces::NsKind, &'static
     if key.starts_with("net.") {
         return Ok(NsKind::Net);
     }
+    if key.starts_with("user.") {
+        return Ok(NsKind::User);
+    }
     Err("not namespaced: it would change the host")
 }
 
@@ -124,6 +130,7 @@ mod tests {
         assert_eq!(sysctl_namespace("kernel.shmmax"), Ok(NsKind::Ipc));
         assert_eq!(sysctl_namespace("fs.mqueue.queues_max"), Ok(NsKind::Ipc));
         assert_eq!(sysctl_namespace("kernel.domainname"), Ok(NsKind::Uts));
+        assert_eq!(sysctl_namespace("user.max_user_namespaces"), Ok(NsKind::User));
         assert!(sysctl_namespace("vm.swappiness").is_err());
         assert!(sysctl_namespace("net/../../x").is_err());
     }
