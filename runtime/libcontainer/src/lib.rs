@@ -26,6 +26,7 @@ pub mod init;
 pub mod lifecycle;
 pub mod lsm;
 pub mod masks;
+pub mod mempolicy;
 pub mod mount_api;
 pub mod mount_options;
 pub mod mountinfo;

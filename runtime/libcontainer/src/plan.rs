@@ -49,6 +49,8 @@ pub struct Plan {
     pub annotations: HashMap<String, String>,
     /// `linux.netDevices`, moved by the parent into the container's network namespace.
     pub net_devices: Vec<crate::net_devices::NetDevice>,
+    /// `linux.memoryPolicy`: set by init before the process setup, inherited by the workload.
+    pub memory_policy: Option<crate::mempolicy::MemPolicy>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -286,6 +288,8 @@ pub fn plan(spec: &Spec, bundle: &Path, host: &HostFacts) -> Result<Plan, SpecEr
 
     let net_devices = crate::net_devices::plan(&linux.net_devices().clone().unwrap_or_default(), &host.net_devices, has(NsKind::Net))?;
 
+    let memory_policy = linux.memory_policy().as_ref().map(crate::mempolicy::plan).transpose()?;
+
     let hooks = spec.hooks().clone().unwrap_or_default();
     check_hooks(&hooks)?;
 
@@ -323,6 +327,7 @@ pub fn plan(spec: &Spec, bundle: &Path, host: &HostFacts) -> Result<Plan, SpecEr
         resources,
         annotations: spec.annotations().clone().unwrap_or_default(),
         net_devices,
+        memory_policy,
     })
 }
 
