@@ -213,6 +213,9 @@ fn create_in(
         placed?;
     }
     crate::failpoint::hit("create:after-cgroup");
+    if plan.intel_rdt {
+        crate::intel_rdt::setup(bundle, o.id, pid.as_raw(), &dir_path)?;
+    }
     if let Some(maps) = &plan.id_maps {
         crate::rootless::write_id_maps(pid, maps, o.rootless)?;
     }
@@ -328,6 +331,9 @@ impl Undo {
             }
         }
         if let Some(dir) = self.dir.take() {
+            if let Err(e) = crate::intel_rdt::remove_recorded(&dir.path) {
+                tracing::warn!("cleanup after failed create: {e}");
+            }
             if let Err(e) = dir.remove() {
                 tracing::warn!("cleanup after failed create: {e}");
             }

@@ -57,7 +57,8 @@ pub fn document(version: &str, commit: &str, executors: &[&str]) -> Value {
             // Applied when the host has them (lsm), refused with a clear error when not.
             "apparmor": {"enabled": true},
             "selinux": {"enabled": true},
-            "intelRdt": {"enabled": false},
+            // intel_rdt: closID, the schemata fields and enableMonitoring (a MON group).
+            "intelRdt": {"enabled": true, "schemata": true, "monitoring": true},
             "memoryPolicy": {
                 "modes": ["MPOL_DEFAULT", "MPOL_BIND", "MPOL_INTERLEAVE", "MPOL_WEIGHTED_INTERLEAVE", "MPOL_PREFERRED", "MPOL_PREFERRED_MANY", "MPOL_LOCAL"],
                 "flags": ["MPOL_F_NUMA_BALANCING", "MPOL_F_RELATIVE_NODES", "MPOL_F_STATIC_NODES"]
@@ -107,7 +108,7 @@ mod tests {
             "linux.cgroup.v1", "linux.cgroup.v2", "linux.cgroup.systemd", "linux.cgroup.systemdUser", "linux.cgroup.rdma",
             "linux.seccomp.enabled", "linux.seccomp.actions", "linux.seccomp.operators", "linux.seccomp.archs",
             "linux.seccomp.knownFlags", "linux.seccomp.supportedFlags", "linux.apparmor.enabled", "linux.selinux.enabled",
-            "linux.intelRdt.enabled", "linux.memoryPolicy.modes", "linux.memoryPolicy.flags",
+            "linux.intelRdt.enabled", "linux.intelRdt.schemata", "linux.intelRdt.monitoring", "linux.memoryPolicy.modes", "linux.memoryPolicy.flags",
             "linux.mountExtensions.idmap", "linux.mountExtensions.idmap.enabled", "linux.netDevices.enabled",
         ];
         for key in want {
@@ -131,9 +132,8 @@ mod tests {
             }
         }
         walk("", &d, &mut keys);
-        let optional = ["linux.intelRdt.schemata", "linux.intelRdt.monitoring"];
         for k in keys {
-            assert!(want.contains(&k.as_str()) || optional.contains(&k.as_str()), "features has {k}, which runtime-spec 1.3 does not define");
+            assert!(want.contains(&k.as_str()), "features has {k}, which runtime-spec 1.3 does not define");
         }
         assert_eq!(d["annotations"]["io.github.seccomp.libseccomp.version"].as_str().map(|v| v.split('.').count()), Some(3));
     }

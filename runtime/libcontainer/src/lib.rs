@@ -23,6 +23,7 @@ pub mod host;
 pub mod identity;
 pub mod in_root;
 pub mod init;
+pub mod intel_rdt;
 pub mod lifecycle;
 pub mod lsm;
 pub mod masks;

@@ -51,6 +51,8 @@ pub struct Plan {
     pub net_devices: Vec<crate::net_devices::NetDevice>,
     /// `linux.memoryPolicy`: set by init before the process setup, inherited by the workload.
     pub memory_policy: Option<crate::mempolicy::MemPolicy>,
+    /// `linux.intelRdt` is set (and resctrl mounted): create runs `intel_rdt::setup`.
+    pub intel_rdt: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -277,8 +279,13 @@ pub fn plan(spec: &Spec, bundle: &Path, host: &HostFacts) -> Result<Plan, SpecEr
     if let Some(s) = linux.seccomp() {
         crate::seccomp::validate(s)?;
     }
-    if linux.intel_rdt().is_some() {
-        return Err(if host.resctrl { SpecError::Unsupported("linux.intelRdt") } else { SpecError::NoResctrl });
+    if let Some(rdt) = linux.intel_rdt() {
+        // The fields oci-spec carries are checked here (a stand-in id: the container's own is
+        // checked with the rest of the object by `intel_rdt::setup`, in create).
+        crate::intel_rdt::plan(&crate::intel_rdt::from_spec(rdt), "container")?;
+        if !host.resctrl {
+            return Err(SpecError::NoResctrl);
+        }
     }
     if let Some(p) = linux.personality() {
         process.extra.personality = Some(process_extra::personality(p)?);
@@ -328,6 +335,7 @@ pub fn plan(spec: &Spec, bundle: &Path, host: &HostFacts) -> Result<Plan, SpecEr
         annotations: spec.annotations().clone().unwrap_or_default(),
         net_devices,
         memory_policy,
+        intel_rdt: linux.intel_rdt().is_some(),
     })
 }
 

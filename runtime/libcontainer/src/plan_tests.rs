@@ -306,8 +306,15 @@ fn intel_rdt_and_idmapped_mounts_are_refused_clearly() {
     assert_eq!(err(json!({"linux": {"intelRdt": {"closID": "x"}}})), "linux.intelRdt needs resctrl, which is not mounted at /sys/fs/resctrl");
     let mut h = host();
     h.resctrl = true;
-    let e = plan(&spec(json!({"linux": {"intelRdt": {"closID": "x"}}})), Path::new("/bundle"), &h).unwrap_err();
-    assert_eq!(e.to_string(), "linux.intelRdt is not supported yet");
+    assert!(plan(&spec(json!({"linux": {"intelRdt": {"closID": "x"}}})), Path::new("/bundle"), &h).unwrap().intel_rdt);
+    assert!(!ok(json!({})).intel_rdt);
+    // The object is checked before the host: the same error with or without resctrl.
+    for h in [host(), h] {
+        let e = plan(&spec(json!({"linux": {"intelRdt": {"closID": "../x"}}})), Path::new("/bundle"), &h).unwrap_err();
+        assert_eq!(e.to_string(), r#"invalid linux.intelRdt.closID "../x": must be a single path component (or "/" for the default group)"#);
+        let e = plan(&spec(json!({"linux": {"intelRdt": {"memBwSchema": "MB:0=20\nL3:0=f"}}})), Path::new("/bundle"), &h).unwrap_err();
+        assert_eq!(e.to_string(), r#"invalid linux.intelRdt.memBwSchema "MB:0=20\nL3:0=f": must not contain a newline"#);
+    }
     let raw = json!({"mounts": [{"destination": "/m", "type": "bind", "source": "/tmp", "options": ["rbind"],
         "uidMappings": [{"containerID": 0, "hostID": 1000, "size": 1}]}]});
     assert_eq!(

@@ -61,6 +61,8 @@ pub enum SpecError {
     #[error("linux.intelRdt needs resctrl, which is not mounted at /sys/fs/resctrl")]
     NoResctrl,
     #[error(transparent)]
+    IntelRdt(#[from] crate::intel_rdt::RdtPlanError),
+    #[error(transparent)]
     MemPolicy(#[from] crate::mempolicy::MemPolicyError),
     #[error(transparent)]
     NetDevice(#[from] crate::net_devices::NetDeviceError),
