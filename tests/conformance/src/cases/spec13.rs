@@ -1,6 +1,7 @@
 //! runtime-spec 1.3: `ociVersion` 1.3.0 (what containerd 2.2 writes) and the version check,
 //! `linux.memoryPolicy` (config-linux.md "Memory policy", read back with get_mempolicy(2)),
-//! and `user.*` sysctls in a container with its own user namespace. runc 1.1.5 predates
+//! `user.*` sysctls in a container with its own user namespace, a closID that would leave the
+//! resctrl root, and the `features` document (features.md). runc 1.1.5 predates
 //! memoryPolicy and ignores it, looks at no ociVersion, and refuses user.* sysctls whatever the
 //! namespaces: those cases carry the runc-xfail mark.
 
@@ -28,6 +29,9 @@ pub fn cases() -> Vec<Case> {
         Case::new(m, "user_sysctl_in_own_user_ns", user_sysctl)
             .runc_xfail("runc 1.1.5 refuses every user.* sysctl as \"not in a separate kernel namespace\", even with a new user namespace"),
         Case::new(m, "user_sysctl_without_user_ns_refused", user_sysctl_refused),
+        Case::new(m, "intel_rdt_clos_id_escaping_resctrl_refused", rdt_bad_clos_id),
+        Case::new(m, "features_document_is_1_3", features)
+            .runc_xfail("runc 1.1.5's features says ociVersionMax 1.0.2-dev and has no memoryPolicy"),
     ]
 }
 
@@ -109,4 +113,30 @@ fn user_sysctl_refused(ctx: &mut Ctx) -> Result<Outcome> {
     let (mut b, id, cg) = bundle_with_cgroup(ctx)?;
     spec::set(&mut b.config, "/linux/sysctl", json!({"user.max_user_namespaces": "7"}))?;
     rejected(ctx, &mut b, &id, &cg, &["user.max_user_namespaces"])
+}
+
+/// A closID is one directory name under the resctrl root: "../x" is refused (with or without
+/// resctrl on the host), and nothing is made.
+fn rdt_bad_clos_id(ctx: &mut Ctx) -> Result<Outcome> {
+    let (mut b, id, cg) = bundle_with_cgroup(ctx)?;
+    spec::set(&mut b.config, "/linux/intelRdt", json!({"closID": "../conformance-escape", "schemata": ["L3:0=f"]}))?;
+    rejected(ctx, &mut b, &id, &cg, &["closid", "rdt"])?;
+    check!(!std::path::Path::new("/sys/fs/conformance-escape").exists(), "a directory was made outside resctrl");
+    Ok(Outcome::Pass)
+}
+
+/// features.md: the document names ociVersionMin/Max, and a 1.3 runtime reports what it
+/// recognizes of 1.3 (memoryPolicy, with the modes config-linux.md lists).
+fn features(ctx: &mut Ctx) -> Result<Outcome> {
+    let out = ctx.call(&["features"])?.ok("features")?;
+    let doc: serde_json::Value = serde_json::from_str(&out.stdout)?;
+    check!(doc["ociVersionMin"].is_string(), "features lacks ociVersionMin: {doc}");
+    let max = doc["ociVersionMax"].as_str().unwrap_or_default();
+    let minor = max.strip_prefix("1.").and_then(|r| r.split('.').next()).and_then(|m| m.parse::<u32>().ok());
+    check!(minor.is_some_and(|m| m >= 3), "ociVersionMax {max:?} is below 1.3.0");
+    let modes = doc["linux"]["memoryPolicy"]["modes"].as_array().cloned().unwrap_or_default();
+    for mode in ["MPOL_DEFAULT", "MPOL_BIND", "MPOL_INTERLEAVE", "MPOL_WEIGHTED_INTERLEAVE", "MPOL_PREFERRED", "MPOL_PREFERRED_MANY", "MPOL_LOCAL"] {
+        check!(modes.iter().any(|m| m == mode), "features' linux.memoryPolicy.modes lacks {mode}: {modes:?}");
+    }
+    Ok(Outcome::Pass)
 }
