@@ -307,14 +307,31 @@ pub fn save_record(state_dir: &Path, a: &Applied) -> Result<(), RdtError> {
 
 /// `remove` for the record in a state directory, if there is one (delete, failed create).
 pub fn remove_recorded(state_dir: &Path) -> Result<(), RdtError> {
+    match load_record(state_dir)? {
+        Some(a) => remove(&a),
+        None => Ok(()),
+    }
+}
+
+fn load_record(state_dir: &Path) -> Result<Option<Applied>, RdtError> {
     let path = state_dir.join(RECORD);
     let text = match fs::read_to_string(&path) {
         Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(io("read", &path)(e)),
     };
-    let a: Applied = serde_json::from_str(&text).map_err(|e| RdtError::Io { op: "decode", path: path.clone(), source: e.into() })?;
-    remove(&a)
+    serde_json::from_str(&text).map(Some).map_err(|e| RdtError::Io { op: "decode", path, source: e.into() })
+}
+
+/// Puts a process that `exec` adds in the container's groups, from the record in its state
+/// directory (the MON group's tasks also place it in the CLOS group); no record, nothing.
+pub fn join_recorded(state_dir: &Path, pid: i32) -> Result<(), RdtError> {
+    let Some(a) = load_record(state_dir)? else { return Ok(()) };
+    write_file(&a.group.join("tasks"), &pid.to_string())?;
+    if let Some(mon) = &a.mon_group {
+        write_file(&mon.join("tasks"), &pid.to_string())?;
+    }
+    Ok(())
 }
 
 /// `create`'s step, once the container's init exists: reads config.json's `linux.intelRdt`

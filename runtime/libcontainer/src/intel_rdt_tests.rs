@@ -183,3 +183,15 @@ fn a_failed_mon_group_is_an_error_and_the_clos_group_is_taken_back() {
     // resctrl the kernel owns that file. Check that only the file kept it.
     assert_eq!(fs::read_dir(&g).unwrap().count(), 1);
 }
+
+#[test]
+fn exec_joins_the_recorded_groups() {
+    let root = fake_root();
+    let state = tempfile::tempdir().unwrap();
+    join_recorded(state.path(), 11).unwrap(); // no record: nothing
+    let a = apply(root.path(), &planned(json!({"closID": "gold", "enableMonitoring": true})), 9).unwrap();
+    save_record(state.path(), &a).unwrap();
+    join_recorded(state.path(), 11).unwrap();
+    assert_eq!(fs::read_to_string(root.path().join("gold/tasks")).unwrap(), "11");
+    assert_eq!(fs::read_to_string(root.path().join("gold/mon_groups/ctr1/tasks")).unwrap(), "11");
+}
