@@ -28,6 +28,17 @@ pub const SECCOMP_ARCHS: &[&str] = &[
 /// Seccomp filter flags config.json parses and `seccomp::build` sets (through libseccomp).
 pub const SECCOMP_FLAGS: &[&str] = &["SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_SPEC_ALLOW", "SECCOMP_FILTER_FLAG_TSYNC"];
 
+/// The flags of `SECCOMP_FLAGS` this kernel and libseccomp support, by libseccomp's API level
+/// (seccomp_api_get(3): 2 adds TSYNC, 3 LOG, 4 SPEC_ALLOW).
+pub fn supported_seccomp_flags(api_level: u32) -> Vec<&'static str> {
+    let need = |flag: &str| match flag {
+        "SECCOMP_FILTER_FLAG_TSYNC" => 2,
+        "SECCOMP_FILTER_FLAG_LOG" => 3,
+        _ => 4,
+    };
+    SECCOMP_FLAGS.iter().copied().filter(|f| api_level >= need(f)).collect()
+}
+
 /// config.json annotations that change what the runtime does: they pick a wasm executor
 /// (`executor::wasm_request`), so they count only in a build with one.
 pub const UNSAFE_ANNOTATIONS: &[&str] = &["run.oci.handler", "module.wasm.image/variant"];
@@ -52,7 +63,7 @@ pub fn document(version: &str, commit: &str, executors: &[&str]) -> Value {
                 "operators": ["SCMP_CMP_EQ", "SCMP_CMP_GE", "SCMP_CMP_GT", "SCMP_CMP_LE", "SCMP_CMP_LT", "SCMP_CMP_MASKED_EQ", "SCMP_CMP_NE"],
                 "archs": SECCOMP_ARCHS,
                 "knownFlags": SECCOMP_FLAGS,
-                "supportedFlags": SECCOMP_FLAGS
+                "supportedFlags": supported_seccomp_flags(libseccomp::get_api())
             },
             // Applied when the host has them (lsm), refused with a clear error when not.
             "apparmor": {"enabled": true},
@@ -148,6 +159,13 @@ mod tests {
         for flag in SECCOMP_FLAGS {
             let _: oci_spec::runtime::LinuxSeccompFilterFlag = serde_json::from_value(json!(flag)).unwrap();
         }
+    }
+
+    #[test]
+    fn supported_seccomp_flags_follow_the_api_level() {
+        assert_eq!(supported_seccomp_flags(1), Vec::<&str>::new());
+        assert_eq!(supported_seccomp_flags(3), vec!["SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_TSYNC"]);
+        assert_eq!(supported_seccomp_flags(7), SECCOMP_FLAGS.to_vec());
     }
 
     #[test]
