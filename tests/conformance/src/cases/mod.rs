@@ -38,7 +38,8 @@
 //! - `net_devices/veth_moved_renamed_up_with_address`, `net_devices/missing_device_refused`:
 //!   runc 1.1.5 predates `linux.netDevices` (runtime-spec 1.2) and ignores it.
 //! - `spec13/memory_policy_bind`, `spec13/memory_policy_interleave_static_nodes`,
-//!   `spec13/memory_policy_bad_nodes_refused`, `spec13/memory_policy_nodes_for_local_refused`:
+//!   `spec13/memory_policy_bad_nodes_refused`, `spec13/memory_policy_nodes_for_local_refused`,
+//!   `spec13/memory_policy_absent_node_fails_cleanly`:
 //!   runc 1.1.5 predates `linux.memoryPolicy` (runtime-spec 1.3) and ignores it.
 //! - `spec13/oci_version_2_refused`: runc 1.1.5 does not check `ociVersion` and runs a 2.0.0
 //!   config.

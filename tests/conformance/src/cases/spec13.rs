@@ -26,6 +26,7 @@ pub fn cases() -> Vec<Case> {
         Case::new(m, "memory_policy_interleave_static_nodes", mempolicy_interleave).runc_xfail(NO_MEMPOLICY),
         Case::new(m, "memory_policy_bad_nodes_refused", mempolicy_bad_nodes).runc_xfail(NO_MEMPOLICY),
         Case::new(m, "memory_policy_nodes_for_local_refused", mempolicy_local_nodes).runc_xfail(NO_MEMPOLICY),
+        Case::new(m, "memory_policy_absent_node_fails_cleanly", mempolicy_absent_node).runc_xfail(NO_MEMPOLICY),
         Case::new(m, "user_sysctl_in_own_user_ns", user_sysctl)
             .runc_xfail("runc 1.1.5 refuses every user.* sysctl as \"not in a separate kernel namespace\", even with a new user namespace"),
         Case::new(m, "user_sysctl_without_user_ns_refused", user_sysctl_refused),
@@ -85,6 +86,17 @@ fn mempolicy_local_nodes(ctx: &mut Ctx) -> Result<Outcome> {
     let (mut b, id, cg) = bundle_with_cgroup(ctx)?;
     spec::set(&mut b.config, "/linux/memoryPolicy", json!({"mode": "MPOL_LOCAL", "nodes": "0"}))?;
     rejected(ctx, &mut b, &id, &cg, &["memorypolicy", "mempolicy"])
+}
+
+/// A well-formed list naming a node the host lacks: the kernel refuses it (EINVAL), create
+/// fails saying so, and nothing is left.
+fn mempolicy_absent_node(ctx: &mut Ctx) -> Result<Outcome> {
+    if std::path::Path::new("/sys/devices/system/node/node1000").exists() {
+        return Ok(Outcome::Skip("this host has a NUMA node 1000".into()));
+    }
+    let (mut b, id, cg) = bundle_with_cgroup(ctx)?;
+    spec::set(&mut b.config, "/linux/memoryPolicy", json!({"mode": "MPOL_BIND", "nodes": "1000"}))?;
+    rejected(ctx, &mut b, &id, &cg, &["mempolicy"])
 }
 
 fn user_ns(b: &mut crate::bundle::Bundle) -> Result<()> {
