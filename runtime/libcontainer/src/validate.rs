@@ -73,8 +73,13 @@ pub enum SpecError {
 }
 
 /// Checks of config.json fields that our spec types do not carry, so they would otherwise be
-/// dropped without a word: idmapped mounts (runtime-spec 1.2 `mounts[].uidMappings`).
+/// dropped without a word: idmapped mounts (runtime-spec 1.2 `mounts[].uidMappings`), and the
+/// whole of `linux.intelRdt` with its 1.3 fields (`schemata`, `enableMonitoring`).
 pub fn check_raw(config: &serde_json::Value) -> Result<(), SpecError> {
+    if let Some(rdt) = crate::intel_rdt::from_config(config)? {
+        // A stand-in id: the container's own is checked when create applies it.
+        crate::intel_rdt::plan(&rdt, "container")?;
+    }
     for m in config.get("mounts").and_then(|m| m.as_array()).into_iter().flatten() {
         if m.get("uidMappings").is_some() || m.get("gidMappings").is_some() {
             return Err(SpecError::Unsupported("idmapped mounts (mounts[].uidMappings and gidMappings)"));
@@ -126,6 +131,15 @@ mod tests {
         let v = serde_json::json!({"mounts": [{"destination": "/d", "type": "bind", "source": "/s", "uidMappings": [{"containerID": 0, "hostID": 1, "size": 1}]}]});
         assert_eq!(check_raw(&v).unwrap_err().to_string(), "idmapped mounts (mounts[].uidMappings and gidMappings) is not supported yet");
         assert!(check_raw(&serde_json::json!({"mounts": [{"destination": "/d"}]})).is_ok());
+    }
+
+    #[test]
+    fn intel_rdt_1_3_fields_are_checked_up_front() {
+        let v = serde_json::json!({"linux": {"intelRdt": {"schemata": ["L3:0=f", "MB"]}}});
+        assert_eq!(check_raw(&v).unwrap_err().to_string(), r#"invalid linux.intelRdt.schemata "MB": expected RESOURCE:DOMAIN=VALUE;..."#);
+        let v = serde_json::json!({"linux": {"intelRdt": {"enableMonitoring": "yes"}}});
+        assert!(check_raw(&v).unwrap_err().to_string().starts_with("invalid linux.intelRdt: invalid type"));
+        assert!(check_raw(&serde_json::json!({"linux": {"intelRdt": {"closID": "g", "schemata": ["L3:0=f"], "enableMonitoring": true}}})).is_ok());
     }
 
     #[test]

@@ -45,6 +45,8 @@
 //!   config.
 //! - `spec13/user_sysctl_in_own_user_ns`: runc 1.1.5 refuses every `user.*` sysctl ("not in a
 //!   separate kernel namespace"), even in a container with a new user namespace.
+//! - `spec13/intel_rdt_schemata_line_with_newline_refused`: runc 1.1.5 predates
+//!   `linux.intelRdt.schemata` and runs a config whose intelRdt has no field it knows.
 //! - `spec13/features_document_is_1_3`: runc 1.1.5's `features` reports ociVersionMax
 //!   1.0.2-dev and no memoryPolicy.
 //!

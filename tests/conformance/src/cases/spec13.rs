@@ -31,6 +31,8 @@ pub fn cases() -> Vec<Case> {
             .runc_xfail("runc 1.1.5 refuses every user.* sysctl as \"not in a separate kernel namespace\", even with a new user namespace"),
         Case::new(m, "user_sysctl_without_user_ns_refused", user_sysctl_refused),
         Case::new(m, "intel_rdt_clos_id_escaping_resctrl_refused", rdt_bad_clos_id),
+        Case::new(m, "intel_rdt_schemata_line_with_newline_refused", rdt_bad_schemata)
+            .runc_xfail("runc 1.1.5 predates linux.intelRdt.schemata (runtime-spec 1.3) and ignores an intelRdt with no field it knows"),
         Case::new(m, "features_document_is_1_3", features)
             .runc_xfail("runc 1.1.5's features says ociVersionMax 1.0.2-dev and has no memoryPolicy"),
     ]
@@ -135,6 +137,14 @@ fn rdt_bad_clos_id(ctx: &mut Ctx) -> Result<Outcome> {
     rejected(ctx, &mut b, &id, &cg, &["closid", "rdt"])?;
     check!(!std::path::Path::new("/sys/fs/conformance-escape").exists(), "a directory was made outside resctrl");
     Ok(Outcome::Pass)
+}
+
+/// config-linux.md: a `schemata` entry MUST NOT contain newlines (it would smuggle a second
+/// line into the group's schemata file).
+fn rdt_bad_schemata(ctx: &mut Ctx) -> Result<Outcome> {
+    let (mut b, id, cg) = bundle_with_cgroup(ctx)?;
+    spec::set(&mut b.config, "/linux/intelRdt", json!({"schemata": ["L3:0=f\nMB:0=10"]}))?;
+    rejected(ctx, &mut b, &id, &cg, &["schemata", "rdt"])
 }
 
 /// features.md: the document names ociVersionMin/Max, and a 1.3 runtime reports what it
