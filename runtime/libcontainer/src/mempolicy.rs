@@ -87,7 +87,9 @@ pub fn plan(p: &LinuxMemoryPolicy) -> Result<MemPolicy, MemPolicyError> {
     if has(MemoryPolicyFlagType::MpolFNumaBalancing) && mode != MPOL_BIND && mode != MPOL_PREFERRED_MANY {
         return flag_error(&format!("MPOL_F_NUMA_BALANCING needs MPOL_BIND or MPOL_PREFERRED_MANY, not {mode_name}"));
     }
-    if static_or_relative && (mode == MPOL_LOCAL || mode == MPOL_DEFAULT || (mode == MPOL_PREFERRED && nodes.is_empty())) {
+    // MPOL_DEFAULT drops its flags (the kernel takes and ignores them); the local policies
+    // have no nodes for these flags to be about.
+    if static_or_relative && (mode == MPOL_LOCAL || (mode == MPOL_PREFERRED && nodes.is_empty())) {
         return flag_error(&format!("MPOL_F_STATIC_NODES and MPOL_F_RELATIVE_NODES need nodes, and {mode_name} has none"));
     }
 
@@ -230,6 +232,14 @@ mod tests {
             policy(serde_json::json!({"mode": "MPOL_PREFERRED", "flags": ["MPOL_F_STATIC_NODES"]})).unwrap_err(),
             "invalid linux.memoryPolicy.flags: MPOL_F_STATIC_NODES and MPOL_F_RELATIVE_NODES need nodes, and MPOL_PREFERRED has none"
         );
+        assert_eq!(
+            policy(serde_json::json!({"mode": "MPOL_LOCAL", "flags": ["MPOL_F_RELATIVE_NODES"]})).unwrap_err(),
+            "invalid linux.memoryPolicy.flags: MPOL_F_STATIC_NODES and MPOL_F_RELATIVE_NODES need nodes, and MPOL_LOCAL has none"
+        );
+        assert_eq!(
+            policy(serde_json::json!({"mode": "MPOL_DEFAULT", "flags": ["MPOL_F_NUMA_BALANCING"]})).unwrap_err(),
+            "invalid linux.memoryPolicy.flags: MPOL_F_NUMA_BALANCING needs MPOL_BIND or MPOL_PREFERRED_MANY, not MPOL_DEFAULT"
+        );
         assert!(policy(serde_json::json!({"mode": "MPOL_BIND", "nodes": "0", "flags": ["MPOL_F_BOGUS"]})).is_err());
     }
 
@@ -251,9 +261,28 @@ mod tests {
                 serde_json::json!({"mode": "MPOL_WEIGHTED_INTERLEAVE", "nodes": "0", "flags": ["MPOL_F_RELATIVE_NODES"]}),
                 serde_json::json!({"mode": "MPOL_PREFERRED"}),
                 serde_json::json!({"mode": "MPOL_LOCAL"}),
+                serde_json::json!({"mode": "MPOL_DEFAULT", "flags": ["MPOL_F_STATIC_NODES"]}),
                 serde_json::json!({"mode": "MPOL_DEFAULT"}),
             ] {
                 apply(&policy(v.clone()).unwrap()).unwrap_or_else(|e| panic!("{v}: {e}: {}", e.errno));
+            }
+            // And what plan refuses, the kernel refuses too (EINVAL), asked directly.
+            let node0 = vec![1u64];
+            for (mode, mask) in [
+                (MPOL_BIND | MPOL_F_STATIC_NODES | MPOL_F_RELATIVE_NODES, node0.clone()),
+                (MPOL_INTERLEAVE | MPOL_F_NUMA_BALANCING, node0.clone()),
+                (MPOL_DEFAULT | MPOL_F_NUMA_BALANCING, vec![]),
+                (MPOL_PREFERRED | MPOL_F_STATIC_NODES, vec![]),
+                (MPOL_LOCAL | MPOL_F_RELATIVE_NODES, vec![]),
+                (MPOL_LOCAL, node0.clone()),
+                (MPOL_DEFAULT, node0.clone()),
+                (MPOL_BIND, vec![]),
+                (MPOL_INTERLEAVE, vec![]),
+                (MPOL_WEIGHTED_INTERLEAVE, vec![]),
+                (MPOL_PREFERRED_MANY, vec![]),
+            ] {
+                let raw = MemPolicy { mode, mask, describe: String::new() };
+                assert_eq!(apply(&raw).map_err(|e| e.errno), Err(nix::Error::EINVAL), "{mode:#x}");
             }
             let e = apply(&policy(serde_json::json!({"mode": "MPOL_BIND", "nodes": "1000"})).unwrap()).unwrap_err();
             assert_eq!(e.to_string(), r#"set_mempolicy MPOL_BIND nodes "1000""#);
