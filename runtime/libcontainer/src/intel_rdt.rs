@@ -43,8 +43,10 @@ pub struct RdtConfig {
 pub struct RdtPlan {
     /// The CLOS group: a directory under the resctrl root, or the root itself (`closID` "/").
     pub group: Group,
-    /// The lines for the group's `schemata` file, in the order the spec wants them written:
-    /// l3CacheSchema, memBwSchema, then `schemata`. Empty: the file is not touched.
+    /// l3CacheSchema and memBwSchema, in that order: written to a group the runtime makes,
+    /// compared with the `schemata` file of one that exists.
+    pub schemas: Vec<String>,
+    /// The `schemata` lines: written last, to a new group or an existing one.
     pub schemata: Vec<String>,
     /// `closID` was given: the group may be pre-configured, and is never removed.
     pub clos_id_given: bool,
@@ -115,21 +117,22 @@ pub fn plan(c: &RdtConfig, id: &str) -> Result<RdtPlan, RdtPlanError> {
         // Without closID the group is named after the container.
         None => Group::Named(check_group_name(id).map_err(|why| invalid("closID", id, why))?),
     };
-    let mut schemata = Vec::new();
+    let mut schemas = Vec::new();
     if let Some(l3) = c.l3_cache_schema.as_deref().filter(|s| !s.is_empty()) {
         check_line(l3).map_err(|why| invalid("l3CacheSchema", l3, &why))?;
         if !l3.starts_with("L3") {
             return Err(invalid("l3CacheSchema", l3, "must start with L3: (or L3CODE:/L3DATA:)"));
         }
-        schemata.push(l3.to_string());
+        schemas.push(l3.to_string());
     }
     if let Some(mb) = c.mem_bw_schema.as_deref().filter(|s| !s.is_empty()) {
         check_line(mb).map_err(|why| invalid("memBwSchema", mb, &why))?;
         if !mb.starts_with("MB:") {
             return Err(invalid("memBwSchema", mb, "must start with MB:"));
         }
-        schemata.push(mb.to_string());
+        schemas.push(mb.to_string());
     }
+    let mut schemata = Vec::new();
     for line in c.schemata.iter().flatten() {
         check_line(line).map_err(|why| invalid("schemata", line, &why))?;
         schemata.push(line.to_string());
@@ -138,7 +141,7 @@ pub fn plan(c: &RdtConfig, id: &str) -> Result<RdtPlan, RdtPlanError> {
         Some(true) => Some(check_group_name(id).map_err(|why| invalid("enableMonitoring", id, why))?),
         _ => None,
     };
-    Ok(RdtPlan { group, schemata, clos_id_given: clos_id.is_some(), mon_group })
+    Ok(RdtPlan { group, schemas, schemata, clos_id_given: clos_id.is_some(), mon_group })
 }
 
 /// A resctrl group name: one path component that is none of the root's own entries.
@@ -204,19 +207,20 @@ pub fn apply(root: &Path, p: &RdtPlan, pid: i32) -> Result<Applied, RdtError> {
         Group::Named(n) => root.join(n),
     };
     let exists = group.is_dir();
-    if !exists && p.clos_id_given && p.schemata.is_empty() {
+    if !exists && p.clos_id_given && p.schemas.is_empty() && p.schemata.is_empty() {
         return Err(RdtError::NoGroup(group));
     }
     let mut applied = Applied { group: group.clone(), created_group: false, mon_group: None };
     let result = (|| {
+        // config-linux.md: l3CacheSchema and memBwSchema are written to a group the runtime
+        // makes and compared with one that exists; `schemata` is written either way, last.
         if exists {
-            if !p.schemata.is_empty() {
-                compare_schemata(&group, &p.schemata)?;
-            }
+            compare_schemata(&group, &p.schemas)?;
+            write_schemata(&group, &p.schemata)?;
         } else {
             fs::create_dir(&group).map_err(io("create resctrl group", &group))?;
             applied.created_group = true;
-            write_schemata(&group, &p.schemata)?;
+            write_schemata(&group, &[p.schemas.as_slice(), p.schemata.as_slice()].concat())?;
         }
         write_file(&group.join("tasks"), &pid.to_string())?;
         if let Some(name) = &p.mon_group {

@@ -66,8 +66,9 @@ fn group_is_the_clos_id_the_root_or_the_container_id() {
 #[test]
 fn schemata_lines_in_spec_order_and_checked() {
     let p = planned(json!({"closID": "g", "schemata": ["L2:0=f;1=f", "MB:0=70"], "memBwSchema": "MB:0=20", "l3CacheSchema": "L3:0=7f0;1=1f"}));
-    assert_eq!(p.schemata, vec!["L3:0=7f0;1=1f", "MB:0=20", "L2:0=f;1=f", "MB:0=70"]);
-    assert_eq!(planned(json!({"closID": "g", "l3CacheSchema": ""})).schemata, Vec::<String>::new());
+    assert_eq!(p.schemas, vec!["L3:0=7f0;1=1f", "MB:0=20"]);
+    assert_eq!(p.schemata, vec!["L2:0=f;1=f", "MB:0=70"]);
+    assert_eq!(planned(json!({"closID": "g", "l3CacheSchema": ""})).schemas, Vec::<String>::new());
     assert_eq!(plan_err(json!({"memBwSchema": "L3:0=f"})), r#"invalid linux.intelRdt.memBwSchema "L3:0=f": must start with MB:"#);
     assert_eq!(plan_err(json!({"l3CacheSchema": "MB:0=f"})), r#"invalid linux.intelRdt.l3CacheSchema "MB:0=f": must start with L3: (or L3CODE:/L3DATA:)"#);
     assert_eq!(plan_err(json!({"schemata": ["L3:0=f\nMB:0=1"]})), r#"invalid linux.intelRdt.schemata "L3:0=f\nMB:0=1": must not contain a newline"#);
@@ -124,8 +125,14 @@ fn pre_configured_group_is_joined_compared_and_kept() {
 
     let e = apply(root.path(), &planned(json!({"closID": "gold", "l3CacheSchema": "L3:0=ff"})), 7).unwrap_err();
     assert_eq!(e.to_string(), format!("resctrl group {gold:?} exists with other schemata: \"L3:0=ff\" does not match"));
-    let e = apply(root.path(), &planned(json!({"closID": "gold", "schemata": ["L2:0=f"]})), 7).unwrap_err();
-    assert!(e.to_string().contains(r#""L2:0=f" does not match"#), "{e}");
+    let e = apply(root.path(), &planned(json!({"closID": "gold", "memBwSchema": "MB:0=60"})), 7).unwrap_err();
+    assert!(e.to_string().contains(r#""MB:0=60" does not match"#), "{e}");
+
+    // `schemata` lines are written to an existing group too, after the comparison.
+    let a = apply(root.path(), &planned(json!({"closID": "gold", "l3CacheSchema": "L3:0=f0", "schemata": ["MB:0=40"]})), 8).unwrap();
+    assert!(!a.created_group);
+    // (A plain file is overwritten in place, not truncated: only its start is ours.)
+    assert!(fs::read_to_string(gold.join("schemata")).unwrap().starts_with("MB:0=40\n"));
 }
 
 #[test]
