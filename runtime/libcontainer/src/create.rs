@@ -91,6 +91,7 @@ pub fn parse_config(data: &[u8], path: &Path) -> Result<(Spec, Vec<crate::idmap:
         }
         Err(e) => return Err(invalid(e)),
     };
+    crate::validate::check_raw(&raw).map_err(ContainerError::Spec)?;
     let mount_maps = crate::idmap::from_config(&raw)
         .map_err(|(dest, e)| ContainerError::Spec(crate::validate::SpecError::MountOption { dest, why: e.into() }))?;
     Ok((spec, mount_maps))
@@ -226,6 +227,9 @@ fn create_in(
         placed?;
     }
     crate::failpoint::hit("create:after-cgroup");
+    if plan.intel_rdt {
+        crate::intel_rdt::setup(bundle, o.id, pid.as_raw(), &dir_path)?;
+    }
     if let Some(maps) = &plan.id_maps {
         crate::rootless::write_id_maps(pid, maps, o.rootless)?;
     }
@@ -342,6 +346,9 @@ impl Undo {
             }
         }
         if let Some(dir) = self.dir.take() {
+            if let Err(e) = crate::intel_rdt::remove_recorded(&dir.path) {
+                tracing::warn!("cleanup after failed create: {e}");
+            }
             if let Err(e) = dir.remove() {
                 tracing::warn!("cleanup after failed create: {e}");
             }

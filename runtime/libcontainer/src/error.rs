@@ -39,6 +39,8 @@ pub enum ContainerError {
     Hook(#[from] HookError),
     #[error(transparent)]
     Criu(#[from] crate::criu::CriuError),
+    #[error(transparent)]
+    IntelRdt(#[from] crate::intel_rdt::RdtError),
     /// A failure inside the container's init, reported by init itself.
     #[error(transparent)]
     Init(ChildError),

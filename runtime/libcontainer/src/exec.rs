@@ -197,6 +197,7 @@ pub fn exec(o: ExecOptions) -> Result<i32, ContainerError> {
         }
         other => other,
     };
+    let added = added.and_then(|()| Ok(crate::intel_rdt::join_recorded(&o.root.join(o.id), pid.as_raw())?));
     if let Err(e) = added.and_then(|()| Ok(parent.send(&ToInit::Proceed { host_pid: pid.as_raw() })?)) {
         let _ = nix::sys::signal::kill(pid, Signal::SIGKILL);
         let _ = waitpid(pid, None);

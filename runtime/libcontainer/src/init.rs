@@ -209,6 +209,9 @@ fn stages(ctx: &InitContext) -> Result<(Prepared, OwnedFd), Failure> {
     let seccomp = plan.seccomp.as_ref().map(|spec| SeccompSetup { spec, listener: ctx.seccomp_listener.as_ref(), listener_state });
     let env: Vec<String> = p.env.iter().chain(&ctx.extra_env).cloned().collect();
     let workload = Workload { args: &p.args, env: &env, cwd: &p.cwd, annotations: &plan.annotations };
+    if let Some(policy) = &plan.memory_policy {
+        crate::mempolicy::apply(policy).stage("memoryPolicy")?;
+    }
     let prepared = tl.stage("process", || process_setup::apply(p, seccomp.as_ref(), ctx.preserve_fds, ctx.executor, &workload))?;
 
     crate::failpoint::hit("init:before-ready");

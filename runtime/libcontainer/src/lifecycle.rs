@@ -157,6 +157,10 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<(), ContainerError> 
         mgr.remove()?;
     }
     crate::failpoint::hit("delete:after-cgroup-remove");
+    match crate::intel_rdt::remove_recorded(&dir.path) {
+        Err(e) if force => tracing::warn!("delete {id:?}: {e}"),
+        other => other?,
+    }
     hooks::run_all_warn("poststop", &st.poststop, &st.to_oci(Status::Stopped));
     dir.remove()?;
     Ok(())

@@ -50,6 +50,10 @@ pub struct Plan {
     pub annotations: HashMap<String, String>,
     /// `linux.netDevices`, moved by the parent into the container's network namespace.
     pub net_devices: Vec<crate::net_devices::NetDevice>,
+    /// `linux.memoryPolicy`: set by init before the process setup, inherited by the workload.
+    pub memory_policy: Option<crate::mempolicy::MemPolicy>,
+    /// `linux.intelRdt` is set (and resctrl mounted): create runs `intel_rdt::setup`.
+    pub intel_rdt: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -159,9 +163,10 @@ pub fn plan(spec: &Spec, bundle: &Path, host: &HostFacts) -> Result<Plan, SpecEr
 /// (`idmap::from_config` reads them from config.json, one entry per mount).
 pub fn plan_with_mount_mappings(spec: &Spec, mount_maps: &[MountMappings], bundle: &Path, host: &HostFacts) -> Result<Plan, SpecError> {
     let version = spec.version();
-    if !(version.starts_with("1.0") || version.starts_with("1.1") || version.starts_with("1.2")) {
-        return Err(SpecError::OciVersion(version.clone()));
-    }
+    crate::oci_version::check(version).map_err(|e| match e {
+        crate::oci_version::VersionError::Syntax => SpecError::BadOciVersion(version.clone()),
+        crate::oci_version::VersionError::Major => SpecError::OciVersion(version.clone()),
+    })?;
     let root = spec.root().as_ref().ok_or(SpecError::NoRoot)?;
     let rootfs = if root.path().is_absolute() { clean(root.path()) } else { clean(&bundle.join(root.path())) };
     let mut process = plan_process(spec, host.selinux)?;
@@ -256,10 +261,14 @@ pub fn plan_with_mount_mappings(spec: &Spec, mount_maps: &[MountMappings], bundl
     sysctl.sort();
     for (key, _) in &sysctl {
         let kind = sysctl_namespace(key).map_err(|why| SpecError::Sysctl { key: key.clone(), why })?;
-        if !has(kind) {
+        // user.* limits the user namespace the writer is in: only a new one is the container's
+        // alone (a joined one is shared, and without one it is the host's).
+        let own = if kind == NsKind::User { creates(kind) } else { has(kind) };
+        if !own {
             let why = match kind {
                 NsKind::Net => "needs a network namespace",
                 NsKind::Ipc => "needs an ipc namespace",
+                NsKind::User => "needs a new user namespace",
                 _ => "needs a uts namespace",
             };
             return Err(SpecError::Sysctl { key: key.clone(), why });
@@ -279,8 +288,13 @@ pub fn plan_with_mount_mappings(spec: &Spec, mount_maps: &[MountMappings], bundl
     if let Some(s) = linux.seccomp() {
         crate::seccomp::validate(s)?;
     }
-    if linux.intel_rdt().is_some() {
-        return Err(if host.resctrl { SpecError::Unsupported("linux.intelRdt") } else { SpecError::NoResctrl });
+    if let Some(rdt) = linux.intel_rdt() {
+        // The fields oci-spec carries are checked here (a stand-in id: the container's own is
+        // checked with the rest of the object by `intel_rdt::setup`, in create).
+        crate::intel_rdt::plan(&crate::intel_rdt::from_spec(rdt), "container")?;
+        if !host.resctrl {
+            return Err(SpecError::NoResctrl);
+        }
     }
     if let Some(p) = linux.personality() {
         process.extra.personality = Some(process_extra::personality(p)?);
@@ -289,6 +303,8 @@ pub fn plan_with_mount_mappings(spec: &Spec, mount_maps: &[MountMappings], bundl
     process.extra.affinity = Default::default();
 
     let net_devices = crate::net_devices::plan(&linux.net_devices().clone().unwrap_or_default(), &host.net_devices, has(NsKind::Net))?;
+
+    let memory_policy = linux.memory_policy().as_ref().map(crate::mempolicy::plan).transpose()?;
 
     let hooks = spec.hooks().clone().unwrap_or_default();
     check_hooks(&hooks)?;
@@ -327,6 +343,8 @@ pub fn plan_with_mount_mappings(spec: &Spec, mount_maps: &[MountMappings], bundl
         resources,
         annotations: spec.annotations().clone().unwrap_or_default(),
         net_devices,
+        memory_policy,
+        intel_rdt: linux.intel_rdt().is_some(),
     })
 }
 

@@ -72,7 +72,12 @@ fn rejects_bind_without_source() {
 
 #[test]
 fn rejects_bad_versions_and_missing_parts() {
-    assert_eq!(err(json!({"ociVersion": "2.0.0"})), r#"unsupported ociVersion "2.0.0": youki supports 1.0.0 to 1.2.x"#);
+    assert_eq!(err(json!({"ociVersion": "2.0.0"})), r#"unsupported ociVersion "2.0.0": this runtime implements 1.x (1.3.0)"#);
+    assert_eq!(err(json!({"ociVersion": "0.9.0"})), r#"unsupported ociVersion "0.9.0": this runtime implements 1.x (1.3.0)"#);
+    assert_eq!(err(json!({"ociVersion": "1.3"})), r#"invalid ociVersion "1.3": must be a semantic version such as 1.3.0"#);
+    for v in ["1.0.0", "1.2.1", "1.3.0", "1.3.0-rc.1", "1.4.0"] {
+        assert_eq!(ok(json!({"ociVersion": v})).rootfs, PathBuf::from("/bundle/rootfs"), "{v}");
+    }
     assert_eq!(err(json!({"process": {"args": []}})), "process.args must not be empty");
     assert_eq!(err(json!({"process": {"cwd": "tmp"}})), r#"invalid process.cwd "tmp": must be absolute"#);
     assert_eq!(err(json!({"process": {"env": ["NOVALUE"]}})), r#"invalid process.env entry "NOVALUE": must be KEY=VALUE"#);
@@ -182,6 +187,25 @@ fn sysctl_rules() {
 }
 
 #[test]
+fn user_sysctls_need_a_new_user_namespace() {
+    assert_eq!(
+        err(json!({"linux": {"sysctl": {"user.max_user_namespaces": "5"}}})),
+        r#"invalid linux.sysctl "user.max_user_namespaces": needs a new user namespace"#
+    );
+    assert_eq!(
+        err(json!({"linux": {"namespaces": [{"type": "mount"}, {"type": "user", "path": "/proc/1/ns/user"}], "sysctl": {"user.max_user_namespaces": "5"}}})),
+        r#"invalid linux.sysctl "user.max_user_namespaces": needs a new user namespace"#
+    );
+    let map = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    let p = ok(json!({"linux": {
+        "namespaces": [{"type": "mount"}, {"type": "pid"}, {"type": "user"}],
+        "uidMappings": map.clone(), "gidMappings": map,
+        "sysctl": {"user.max_user_namespaces": "5"}
+    }}));
+    assert_eq!(p.sysctl, vec![("user.max_user_namespaces".to_string(), "5".to_string())]);
+}
+
+#[test]
 fn rlimit_rules() {
     assert_eq!(
         err(json!({"process": {"rlimits": [{"type": "RLIMIT_NOFILE", "soft": 10, "hard": 5}]}})),
@@ -282,8 +306,15 @@ fn intel_rdt_is_refused_clearly() {
     assert_eq!(err(json!({"linux": {"intelRdt": {"closID": "x"}}})), "linux.intelRdt needs resctrl, which is not mounted at /sys/fs/resctrl");
     let mut h = host();
     h.resctrl = true;
-    let e = plan(&spec(json!({"linux": {"intelRdt": {"closID": "x"}}})), Path::new("/bundle"), &h).unwrap_err();
-    assert_eq!(e.to_string(), "linux.intelRdt is not supported yet");
+    assert!(plan(&spec(json!({"linux": {"intelRdt": {"closID": "x"}}})), Path::new("/bundle"), &h).unwrap().intel_rdt);
+    assert!(!ok(json!({})).intel_rdt);
+    // The object is checked before the host: the same error with or without resctrl.
+    for h in [host(), h] {
+        let e = plan(&spec(json!({"linux": {"intelRdt": {"closID": "../x"}}})), Path::new("/bundle"), &h).unwrap_err();
+        assert_eq!(e.to_string(), r#"invalid linux.intelRdt.closID "../x": must be a single path component (or "/" for the default group)"#);
+        let e = plan(&spec(json!({"linux": {"intelRdt": {"memBwSchema": "MB:0=20\nL3:0=f"}}})), Path::new("/bundle"), &h).unwrap_err();
+        assert_eq!(e.to_string(), r#"invalid linux.intelRdt.memBwSchema "MB:0=20\nL3:0=f": must not contain a newline"#);
+    }
 }
 
 #[test]

@@ -94,7 +94,7 @@ pub struct OciState {
     pub annotations: HashMap<String, String>,
 }
 
-pub const OCI_VERSION: &str = "1.2.0";
+pub const OCI_VERSION: &str = "1.3.0";
 
 impl OciState {
     pub fn for_hooks(id: &str, status: &str, pid: i32, bundle: &Path, annotations: &HashMap<String, String>) -> Self {

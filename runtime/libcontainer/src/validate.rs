@@ -4,8 +4,10 @@ use std::path::PathBuf;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SpecError {
-    #[error("unsupported ociVersion {0:?}: youki supports 1.0.0 to 1.2.x")]
+    #[error("unsupported ociVersion {0:?}: this runtime implements 1.x ({v})", v = crate::state::OCI_VERSION)]
     OciVersion(String),
+    #[error("invalid ociVersion {0:?}: must be a semantic version such as 1.3.0")]
+    BadOciVersion(String),
     #[error("root is required")]
     NoRoot,
     #[error("process is required")]
@@ -60,6 +62,10 @@ pub enum SpecError {
     #[error("linux.intelRdt needs resctrl, which is not mounted at /sys/fs/resctrl")]
     NoResctrl,
     #[error(transparent)]
+    IntelRdt(#[from] crate::intel_rdt::RdtPlanError),
+    #[error(transparent)]
+    MemPolicy(#[from] crate::mempolicy::MemPolicyError),
+    #[error(transparent)]
     NetDevice(#[from] crate::net_devices::NetDeviceError),
     #[error(transparent)]
     Extra(#[from] crate::process_extra::ExtraError),
@@ -67,8 +73,20 @@ pub enum SpecError {
     Unsupported(&'static str),
 }
 
+/// Checks of config.json fields that our spec types do not carry, so they would otherwise be
+/// dropped without a word: the whole of `linux.intelRdt` with its 1.3 fields (`schemata`,
+/// `enableMonitoring`). (Idmapped mounts' `uidMappings` are read by `idmap::from_config`.)
+pub fn check_raw(config: &serde_json::Value) -> Result<(), SpecError> {
+    if let Some(rdt) = crate::intel_rdt::from_config(config)? {
+        // A stand-in id: the container's own is checked when create applies it.
+        crate::intel_rdt::plan(&rdt, "container")?;
+    }
+    Ok(())
+}
+
 /// Which namespace a sysctl key belongs to, or why it is refused. Mirrors the kernel's list of
-/// namespaced sysctls: ipc (kernel.msg*, kernel.sem, kernel.shm*, fs.mqueue.*), uts and net.
+/// namespaced sysctls: ipc (kernel.msg*, kernel.sem, kernel.shm*, fs.mqueue.*), uts, net and
+/// user (user.max_*: the limits of the user namespace the writer is in).
 pub fn sysctl_namespace(key: &str) -> Result<crate::namespaces::NsKind, &'static str> {
     use crate::namespaces::NsKind;
     const IPC: &[&str] = &[
@@ -93,6 +111,9 @@ pub fn sysctl_namespace(key: &str) -> Result<crate::namespaces::NsKind, &'static
     if key.starts_with("net.") {
         return Ok(NsKind::Net);
     }
+    if key.starts_with("user.") {
+        return Ok(NsKind::User);
+    }
     Err("not namespaced: it would change the host")
 }
 
@@ -102,11 +123,21 @@ mod tests {
     use crate::namespaces::NsKind;
 
     #[test]
+    fn intel_rdt_1_3_fields_are_checked_up_front() {
+        let v = serde_json::json!({"linux": {"intelRdt": {"schemata": ["L3:0=f", "MB"]}}});
+        assert_eq!(check_raw(&v).unwrap_err().to_string(), r#"invalid linux.intelRdt.schemata "MB": expected RESOURCE:DOMAIN=VALUE;..."#);
+        let v = serde_json::json!({"linux": {"intelRdt": {"enableMonitoring": "yes"}}});
+        assert!(check_raw(&v).unwrap_err().to_string().starts_with("invalid linux.intelRdt: invalid type"));
+        assert!(check_raw(&serde_json::json!({"linux": {"intelRdt": {"closID": "g", "schemata": ["L3:0=f"], "enableMonitoring": true}}})).is_ok());
+    }
+
+    #[test]
     fn sysctl_classes() {
         assert_eq!(sysctl_namespace("net.ipv4.ip_forward"), Ok(NsKind::Net));
         assert_eq!(sysctl_namespace("kernel.shmmax"), Ok(NsKind::Ipc));
         assert_eq!(sysctl_namespace("fs.mqueue.queues_max"), Ok(NsKind::Ipc));
         assert_eq!(sysctl_namespace("kernel.domainname"), Ok(NsKind::Uts));
+        assert_eq!(sysctl_namespace("user.max_user_namespaces"), Ok(NsKind::User));
         assert!(sysctl_namespace("vm.swappiness").is_err());
         assert!(sysctl_namespace("net/../../x").is_err());
     }

@@ -38,6 +38,17 @@ pub struct Facts {
     pub cpus: Option<Vec<u32>>,
     /// /proc/self/attr/current (the AppArmor or SELinux label), None when unreadable.
     pub lsm_label: Option<String>,
+    /// get_mempolicy(2) of the checker; None from a checker that could not ask.
+    #[serde(default)]
+    pub mempolicy: Option<MemPolicy>,
+}
+
+/// get_mempolicy(2): the MPOL_* mode, the MPOL_F_* mode flags, and the node mask as a list.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+pub struct MemPolicy {
+    pub mode: u32,
+    pub flags: u32,
+    pub nodes: Vec<u32>,
 }
 
 /// sched_getattr(2) of the checker.

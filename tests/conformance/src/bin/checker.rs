@@ -7,6 +7,8 @@
 
 #[path = "checker/json.rs"]
 mod json;
+#[path = "checker/mempolicy.rs"]
+mod mempolicy;
 #[path = "checker/probe.rs"]
 mod probe;
 #[path = "checker/procfs.rs"]
@@ -245,6 +247,7 @@ fn collect(args: Vec<String>, req: &Request) -> Json {
     ];
     fields.extend(status_facts(&status));
     fields.extend(sched::facts());
+    fields.extend(mempolicy::facts());
     fields.extend([
         (
             "tty".into(),

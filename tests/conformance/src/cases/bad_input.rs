@@ -343,14 +343,15 @@ fn namespace_wrong_type(ctx: &mut Ctx) -> Result<Outcome> {
     Ok(Outcome::Pass)
 }
 
-/// Without resctrl, linux.intelRdt cannot be honoured: runc 1.1.5 says "Intel RDT/CAT is not
-/// enabled".
+/// Without resctrl, linux.intelRdt cannot be honoured (config-linux.md: the runtime MUST
+/// generate an error): runc 1.1.5 says "Intel RDT/CAT is not enabled". The object uses the
+/// runtime-spec 1.3 fields, so the error is about resctrl and not about the object.
 fn intel_rdt(ctx: &mut Ctx) -> Result<Outcome> {
     if Path::new("/sys/fs/resctrl/schemata").exists() {
         return Ok(Outcome::Skip("resctrl is mounted on this host".into()));
     }
     let (mut b, id, cg) = bundle_with_cgroup(ctx)?;
-    spec::set(&mut b.config, "/linux/intelRdt", json!({"closID": "conformance", "l3CacheSchema": "L3:0=ff"}))?;
+    spec::set(&mut b.config, "/linux/intelRdt", json!({"closID": "conformance", "l3CacheSchema": "L3:0=ff", "schemata": ["MB:0=50"], "enableMonitoring": true}))?;
     rejected(ctx, &mut b, &id, &cg, &["rdt"])
 }
 

@@ -46,6 +46,18 @@
 //!   `mountExtensions`.
 //! - `net_devices/veth_moved_renamed_up_with_address`, `net_devices/missing_device_refused`:
 //!   runc 1.1.5 predates `linux.netDevices` (runtime-spec 1.2) and ignores it.
+//! - `spec13/memory_policy_bind`, `spec13/memory_policy_interleave_static_nodes`,
+//!   `spec13/memory_policy_bad_nodes_refused`, `spec13/memory_policy_nodes_for_local_refused`,
+//!   `spec13/memory_policy_absent_node_fails_cleanly`:
+//!   runc 1.1.5 predates `linux.memoryPolicy` (runtime-spec 1.3) and ignores it.
+//! - `spec13/oci_version_2_refused`: runc 1.1.5 does not check `ociVersion` and runs a 2.0.0
+//!   config.
+//! - `spec13/user_sysctl_in_own_user_ns`: runc 1.1.5 refuses every `user.*` sysctl ("not in a
+//!   separate kernel namespace"), even in a container with a new user namespace.
+//! - `spec13/intel_rdt_schemata_line_with_newline_refused`: runc 1.1.5 predates
+//!   `linux.intelRdt.schemata` and runs a config whose intelRdt has no field it knows.
+//! - `spec13/features_document_is_1_3`: runc 1.1.5's `features` reports ociVersionMax
+//!   1.0.2-dev and no memoryPolicy.
 //!
 //! With `--systemd-cgroup` (the systemd lane of tests/vm), runc 1.1.5 also fails:
 //!
@@ -106,6 +118,7 @@ mod rootless;
 mod sched;
 mod seccomp;
 mod security;
+mod spec13;
 
 /// How a case ended when it did not fail.
 #[derive(Debug)]
@@ -194,6 +207,7 @@ pub fn all() -> Vec<Case> {
     cases.extend(lsm::cases());
     cases.extend(sched::cases());
     cases.extend(net_devices::cases());
+    cases.extend(spec13::cases());
     cases.extend(bad_input::cases());
     cases.extend(error_output::cases());
     cases.extend(robustness::cases());
