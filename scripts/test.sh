@@ -38,6 +38,13 @@ bash tests/wasm/run.sh "$wasm_target/youki" "$target/youki" "$wasm_target/wat2wa
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 read -r wasm_p wasm_f < <(tail -n 1 /tmp/youki-wasm.log | sed -nE 's/^wasm: ([0-9]+) passed, ([0-9]+) failed$/\1 \2/p')
 
+echo "== intelRdt end to end on a stand-in resctrl (tests/resctrl)"
+if bash tests/resctrl/run.sh "$target/youki" 2>&1 | tee /tmp/youki-resctrl.log | tail -n 1 | grep -q '^PASS'; then
+  passed=$((passed + 1)); echo "resctrl: 1 passed, 0 failed"
+else
+  tail -n 5 /tmp/youki-resctrl.log; failed=$((failed + 1)); status=1; echo "resctrl: 0 passed, 1 failed"
+fi
+
 echo "== VM lanes: cgroup v2 and systemd under qemu (tests/vm)"
 vm_p=0; vm_f=0; vm_s=0
 if bash tests/vm/run.sh 2>&1 | tee /tmp/youki-vm.log; [ "${PIPESTATUS[0]}" -ne 0 ]; then
