@@ -44,6 +44,8 @@
 //!   `idmap`, `ridmap`, `mounts[].uidMappings`); it binds the source without a mapping,
 //!   creates the containers the spec says are errors, and its `features` has no
 //!   `mountExtensions`.
+//! - `bad_input/idmapped_mount_mapped_or_refused`: runc 1.1.5 predates idmapped mounts
+//!   (runtime-spec 1.2 `mounts[].uidMappings`) and mounts them without the mapping.
 //! - `net_devices/veth_moved_renamed_up_with_address`, `net_devices/missing_device_refused`:
 //!   runc 1.1.5 predates `linux.netDevices` (runtime-spec 1.2) and ignores it.
 //! - `spec13/memory_policy_bind`, `spec13/memory_policy_interleave_static_nodes`,
@@ -82,6 +84,20 @@
 //!   only: runc 1.3 refuses both and cleans up, but its errors name only the host source
 //!   ("open /nonexistent-youki-src: no such file or directory", not the destination in the
 //!   container) and "error setting scheduler: invalid argument" (not process.scheduler).
+//! - `spec13/oci_version_2_refused`: runc 1.3.6 does not look at `ociVersion` and runs a
+//!   2.0.0 config.
+//! - `spec13/memory_policy_bind`, `spec13/memory_policy_interleave_static_nodes`,
+//!   `spec13/memory_policy_bad_nodes_refused`, `spec13/memory_policy_nodes_for_local_refused`,
+//!   `spec13/memory_policy_absent_node_fails_cleanly`: runc 1.3.6 predates
+//!   `linux.memoryPolicy` (runtime-spec 1.3) and ignores it.
+//! - `spec13/user_sysctl_in_own_user_ns`: runc 1.3.6 still refuses every `user.*` sysctl.
+//! - `spec13/intel_rdt_schemata_line_with_newline_refused`: runc 1.3.6 predates
+//!   `linux.intelRdt.schemata` and runs the config.
+//! - `spec13/features_document_is_1_3`: runc 1.3.6's `features` says ociVersionMax 1.2.1.
+//! - `idmap/bad_idmapped_mounts_refused`, wording only: runc 1.3.6 refuses them, but names the
+//!   source or the mapping, not the mount's destination.
+//! - `idmap/features_says_enabled`: runc 1.3.6 takes `idmap` and `ridmap` but lists neither in
+//!   `features.mountOptions`.
 //!
 //! What runc 1.3 gained over 1.1.5, so these are plain cases there: the time namespace, the
 //! shared and unbindable rootfs propagation, `domainname`, the 2025/2026 /dev and console
