@@ -118,7 +118,7 @@ pub fn create(mut o: CreateOptions) -> Result<Created, ContainerError> {
     // `delete --force` finds the cgroup (and later the pid) in it.
     let record = first_record(&o, &bundle, &plan, cgroup.as_ref().map(|c| c.state()));
     let mut undo = Undo { dir: Some(dir.path.clone()), cgroup: None, child: None };
-    if let Err(e) = dir.save(&record) {
+    if let Err(e) = dir.save(&record).and_then(|()| state::save_recovery(&dir.path, &record)) {
         drop(dir);
         undo.run();
         return Err(e.into());
@@ -310,10 +310,15 @@ fn first_record(o: &CreateOptions, bundle: &Path, plan: &Plan, cgroup: Option<li
     }
 }
 
-/// Saves `st` under the lock, unless a `delete --force` took the container meanwhile.
+/// Saves `st` under the lock, unless a `delete --force` took the container meanwhile; while
+/// "creating", recovery.json too.
 fn save_ours(o: &CreateOptions, st: &ContainerState) -> Result<(), ContainerError> {
     let dir = ContainerDir::open(o.root, o.id).map_err(|_| state::StateError::Gone(o.id.to_string()))?;
-    Ok(dir.save_if_creator(st, st.creator_pid)?)
+    dir.save_if_creator(st, st.creator_pid)?;
+    if st.status == Status::Creating {
+        state::save_recovery(&dir.path, st)?;
+    }
+    Ok(())
 }
 
 pub(crate) fn created_namespaces(plan: &Plan) -> Vec<NsKind> {

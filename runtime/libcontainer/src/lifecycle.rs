@@ -173,7 +173,11 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<(), ContainerError> 
         }
         _ => None,
     };
-    let plan = teardown::plan(id, &record, live, force)?;
+    let recovery = match &record {
+        Record::State(_) => None,
+        _ => state::read_recovery(&root.join(id)),
+    };
+    let plan = teardown::plan(id, &record, live, recovery.as_ref(), force)?;
     teardown::run(root, id, &plan)
 }
 

@@ -56,7 +56,7 @@ pub fn restore(o: &RestoreOptions) -> Result<i32, ContainerError> {
     // `delete --force` can remove (cgroup, the rootfs bind under the directory, processes).
     let record = first_record(o, &bundle, &plan, cgroup.state());
     let mut undo = Undo { dir: Some(dir.path.clone()), cgroup: Some(cgroup), criu_root: None };
-    if let Err(e) = dir.save(&record) {
+    if let Err(e) = dir.save(&record).and_then(|()| state::save_recovery(&dir.path, &record)) {
         drop(dir);
         undo.run();
         return Err(e.into());

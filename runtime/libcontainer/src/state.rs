@@ -23,6 +23,9 @@ use crate::namespaces::NsKind;
 /// Bumped when the format changes incompatibly; older formats are read by `load`.
 pub const FORMAT: u32 = 1;
 pub const STATE_FILE: &str = "state.json";
+/// What `delete --force` needs when state.json is gone or unreadable, written beside it by
+/// the first records of `create` and `restore` and never rewritten after.
+pub const RECOVERY_FILE: &str = "recovery.json";
 pub const FIFO: &str = "exec.fifo";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -244,9 +247,37 @@ pub fn save(dir: &Path, state: &ContainerState) -> Result<(), StateError> {
     write_atomic(dir, &path, &data)
 }
 
+/// The cgroup and init of a container, for a `delete --force` that cannot read state.json.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Recovery {
+    pub id: String,
+    pub pid: i32,
+    pub pid_start_time: u64,
+    pub cgroup: Option<libcgroups::CgroupState>,
+}
+
+impl Recovery {
+    pub fn of(st: &ContainerState) -> Self {
+        Recovery { id: st.id.clone(), pid: st.pid, pid_start_time: st.pid_start_time, cgroup: st.cgroup.clone() }
+    }
+}
+
+/// Writes recovery.json (as `save` writes state.json).
+pub fn save_recovery(dir: &Path, st: &ContainerState) -> Result<(), StateError> {
+    let path = dir.join(RECOVERY_FILE);
+    let data = serde_json::to_vec(&Recovery::of(st)).map_err(|source| StateError::Decode { path: path.clone(), source })?;
+    write_atomic(dir, &path, &data)
+}
+
+/// recovery.json, when it is there and reads.
+pub fn read_recovery(dir: &Path) -> Option<Recovery> {
+    serde_json::from_slice(&fs::read(dir.join(RECOVERY_FILE)).ok()?).ok()
+}
+
 /// The temp file, fsync, rename and directory fsync of `save`.
 pub fn write_atomic(dir: &Path, path: &Path, data: &[u8]) -> Result<(), StateError> {
-    let tmp = dir.join(format!(".state.json.{}.tmp", std::process::id()));
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
     let written = (|| -> std::io::Result<()> {
         let mut f = fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&tmp)?;
         f.write_all(data)?;
@@ -587,6 +618,9 @@ mod tests {
         assert_eq!(mode(&dir.path.join(STATE_FILE)), 0o600);
         let names: Vec<_> = fs::read_dir(&dir.path).unwrap().map(|e| e.unwrap().file_name()).collect();
         assert_eq!(names, vec![std::ffi::OsString::from(STATE_FILE)]);
+        save_recovery(&dir.path, &sample("c1")).unwrap();
+        assert_eq!(mode(&dir.path.join(RECOVERY_FILE)), 0o600);
+        assert_eq!(read_recovery(&dir.path), Some(Recovery::of(&sample("c1"))));
         // A failed write (here: the directory is gone) names the path and leaves nothing.
         let gone = d.path().join("gone");
         let err = save(&gone, &sample("g")).unwrap_err().to_string();

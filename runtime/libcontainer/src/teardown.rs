@@ -15,7 +15,7 @@ use oci_spec::runtime::Hook;
 
 use crate::error::ContainerError;
 use crate::host::HostFacts;
-use crate::state::{self, ContainerDir, OciState, Record, StateError, Status};
+use crate::state::{self, ContainerDir, OciState, Record, Recovery, StateError, Status};
 
 /// Where the container's cgroup is.
 #[derive(Debug, Clone, PartialEq)]
@@ -41,14 +41,23 @@ pub struct Teardown {
     pub poststop: Option<(Vec<Hook>, OciState)>,
 }
 
-/// Decides a delete of `record`; `live` is the live status of a whole record. Without
-/// `force` only a stopped or created container goes, and only from a readable state.
-pub fn plan(id: &str, record: &Record, live: Option<Status>, force: bool) -> Result<Teardown, ContainerError> {
+/// Decides a delete of `record`; `live` is the live status of a whole record, `recovery`
+/// what recovery.json says (used when state.json does not read). Without `force` only a
+/// stopped or created container goes, and only from a readable state.
+pub fn plan(id: &str, record: &Record, live: Option<Status>, recovery: Option<&Recovery>, force: bool) -> Result<Teardown, ContainerError> {
     let unknown = |why: String| -> Result<Teardown, ContainerError> {
         if !force {
             return Err(StateError::Broken { id: id.to_string(), why }.into());
         }
-        Ok(Teardown { kill: true, init: None, cgroup: CgroupSource::DefaultForId, poststop: None })
+        Ok(match recovery.filter(|r| r.id == id) {
+            Some(r) => Teardown {
+                kill: true,
+                init: (r.pid > 0 && r.pid_start_time > 0).then_some((r.pid, r.pid_start_time)),
+                cgroup: r.cgroup.clone().map_or(CgroupSource::NoCgroup, CgroupSource::Recorded),
+                poststop: None,
+            },
+            None => Teardown { kill: true, init: None, cgroup: CgroupSource::DefaultForId, poststop: None },
+        })
     };
     match record {
         Record::State(st) => {
@@ -75,7 +84,7 @@ pub fn plan(id: &str, record: &Record, live: Option<Status>, force: bool) -> Res
         Record::Missing => unknown("no state file".into()),
         Record::Corrupt { why, cgroup } => {
             let mut t = unknown(format!("corrupt state file: {why}"))?;
-            if let Some(cg) = cgroup {
+            if let (Some(cg), CgroupSource::DefaultForId) = (cgroup, &t.cgroup) {
                 t.cgroup = CgroupSource::Recorded(cg.clone());
             }
             Ok(t)
@@ -228,14 +237,14 @@ mod tests {
 
     #[test]
     fn a_whole_state_is_killed_by_cgroup_and_checked_pid() {
-        let t = plan("c", &Record::State(st(Status::Created)), Some(Status::Created), false).unwrap();
+        let t = plan("c", &Record::State(st(Status::Created)), Some(Status::Created), None, false).unwrap();
         assert!(t.kill);
         assert_eq!(t.init, Some((10, 99)));
         assert!(matches!(t.cgroup, CgroupSource::Recorded(ref c) if c.path == "/youki/c"));
         assert!(t.poststop.is_some());
         // Running needs --force.
-        assert!(plan("c", &Record::State(st(Status::Running)), Some(Status::Running), false).is_err());
-        assert!(plan("c", &Record::State(st(Status::Running)), Some(Status::Running), true).unwrap().kill);
+        assert!(plan("c", &Record::State(st(Status::Running)), Some(Status::Running), None, false).is_err());
+        assert!(plan("c", &Record::State(st(Status::Running)), Some(Status::Running), None, true).unwrap().kill);
     }
 
     #[test]
@@ -243,28 +252,36 @@ mod tests {
         let mut s = st(Status::Creating);
         s.pid = 0;
         s.pid_start_time = 0;
-        let t = plan("c", &Record::State(s), Some(Status::Stopped), true).unwrap();
+        let t = plan("c", &Record::State(s), Some(Status::Stopped), None, true).unwrap();
         assert!(t.kill && t.init.is_none() && t.poststop.is_none());
         assert!(matches!(t.cgroup, CgroupSource::Recorded(_)));
         // An unknown start time never kills by pid.
         let mut s = st(Status::Created);
         s.pid_start_time = 0;
-        assert_eq!(plan("c", &Record::State(s), Some(Status::Stopped), true).unwrap().init, None);
+        assert_eq!(plan("c", &Record::State(s), Some(Status::Stopped), None, true).unwrap().init, None);
     }
 
     #[test]
     fn unreadable_records_need_force_and_fall_back_to_the_default_cgroup() {
         for rec in [Record::Missing, Record::Corrupt { why: "eof".into(), cgroup: None }, Record::TooNew { found: 7 }] {
-            assert!(plan("c", &rec, None, false).is_err(), "{rec:?}");
-            let t = plan("c", &rec, None, true).unwrap();
+            assert!(plan("c", &rec, None, None, false).is_err(), "{rec:?}");
+            let t = plan("c", &rec, None, None, true).unwrap();
             assert_eq!(t.cgroup, CgroupSource::DefaultForId, "{rec:?}");
             assert!(t.kill && t.init.is_none() && t.poststop.is_none());
         }
         let cg = CgroupState { driver: libcgroups::Driver::V1, path: "/p".into(), dirs: vec![] };
-        let t = plan("c", &Record::Corrupt { why: "x".into(), cgroup: Some(cg.clone()) }, None, true).unwrap();
-        assert_eq!(t.cgroup, CgroupSource::Recorded(cg));
-        let err = plan("c", &Record::Missing, None, false).unwrap_err().to_string();
+        let t = plan("c", &Record::Corrupt { why: "x".into(), cgroup: Some(cg.clone()) }, None, None, true).unwrap();
+        assert_eq!(t.cgroup, CgroupSource::Recorded(cg.clone()));
+        let err = plan("c", &Record::Missing, None, None, false).unwrap_err().to_string();
         assert_eq!(err, r#"container "c" has no readable state (no state file): remove it with delete --force"#);
-        assert!(plan("c", &Record::Foreign, None, true).is_err());
+        assert!(plan("c", &Record::Foreign, None, None, true).is_err());
+        // recovery.json (of this id) gives the cgroup and init whatever state.json holds.
+        let rec = Recovery { id: "c".into(), pid: 7, pid_start_time: 70, cgroup: Some(cg.clone()) };
+        for broken in [Record::Missing, Record::Corrupt { why: "eof".into(), cgroup: None }, Record::TooNew { found: 9 }] {
+            let t = plan("c", &broken, None, Some(&rec), true).unwrap();
+            assert_eq!((t.init, &t.cgroup), (Some((7, 70)), &CgroupSource::Recorded(cg.clone())));
+        }
+        let other = Recovery { id: "d".into(), ..rec };
+        assert_eq!(plan("c", &Record::Missing, None, Some(&other), true).unwrap().cgroup, CgroupSource::DefaultForId);
     }
 }
