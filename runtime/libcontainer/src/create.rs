@@ -128,9 +128,25 @@ pub fn create(mut o: CreateOptions) -> Result<Created, ContainerError> {
     let mut result = create_in(&o, &bundle, &plan, cgroup, console, record, &mut undo);
     match result.as_mut() {
         Ok(created) => created.console = keep,
-        Err(_) => undo.run(),
+        Err(e) => {
+            // A `delete --force` meanwhile kills init: say that, not "channel closed".
+            if !matches!(e, ContainerError::State(state::StateError::Gone(_))) && !still_ours(&undo) {
+                *e = state::StateError::Gone(o.id.to_string()).into();
+            }
+            undo.run();
+        }
     }
     result
+}
+
+/// Whether the container's directory still holds this create's record.
+fn still_ours(undo: &Undo) -> bool {
+    let Some(dir) = &undo.dir else { return true };
+    match state::read_record(dir) {
+        Ok(state::Record::State(st)) => st.creator_pid == std::process::id() as i32,
+        Ok(state::Record::Missing) => true,
+        _ => false,
+    }
 }
 
 fn create_in(
@@ -371,13 +387,8 @@ impl Undo {
                 tracing::warn!("cleanup after failed create: {e}");
             }
         }
-        if let Some(dir) = self.dir.take() {
-            let ours = match state::read_record(&dir) {
-                Ok(state::Record::State(st)) => st.creator_pid == std::process::id() as i32,
-                Ok(state::Record::Missing) => true,
-                _ => false,
-            };
-            if ours {
+        if still_ours(self) {
+            if let Some(dir) = self.dir.take() {
                 if let Err(e) = fs::remove_dir_all(&dir) {
                     tracing::warn!("cleanup after failed create: remove {dir:?}: {e}");
                 }

@@ -89,10 +89,7 @@ pub fn plan(id: &str, record: &Record, live: Option<Status>, recovery: Option<&R
             }
             Ok(t)
         }
-        Record::TooNew { found } if !force => {
-            Err(StateError::TooNew { path: Path::new(id).join(state::STATE_FILE), found: *found }.into())
-        }
-        Record::TooNew { found } => unknown(format!("format {found}")),
+        Record::TooNew { found } => unknown(format!("state format {found}, newer than this youki understands ({})", state::FORMAT)),
         Record::Foreign => Err(StateError::Foreign { path: id.into() }.into()),
     }
 }
