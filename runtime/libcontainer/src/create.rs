@@ -289,7 +289,10 @@ fn create_in(
         write_pid_file(path, pid.as_raw())?;
     }
     // The handover: init stops dying with us once it reads this (it dies on EOF before).
-    parent.send(&ToInit::Committed)?;
+    parent.send(&ToInit::Committed).map_err(|e| match e {
+        ChannelError::Closed => ContainerError::InitDied(reap(pid)),
+        e => e.into(),
+    })?;
     crate::failpoint::hit("create:after-commit");
     // Success: nothing to undo.
     undo.cgroup = None;
@@ -326,15 +329,10 @@ fn first_record(o: &CreateOptions, bundle: &Path, plan: &Plan, cgroup: Option<li
     }
 }
 
-/// Saves `st` under the lock, unless a `delete --force` took the container meanwhile; while
-/// "creating", recovery.json too.
+/// Saves `st` under the lock, unless a `delete --force` took the container meanwhile.
 fn save_ours(o: &CreateOptions, st: &ContainerState) -> Result<(), ContainerError> {
     let dir = ContainerDir::open(o.root, o.id).map_err(|_| state::StateError::Gone(o.id.to_string()))?;
-    dir.save_if_creator(st, st.creator_pid)?;
-    if st.status == Status::Creating {
-        state::save_recovery(&dir.path, st)?;
-    }
-    Ok(())
+    Ok(dir.save_if_creator(st, st.creator_pid)?)
 }
 
 pub(crate) fn created_namespaces(plan: &Plan) -> Vec<NsKind> {

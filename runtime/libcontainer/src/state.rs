@@ -23,8 +23,8 @@ use crate::namespaces::NsKind;
 /// Bumped when the format changes incompatibly; older formats are read by `load`.
 pub const FORMAT: u32 = 1;
 pub const STATE_FILE: &str = "state.json";
-/// What `delete --force` needs when state.json is gone or unreadable, written beside it by
-/// the first records of `create` and `restore` and never rewritten after.
+/// What `delete --force` needs when state.json is gone or unreadable (the cgroup), written
+/// beside it with the first record of `create` and `restore` and never rewritten after.
 pub const RECOVERY_FILE: &str = "recovery.json";
 pub const FIFO: &str = "exec.fifo";
 
