@@ -103,7 +103,7 @@ pub fn run(root: &Path, id: &str, t: &Teardown) -> Result<(), ContainerError> {
         kill_all(t.init, mgr.as_deref())?;
         crate::failpoint::hit("delete:after-kill");
         if let Some((pid, start)) = t.init {
-            wait_gone(pid, start, Duration::from_secs(10))?;
+            crate::telemetry::span("wait for exit", || wait_gone(pid, start, Duration::from_secs(10)))?;
         }
     }
     if let Some(mgr) = &mgr {
