@@ -244,7 +244,7 @@ impl ContainerDir {
 pub fn save(dir: &Path, state: &ContainerState) -> Result<(), StateError> {
     let path = dir.join(STATE_FILE);
     let data = serde_json::to_vec(state).map_err(|source| StateError::Decode { path: path.clone(), source })?;
-    write_atomic(dir, &path, &data)
+    write_atomic(dir, &path, &data, true)
 }
 
 /// The cgroup and init of a container, for a `delete --force` that cannot read state.json.
@@ -262,11 +262,13 @@ impl Recovery {
     }
 }
 
-/// Writes recovery.json (as `save` writes state.json).
+/// Writes recovery.json as `save` writes state.json, but without the fsyncs: it only leads
+/// to live kernel objects (cgroup, processes), which do not outlive the crash of the kernel
+/// that fsync guards against; the rename still keeps it whole if youki dies.
 pub fn save_recovery(dir: &Path, st: &ContainerState) -> Result<(), StateError> {
     let path = dir.join(RECOVERY_FILE);
     let data = serde_json::to_vec(&Recovery::of(st)).map_err(|source| StateError::Decode { path: path.clone(), source })?;
-    write_atomic(dir, &path, &data)
+    write_atomic(dir, &path, &data, false)
 }
 
 /// recovery.json, when it is there and reads.
@@ -274,19 +276,22 @@ pub fn read_recovery(dir: &Path) -> Option<Recovery> {
     serde_json::from_slice(&fs::read(dir.join(RECOVERY_FILE)).ok()?).ok()
 }
 
-/// The temp file, fsync, rename and directory fsync of `save`.
-pub fn write_atomic(dir: &Path, path: &Path, data: &[u8]) -> Result<(), StateError> {
+/// The temp file, fsync, rename and directory fsync of `save` (the fsyncs only if `durable`).
+pub fn write_atomic(dir: &Path, path: &Path, data: &[u8], durable: bool) -> Result<(), StateError> {
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
     let written = (|| -> std::io::Result<()> {
         let mut f = fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&tmp)?;
         f.write_all(data)?;
-        f.sync_all()
+        if durable { f.sync_all() } else { Ok(()) }
     })();
     let renamed = written.and_then(|()| fs::rename(&tmp, path));
     if let Err(e) = renamed {
         let _ = fs::remove_file(&tmp);
         return Err(StateError::Io { op: "write state", path: path.to_path_buf(), source: e });
+    }
+    if !durable {
+        return Ok(());
     }
     File::open(dir).and_then(|d| d.sync_all()).map_err(io("sync state directory", dir))
 }
