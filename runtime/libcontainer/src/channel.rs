@@ -3,7 +3,10 @@
 //! ```text
 //!  parent (youki create)                          child (youki:init)
 //!  ---------------------                          ------------------
-//!  clone3 ─────────────────────────────────────▶  waits for Proceed
+//!  state record "creating" (pid 0, cgroup)
+//!  clone3 ─────────────────────────────────────▶  PR_SET_PDEATHSIG(SIGKILL), then exits if
+//!                                                 the parent is already gone (its pidfd);
+//!  state record "creating" + pid, start time      waits for Proceed
 //!  cgroup: add pid, set resources
 //!  user ns: write uid_map / gid_map
 //!  ToInit::IdmappedMounts + fds ───────────────▶  (only when a mount is idmapped: `idmap_tree`)
@@ -11,21 +14,32 @@
 //!                  ◀──────────────────────────── ToParent::MountsReady   (only if createRuntime
 //!  prestart + createRuntime hooks                                        or prestart hooks exist)
 //!  ToInit::HooksDone ──────────────────────────▶  createContainer hooks, pivot_root, masks,
-//!                                                 sysctl, rlimits, user, caps, cwd, the
-//!                                                 executor's prepare (find args[0])
+//!                                                 sysctl; clears PDEATHSIG (a setuid would
+//!                                                 anyway) and from here lives by the channel:
+//!                                                 rlimits, user, caps, cwd, the executor's
+//!                                                 prepare (find args[0])
 //!                  ◀──────────────────────────── ToParent::Ready { timeline }
-//!  write pid file and state "created", exit       blocks opening exec.fifo for write
+//!  state "created", pid file                      waits for Committed; EOF (the parent died
+//!  ToInit::Committed ──────────────────────────▶  before it) means exit 1
+//!  exit                                           blocks opening exec.fifo for write
 //!                                                 (`youki start` opens it for read)
 //!  any failure:    ◀──────────────────────────── ToParent::Failed(ChildError), child exits 1
 //!  EOF without Ready: the child died; the parent reaps it and reports its exit status.
 //! ```
+//! So until Committed the child dies with the parent: by the death signal while it is armed,
+//! and by EOF on its next send or receive afterwards (every stage after the disarm ends on
+//! the channel). Committed comes only once the state says "created", so a `youki create`
+//! killed at any point leaves either no process or a container its state describes.
+//!
 //! Each side owns its end as an `OwnedFd`; the child's end is closed in the parent right after
-//! clone, the parent's end in the child, so EOF always means the other side is gone. Both ends
-//! are CLOEXEC, so the container process never inherits them. The pty master travels over
-//! the console socket; the only fds here are the idmapped mount trees (`idmap_tree`), which
-//! init receives close-on-exec and closes once attached. `exec` uses the same pair; a rootless `exec` first gets
-//! `ToParent::Forked { pid }` from the child that joined the namespaces, then talks to the
-//! forked process (which holds a dup of the child's end) as above.
+//! clone, the parent's end in the child first thing (`close_copy_in_child`), so EOF always
+//! means the other side is gone. Both ends are CLOEXEC, so the container process never
+//! inherits them. The pty master travels over the console socket; the only fds here are the
+//! idmapped mount trees (`idmap_tree`), which init receives close-on-exec and closes once
+//! attached. `exec` uses the same pair and the same Ready, Committed handover; a rootless
+//! `exec` first gets `ToParent::Forked { pid }` from the child that joined the namespaces,
+//! then talks to the forked process (which holds a dup of the child's end, and whose death
+//! signal is armed against the runtime itself) as above.
 
 use std::io::{IoSlice, IoSliceMut};
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -46,6 +60,9 @@ pub enum ToInit {
     IdmappedMounts { count: usize },
     /// prestart and createRuntime hooks have run.
     HooksDone,
+    /// After Ready: the state is committed ("created"; for exec, the runtime has the pid).
+    /// The child stops dying with the runtime and goes on to the handover.
+    Committed,
 }
 
 /// What the child tells the parent.
@@ -138,6 +155,14 @@ impl<S, R> End<S, R> {
     /// The socket itself, for a caller that only needs to close it at the right moment.
     pub fn into_fd(self) -> OwnedFd {
         self.fd
+    }
+
+    /// In a child cloned (without CLONE_FILES) while this end was open: closes the child's
+    /// copy of it, so that the other end sees EOF when the owner of this end dies. The value
+    /// itself stays valid in the parent; the child never drops its copy (it leaves by _exit).
+    pub fn close_copy_in_child(&self) {
+        // SAFETY: in the child this fd number is the child's own copy, used by nothing there.
+        unsafe { libc::close(self.fd.as_raw_fd()) };
     }
 
     /// A second handle on the same end (dup, close-on-exec), for a process forked from the

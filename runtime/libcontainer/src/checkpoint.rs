@@ -17,9 +17,9 @@ use crate::state::{ContainerDir, ContainerState, Status};
 pub fn checkpoint(root: &Path, id: &str, o: &DumpOptions) -> Result<(), ContainerError> {
     crate::telemetry::attr("container.id", id);
     criu_plan::check_common(&o.criu).map_err(CriuError::from)?;
-    let dir = ContainerDir::open(root, id)?;
-    let st = dir.load()?;
-    let status = st.live_status(&dir.path);
+    // The lock only around the read: never across criu.
+    let st = ContainerDir::open(root, id)?.load()?;
+    let status = st.live_status(&root.join(id));
     if status != Status::Running {
         return Err(ContainerError::BadStatus { op: "checkpoint", id: id.to_string(), status });
     }
@@ -47,7 +47,6 @@ pub fn checkpoint(root: &Path, id: &str, o: &DumpOptions) -> Result<(), Containe
         return Ok(());
     }
     // criu killed the processes; the container goes away with its cgroup and state.
-    drop(dir);
     remove_dumped(root, &st)
 }
 

@@ -1,4 +1,6 @@
-//! Starts the child with one clone3(2), falling back to clone(2) on kernels without it.
+//! Starts the child with one clone3(2), falling back to clone(2) on kernels without it. Every
+//! child dies with the runtime process that started it (PR_SET_PDEATHSIG) until it disarms
+//! that at its handover (`disarm_parent_death`).
 
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 
@@ -32,6 +34,41 @@ pub fn pidfd_open(pid: libc::pid_t) -> Result<OwnedFd, nix::Error> {
     Ok(unsafe { OwnedFd::from_raw_fd(raw as i32) })
 }
 
+/// In a new child: SIGKILL when the parent dies, and exit now if it already has.
+fn die_with_parent(parent: Option<OwnedFd>) {
+    arm_parent_death();
+    if let Some(fd) = parent {
+        use std::os::fd::AsFd;
+        let mut fds = [nix::poll::PollFd::new(fd.as_fd(), nix::poll::PollFlags::POLLIN)];
+        if matches!(nix::poll::poll(&mut fds, nix::poll::PollTimeout::ZERO), Ok(n) if n > 0) {
+            // SAFETY: leaving at once; the parent that would handle us is gone.
+            unsafe { libc::_exit(1) }
+        }
+    }
+}
+
+/// SIGKILL when the parent dies; again after a uid or gid change, which clears it.
+pub fn arm_parent_death() {
+    // SAFETY: prctl with integer arguments only.
+    unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0) };
+}
+
+/// At the handover (the runtime has committed the state): the child no longer dies with the
+/// runtime. Call it before any setuid/setgid too (the kernel clears it then anyway), and
+/// from there on let every step end on the channel, whose EOF says the runtime is gone.
+pub fn disarm_parent_death() {
+    // SAFETY: prctl with integer arguments only.
+    unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, 0, 0, 0, 0) };
+}
+
+/// Whether the death signal is armed in this process (for tests).
+pub fn parent_death_signal() -> i32 {
+    let mut sig: libc::c_int = 0;
+    // SAFETY: PR_GET_PDEATHSIG writes one int through the pointer.
+    unsafe { libc::prctl(libc::PR_GET_PDEATHSIG, &mut sig as *mut libc::c_int, 0, 0, 0) };
+    sig
+}
+
 /// The child as the parent sees it.
 pub struct Child {
     pub pid: Pid,
@@ -57,6 +94,11 @@ pub fn clone_child(flags: CloneFlags, cgroup: Option<BorrowedFd>, child: impl Fn
     let mut pidfd: libc::c_int = -1;
     // A sibling (CLONE_PARENT) inherits our own exit signal; clone3 wants none given.
     let sibling = flags.contains(CloneFlags::CLONE_PARENT);
+    // The process whose death ends the child: us, or our parent for a sibling. Its pidfd
+    // closes the race of a parent that dies before the child arms the signal (getppid()
+    // cannot tell in a new pid namespace, where it is 0).
+    let parent = if sibling { nix::unistd::getppid() } else { nix::unistd::getpid() };
+    let parent_fd = pidfd_open(parent.as_raw()).ok();
     let mut args = CloneArgs {
         flags: flags.bits() as u64 | libc::CLONE_PIDFD as u64,
         pidfd: &mut pidfd as *mut libc::c_int as u64,
@@ -88,6 +130,7 @@ pub fn clone_child(flags: CloneFlags, cgroup: Option<BorrowedFd>, child: impl Fn
     match ret {
         r if r < 0 => Err(nix::Error::last()),
         0 => {
+            die_with_parent(parent_fd);
             let code = child();
             // SAFETY: leaving the child without running the parent's destructors or atexit.
             unsafe { libc::_exit(code) }
@@ -98,5 +141,23 @@ pub fn clone_child(flags: CloneFlags, cgroup: Option<BorrowedFd>, child: impl Fn
             pidfd: (pidfd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(pidfd) }),
             in_cgroup,
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_child_dies_with_its_parent_until_disarmed() {
+        // The child reports its death signal through its exit code.
+        let child = clone_child(CloneFlags::empty(), None, || {
+            let armed = parent_death_signal();
+            disarm_parent_death();
+            if armed == libc::SIGKILL && parent_death_signal() == 0 { 0 } else { 1 }
+        })
+        .unwrap();
+        let status = nix::sys::wait::waitpid(child.pid, None).unwrap();
+        assert_eq!(status, nix::sys::wait::WaitStatus::Exited(child.pid, 0));
     }
 }

@@ -128,13 +128,39 @@ pub fn create(mut o: CreateOptions) -> Result<Created, ContainerError> {
     };
     let dir = ContainerDir::create(o.root, o.id)?;
     crate::failpoint::hit("create:after-state-dir");
-    let mut undo = Undo { dir: Some(dir), cgroup: None, child: None };
-    let mut result = create_in(&o, &bundle, &plan, cgroup, console, &mut undo);
+    // The first record, before anything else exists: whatever happens from here on, a
+    // `delete --force` finds the cgroup (and later the pid) in it.
+    let record = first_record(&o, &bundle, &plan, cgroup.as_ref().map(|c| c.state()));
+    let mut undo = Undo { dir: Some(dir.path.clone()), cgroup: None, child: None };
+    if let Err(e) = dir.save(&record).and_then(|()| state::save_recovery(&dir.path, &record)) {
+        drop(dir);
+        undo.run();
+        return Err(e.into());
+    }
+    drop(dir); // the lock: held only around reading and writing state
+    crate::failpoint::hit("create:after-record");
+    let mut result = create_in(&o, &bundle, &plan, cgroup, console, record, &mut undo);
     match result.as_mut() {
         Ok(created) => created.console = keep,
-        Err(_) => undo.run(),
+        Err(e) => {
+            // A `delete --force` meanwhile kills init: say that, not "channel closed".
+            if !matches!(e, ContainerError::State(state::StateError::Gone(_))) && !still_ours(&undo) {
+                *e = state::StateError::Gone(o.id.to_string()).into();
+            }
+            undo.run();
+        }
     }
     result
+}
+
+/// Whether the container's directory still holds this create's record.
+fn still_ours(undo: &Undo) -> bool {
+    let Some(dir) = &undo.dir else { return true };
+    match state::read_record(dir) {
+        Ok(state::Record::State(st)) => st.creator_pid == std::process::id() as i32,
+        Ok(state::Record::Missing) => true,
+        _ => false,
+    }
 }
 
 fn create_in(
@@ -143,9 +169,10 @@ fn create_in(
     plan: &Plan,
     cgroup: Option<Box<dyn CgroupManager>>,
     console: Option<OwnedFd>,
+    mut st: ContainerState,
     undo: &mut Undo,
 ) -> Result<Created, ContainerError> {
-    let dir_path = undo.dir.as_ref().map(|d| d.path.clone()).unwrap_or_default();
+    let dir_path = undo.dir.clone().unwrap_or_default();
     let fifo = dir_path.join(state::FIFO);
     nix::unistd::mkfifo(&fifo, Mode::from_bits_truncate(0o622)).map_err(|e| ContainerError::sys(format!("create exec fifo {fifo:?}"), e))?;
     // Init may run as another uid (a user namespace); the umask must not take its write bit.
@@ -204,13 +231,21 @@ fn create_in(
         if let Some(offsets) = &plan.time_offsets {
             for_child.new_time(&offsets.iter().map(|o| format!("{} {} {}\n", o.clock, o.secs, o.nanos)).collect::<String>())?;
         }
-        let cloned = clone_child(plan.clone_flags, cgroup_dir.as_ref().map(|fd| fd.as_fd()), move || init::run(ctx));
+        let parent_end = &parent;
+        let cloned = clone_child(plan.clone_flags, cgroup_dir.as_ref().map(|fd| fd.as_fd()), move || {
+            parent_end.close_copy_in_child();
+            init::run(ctx)
+        });
         for_child.restore()?;
         cloned.map_err(|e| ContainerError::sys("clone the container process", e))
     })?;
     let pid = child.pid;
     undo.child = Some(pid);
     crate::failpoint::hit("create:after-clone");
+    st.pid = pid.as_raw();
+    st.pid_start_time = state::process_start_time(pid.as_raw()).unwrap_or(0);
+    save_ours(o, &st)?;
+    crate::failpoint::hit("create:after-pid-record");
 
     crate::telemetry::attr_int("pid", pid.as_raw() as i64);
     if let Some(cg) = undo.cgroup.as_ref() {
@@ -249,9 +284,9 @@ fn create_in(
         match parent.recv() {
             Ok(ToParent::MountsReady) => {
                 crate::failpoint::hit("create:before-runtime-hooks");
-                let st = OciState::for_hooks(o.id, "creating", pid.as_raw(), bundle, &plan.annotations);
-                hooks::run_all("prestart", plan.hooks.prestart(), &st)?;
-                hooks::run_all("createRuntime", plan.hooks.create_runtime(), &st)?;
+                let hook_state = OciState::for_hooks(o.id, "creating", pid.as_raw(), bundle, &plan.annotations);
+                hooks::run_all("prestart", plan.hooks.prestart(), &hook_state)?;
+                hooks::run_all("createRuntime", plan.hooks.create_runtime(), &hook_state)?;
                 parent.send(&ToInit::HooksDone)?;
             }
             Ok(ToParent::Ready { timeline }) => break timeline,
@@ -263,19 +298,43 @@ fn create_in(
 
     crate::failpoint::hit("create:after-ready");
     crate::telemetry::record_timeline(&timeline);
-    let pid_start_time = state::process_start_time(pid.as_raw()).unwrap_or(0);
-    let st = ContainerState {
+    st.created = crate::rfc3339::now();
+    st.status = Status::Created;
+    st.trace_context = crate::telemetry::traceparent();
+    save_ours(o, &st)?;
+    crate::failpoint::hit("create:after-state-saved");
+    if let Some(path) = o.pid_file {
+        write_pid_file(path, pid.as_raw())?;
+    }
+    // The handover: init stops dying with us once it reads this (it dies on EOF before).
+    parent.send(&ToInit::Committed).map_err(|e| match e {
+        ChannelError::Closed => ContainerError::InitDied(reap(pid)),
+        e => e.into(),
+    })?;
+    crate::failpoint::hit("create:after-commit");
+    // Success: nothing to undo.
+    undo.cgroup = None;
+    undo.child = None;
+    undo.dir = None;
+    Ok(Created { pid, pidfd: child.pidfd, timeline, state: st, console: None })
+}
+
+/// The record written before clone: status "creating", no pid yet, this process as its
+/// creator, the cgroup and everything else a later delete needs.
+fn first_record(o: &CreateOptions, bundle: &Path, plan: &Plan, cgroup: Option<libcgroups::CgroupState>) -> ContainerState {
+    let me = std::process::id() as i32;
+    ContainerState {
         format: FORMAT,
         id: o.id.to_string(),
-        pid: pid.as_raw(),
-        pid_start_time,
+        pid: 0,
+        pid_start_time: 0,
         bundle: bundle.to_path_buf(),
         rootfs: plan.rootfs.clone(),
         created: crate::rfc3339::now(),
         owner_uid: nix::unistd::geteuid().as_raw(),
-        status: Status::Created,
+        status: Status::Creating,
         annotations: plan.annotations.clone(),
-        cgroup: undo.cgroup.as_ref().map(|c| c.state()),
+        cgroup,
         poststart: plan.hooks.poststart().clone(),
         poststop: plan.hooks.poststop().clone(),
         namespaces: created_namespaces(plan),
@@ -283,17 +342,15 @@ fn create_in(
         seccomp: plan.seccomp.clone(),
         personality: plan.process.extra.personality,
         trace_context: crate::telemetry::traceparent(),
-    };
-    state::save(&dir_path, &st)?;
-    crate::failpoint::hit("create:after-state-saved");
-    if let Some(path) = o.pid_file {
-        write_pid_file(path, pid.as_raw())?;
+        creator_pid: me,
+        creator_start_time: state::process_start_time(me).unwrap_or(0),
     }
-    // Success: nothing to undo. The directory lock is released when `undo` drops it.
-    undo.cgroup = None;
-    undo.child = None;
-    undo.dir = None;
-    Ok(Created { pid, pidfd: child.pidfd, timeline, state: st, console: None })
+}
+
+/// Saves `st` under the lock, unless a `delete --force` took the container meanwhile.
+fn save_ours(o: &CreateOptions, st: &ContainerState) -> Result<(), ContainerError> {
+    let dir = ContainerDir::open(o.root, o.id).map_err(|_| state::StateError::Gone(o.id.to_string()))?;
+    Ok(dir.save_if_creator(st, st.creator_pid)?)
 }
 
 pub(crate) fn created_namespaces(plan: &Plan) -> Vec<NsKind> {
@@ -327,9 +384,10 @@ pub(crate) fn reap(pid: Pid) -> String {
     }
 }
 
-/// What a failed create must take back: the child, the cgroup and the state directory.
+/// What a failed create must take back: the child, the cgroup and the state directory
+/// (only while it still holds this create's record).
 struct Undo {
-    dir: Option<ContainerDir>,
+    dir: Option<PathBuf>,
     cgroup: Option<Box<dyn CgroupManager>>,
     child: Option<Pid>,
 }
@@ -345,12 +403,14 @@ impl Undo {
                 tracing::warn!("cleanup after failed create: {e}");
             }
         }
-        if let Some(dir) = self.dir.take() {
-            if let Err(e) = crate::intel_rdt::remove_recorded(&dir.path) {
-                tracing::warn!("cleanup after failed create: {e}");
-            }
-            if let Err(e) = dir.remove() {
-                tracing::warn!("cleanup after failed create: {e}");
+        if still_ours(self) {
+            if let Some(dir) = self.dir.take() {
+                if let Err(e) = crate::intel_rdt::remove_recorded(&dir) {
+                    tracing::warn!("cleanup after failed create: {e}");
+                }
+                if let Err(e) = fs::remove_dir_all(&dir) {
+                    tracing::warn!("cleanup after failed create: remove {dir:?}: {e}");
+                }
             }
         }
     }

@@ -160,12 +160,20 @@ pub fn exec(o: ExecOptions) -> Result<i32, ContainerError> {
             for (kind, path) in joins.iter().filter(|(k, _)| route.parent_enters(*k)) {
                 for_child.join(*kind, path)?;
             }
-            let cloned = clone_child(nix::sched::CloneFlags::empty(), None, move || ctx.run());
+            let parent_end = &parent;
+            let cloned = clone_child(nix::sched::CloneFlags::empty(), None, move || {
+                parent_end.close_copy_in_child();
+                ctx.run()
+            });
             for_child.restore()?;
             cloned.map_err(|e| ContainerError::sys("clone the exec process", e))?.pid
         }
         JoinRoute::ThroughUserNs => {
-            let joiner = clone_child(nix::sched::CloneFlags::empty(), None, move || ctx.join_and_fork())
+            let parent_end = &parent;
+            let joiner = clone_child(nix::sched::CloneFlags::empty(), None, move || {
+                parent_end.close_copy_in_child();
+                ctx.join_and_fork()
+            })
                 .map_err(|e| ContainerError::sys("clone the exec process", e))?
                 .pid;
             let forked = parent.recv();
@@ -205,7 +213,10 @@ pub fn exec(o: ExecOptions) -> Result<i32, ContainerError> {
     }
     crate::failpoint::hit("exec:after-proceed");
     match parent.recv() {
-        Ok(ToParent::Ready { .. }) => {}
+        // The handover: the child stops waiting to die with us.
+        Ok(ToParent::Ready { .. }) => {
+            let _ = parent.send(&ToInit::Committed);
+        }
         Ok(ToParent::Failed(e)) => {
             let _ = waitpid(pid, None);
             return Err(ContainerError::Init(e));
@@ -374,9 +385,14 @@ impl ExecChild<'_> {
             tty::setup(sock, false).stage("console")?;
         }
         let seccomp = self.seccomp.map(|spec| SeccompSetup { spec, listener: None, listener_state: serde_json::Value::Null });
+        // As in init: from here on (user switch, seccomp) a dead runtime shows as EOF.
+        crate::clone::disarm_parent_death();
         let prepared = process_setup::apply(self.plan, seccomp.as_ref(), self.preserve_fds, self.executor, &self.workload)?;
         self.channel.send(&ToParent::Ready { timeline: Default::default() }).stage("sync")?;
-        Ok(prepared)
+        match self.channel.recv().stage("sync")? {
+            ToInit::Committed => Ok(prepared),
+            other => Err(ChildError { stage: "sync".into(), op: format!("expected Committed, got {other:?}"), errno: None, detail: None }),
+        }
     }
 }
 

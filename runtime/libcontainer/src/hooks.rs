@@ -87,14 +87,13 @@ fn run_one_untraced(kind: &'static str, hook: &Hook, state: &[u8]) -> Result<(),
     }
     cmd.stdin(Stdio::piped()).stderr(Stdio::piped());
     let mut child = cmd.spawn().map_err(|source| HookError::Spawn { kind, path: path.clone(), source })?;
-    if let Some(mut stdin) = child.stdin.take() {
-        // A hook that does not read its stdin is fine.
-        let _ = stdin.write_all(state);
-    }
+    // The timeout runs from here: the state goes to stdin while we wait, so a hook that never
+    // reads it (with a state bigger than the pipe) still ends at its timeout.
+    let timeout_ms = hook.timeout().filter(|t| *t > 0).map(|t| t.saturating_mul(1000));
+    let stdin = child.stdin.take().map(|s| (s, state));
     let stderr = child.stderr.take();
     let pid = child.id() as libc::pid_t;
-    let timeout_ms = hook.timeout().filter(|t| *t > 0).map(|t| t.saturating_mul(1000));
-    let tail = wait_with_timeout(pid, stderr, timeout_ms).map_err(|source| HookError::Wait { kind, path: path.clone(), source })?;
+    let tail = wait_with_timeout(pid, stdin, stderr, timeout_ms).map_err(|source| HookError::Wait { kind, path: path.clone(), source })?;
     let Some(tail) = tail else {
         let _ = child.kill();
         let _ = child.wait();
@@ -123,13 +122,31 @@ fn last_line(s: &str) -> &str {
     s.lines().last().unwrap_or("")
 }
 
-/// Waits for `pid` to exit while draining its stderr. `None` means the timeout passed.
-fn wait_with_timeout(pid: libc::pid_t, stderr: Option<std::process::ChildStderr>, timeout_ms: Option<i64>) -> Result<Option<String>, nix::Error> {
-    let pidfd = crate::clone::pidfd_open(pid)?;
+/// Waits for `pid` to exit while writing `stdin`'s bytes to it (a hook that does not read
+/// them is fine) and draining its stderr. `None` means the timeout passed.
+fn wait_with_timeout(
+    pid: libc::pid_t,
+    stdin: Option<(std::process::ChildStdin, &[u8])>,
+    stderr: Option<std::process::ChildStderr>,
+    timeout_ms: Option<i64>,
+) -> Result<Option<String>, nix::Error> {
     let deadline = timeout_ms.map(|ms| std::time::Instant::now() + std::time::Duration::from_millis(ms as u64));
+    let pidfd = crate::clone::pidfd_open(pid)?;
     let mut err_buf = Vec::new();
     let mut stderr = stderr;
+    let mut stdin = stdin.filter(|(_, data)| !data.is_empty());
+    if let Some((pipe, _)) = &stdin {
+        nix::fcntl::fcntl(pipe, nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK))?;
+    }
     loop {
+        if let Some((pipe, data)) = stdin.as_mut() {
+            match pipe.write(data) {
+                Ok(n) if n < data.len() => *data = &data[n..],
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock || e.kind() == std::io::ErrorKind::Interrupted => {}
+                // All written, or the hook closed its stdin (EPIPE): close ours.
+                _ => stdin = None,
+            }
+        }
         let wait_ms = match deadline {
             Some(d) => {
                 let left = d.saturating_duration_since(std::time::Instant::now());
@@ -144,6 +161,10 @@ fn wait_with_timeout(pid: libc::pid_t, stderr: Option<std::process::ChildStderr>
         if let Some(e) = stderr.as_ref() {
             fds.push(PollFd::new(e.as_fd(), PollFlags::POLLIN));
         }
+        if let Some((pipe, _)) = stdin.as_ref() {
+            fds.push(PollFd::new(pipe.as_fd(), PollFlags::POLLOUT));
+        }
+        let err_at = stderr.is_some().then_some(1);
         let n = match poll(&mut fds, PollTimeout::try_from(wait_ms).unwrap_or(PollTimeout::NONE)) {
             Ok(n) => n,
             Err(nix::Error::EINTR) => continue,
@@ -153,7 +174,7 @@ fn wait_with_timeout(pid: libc::pid_t, stderr: Option<std::process::ChildStderr>
             continue;
         }
         let exited = fds[0].revents().is_some_and(|r| r.contains(PollFlags::POLLIN));
-        let readable = fds.get(1).and_then(|f| f.revents()).is_some_and(|r| !r.is_empty());
+        let readable = err_at.and_then(|i| fds.get(i)).and_then(|f| f.revents()).is_some_and(|r| !r.is_empty());
         if readable {
             let mut chunk = [0u8; 4096];
             match stderr.as_mut().map(|e| e.read(&mut chunk)) {
@@ -215,6 +236,23 @@ mod tests {
         let err = run_all("poststart", &Some(vec![h]), &state()).unwrap_err();
         assert!(t.elapsed().as_secs() < 5);
         assert_eq!(err.to_string(), r#"poststart hook "/bin/sh": timed out after 1s"#);
+    }
+
+    #[test]
+    fn timeout_holds_for_a_hook_that_never_reads_a_big_state() {
+        let h = hook(serde_json::json!({"path": "/bin/sh", "args": ["sh", "-c", "sleep 20"], "timeout": 1}));
+        let mut st = state();
+        st.annotations.insert("big".into(), "x".repeat(1 << 20));
+        let t = std::time::Instant::now();
+        let err = run_all("createRuntime", &Some(vec![h]), &st).unwrap_err();
+        assert!(t.elapsed().as_secs() < 5, "{:?}", t.elapsed());
+        assert!(matches!(err, HookError::Timeout { .. }), "{err}");
+        // And a hook that reads it all gets it all.
+        let d = tempfile::tempdir().unwrap();
+        let out = d.path().join("out");
+        let h = hook(serde_json::json!({"path": "/bin/sh", "args": ["sh", "-c", format!("cat > {}", out.display())], "timeout": 5}));
+        run_all("createRuntime", &Some(vec![h]), &st).unwrap();
+        assert_eq!(std::fs::read(&out).unwrap().len(), serde_json::to_vec(&st).unwrap().len());
     }
 
     #[test]

@@ -129,6 +129,9 @@ fn stages(ctx: &InitContext) -> Result<(Prepared, OwnedFd), Failure> {
         Ok(())
     })?;
 
+    // setresuid in a user namespace may have cleared the death signal: arm it again (the
+    // parent is still alive if Proceed came and the channel is open; a race shows as EOF).
+    crate::clone::arm_parent_death();
     crate::failpoint::hit("init:after-namespaces");
     set_comm("youki:mounts");
     tl.stage("mounts", || -> Result<(), ChildError> {
@@ -199,6 +202,9 @@ fn stages(ctx: &InitContext) -> Result<(Prepared, OwnedFd), Failure> {
 
     let p = &plan.process;
     set_comm("youki:process");
+    // The user switch below would clear the death signal anyway, and nothing may be called
+    // after the seccomp filter: from here on a dead parent shows as EOF on the channel.
+    crate::clone::disarm_parent_death();
     let listener_state = serde_json::json!({
         "ociVersion": crate::state::OCI_VERSION,
         "fds": ["seccompFd"],
@@ -218,6 +224,11 @@ fn stages(ctx: &InitContext) -> Result<(Prepared, OwnedFd), Failure> {
     set_comm("youki:init");
     ctx.channel.send(&ToParent::Ready { timeline: tl }).stage("sync")?;
     crate::failpoint::hit("init:after-ready");
+    match ctx.channel.recv().stage("sync").map_err(Failure::AfterReady)? {
+        ToInit::Committed => {}
+        other => return Err(Failure::AfterReady(protocol("Committed", &other))),
+    }
+    crate::failpoint::hit("init:after-commit");
     let fifo = wait_for_start(&ctx.state_dir).stage("start").map_err(Failure::AfterReady)?;
     hooks::run_all("startContainer", plan.hooks.start_container(), &state("created"))
         .stage("startContainer hooks")

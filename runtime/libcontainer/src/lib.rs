@@ -53,6 +53,7 @@ pub mod spec_default;
 pub mod stage;
 pub mod state;
 pub mod syserror;
+pub mod teardown;
 pub mod telemetry;
 pub mod timeline;
 pub mod tty;

@@ -1,8 +1,9 @@
 //! The commands on an existing container: start, kill, delete, state and list.
 
 use std::os::fd::AsFd;
+use std::os::unix::fs::MetadataExt;
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use nix::fcntl::OFlag;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
@@ -11,26 +12,39 @@ use nix::sys::stat::Mode;
 use nix::unistd::Pid;
 
 use crate::error::ContainerError;
-use crate::host::HostFacts;
 use crate::hooks;
-use crate::state::{self, ContainerDir, ContainerState, OciState, StateError, Status};
+use crate::state::{self, ContainerDir, ContainerState, OciState, Record, StateError, Status};
+use crate::teardown;
 
 /// Opens the container's exec fifo, which lets its init execve the container process.
+/// The state lock is held only to read the state and to save "running": never across the
+/// fifo or the poststart hooks, so `kill`, `delete --force` and `state` answer meanwhile.
 pub fn start(root: &Path, id: &str) -> Result<ContainerState, ContainerError> {
     crate::telemetry::attr("container.id", id);
-    let dir = ContainerDir::open(root, id)?;
-    let mut st = dir.load()?;
+    let mut st = ContainerDir::open(root, id)?.load()?;
     crate::failpoint::hit("start:after-lock");
     crate::telemetry::link_create(st.trace_context.as_deref());
     crate::telemetry::attr_int("pid", st.pid as i64);
-    let status = st.live_status(&dir.path);
+    let dir_path = root.join(id);
+    let status = st.live_status(&dir_path);
     if status != Status::Created {
         return Err(ContainerError::BadStatus { op: "start", id: id.to_string(), status });
     }
-    crate::telemetry::span("exec of the container process", || release(&dir.fifo(), &st))?;
+    crate::telemetry::span("exec of the container process", || release(id, &dir_path.join(state::FIFO), &st))?;
     crate::failpoint::hit("start:after-release");
-    st.status = Status::Running;
-    dir.save(&st)?;
+    {
+        // A delete --force may have removed the container meanwhile: then there is nothing
+        // to save, and no poststart hook to run.
+        let dir = ContainerDir::open(root, id).map_err(|_| StateError::Gone(id.to_string()))?;
+        let cur = dir.load()?;
+        if cur.pid != st.pid || cur.pid_start_time != st.pid_start_time {
+            return Err(StateError::Gone(id.to_string()).into());
+        }
+        st = cur;
+        st.status = Status::Running;
+        dir.save(&st)?;
+    }
+    crate::failpoint::hit("start:after-save");
     // A failing poststart hook does not stop the container: the spec asks for a warning.
     hooks::run_all_warn("poststart", &st.poststart, &st.to_oci(Status::Running));
     Ok(st)
@@ -39,13 +53,28 @@ pub fn start(root: &Path, id: &str) -> Result<ContainerState, ContainerError> {
 /// Takes init's byte from the exec fifo, then waits for EOF: init holds the fifo open
 /// (close-on-exec) through the startContainer hooks until its execve, so when `start`
 /// returns the container process runs, and the poststart hooks come after it.
-fn release(fifo: &Path, st: &ContainerState) -> Result<(), ContainerError> {
-    let fd = nix::fcntl::open(fifo, OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC, Mode::empty())
-        .map_err(|e| ContainerError::sys(format!("open exec fifo {fifo:?}"), e))?;
+/// Two `start`s at once: the first locks the fifo (flock); the other fails, as does one that
+/// opened the fifo before the first removed it.
+fn release(id: &str, fifo: &Path, st: &ContainerState) -> Result<(), ContainerError> {
+    let started = || ContainerError::BadStatus { op: "start", id: id.to_string(), status: Status::Running };
+    let fd = match nix::fcntl::open(fifo, OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC, Mode::empty()) {
+        Ok(fd) => fd,
+        Err(nix::Error::ENOENT) => return Err(started()),
+        Err(e) => return Err(ContainerError::sys(format!("open exec fifo {fifo:?}"), e)),
+    };
+    let fd = match nix::fcntl::Flock::lock(std::fs::File::from(fd), nix::fcntl::FlockArg::LockExclusiveNonblock) {
+        Ok(locked) => locked,
+        Err((_, nix::Error::EWOULDBLOCK)) => return Err(started()),
+        Err((_, e)) => return Err(ContainerError::sys(format!("lock exec fifo {fifo:?}"), e)),
+    };
+    let same = |a: &std::fs::Metadata| std::fs::metadata(fifo).is_ok_and(|b| (a.dev(), a.ino()) == (b.dev(), b.ino()));
+    if !fd.metadata().is_ok_and(|m| same(&m)) {
+        return Err(started());
+    }
     let mut got_byte = false;
     let mut buf = [0u8; 16];
     loop {
-        match nix::unistd::read(&fd, &mut buf) {
+        match nix::unistd::read(&*fd, &mut buf) {
             Ok(0) if got_byte => return Ok(()),
             Ok(0) => {
                 // No writer yet, or init died before writing.
@@ -85,10 +114,9 @@ fn release(fifo: &Path, st: &ContainerState) -> Result<(), ContainerError> {
 pub fn kill(root: &Path, id: &str, signal: Signal, all: bool) -> Result<(), ContainerError> {
     crate::telemetry::attr("container.id", id);
     crate::telemetry::attr("signal", signal.as_str());
-    let dir = ContainerDir::open(root, id)?;
-    let st = dir.load()?;
+    let st = ContainerDir::open(root, id)?.load()?;
     crate::telemetry::link_create(st.trace_context.as_deref());
-    let status = st.live_status(&dir.path);
+    let status = st.live_status(&root.join(id));
     if status == Status::Stopped {
         if all {
             // Init is gone, but processes it left (a shared pid namespace) may remain in
@@ -99,6 +127,9 @@ pub fn kill(root: &Path, id: &str, signal: Signal, all: bool) -> Result<(), Cont
     }
     if all {
         signal_all(&st, signal)
+    } else if st.pid <= 0 {
+        // A create still before its clone: no process yet.
+        Err(ContainerError::BadStatus { op: "kill", id: id.to_string(), status })
     } else {
         send_signal(Pid::from_raw(st.pid), signal).map_err(|e| ContainerError::sys(format!("send {signal} to pid {}", st.pid), e))
     }
@@ -126,89 +157,58 @@ fn signal_leftovers(st: &ContainerState, signal: Signal) -> Result<(), Container
     crate::cgroup_ops::signal_frozen(mgr.as_ref(), None, signal)
 }
 
-/// Removes a container: its processes (with `force`, or when only created), cgroup and state.
+/// Removes a container: its processes (with `force`, or when only created), cgroup, mounts
+/// left under its directory, and state, from whatever its directory holds (see `teardown`).
 pub fn delete(root: &Path, id: &str, force: bool) -> Result<(), ContainerError> {
     crate::telemetry::attr("container.id", id);
-    let dir = match ContainerDir::open(root, id) {
-        Ok(d) => d,
+    let record = match ContainerDir::open(root, id) {
+        Ok(dir) => dir.record()?,
         Err(StateError::NotFound(_)) if force => return Ok(()),
         Err(e) => return Err(e.into()),
     };
-    let st = dir.load()?;
-    crate::telemetry::link_create(st.trace_context.as_deref());
-    let status = st.live_status(&dir.path);
-    match status {
-        Status::Stopped => {}
-        Status::Created => signal_all(&st, Signal::SIGKILL)?,
-        Status::Running | Status::Paused | Status::Creating if force => signal_all(&st, Signal::SIGKILL)?,
-        _ => return Err(ContainerError::BadStatus { op: "delete", id: id.to_string(), status }),
-    }
-    crate::failpoint::hit("delete:after-kill");
-    if status != Status::Stopped {
-        crate::telemetry::span("wait for exit", || wait_gone(&st, Duration::from_secs(10)))?;
-    }
-    if let Some(cg) = &st.cgroup {
-        let host = HostFacts::read()?;
-        let mgr = libcgroups::from_state(&host.cgroups, cg)?;
-        // Stragglers outside a pid namespace survive init; they go too.
-        for p in mgr.pids().unwrap_or_default() {
-            let _ = send_signal(Pid::from_raw(p), Signal::SIGKILL);
+    let live = match &record {
+        Record::State(st) => {
+            crate::telemetry::link_create(st.trace_context.as_deref());
+            Some(st.live_status(&root.join(id)))
         }
-        mgr.remove()?;
-    }
-    crate::failpoint::hit("delete:after-cgroup-remove");
-    match crate::intel_rdt::remove_recorded(&dir.path) {
-        Err(e) if force => tracing::warn!("delete {id:?}: {e}"),
-        other => other?,
-    }
-    hooks::run_all_warn("poststop", &st.poststop, &st.to_oci(Status::Stopped));
-    dir.remove()?;
-    Ok(())
-}
-
-/// Waits until init has exited, through a pidfd (init is usually not our child).
-fn wait_gone(st: &ContainerState, limit: Duration) -> Result<(), ContainerError> {
-    let Ok(pidfd) = crate::clone::pidfd_open(st.pid) else {
-        return Ok(()); // already gone
+        _ => None,
     };
-    if state::process_start_time(st.pid) != Some(st.pid_start_time) {
-        return Ok(());
-    }
-    let deadline = Instant::now() + limit;
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return Err(ContainerError::sys(format!("wait for pid {} to exit", st.pid), nix::Error::ETIMEDOUT));
-        }
-        let mut fds = [PollFd::new(pidfd.as_fd(), PollFlags::POLLIN)];
-        let ms = left.as_millis().min(u16::MAX as u128) as u16;
-        match poll(&mut fds, PollTimeout::from(ms)) {
-            Ok(n) if n > 0 => return Ok(()),
-            Ok(_) | Err(nix::Error::EINTR) => {}
-            Err(e) => return Err(ContainerError::sys("wait for init to exit", e)),
-        }
-    }
+    let recovery = match &record {
+        Record::State(_) => None,
+        _ => state::read_recovery(&root.join(id)),
+    };
+    let plan = teardown::plan(id, &record, live, recovery.as_ref(), force)?;
+    teardown::run(root, id, &plan)
 }
 
 /// The OCI state of one container.
+/// An interrupted create or an unreadable state shows as "stopped" with the
+/// `state::RECOVERY_ANNOTATION` (see `state::oci_view`); a too-new or foreign state is an error.
 pub fn state(root: &Path, id: &str) -> Result<OciState, ContainerError> {
     state::check_id(id)?;
     let dir = root.join(id);
-    if !dir.join(state::STATE_FILE).exists() {
-        return Err(StateError::NotFound(id.to_string()).into());
+    let record = state::read_record(&dir)?;
+    match state::oci_view(id, &record, &dir) {
+        Some(oci) => Ok(oci),
+        None => Err(state::load(&dir).err().unwrap_or_else(|| StateError::Foreign { path: dir.clone() }).into()),
     }
-    let st = state::load(&dir)?;
-    Ok(st.to_oci(st.live_status(&dir)))
 }
 
-/// The states of every youki container under `root`; foreign entries are skipped with a
-/// warning, never an error.
+/// The states of every youki container under `root`, broken ones as `state` shows them;
+/// too-new and foreign entries are skipped with a warning, never an error.
 pub fn list(root: &Path) -> Result<Vec<OciState>, ContainerError> {
     let mut out = Vec::new();
     for id in state::list_ids(root)? {
         let dir = root.join(&id);
-        match state::load(&dir) {
-            Ok(st) => out.push(st.to_oci(st.live_status(&dir))),
+        let shown = state::read_record(&dir).map(|r| state::oci_view(&id, &r, &dir));
+        match shown {
+            Ok(Some(oci)) => out.push(oci),
+            Ok(None) => {
+                let why = state::load(&dir).err().map(|e| crate::error::chain(&e)).unwrap_or_default();
+                tracing::warn!("skipping {dir:?}: {why}");
+            }
+            // Removed between the listing and the read: not there any more.
+            Err(StateError::NotFound(_)) => {}
             Err(e) => tracing::warn!("skipping {dir:?}: {}", crate::error::chain(&e)),
         }
     }

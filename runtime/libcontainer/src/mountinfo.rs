@@ -35,6 +35,19 @@ pub fn mount_of(mountinfo: &str, path: &Path) -> Option<(PathBuf, bool)> {
         .max_by_key(|(mp, _)| mp.components().count())
 }
 
+/// Every mount point in `mountinfo` strictly below `dir`, deepest first (the order to
+/// unmount them in).
+pub fn mounts_below(mountinfo: &str, dir: &Path) -> Vec<PathBuf> {
+    let mut found: Vec<PathBuf> = mountinfo
+        .lines()
+        .filter_map(|l| l.split(' ').nth(4).map(|f| PathBuf::from(unescape(f))))
+        .filter(|mp| mp.starts_with(dir) && mp != dir)
+        .collect();
+    found.sort_by_key(|mp| std::cmp::Reverse(mp.components().count()));
+    found.dedup();
+    found
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -50,5 +63,12 @@ mod tests {
         assert_eq!(mount_of(INFO, Path::new("/tmpx/r")), Some((PathBuf::from("/tmpx"), false)));
         assert_eq!(mount_of(INFO, Path::new("/tmp/with space/r")), Some((PathBuf::from("/tmp/with space"), false)));
         assert_eq!(mount_of(INFO, Path::new("/var/lib")), Some((PathBuf::from("/"), true)));
+    }
+
+    #[test]
+    fn mounts_below_a_directory_deepest_first() {
+        assert_eq!(mounts_below(INFO, Path::new("/tmp")), vec![PathBuf::from("/tmp/with space")]);
+        assert_eq!(mounts_below(INFO, Path::new("/")).first(), Some(&PathBuf::from("/tmp/with space")));
+        assert!(mounts_below(INFO, Path::new("/tmpx")).is_empty());
     }
 }

@@ -52,8 +52,18 @@ pub fn restore(o: &RestoreOptions) -> Result<i32, ContainerError> {
     let ns_kinds = criu_plan::external_namespace_kinds(&plan).map_err(CriuError::from)?;
     let cgroup = libcgroups::manager(&host.cgroups, plan.cgroups_path.as_deref(), o.id, o.systemd_cgroup)?;
     let dir = ContainerDir::create(o.root, o.id)?;
-    let mut undo = Undo { dir: Some(dir), cgroup: Some(cgroup), criu_root: None };
-    let result = restore_in(o, &bundle, &plan, &facts, ns_kinds, &mut undo);
+    // As create: a first record, so that a restore killed at any point leaves something
+    // `delete --force` can remove (cgroup, the rootfs bind under the directory, processes).
+    let record = first_record(o, &bundle, &plan, cgroup.state());
+    let mut undo = Undo { dir: Some(dir.path.clone()), cgroup: Some(cgroup), criu_root: None };
+    if let Err(e) = dir.save(&record).and_then(|()| state::save_recovery(&dir.path, &record)) {
+        drop(dir);
+        undo.run();
+        return Err(e.into());
+    }
+    drop(dir); // the lock: not held across criu
+    crate::failpoint::hit("restore:after-record");
+    let result = restore_in(o, &plan, &facts, ns_kinds, record, &mut undo);
     if result.is_err() {
         undo.run();
     }
@@ -62,13 +72,13 @@ pub fn restore(o: &RestoreOptions) -> Result<i32, ContainerError> {
 
 fn restore_in(
     o: &RestoreOptions,
-    bundle: &Path,
     plan: &Plan,
     facts: &criu_plan::DumpFacts,
     ns_kinds: Vec<(crate::namespaces::NsKind, PathBuf)>,
+    mut st: ContainerState,
     undo: &mut Undo,
 ) -> Result<i32, ContainerError> {
-    let dir_path = undo.dir.as_ref().map(|d| d.path.clone()).unwrap_or_default();
+    let dir_path = undo.dir.clone().unwrap_or_default();
     let Some(cg) = undo.cgroup.as_ref() else { return Err(ContainerError::NoCgroup(o.id.to_string())) };
     let cgroup_fd = cg.prepare()?;
     let criu_root = dir_path.join(CRIU_ROOT);
@@ -105,22 +115,44 @@ fn restore_in(
             return Err(ContainerError::sys("become a subreaper", nix::Error::last()));
         }
     }
+    crate::failpoint::hit("restore:before-criu");
     crate::telemetry::span("criu restore", || run_restore(&criu_plan, o.id, cg.as_ref(), cgroup_fd.as_ref(), &ns_fds, plan.resources.as_ref()))?;
+    crate::failpoint::hit("restore:after-criu");
     let pid = read_pid(&pidfile)?;
     let _ = fs::remove_file(&pidfile);
     release_criu_root(&mut undo.criu_root)?;
-    let st = ContainerState {
+    st.pid = pid;
+    st.pid_start_time = state::process_start_time(pid).unwrap_or(0);
+    st.created = crate::rfc3339::now();
+    st.status = Status::Running;
+    st.trace_context = crate::telemetry::traceparent();
+    ContainerDir::open(o.root, o.id)
+        .map_err(|_| state::StateError::Gone(o.id.to_string()))?
+        .save_if_creator(&st, st.creator_pid)?;
+    crate::failpoint::hit("restore:after-state-saved");
+    if let Some(path) = o.pid_file {
+        crate::create::write_pid_file(path, pid)?;
+    }
+    undo.cgroup = None;
+    undo.dir = None;
+    Ok(pid)
+}
+
+/// The record written before criu runs: "creating", no pid, this process as its creator.
+fn first_record(o: &RestoreOptions, bundle: &Path, plan: &Plan, cgroup: libcgroups::CgroupState) -> ContainerState {
+    let me = std::process::id() as i32;
+    ContainerState {
         format: FORMAT,
         id: o.id.to_string(),
-        pid,
-        pid_start_time: state::process_start_time(pid).unwrap_or(0),
+        pid: 0,
+        pid_start_time: 0,
         bundle: bundle.to_path_buf(),
         rootfs: plan.rootfs.clone(),
         created: crate::rfc3339::now(),
         owner_uid: nix::unistd::geteuid().as_raw(),
-        status: Status::Running,
+        status: Status::Creating,
         annotations: plan.annotations.clone(),
-        cgroup: Some(cg.state()),
+        cgroup: Some(cgroup),
         poststart: plan.hooks.poststart().clone(),
         poststop: plan.hooks.poststop().clone(),
         namespaces: crate::create::created_namespaces(plan),
@@ -128,14 +160,9 @@ fn restore_in(
         seccomp: plan.seccomp.clone(),
         trace_context: crate::telemetry::traceparent(),
         personality: plan.process.extra.personality,
-    };
-    state::save(&dir_path, &st)?;
-    if let Some(path) = o.pid_file {
-        crate::create::write_pid_file(path, pid)?;
+        creator_pid: me,
+        creator_start_time: state::process_start_time(me).unwrap_or(0),
     }
-    undo.cgroup = None;
-    undo.dir = None;
-    Ok(pid)
 }
 
 /// Binds the rootfs (recursively) on `target`, which criu wants as a mount point. The bind
@@ -268,7 +295,7 @@ fn release_criu_root(slot: &mut Option<PathBuf>) -> Result<(), ContainerError> {
 /// What a failed restore takes back: restored processes, the cgroup, the rootfs bind and
 /// the state directory.
 struct Undo {
-    dir: Option<ContainerDir>,
+    dir: Option<PathBuf>,
     cgroup: Option<Box<dyn CgroupManager>>,
     criu_root: Option<PathBuf>,
 }
@@ -298,9 +325,15 @@ impl Undo {
             }
         }
         // Never remove the state directory while the rootfs may still be bound inside it.
-        if let Some(dir) = self.dir.take().filter(|_| unmounted) {
-            if let Err(e) = dir.remove() {
-                tracing::warn!("cleanup after failed restore: {e}");
+        // Nor one that a delete --force (or a new container) took over meanwhile.
+        let ours = |dir: &PathBuf| match state::read_record(dir) {
+            Ok(state::Record::State(st)) => st.creator_pid == std::process::id() as i32,
+            Ok(state::Record::Missing) => true,
+            _ => false,
+        };
+        if let Some(dir) = self.dir.take().filter(|d| unmounted && ours(d)) {
+            if let Err(e) = fs::remove_dir_all(&dir) {
+                tracing::warn!("cleanup after failed restore: remove {dir:?}: {e}");
             }
         }
     }

@@ -1,10 +1,18 @@
 //! The on-disk state of one container: `<root>/<id>/state.json` (versioned, written atomically),
 //! the exec fifo beside it, a lock, and the status derived from the live process.
+//!
+//! The root is 0700 and state files 0600 (saved hooks' env may hold secrets); a container's
+//! directory is 0711 so that an init running as another uid (a user namespace) can still open
+//! the exec fifo through its O_PATH fd of the directory. `create` writes a first record
+//! ("creating", pid 0, the cgroup) before clone, the pid and its start time right after, and
+//! the full state at "created"; every write is a temp file, fsync, rename, fsync of the
+//! directory. What a directory holds is decoded into a [`Record`], which `delete --force`
+//! can tear down whatever it is.
 
 use std::collections::HashMap;
 use std::fs::{self, File};
 use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use nix::fcntl::{Flock, FlockArg};
@@ -15,6 +23,9 @@ use crate::namespaces::NsKind;
 /// Bumped when the format changes incompatibly; older formats are read by `load`.
 pub const FORMAT: u32 = 1;
 pub const STATE_FILE: &str = "state.json";
+/// What `delete --force` needs when state.json is gone or unreadable (the cgroup), written
+/// beside it with the first record of `create` and `restore` and never rewritten after.
+pub const RECOVERY_FILE: &str = "recovery.json";
 pub const FIFO: &str = "exec.fifo";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -73,6 +84,12 @@ pub struct ContainerState {
     /// The traceparent of the `create` span, which start, kill, delete and exec link to.
     #[serde(default)]
     pub trace_context: Option<String>,
+    /// The `youki create` (or `restore`) process that writes this record while it is
+    /// "creating", and its start time: when it is gone, the create was interrupted.
+    #[serde(default)]
+    pub creator_pid: i32,
+    #[serde(default)]
+    pub creator_start_time: u64,
 }
 
 /// The OCI state document: what `state` prints and what hooks read on stdin.
@@ -128,6 +145,10 @@ pub enum StateError {
     TooNew { path: PathBuf, found: u32 },
     #[error("{path:?} is not a youki container")]
     Foreign { path: PathBuf },
+    #[error("container {id:?} has no readable state ({why}): remove it with delete --force")]
+    Broken { id: String, why: String },
+    #[error("container {0:?} was deleted while it was being created")]
+    Gone(String),
 }
 
 /// Checks a container id the way runc does.
@@ -153,7 +174,7 @@ impl ContainerDir {
     /// Makes a new directory for `id`, failing if one exists.
     pub fn create(root: &Path, id: &str) -> Result<Self, StateError> {
         check_id(id)?;
-        fs::DirBuilder::new().recursive(true).mode(0o711).create(root).map_err(io("create root directory", root))?;
+        fs::DirBuilder::new().recursive(true).mode(0o700).create(root).map_err(io("create root directory", root))?;
         let path = root.join(id);
         match fs::DirBuilder::new().mode(0o711).create(&path) {
             Ok(()) => {}
@@ -163,14 +184,19 @@ impl ContainerDir {
         Self::lock(path)
     }
 
-    /// Opens and locks the directory of an existing container.
+    /// Opens and locks the directory of an existing container (with or without a readable
+    /// state file: `load` tells). Hold it only around reading and writing state, never
+    /// across a hook, the exec fifo or a wait.
     pub fn open(root: &Path, id: &str) -> Result<Self, StateError> {
         check_id(id)?;
         let path = root.join(id);
-        if !path.join(STATE_FILE).exists() {
+        if !path.is_dir() {
             return Err(StateError::NotFound(id.to_string()));
         }
-        Self::lock(path)
+        match Self::lock(path) {
+            Err(StateError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => Err(StateError::NotFound(id.to_string())),
+            other => other,
+        }
     }
 
     fn lock(path: PathBuf) -> Result<Self, StateError> {
@@ -192,39 +218,147 @@ impl ContainerDir {
         load(&self.path)
     }
 
+    /// What the directory holds, whatever it is.
+    pub fn record(&self) -> Result<Record, StateError> {
+        read_record(&self.path)
+    }
+
+    /// Saves `state` only if the directory still holds the "creating" record of
+    /// `creator_pid`: a `delete --force` may have removed (or a new create replaced) it.
+    pub fn save_if_creator(&self, state: &ContainerState, creator_pid: i32) -> Result<(), StateError> {
+        match self.record()? {
+            Record::State(cur) if cur.status == Status::Creating && cur.creator_pid == creator_pid => self.save(state),
+            _ => Err(StateError::Gone(state.id.clone())),
+        }
+    }
+
     /// Removes the directory and everything in it.
     pub fn remove(self) -> Result<(), StateError> {
         fs::remove_dir_all(&self.path).map_err(io("remove state directory", &self.path))
     }
 }
 
-/// Writes state.json atomically: a temp file, fsync, rename.
+/// Writes state.json crash-consistently: a new temp file (0600), write, fsync, rename over
+/// state.json, fsync the directory. On any failure (ENOSPC...) the temp file is removed and
+/// the old state.json, if any, stays whole.
 pub fn save(dir: &Path, state: &ContainerState) -> Result<(), StateError> {
-    let tmp = dir.join(".state.json.tmp");
     let path = dir.join(STATE_FILE);
     let data = serde_json::to_vec(state).map_err(|source| StateError::Decode { path: path.clone(), source })?;
-    let mut f = File::create(&tmp).map_err(io("write state", &tmp))?;
-    f.write_all(&data).map_err(io("write state", &tmp))?;
-    fs::rename(&tmp, &path).map_err(io("rename state", &path))
+    write_atomic(dir, &path, &data, true)
 }
 
-/// Reads state.json of a container directory without locking (the file is replaced atomically).
-pub fn load(dir: &Path) -> Result<ContainerState, StateError> {
-    let path = dir.join(STATE_FILE);
-    let data = fs::read(&path).map_err(|e| {
-        if e.kind() == std::io::ErrorKind::NotFound && !dir.join("state.json").exists() {
-            StateError::Foreign { path: dir.to_path_buf() }
-        } else {
-            StateError::Io { op: "read state", path: path.clone(), source: e }
-        }
-    })?;
-    let value: serde_json::Value = serde_json::from_slice(&data).map_err(|source| StateError::Decode { path: path.clone(), source })?;
+/// The cgroup and init of a container, for a `delete --force` that cannot read state.json.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Recovery {
+    pub id: String,
+    pub pid: i32,
+    pub pid_start_time: u64,
+    pub cgroup: Option<libcgroups::CgroupState>,
+}
+
+impl Recovery {
+    pub fn of(st: &ContainerState) -> Self {
+        Recovery { id: st.id.clone(), pid: st.pid, pid_start_time: st.pid_start_time, cgroup: st.cgroup.clone() }
+    }
+}
+
+/// Writes recovery.json as `save` writes state.json, but without the fsyncs: it only leads
+/// to live kernel objects (cgroup, processes), which do not outlive the crash of the kernel
+/// that fsync guards against; the rename still keeps it whole if youki dies.
+pub fn save_recovery(dir: &Path, st: &ContainerState) -> Result<(), StateError> {
+    let path = dir.join(RECOVERY_FILE);
+    let data = serde_json::to_vec(&Recovery::of(st)).map_err(|source| StateError::Decode { path: path.clone(), source })?;
+    write_atomic(dir, &path, &data, false)
+}
+
+/// recovery.json, when it is there and reads.
+pub fn read_recovery(dir: &Path) -> Option<Recovery> {
+    serde_json::from_slice(&fs::read(dir.join(RECOVERY_FILE)).ok()?).ok()
+}
+
+/// The temp file, fsync, rename and directory fsync of `save` (the fsyncs only if `durable`).
+pub fn write_atomic(dir: &Path, path: &Path, data: &[u8], durable: bool) -> Result<(), StateError> {
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let written = (|| -> std::io::Result<()> {
+        let mut f = fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&tmp)?;
+        f.write_all(data)?;
+        if durable { f.sync_all() } else { Ok(()) }
+    })();
+    let renamed = written.and_then(|()| fs::rename(&tmp, path));
+    if let Err(e) = renamed {
+        let _ = fs::remove_file(&tmp);
+        return Err(StateError::Io { op: "write state", path: path.to_path_buf(), source: e });
+    }
+    if !durable {
+        return Ok(());
+    }
+    File::open(dir).and_then(|d| d.sync_all()).map_err(io("sync state directory", dir))
+}
+
+/// What a container's directory holds.
+#[derive(Debug, Clone)]
+pub enum Record {
+    /// A whole state (which may be a "creating" record).
+    State(ContainerState),
+    /// No state file: a create interrupted before its first record, or one by an older youki.
+    Missing,
+    /// A state file that does not decode; `cgroup` when that part still reads.
+    Corrupt { why: String, cgroup: Option<libcgroups::CgroupState> },
+    /// A format newer than this youki understands.
+    TooNew { found: u32 },
+    /// Another runtime's state.json (no `format` field).
+    Foreign,
+}
+
+/// Decodes state.json's bytes (`None`: no file). Pure.
+pub fn decode(data: Option<&[u8]>) -> Record {
+    let Some(data) = data else { return Record::Missing };
+    let value: serde_json::Value = match serde_json::from_slice(data) {
+        Ok(v) => v,
+        Err(e) => return Record::Corrupt { why: e.to_string(), cgroup: None },
+    };
     match value.get("format").and_then(|f| f.as_u64()) {
-        None => return Err(StateError::Foreign { path: dir.to_path_buf() }),
-        Some(f) if f as u32 > FORMAT => return Err(StateError::TooNew { path, found: f as u32 }),
+        None if value.is_object() => return Record::Foreign,
+        None => return Record::Corrupt { why: "not a JSON object".into(), cgroup: None },
+        Some(f) if f > FORMAT as u64 => return Record::TooNew { found: f.min(u32::MAX as u64) as u32 },
         Some(_) => {}
     }
-    serde_json::from_value(value).map_err(|source| StateError::Decode { path, source })
+    let cgroup = value.get("cgroup").and_then(|c| serde_json::from_value(c.clone()).ok());
+    match serde_json::from_value(value) {
+        Ok(st) => Record::State(st),
+        Err(e) => Record::Corrupt { why: e.to_string(), cgroup },
+    }
+}
+
+/// Reads and decodes a container directory's state file, without locking (the file is
+/// replaced atomically).
+pub fn read_record(dir: &Path) -> Result<Record, StateError> {
+    let path = dir.join(STATE_FILE);
+    match fs::read(&path) {
+        Ok(data) => Ok(decode(Some(&data))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            if dir.is_dir() { Ok(Record::Missing) } else { Err(StateError::NotFound(dir_id(dir))) }
+        }
+        Err(e) => Err(StateError::Io { op: "read state", path, source: e }),
+    }
+}
+
+fn dir_id(dir: &Path) -> String {
+    dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+}
+
+/// Reads state.json of a container directory without locking: a whole state, or an error
+/// that says what is there instead.
+pub fn load(dir: &Path) -> Result<ContainerState, StateError> {
+    let path = dir.join(STATE_FILE);
+    match read_record(dir)? {
+        Record::State(st) => Ok(st),
+        Record::Missing => Err(StateError::Broken { id: dir_id(dir), why: "no state file".into() }),
+        Record::Corrupt { why, .. } => Err(StateError::Broken { id: dir_id(dir), why: format!("corrupt {path:?}: {why}") }),
+        Record::TooNew { found } => Err(StateError::TooNew { path, found }),
+        Record::Foreign => Err(StateError::Foreign { path: dir.to_path_buf() }),
+    }
 }
 
 /// Start time of a process (clock ticks since boot), or None when it is gone or a zombie.
@@ -248,6 +382,9 @@ impl ContainerState {
     /// The status as it is now: the stored one, corrected by whether the process lives and
     /// whether the exec fifo is still there.
     pub fn live_status(&self, dir: &Path) -> Status {
+        if self.status == Status::Creating {
+            return if self.creator_alive() { Status::Creating } else { Status::Stopped };
+        }
         if self.pid <= 0 || process_start_time(self.pid) != Some(self.pid_start_time) {
             return Status::Stopped;
         }
@@ -255,6 +392,16 @@ impl ContainerState {
             return Status::Paused;
         }
         if dir.join(FIFO).exists() { Status::Created } else { Status::Running }
+    }
+
+    /// Whether the `create` writing this "creating" record still runs.
+    pub fn creator_alive(&self) -> bool {
+        self.creator_pid > 0 && process_start_time(self.creator_pid) == Some(self.creator_start_time)
+    }
+
+    /// A "creating" record whose creator is gone: a create that was interrupted.
+    pub fn interrupted(&self) -> bool {
+        self.status == Status::Creating && !self.creator_alive()
     }
 
     pub fn to_oci(&self, status: Status) -> OciState {
@@ -269,6 +416,38 @@ impl ContainerState {
             owner: Some(user_name(self.owner_uid)),
             annotations: self.annotations.clone(),
         }
+    }
+}
+
+/// The annotation `state` and `list` add to a container whose record is not whole, saying
+/// what is wrong and that `delete --force` removes it.
+pub const RECOVERY_ANNOTATION: &str = "org.youki.recovery";
+
+/// What `state` and `list` show for `record` of container `id` in `dir`: an interrupted
+/// create, a corrupt or missing state file show as "stopped" with pid 0 and
+/// `RECOVERY_ANNOTATION`; `None` for a too-new or foreign record (an error for `state`, a
+/// warning for `list`).
+pub fn oci_view(id: &str, record: &Record, dir: &Path) -> Option<OciState> {
+    let broken = |why: String| {
+        let mut oci = OciState::for_hooks(id, "stopped", 0, Path::new(""), &HashMap::new());
+        oci.owner = Some(user_name(dir_owner(dir)));
+        oci.annotations.insert(RECOVERY_ANNOTATION.into(), format!("{why}: remove it with delete --force"));
+        oci
+    };
+    match record {
+        Record::State(st) => {
+            let mut oci = st.to_oci(st.live_status(dir));
+            if st.interrupted() {
+                oci.annotations.insert(
+                    RECOVERY_ANNOTATION.into(),
+                    format!("create interrupted (youki pid {} is gone): remove it with delete --force", st.creator_pid),
+                );
+            }
+            Some(oci)
+        }
+        Record::Missing => Some(broken("no state file".into())),
+        Record::Corrupt { why, .. } => Some(broken(format!("corrupt state file: {why}"))),
+        Record::TooNew { .. } | Record::Foreign => None,
     }
 }
 
@@ -343,6 +522,8 @@ mod tests {
             seccomp: None,
             personality: None,
             trace_context: None,
+            creator_pid: 0,
+            creator_start_time: 0,
         }
     }
 
@@ -364,6 +545,10 @@ mod tests {
         assert_eq!(list_ids(d.path()).unwrap(), vec!["c1".to_string()]);
         dir.remove().unwrap();
         assert!(matches!(ContainerDir::open(d.path(), "c1"), Err(StateError::NotFound(_))));
+        // A bare directory opens; loading it says what is wrong.
+        fs::create_dir(d.path().join("bare")).unwrap();
+        let bare = ContainerDir::open(d.path(), "bare").unwrap();
+        assert_eq!(bare.load().unwrap_err().to_string(), r#"container "bare" has no readable state (no state file): remove it with delete --force"#);
     }
 
     #[test]
@@ -377,6 +562,88 @@ mod tests {
         fs::create_dir(&newer).unwrap();
         fs::write(newer.join("state.json"), br#"{"format":99}"#).unwrap();
         assert!(matches!(load(&newer), Err(StateError::TooNew { found: 99, .. })));
+    }
+
+    #[test]
+    fn records_decode_whatever_is_on_disk() {
+        assert!(matches!(decode(None), Record::Missing));
+        assert!(matches!(decode(Some(b"{\"format\":1,\"id\":")), Record::Corrupt { cgroup: None, .. }));
+        assert!(matches!(decode(Some(b"")), Record::Corrupt { .. }));
+        assert!(matches!(decode(Some(b"[1]")), Record::Corrupt { .. }));
+        assert!(matches!(decode(Some(br#"{"format":2}"#)), Record::TooNew { found: 2 }));
+        assert!(matches!(decode(Some(br#"{"id":"r","init_process_pid":5}"#)), Record::Foreign));
+        // Whole JSON with a bad field: the cgroup part still reads, for delete --force.
+        let cg = r#"{"driver":"v1","path":"/youki/x","dirs":[]}"#;
+        let text = format!(r#"{{"format":1,"id":"x","pid":"nope","cgroup":{cg}}}"#);
+        match decode(Some(text.as_bytes())) {
+            Record::Corrupt { cgroup: Some(c), .. } => assert_eq!(c.path, "/youki/x"),
+            other => panic!("{other:?}"),
+        }
+        let mut creating = sample("c");
+        creating.status = Status::Creating;
+        creating.pid = 0;
+        match decode(Some(&serde_json::to_vec(&creating).unwrap())) {
+            Record::State(st) => assert_eq!((st.status, st.pid), (Status::Creating, 0)),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn creating_shows_by_its_creator() {
+        let d = tempfile::tempdir().unwrap();
+        let mut st = sample("c");
+        st.status = Status::Creating;
+        st.pid = 0;
+        st.creator_pid = std::process::id() as i32;
+        st.creator_start_time = process_start_time(st.creator_pid).unwrap();
+        assert_eq!(st.live_status(d.path()), Status::Creating);
+        let oci = oci_view("c", &Record::State(st.clone()), d.path()).unwrap();
+        assert_eq!(oci.status, "creating");
+        assert!(!oci.annotations.contains_key(RECOVERY_ANNOTATION));
+        st.creator_pid = i32::MAX - 1;
+        assert!(st.interrupted());
+        let oci = oci_view("c", &Record::State(st), d.path()).unwrap();
+        assert_eq!((oci.status.as_str(), oci.pid), ("stopped", 0));
+        assert!(oci.annotations[RECOVERY_ANNOTATION].contains("create interrupted"));
+        let oci = oci_view("c", &Record::Corrupt { why: "eof".into(), cgroup: None }, d.path()).unwrap();
+        assert_eq!(oci.status, "stopped");
+        assert!(oci.annotations[RECOVERY_ANNOTATION].starts_with("corrupt state file: eof"));
+        assert!(oci_view("c", &Record::TooNew { found: 9 }, d.path()).is_none());
+    }
+
+    #[test]
+    fn saves_are_private_and_leave_no_temp_file() {
+        let d = tempfile::tempdir().unwrap();
+        let root = d.path().join("root");
+        let dir = ContainerDir::create(&root, "c1").unwrap();
+        dir.save(&sample("c1")).unwrap();
+        let mode = |p: &Path| fs::metadata(p).unwrap().mode() & 0o7777;
+        assert_eq!(mode(&root), 0o700);
+        assert_eq!(mode(&dir.path), 0o711);
+        assert_eq!(mode(&dir.path.join(STATE_FILE)), 0o600);
+        let names: Vec<_> = fs::read_dir(&dir.path).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(names, vec![std::ffi::OsString::from(STATE_FILE)]);
+        save_recovery(&dir.path, &sample("c1")).unwrap();
+        assert_eq!(mode(&dir.path.join(RECOVERY_FILE)), 0o600);
+        assert_eq!(read_recovery(&dir.path), Some(Recovery::of(&sample("c1"))));
+        // A failed write (here: the directory is gone) names the path and leaves nothing.
+        let gone = d.path().join("gone");
+        let err = save(&gone, &sample("g")).unwrap_err().to_string();
+        assert!(err.starts_with("write state ") && err.contains("gone/state.json"), "{err}");
+    }
+
+    #[test]
+    fn save_if_creator_refuses_a_replaced_record() {
+        let d = tempfile::tempdir().unwrap();
+        let dir = ContainerDir::create(d.path(), "c1").unwrap();
+        let mut st = sample("c1");
+        st.status = Status::Creating;
+        st.creator_pid = 42;
+        dir.save(&st).unwrap();
+        assert!(dir.save_if_creator(&st, 42).is_ok());
+        assert!(matches!(dir.save_if_creator(&st, 43), Err(StateError::Gone(_))));
+        fs::remove_file(dir.path.join(STATE_FILE)).unwrap();
+        assert!(matches!(dir.save_if_creator(&st, 42), Err(StateError::Gone(_))));
     }
 
     #[test]

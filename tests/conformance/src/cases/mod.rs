@@ -46,6 +46,10 @@
 //!   `mountExtensions`.
 //! - `bad_input/idmapped_mount_mapped_or_refused`: runc 1.1.5 predates idmapped mounts
 //!   (runtime-spec 1.2 `mounts[].uidMappings`) and mounts them without the mapping.
+//! - `faults/corrupt_state_then_delete_force`: runc 1.1.5 cannot load a corrupt state.json,
+//!   so `delete --force` fails and the container's process and cgroup stay.
+//! - `faults/missing_state_then_delete_force`: runc 1.1.5 removes a state directory without
+//!   state.json but leaves the container's process and cgroup.
 //! - `net_devices/veth_moved_renamed_up_with_address`, `net_devices/missing_device_refused`:
 //!   runc 1.1.5 predates `linux.netDevices` (runtime-spec 1.2) and ignores it.
 //! - `spec13/memory_policy_bind`, `spec13/memory_policy_interleave_static_nodes`,
@@ -120,6 +124,7 @@ mod default_specs;
 mod devices;
 mod error_output;
 mod exec;
+mod faults;
 mod hooks;
 mod idmap;
 mod lifecycle;
@@ -226,6 +231,7 @@ pub fn all() -> Vec<Case> {
     cases.extend(spec13::cases());
     cases.extend(bad_input::cases());
     cases.extend(error_output::cases());
+    cases.extend(faults::cases());
     cases.extend(robustness::cases());
     cases
 }
