@@ -18,8 +18,40 @@
 
 use std::ffi::CString;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::sync::Mutex;
 
 use crate::syserror::SysError;
+
+/// The trampoline and how to start it.
+#[derive(Debug)]
+pub struct Trampoline {
+    fd: OwnedFd,
+    /// execveat(fd, "", AT_EMPTY_PATH), or else execve of /proc/self/fd/N: a seccomp profile
+    /// may deny execveat (or the filter answer ENOSYS for it), and runc only uses execve.
+    execveat: bool,
+}
+
+/// A trampoline made in this process before its seccomp filter was loaded (see
+/// `before_seccomp`). Only the container's init and exec children touch it, single-threaded.
+static EARLY: Mutex<Option<Trampoline>> = Mutex::new(None);
+
+/// Makes the trampoline before the seccomp filter is loaded, so that a profile without
+/// memfd_create still runs, and notes whether the profile lets execveat through.
+pub fn before_seccomp(execveat_allowed: bool) -> Result<(), SysError> {
+    let fd = make()?;
+    if let Ok(mut slot) = EARLY.lock() {
+        *slot = Some(Trampoline { fd, execveat: execveat_allowed });
+    }
+    Ok(())
+}
+
+/// The trampoline for this process's last exec: the one made before seccomp, or a new one.
+pub fn prepare() -> Result<Trampoline, SysError> {
+    if let Some(early) = EARLY.lock().ok().and_then(|mut slot| slot.take()) {
+        return Ok(early);
+    }
+    Ok(Trampoline { fd: make()?, execveat: true })
+}
 
 static DMZ: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/dmz"));
 
@@ -27,7 +59,7 @@ const MFD_EXEC: libc::c_uint = 0x10;
 
 /// Makes the sealed memfd holding the trampoline. Done before `Ready`, so failures reach the
 /// parent.
-pub fn prepare() -> Result<OwnedFd, SysError> {
+fn make() -> Result<OwnedFd, SysError> {
     let name = c"youki-dmz";
     let base = libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING;
     // SAFETY: memfd_create with a valid name; the returned fd is owned below.
@@ -56,24 +88,38 @@ pub fn prepare() -> Result<OwnedFd, SysError> {
 }
 
 /// Execs `exe` with `argv` through the trampoline. Returns only on failure.
-pub fn exec(dmz: &OwnedFd, exe: &CString, argv: &[CString], envp: &[CString]) -> nix::Error {
+pub fn exec(t: &Trampoline, exe: &CString, argv: &[CString], envp: &[CString]) -> nix::Error {
     let mut args: Vec<*const libc::c_char> = Vec::with_capacity(argv.len() + 2);
     args.push(exe.as_ptr());
     args.extend(argv.iter().map(|a| a.as_ptr()));
     args.push(std::ptr::null());
     let mut env: Vec<*const libc::c_char> = envp.iter().map(|e| e.as_ptr()).collect();
     env.push(std::ptr::null());
-    // SAFETY: NUL-terminated arrays of valid C strings that outlive the call.
-    unsafe {
-        libc::syscall(
-            libc::SYS_execveat,
-            dmz.as_raw_fd(),
-            c"".as_ptr(),
-            args.as_ptr(),
-            env.as_ptr(),
-            libc::AT_EMPTY_PATH,
-        )
+    if t.execveat {
+        // SAFETY: NUL-terminated arrays of valid C strings that outlive the call.
+        unsafe {
+            libc::syscall(libc::SYS_execveat, t.fd.as_raw_fd(), c"".as_ptr(), args.as_ptr(), env.as_ptr(), libc::AT_EMPTY_PATH)
+        };
+        let e = nix::Error::last();
+        if e != nix::Error::ENOSYS {
+            return e;
+        }
+    }
+    exec_by_path(&t.fd, &args, &env)
+}
+
+/// execve of /proc/self/fd/N, once that path is checked to lead to the trampoline itself (a
+/// /proc the container controls could point it elsewhere, even at the runtime's binary).
+fn exec_by_path(fd: &OwnedFd, args: &[*const libc::c_char], env: &[*const libc::c_char]) -> nix::Error {
+    let Ok(path) = CString::new(format!("/proc/self/fd/{}", fd.as_raw_fd())) else { return nix::Error::EINVAL };
+    let (Ok(want), Ok(got)) = (nix::sys::stat::fstat(fd), nix::sys::stat::stat(path.as_c_str())) else {
+        return nix::Error::last();
     };
+    if (want.st_dev, want.st_ino) != (got.st_dev, got.st_ino) {
+        return nix::Error::EXDEV;
+    }
+    // SAFETY: NUL-terminated arrays of valid C strings that outlive the call.
+    unsafe { libc::execve(path.as_ptr(), args.as_ptr(), env.as_ptr()) };
     nix::Error::last()
 }
 
@@ -84,7 +130,7 @@ mod tests {
     #[test]
     fn trampoline_is_small_sealed_and_runs_programs() {
         assert!(DMZ.len() < 4096, "dmz is {} bytes", DMZ.len());
-        let fd = prepare().unwrap();
+        let fd = make().unwrap();
         // SAFETY: fcntl on our own fd.
         let seals = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GET_SEALS) };
         assert!(seals & libc::F_SEAL_WRITE != 0);
@@ -97,5 +143,24 @@ mod tests {
             .output()
             .unwrap();
         assert_eq!(String::from_utf8_lossy(&out.stdout), "through dmz\n");
+    }
+
+    #[test]
+    fn the_path_fallback_runs_the_trampoline() {
+        let t = Trampoline { fd: make().unwrap(), execveat: false };
+        // SAFETY: the child only execs or exits.
+        match unsafe { nix::unistd::fork() }.unwrap() {
+            nix::unistd::ForkResult::Child => {
+                let sh = CString::new("/bin/sh").unwrap();
+                let argv = [c"sh".to_owned(), c"-c".to_owned(), c"exit 7".to_owned()];
+                exec(&t, &sh, &argv, &[]);
+                // SAFETY: leaving the forked child without unwinding.
+                unsafe { libc::_exit(99) }
+            }
+            nix::unistd::ForkResult::Parent { child } => {
+                let status = nix::sys::wait::waitpid(child, None).unwrap();
+                assert_eq!(status, nix::sys::wait::WaitStatus::Exited(child, 7));
+            }
+        }
     }
 }

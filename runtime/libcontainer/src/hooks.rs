@@ -125,7 +125,9 @@ fn last_line(s: &str) -> &str {
 
 /// Waits for `pid` to exit while draining its stderr. `None` means the timeout passed.
 fn wait_with_timeout(pid: libc::pid_t, stderr: Option<std::process::ChildStderr>, timeout_ms: Option<i64>) -> Result<Option<String>, nix::Error> {
-    let pidfd = crate::clone::pidfd_open(pid)?;
+    // Without pidfd_open (kernels before 5.3, or the container's seccomp profile around the
+    // startContainer hooks, which answers ENOSYS for it): the exit is polled every 20 ms.
+    let pidfd = crate::clone::pidfd_open(pid).ok();
     let deadline = timeout_ms.map(|ms| std::time::Instant::now() + std::time::Duration::from_millis(ms as u64));
     let mut err_buf = Vec::new();
     let mut stderr = stderr;
@@ -140,7 +142,8 @@ fn wait_with_timeout(pid: libc::pid_t, stderr: Option<std::process::ChildStderr>
             }
             None => -1,
         };
-        let mut fds = vec![PollFd::new(pidfd.as_fd(), PollFlags::POLLIN)];
+        let wait_ms = if pidfd.is_some() { wait_ms } else { (wait_ms as u32).min(20) as i32 };
+        let mut fds: Vec<PollFd> = pidfd.iter().map(|p| PollFd::new(p.as_fd(), PollFlags::POLLIN)).collect();
         if let Some(e) = stderr.as_ref() {
             fds.push(PollFd::new(e.as_fd(), PollFlags::POLLIN));
         }
@@ -149,11 +152,15 @@ fn wait_with_timeout(pid: libc::pid_t, stderr: Option<std::process::ChildStderr>
             Err(nix::Error::EINTR) => continue,
             Err(e) => return Err(e),
         };
-        if n == 0 {
+        if n == 0 && pidfd.is_some() {
             continue;
         }
-        let exited = fds[0].revents().is_some_and(|r| r.contains(PollFlags::POLLIN));
-        let readable = fds.get(1).and_then(|f| f.revents()).is_some_and(|r| !r.is_empty());
+        let exited = match pidfd {
+            Some(_) => fds[0].revents().is_some_and(|r| r.contains(PollFlags::POLLIN)),
+            None => has_exited(pid),
+        };
+        let at = usize::from(pidfd.is_some());
+        let readable = fds.get(at).and_then(|f| f.revents()).is_some_and(|r| !r.is_empty());
         if readable {
             let mut chunk = [0u8; 4096];
             match stderr.as_mut().map(|e| e.read(&mut chunk)) {
@@ -171,6 +178,13 @@ fn wait_with_timeout(pid: libc::pid_t, stderr: Option<std::process::ChildStderr>
             return Ok(Some(String::from_utf8_lossy(&err_buf).into_owned()));
         }
     }
+}
+
+/// Whether `pid` (our child) has exited, leaving it to be reaped.
+fn has_exited(pid: libc::pid_t) -> bool {
+    use nix::sys::wait::{waitid, Id, WaitPidFlag, WaitStatus};
+    let flags = WaitPidFlag::WEXITED | WaitPidFlag::WNOHANG | WaitPidFlag::WNOWAIT;
+    !matches!(waitid(Id::Pid(nix::unistd::Pid::from_raw(pid)), flags), Ok(WaitStatus::StillAlive))
 }
 
 #[cfg(test)]

@@ -3,7 +3,6 @@
 //! workload on a build without a wasm executor is refused at `create`, never run as ELF.
 
 use std::ffi::CString;
-use std::os::fd::OwnedFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
@@ -40,7 +39,7 @@ struct Execve {
     exe: CString,
     argv: Vec<CString>,
     envp: Vec<CString>,
-    trampoline: OwnedFd,
+    trampoline: dmz::Trampoline,
 }
 
 impl Launch for Execve {

@@ -21,6 +21,11 @@ pub fn cases() -> Vec<Case> {
         Case::new(m, "kill_process", kill_process),
         Case::new(m, "argument_condition", argument_condition),
         Case::new(m, "notify_sends_fd_and_state", notify),
+        Case::new(m, "notify_without_no_new_privileges", notify_no_nnp),
+        Case::new(m, "docker_2017_allowlist_no_new_privileges", |c| docker_2017(c, true)),
+        Case::new(m, "docker_2017_allowlist_with_privileges", |c| docker_2017(c, false)),
+        Case::new(m, "allowlist_kill_process_default", allowlist_kill_default),
+        Case::new(m, "allowlist_default_errno_ret", allowlist_default_errno),
     ]
 }
 
@@ -75,6 +80,16 @@ fn argument_condition(ctx: &mut Ctx) -> Result<Outcome> {
 /// A listener that takes the notify fd and the state, then closes the fd, so the notified
 /// syscall fails with ENOSYS in the container.
 fn notify(ctx: &mut Ctx) -> Result<Outcome> {
+    notify_with(ctx, true)
+}
+
+/// The same without no_new_privs: the filter is then loaded while the process still has
+/// CAP_SYS_ADMIN, before the user switch.
+fn notify_no_nnp(ctx: &mut Ctx) -> Result<Outcome> {
+    notify_with(ctx, false)
+}
+
+fn notify_with(ctx: &mut Ctx, no_new_privileges: bool) -> Result<Outcome> {
     let sock = ctx.path("seccomp.sock");
     let listener = UnixListener::bind(&sock).with_context(|| format!("bind {sock:?}"))?;
     let agent = std::thread::spawn(move || -> Result<(usize, Value)> {
@@ -99,6 +114,7 @@ fn notify(ctx: &mut Ctx) -> Result<Outcome> {
     let seccomp = json!({"defaultAction": "SCMP_ACT_ALLOW", "listenerPath": sock, "listenerMetadata": "conformance-meta",
         "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_NOTIFY"}]});
     spec::set(&mut b.config, "/linux/seccomp", seccomp)?;
+    spec::set(&mut b.config, "/process/noNewPrivileges", json!(no_new_privileges))?;
     spec::shell(&mut b.config, "mkdir /dev/shm/x 2>&1; echo rc=$?")?;
     let (id, out) = ctx.run(&b)?;
     let (nfds, state) = agent.join().map_err(|_| anyhow::anyhow!("listener thread panicked"))??;
@@ -109,5 +125,74 @@ fn notify(ctx: &mut Ctx) -> Result<Outcome> {
     check_eq!(state["state"]["id"], json!(id), "state.state.id");
     check!(state["pid"].as_i64().is_some_and(|p| p > 0), "state.pid missing: {state}");
     check!(out.stdout.contains("rc=1"), "the notified mkdir should fail once the listener closes its fd: {:?}", out.stdout);
+    Ok(Outcome::Pass)
+}
+
+/// An allowlist in the style of Docker's 2017 default profile: EPERM for everything it does
+/// not name, and nothing newer than 2017 (no statx, rseq, clone3, close_range, openat2,
+/// faccessat2, execveat, pidfd_*, the new mount API).
+fn docker_2017_profile() -> Result<Value> {
+    Ok(serde_json::from_str(include_str!("../fixtures/seccomp-docker-2017.json"))?)
+}
+
+/// The old allowlist with and without no_new_privs (without it the runtime loads the filter
+/// before it switches user and drops capabilities, and runs the startContainer hooks under
+/// it): the container runs, calls outside the list fail with EPERM, and `exec` works too.
+fn docker_2017(ctx: &mut Ctx, no_new_privileges: bool) -> Result<Outcome> {
+    let mut b = ctx.bundle()?;
+    spec::set(&mut b.config, "/linux/seccomp", docker_2017_profile()?)?;
+    spec::set(&mut b.config, "/process/noNewPrivileges", json!(no_new_privileges))?;
+    spec::add_hook(&mut b.config, "startContainer", spec::hook("/bin/true", &["true"], &[], Some(5)))?;
+    spec::shell(&mut b.config, "echo started; mount -t tmpfs none /mnt 2>&1; echo mount=$?; grep '^Seccomp:' /proc/self/status; sleep 30")?;
+    let id = ctx.id();
+    ctx.create(&b, &id, &[])?.ok("create under the 2017 allowlist")?;
+    ctx.start(&id)?.ok("start")?;
+    let out = ctx.call(&["exec", &id, "sh", "-c", "echo exec-ok; grep '^Seccomp:' /proc/self/status"])?.ok("exec")?;
+    check!(out.stdout.contains("exec-ok") && out.stdout.contains("Seccomp:\t2"), "exec output: {:?}", out.stdout);
+    ctx.kill(&id, "KILL")?;
+    ctx.wait_status(&id, "stopped", Duration::from_secs(10))?;
+    ctx.delete(&id)?.ok("delete")?;
+    Ok(Outcome::Pass)
+}
+
+/// A kill-process default: anything outside the allowlist kills the process, so the runtime
+/// must not make such a call after the load.
+fn allowlist_kill_default(ctx: &mut Ctx) -> Result<Outcome> {
+    let mut profile = docker_2017_profile()?;
+    profile["defaultAction"] = json!("SCMP_ACT_KILL_PROCESS");
+    for no_new_privileges in [true, false] {
+        let mut b = ctx.bundle()?;
+        spec::set(&mut b.config, "/linux/seccomp", profile.clone())?;
+        spec::set(&mut b.config, "/process/noNewPrivileges", json!(no_new_privileges))?;
+        spec::shell(&mut b.config, "echo alive; (mount -t tmpfs none /mnt 2>/dev/null); echo rc=$?")?;
+        let (_, out) = ctx.run(&b)?;
+        // mount is not listed: the subshell dies of SIGSYS (31), 128 + 31.
+        check!(
+            out.code == Some(0) && out.stdout.contains("alive") && out.stdout.contains("rc=159"),
+            "noNewPrivileges {no_new_privileges}: {} stdout {:?}",
+            out.describe(),
+            out.stdout
+        );
+    }
+    Ok(Outcome::Pass)
+}
+
+/// An errno default with defaultErrnoRet: calls outside the list get that errno (EACCES here).
+fn allowlist_default_errno(ctx: &mut Ctx) -> Result<Outcome> {
+    let mut profile = docker_2017_profile()?;
+    profile["defaultErrnoRet"] = json!(13);
+    for no_new_privileges in [true, false] {
+        let mut b = ctx.bundle()?;
+        spec::set(&mut b.config, "/linux/seccomp", profile.clone())?;
+        spec::set(&mut b.config, "/process/noNewPrivileges", json!(no_new_privileges))?;
+        spec::shell(&mut b.config, "mount -t tmpfs none /mnt 2>&1; echo rc=$?")?;
+        let (_, out) = ctx.run(&b)?;
+        check!(
+            out.code == Some(0) && out.stdout.contains("Permission denied") && out.stdout.contains("rc=255"),
+            "noNewPrivileges {no_new_privileges}: {} stdout {:?}",
+            out.describe(),
+            out.stdout
+        );
+    }
     Ok(Outcome::Pass)
 }
