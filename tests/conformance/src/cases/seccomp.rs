@@ -22,6 +22,9 @@ pub fn cases() -> Vec<Case> {
         Case::new(m, "argument_condition", argument_condition),
         Case::new(m, "notify_sends_fd_and_state", notify),
         Case::new(m, "notify_without_no_new_privileges", notify_no_nnp),
+        Case::new(m, "notify_listener_answers", |c| notify_answered(c, true)),
+        Case::new(m, "notify_listener_answers_without_no_new_privileges", |c| notify_answered(c, false)),
+        Case::new(m, "notify_reaches_the_listener_from_exec", notify_from_exec),
         Case::new(m, "docker_2017_allowlist_no_new_privileges", |c| docker_2017(c, true)),
         Case::new(m, "docker_2017_allowlist_with_privileges", |c| docker_2017(c, false)),
         Case::new(m, "allowlist_kill_process_default", allowlist_kill_default),
@@ -194,5 +197,128 @@ fn allowlist_default_errno(ctx: &mut Ctx) -> Result<Outcome> {
             out.stdout
         );
     }
+    Ok(Outcome::Pass)
+}
+
+/// Receives the notify fd on `listener`, then answers every notification with EXDEV until
+/// the container's processes are gone. Returns how many it answered.
+fn answering_agent(listener: UnixListener) -> Result<usize> {
+    let (conn, _) = listener.accept()?;
+    answer(conn)
+}
+
+fn answer(conn: std::os::unix::net::UnixStream) -> Result<usize> {
+    conn.set_read_timeout(Some(Duration::from_secs(20)))?;
+    let mut buf = vec![0u8; 65536];
+    let mut iov = [IoSliceMut::new(&mut buf)];
+    let mut space = nix::cmsg_space!([std::os::fd::RawFd; 4]);
+    let msg = nix::sys::socket::recvmsg::<()>(conn.as_raw_fd(), &mut iov, Some(&mut space), nix::sys::socket::MsgFlags::empty())?;
+    let mut notify = None;
+    for c in msg.cmsgs()? {
+        if let nix::sys::socket::ControlMessageOwned::ScmRights(list) = c {
+            // SAFETY: the kernel installed these fds for us.
+            notify = list.into_iter().map(|fd| unsafe { OwnedFd::from_raw_fd(fd) }).next();
+        }
+    }
+    let notify = notify.context("no fd came with the listener message")?;
+    let mut answered = 0;
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while std::time::Instant::now() < deadline {
+        let mut fds = [nix::poll::PollFd::new(std::os::fd::AsFd::as_fd(&notify), nix::poll::PollFlags::POLLIN)];
+        nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(200u16))?;
+        let revents = fds[0].revents().unwrap_or(nix::poll::PollFlags::empty());
+        if revents.contains(nix::poll::PollFlags::POLLHUP) {
+            break; // no process uses the filter any more
+        }
+        if !revents.contains(nix::poll::PollFlags::POLLIN) {
+            continue;
+        }
+        // SAFETY: zeroed plain-data structs the kernel fills in or reads.
+        let mut req: libc::seccomp_notif = unsafe { std::mem::zeroed() };
+        // SAFETY: the ioctl writes one seccomp_notif into `req`.
+        if unsafe { libc::ioctl(notify.as_raw_fd(), libc::SECCOMP_IOCTL_NOTIF_RECV, &mut req) } < 0 {
+            continue; // the caller died meanwhile
+        }
+        // SAFETY: as above.
+        let mut resp: libc::seccomp_notif_resp = unsafe { std::mem::zeroed() };
+        resp.id = req.id;
+        resp.error = -libc::EXDEV;
+        // SAFETY: the ioctl reads one seccomp_notif_resp.
+        if unsafe { libc::ioctl(notify.as_raw_fd(), libc::SECCOMP_IOCTL_NOTIF_SEND, &mut resp) } == 0 {
+            answered += 1;
+        }
+    }
+    Ok(answered)
+}
+
+/// A listener that keeps the fd and answers: the notified mkdir fails with the listener's
+/// errno (EXDEV), with and without no_new_privs, and never with ENOSYS.
+fn notify_answered(ctx: &mut Ctx, no_new_privileges: bool) -> Result<Outcome> {
+    let sock = ctx.path("seccomp.sock");
+    let listener = UnixListener::bind(&sock).with_context(|| format!("bind {sock:?}"))?;
+    let agent = std::thread::spawn(move || answering_agent(listener));
+    let mut b = ctx.bundle()?;
+    let seccomp = json!({"defaultAction": "SCMP_ACT_ALLOW", "listenerPath": sock,
+        "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_NOTIFY"}]});
+    spec::set(&mut b.config, "/linux/seccomp", seccomp)?;
+    spec::set(&mut b.config, "/process/noNewPrivileges", json!(no_new_privileges))?;
+    spec::shell(&mut b.config, "mkdir /dev/shm/x 2>&1; echo rc=$?")?;
+    let (_, out) = ctx.run(&b)?;
+    let answered = agent.join().map_err(|_| anyhow::anyhow!("listener thread panicked"))??;
+    check_eq!(out.code, Some(0), "exit of the script ({})", out.describe());
+    check!(
+        out.stdout.contains("Invalid cross-device link") && out.stdout.contains("rc=1"),
+        "the notified mkdir should fail with the listener's EXDEV: {:?}",
+        out.stdout
+    );
+    check!(answered >= 1, "the listener answered no notification");
+    Ok(Outcome::Pass)
+}
+
+/// `exec` sends its own notify fd to the listener too (runc does): a listener that answers
+/// both the container's process and the exec'd one.
+fn notify_from_exec(ctx: &mut Ctx) -> Result<Outcome> {
+    let sock = ctx.path("seccomp.sock");
+    let listener = UnixListener::bind(&sock).with_context(|| format!("bind {sock:?}"))?;
+    listener.set_nonblocking(true)?;
+    let agent = std::thread::spawn(move || -> Result<usize> {
+        let mut answered = 0;
+        let mut agents = Vec::new();
+        let deadline = std::time::Instant::now() + Duration::from_secs(15);
+        while agents.len() < 2 && std::time::Instant::now() < deadline {
+            match listener.accept() {
+                Ok((conn, _)) => {
+                    conn.set_nonblocking(false)?;
+                    agents.push(std::thread::spawn(move || answer(conn)));
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => std::thread::sleep(Duration::from_millis(20)),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        for a in agents {
+            answered += a.join().map_err(|_| anyhow::anyhow!("agent panicked"))??;
+        }
+        Ok(answered)
+    });
+    let mut b = ctx.bundle()?;
+    let seccomp = json!({"defaultAction": "SCMP_ACT_ALLOW", "listenerPath": sock,
+        "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_NOTIFY"}]});
+    spec::set(&mut b.config, "/linux/seccomp", seccomp)?;
+    spec::shell(&mut b.config, "sleep 30")?;
+    let id = ctx.id();
+    ctx.create(&b, &id, &[])?.ok("create")?;
+    ctx.start(&id)?.ok("start")?;
+    let out = ctx.call(&["exec", &id, "sh", "-c", "mkdir /dev/shm/y 2>&1; echo rc=$?"])?;
+    ctx.kill(&id, "KILL")?;
+    ctx.wait_status(&id, "stopped", Duration::from_secs(10))?;
+    ctx.delete(&id)?;
+    let answered = agent.join().map_err(|_| anyhow::anyhow!("listener thread panicked"))??;
+    check!(
+        out.stdout.contains("Invalid cross-device link") && out.stdout.contains("rc=1"),
+        "the exec'd mkdir should fail with the listener's EXDEV: {} {:?}",
+        out.describe(),
+        out.stdout
+    );
+    check!(answered >= 1, "the listener answered no notification");
     Ok(Outcome::Pass)
 }
