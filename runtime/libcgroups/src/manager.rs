@@ -28,6 +28,10 @@ pub trait CgroupManager: fmt::Debug + Send + Sync {
     fn set_resources(&self, r: &LinuxResources) -> Result<(), CgroupError>;
     /// Freezes or thaws every task of the container; returns once the state is reached.
     fn freeze(&self, state: FreezerState) -> Result<(), CgroupError>;
+    /// Whether the container's cgroup is frozen (or freezing) now, as the kernel says.
+    fn is_frozen(&self) -> Result<bool, CgroupError> {
+        Ok(false)
+    }
     /// Kills every process of the container at once (cgroup.kill) when the kernel can;
     /// false when the caller must signal the processes one by one.
     fn kill_all(&self) -> Result<bool, CgroupError> {

@@ -100,7 +100,8 @@ pub fn kill(root: &Path, id: &str, signal: Signal, all: bool) -> Result<(), Cont
     if all {
         signal_all(&st, signal)
     } else {
-        send_signal(Pid::from_raw(st.pid), signal).map_err(|e| ContainerError::sys(format!("send {signal} to pid {}", st.pid), e))
+        send_signal(Pid::from_raw(st.pid), signal).map_err(|e| ContainerError::sys(format!("send {signal} to pid {}", st.pid), e))?;
+        crate::cgroup_ops::thaw_for_sigkill(&st, signal)
     }
 }
 

@@ -37,6 +37,9 @@
 //!   1.2 `mounts[].uidMappings`) and mounts them without the mapping.
 //! - `net_devices/veth_moved_renamed_up_with_address`, `net_devices/missing_device_refused`:
 //!   runc 1.1.5 predates `linux.netDevices` (runtime-spec 1.2) and ignores it.
+//! - `no_hang/kill_all_keeps_a_paused_container_paused`: runc 1.1.5 thaws the cgroup after
+//!   `kill --all`, so a paused container runs again; runc-pause(8) and the runtime-spec's
+//!   `paused` state want it to stay frozen until `resume`.
 //!
 //! With `--systemd-cgroup` (the systemd lane of tests/vm), runc 1.1.5 also fails:
 //!
@@ -67,6 +70,7 @@ mod mounts;
 mod namespaces;
 mod path_races;
 mod net_devices;
+mod no_hang;
 mod process;
 mod robustness;
 mod rootless;
@@ -147,6 +151,7 @@ pub fn all() -> Vec<Case> {
     cases.extend(exec::cases());
     cases.extend(rootless::cases());
     cases.extend(seccomp::cases());
+    cases.extend(no_hang::cases());
     cases.extend(security::cases());
     cases.extend(path_races::cases());
     cases.extend(checkpoint::cases());
