@@ -57,6 +57,11 @@ pub struct Created {
 
 /// Reads and parses config.json, naming the file and the position of a JSON error.
 pub fn load_spec(bundle: &Path) -> Result<(PathBuf, Spec), ContainerError> {
+    load_spec_with(bundle).map(|(bundle, spec, _)| (bundle, spec))
+}
+
+/// `load_spec`, with the seccomp flags oci-spec cannot parse (see `seccomp::RawFlags`).
+pub fn load_spec_with(bundle: &Path) -> Result<(PathBuf, Spec, crate::seccomp::RawFlags), ContainerError> {
     let bundle = fs::canonicalize(bundle).map_err(|source| ContainerError::Bundle { path: bundle.to_path_buf(), source })?;
     let path = bundle.join("config.json");
     let data = fs::read(&path).map_err(|source| ContainerError::ReadConfig { path: path.clone(), source })?;
@@ -71,24 +76,26 @@ pub fn load_spec(bundle: &Path) -> Result<(PathBuf, Spec), ContainerError> {
         field: e.path().to_string(),
         source: e.into_inner(),
     };
+    let seccomp_flags = crate::seccomp::RawFlags::take(&mut raw);
     let spec = match typed {
         Ok(spec) => spec,
         // Scheduler flags as runtime-spec 1.2 names them, which oci-spec spells otherwise.
-        Err(_) if crate::process_extra::respell_sched_flags(raw.get_mut("process")) => {
+        Err(_) if crate::process_extra::respell_sched_flags(raw.get_mut("process")) | seccomp_flags.any() => {
             serde_path_to_error::deserialize(raw.clone()).map_err(invalid)?
         }
         Err(e) => return Err(invalid(e)),
     };
     crate::validate::check_raw(&raw).map_err(ContainerError::Spec)?;
-    Ok((bundle, spec))
+    Ok((bundle, spec, seccomp_flags))
 }
 
 pub fn create(mut o: CreateOptions) -> Result<Created, ContainerError> {
     crate::telemetry::attr("container.id", o.id);
     let (bundle, host, plan) = crate::telemetry::span("load and plan", || -> Result<_, ContainerError> {
-        let (bundle, spec) = load_spec(o.bundle)?;
+        let (bundle, spec, seccomp_flags) = load_spec_with(o.bundle)?;
         let host = HostFacts::read()?;
-        let plan = plan::plan(&spec, &bundle, &host).map_err(ContainerError::Spec)?;
+        let mut plan = plan::plan(&spec, &bundle, &host).map_err(ContainerError::Spec)?;
+        seccomp_flags.restore(plan.seccomp.as_mut());
         Ok((bundle, host, plan))
     })?;
     crate::telemetry::attr("bundle", bundle.display().to_string());

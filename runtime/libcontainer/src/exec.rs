@@ -302,7 +302,7 @@ struct ExecChild<'a> {
     joins: &'a [(NsKind, PathBuf)],
     route: JoinRoute,
     console: Option<OwnedFd>,
-    seccomp: Option<&'a oci_spec::runtime::LinuxSeccomp>,
+    seccomp: Option<&'a crate::seccomp::Profile>,
     /// Connected to linux.seccomp.listenerPath when the profile has notify rules.
     listener: Option<&'a OwnedFd>,
     /// What the listener gets beside the fd; `pid` is filled in once known.

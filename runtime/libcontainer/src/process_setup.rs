@@ -5,7 +5,6 @@
 
 use std::os::fd::{OwnedFd, RawFd};
 
-use oci_spec::runtime::LinuxSeccomp;
 
 use crate::channel::ChildError;
 use crate::executor::{Executor, Handover, Launch, Workload};
@@ -18,7 +17,7 @@ use crate::syserror::SysError;
 
 /// The seccomp part: the profile, and where SCMP_ACT_NOTIFY's fd goes with which state.
 pub struct SeccompSetup<'a> {
-    pub spec: &'a LinuxSeccomp,
+    pub spec: &'a crate::seccomp::Profile,
     pub listener: Option<&'a OwnedFd>,
     pub listener_state: serde_json::Value,
 }

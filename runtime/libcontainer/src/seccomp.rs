@@ -27,6 +27,61 @@ fn lib(op: impl Into<String>) -> impl FnOnce(libseccomp::error::SeccompError) ->
     move |source| SeccompError::Lib { op, source }
 }
 
+/// `SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV` (runtime-spec 1.2 `linux.seccomp.flags`), which
+/// oci-spec 0.8.4's `LinuxSeccompFilterFlag` cannot hold.
+pub const WAIT_KILLABLE_RECV: &str = "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV";
+
+/// linux.seccomp as youki keeps it in the plan and the state file: the spec's object, and
+/// the filter flags oci-spec cannot parse (stored beside it).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Profile {
+    #[serde(flatten)]
+    pub spec: LinuxSeccomp,
+    /// `SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV` was among `flags`.
+    #[serde(default, rename = "youkiWaitKillableRecv", skip_serializing_if = "std::ops::Not::not")]
+    pub wait_killable_recv: bool,
+}
+
+impl From<LinuxSeccomp> for Profile {
+    fn from(spec: LinuxSeccomp) -> Self {
+        Profile { spec, wait_killable_recv: false }
+    }
+}
+
+impl std::ops::Deref for Profile {
+    type Target = LinuxSeccomp;
+    fn deref(&self) -> &LinuxSeccomp {
+        &self.spec
+    }
+}
+
+/// What the raw config.json says that oci-spec cannot parse: taken out of `raw` so that the
+/// rest parses, and put back into the plan with `restore`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RawFlags {
+    wait_killable_recv: bool,
+}
+
+impl RawFlags {
+    /// Removes the flags oci-spec does not know from /linux/seccomp/flags of `raw`.
+    pub fn take(raw: &mut serde_json::Value) -> RawFlags {
+        let Some(flags) = raw.pointer_mut("/linux/seccomp/flags").and_then(|f| f.as_array_mut()) else { return RawFlags::default() };
+        let before = flags.len();
+        flags.retain(|f| f.as_str() != Some(WAIT_KILLABLE_RECV));
+        RawFlags { wait_killable_recv: flags.len() != before }
+    }
+
+    pub fn any(&self) -> bool {
+        self.wait_killable_recv
+    }
+
+    pub fn restore(self, profile: Option<&mut Profile>) {
+        if let Some(p) = profile {
+            p.wait_killable_recv |= self.wait_killable_recv;
+        }
+    }
+}
+
 /// Pure checks of linux.seccomp, run by `plan`.
 pub fn validate(s: &LinuxSeccomp) -> Result<(), SpecError> {
     let bad = |why: String| Err(SpecError::Seccomp(why));
@@ -97,7 +152,8 @@ pub struct Filter {
 
 /// Compiles the profile, before anything it may deny runs. Unknown syscall names are
 /// skipped with a warning, as runc does.
-pub fn build(s: &LinuxSeccomp) -> Result<Filter, SeccompError> {
+pub fn build(profile: &Profile) -> Result<Filter, SeccompError> {
+    let s = &profile.spec;
     let ctx = context(s)?;
     let mut program = if s.default_action() == A::ScmpActAllow { Vec::new() } else { seccomp_bpf::enosys_stub(&highest_named(s)) };
     program.extend(export(&ctx)?);
@@ -111,6 +167,10 @@ pub fn build(s: &LinuxSeccomp) -> Result<Filter, SeccompError> {
     }
     if uses_notify(s) {
         flags |= libc::SECCOMP_FILTER_FLAG_NEW_LISTENER;
+        if profile.wait_killable_recv {
+            // Only meaningful (and only accepted by the kernel, 5.19+) with a listener.
+            flags |= libc::SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV;
+        }
         if flags & libc::SECCOMP_FILTER_FLAG_TSYNC != 0 {
             // The kernel takes TSYNC with a listener only in this form.
             flags |= libc::SECCOMP_FILTER_FLAG_TSYNC_ESRCH;
@@ -292,7 +352,7 @@ mod tests {
         let s = seccomp(serde_json::json!({"defaultAction": "SCMP_ACT_ERRNO",
             "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
             "syscalls": [{"names": ["read", "write", "pwritev2"], "action": "SCMP_ACT_ALLOW"}]}));
-        let f = build(&s).unwrap();
+        let f = build(&s.into()).unwrap();
         let run = |arch, nr| crate::seccomp_bpf::tests::run(&f.program, arch, nr);
         let (x86_64, allow, eperm, enosys) = (seccomp_bpf::AUDIT_ARCH_X86_64, 0x7fff_0000, 0x0005_0001, 0x0005_0026);
         assert_eq!(run(x86_64, 0), allow, "read");
@@ -311,7 +371,7 @@ mod tests {
     fn an_allow_default_gets_no_stub_and_notify_asks_for_a_listener() {
         let s = seccomp(serde_json::json!({"defaultAction": "SCMP_ACT_ALLOW", "listenerPath": "/l", "flags": ["SECCOMP_FILTER_FLAG_TSYNC"],
             "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_NOTIFY"}]}));
-        let f = build(&s).unwrap();
+        let f = build(&s.into()).unwrap();
         assert_eq!(crate::seccomp_bpf::tests::run(&f.program, seccomp_bpf::AUDIT_ARCH_X86_64, 436), 0x7fff_0000);
         assert_eq!(f.flags, libc::SECCOMP_FILTER_FLAG_TSYNC | libc::SECCOMP_FILTER_FLAG_NEW_LISTENER | libc::SECCOMP_FILTER_FLAG_TSYNC_ESRCH);
     }
@@ -325,5 +385,28 @@ mod tests {
         assert!(!p(serde_json::json!({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["execveat"], "action": "SCMP_ACT_ERRNO"}]})));
         assert!(!p(serde_json::json!({"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [{"names": ["execveat"], "action": "SCMP_ACT_ALLOW",
             "args": [{"index": 4, "value": 0, "op": "SCMP_CMP_EQ"}]}]})));
+    }
+
+    #[test]
+    fn wait_killable_recv_is_taken_from_the_raw_config_and_reaches_the_load_flags() {
+        let mut raw = serde_json::json!({"linux": {"seccomp": {"defaultAction": "SCMP_ACT_ALLOW", "listenerPath": "/l",
+            "flags": ["SECCOMP_FILTER_FLAG_LOG", WAIT_KILLABLE_RECV],
+            "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_NOTIFY"}]}}});
+        assert!(serde_json::from_value::<LinuxSeccomp>(raw["linux"]["seccomp"].clone()).is_err(), "oci-spec learned the flag: drop RawFlags");
+        let extra = RawFlags::take(&mut raw);
+        assert!(extra.any());
+        let mut profile = Some(Profile::from(seccomp(raw["linux"]["seccomp"].clone())));
+        extra.restore(profile.as_mut());
+        let p = profile.unwrap();
+        assert_eq!(build(&p).unwrap().flags, libc::SECCOMP_FILTER_FLAG_LOG | libc::SECCOMP_FILTER_FLAG_NEW_LISTENER | libc::SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV);
+        // Kept in the state file beside the spec's object, read back the same.
+        let stored = serde_json::to_value(&p).unwrap();
+        assert_eq!(stored["youkiWaitKillableRecv"], true);
+        assert_eq!(serde_json::from_value::<Profile>(stored).unwrap(), p);
+        // Without a listener the flag means nothing, and the kernel would refuse it.
+        let mut no_notify = Profile::from(seccomp(serde_json::json!({"defaultAction": "SCMP_ACT_ALLOW"})));
+        no_notify.wait_killable_recv = true;
+        assert_eq!(build(&no_notify).unwrap().flags, 0);
+        assert!(!RawFlags::take(&mut serde_json::json!({"linux": {}})).any());
     }
 }

@@ -66,7 +66,7 @@ pub struct ContainerState {
     pub systemd_cgroup: bool,
     /// The container's seccomp profile, which `exec` applies to its processes too.
     #[serde(default)]
-    pub seccomp: Option<oci_spec::runtime::LinuxSeccomp>,
+    pub seccomp: Option<crate::seccomp::Profile>,
     /// The container's personality(2) persona (linux.personality), which `exec` applies too.
     #[serde(default)]
     pub personality: Option<u64>,

@@ -25,6 +25,8 @@ pub fn cases() -> Vec<Case> {
         Case::new(m, "notify_listener_answers", |c| notify_answered(c, true)),
         Case::new(m, "notify_listener_answers_without_no_new_privileges", |c| notify_answered(c, false)),
         Case::new(m, "notify_reaches_the_listener_from_exec", notify_from_exec),
+        Case::new(m, "notify_wait_killable_recv_flag", notify_wait_killable)
+            .runc_xfail("runc 1.1.5 predates SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV (runtime-spec 1.2) and refuses the config"),
         Case::new(m, "docker_2017_allowlist_no_new_privileges", |c| docker_2017(c, true)),
         Case::new(m, "docker_2017_allowlist_with_privileges", |c| docker_2017(c, false)),
         Case::new(m, "allowlist_kill_process_default", allowlist_kill_default),
@@ -254,16 +256,30 @@ fn answer(conn: std::os::unix::net::UnixStream) -> Result<usize> {
 /// A listener that keeps the fd and answers: the notified mkdir fails with the listener's
 /// errno (EXDEV), with and without no_new_privs, and never with ENOSYS.
 fn notify_answered(ctx: &mut Ctx, no_new_privileges: bool) -> Result<Outcome> {
+    notify_answered_with(ctx, no_new_privileges, json!([]))
+}
+
+/// `SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV` (config-linux.md, Linux 5.19): taken, and the
+/// listener still answers.
+fn notify_wait_killable(ctx: &mut Ctx) -> Result<Outcome> {
+    notify_answered_with(ctx, true, json!(["SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"]))
+}
+
+fn notify_answered_with(ctx: &mut Ctx, no_new_privileges: bool, flags: Value) -> Result<Outcome> {
     let sock = ctx.path("seccomp.sock");
     let listener = UnixListener::bind(&sock).with_context(|| format!("bind {sock:?}"))?;
     let agent = std::thread::spawn(move || answering_agent(listener));
     let mut b = ctx.bundle()?;
-    let seccomp = json!({"defaultAction": "SCMP_ACT_ALLOW", "listenerPath": sock,
+    let seccomp = json!({"defaultAction": "SCMP_ACT_ALLOW", "listenerPath": sock, "flags": flags,
         "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_NOTIFY"}]});
     spec::set(&mut b.config, "/linux/seccomp", seccomp)?;
     spec::set(&mut b.config, "/process/noNewPrivileges", json!(no_new_privileges))?;
     spec::shell(&mut b.config, "mkdir /dev/shm/x 2>&1; echo rc=$?")?;
     let (_, out) = ctx.run(&b)?;
+    if !out.success() {
+        // The listener never gets a connection: stop waiting for one.
+        let _ = std::os::unix::net::UnixStream::connect(&sock);
+    }
     let answered = agent.join().map_err(|_| anyhow::anyhow!("listener thread panicked"))??;
     check_eq!(out.code, Some(0), "exit of the script ({})", out.describe());
     check!(
