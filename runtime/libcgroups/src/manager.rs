@@ -59,6 +59,30 @@ pub trait CgroupManager: fmt::Debug + Send + Sync {
     }
 }
 
+impl CgroupState {
+    /// Whether the kernel says the cgroup is frozen (or freezing), read straight from the
+    /// stored directories: the v1 freezer's state, or a cgroup2 directory's. None when no
+    /// freezer file could be read.
+    pub fn frozen(&self) -> Option<bool> {
+        let mut known = None;
+        for d in &self.dirs {
+            let frozen = if d.hierarchy.has_v1("freezer") {
+                fs::read_to_string(d.dir.join("freezer.state")).ok().map(|s| matches!(s.trim(), "FROZEN" | "FREEZING"))
+            } else if d.hierarchy.unified && d.dir.join("cgroup.freeze").exists() {
+                Some(crate::v2::frozen_file(&d.dir).is_some())
+            } else {
+                None
+            };
+            match frozen {
+                Some(true) => return Some(true),
+                Some(false) => known = Some(false),
+                None => {}
+            }
+        }
+        known
+    }
+}
+
 /// Which driver manages a container's cgroup.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

@@ -251,8 +251,12 @@ impl ContainerState {
         if self.pid <= 0 || process_start_time(self.pid) != Some(self.pid_start_time) {
             return Status::Stopped;
         }
-        if self.status == Status::Paused {
-            return Status::Paused;
+        // Paused is what the freezer says now (as runc reads it), whoever froze the cgroup;
+        // the stored status only where no freezer file can be read.
+        match self.cgroup.as_ref().and_then(|c| c.frozen()) {
+            Some(true) => return Status::Paused,
+            None if self.status == Status::Paused => return Status::Paused,
+            _ => {}
         }
         if dir.join(FIFO).exists() { Status::Created } else { Status::Running }
     }

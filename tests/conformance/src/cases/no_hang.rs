@@ -23,6 +23,7 @@ pub fn cases() -> Vec<Case> {
              again (and its state says running)",
         ),
         Case::new(m, "sigkill_ends_a_paused_container", sigkill_paused),
+        Case::new(m, "start_refuses_a_cgroup_frozen_from_outside", start_frozen_from_outside),
     ]
 }
 
@@ -150,5 +151,29 @@ fn sigkill_paused(ctx: &mut Ctx) -> Result<Outcome> {
         ctx.wait_status(&id, "stopped", Duration::from_secs(5)).with_context(|| format!("after {args:?}"))?;
         ctx.delete(&id)?.ok("delete")?;
     }
+    Ok(Outcome::Pass)
+}
+
+/// A created container whose cgroup someone else froze: `state` says paused (the freezer is
+/// the truth, as runc reads it) and `start` refuses at once instead of waiting for a process
+/// that cannot run.
+fn start_frozen_from_outside(ctx: &mut Ctx) -> Result<Outcome> {
+    let layout = host::layout()?;
+    let (controller, file, frozen, thawed) = cgroup_files::freezer(layout);
+    let mut b = ctx.bundle()?;
+    spec::args(&mut b.config, &["true"])?;
+    let id = ctx.id();
+    let cg = ctx.place_in_cgroup(&mut b, &id)?;
+    ctx.create(&b, &id, &[])?.ok("create")?;
+    let freezer = host::hierarchy_of(layout, controller)?.dir(&cg).join(file);
+    std::fs::write(&freezer, frozen).with_context(|| format!("freeze {freezer:?}"))?;
+    let status = ctx.state(&id).map(|s| s["status"].clone());
+    let call = crate::runtime::Call { timeout: Some(Duration::from_secs(10)), ..Default::default() };
+    let start = ctx.call_with(&["start", &id], call);
+    let _ = std::fs::write(&freezer, thawed);
+    let (status, start) = (status?, start?);
+    check_eq!(status.as_str(), Some("paused"), "status of a created container frozen from outside");
+    check!(!start.timed_out && !start.success(), "start of a frozen container: {}", start.describe());
+    check!(start.elapsed < Duration::from_secs(5), "the refusal took {:?}", start.elapsed);
     Ok(Outcome::Pass)
 }
