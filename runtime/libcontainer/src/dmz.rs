@@ -22,13 +22,11 @@ use std::sync::Mutex;
 
 use crate::syserror::SysError;
 
-/// The trampoline and how to start it.
+/// The trampoline: started with execveat(fd, "", AT_EMPTY_PATH), or else with execve of
+/// /proc/self/fd/N where the seccomp profile may deny execveat (runc only uses execve).
 #[derive(Debug)]
 pub struct Trampoline {
     fd: OwnedFd,
-    /// execveat(fd, "", AT_EMPTY_PATH), or else execve of /proc/self/fd/N: a seccomp profile
-    /// may deny execveat (or the filter answer ENOSYS for it), and runc only uses execve.
-    execveat: bool,
 }
 
 /// A trampoline made in this process before its seccomp filter was loaded (see
@@ -36,11 +34,11 @@ pub struct Trampoline {
 static EARLY: Mutex<Option<Trampoline>> = Mutex::new(None);
 
 /// Makes the trampoline before the seccomp filter is loaded, so that a profile without
-/// memfd_create still runs, and notes whether the profile lets execveat through.
-pub fn before_seccomp(execveat_allowed: bool) -> Result<(), SysError> {
+/// memfd_create still runs.
+pub fn before_seccomp() -> Result<(), SysError> {
     let fd = make()?;
     if let Ok(mut slot) = EARLY.lock() {
-        *slot = Some(Trampoline { fd, execveat: execveat_allowed });
+        *slot = Some(Trampoline { fd });
     }
     Ok(())
 }
@@ -50,7 +48,7 @@ pub fn prepare() -> Result<Trampoline, SysError> {
     if let Some(early) = EARLY.lock().ok().and_then(|mut slot| slot.take()) {
         return Ok(early);
     }
-    Ok(Trampoline { fd: make()?, execveat: true })
+    Ok(Trampoline { fd: make()? })
 }
 
 static DMZ: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/dmz"));
@@ -95,7 +93,7 @@ pub fn exec(t: &Trampoline, exe: &CString, argv: &[CString], envp: &[CString]) -
     args.push(std::ptr::null());
     let mut env: Vec<*const libc::c_char> = envp.iter().map(|e| e.as_ptr()).collect();
     env.push(std::ptr::null());
-    if t.execveat {
+    if crate::seccomp::may_call("execveat") {
         // SAFETY: NUL-terminated arrays of valid C strings that outlive the call.
         unsafe {
             libc::syscall(libc::SYS_execveat, t.fd.as_raw_fd(), c"".as_ptr(), args.as_ptr(), env.as_ptr(), libc::AT_EMPTY_PATH)
@@ -112,15 +110,44 @@ pub fn exec(t: &Trampoline, exe: &CString, argv: &[CString], envp: &[CString]) -
 /// /proc the container controls could point it elsewhere, even at the runtime's binary).
 fn exec_by_path(fd: &OwnedFd, args: &[*const libc::c_char], env: &[*const libc::c_char]) -> nix::Error {
     let Ok(path) = CString::new(format!("/proc/self/fd/{}", fd.as_raw_fd())) else { return nix::Error::EINVAL };
-    let (Ok(want), Ok(got)) = (nix::sys::stat::fstat(fd), nix::sys::stat::stat(path.as_c_str())) else {
-        return nix::Error::last();
+    let flags = nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_CLOEXEC;
+    let reached = match nix::fcntl::open(path.as_c_str(), flags, nix::sys::stat::Mode::empty()) {
+        Ok(fd) => fd,
+        Err(e) => return e,
     };
-    if (want.st_dev, want.st_ino) != (got.st_dev, got.st_ino) {
-        return nix::Error::EXDEV;
+    match (inode(fd), inode(&reached)) {
+        (Ok(want), Ok(got)) if want == got => {}
+        (Err(e), _) | (_, Err(e)) => return e,
+        _ => return nix::Error::EXDEV,
     }
     // SAFETY: NUL-terminated arrays of valid C strings that outlive the call.
     unsafe { libc::execve(path.as_ptr(), args.as_ptr(), env.as_ptr()) };
     nix::Error::last()
+}
+
+/// (st_dev, st_ino) of `fd`, by a stat call the seccomp profile lets through: fstat,
+/// newfstatat (glibc's fstat), or statx.
+fn inode(fd: &OwnedFd) -> nix::Result<(u64, u64)> {
+    let may = crate::seccomp::may_call;
+    if may("statx") && !may("fstat") && !may("newfstatat") {
+        // SAFETY: a zeroed statx is a valid out-parameter; the path is an empty C string.
+        let mut stx: libc::statx = unsafe { std::mem::zeroed() };
+        // SAFETY: as above.
+        if unsafe { libc::statx(fd.as_raw_fd(), c"".as_ptr(), libc::AT_EMPTY_PATH, libc::STATX_INO, &mut stx) } != 0 {
+            return Err(nix::Error::last());
+        }
+        return Ok((libc::makedev(stx.stx_dev_major, stx.stx_dev_minor), stx.stx_ino));
+    }
+    if may("fstat") || !may("newfstatat") {
+        // SAFETY: a zeroed stat is a valid out-parameter for fstat on an fd we own.
+        let mut st: libc::stat = unsafe { std::mem::zeroed() };
+        // SAFETY: as above.
+        if unsafe { libc::syscall(libc::SYS_fstat, fd.as_raw_fd(), &mut st as *mut libc::stat) } != 0 {
+            return Err(nix::Error::last());
+        }
+        return Ok((st.st_dev, st.st_ino));
+    }
+    nix::sys::stat::fstat(fd).map(|st| (st.st_dev, st.st_ino))
 }
 
 #[cfg(test)]
@@ -147,12 +174,15 @@ mod tests {
 
     #[test]
     fn the_path_fallback_runs_the_trampoline() {
-        let t = Trampoline { fd: make().unwrap(), execveat: false };
+        let t = Trampoline { fd: make().unwrap() };
         // SAFETY: the child only execs or exits.
         match unsafe { nix::unistd::fork() }.unwrap() {
             nix::unistd::ForkResult::Child => {
                 let sh = CString::new("/bin/sh").unwrap();
                 let argv = [c"sh".to_owned(), c"-c".to_owned(), c"exit 7".to_owned()];
+                let no_execveat = serde_json::json!({"defaultAction": "SCMP_ACT_ALLOW",
+                    "syscalls": [{"names": ["execveat"], "action": "SCMP_ACT_ERRNO"}]});
+                crate::seccomp::expect_filter(&serde_json::from_value(no_execveat).unwrap());
                 exec(&t, &sh, &argv, &[]);
                 // SAFETY: leaving the forked child without unwinding.
                 unsafe { libc::_exit(99) }

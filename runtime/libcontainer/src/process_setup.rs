@@ -57,8 +57,11 @@ pub fn apply(
     let inherited = open_fds(3 + preserve_fds.max(0)).stage("fds")?;
     prepare_fds(preserve_fds).stage("fds")?;
     crate::lsm::apply(&p.extra.labels).stage("lsm")?;
+    identity::set_umask(p.umask);
+    reset_signals();
     if let (Some(s), Some(_)) = (seccomp, &filter) {
-        crate::dmz::before_seccomp(crate::seccomp::allows_execveat(s.spec)).stage("seccomp")?;
+        crate::dmz::before_seccomp().stage("seccomp")?;
+        crate::seccomp::expect_filter(s.spec);
     }
     // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it before the
     // capabilities go. With it, load it as late as possible.
@@ -72,7 +75,6 @@ pub fn apply(
     if p.no_new_privileges {
         identity::set_no_new_privs().stage("noNewPrivileges")?;
     }
-    identity::set_umask(p.umask);
     identity::set_cwd(&p.cwd).stage("cwd")?;
     let launch = executor.prepare(workload)?;
     if p.no_new_privileges {
@@ -148,10 +150,9 @@ fn prepare_fds(preserve: i32) -> Result<(), SysError> {
     Ok(())
 }
 
-/// Restores the signal state a new program would start with and launches the workload:
-/// execve, or a run in this process whose exit code is returned.
+/// Launches the workload: execve, or a run in this process whose exit code is returned. The
+/// signal state was reset in `apply`, before the seccomp filter.
 pub fn launch(prepared: Prepared, fds: Vec<OwnedFd>) -> Result<i32, ChildError> {
-    reset_signals();
     prepared.launch.launch(Handover::new(fds, prepared.inherited)).map_err(ChildError::from)
 }
 

@@ -266,15 +266,59 @@ fn highest_named(s: &LinuxSeccomp) -> Vec<seccomp_bpf::ArchMax> {
     out
 }
 
-/// Whether the profile lets execveat(2) through whatever its arguments: only then does the
-/// last exec start the trampoline with it (see `dmz`).
-pub fn allows_execveat(s: &LinuxSeccomp) -> bool {
-    let allowing = |a: A| matches!(a, A::ScmpActAllow | A::ScmpActLog);
-    let rules: Vec<_> = s.syscalls().iter().flatten().filter(|r| r.names().iter().any(|n| n == "execveat")).collect();
-    if rules.is_empty() {
-        return allowing(s.default_action());
+/// The calls a profile surely lets through, whatever their arguments: a call whose every
+/// rule allows (or logs) it and one of them unconditionally, and a call no rule names when the
+/// default action allows.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Allowed {
+    default_allows: bool,
+    named: std::collections::HashSet<String>,
+    allowed: std::collections::HashSet<String>,
+}
+
+impl Allowed {
+    pub fn of(s: &LinuxSeccomp) -> Allowed {
+        let allowing = |a: A| matches!(a, A::ScmpActAllow | A::ScmpActLog);
+        let rules = s.syscalls().iter().flatten();
+        let named: std::collections::HashSet<String> = rules.clone().flat_map(|r| r.names().iter().cloned()).collect();
+        let allowed = named
+            .iter()
+            .filter(|n| {
+                let mine: Vec<_> = s.syscalls().iter().flatten().filter(|r| r.names().contains(n)).collect();
+                mine.iter().all(|r| allowing(r.action())) && mine.iter().any(|r| r.args().as_ref().is_none_or(|a| a.is_empty()))
+            })
+            .cloned()
+            .collect();
+        Allowed { default_allows: allowing(s.default_action()), named, allowed }
     }
-    rules.iter().all(|r| allowing(r.action())) && rules.iter().any(|r| r.args().as_ref().is_none_or(|a| a.is_empty()))
+
+    pub fn allows(&self, name: &str) -> bool {
+        if self.named.contains(name) {
+            self.allowed.contains(name)
+        } else {
+            self.default_allows
+        }
+    }
+}
+
+/// The profile this process loads (or is about to): the steps that run after the load pick,
+/// among equivalent calls, one it allows (see `may_call`). Set only in the container's init
+/// and `exec` children, each single-threaded.
+static FILTER: std::sync::Mutex<Option<Allowed>> = std::sync::Mutex::new(None);
+
+/// Notes the profile about to be loaded in this process.
+pub fn expect_filter(s: &LinuxSeccomp) {
+    if let Ok(mut f) = FILTER.lock() {
+        *f = Some(Allowed::of(s));
+    }
+}
+
+/// Whether this process may make the call `name` under its seccomp filter; true without one.
+/// A kill-by-default profile written for runc lists what runc calls (setuid rather than
+/// setresuid, write rather than sendto, stat rather than access), and a call it does not list
+/// ends init with SIGSYS.
+pub fn may_call(name: &str) -> bool {
+    FILTER.lock().ok().and_then(|f| f.as_ref().map(|a| a.allows(name))).unwrap_or(true)
 }
 
 pub fn uses_notify(s: &LinuxSeccomp) -> bool {
@@ -377,8 +421,8 @@ mod tests {
     }
 
     #[test]
-    fn execveat_is_used_only_where_the_profile_surely_allows_it() {
-        let p = |v: serde_json::Value| allows_execveat(&seccomp(v));
+    fn calls_are_surely_allowed_only_by_an_unconditional_allow_or_an_allowing_default() {
+        let p = |v: serde_json::Value| Allowed::of(&seccomp(v)).allows("execveat");
         assert!(p(serde_json::json!({"defaultAction": "SCMP_ACT_ALLOW"})));
         assert!(!p(serde_json::json!({"defaultAction": "SCMP_ACT_ERRNO"})));
         assert!(p(serde_json::json!({"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [{"names": ["execveat"], "action": "SCMP_ACT_ALLOW"}]})));
