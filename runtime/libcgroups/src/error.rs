@@ -59,6 +59,9 @@ pub enum CgroupError {
     NotSupportedYet(String),
     #[error("freezing {path:?} did not reach FROZEN within {millis} ms")]
     FreezeTimeout { path: PathBuf, millis: u64 },
+    /// The container's cgroup already exists and is frozen: a process put there would hang.
+    #[error("container's cgroup unexpectedly frozen: {0:?}; thaw it or choose another cgroupsPath")]
+    Frozen(PathBuf),
     /// cgroup v2 allows controllers only in cgroups without processes of their own.
     #[error("cannot enable controllers in {0:?}: it holds processes itself (cgroup v2 \"no internal processes\" rule); choose a cgroupsPath outside it")]
     InternalProcesses(PathBuf),

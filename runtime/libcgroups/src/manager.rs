@@ -28,6 +28,10 @@ pub trait CgroupManager: fmt::Debug + Send + Sync {
     fn set_resources(&self, r: &LinuxResources) -> Result<(), CgroupError>;
     /// Freezes or thaws every task of the container; returns once the state is reached.
     fn freeze(&self, state: FreezerState) -> Result<(), CgroupError>;
+    /// Whether the container's cgroup is frozen (or freezing) now, as the kernel says.
+    fn is_frozen(&self) -> Result<bool, CgroupError> {
+        Ok(false)
+    }
     /// Kills every process of the container at once (cgroup.kill) when the kernel can;
     /// false when the caller must signal the processes one by one.
     fn kill_all(&self) -> Result<bool, CgroupError> {
@@ -52,6 +56,30 @@ pub trait CgroupManager: fmt::Debug + Send + Sync {
     /// With `None`, every wakeup of `oom_eventfd` is one OOM event (the v1 eventfd).
     fn oom_kills(&self) -> Option<u64> {
         None
+    }
+}
+
+impl CgroupState {
+    /// Whether the kernel says the cgroup is frozen (or freezing), read straight from the
+    /// stored directories: the v1 freezer's state, or a cgroup2 directory's. None when no
+    /// freezer file could be read.
+    pub fn frozen(&self) -> Option<bool> {
+        let mut known = None;
+        for d in &self.dirs {
+            let frozen = if d.hierarchy.has_v1("freezer") {
+                fs::read_to_string(d.dir.join("freezer.state")).ok().map(|s| matches!(s.trim(), "FROZEN" | "FREEZING"))
+            } else if d.hierarchy.unified && d.dir.join("cgroup.freeze").exists() {
+                Some(crate::v2::frozen_file(&d.dir).is_some())
+            } else {
+                None
+            };
+            match frozen {
+                Some(true) => return Some(true),
+                Some(false) => known = Some(false),
+                None => {}
+            }
+        }
+        known
     }
 }
 

@@ -106,14 +106,34 @@ pub fn oom_watch(root: &Path, id: &str) -> Result<Option<OomWatch>, ContainerErr
     Ok(Some(OomWatch { fd, mgr, kills }))
 }
 
-/// Signals every process of the container with the cgroup frozen, so none can fork away
-/// between listing and signalling.
-/// SIGKILL on cgroup v2 goes through cgroup.kill, which reaches every process at once.
-pub fn signal_frozen(mgr: &dyn CgroupManager, extra: Option<i32>, signal: nix::sys::signal::Signal) -> Result<(), ContainerError> {
-    if signal == nix::sys::signal::Signal::SIGKILL && mgr.kill_all()? {
+/// After SIGKILL to a paused container's process: thaws the cgroup, since a frozen task on
+/// cgroup v1 acts on SIGKILL only once thawed (runc 1.1.5 does the same).
+pub fn thaw_for_sigkill(st: &ContainerState, signal: nix::sys::signal::Signal) -> Result<(), ContainerError> {
+    if signal != nix::sys::signal::Signal::SIGKILL || st.cgroup.is_none() {
         return Ok(());
     }
-    let frozen = mgr.freeze(FreezerState::Frozen).is_ok();
+    let mgr = manager_of(st)?;
+    if mgr.is_frozen()? {
+        mgr.freeze(FreezerState::Thawed)?;
+    }
+    Ok(())
+}
+
+/// Signals every process of the container with the cgroup frozen, so none can fork away
+/// between listing and signalling. SIGKILL on cgroup v2 goes through cgroup.kill, which
+/// reaches every process at once.
+///
+/// The freezer is left as it was found: a paused container stays paused (the signal is
+/// pending and acts on `resume`), so `state` keeps telling the truth. The one exception is
+/// SIGKILL, which a frozen task on cgroup v1 only acts on once thawed: the cgroup is thawed
+/// then and the container dies, as with runc 1.1.5 (which thaws after every signal).
+pub fn signal_frozen(mgr: &dyn CgroupManager, extra: Option<i32>, signal: nix::sys::signal::Signal) -> Result<(), ContainerError> {
+    let kill = signal == nix::sys::signal::Signal::SIGKILL;
+    let was_frozen = mgr.is_frozen().unwrap_or(false);
+    if kill && mgr.kill_all()? {
+        return Ok(());
+    }
+    let froze = !was_frozen && mgr.freeze(FreezerState::Frozen).is_ok();
     let mut pids = mgr.pids()?;
     pids.extend(extra);
     pids.sort_unstable();
@@ -125,7 +145,7 @@ pub fn signal_frozen(mgr: &dyn CgroupManager, extra: Option<i32>, signal: nix::s
             Err(e) => result = Err(ContainerError::sys(format!("send {signal} to pid {p}"), e)),
         }
     }
-    if frozen {
+    if froze || (was_frozen && kill) {
         mgr.freeze(FreezerState::Thawed)?;
     }
     result

@@ -60,18 +60,27 @@ pub fn load_spec(bundle: &Path) -> Result<(PathBuf, Spec), ContainerError> {
     load_config(bundle).map(|(bundle, spec, _)| (bundle, spec))
 }
 
-/// `load_spec`, with each mount's `uidMappings` and `gidMappings` (`idmap::from_config`).
-pub fn load_config(bundle: &Path) -> Result<(PathBuf, Spec, Vec<crate::idmap::MountMappings>), ContainerError> {
+/// What config.json says that oci-spec 0.8's types drop, read beside the typed spec.
+#[derive(Debug, Default)]
+pub struct RawExtras {
+    /// Each mount's `uidMappings` and `gidMappings` (`idmap::from_config`).
+    pub mount_maps: Vec<crate::idmap::MountMappings>,
+    /// Seccomp flags oci-spec cannot parse (see `seccomp::RawFlags`).
+    pub seccomp_flags: crate::seccomp::RawFlags,
+}
+
+/// `load_spec`, with what oci-spec drops (`RawExtras`).
+pub fn load_config(bundle: &Path) -> Result<(PathBuf, Spec, RawExtras), ContainerError> {
     let bundle = fs::canonicalize(bundle).map_err(|source| ContainerError::Bundle { path: bundle.to_path_buf(), source })?;
     let path = bundle.join("config.json");
     let data = fs::read(&path).map_err(|source| ContainerError::ReadConfig { path: path.clone(), source })?;
-    let (spec, mount_maps) = parse_config(&data, &path)?;
-    Ok((bundle, spec, mount_maps))
+    let (spec, extras) = parse_config(&data, &path)?;
+    Ok((bundle, spec, extras))
 }
 
 /// Parses the bytes of config.json (`path` only names it in errors). Pure: the fuzz target
 /// in tests/fuzz drives it, and `plan` after it, with arbitrary input.
-pub fn parse_config(data: &[u8], path: &Path) -> Result<(Spec, Vec<crate::idmap::MountMappings>), ContainerError> {
+pub fn parse_config(data: &[u8], path: &Path) -> Result<(Spec, RawExtras), ContainerError> {
     // Parsed from the bytes (not from a Value) so that errors keep their line and column, and
     // through serde_path_to_error so that they name the field.
     let mut de = serde_json::Deserializer::from_slice(data);
@@ -83,10 +92,11 @@ pub fn parse_config(data: &[u8], path: &Path) -> Result<(Spec, Vec<crate::idmap:
         field: e.path().to_string(),
         source: e.into_inner(),
     };
+    let seccomp_flags = crate::seccomp::RawFlags::take(&mut raw);
     let spec = match typed {
         Ok(spec) => spec,
         // Scheduler flags as runtime-spec 1.2 names them, which oci-spec spells otherwise.
-        Err(_) if crate::process_extra::respell_sched_flags(raw.get_mut("process")) => {
+        Err(_) if crate::process_extra::respell_sched_flags(raw.get_mut("process")) | seccomp_flags.any() => {
             serde_path_to_error::deserialize(raw.clone()).map_err(invalid)?
         }
         Err(e) => return Err(invalid(e)),
@@ -94,15 +104,22 @@ pub fn parse_config(data: &[u8], path: &Path) -> Result<(Spec, Vec<crate::idmap:
     crate::validate::check_raw(&raw).map_err(ContainerError::Spec)?;
     let mount_maps = crate::idmap::from_config(&raw)
         .map_err(|(dest, e)| ContainerError::Spec(crate::validate::SpecError::MountOption { dest, why: e.into() }))?;
-    Ok((spec, mount_maps))
+    Ok((spec, RawExtras { mount_maps, seccomp_flags }))
+}
+
+/// Plans a parsed config with what oci-spec dropped put back. Pure.
+pub fn plan_config(spec: &Spec, extras: &RawExtras, bundle: &Path, host: &HostFacts) -> Result<Plan, ContainerError> {
+    let mut plan = plan::plan_with_mount_mappings(spec, &extras.mount_maps, bundle, host).map_err(ContainerError::Spec)?;
+    extras.seccomp_flags.restore(plan.seccomp.as_mut());
+    Ok(plan)
 }
 
 pub fn create(mut o: CreateOptions) -> Result<Created, ContainerError> {
     crate::telemetry::attr("container.id", o.id);
     let (bundle, host, plan) = crate::telemetry::span("load and plan", || -> Result<_, ContainerError> {
-        let (bundle, spec, mount_maps) = load_config(o.bundle)?;
+        let (bundle, spec, extras) = load_config(o.bundle)?;
         let host = HostFacts::read()?;
-        let plan = plan::plan_with_mount_mappings(&spec, &mount_maps, &bundle, &host).map_err(ContainerError::Spec)?;
+        let plan = plan_config(&spec, &extras, &bundle, &host)?;
         Ok((bundle, host, plan))
     })?;
     crate::telemetry::attr("bundle", bundle.display().to_string());

@@ -18,8 +18,38 @@
 
 use std::ffi::CString;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::sync::Mutex;
 
 use crate::syserror::SysError;
+
+/// The trampoline: started with execveat(fd, "", AT_EMPTY_PATH), or else with execve of
+/// /proc/self/fd/N where the seccomp profile may deny execveat (runc only uses execve).
+#[derive(Debug)]
+pub struct Trampoline {
+    fd: OwnedFd,
+}
+
+/// A trampoline made in this process before its seccomp filter was loaded (see
+/// `before_seccomp`). Only the container's init and exec children touch it, single-threaded.
+static EARLY: Mutex<Option<Trampoline>> = Mutex::new(None);
+
+/// Makes the trampoline before the seccomp filter is loaded, so that a profile without
+/// memfd_create still runs.
+pub fn before_seccomp() -> Result<(), SysError> {
+    let fd = make()?;
+    if let Ok(mut slot) = EARLY.lock() {
+        *slot = Some(Trampoline { fd });
+    }
+    Ok(())
+}
+
+/// The trampoline for this process's last exec: the one made before seccomp, or a new one.
+pub fn prepare() -> Result<Trampoline, SysError> {
+    if let Some(early) = EARLY.lock().ok().and_then(|mut slot| slot.take()) {
+        return Ok(early);
+    }
+    Ok(Trampoline { fd: make()? })
+}
 
 static DMZ: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/dmz"));
 
@@ -27,7 +57,7 @@ const MFD_EXEC: libc::c_uint = 0x10;
 
 /// Makes the sealed memfd holding the trampoline. Done before `Ready`, so failures reach the
 /// parent.
-pub fn prepare() -> Result<OwnedFd, SysError> {
+fn make() -> Result<OwnedFd, SysError> {
     let name = c"youki-dmz";
     let base = libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING;
     // SAFETY: memfd_create with a valid name; the returned fd is owned below.
@@ -56,25 +86,68 @@ pub fn prepare() -> Result<OwnedFd, SysError> {
 }
 
 /// Execs `exe` with `argv` through the trampoline. Returns only on failure.
-pub fn exec(dmz: &OwnedFd, exe: &CString, argv: &[CString], envp: &[CString]) -> nix::Error {
+pub fn exec(t: &Trampoline, exe: &CString, argv: &[CString], envp: &[CString]) -> nix::Error {
     let mut args: Vec<*const libc::c_char> = Vec::with_capacity(argv.len() + 2);
     args.push(exe.as_ptr());
     args.extend(argv.iter().map(|a| a.as_ptr()));
     args.push(std::ptr::null());
     let mut env: Vec<*const libc::c_char> = envp.iter().map(|e| e.as_ptr()).collect();
     env.push(std::ptr::null());
-    // SAFETY: NUL-terminated arrays of valid C strings that outlive the call.
-    unsafe {
-        libc::syscall(
-            libc::SYS_execveat,
-            dmz.as_raw_fd(),
-            c"".as_ptr(),
-            args.as_ptr(),
-            env.as_ptr(),
-            libc::AT_EMPTY_PATH,
-        )
+    if crate::seccomp::may_call("execveat") {
+        // SAFETY: NUL-terminated arrays of valid C strings that outlive the call.
+        unsafe {
+            libc::syscall(libc::SYS_execveat, t.fd.as_raw_fd(), c"".as_ptr(), args.as_ptr(), env.as_ptr(), libc::AT_EMPTY_PATH)
+        };
+        let e = nix::Error::last();
+        if e != nix::Error::ENOSYS {
+            return e;
+        }
+    }
+    exec_by_path(&t.fd, &args, &env)
+}
+
+/// execve of /proc/self/fd/N, once that path is checked to lead to the trampoline itself (a
+/// /proc the container controls could point it elsewhere, even at the runtime's binary).
+fn exec_by_path(fd: &OwnedFd, args: &[*const libc::c_char], env: &[*const libc::c_char]) -> nix::Error {
+    let Ok(path) = CString::new(format!("/proc/self/fd/{}", fd.as_raw_fd())) else { return nix::Error::EINVAL };
+    let flags = nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_CLOEXEC;
+    let reached = match nix::fcntl::open(path.as_c_str(), flags, nix::sys::stat::Mode::empty()) {
+        Ok(fd) => fd,
+        Err(e) => return e,
     };
+    match (inode(fd), inode(&reached)) {
+        (Ok(want), Ok(got)) if want == got => {}
+        (Err(e), _) | (_, Err(e)) => return e,
+        _ => return nix::Error::EXDEV,
+    }
+    // SAFETY: NUL-terminated arrays of valid C strings that outlive the call.
+    unsafe { libc::execve(path.as_ptr(), args.as_ptr(), env.as_ptr()) };
     nix::Error::last()
+}
+
+/// (st_dev, st_ino) of `fd`, by a stat call the seccomp profile lets through: fstat,
+/// newfstatat (glibc's fstat), or statx.
+fn inode(fd: &OwnedFd) -> nix::Result<(u64, u64)> {
+    let may = crate::seccomp::may_call;
+    if may("statx") && !may("fstat") && !may("newfstatat") {
+        // SAFETY: a zeroed statx is a valid out-parameter; the path is an empty C string.
+        let mut stx: libc::statx = unsafe { std::mem::zeroed() };
+        // SAFETY: as above.
+        if unsafe { libc::statx(fd.as_raw_fd(), c"".as_ptr(), libc::AT_EMPTY_PATH, libc::STATX_INO, &mut stx) } != 0 {
+            return Err(nix::Error::last());
+        }
+        return Ok((libc::makedev(stx.stx_dev_major, stx.stx_dev_minor), stx.stx_ino));
+    }
+    if may("fstat") || !may("newfstatat") {
+        // SAFETY: a zeroed stat is a valid out-parameter for fstat on an fd we own.
+        let mut st: libc::stat = unsafe { std::mem::zeroed() };
+        // SAFETY: as above.
+        if unsafe { libc::syscall(libc::SYS_fstat, fd.as_raw_fd(), &mut st as *mut libc::stat) } != 0 {
+            return Err(nix::Error::last());
+        }
+        return Ok((st.st_dev, st.st_ino));
+    }
+    nix::sys::stat::fstat(fd).map(|st| (st.st_dev, st.st_ino))
 }
 
 #[cfg(test)]
@@ -84,7 +157,7 @@ mod tests {
     #[test]
     fn trampoline_is_small_sealed_and_runs_programs() {
         assert!(DMZ.len() < 4096, "dmz is {} bytes", DMZ.len());
-        let fd = prepare().unwrap();
+        let fd = make().unwrap();
         // SAFETY: fcntl on our own fd.
         let seals = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GET_SEALS) };
         assert!(seals & libc::F_SEAL_WRITE != 0);
@@ -97,5 +170,27 @@ mod tests {
             .output()
             .unwrap();
         assert_eq!(String::from_utf8_lossy(&out.stdout), "through dmz\n");
+    }
+
+    #[test]
+    fn the_path_fallback_runs_the_trampoline() {
+        let t = Trampoline { fd: make().unwrap() };
+        // SAFETY: the child only execs or exits.
+        match unsafe { nix::unistd::fork() }.unwrap() {
+            nix::unistd::ForkResult::Child => {
+                let sh = CString::new("/bin/sh").unwrap();
+                let argv = [c"sh".to_owned(), c"-c".to_owned(), c"exit 7".to_owned()];
+                let no_execveat = serde_json::json!({"defaultAction": "SCMP_ACT_ALLOW",
+                    "syscalls": [{"names": ["execveat"], "action": "SCMP_ACT_ERRNO"}]});
+                crate::seccomp::expect_filter(&serde_json::from_value(no_execveat).unwrap());
+                exec(&t, &sh, &argv, &[]);
+                // SAFETY: leaving the forked child without unwinding.
+                unsafe { libc::_exit(99) }
+            }
+            nix::unistd::ForkResult::Parent { child } => {
+                let status = nix::sys::wait::waitpid(child, None).unwrap();
+                assert_eq!(status, nix::sys::wait::WaitStatus::Exited(child, 7));
+            }
+        }
     }
 }

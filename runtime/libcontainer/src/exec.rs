@@ -130,8 +130,9 @@ pub fn exec(o: ExecOptions) -> Result<i32, ContainerError> {
         if !matches!(status, Status::Created | Status::Running) && !paused_ok {
             return Err(ContainerError::BadStatus { op: "exec into", id: o.id.to_string(), status });
         }
-        st
+        (st, status)
     };
+    let (st, status) = st;
     // The container's personality holds for every process in it.
     plan.extra.personality = st.personality;
     let workload = Workload { args: &plan.args, env: &plan.env, cwd: &plan.cwd, annotations: &st.annotations };
@@ -141,6 +142,18 @@ pub fn exec(o: ExecOptions) -> Result<i32, ContainerError> {
     let joins = differing_namespaces(init)?;
     let route = join_route(nix::unistd::geteuid().is_root(), &joins);
     let sfd = if o.detach { None } else { Some(run::block_signals()?) };
+    // SCMP_ACT_NOTIFY: the exec'd process's notify fd goes to the listener too, as runc does.
+    let listener = match st.seccomp.as_ref().filter(|s| crate::seccomp::uses_notify(s)).and_then(|s| s.listener_path().clone()) {
+        Some(path) => Some(tty::connect(&path).map_err(|source| ContainerError::SeccompListener { path, source })?),
+        None => None,
+    };
+    let listener_state = serde_json::json!({
+        "ociVersion": crate::state::OCI_VERSION,
+        "fds": ["seccompFd"],
+        "pid": 0,
+        "metadata": st.seccomp.as_ref().and_then(|s| s.listener_metadata().clone()).unwrap_or_default(),
+        "state": crate::state::OciState::for_hooks(o.id, &status.to_string(), init, &st.bundle, &st.annotations),
+    });
 
     let (parent, child_end) = channel::pair()?;
     let ctx = ExecChild {
@@ -150,6 +163,8 @@ pub fn exec(o: ExecOptions) -> Result<i32, ContainerError> {
         route,
         console,
         seccomp: st.seccomp.as_ref(),
+        listener: listener.as_ref(),
+        listener_state: &listener_state,
         preserve_fds: o.preserve_fds,
         executor: o.executor,
         workload,
@@ -299,7 +314,11 @@ struct ExecChild<'a> {
     joins: &'a [(NsKind, PathBuf)],
     route: JoinRoute,
     console: Option<OwnedFd>,
-    seccomp: Option<&'a oci_spec::runtime::LinuxSeccomp>,
+    seccomp: Option<&'a crate::seccomp::Profile>,
+    /// Connected to linux.seccomp.listenerPath when the profile has notify rules.
+    listener: Option<&'a OwnedFd>,
+    /// What the listener gets beside the fd; `pid` is filled in once known.
+    listener_state: &'a serde_json::Value,
     preserve_fds: i32,
     executor: &'a dyn Executor,
     workload: Workload<'a>,
@@ -345,6 +364,8 @@ impl ExecChild<'_> {
                 route: self.route,
                 console,
                 seccomp: self.seccomp,
+                listener: self.listener,
+                listener_state: self.listener_state,
                 preserve_fds: self.preserve_fds,
                 executor: self.executor,
                 workload: self.workload,
@@ -372,19 +393,21 @@ impl ExecChild<'_> {
     }
 
     fn stages(&self) -> Result<process_setup::Prepared, ChildError> {
-        match self.channel.recv().stage("sync")? {
-            ToInit::Proceed { .. } => {}
+        let host_pid = match self.channel.recv().stage("sync")? {
+            ToInit::Proceed { host_pid } => host_pid,
             other => {
                 return Err(ChildError { stage: "sync".into(), op: format!("expected Proceed, got {other:?}"), errno: None, detail: None })
             }
-        }
+        };
         crate::failpoint::hit("exec-child:after-proceed");
         self.join_all()?;
         nix::unistd::setsid().ctx(|| "setsid").stage("namespaces")?;
         if let Some(sock) = &self.console {
             tty::setup(sock, false).stage("console")?;
         }
-        let seccomp = self.seccomp.map(|spec| SeccompSetup { spec, listener: None, listener_state: serde_json::Value::Null });
+        let mut listener_state = self.listener_state.clone();
+        listener_state["pid"] = serde_json::json!(host_pid);
+        let seccomp = self.seccomp.map(|spec| SeccompSetup { spec, listener: self.listener, listener_state });
         // As in init: from here on (user switch, seccomp) a dead runtime shows as EOF.
         crate::clone::disarm_parent_death();
         let prepared = process_setup::apply(self.plan, seccomp.as_ref(), self.preserve_fds, self.executor, &self.workload)?;

@@ -131,7 +131,9 @@ fn wait_with_timeout(
     timeout_ms: Option<i64>,
 ) -> Result<Option<String>, nix::Error> {
     let deadline = timeout_ms.map(|ms| std::time::Instant::now() + std::time::Duration::from_millis(ms as u64));
-    let pidfd = crate::clone::pidfd_open(pid)?;
+    // Without pidfd_open (kernels before 5.3, or the container's seccomp profile around the
+    // startContainer hooks, which answers ENOSYS for it): the exit is polled every 20 ms.
+    let pidfd = crate::clone::pidfd_open(pid).ok();
     let mut err_buf = Vec::new();
     let mut stderr = stderr;
     let mut stdin = stdin.filter(|(_, data)| !data.is_empty());
@@ -157,23 +159,27 @@ fn wait_with_timeout(
             }
             None => -1,
         };
-        let mut fds = vec![PollFd::new(pidfd.as_fd(), PollFlags::POLLIN)];
+        let wait_ms = if pidfd.is_some() { wait_ms } else { (wait_ms as u32).min(20) as i32 };
+        let mut fds: Vec<PollFd> = pidfd.iter().map(|p| PollFd::new(p.as_fd(), PollFlags::POLLIN)).collect();
+        let err_at = stderr.is_some().then_some(fds.len());
         if let Some(e) = stderr.as_ref() {
             fds.push(PollFd::new(e.as_fd(), PollFlags::POLLIN));
         }
         if let Some((pipe, _)) = stdin.as_ref() {
             fds.push(PollFd::new(pipe.as_fd(), PollFlags::POLLOUT));
         }
-        let err_at = stderr.is_some().then_some(1);
         let n = match poll(&mut fds, PollTimeout::try_from(wait_ms).unwrap_or(PollTimeout::NONE)) {
             Ok(n) => n,
             Err(nix::Error::EINTR) => continue,
             Err(e) => return Err(e),
         };
-        if n == 0 {
+        if n == 0 && pidfd.is_some() {
             continue;
         }
-        let exited = fds[0].revents().is_some_and(|r| r.contains(PollFlags::POLLIN));
+        let exited = match pidfd {
+            Some(_) => fds[0].revents().is_some_and(|r| r.contains(PollFlags::POLLIN)),
+            None => has_exited(pid),
+        };
         let readable = err_at.and_then(|i| fds.get(i)).and_then(|f| f.revents()).is_some_and(|r| !r.is_empty());
         if readable {
             let mut chunk = [0u8; 4096];
@@ -192,6 +198,13 @@ fn wait_with_timeout(
             return Ok(Some(String::from_utf8_lossy(&err_buf).into_owned()));
         }
     }
+}
+
+/// Whether `pid` (our child) has exited, leaving it to be reaped.
+fn has_exited(pid: libc::pid_t) -> bool {
+    use nix::sys::wait::{waitid, Id, WaitPidFlag, WaitStatus};
+    let flags = WaitPidFlag::WEXITED | WaitPidFlag::WNOHANG | WaitPidFlag::WNOWAIT;
+    !matches!(waitid(Id::Pid(nix::unistd::Pid::from_raw(pid)), flags), Ok(WaitStatus::StillAlive))
 }
 
 #[cfg(test)]

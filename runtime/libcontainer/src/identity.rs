@@ -76,10 +76,14 @@ pub fn switch_user(p: &ProcessPlan, allow_setgroups: bool, keep_caps: bool) -> R
         let groups: Vec<Gid> = p.additional_gids.iter().map(|g| Gid::from_raw(*g)).collect();
         setgroups(&groups).ctx(|| format!("setgroups {:?}", p.additional_gids))?;
     }
+    // setresgid/setresuid, or setgid/setuid (which with CAP_SETGID/CAP_SETUID set all three
+    // ids too, and are what runc calls) where the seccomp profile may refuse the first.
     let gid = Gid::from_raw(p.gid);
-    setresgid(gid, gid, gid).ctx(|| format!("setgid {}", p.gid))?;
+    let set_gid = || if crate::seccomp::may_call("setresgid") { setresgid(gid, gid, gid) } else { nix::unistd::setgid(gid) };
+    set_gid().ctx(|| format!("setgid {}", p.gid))?;
     let uid = Uid::from_raw(p.uid);
-    setresuid(uid, uid, uid).ctx(|| format!("setuid {}", p.uid))?;
+    let set_uid = || if crate::seccomp::may_call("setresuid") { setresuid(uid, uid, uid) } else { nix::unistd::setuid(uid) };
+    set_uid().ctx(|| format!("setuid {}", p.uid))?;
     // SAFETY: as above.
     unsafe { libc::prctl(libc::PR_SET_KEEPCAPS, 0, 0, 0, 0) };
     Ok(())
@@ -108,7 +112,9 @@ pub fn set_capabilities(caps: &CapSets) -> Result<(), SysError> {
 
 pub fn set_umask(umask: Option<u32>) {
     let mask = umask.unwrap_or(0o022);
-    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(mask));
+    // SAFETY: umask(2) takes any mode. Its result is not read: under a seccomp filter that
+    // refuses it, it is -1 (nix would panic turning that into a mode).
+    unsafe { libc::umask(mask as libc::mode_t) };
 }
 
 /// chdir to the process's cwd, then make sure it is inside the container: a cwd such as

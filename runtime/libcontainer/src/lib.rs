@@ -48,6 +48,7 @@ pub mod rootless;
 pub mod run;
 pub mod sched;
 pub mod seccomp;
+pub mod seccomp_bpf;
 pub mod signal;
 pub mod spec_default;
 pub mod stage;

@@ -131,7 +131,8 @@ pub fn kill(root: &Path, id: &str, signal: Signal, all: bool) -> Result<(), Cont
         // A create still before its clone: no process yet.
         Err(ContainerError::BadStatus { op: "kill", id: id.to_string(), status })
     } else {
-        send_signal(Pid::from_raw(st.pid), signal).map_err(|e| ContainerError::sys(format!("send {signal} to pid {}", st.pid), e))
+        send_signal(Pid::from_raw(st.pid), signal).map_err(|e| ContainerError::sys(format!("send {signal} to pid {}", st.pid), e))?;
+        crate::cgroup_ops::thaw_for_sigkill(&st, signal)
     }
 }
 

@@ -5,7 +5,6 @@
 
 use std::os::fd::{OwnedFd, RawFd};
 
-use oci_spec::runtime::LinuxSeccomp;
 
 use crate::channel::ChildError;
 use crate::executor::{Executor, Handover, Launch, Workload};
@@ -18,7 +17,7 @@ use crate::syserror::SysError;
 
 /// The seccomp part: the profile, and where SCMP_ACT_NOTIFY's fd goes with which state.
 pub struct SeccompSetup<'a> {
-    pub spec: &'a LinuxSeccomp,
+    pub spec: &'a crate::seccomp::Profile,
     pub listener: Option<&'a OwnedFd>,
     pub listener_state: serde_json::Value,
 }
@@ -51,6 +50,19 @@ pub fn apply(
     if let Some(caps) = &p.caps {
         identity::drop_bounding(caps).stage("capabilities")?;
     }
+    // Before the filter: every step here may use a call the profile denies (close_range,
+    // openat2, the new mount API, memfd_create). The fds opened from here on are all
+    // close-on-exec; the labels only take effect at the next execve, and nothing but
+    // startContainer hooks (which runc also runs under them) execs before the workload.
+    let inherited = open_fds(3 + preserve_fds.max(0)).stage("fds")?;
+    prepare_fds(preserve_fds).stage("fds")?;
+    crate::lsm::apply(&p.extra.labels).stage("lsm")?;
+    identity::set_umask(p.umask);
+    reset_signals();
+    if let (Some(s), Some(_)) = (seccomp, &filter) {
+        crate::dmz::before_seccomp().stage("seccomp")?;
+        crate::seccomp::expect_filter(s.spec);
+    }
     // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it before the
     // capabilities go. With it, load it as late as possible.
     if !p.no_new_privileges {
@@ -63,17 +75,11 @@ pub fn apply(
     if p.no_new_privileges {
         identity::set_no_new_privs().stage("noNewPrivileges")?;
     }
-    identity::set_umask(p.umask);
     identity::set_cwd(&p.cwd).stage("cwd")?;
-    let inherited = open_fds(3 + preserve_fds.max(0)).stage("fds")?;
     let launch = executor.prepare(workload)?;
-    prepare_fds(preserve_fds).stage("fds")?;
     if p.no_new_privileges {
         load_seccomp(seccomp, filter.as_ref())?;
     }
-    // Last: the labels only take effect at the next execve, and nothing but startContainer
-    // hooks (which runc also runs under them) execs before the workload.
-    crate::lsm::apply(&p.extra.labels).stage("lsm")?;
     Ok(Prepared { launch, inherited })
 }
 
@@ -106,9 +112,9 @@ fn open_fds(first: i32) -> Result<Vec<RawFd>, SysError> {
 }
 
 /// Loads the seccomp filter and, with notify rules, hands the listener its fd.
-fn load_seccomp(setup: Option<&SeccompSetup>, filter: Option<&libseccomp::ScmpFilterContext>) -> Result<(), ChildError> {
+fn load_seccomp(setup: Option<&SeccompSetup>, filter: Option<&crate::seccomp::Filter>) -> Result<(), ChildError> {
     let (Some(filter), Some(setup)) = (filter, setup) else { return Ok(()) };
-    let notify = crate::seccomp::load(filter, setup.listener.is_some()).map_err(|e| child_error("seccomp", &e))?;
+    let notify = crate::seccomp::load(filter).stage("seccomp")?;
     if let (Some(fd), Some(sock)) = (notify, setup.listener) {
         crate::seccomp::send_to_listener(sock, &fd, &setup.listener_state).stage("seccomp")?;
     }
@@ -120,13 +126,22 @@ fn setgroups_allowed() -> bool {
 }
 
 /// Marks every fd above the preserved ones close-on-exec, and clears that flag on the
-/// preserved ones.
+/// preserved ones. close_range where the kernel has it (5.11), else one fcntl per open fd.
 fn prepare_fds(preserve: i32) -> Result<(), SysError> {
     let first = 3 + preserve.max(0) as u32;
     // SAFETY: close_range with CLOSE_RANGE_CLOEXEC only changes flags.
     let rc = unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, libc::CLOSE_RANGE_CLOEXEC) };
     if rc < 0 {
-        return Err(SysError::new("mark fds close-on-exec", nix::Error::last()));
+        let e = nix::Error::last();
+        if !matches!(e, nix::Error::ENOSYS | nix::Error::EINVAL | nix::Error::EPERM) {
+            return Err(SysError::new("mark fds close-on-exec", e));
+        }
+        for fd in open_fds(first as i32)? {
+            // SAFETY: F_SETFD on an fd number listed as open; EBADF is harmless.
+            if unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) } < 0 && nix::Error::last() != nix::Error::EBADF {
+                return Err(SysError::new(format!("mark fd {fd} close-on-exec"), nix::Error::last()));
+            }
+        }
     }
     for fd in 3..first as i32 {
         // SAFETY: F_SETFD on an fd number the caller asked us to keep; EBADF is harmless.
@@ -135,10 +150,9 @@ fn prepare_fds(preserve: i32) -> Result<(), SysError> {
     Ok(())
 }
 
-/// Restores the signal state a new program would start with and launches the workload:
-/// execve, or a run in this process whose exit code is returned.
+/// Launches the workload: execve, or a run in this process whose exit code is returned. The
+/// signal state was reset in `apply`, before the seccomp filter.
 pub fn launch(prepared: Prepared, fds: Vec<OwnedFd>) -> Result<i32, ChildError> {
-    reset_signals();
     prepared.launch.launch(Handover::new(fds, prepared.inherited)).map_err(ChildError::from)
 }
 

@@ -77,7 +77,7 @@ pub struct ContainerState {
     pub systemd_cgroup: bool,
     /// The container's seccomp profile, which `exec` applies to its processes too.
     #[serde(default)]
-    pub seccomp: Option<oci_spec::runtime::LinuxSeccomp>,
+    pub seccomp: Option<crate::seccomp::Profile>,
     /// The container's personality(2) persona (linux.personality), which `exec` applies too.
     #[serde(default)]
     pub personality: Option<u64>,
@@ -388,8 +388,12 @@ impl ContainerState {
         if self.pid <= 0 || process_start_time(self.pid) != Some(self.pid_start_time) {
             return Status::Stopped;
         }
-        if self.status == Status::Paused {
-            return Status::Paused;
+        // Paused is what the freezer says now (as runc reads it), whoever froze the cgroup;
+        // the stored status only where no freezer file can be read.
+        match self.cgroup.as_ref().and_then(|c| c.frozen()) {
+            Some(true) => return Status::Paused,
+            None if self.status == Status::Paused => return Status::Paused,
+            _ => {}
         }
         if dir.join(FIFO).exists() { Status::Created } else { Status::Running }
     }

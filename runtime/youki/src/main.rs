@@ -2,6 +2,7 @@
 
 mod commands;
 mod logging;
+mod output;
 
 use liboci_cli::Cli;
 
@@ -9,6 +10,7 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 pub const COMMIT: &str = env!("YOUKI_COMMIT");
 
 fn main() {
+    output::end_quietly_on_broken_pipe();
     let cli = match Cli::try_parse_args(std::env::args_os()) {
         Ok(cli) => cli,
         Err(err) => {

@@ -113,6 +113,10 @@ impl CgroupManager for SystemdManager {
         self.inner.kill_all()
     }
 
+    fn is_frozen(&self) -> Result<bool, CgroupError> {
+        self.inner.is_frozen()
+    }
+
     fn pids(&self) -> Result<Vec<i32>, CgroupError> {
         self.inner.pids()
     }

@@ -83,6 +83,20 @@ impl V1Manager {
         self.dir_of(c).ok_or(CgroupError::NotMounted(c.name()))
     }
 
+    /// The control file that says the container's cgroup is frozen or freezing: the v1
+    /// freezer's state (which shows a frozen ancestor too), or on a hybrid host the cgroup2
+    /// directory's.
+    fn frozen_file(&self) -> Option<std::path::PathBuf> {
+        if let Some(d) = self.dir_of(Controller::Freezer).filter(|d| !d.hierarchy.unified) {
+            let file = d.dir.join("freezer.state");
+            if files::read(&file).is_ok_and(|s| matches!(s.trim(), "FROZEN" | "FREEZING")) {
+                return Some(file);
+            }
+        }
+        let unified = self.dirs.iter().find(|d| d.hierarchy.unified)?;
+        crate::v2::frozen_file(&unified.dir)
+    }
+
     fn freeze_until_frozen(&self, file: &std::path::Path) -> Result<(), CgroupError> {
         let start = Instant::now();
         let mut pause = Duration::from_millis(1);
@@ -135,6 +149,10 @@ impl CgroupManager for V1Manager {
                 files::create_dir(&d.dir)?;
             }
         }
+        // A process moved into a frozen cgroup never runs: refuse at once.
+        if let Some(file) = self.frozen_file() {
+            return Err(CgroupError::Frozen(file));
+        }
         self.add_task(pid)
     }
 
@@ -170,6 +188,10 @@ impl CgroupManager for V1Manager {
             FreezerState::Thawed => files::write(&file, "THAWED"),
             FreezerState::Frozen => self.freeze_until_frozen(&file),
         }
+    }
+
+    fn is_frozen(&self) -> Result<bool, CgroupError> {
+        Ok(self.frozen_file().is_some())
     }
 
     fn stats(&self) -> Result<crate::stats::Stats, CgroupError> {
@@ -229,8 +251,10 @@ impl CgroupManager for V1Manager {
 
     fn remove(&self) -> Result<(), CgroupError> {
         let mut first_error = None;
+        // Frozen tasks never leave: no point waiting for them.
+        let patience = if self.frozen_file().is_some() { Duration::ZERO } else { REMOVE_PATIENCE };
         for d in &self.dirs {
-            if let Err(e) = files::remove_tree(&d.dir, REMOVE_PATIENCE) {
+            if let Err(e) = files::remove_tree(&d.dir, patience) {
                 tracing::warn!(error = %e, "removing cgroup");
                 first_error.get_or_insert(e);
             }

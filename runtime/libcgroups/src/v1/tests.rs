@@ -373,3 +373,23 @@ fn unified_keys_need_a_cgroup2_mount() {
         "linux.resources.unified requires cgroup v2"
     );
 }
+
+#[test]
+fn apply_refuses_a_frozen_cgroup_before_adding_the_pid() {
+    for (file, value) in [("freezer/youki/abc/freezer.state", "FROZEN\n"), ("freezer/youki/abc/freezer.state", "FREEZING"), ("unified/youki/abc/cgroup.freeze", "1\n")] {
+        let fake = Fake::new(true);
+        fs::write(fake.root.join(file), value).unwrap();
+        let m = fake.manager();
+        assert!(m.is_frozen().unwrap(), "{file}");
+        let err = m.apply(4242).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!("container's cgroup unexpectedly frozen: {:?}; thaw it or choose another cgroupsPath", fake.root.join(file))
+        );
+        assert_eq!(fake.read("memory/youki/abc/cgroup.procs"), "", "{file}: no pid added anywhere");
+    }
+    let fake = Fake::new(true);
+    fs::write(fake.root.join("freezer/youki/abc/freezer.state"), "THAWED\n").unwrap();
+    assert!(!fake.manager().is_frozen().unwrap());
+    fake.manager().apply(4242).unwrap();
+}

@@ -42,6 +42,17 @@ pub(super) fn set(dir: &Path, state: FreezerState) -> Result<(), CgroupError> {
     }
 }
 
+/// The frozen control file of `dir` when it says frozen (or freezing): cgroup.freeze, or a
+/// frozen ancestor through cgroup.events. None for a directory without them.
+pub(crate) fn frozen_file(dir: &Path) -> Option<std::path::PathBuf> {
+    let freeze = dir.join("cgroup.freeze");
+    if files::read(&freeze).is_ok_and(|v| v.trim() == "1") {
+        return Some(freeze);
+    }
+    let events = dir.join("cgroup.events");
+    files::read(&events).ok().filter(|e| frozen_field(e) == Some("1")).map(|_| events)
+}
+
 /// The value of the "frozen" line of cgroup.events.
 fn frozen_field(events: &str) -> Option<&str> {
     events

@@ -10,6 +10,7 @@
 pub mod bpf;
 pub mod device_prog;
 mod freeze;
+pub(crate) use freeze::frozen_file;
 
 use std::{
     fs,
@@ -170,6 +171,10 @@ impl CgroupManager for V2Manager {
                 Err(e) => return Err(CgroupError::io("create directory", &level, e)),
             }
         }
+        // A process moved (or cloned) into a frozen cgroup never runs: refuse at once.
+        if let Some(file) = freeze::frozen_file(self.dir()) {
+            return Err(CgroupError::Frozen(file));
+        }
         self.open_dir().map(Some)
     }
 
@@ -200,6 +205,10 @@ impl CgroupManager for V2Manager {
         freeze::set(self.dir(), state)
     }
 
+    fn is_frozen(&self) -> Result<bool, CgroupError> {
+        Ok(freeze::frozen_file(self.dir()).is_some())
+    }
+
     fn kill_all(&self) -> Result<bool, CgroupError> {
         let file = self.dir().join("cgroup.kill");
         if !file.exists() {
@@ -214,7 +223,9 @@ impl CgroupManager for V2Manager {
     }
 
     fn remove(&self) -> Result<(), CgroupError> {
-        files::remove_tree(self.dir(), REMOVE_PATIENCE)
+        // Frozen tasks never leave: no point waiting for them.
+        let patience = if freeze::frozen_file(self.dir()).is_some() { std::time::Duration::ZERO } else { REMOVE_PATIENCE };
+        files::remove_tree(self.dir(), patience)
     }
 
     fn views(&self) -> Vec<CgroupView> {

@@ -64,6 +64,9 @@
 //!   `linux.intelRdt.schemata` and runs a config whose intelRdt has no field it knows.
 //! - `spec13/features_document_is_1_3`: runc 1.1.5's `features` reports ociVersionMax
 //!   1.0.2-dev and no memoryPolicy.
+//! - `no_hang/kill_all_keeps_a_paused_container_paused`: runc 1.1.5 thaws the cgroup after
+//!   `kill --all`, so a paused container runs again; runc-pause(8) and the runtime-spec's
+//!   `paused` state want it to stay frozen until `resume`.
 //!
 //! With `--systemd-cgroup` (the systemd lane of tests/vm), runc 1.1.5 also fails:
 //!
@@ -133,6 +136,7 @@ mod mounts;
 mod namespaces;
 mod path_races;
 mod net_devices;
+mod no_hang;
 mod process;
 mod robustness;
 mod rootless;
@@ -222,6 +226,7 @@ pub fn all() -> Vec<Case> {
     cases.extend(exec::cases());
     cases.extend(rootless::cases());
     cases.extend(seccomp::cases());
+    cases.extend(no_hang::cases());
     cases.extend(security::cases());
     cases.extend(path_races::cases());
     cases.extend(checkpoint::cases());

@@ -21,6 +21,16 @@ pub fn cases() -> Vec<Case> {
         Case::new(m, "kill_process", kill_process),
         Case::new(m, "argument_condition", argument_condition),
         Case::new(m, "notify_sends_fd_and_state", notify),
+        Case::new(m, "notify_without_no_new_privileges", notify_no_nnp),
+        Case::new(m, "notify_listener_answers", |c| notify_answered(c, true)),
+        Case::new(m, "notify_listener_answers_without_no_new_privileges", |c| notify_answered(c, false)),
+        Case::new(m, "notify_reaches_the_listener_from_exec", notify_from_exec),
+        Case::new(m, "notify_wait_killable_recv_flag", notify_wait_killable)
+            .runc_xfail("runc 1.1.5 predates SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV (runtime-spec 1.2) and refuses the config"),
+        Case::new(m, "docker_2017_allowlist_no_new_privileges", |c| docker_2017(c, true)),
+        Case::new(m, "docker_2017_allowlist_with_privileges", |c| docker_2017(c, false)),
+        Case::new(m, "allowlist_kill_process_default", allowlist_kill_default),
+        Case::new(m, "allowlist_default_errno_ret", allowlist_default_errno),
     ]
 }
 
@@ -75,6 +85,16 @@ fn argument_condition(ctx: &mut Ctx) -> Result<Outcome> {
 /// A listener that takes the notify fd and the state, then closes the fd, so the notified
 /// syscall fails with ENOSYS in the container.
 fn notify(ctx: &mut Ctx) -> Result<Outcome> {
+    notify_with(ctx, true)
+}
+
+/// The same without no_new_privs: the filter is then loaded while the process still has
+/// CAP_SYS_ADMIN, before the user switch.
+fn notify_no_nnp(ctx: &mut Ctx) -> Result<Outcome> {
+    notify_with(ctx, false)
+}
+
+fn notify_with(ctx: &mut Ctx, no_new_privileges: bool) -> Result<Outcome> {
     let sock = ctx.path("seccomp.sock");
     let listener = UnixListener::bind(&sock).with_context(|| format!("bind {sock:?}"))?;
     let agent = std::thread::spawn(move || -> Result<(usize, Value)> {
@@ -99,6 +119,7 @@ fn notify(ctx: &mut Ctx) -> Result<Outcome> {
     let seccomp = json!({"defaultAction": "SCMP_ACT_ALLOW", "listenerPath": sock, "listenerMetadata": "conformance-meta",
         "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_NOTIFY"}]});
     spec::set(&mut b.config, "/linux/seccomp", seccomp)?;
+    spec::set(&mut b.config, "/process/noNewPrivileges", json!(no_new_privileges))?;
     spec::shell(&mut b.config, "mkdir /dev/shm/x 2>&1; echo rc=$?")?;
     let (id, out) = ctx.run(&b)?;
     let (nfds, state) = agent.join().map_err(|_| anyhow::anyhow!("listener thread panicked"))??;
@@ -109,5 +130,211 @@ fn notify(ctx: &mut Ctx) -> Result<Outcome> {
     check_eq!(state["state"]["id"], json!(id), "state.state.id");
     check!(state["pid"].as_i64().is_some_and(|p| p > 0), "state.pid missing: {state}");
     check!(out.stdout.contains("rc=1"), "the notified mkdir should fail once the listener closes its fd: {:?}", out.stdout);
+    Ok(Outcome::Pass)
+}
+
+/// An allowlist in the style of Docker's 2017 default profile: EPERM for everything it does
+/// not name, and nothing newer than 2017 (no statx, rseq, clone3, close_range, openat2,
+/// faccessat2, execveat, pidfd_*, the new mount API).
+fn docker_2017_profile() -> Result<Value> {
+    Ok(serde_json::from_str(include_str!("../fixtures/seccomp-docker-2017.json"))?)
+}
+
+/// The old allowlist with and without no_new_privs (without it the runtime loads the filter
+/// before it switches user and drops capabilities, and runs the startContainer hooks under
+/// it): the container runs, calls outside the list fail with EPERM, and `exec` works too.
+fn docker_2017(ctx: &mut Ctx, no_new_privileges: bool) -> Result<Outcome> {
+    let mut b = ctx.bundle()?;
+    spec::set(&mut b.config, "/linux/seccomp", docker_2017_profile()?)?;
+    spec::set(&mut b.config, "/process/noNewPrivileges", json!(no_new_privileges))?;
+    spec::add_hook(&mut b.config, "startContainer", spec::hook("/bin/true", &["true"], &[], Some(5)))?;
+    spec::shell(&mut b.config, "echo started; mount -t tmpfs none /mnt 2>&1; echo mount=$?; grep '^Seccomp:' /proc/self/status; sleep 30")?;
+    let id = ctx.id();
+    ctx.create(&b, &id, &[])?.ok("create under the 2017 allowlist")?;
+    ctx.start(&id)?.ok("start")?;
+    let out = ctx.call(&["exec", &id, "sh", "-c", "echo exec-ok; grep '^Seccomp:' /proc/self/status"])?.ok("exec")?;
+    check!(out.stdout.contains("exec-ok") && out.stdout.contains("Seccomp:\t2"), "exec output: {:?}", out.stdout);
+    ctx.kill(&id, "KILL")?;
+    ctx.wait_status(&id, "stopped", Duration::from_secs(10))?;
+    ctx.delete(&id)?.ok("delete")?;
+    Ok(Outcome::Pass)
+}
+
+/// A kill-process default: anything outside the allowlist kills the process, so the runtime
+/// must not make such a call after the load.
+fn allowlist_kill_default(ctx: &mut Ctx) -> Result<Outcome> {
+    let mut profile = docker_2017_profile()?;
+    profile["defaultAction"] = json!("SCMP_ACT_KILL_PROCESS");
+    for no_new_privileges in [true, false] {
+        let mut b = ctx.bundle()?;
+        spec::set(&mut b.config, "/linux/seccomp", profile.clone())?;
+        spec::set(&mut b.config, "/process/noNewPrivileges", json!(no_new_privileges))?;
+        spec::shell(&mut b.config, "echo alive; (mount -t tmpfs none /mnt 2>/dev/null); echo rc=$?")?;
+        let (_, out) = ctx.run(&b)?;
+        // mount is not listed: the subshell dies of SIGSYS (31), 128 + 31.
+        check!(
+            out.code == Some(0) && out.stdout.contains("alive") && out.stdout.contains("rc=159"),
+            "noNewPrivileges {no_new_privileges}: {} stdout {:?}",
+            out.describe(),
+            out.stdout
+        );
+    }
+    Ok(Outcome::Pass)
+}
+
+/// An errno default with defaultErrnoRet: calls outside the list get that errno (EACCES here).
+fn allowlist_default_errno(ctx: &mut Ctx) -> Result<Outcome> {
+    let mut profile = docker_2017_profile()?;
+    profile["defaultErrnoRet"] = json!(13);
+    for no_new_privileges in [true, false] {
+        let mut b = ctx.bundle()?;
+        spec::set(&mut b.config, "/linux/seccomp", profile.clone())?;
+        spec::set(&mut b.config, "/process/noNewPrivileges", json!(no_new_privileges))?;
+        spec::shell(&mut b.config, "mount -t tmpfs none /mnt 2>&1; echo rc=$?")?;
+        let (_, out) = ctx.run(&b)?;
+        check!(
+            out.code == Some(0) && out.stdout.contains("Permission denied") && out.stdout.contains("rc=255"),
+            "noNewPrivileges {no_new_privileges}: {} stdout {:?}",
+            out.describe(),
+            out.stdout
+        );
+    }
+    Ok(Outcome::Pass)
+}
+
+/// Receives the notify fd on `listener`, then answers every notification with EXDEV until
+/// the container's processes are gone. Returns how many it answered.
+fn answering_agent(listener: UnixListener) -> Result<usize> {
+    let (conn, _) = listener.accept()?;
+    answer(conn)
+}
+
+fn answer(conn: std::os::unix::net::UnixStream) -> Result<usize> {
+    conn.set_read_timeout(Some(Duration::from_secs(20)))?;
+    let mut buf = vec![0u8; 65536];
+    let mut iov = [IoSliceMut::new(&mut buf)];
+    let mut space = nix::cmsg_space!([std::os::fd::RawFd; 4]);
+    let msg = nix::sys::socket::recvmsg::<()>(conn.as_raw_fd(), &mut iov, Some(&mut space), nix::sys::socket::MsgFlags::empty())?;
+    let mut notify = None;
+    for c in msg.cmsgs()? {
+        if let nix::sys::socket::ControlMessageOwned::ScmRights(list) = c {
+            // SAFETY: the kernel installed these fds for us.
+            notify = list.into_iter().map(|fd| unsafe { OwnedFd::from_raw_fd(fd) }).next();
+        }
+    }
+    let notify = notify.context("no fd came with the listener message")?;
+    let mut answered = 0;
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while std::time::Instant::now() < deadline {
+        let mut fds = [nix::poll::PollFd::new(std::os::fd::AsFd::as_fd(&notify), nix::poll::PollFlags::POLLIN)];
+        nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(200u16))?;
+        let revents = fds[0].revents().unwrap_or(nix::poll::PollFlags::empty());
+        if revents.contains(nix::poll::PollFlags::POLLHUP) {
+            break; // no process uses the filter any more
+        }
+        if !revents.contains(nix::poll::PollFlags::POLLIN) {
+            continue;
+        }
+        // SAFETY: zeroed plain-data structs the kernel fills in or reads.
+        let mut req: libc::seccomp_notif = unsafe { std::mem::zeroed() };
+        // SAFETY: the ioctl writes one seccomp_notif into `req`.
+        if unsafe { libc::ioctl(notify.as_raw_fd(), libc::SECCOMP_IOCTL_NOTIF_RECV, &mut req) } < 0 {
+            continue; // the caller died meanwhile
+        }
+        // SAFETY: as above.
+        let mut resp: libc::seccomp_notif_resp = unsafe { std::mem::zeroed() };
+        resp.id = req.id;
+        resp.error = -libc::EXDEV;
+        // SAFETY: the ioctl reads one seccomp_notif_resp.
+        if unsafe { libc::ioctl(notify.as_raw_fd(), libc::SECCOMP_IOCTL_NOTIF_SEND, &mut resp) } == 0 {
+            answered += 1;
+        }
+    }
+    Ok(answered)
+}
+
+/// A listener that keeps the fd and answers: the notified mkdir fails with the listener's
+/// errno (EXDEV), with and without no_new_privs, and never with ENOSYS.
+fn notify_answered(ctx: &mut Ctx, no_new_privileges: bool) -> Result<Outcome> {
+    notify_answered_with(ctx, no_new_privileges, json!([]))
+}
+
+/// `SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV` (config-linux.md, Linux 5.19): taken, and the
+/// listener still answers.
+fn notify_wait_killable(ctx: &mut Ctx) -> Result<Outcome> {
+    notify_answered_with(ctx, true, json!(["SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"]))
+}
+
+fn notify_answered_with(ctx: &mut Ctx, no_new_privileges: bool, flags: Value) -> Result<Outcome> {
+    let sock = ctx.path("seccomp.sock");
+    let listener = UnixListener::bind(&sock).with_context(|| format!("bind {sock:?}"))?;
+    let agent = std::thread::spawn(move || answering_agent(listener));
+    let mut b = ctx.bundle()?;
+    let seccomp = json!({"defaultAction": "SCMP_ACT_ALLOW", "listenerPath": sock, "flags": flags,
+        "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_NOTIFY"}]});
+    spec::set(&mut b.config, "/linux/seccomp", seccomp)?;
+    spec::set(&mut b.config, "/process/noNewPrivileges", json!(no_new_privileges))?;
+    spec::shell(&mut b.config, "mkdir /dev/shm/x 2>&1; echo rc=$?")?;
+    let (_, out) = ctx.run(&b)?;
+    if !out.success() {
+        // The listener never gets a connection: stop waiting for one.
+        let _ = std::os::unix::net::UnixStream::connect(&sock);
+    }
+    let answered = agent.join().map_err(|_| anyhow::anyhow!("listener thread panicked"))??;
+    check_eq!(out.code, Some(0), "exit of the script ({})", out.describe());
+    check!(
+        out.stdout.contains("Invalid cross-device link") && out.stdout.contains("rc=1"),
+        "the notified mkdir should fail with the listener's EXDEV: {:?}",
+        out.stdout
+    );
+    check!(answered >= 1, "the listener answered no notification");
+    Ok(Outcome::Pass)
+}
+
+/// `exec` sends its own notify fd to the listener too (runc does): a listener that answers
+/// both the container's process and the exec'd one.
+fn notify_from_exec(ctx: &mut Ctx) -> Result<Outcome> {
+    let sock = ctx.path("seccomp.sock");
+    let listener = UnixListener::bind(&sock).with_context(|| format!("bind {sock:?}"))?;
+    listener.set_nonblocking(true)?;
+    let agent = std::thread::spawn(move || -> Result<usize> {
+        let mut answered = 0;
+        let mut agents = Vec::new();
+        let deadline = std::time::Instant::now() + Duration::from_secs(15);
+        while agents.len() < 2 && std::time::Instant::now() < deadline {
+            match listener.accept() {
+                Ok((conn, _)) => {
+                    conn.set_nonblocking(false)?;
+                    agents.push(std::thread::spawn(move || answer(conn)));
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => std::thread::sleep(Duration::from_millis(20)),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        for a in agents {
+            answered += a.join().map_err(|_| anyhow::anyhow!("agent panicked"))??;
+        }
+        Ok(answered)
+    });
+    let mut b = ctx.bundle()?;
+    let seccomp = json!({"defaultAction": "SCMP_ACT_ALLOW", "listenerPath": sock,
+        "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_NOTIFY"}]});
+    spec::set(&mut b.config, "/linux/seccomp", seccomp)?;
+    spec::shell(&mut b.config, "sleep 30")?;
+    let id = ctx.id();
+    ctx.create(&b, &id, &[])?.ok("create")?;
+    ctx.start(&id)?.ok("start")?;
+    let out = ctx.call(&["exec", &id, "sh", "-c", "mkdir /dev/shm/y 2>&1; echo rc=$?"])?;
+    ctx.kill(&id, "KILL")?;
+    ctx.wait_status(&id, "stopped", Duration::from_secs(10))?;
+    ctx.delete(&id)?;
+    let answered = agent.join().map_err(|_| anyhow::anyhow!("listener thread panicked"))??;
+    check!(
+        out.stdout.contains("Invalid cross-device link") && out.stdout.contains("rc=1"),
+        "the exec'd mkdir should fail with the listener's EXDEV: {} {:?}",
+        out.describe(),
+        out.stdout
+    );
+    check!(answered >= 1, "the listener answered no notification");
     Ok(Outcome::Pass)
 }

@@ -8,8 +8,8 @@ fn main() {
     let bundle = Path::new("/fuzz-bundle");
     let config = bundle.join("config.json");
     afl::fuzz!(|data: &[u8]| {
-        if let Ok((spec, mount_maps)) = libcontainer::create::parse_config(data, &config) {
-            let _ = libcontainer::plan::plan_with_mount_mappings(&spec, &mount_maps, bundle, &host);
+        if let Ok((spec, extras)) = libcontainer::create::parse_config(data, &config) {
+            let _ = libcontainer::create::plan_config(&spec, &extras, bundle, &host);
         }
     });
 }
