@@ -3,6 +3,8 @@
 
 use std::path::Path;
 
+use nix::errno::Errno;
+use nix::sys::stat::SFlag;
 use nix::unistd::{setgroups, setresgid, setresuid, Gid, Uid};
 
 use crate::plan::{CapSets, ProcessPlan};
@@ -85,6 +87,44 @@ pub fn switch_user(p: &ProcessPlan, allow_setgroups: bool, keep_caps: bool) -> R
     Ok(())
 }
 
+/// Gives the process's stdio to its user, before the switch, as runc does, so that a
+/// non-root process can reopen its own /dev/stdout or /dev/tty: the pty the runtime made
+/// (with `terminal`; its group stays the devpts `gid=`), and pipes and sockets (a shim's
+/// stdio). Host files and terminals passed through are left alone: they are the caller's,
+/// not the container's. Like runc, an owner the user namespace cannot map (EINVAL, EPERM)
+/// or a read-only /dev (EROFS) leaves the fd as it is.
+pub fn give_stdio_to_user(uid: u32, terminal: bool) -> Result<(), SysError> {
+    for fd in 0..=2 {
+        // SAFETY: borrowing a standard fd number for the duration of this iteration; a
+        // closed one fails fstat with EBADF and is skipped.
+        let st = match nix::sys::stat::fstat(unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) }) {
+            Ok(st) => st,
+            Err(_) => continue,
+        };
+        if st.st_uid == uid || !stdio_goes_to_user(SFlag::from_bits_truncate(st.st_mode & SFlag::S_IFMT.bits()), st.st_rdev, terminal) {
+            continue;
+        }
+        // SAFETY: fchown on a standard fd; -1 keeps the group.
+        if unsafe { libc::fchown(fd, uid, u32::MAX) } != 0 {
+            match Errno::last() {
+                Errno::EINVAL | Errno::EPERM | Errno::EROFS => {}
+                e => return Err(SysError::new(format!("give stdio fd {fd} to uid {uid}"), e)),
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Which stdio `give_stdio_to_user` hands over. Pure.
+fn stdio_goes_to_user(kind: SFlag, rdev: u64, terminal: bool) -> bool {
+    match kind {
+        SFlag::S_IFIFO | SFlag::S_IFSOCK => true,
+        // With a terminal, stdio is the pty slave the runtime just made (UNIX98 majors).
+        SFlag::S_IFCHR => terminal && (136..=143).contains(&nix::sys::stat::major(rdev)),
+        _ => false,
+    }
+}
+
 /// Sets the effective, permitted and inheritable sets, then raises the ambient ones.
 pub fn set_capabilities(caps: &CapSets) -> Result<(), SysError> {
     let set_of = |mask: u64| -> caps::CapsHashSet { caps::all().into_iter().filter(|c| mask & (1u64 << c.index()) != 0).collect() };
@@ -115,10 +155,44 @@ pub fn set_umask(umask: Option<u32>) {
 /// /proc/self/fd/N could otherwise land on an fd the runtime still holds (CVE-2024-21626).
 pub fn set_cwd(cwd: &Path) -> Result<(), SysError> {
     nix::unistd::chdir(cwd).ctx(|| format!("chdir to cwd {cwd:?}"))?;
+    check_cwd_inside(cwd)
+}
+
+/// The first try at the cwd, made before the user switch with the runtime's rights, as runc
+/// does: a directory the process's user may not search is still reached. `Ok(false)` when
+/// that was refused (EACCES, EPERM: a root-squashed or user-owned directory), and
+/// `set_cwd` must try again as the user.
+pub fn set_cwd_before_user(cwd: &Path) -> Result<bool, SysError> {
+    match nix::unistd::chdir(cwd) {
+        Ok(()) => check_cwd_inside(cwd).map(|()| true),
+        Err(Errno::EACCES | Errno::EPERM) => Ok(false),
+        Err(e) => Err(SysError::new(format!("chdir to cwd {cwd:?}"), e)),
+    }
+}
+
+fn check_cwd_inside(cwd: &Path) -> Result<(), SysError> {
     match nix::unistd::getcwd() {
         // Outside the root, getcwd(2) fails with ENOENT or returns "(unreachable)/...".
         Ok(p) if p.is_absolute() => Ok(()),
         Ok(_) => Err(SysError::new(format!("cwd {cwd:?} is outside the container"), nix::Error::EPERM)),
         Err(e) => Err(SysError::new(format!("cwd {cwd:?} is outside the container"), e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stdio_handed_over_is_pipes_sockets_and_our_pty() {
+        let pty = nix::sys::stat::makedev(136, 3);
+        let null = nix::sys::stat::makedev(1, 3);
+        assert!(stdio_goes_to_user(SFlag::S_IFIFO, 0, false));
+        assert!(stdio_goes_to_user(SFlag::S_IFSOCK, 0, false));
+        assert!(stdio_goes_to_user(SFlag::S_IFCHR, pty, true));
+        // Without a terminal a pty on stdio is the caller's, as are /dev/null and files.
+        assert!(!stdio_goes_to_user(SFlag::S_IFCHR, pty, false));
+        assert!(!stdio_goes_to_user(SFlag::S_IFCHR, null, true));
+        assert!(!stdio_goes_to_user(SFlag::S_IFREG, 0, true));
     }
 }

@@ -56,6 +56,8 @@ pub fn apply(
     if !p.no_new_privileges {
         load_seccomp(seccomp, filter.as_ref())?;
     }
+    identity::give_stdio_to_user(p.uid, p.terminal).stage("user")?;
+    let cwd_done = identity::set_cwd_before_user(&p.cwd).stage("cwd")?;
     identity::switch_user(p, setgroups_allowed(), p.caps.is_some()).stage("user")?;
     if let Some(caps) = &p.caps {
         identity::set_capabilities(caps).stage("capabilities")?;
@@ -64,7 +66,9 @@ pub fn apply(
         identity::set_no_new_privs().stage("noNewPrivileges")?;
     }
     identity::set_umask(p.umask);
-    identity::set_cwd(&p.cwd).stage("cwd")?;
+    if !cwd_done {
+        identity::set_cwd(&p.cwd).stage("cwd")?;
+    }
     let inherited = open_fds(3 + preserve_fds.max(0)).stage("fds")?;
     let launch = executor.prepare(workload)?;
     prepare_fds(preserve_fds).stage("fds")?;

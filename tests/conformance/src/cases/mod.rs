@@ -116,6 +116,7 @@ mod bad_input;
 mod cgroup_cmds;
 mod cgroups;
 mod checkpoint;
+mod compat;
 mod default_specs;
 mod devices;
 mod error_output;
@@ -215,6 +216,7 @@ pub fn all() -> Vec<Case> {
     cases.extend(cgroups::cases());
     cases.extend(cgroup_cmds::cases());
     cases.extend(exec::cases());
+    cases.extend(compat::cases());
     cases.extend(rootless::cases());
     cases.extend(seccomp::cases());
     cases.extend(security::cases());

@@ -1,0 +1,142 @@
+//! runc's behaviour beyond its manual that users of a drop-in runtime run into: a non-root
+//! process owns its terminal and stdio pipes, reaches a cwd only root can search, a
+//! process.json may leave out `user`, and a failed `exec` exits 255. Each expectation was
+//! observed on runc 1.1.5.
+
+use super::{Case, Outcome};
+use crate::console::ConsoleSocket;
+use crate::ctx::Ctx;
+use crate::spec;
+use crate::{check, check_eq};
+use anyhow::{Context, Result};
+use serde_json::json;
+use std::os::unix::fs::PermissionsExt;
+use std::process::Stdio;
+use std::time::Duration;
+
+const WAIT: Duration = Duration::from_secs(10);
+
+pub fn cases() -> Vec<Case> {
+    let m = "compat";
+    vec![
+        Case::new(m, "terminal_belongs_to_the_process_user", terminal_owner),
+        Case::new(m, "stdio_pipes_belong_to_the_process_user", stdio_pipes),
+        Case::new(m, "exec_process_file_without_user_runs_as_root", process_file_without_user),
+        Case::new(m, "exec_cwd_only_root_can_search", exec_cwd_only_root),
+        Case::new(m, "create_cwd_only_root_can_search", create_cwd_only_root),
+        Case::new(m, "failed_exec_exits_255", failed_exec_exits_255),
+    ]
+}
+
+/// A running `sleep 100` container whose rootfs has /secret (0700, root's); returns its id.
+fn running(ctx: &mut Ctx) -> Result<String> {
+    let mut b = ctx.bundle()?;
+    secret_dir(&b.rootfs())?;
+    spec::args(&mut b.config, &["sleep", "100"])?;
+    let id = ctx.id();
+    ctx.run_as(&b, &id, &["--detach"])?.ok("run --detach")?;
+    Ok(id)
+}
+
+fn secret_dir(rootfs: &std::path::Path) -> Result<()> {
+    let dir = rootfs.join("secret");
+    std::fs::create_dir_all(&dir)?;
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))?;
+    Ok(())
+}
+
+/// With `terminal` and a non-root user, the pty slave is the process's (uid), its group stays
+/// the devpts `gid=` of the mount (5 in runc's spec), as runc leaves it.
+fn terminal_owner(ctx: &mut Ctx) -> Result<Outcome> {
+    let sock = ctx.path("console.sock");
+    let console = ConsoleSocket::listen(&sock)?;
+    let mut b = ctx.bundle()?;
+    spec::set(&mut b.config, "/process/terminal", json!(true))?;
+    spec::set(&mut b.config, "/process/user", json!({"uid": 1000, "gid": 1001}))?;
+    spec::shell(&mut b.config, "echo owner=$(stat -c %u:%g $(tty))")?;
+    let id = ctx.id();
+    ctx.create(&b, &id, &["--console-socket", &sock.to_string_lossy()])?.ok("create --console-socket")?;
+    let reader = console.drain(WAIT)?;
+    ctx.start(&id)?.ok("start")?;
+    ctx.wait_status(&id, "stopped", WAIT)?;
+    let output = reader.join().map_err(|_| anyhow::anyhow!("the pty reader panicked"))?;
+    let text = String::from_utf8_lossy(&output);
+    check!(text.contains("owner=1000:5"), "the pty of a uid 1000 process is not owned by 1000:5 (devpts gid): {text:?}");
+    Ok(Outcome::Pass)
+}
+
+/// A shim hands the runtime pipes; a non-root process must be able to reopen them through
+/// /dev/stdout (runc gives stdio pipes to the process's uid).
+fn stdio_pipes(ctx: &mut Ctx) -> Result<Outcome> {
+    let id = running(ctx)?;
+    let rt = ctx.rt();
+    let out = rt
+        .command(&rt.path)
+        .args(["exec", "--user", "1000:1001", &id, "sh", "-c", "echo via-dev-stdout > /dev/stdout"])
+        .stdin(Stdio::null())
+        .output()
+        .context("running exec with piped stdio")?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    check!(
+        out.status.success() && stdout.contains("via-dev-stdout"),
+        "a uid 1000 process could not write to its stdout pipe through /dev/stdout ({}): stdout {stdout:?}, stderr {:?}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Ok(Outcome::Pass)
+}
+
+/// runc takes uid 0 and gid 0 when a process.json has no `user`.
+fn process_file_without_user(ctx: &mut Ctx) -> Result<Outcome> {
+    let id = running(ctx)?;
+    let path = ctx.path("process.json");
+    let process = json!({"cwd": "/", "args": ["sh", "-c", "echo $(id -u):$(id -g)"], "env": ["PATH=/bin"]});
+    std::fs::write(&path, process.to_string())?;
+    let out = ctx.call(&["exec", "--process", &path.to_string_lossy(), &id])?.ok("exec --process without user")?;
+    check_eq!(out.stdout.trim(), "0:0", "ids of a process from a file without user");
+    Ok(Outcome::Pass)
+}
+
+/// runc changes to the cwd before it drops root's rights, so a user who may not search a
+/// directory still starts in it.
+fn exec_cwd_only_root(ctx: &mut Ctx) -> Result<Outcome> {
+    let id = running(ctx)?;
+    let out = ctx.call(&["exec", "--user", "1000:1001", "--cwd", "/secret", &id, "sh", "-c", "pwd"])?.ok("exec --user 1000 --cwd /secret")?;
+    check_eq!(out.stdout.trim(), "/secret", "cwd of the exec'd process");
+    Ok(Outcome::Pass)
+}
+
+/// The same for the container's own process.
+fn create_cwd_only_root(ctx: &mut Ctx) -> Result<Outcome> {
+    let mut b = ctx.bundle()?;
+    secret_dir(&b.rootfs())?;
+    spec::set(&mut b.config, "/process/user", json!({"uid": 1000, "gid": 1001}))?;
+    spec::set(&mut b.config, "/process/cwd", json!("/secret"))?;
+    spec::shell(&mut b.config, "pwd")?;
+    let (_, out) = ctx.run(&b)?;
+    let out = out.ok("run with user 1000 and cwd /secret")?;
+    check_eq!(out.stdout.trim(), "/secret", "cwd of the container's process");
+    Ok(Outcome::Pass)
+}
+
+/// runc exits 255 when `exec` itself fails, whatever the reason, so a caller can tell it from
+/// the process's own exit status.
+fn failed_exec_exits_255(ctx: &mut Ctx) -> Result<Outcome> {
+    let id = running(ctx)?;
+    let mut b = ctx.bundle()?;
+    spec::args(&mut b.config, &["true"])?;
+    let stopped = ctx.id();
+    ctx.run_as(&b, &stopped, &["--keep"])?.ok("run --keep")?;
+    let tries: [(&str, Vec<&str>); 5] = [
+        ("a missing binary", vec!["exec", &id, "/no/such/binary"]),
+        ("a missing cwd", vec!["exec", "--cwd", "/no/such/dir", &id, "true"]),
+        ("a user that is not a number", vec!["exec", "--user", "nobody-here", &id, "true"]),
+        ("a stopped container", vec!["exec", &stopped, "true"]),
+        ("a container that does not exist", vec!["exec", "no-such-container-here", "true"]),
+    ];
+    for (what, args) in tries {
+        let out = ctx.call(&args)?;
+        check_eq!(out.code, Some(255), "exit status of exec with {what} ({})", out.describe());
+    }
+    Ok(Outcome::Pass)
+}
