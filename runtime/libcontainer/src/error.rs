@@ -68,6 +68,10 @@ pub enum ContainerError {
     BadSignal(String),
     #[error("write pid file {path:?}")]
     PidFile { path: PathBuf, #[source] source: std::io::Error },
+    #[error(transparent)]
+    SubCgroup(#[from] crate::exec_cgroup::SubCgroupError),
+    #[error("pidfd socket {path:?}")]
+    PidfdSocket { path: PathBuf, #[source] source: std::io::Error },
 }
 
 impl ContainerError {

@@ -40,6 +40,8 @@ pub struct ExecOptions<'a> {
     pub ignore_paused: bool,
     /// Runs the process inside the container.
     pub executor: &'a dyn Executor,
+    /// `--cgroup`: the sub-cgroup(s) of the container's cgroup the process joins.
+    pub sub_cgroups: &'a [String],
 }
 
 /// Flag overrides for `exec` without `--process`, applied to the container's own process.
@@ -121,6 +123,7 @@ pub fn process_from_flags(base: &Process, o: &Overrides) -> Result<Process, Cont
 pub fn exec(o: ExecOptions) -> Result<i32, ContainerError> {
     crate::telemetry::attr("container.id", o.id);
     let mut plan = plan::plan_process_of(&o.process, crate::lsm::selinux_enabled()).map_err(ContainerError::Spec)?;
+    let sub_cgroups = crate::exec_cgroup::parse(o.sub_cgroups)?;
     let st = {
         let dir = ContainerDir::open(o.root, o.id)?;
         let st = dir.load()?;
@@ -131,6 +134,17 @@ pub fn exec(o: ExecOptions) -> Result<i32, ContainerError> {
             return Err(ContainerError::BadStatus { op: "exec into", id: o.id.to_string(), status });
         }
         st
+    };
+    // The cgroup the process joins: the container's, or the sub-cgroup `--cgroup` names,
+    // which must exist already.
+    let cgroup = match &st.cgroup {
+        Some(cg) if !sub_cgroups.is_empty() => {
+            let placed = crate::exec_cgroup::place(cg, &sub_cgroups)?;
+            crate::exec_cgroup::check_exists(&placed)?;
+            Some(placed)
+        }
+        None if !sub_cgroups.is_empty() => return Err(ContainerError::NoCgroup(o.id.to_string())),
+        other => other.clone(),
     };
     // The container's personality holds for every process in it.
     plan.extra.personality = st.personality;
@@ -184,7 +198,7 @@ pub fn exec(o: ExecOptions) -> Result<i32, ContainerError> {
         Some(cpus) => crate::sched::set_affinity(pid.as_raw(), cpus).map_err(|e| ContainerError::sys(e.op, e.errno)),
         None => Ok(()),
     };
-    let added = pinned.and_then(|()| match &st.cgroup {
+    let added = pinned.and_then(|()| match &cgroup {
         Some(cg) => HostFacts::read().map_err(ContainerError::from).and_then(|h| Ok(libcgroups::from_state(&h.cgroups, cg)?)).and_then(|m| Ok(m.add_task(pid.as_raw())?)),
         None => Ok(()),
     });

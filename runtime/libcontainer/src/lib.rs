@@ -15,6 +15,7 @@ pub mod dev;
 pub mod dmz;
 pub mod error;
 pub mod exec;
+pub mod exec_cgroup;
 pub mod failpoint;
 pub mod executor;
 pub mod features;

@@ -9,10 +9,6 @@ use libcontainer::create::Console;
 use libcontainer::exec::{ExecOptions, Overrides};
 
 pub fn exec(root: &Path, e: Exec) -> Result<i32> {
-    if !e.cgroup.is_empty() {
-        // runc's sub-cgroup placement; refused rather than silently run in the container's own.
-        bail!("exec --cgroup {:?}: running the process in a sub-cgroup is not supported yet", e.cgroup.join(","));
-    }
     let process = match &e.process {
         Some(path) => {
             let text = std::fs::read(path).with_context(|| format!("read process file {path:?}"))?;
@@ -56,6 +52,7 @@ pub fn exec(root: &Path, e: Exec) -> Result<i32> {
         preserve_fds: e.preserve_fds as i32,
         ignore_paused: e.ignore_paused,
         executor: &executor,
+        sub_cgroups: &e.cgroup,
     })?)
 }
 

@@ -1,11 +1,12 @@
-//! runc's behaviour beyond its manual that users of a drop-in runtime run into: a non-root
-//! process owns its terminal and stdio pipes, reaches a cwd only root can search, a
-//! process.json may leave out `user`, and a failed `exec` exits 255. Each expectation was
-//! observed on runc 1.1.5.
+//! runc's behaviour that users of a drop-in runtime run into: a non-root process owns its
+//! terminal and stdio pipes, reaches a cwd only root can search, a process.json may leave
+//! out `user`, a failed `exec` exits 255 (runc-exec(8) "EXIT STATUS"), and `exec --cgroup`
+//! joins a sub-cgroup (runc-exec(8)). Each expectation was observed on runc 1.1.5.
 
 use super::{Case, Outcome};
 use crate::console::ConsoleSocket;
 use crate::ctx::Ctx;
+use crate::host::{self, Layout};
 use crate::spec;
 use crate::{check, check_eq};
 use anyhow::{Context, Result};
@@ -25,6 +26,8 @@ pub fn cases() -> Vec<Case> {
         Case::new(m, "exec_cwd_only_root_can_search", exec_cwd_only_root),
         Case::new(m, "create_cwd_only_root_can_search", create_cwd_only_root),
         Case::new(m, "failed_exec_exits_255", failed_exec_exits_255),
+        Case::new(m, "exec_cgroup_joins_a_sub_cgroup", exec_cgroup),
+        Case::new(m, "exec_cgroup_missing_or_escaping_refused", exec_cgroup_refused),
     ]
 }
 
@@ -138,5 +141,77 @@ fn failed_exec_exits_255(ctx: &mut Ctx) -> Result<Outcome> {
         let out = ctx.call(&args)?;
         check_eq!(out.code, Some(255), "exit status of exec with {what} ({})", out.describe());
     }
+    Ok(Outcome::Pass)
+}
+
+/// A running container in its own cgroup, with a sub-cgroup `sub` made in each of its
+/// hierarchies (cpuset's given its parent's cpus and mems); returns its id and the cgroup
+/// paths of its init, keyed by hierarchy.
+fn running_with_sub_cgroup(ctx: &mut Ctx) -> Result<(String, std::collections::BTreeMap<String, String>)> {
+    let mut b = ctx.bundle()?;
+    spec::args(&mut b.config, &["sleep", "100"])?;
+    let id = ctx.id();
+    ctx.place_in_cgroup(&mut b, &id)?;
+    ctx.run_as(&b, &id, &["--detach"])?.ok("run --detach")?;
+    let pid = ctx.state(&id)?["pid"].as_i64().context("no pid in state")?;
+    let text = std::fs::read_to_string(format!("/proc/{pid}/cgroup"))?;
+    let paths = host::cgroup_paths(&text);
+    for h in host::hierarchies()? {
+        let Some(path) = paths.get(&h.key()) else { continue };
+        let dir = h.dir(path);
+        if !dir.is_dir() || dir == h.mount_point {
+            continue;
+        }
+        let sub = dir.join("sub");
+        std::fs::create_dir_all(&sub).with_context(|| format!("making {}", sub.display()))?;
+        if h.controllers.iter().any(|c| c == "cpuset") {
+            for f in ["cpuset.cpus", "cpuset.mems"] {
+                std::fs::write(sub.join(f), std::fs::read_to_string(dir.join(f))?.trim())?;
+            }
+        }
+    }
+    Ok((id, paths))
+}
+
+/// The lines of /proc/self/cgroup an exec'd process printed, keyed by hierarchy.
+fn exec_cgroups(ctx: &Ctx, flags: &[&str], id: &str) -> Result<std::collections::BTreeMap<String, String>> {
+    let mut args = vec!["exec"];
+    args.extend_from_slice(flags);
+    args.extend_from_slice(&[id, "cat", "/proc/self/cgroup"]);
+    let out = ctx.call(&args)?.ok(&format!("exec {}", flags.join(" ")))?;
+    Ok(host::cgroup_paths(&out.stdout))
+}
+
+/// `exec --cgroup sub` puts the process in the container's sub-cgroup in every hierarchy;
+/// on cgroup v1, `--cgroup memory:sub` in the memory hierarchy only.
+fn exec_cgroup(ctx: &mut Ctx) -> Result<Outcome> {
+    let (id, init) = running_with_sub_cgroup(ctx)?;
+    let all = exec_cgroups(ctx, &["--cgroup", "sub"], &id)?;
+    for (key, path) in &init {
+        let want = format!("{}/sub", path.trim_end_matches('/'));
+        check_eq!(all.get(key).cloned().unwrap_or_default(), want, "cgroup {key:?} of a process exec'd with --cgroup sub");
+    }
+    if host::layout()? == Layout::V1 {
+        let memory = exec_cgroups(ctx, &["--cgroup", "memory:sub"], &id)?;
+        for (key, path) in &init {
+            let want = if key == "memory" { format!("{}/sub", path.trim_end_matches('/')) } else { path.clone() };
+            check_eq!(memory.get(key).cloned().unwrap_or_default(), want, "cgroup {key:?} of a process exec'd with --cgroup memory:sub");
+        }
+    }
+    Ok(Outcome::Pass)
+}
+
+/// A sub-cgroup that does not exist, or a path out of the container's cgroup, is refused
+/// before the process starts, with an error that says so.
+fn exec_cgroup_refused(ctx: &mut Ctx) -> Result<Outcome> {
+    let (id, _) = running_with_sub_cgroup(ctx)?;
+    let marker = ctx.path("ran");
+    let touch = format!("touch /proc/1/root{}", marker.display());
+    for (flag, says) in [("no-such-sub", "no-such-sub"), ("../..", "..")] {
+        let out = ctx.call(&["exec", "--cgroup", flag, &id, "sh", "-c", &touch])?;
+        check_eq!(out.code, Some(255), "exit status of exec --cgroup {flag} ({})", out.describe());
+        check!(out.messages().contains(says), "the error for --cgroup {flag} does not name it: {:?}", out.messages());
+    }
+    check!(!marker.exists(), "the process ran although --cgroup was refused");
     Ok(Outcome::Pass)
 }
