@@ -42,6 +42,8 @@ pub struct ExecOptions<'a> {
     pub executor: &'a dyn Executor,
     /// `--cgroup`: the sub-cgroup(s) of the container's cgroup the process joins.
     pub sub_cgroups: &'a [String],
+    /// `--pidfd-socket`: where a pidfd of the process goes once it is ready.
+    pub pidfd_socket: Option<&'a Path>,
 }
 
 /// Flag overrides for `exec` without `--process`, applied to the container's own process.
@@ -152,6 +154,7 @@ pub fn exec(o: ExecOptions) -> Result<i32, ContainerError> {
     o.executor.can_handle(&workload).map_err(|reason| ContainerError::NoExecutor { program: plan.args[0].clone(), reason })?;
     let init = st.pid;
     let (mut keep, console) = Console::endpoints(o.console, plan.terminal)?;
+    let pidfd_socket = o.pidfd_socket.map(crate::pidfd_socket::connect).transpose()?;
     let joins = differing_namespaces(init)?;
     let route = join_route(nix::unistd::geteuid().is_root(), &joins);
     let sfd = if o.detach { None } else { Some(run::block_signals()?) };
@@ -226,6 +229,13 @@ pub fn exec(o: ExecOptions) -> Result<i32, ContainerError> {
         }
         Ok(ToParent::MountsReady | ToParent::Forked { .. }) | Err(ChannelError::Closed) => return Err(ContainerError::InitDied(crate::create::reap(pid))),
         Err(e) => return Err(e.into()),
+    }
+    if let Some(sock) = &pidfd_socket {
+        if let Err(e) = crate::pidfd_socket::send(sock, pid, None, crate::pidfd_socket::Kind::Exec) {
+            let _ = nix::sys::signal::kill(pid, Signal::SIGKILL);
+            let _ = waitpid(pid, None);
+            return Err(e);
+        }
     }
     // The child's end is close-on-exec, or closed by the executor's handover: EOF means the
     // program is starting.

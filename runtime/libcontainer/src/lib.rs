@@ -38,6 +38,7 @@ pub mod namespaces;
 pub mod net_devices;
 pub mod netlink;
 pub mod oci_version;
+pub mod pidfd_socket;
 pub mod plan;
 pub mod process_extra;
 pub mod process_setup;

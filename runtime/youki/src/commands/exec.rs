@@ -53,6 +53,7 @@ pub fn exec(root: &Path, e: Exec) -> Result<i32> {
         ignore_paused: e.ignore_paused,
         executor: &executor,
         sub_cgroups: &e.cgroup,
+        pidfd_socket: e.pidfd_socket.as_deref(),
     })?)
 }
 

@@ -1,10 +1,12 @@
 //! runc's behaviour that users of a drop-in runtime run into: a non-root process owns its
 //! terminal and stdio pipes, reaches a cwd only root can search, a process.json may leave
 //! out `user`, a failed `exec` exits 255 (runc-exec(8) "EXIT STATUS"), and `exec --cgroup`
-//! joins a sub-cgroup (runc-exec(8)). Each expectation was observed on runc 1.1.5.
+//! joins a sub-cgroup (runc-exec(8)). Each expectation was observed on runc 1.1.5, except
+//! `--pidfd-socket` (runc 1.2): a pidfd of init (payload "standard") or of the exec'd
+//! process ("setns") sent over the socket with SCM_RIGHTS.
 
 use super::{Case, Outcome};
-use crate::console::ConsoleSocket;
+use crate::console::{ConsoleSocket, FdSocket};
 use crate::ctx::Ctx;
 use crate::host::{self, Layout};
 use crate::spec;
@@ -16,6 +18,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 const WAIT: Duration = Duration::from_secs(10);
+const NO_PIDFD_SOCKET: &str = "runc 1.1.5 predates --pidfd-socket (runc 1.2) and refuses the flag";
 
 pub fn cases() -> Vec<Case> {
     let m = "compat";
@@ -28,6 +31,9 @@ pub fn cases() -> Vec<Case> {
         Case::new(m, "failed_exec_exits_255", failed_exec_exits_255),
         Case::new(m, "exec_cgroup_joins_a_sub_cgroup", exec_cgroup),
         Case::new(m, "exec_cgroup_missing_or_escaping_refused", exec_cgroup_refused),
+        Case::new(m, "pidfd_socket_create", pidfd_create).runc_xfail(NO_PIDFD_SOCKET),
+        Case::new(m, "pidfd_socket_run_detached", pidfd_run).runc_xfail(NO_PIDFD_SOCKET),
+        Case::new(m, "pidfd_socket_exec", pidfd_exec).runc_xfail(NO_PIDFD_SOCKET),
     ]
 }
 
@@ -213,5 +219,78 @@ fn exec_cgroup_refused(ctx: &mut Ctx) -> Result<Outcome> {
         check!(out.messages().contains(says), "the error for --cgroup {flag} does not name it: {:?}", out.messages());
     }
     check!(!marker.exists(), "the process ran although --cgroup was refused");
+    Ok(Outcome::Pass)
+}
+
+/// The pid a pidfd refers to, from the `Pid:` line of its fdinfo.
+fn pidfd_pid(fd: &std::os::fd::OwnedFd) -> Result<i64> {
+    use std::os::fd::AsRawFd;
+    let info = std::fs::read_to_string(format!("/proc/self/fdinfo/{}", fd.as_raw_fd()))?;
+    info.lines()
+        .find_map(|l| l.strip_prefix("Pid:"))
+        .and_then(|v| v.trim().parse().ok())
+        .with_context(|| format!("the fd sent is not a pidfd: {info:?}"))
+}
+
+/// Whether a pidfd becomes readable (its process exited) within `limit`.
+fn pidfd_exits_within(fd: &std::os::fd::OwnedFd, limit: Duration) -> Result<bool> {
+    use std::os::fd::AsFd;
+    let mut fds = [nix::poll::PollFd::new(fd.as_fd(), nix::poll::PollFlags::POLLIN)];
+    let ms = u16::try_from(limit.as_millis()).unwrap_or(u16::MAX);
+    Ok(nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(ms))? > 0)
+}
+
+/// The pidfd sent names `pid`, with `payload`, and turns readable only once `stop` ended it.
+fn check_pidfd(fd: &std::os::fd::OwnedFd, payload: &[u8], want_payload: &str, pid: i64, stop: impl FnOnce() -> Result<()>) -> Result<()> {
+    check_eq!(String::from_utf8_lossy(payload).as_ref(), want_payload, "payload sent with the pidfd");
+    check_eq!(pidfd_pid(fd)?, pid, "the process the pidfd refers to");
+    check!(!pidfd_exits_within(fd, Duration::ZERO)?, "the pidfd is readable while its process runs");
+    stop()?;
+    check!(pidfd_exits_within(fd, WAIT)?, "the pidfd did not become readable when its process exited");
+    Ok(())
+}
+
+fn pidfd_create(ctx: &mut Ctx) -> Result<Outcome> {
+    let sock = ctx.path("pidfd.sock");
+    let mut b = ctx.bundle()?;
+    spec::args(&mut b.config, &["sleep", "100"])?;
+    // Nobody listening: refused before anything is made.
+    let refused = ctx.id();
+    let out = ctx.create(&b, &refused, &["--pidfd-socket", &sock.to_string_lossy()])?;
+    check!(!out.success(), "create with a pidfd socket nobody listens on succeeded");
+    check!(!ctx.state_dir_exists(&refused), "a refused create left its state dir");
+    let listener = FdSocket::listen(&sock)?;
+    let id = ctx.id();
+    ctx.create(&b, &id, &["--pidfd-socket", &sock.to_string_lossy()])?.ok("create --pidfd-socket")?;
+    let (fd, payload) = listener.recv(WAIT)?;
+    let pid = ctx.state(&id)?["pid"].as_i64().context("no pid in state")?;
+    check_pidfd(&fd, &payload, "standard", pid, || ctx.kill(&id, "KILL")?.ok("kill").map(|_| ()))?;
+    Ok(Outcome::Pass)
+}
+
+fn pidfd_run(ctx: &mut Ctx) -> Result<Outcome> {
+    let sock = ctx.path("pidfd.sock");
+    let listener = FdSocket::listen(&sock)?;
+    let mut b = ctx.bundle()?;
+    spec::args(&mut b.config, &["sleep", "100"])?;
+    let id = ctx.id();
+    ctx.run_as(&b, &id, &["--detach", "--pidfd-socket", &sock.to_string_lossy()])?.ok("run --detach --pidfd-socket")?;
+    let (fd, payload) = listener.recv(WAIT)?;
+    let pid = ctx.state(&id)?["pid"].as_i64().context("no pid in state")?;
+    check_pidfd(&fd, &payload, "standard", pid, || ctx.kill(&id, "KILL")?.ok("kill").map(|_| ()))?;
+    Ok(Outcome::Pass)
+}
+
+fn pidfd_exec(ctx: &mut Ctx) -> Result<Outcome> {
+    let id = running(ctx)?;
+    let sock = ctx.path("pidfd.sock");
+    let listener = FdSocket::listen(&sock)?;
+    let pid_file = ctx.path("exec.pid");
+    let (s, pf) = (sock.to_string_lossy().into_owned(), pid_file.to_string_lossy().into_owned());
+    ctx.call(&["exec", "--detach", "--pid-file", &pf, "--pidfd-socket", &s, &id, "sleep", "100"])?.ok("exec --pidfd-socket")?;
+    let (fd, payload) = listener.recv(WAIT)?;
+    let pid: i64 = std::fs::read_to_string(&pid_file)?.trim().parse()?;
+    let kill = || -> Result<()> { Ok(nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), nix::sys::signal::Signal::SIGKILL)?) };
+    check_pidfd(&fd, &payload, "setns", pid, kill)?;
     Ok(Outcome::Pass)
 }
