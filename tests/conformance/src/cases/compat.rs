@@ -32,6 +32,7 @@ pub fn cases() -> Vec<Case> {
         Case::new(m, "exec_cgroup_joins_a_sub_cgroup", exec_cgroup),
         Case::new(m, "exec_cgroup_missing_or_escaping_refused", exec_cgroup_refused),
         Case::new(m, "pidfd_socket_create", pidfd_create).runc_xfail(NO_PIDFD_SOCKET),
+        Case::new(m, "pidfd_socket_nobody_listening_refused", pidfd_nobody_listening).runc_xfail(NO_PIDFD_SOCKET),
         Case::new(m, "pidfd_socket_run_detached", pidfd_run).runc_xfail(NO_PIDFD_SOCKET),
         Case::new(m, "pidfd_socket_exec", pidfd_exec).runc_xfail(NO_PIDFD_SOCKET),
     ]
@@ -252,19 +253,27 @@ fn check_pidfd(fd: &std::os::fd::OwnedFd, payload: &[u8], want_payload: &str, pi
 
 fn pidfd_create(ctx: &mut Ctx) -> Result<Outcome> {
     let sock = ctx.path("pidfd.sock");
+    let listener = FdSocket::listen(&sock)?;
     let mut b = ctx.bundle()?;
     spec::args(&mut b.config, &["sleep", "100"])?;
-    // Nobody listening: refused before anything is made.
-    let refused = ctx.id();
-    let out = ctx.create(&b, &refused, &["--pidfd-socket", &sock.to_string_lossy()])?;
-    check!(!out.success(), "create with a pidfd socket nobody listens on succeeded");
-    check!(!ctx.state_dir_exists(&refused), "a refused create left its state dir");
-    let listener = FdSocket::listen(&sock)?;
     let id = ctx.id();
     ctx.create(&b, &id, &["--pidfd-socket", &sock.to_string_lossy()])?.ok("create --pidfd-socket")?;
     let (fd, payload) = listener.recv(WAIT)?;
     let pid = ctx.state(&id)?["pid"].as_i64().context("no pid in state")?;
     check_pidfd(&fd, &payload, "standard", pid, || ctx.kill(&id, "KILL")?.ok("kill").map(|_| ()))?;
+    Ok(Outcome::Pass)
+}
+
+/// Nobody listening on the socket: create fails naming it, before anything is made.
+fn pidfd_nobody_listening(ctx: &mut Ctx) -> Result<Outcome> {
+    let sock = ctx.path("nobody.sock");
+    let mut b = ctx.bundle()?;
+    spec::args(&mut b.config, &["sleep", "100"])?;
+    let id = ctx.id();
+    let out = ctx.create(&b, &id, &["--pidfd-socket", &sock.to_string_lossy()])?;
+    check!(!out.success(), "create with a pidfd socket nobody listens on succeeded");
+    check!(out.messages().contains(&*sock.to_string_lossy()), "the error does not name the pidfd socket: {:?}", out.messages());
+    check!(!ctx.state_dir_exists(&id), "a refused create left its state dir");
     Ok(Outcome::Pass)
 }
 

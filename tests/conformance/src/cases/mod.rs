@@ -60,9 +60,10 @@
 //!   `linux.intelRdt.schemata` and runs a config whose intelRdt has no field it knows.
 //! - `spec13/features_document_is_1_3`: runc 1.1.5's `features` reports ociVersionMax
 //!   1.0.2-dev and no memoryPolicy.
-//! - `compat/pidfd_socket_create`, `compat/pidfd_socket_run_detached`,
-//!   `compat/pidfd_socket_exec`: runc 1.1.5 predates `--pidfd-socket` (runc 1.2) and
-//!   refuses the flag.
+//! - `compat/pidfd_socket_create`, `compat/pidfd_socket_nobody_listening_refused`,
+//!   `compat/pidfd_socket_run_detached`, `compat/pidfd_socket_exec`: runc 1.1.5 predates
+//!   `--pidfd-socket` (runc 1.2) and refuses the flag. (runc 1.3.6 passes all but the
+//!   refusal, where it leaves the container's state dir behind.)
 //!
 //! With `--systemd-cgroup` (the systemd lane of tests/vm), runc 1.1.5 also fails:
 //!
