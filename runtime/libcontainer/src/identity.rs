@@ -125,6 +125,44 @@ fn stdio_goes_to_user(kind: SFlag, rdev: u64, terminal: bool) -> bool {
     }
 }
 
+/// runc's HOME: when the process's env has no HOME (or an empty one), it gets the home of
+/// its uid in the container's /etc/passwd, or "/" when the uid has no entry. Returns the env
+/// to use, or None when it stays as it is. Pure: `passwd` gives the file's text, asked for
+/// only when needed.
+pub fn env_with_home(env: &[String], uid: u32, passwd: impl FnOnce() -> Option<String>) -> Option<Vec<String>> {
+    let has_home = env.iter().any(|e| e.strip_prefix("HOME=").is_some_and(|v| !v.is_empty()));
+    if has_home {
+        return None;
+    }
+    let home = passwd().and_then(|text| home_of(&text, uid)).unwrap_or_else(|| "/".to_string());
+    let mut out: Vec<String> = env.iter().filter(|e| !e.starts_with("HOME=")).cloned().collect();
+    out.push(format!("HOME={home}"));
+    Some(out)
+}
+
+/// The home directory of `uid` in passwd(5) text (name:password:uid:gid:gecos:home:shell).
+fn home_of(passwd: &str, uid: u32) -> Option<String> {
+    passwd.lines().find_map(|line| {
+        let fields: Vec<&str> = line.split(':').collect();
+        (fields.len() >= 6 && fields[2].parse::<u32>().ok() == Some(uid)).then(|| fields[5].to_string())
+    })
+}
+
+/// The container's /etc/passwd, after pivot_root: resolved inside the root, a regular file
+/// only (never a fifo or device to block on), at most 4 MiB. None when it is not there.
+pub fn read_passwd() -> Option<String> {
+    use std::io::Read;
+    let root = crate::in_root::Root::open(Path::new("/")).ok()?;
+    let fd = root.open_at(Path::new("/etc/passwd"), nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_NONBLOCK).ok()?;
+    match crate::in_root::kind_of(&fd) {
+        Ok((SFlag::S_IFREG, _)) => {}
+        _ => return None,
+    }
+    let mut text = String::new();
+    std::fs::File::from(fd).take(4 << 20).read_to_string(&mut text).ok()?;
+    Some(text)
+}
+
 /// Sets the effective, permitted and inheritable sets, then raises the ambient ones.
 pub fn set_capabilities(caps: &CapSets) -> Result<(), SysError> {
     let set_of = |mask: u64| -> caps::CapsHashSet { caps::all().into_iter().filter(|c| mask & (1u64 << c.index()) != 0).collect() };
@@ -182,6 +220,20 @@ fn check_cwd_inside(cwd: &Path) -> Result<(), SysError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn home_comes_from_passwd_when_env_has_none() {
+        let passwd = || Some("root:x:0:0:root:/root:/bin/sh\nbob:x:1000:1000::/home/bob:/bin/sh\n".to_string());
+        let env = |e: &[&str]| -> Vec<String> { e.iter().map(|s| s.to_string()).collect() };
+        assert_eq!(env_with_home(&env(&["PATH=/bin"]), 0, passwd), Some(env(&["PATH=/bin", "HOME=/root"])));
+        assert_eq!(env_with_home(&env(&["PATH=/bin"]), 1000, passwd), Some(env(&["PATH=/bin", "HOME=/home/bob"])));
+        // No entry, or no passwd: "/".
+        assert_eq!(env_with_home(&env(&[]), 2000, passwd), Some(env(&["HOME=/"])));
+        assert_eq!(env_with_home(&env(&[]), 0, || None), Some(env(&["HOME=/"])));
+        // An empty HOME counts as none and is replaced; a set one stays, passwd unread.
+        assert_eq!(env_with_home(&env(&["HOME=", "A=1"]), 0, passwd), Some(env(&["A=1", "HOME=/root"])));
+        assert_eq!(env_with_home(&env(&["HOME=/x"]), 0, || panic!("read passwd")), None);
+    }
 
     #[test]
     fn stdio_handed_over_is_pipes_sockets_and_our_pty() {

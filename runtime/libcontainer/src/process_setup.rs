@@ -56,6 +56,8 @@ pub fn apply(
     if !p.no_new_privileges {
         load_seccomp(seccomp, filter.as_ref())?;
     }
+    let env = identity::env_with_home(workload.env, p.uid, identity::read_passwd);
+    let workload = &Workload { env: env.as_deref().unwrap_or(workload.env), ..*workload };
     identity::give_stdio_to_user(p.uid, p.terminal).stage("user")?;
     let cwd_done = identity::set_cwd_before_user(&p.cwd).stage("cwd")?;
     identity::switch_user(p, setgroups_allowed(), p.caps.is_some()).stage("user")?;

@@ -1,6 +1,6 @@
 //! runc's behaviour that users of a drop-in runtime run into: a non-root process owns its
 //! terminal and stdio pipes, reaches a cwd only root can search, a process.json may leave
-//! out `user`, a failed `exec` exits 255 (runc-exec(8) "EXIT STATUS"), and `exec --cgroup`
+//! out `user`, HOME comes from the container's /etc/passwd, a failed `exec` exits 255 (runc-exec(8) "EXIT STATUS"), and `exec --cgroup`
 //! joins a sub-cgroup (runc-exec(8)). Each expectation was observed on runc 1.1.5, except
 //! `--pidfd-socket` (runc 1.2): a pidfd of init (payload "standard") or of the exec'd
 //! process ("setns") sent over the socket with SCM_RIGHTS.
@@ -29,6 +29,7 @@ pub fn cases() -> Vec<Case> {
         Case::new(m, "exec_cwd_only_root_can_search", exec_cwd_only_root),
         Case::new(m, "create_cwd_only_root_can_search", create_cwd_only_root),
         Case::new(m, "failed_exec_exits_255", failed_exec_exits_255),
+        Case::new(m, "home_from_passwd_when_env_has_none", home_from_passwd),
         Case::new(m, "exec_cgroup_joins_a_sub_cgroup", exec_cgroup),
         Case::new(m, "exec_cgroup_missing_or_escaping_refused", exec_cgroup_refused),
         Case::new(m, "pidfd_socket_create", pidfd_create).runc_xfail(NO_PIDFD_SOCKET),
@@ -301,5 +302,27 @@ fn pidfd_exec(ctx: &mut Ctx) -> Result<Outcome> {
     let pid: i64 = std::fs::read_to_string(&pid_file)?.trim().parse()?;
     let kill = || -> Result<()> { Ok(nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), nix::sys::signal::Signal::SIGKILL)?) };
     check_pidfd(&fd, &payload, "setns", pid, kill)?;
+    Ok(Outcome::Pass)
+}
+
+/// runc sets HOME, when the process's env has none, to the uid's home in the container's
+/// /etc/passwd, or "/" for a uid without an entry: for init and for exec alike.
+fn home_from_passwd(ctx: &mut Ctx) -> Result<Outcome> {
+    let mut b = ctx.bundle()?;
+    let etc = b.rootfs().join("etc");
+    std::fs::create_dir_all(&etc)?;
+    std::fs::write(etc.join("passwd"), "root:x:0:0:root:/root:/bin/sh\nbob:x:1000:1000:bob:/home/bob:/bin/sh\n")?;
+    spec::set(&mut b.config, "/process/user", json!({"uid": 1000, "gid": 1000}))?;
+    spec::shell(&mut b.config, "echo home=$HOME")?;
+    let (_, out) = ctx.run(&b)?;
+    check_eq!(out.ok("run as uid 1000 without HOME")?.stdout.trim(), "home=/home/bob", "HOME of the container's process");
+    spec::set(&mut b.config, "/process/user", json!({"uid": 0, "gid": 0}))?;
+    spec::args(&mut b.config, &["sleep", "100"])?;
+    let id = ctx.id();
+    ctx.run_as(&b, &id, &["--detach"])?.ok("run --detach")?;
+    for (user, want) in [("0", "home=/root"), ("1000", "home=/home/bob"), ("2000", "home=/")] {
+        let out = ctx.call(&["exec", "--user", user, &id, "sh", "-c", "echo home=$HOME"])?.ok("exec")?;
+        check_eq!(out.stdout.trim(), want, "HOME of a process exec'd as uid {user}");
+    }
     Ok(Outcome::Pass)
 }
