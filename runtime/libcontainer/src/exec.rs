@@ -201,8 +201,24 @@ pub fn exec(o: ExecOptions) -> Result<i32, ContainerError> {
         Some(cpus) => crate::sched::set_affinity(pid.as_raw(), cpus).map_err(|e| ContainerError::sys(e.op, e.errno)),
         None => Ok(()),
     };
+    let add_to = |cg: &libcgroups::CgroupState| -> Result<(), ContainerError> {
+        let h = HostFacts::read()?;
+        Ok(libcgroups::from_state(&h.cgroups, cg)?.add_task(pid.as_raw())?)
+    };
     let added = pinned.and_then(|()| match &cgroup {
-        Some(cg) => HostFacts::read().map_err(ContainerError::from).and_then(|h| Ok(libcgroups::from_state(&h.cgroups, cg)?)).and_then(|m| Ok(m.add_task(pid.as_raw())?)),
+        Some(cg) => match add_to(cg) {
+            // runc-exec(8): on cgroup v2, a container's cgroup that holds no processes of
+            // its own (controllers enabled for its children) refuses one; without --cgroup
+            // the process then joins the cgroup of the container's init.
+            Err(ContainerError::Cgroup(e)) if sub_cgroups.is_empty() && crate::exec_cgroup::is_busy(&e) => {
+                let text = std::fs::read_to_string(format!("/proc/{init}/cgroup")).unwrap_or_default();
+                match crate::exec_cgroup::init_fallback(cg, &text) {
+                    Some(fallback) => add_to(&fallback),
+                    None => Err(e.into()),
+                }
+            }
+            other => other,
+        },
         None => Ok(()),
     });
     // A user may exec into their own container without a writable cgroup, as they could

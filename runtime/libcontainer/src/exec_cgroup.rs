@@ -3,7 +3,8 @@
 //! hierarchy; `CONTROLLER[,CONTROLLER]:PATH` (repeatable, cgroup v1 only) in the hierarchies
 //! of those controllers, the others keeping the bare `PATH` or the container's cgroup.
 //! Parsing and placement are pure; `check_exists` looks at the host, and the caller adds
-//! the process through the cgroup driver (`add_task`) of the placed state.
+//! the process through the cgroup driver (`add_task`) of the placed state. Without
+//! `--cgroup`, runc's cgroup v2 fallback (`init_fallback`) lives here too.
 
 use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
@@ -126,6 +127,32 @@ pub fn check_exists(placed: &CgroupState) -> Result<(), SubCgroupError> {
     }
 }
 
+/// Whether adding a process failed because the cgroup may not hold processes (EBUSY: cgroup
+/// v2's "no internal processes" rule).
+pub fn is_busy(e: &libcgroups::CgroupError) -> bool {
+    matches!(e, libcgroups::CgroupError::Write { source, .. } if source.raw_os_error() == Some(libc::EBUSY))
+}
+
+/// The container's state with its cgroup v2 directory moved to the cgroup of its init, from
+/// the text of /proc/INIT/cgroup. None unless that cgroup lies strictly below the
+/// container's (a fallback never leaves the container). Pure.
+pub fn init_fallback(state: &CgroupState, init_cgroup: &str) -> Option<CgroupState> {
+    let own = libcgroups::parse_proc_cgroup(init_cgroup).ok()?;
+    let v2 = own.iter().find(|c| c.hierarchy_id == 0 && c.controllers.is_empty())?;
+    let mut placed = state.clone();
+    let mut moved = false;
+    for d in placed.dirs.iter_mut().filter(|d| d.hierarchy.unified) {
+        let rel = v2.path.strip_prefix(&d.hierarchy.root).ok()?;
+        let dir = d.hierarchy.mountpoint.join(rel);
+        if dir == d.dir || !dir.starts_with(&d.dir) || rel.components().any(|c| !matches!(c, Component::Normal(_))) {
+            return None;
+        }
+        d.dir = dir;
+        moved = true;
+    }
+    moved.then_some(placed)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -209,6 +236,28 @@ mod tests {
         let v2 = CgroupState { driver: Driver::V2, path: "/c/id".into(), dirs: vec![dir("/sys/fs/cgroup", &["cpu", "memory"], true)] };
         assert_eq!(place(&v2, &parse(&args(&["memory:x"])).unwrap()), Err(SubCgroupError::ControllersOnV2));
         assert_eq!(dirs(&place(&v2, &parse(&args(&["x"])).unwrap()).unwrap()), ["/sys/fs/cgroup/c/id/x"]);
+    }
+
+    #[test]
+    fn the_v2_fallback_is_the_init_cgroup_below_the_container() {
+        let v2 = CgroupState { driver: Driver::V2, path: "/c/id".into(), dirs: vec![dir("/sys/fs/cgroup", &["memory"], true)] };
+        let p = init_fallback(&v2, "0::/c/id/init.scope\n").unwrap();
+        assert_eq!(dirs(&p), ["/sys/fs/cgroup/c/id/init.scope"]);
+        // On a hybrid host only the cgroup2 directory moves.
+        let p = init_fallback(&hybrid(), "1:cpu,cpuacct:/c/id\n0::/c/id/init.scope\n").unwrap();
+        assert_eq!(dirs(&p), ["/sys/fs/cgroup/cpu,cpuacct/c/id", "/sys/fs/cgroup/memory/c/id", "/sys/fs/cgroup/unified/c/id/init.scope"]);
+        // Init in the container's own cgroup, outside it, or no v2 line: no fallback.
+        assert_eq!(init_fallback(&v2, "0::/c/id\n"), None);
+        assert_eq!(init_fallback(&v2, "0::/elsewhere\n"), None);
+        assert_eq!(init_fallback(&v2, "0::/c/id/../x\n"), None);
+        assert_eq!(init_fallback(&v2, "3:memory:/c/id/x\n"), None);
+    }
+
+    #[test]
+    fn busy_is_ebusy_on_a_write() {
+        let write = |errno| libcgroups::CgroupError::Write { path: "/x/cgroup.procs".into(), value: "1".into(), source: std::io::Error::from_raw_os_error(errno) };
+        assert!(is_busy(&write(libc::EBUSY)));
+        assert!(!is_busy(&write(libc::ENOENT)));
     }
 
     #[test]

@@ -32,6 +32,7 @@ pub fn cases() -> Vec<Case> {
         Case::new(m, "home_from_passwd_when_env_has_none", home_from_passwd),
         Case::new(m, "exec_cgroup_joins_a_sub_cgroup", exec_cgroup),
         Case::new(m, "exec_cgroup_missing_or_escaping_refused", exec_cgroup_refused),
+        Case::new(m, "exec_joins_init_cgroup_when_the_container_cgroup_is_busy", exec_cgroup_v2_fallback),
         Case::new(m, "pidfd_socket_create", pidfd_create).runc_xfail(NO_PIDFD_SOCKET),
         Case::new(m, "pidfd_socket_nobody_listening_refused", pidfd_nobody_listening).runc_xfail(NO_PIDFD_SOCKET),
         Case::new(m, "pidfd_socket_run_detached", pidfd_run).runc_xfail(NO_PIDFD_SOCKET),
@@ -324,5 +325,43 @@ fn home_from_passwd(ctx: &mut Ctx) -> Result<Outcome> {
         let out = ctx.call(&["exec", "--user", user, &id, "sh", "-c", "echo home=$HOME"])?.ok("exec")?;
         check_eq!(out.stdout.trim(), want, "HOME of a process exec'd as uid {user}");
     }
+    Ok(Outcome::Pass)
+}
+
+/// runc-exec(8): on cgroup v2, when the container's cgroup may not hold processes (its init
+/// moved to a child and enabled a controller for its children, as systemd in a container
+/// does), exec joins the cgroup of the container's init; `--cgroup /` turns that off.
+fn exec_cgroup_v2_fallback(ctx: &mut Ctx) -> Result<Outcome> {
+    if ctx.rt().is_runc && host::layout()? != Layout::Unified {
+        return Ok(Outcome::Skip("runc 1.1.5 falls back to init's cgroup only on a pure cgroup v2 host (here: EBUSY)".into()));
+    }
+    let mut b = ctx.bundle()?;
+    spec::args(&mut b.config, &["sleep", "100"])?;
+    let id = ctx.id();
+    ctx.place_in_cgroup(&mut b, &id)?;
+    ctx.run_as(&b, &id, &["--detach"])?.ok("run --detach")?;
+    let pid = ctx.state(&id)?["pid"].as_i64().context("no pid in state")?;
+    let v2 = host::hierarchy("")?;
+    let own = host::cgroup_paths(&std::fs::read_to_string(format!("/proc/{pid}/cgroup"))?).get("").cloned().context("init has no cgroup v2 line")?;
+    let dir = v2.dir(&own);
+    let scope = dir.join("init.scope");
+    std::fs::create_dir_all(&scope)?;
+    std::fs::write(scope.join("cgroup.procs"), pid.to_string()).context("moving init to init.scope")?;
+    // A controller the host enables at the root, enabled down to the container's children.
+    let at_root = std::fs::read_to_string(v2.mount_point.join("cgroup.subtree_control")).unwrap_or_default();
+    let Some(controller) = at_root.split_whitespace().next() else {
+        return Ok(Outcome::Skip(format!("no controller is enabled at the root of {}", v2.mount_point.display())));
+    };
+    let mut chain: Vec<&std::path::Path> = dir.ancestors().take_while(|a| a.starts_with(&v2.mount_point) && *a != v2.mount_point).collect();
+    chain.reverse();
+    for a in chain {
+        if let Err(e) = std::fs::write(a.join("cgroup.subtree_control"), format!("+{controller}")) {
+            return Ok(Outcome::Skip(format!("cannot enable {controller} for the children of {}: {e}", a.display())));
+        }
+    }
+    let joined = exec_cgroups(ctx, &[], &id)?;
+    check_eq!(joined.get("").cloned().unwrap_or_default(), format!("{}/init.scope", own.trim_end_matches('/')), "cgroup v2 of a process exec'd into a busy container cgroup");
+    let out = ctx.call(&["exec", "--cgroup", "/", &id, "true"])?;
+    check_eq!(out.code, Some(255), "exit status of exec --cgroup / into the busy container cgroup ({})", out.describe());
     Ok(Outcome::Pass)
 }
