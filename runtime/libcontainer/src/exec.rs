@@ -124,7 +124,7 @@ pub fn process_from_flags(base: &Process, o: &Overrides) -> Result<Process, Cont
 /// Runs the process; returns its exit code (0 with `detach`).
 pub fn exec(o: ExecOptions) -> Result<i32, ContainerError> {
     crate::telemetry::attr("container.id", o.id);
-    let mut plan = plan::plan_process_of(&o.process, crate::lsm::selinux_enabled()).map_err(ContainerError::Spec)?;
+    let mut plan = plan::plan_process_of(&o.process, crate::lsm::selinux_enabled()).map_err(ContainerError::ExecProcess)?;
     let sub_cgroups = crate::exec_cgroup::parse(o.sub_cgroups)?;
     let st = {
         let dir = ContainerDir::open(o.root, o.id)?;
