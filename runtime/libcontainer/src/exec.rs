@@ -121,6 +121,21 @@ pub fn process_from_flags(base: &Process, o: &Overrides) -> Result<Process, Cont
     Ok(p)
 }
 
+/// What a `--process` file leaves out comes from the container's own process, as runc does:
+/// the capabilities (left out, the process would keep every capability of the runtime), the
+/// AppArmor profile and the SELinux label. The rest stays as the file says. Pure.
+pub fn inherit_from_container(p: &mut Process, container: &Process) {
+    if p.capabilities().is_none() {
+        p.set_capabilities(container.capabilities().clone());
+    }
+    if p.apparmor_profile().is_none() {
+        p.set_apparmor_profile(container.apparmor_profile().clone());
+    }
+    if p.selinux_label().is_none() {
+        p.set_selinux_label(container.selinux_label().clone());
+    }
+}
+
 /// Runs the process; returns its exit code (0 with `detach`).
 pub fn exec(o: ExecOptions) -> Result<i32, ContainerError> {
     crate::telemetry::attr("container.id", o.id);
@@ -457,6 +472,27 @@ mod tests {
         assert!(p.capabilities().as_ref().unwrap().bounding().as_ref().unwrap().contains(&oci_spec::runtime::Capability::NetAdmin));
         assert_eq!(p.no_new_privileges(), Some(true));
         assert_eq!(p.terminal(), Some(true));
+    }
+
+    #[test]
+    fn a_process_file_takes_what_it_leaves_out_from_the_container() {
+        let mut container = base();
+        container.set_apparmor_profile(Some("ctr-profile".into()));
+        container.set_selinux_label(Some("u:r:ctr:s0".into()));
+        let mut p: Process = serde_json::from_value(serde_json::json!({"args": ["id"], "cwd": "/", "user": {"uid": 0, "gid": 0}})).unwrap();
+        inherit_from_container(&mut p, &container);
+        assert_eq!(p.capabilities(), container.capabilities());
+        assert_eq!(p.apparmor_profile().as_deref(), Some("ctr-profile"));
+        assert_eq!(p.selinux_label().as_deref(), Some("u:r:ctr:s0"));
+        // What the file says stays, an empty capability set too.
+        let mut p: Process = serde_json::from_value(serde_json::json!({
+            "args": ["id"], "cwd": "/", "user": {"uid": 0, "gid": 0},
+            "capabilities": {"bounding": [], "effective": [], "permitted": []}, "apparmorProfile": "own"
+        }))
+        .unwrap();
+        inherit_from_container(&mut p, &container);
+        assert_eq!(p.capabilities().as_ref().unwrap().bounding().as_ref().map(|b| b.len()), Some(0));
+        assert_eq!(p.apparmor_profile().as_deref(), Some("own"));
     }
 
     #[test]

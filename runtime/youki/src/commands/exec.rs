@@ -12,7 +12,13 @@ pub fn exec(root: &Path, e: Exec) -> Result<i32> {
     let process = match &e.process {
         Some(path) => {
             let text = std::fs::read(path).with_context(|| format!("read process file {path:?}"))?;
-            parse_process(&text).with_context(|| format!("invalid process file {path:?}"))?
+            let mut process = parse_process(&text).with_context(|| format!("invalid process file {path:?}"))?;
+            let state = libcontainer::lifecycle::state(root, &e.container_id)?;
+            let (_, spec) = libcontainer::create::load_spec(&state.bundle)?;
+            if let Some(container) = spec.process() {
+                libcontainer::exec::inherit_from_container(&mut process, container);
+            }
+            process
         }
         None => {
             if e.command.is_empty() {

@@ -26,6 +26,7 @@ pub fn cases() -> Vec<Case> {
         Case::new(m, "terminal_belongs_to_the_process_user", terminal_owner),
         Case::new(m, "stdio_pipes_belong_to_the_process_user", stdio_pipes),
         Case::new(m, "exec_process_file_without_user_runs_as_root", process_file_without_user),
+        Case::new(m, "exec_process_file_without_capabilities_keeps_the_containers", process_file_without_caps),
         Case::new(m, "exec_cwd_only_root_can_search", exec_cwd_only_root),
         Case::new(m, "create_cwd_only_root_can_search", create_cwd_only_root),
         Case::new(m, "failed_exec_exits_255", failed_exec_exits_255),
@@ -106,6 +107,21 @@ fn process_file_without_user(ctx: &mut Ctx) -> Result<Outcome> {
     std::fs::write(&path, process.to_string())?;
     let out = ctx.call(&["exec", "--process", &path.to_string_lossy(), &id])?.ok("exec --process without user")?;
     check_eq!(out.stdout.trim(), "0:0", "ids of a process from a file without user");
+    Ok(Outcome::Pass)
+}
+
+/// A process.json without `capabilities` gets the container's, as runc gives it, and never
+/// the runtime's full set.
+fn process_file_without_caps(ctx: &mut Ctx) -> Result<Outcome> {
+    let id = running(ctx)?;
+    let pid = ctx.state(&id)?["pid"].as_i64().context("no pid in state")?;
+    let caps_of = |status: &str| -> Vec<String> { status.lines().filter(|l| l.starts_with("Cap") && !l.starts_with("CapAmb")).map(str::to_string).collect() };
+    let init = caps_of(&std::fs::read_to_string(format!("/proc/{pid}/status"))?);
+    let path = ctx.path("process.json");
+    let process = json!({"cwd": "/", "user": {"uid": 0, "gid": 0}, "args": ["cat", "/proc/self/status"], "env": ["PATH=/bin"]});
+    std::fs::write(&path, process.to_string())?;
+    let out = ctx.call(&["exec", "--process", &path.to_string_lossy(), &id])?.ok("exec --process without capabilities")?;
+    check_eq!(caps_of(&out.stdout), init, "capability sets of a process from a file without capabilities (left) and of the container's init");
     Ok(Outcome::Pass)
 }
 
