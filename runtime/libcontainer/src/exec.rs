@@ -426,7 +426,7 @@ impl ExecChild<'_> {
         self.join_all()?;
         nix::unistd::setsid().ctx(|| "setsid").stage("namespaces")?;
         if let Some(sock) = &self.console {
-            tty::setup(sock, false).stage("console")?;
+            tty::setup(sock, false, self.plan.console_size).stage("console")?;
         }
         let seccomp = self.seccomp.map(|spec| SeccompSetup { spec, listener: None, listener_state: serde_json::Value::Null });
         let prepared = process_setup::apply(self.plan, seccomp.as_ref(), self.preserve_fds, self.executor, &self.workload)?;

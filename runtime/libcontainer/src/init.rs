@@ -176,7 +176,7 @@ fn stages(ctx: &InitContext) -> Result<(Prepared, OwnedFd), Failure> {
     set_comm("youki:rootfs");
     tl.stage("finish rootfs", || -> Result<(), ChildError> {
         if let Some(sock) = &ctx.console {
-            tty::setup(sock, true).stage("console")?;
+            tty::setup(sock, true, plan.process.console_size).stage("console")?;
         }
         if !plan.sysctl.is_empty() {
             let proc = procfs::ProcRoot::open().map_err(SysError::from).stage("sysctl")?;

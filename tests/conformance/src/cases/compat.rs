@@ -24,6 +24,7 @@ pub fn cases() -> Vec<Case> {
     let m = "compat";
     vec![
         Case::new(m, "terminal_belongs_to_the_process_user", terminal_owner),
+        Case::new(m, "terminal_takes_console_size", console_size),
         Case::new(m, "stdio_pipes_belong_to_the_process_user", stdio_pipes),
         Case::new(m, "exec_process_file_without_user_runs_as_root", process_file_without_user),
         Case::new(m, "exec_process_file_without_capabilities_keeps_the_containers", process_file_without_caps),
@@ -75,6 +76,25 @@ fn terminal_owner(ctx: &mut Ctx) -> Result<Outcome> {
     let output = reader.join().map_err(|_| anyhow::anyhow!("the pty reader panicked"))?;
     let text = String::from_utf8_lossy(&output);
     check!(text.contains("owner=1000:5"), "the pty of a uid 1000 process is not owned by 1000:5 (devpts gid): {text:?}");
+    Ok(Outcome::Pass)
+}
+
+/// config.md `process.consoleSize`: the pty starts with that many rows and columns.
+fn console_size(ctx: &mut Ctx) -> Result<Outcome> {
+    let sock = ctx.path("console.sock");
+    let console = ConsoleSocket::listen(&sock)?;
+    let mut b = ctx.bundle()?;
+    spec::set(&mut b.config, "/process/terminal", json!(true))?;
+    spec::set(&mut b.config, "/process/consoleSize", json!({"height": 33, "width": 111}))?;
+    spec::shell(&mut b.config, "echo size=$(stty size)")?;
+    let id = ctx.id();
+    ctx.create(&b, &id, &["--console-socket", &sock.to_string_lossy()])?.ok("create --console-socket")?;
+    let reader = console.drain(WAIT)?;
+    ctx.start(&id)?.ok("start")?;
+    ctx.wait_status(&id, "stopped", WAIT)?;
+    let output = reader.join().map_err(|_| anyhow::anyhow!("the pty reader panicked"))?;
+    let text = String::from_utf8_lossy(&output);
+    check!(text.contains("size=33 111"), "the pty does not have consoleSize's 33 rows and 111 columns: {text:?}");
     Ok(Outcome::Pass)
 }
 
