@@ -147,6 +147,9 @@ fn stages(ctx: &InitContext) -> Result<(Prepared, OwnedFd), Failure> {
         if let Some(sock) = &ctx.notify_socket {
             rootfs::bind_notify_socket(&root, sock).stage("mounts")?;
         }
+        // As runc: a missing cwd is made (0755, resolved inside the root, after the mounts
+        // and before a read-only root), so a workingDir the image lacks still works.
+        root.make(&plan.process.cwd, in_root::Leaf::Dir).map_err(SysError::from).stage("cwd")?;
         Ok(())
     })?;
 

@@ -30,6 +30,7 @@ pub fn cases() -> Vec<Case> {
         Case::new(m, "exec_process_file_without_capabilities_keeps_the_containers", process_file_without_caps),
         Case::new(m, "exec_cwd_only_root_can_search", exec_cwd_only_root),
         Case::new(m, "create_cwd_only_root_can_search", create_cwd_only_root),
+        Case::new(m, "create_makes_a_missing_cwd", create_makes_cwd),
         Case::new(m, "failed_exec_exits_255", failed_exec_exits_255),
         Case::new(m, "home_from_passwd_when_env_has_none", home_from_passwd),
         Case::new(m, "exec_cgroup_joins_a_sub_cgroup", exec_cgroup),
@@ -164,6 +165,19 @@ fn create_cwd_only_root(ctx: &mut Ctx) -> Result<Outcome> {
     let (_, out) = ctx.run(&b)?;
     let out = out.ok("run with user 1000 and cwd /secret")?;
     check_eq!(out.stdout.trim(), "/secret", "cwd of the container's process");
+    Ok(Outcome::Pass)
+}
+
+/// runc makes a missing process.cwd (0755) when it creates the container, so a workingDir
+/// the image lacks works; `exec` does not (see `failed_exec_exits_255`).
+fn create_makes_cwd(ctx: &mut Ctx) -> Result<Outcome> {
+    let mut b = ctx.bundle()?;
+    spec::set(&mut b.config, "/root/readonly", json!(true))?;
+    spec::set(&mut b.config, "/process/cwd", json!("/made/by/runtime"))?;
+    spec::shell(&mut b.config, "echo $(pwd) $(stat -c %a:%u:%F /made/by/runtime)")?;
+    let (_, out) = ctx.run(&b)?;
+    let out = out.ok("run with a cwd missing from a read-only rootfs")?;
+    check_eq!(out.stdout.trim(), "/made/by/runtime 755:0:directory", "cwd, and the mode, owner and type of the directory made for it");
     Ok(Outcome::Pass)
 }
 
