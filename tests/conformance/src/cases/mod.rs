@@ -62,8 +62,7 @@
 //!   1.0.2-dev and no memoryPolicy.
 //! - `compat/pidfd_socket_create`, `compat/pidfd_socket_nobody_listening_refused`,
 //!   `compat/pidfd_socket_run_detached`, `compat/pidfd_socket_exec`: runc 1.1.5 predates
-//!   `--pidfd-socket` (runc 1.2) and refuses the flag. (runc 1.3.6 passes all but the
-//!   refusal, where it leaves the container's state dir behind.)
+//!   `--pidfd-socket` (runc 1.2) and refuses the flag.
 //!
 //! With `--systemd-cgroup` (the systemd lane of tests/vm), runc 1.1.5 also fails:
 //!
@@ -102,6 +101,8 @@
 //!   source or the mapping, not the mount's destination.
 //! - `idmap/features_says_enabled`: runc 1.3.6 takes `idmap` and `ridmap` but lists neither in
 //!   `features.mountOptions`.
+//! - `compat/pidfd_socket_nobody_listening_refused`: runc 1.3.6 refuses a `--pidfd-socket`
+//!   nobody listens on, but leaves the container's state dir behind.
 //!
 //! What runc 1.3 gained over 1.1.5, so these are plain cases there: the time namespace, the
 //! shared and unbindable rootfs propagation, `domainname`, the 2025/2026 /dev and console
