@@ -43,6 +43,8 @@ pub struct CreateOptions<'a> {
     pub rootless: bool,
     /// Runs the container process once it is started (`executor::DefaultExecutor` execs it).
     pub executor: &'a dyn Executor,
+    /// `--pidfd-socket`: where a pidfd of init goes once it is ready.
+    pub pidfd_socket: Option<&'a Path>,
 }
 
 /// A created container, waiting on its exec fifo.
@@ -215,6 +217,7 @@ fn create_in(
         Some(path) => Some(tty::connect(&path).map_err(|source| ContainerError::SeccompListener { path, source })?),
         None => None,
     };
+    let pidfd_socket = o.pidfd_socket.map(crate::pidfd_socket::connect).transpose()?;
     let in_user_ns = plan.id_maps.is_some() || plan.joins.iter().any(|j| j.kind == NsKind::User);
     let ctx = InitContext {
         id: o.id,
@@ -314,6 +317,9 @@ fn create_in(
     };
 
     crate::failpoint::hit("create:after-ready");
+    if let Some(sock) = &pidfd_socket {
+        crate::pidfd_socket::send(sock, pid, child.pidfd.as_ref().map(|fd| fd.as_fd()), crate::pidfd_socket::Kind::Init)?;
+    }
     crate::telemetry::record_timeline(&timeline);
     st.created = crate::rfc3339::now();
     st.status = Status::Created;

@@ -68,6 +68,13 @@ pub enum ContainerError {
     BadSignal(String),
     #[error("write pid file {path:?}")]
     PidFile { path: PathBuf, #[source] source: std::io::Error },
+    #[error(transparent)]
+    SubCgroup(#[from] crate::exec_cgroup::SubCgroupError),
+    /// The process of `exec` (flags or `--process`), which is not the config.json's.
+    #[error("invalid exec process")]
+    ExecProcess(#[source] SpecError),
+    #[error("pidfd socket {path:?}")]
+    PidfdSocket { path: PathBuf, #[source] source: std::io::Error },
 }
 
 impl ContainerError {

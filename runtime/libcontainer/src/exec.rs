@@ -40,6 +40,10 @@ pub struct ExecOptions<'a> {
     pub ignore_paused: bool,
     /// Runs the process inside the container.
     pub executor: &'a dyn Executor,
+    /// `--cgroup`: the sub-cgroup(s) of the container's cgroup the process joins.
+    pub sub_cgroups: &'a [String],
+    /// `--pidfd-socket`: where a pidfd of the process goes once it is ready.
+    pub pidfd_socket: Option<&'a Path>,
 }
 
 /// Flag overrides for `exec` without `--process`, applied to the container's own process.
@@ -117,10 +121,26 @@ pub fn process_from_flags(base: &Process, o: &Overrides) -> Result<Process, Cont
     Ok(p)
 }
 
+/// What a `--process` file leaves out comes from the container's own process, as runc does:
+/// the capabilities (left out, the process would keep every capability of the runtime), the
+/// AppArmor profile and the SELinux label. The rest stays as the file says. Pure.
+pub fn inherit_from_container(p: &mut Process, container: &Process) {
+    if p.capabilities().is_none() {
+        p.set_capabilities(container.capabilities().clone());
+    }
+    if p.apparmor_profile().is_none() {
+        p.set_apparmor_profile(container.apparmor_profile().clone());
+    }
+    if p.selinux_label().is_none() {
+        p.set_selinux_label(container.selinux_label().clone());
+    }
+}
+
 /// Runs the process; returns its exit code (0 with `detach`).
 pub fn exec(o: ExecOptions) -> Result<i32, ContainerError> {
     crate::telemetry::attr("container.id", o.id);
-    let mut plan = plan::plan_process_of(&o.process, crate::lsm::selinux_enabled()).map_err(ContainerError::Spec)?;
+    let mut plan = plan::plan_process_of(&o.process, crate::lsm::selinux_enabled()).map_err(ContainerError::ExecProcess)?;
+    let sub_cgroups = crate::exec_cgroup::parse(o.sub_cgroups)?;
     let st = {
         let dir = ContainerDir::open(o.root, o.id)?;
         let st = dir.load()?;
@@ -133,12 +153,24 @@ pub fn exec(o: ExecOptions) -> Result<i32, ContainerError> {
         (st, status)
     };
     let (st, status) = st;
+    // The cgroup the process joins: the container's, or the sub-cgroup `--cgroup` names,
+    // which must exist already.
+    let cgroup = match &st.cgroup {
+        Some(cg) if !sub_cgroups.is_empty() => {
+            let placed = crate::exec_cgroup::place(cg, &sub_cgroups)?;
+            crate::exec_cgroup::check_exists(&placed)?;
+            Some(placed)
+        }
+        None if !sub_cgroups.is_empty() => return Err(ContainerError::NoCgroup(o.id.to_string())),
+        other => other.clone(),
+    };
     // The container's personality holds for every process in it.
     plan.extra.personality = st.personality;
     let workload = Workload { args: &plan.args, env: &plan.env, cwd: &plan.cwd, annotations: &st.annotations };
     o.executor.can_handle(&workload).map_err(|reason| ContainerError::NoExecutor { program: plan.args[0].clone(), reason })?;
     let init = st.pid;
     let (mut keep, console) = Console::endpoints(o.console, plan.terminal)?;
+    let pidfd_socket = o.pidfd_socket.map(crate::pidfd_socket::connect).transpose()?;
     let joins = differing_namespaces(init)?;
     let route = join_route(nix::unistd::geteuid().is_root(), &joins);
     let sfd = if o.detach { None } else { Some(run::block_signals()?) };
@@ -207,8 +239,24 @@ pub fn exec(o: ExecOptions) -> Result<i32, ContainerError> {
         Some(cpus) => crate::sched::set_affinity(pid.as_raw(), cpus).map_err(|e| ContainerError::sys(e.op, e.errno)),
         None => Ok(()),
     };
-    let added = pinned.and_then(|()| match &st.cgroup {
-        Some(cg) => HostFacts::read().map_err(ContainerError::from).and_then(|h| Ok(libcgroups::from_state(&h.cgroups, cg)?)).and_then(|m| Ok(m.add_task(pid.as_raw())?)),
+    let add_to = |cg: &libcgroups::CgroupState| -> Result<(), ContainerError> {
+        let h = HostFacts::read()?;
+        Ok(libcgroups::from_state(&h.cgroups, cg)?.add_task(pid.as_raw())?)
+    };
+    let added = pinned.and_then(|()| match &cgroup {
+        Some(cg) => match add_to(cg) {
+            // runc-exec(8): on cgroup v2, a container's cgroup that holds no processes of
+            // its own (controllers enabled for its children) refuses one; without --cgroup
+            // the process then joins the cgroup of the container's init.
+            Err(ContainerError::Cgroup(e)) if sub_cgroups.is_empty() && crate::exec_cgroup::is_busy(&e) => {
+                let text = std::fs::read_to_string(format!("/proc/{init}/cgroup")).unwrap_or_default();
+                match crate::exec_cgroup::init_fallback(cg, &text) {
+                    Some(fallback) => add_to(&fallback),
+                    None => Err(e.into()),
+                }
+            }
+            other => other,
+        },
         None => Ok(()),
     });
     // A user may exec into their own container without a writable cgroup, as they could
@@ -238,6 +286,13 @@ pub fn exec(o: ExecOptions) -> Result<i32, ContainerError> {
         }
         Ok(ToParent::MountsReady | ToParent::Forked { .. }) | Err(ChannelError::Closed) => return Err(ContainerError::InitDied(crate::create::reap(pid))),
         Err(e) => return Err(e.into()),
+    }
+    if let Some(sock) = &pidfd_socket {
+        if let Err(e) = crate::pidfd_socket::send(sock, pid, None, crate::pidfd_socket::Kind::Exec) {
+            let _ = nix::sys::signal::kill(pid, Signal::SIGKILL);
+            let _ = waitpid(pid, None);
+            return Err(e);
+        }
     }
     // The child's end is close-on-exec, or closed by the executor's handover: EOF means the
     // program is starting.
@@ -403,7 +458,7 @@ impl ExecChild<'_> {
         self.join_all()?;
         nix::unistd::setsid().ctx(|| "setsid").stage("namespaces")?;
         if let Some(sock) = &self.console {
-            tty::setup(sock, false).stage("console")?;
+            tty::setup(sock, false, self.plan.console_size).stage("console")?;
         }
         let mut listener_state = self.listener_state.clone();
         listener_state["pid"] = serde_json::json!(host_pid);
@@ -456,6 +511,27 @@ mod tests {
         assert!(p.capabilities().as_ref().unwrap().bounding().as_ref().unwrap().contains(&oci_spec::runtime::Capability::NetAdmin));
         assert_eq!(p.no_new_privileges(), Some(true));
         assert_eq!(p.terminal(), Some(true));
+    }
+
+    #[test]
+    fn a_process_file_takes_what_it_leaves_out_from_the_container() {
+        let mut container = base();
+        container.set_apparmor_profile(Some("ctr-profile".into()));
+        container.set_selinux_label(Some("u:r:ctr:s0".into()));
+        let mut p: Process = serde_json::from_value(serde_json::json!({"args": ["id"], "cwd": "/", "user": {"uid": 0, "gid": 0}})).unwrap();
+        inherit_from_container(&mut p, &container);
+        assert_eq!(p.capabilities(), container.capabilities());
+        assert_eq!(p.apparmor_profile().as_deref(), Some("ctr-profile"));
+        assert_eq!(p.selinux_label().as_deref(), Some("u:r:ctr:s0"));
+        // What the file says stays, an empty capability set too.
+        let mut p: Process = serde_json::from_value(serde_json::json!({
+            "args": ["id"], "cwd": "/", "user": {"uid": 0, "gid": 0},
+            "capabilities": {"bounding": [], "effective": [], "permitted": []}, "apparmorProfile": "own"
+        }))
+        .unwrap();
+        inherit_from_container(&mut p, &container);
+        assert_eq!(p.capabilities().as_ref().unwrap().bounding().as_ref().map(|b| b.len()), Some(0));
+        assert_eq!(p.apparmor_profile().as_deref(), Some("own"));
     }
 
     #[test]

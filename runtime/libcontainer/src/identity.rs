@@ -3,6 +3,8 @@
 
 use std::path::Path;
 
+use nix::errno::Errno;
+use nix::sys::stat::SFlag;
 use nix::unistd::{setgroups, setresgid, setresuid, Gid, Uid};
 
 use crate::plan::{CapSets, ProcessPlan};
@@ -89,6 +91,82 @@ pub fn switch_user(p: &ProcessPlan, allow_setgroups: bool, keep_caps: bool) -> R
     Ok(())
 }
 
+/// Gives the process's stdio to its user, before the switch, as runc does, so that a
+/// non-root process can reopen its own /dev/stdout or /dev/tty: the pty the runtime made
+/// (with `terminal`; its group stays the devpts `gid=`), and pipes and sockets (a shim's
+/// stdio). Host files and terminals passed through are left alone: they are the caller's,
+/// not the container's. Like runc, an owner the user namespace cannot map (EINVAL, EPERM)
+/// or a read-only /dev (EROFS) leaves the fd as it is.
+pub fn give_stdio_to_user(uid: u32, terminal: bool) -> Result<(), SysError> {
+    for fd in 0..=2 {
+        // SAFETY: borrowing a standard fd number for the duration of this iteration; a
+        // closed one fails fstat with EBADF and is skipped.
+        let st = match nix::sys::stat::fstat(unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) }) {
+            Ok(st) => st,
+            Err(_) => continue,
+        };
+        if st.st_uid == uid || !stdio_goes_to_user(SFlag::from_bits_truncate(st.st_mode & SFlag::S_IFMT.bits()), st.st_rdev, terminal) {
+            continue;
+        }
+        // SAFETY: fchown on a standard fd; -1 keeps the group.
+        if unsafe { libc::fchown(fd, uid, u32::MAX) } != 0 {
+            match Errno::last() {
+                Errno::EINVAL | Errno::EPERM | Errno::EROFS => {}
+                e => return Err(SysError::new(format!("give stdio fd {fd} to uid {uid}"), e)),
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Which stdio `give_stdio_to_user` hands over. Pure.
+fn stdio_goes_to_user(kind: SFlag, rdev: u64, terminal: bool) -> bool {
+    match kind {
+        SFlag::S_IFIFO | SFlag::S_IFSOCK => true,
+        // With a terminal, stdio is the pty slave the runtime just made (UNIX98 majors).
+        SFlag::S_IFCHR => terminal && (136..=143).contains(&nix::sys::stat::major(rdev)),
+        _ => false,
+    }
+}
+
+/// runc's HOME: when the process's env has no HOME (or an empty one), it gets the home of
+/// its uid in the container's /etc/passwd, or "/" when the uid has no entry. Returns the env
+/// to use, or None when it stays as it is. Pure: `passwd` gives the file's text, asked for
+/// only when needed.
+pub fn env_with_home(env: &[String], uid: u32, passwd: impl FnOnce() -> Option<String>) -> Option<Vec<String>> {
+    let has_home = env.iter().any(|e| e.strip_prefix("HOME=").is_some_and(|v| !v.is_empty()));
+    if has_home {
+        return None;
+    }
+    let home = passwd().and_then(|text| home_of(&text, uid)).unwrap_or_else(|| "/".to_string());
+    let mut out: Vec<String> = env.iter().filter(|e| !e.starts_with("HOME=")).cloned().collect();
+    out.push(format!("HOME={home}"));
+    Some(out)
+}
+
+/// The home directory of `uid` in passwd(5) text (name:password:uid:gid:gecos:home:shell).
+fn home_of(passwd: &str, uid: u32) -> Option<String> {
+    passwd.lines().find_map(|line| {
+        let fields: Vec<&str> = line.split(':').collect();
+        (fields.len() >= 6 && fields[2].parse::<u32>().ok() == Some(uid)).then(|| fields[5].to_string())
+    })
+}
+
+/// The container's /etc/passwd, after pivot_root: resolved inside the root, a regular file
+/// only (never a fifo or device to block on), at most 4 MiB. None when it is not there.
+pub fn read_passwd() -> Option<String> {
+    use std::io::Read;
+    let root = crate::in_root::Root::open(Path::new("/")).ok()?;
+    let fd = root.open_at(Path::new("/etc/passwd"), nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_NONBLOCK).ok()?;
+    match crate::in_root::kind_of(&fd) {
+        Ok((SFlag::S_IFREG, _)) => {}
+        _ => return None,
+    }
+    let mut text = String::new();
+    std::fs::File::from(fd).take(4 << 20).read_to_string(&mut text).ok()?;
+    Some(text)
+}
+
 /// Sets the effective, permitted and inheritable sets, then raises the ambient ones.
 pub fn set_capabilities(caps: &CapSets) -> Result<(), SysError> {
     let set_of = |mask: u64| -> caps::CapsHashSet { caps::all().into_iter().filter(|c| mask & (1u64 << c.index()) != 0).collect() };
@@ -121,10 +199,58 @@ pub fn set_umask(umask: Option<u32>) {
 /// /proc/self/fd/N could otherwise land on an fd the runtime still holds (CVE-2024-21626).
 pub fn set_cwd(cwd: &Path) -> Result<(), SysError> {
     nix::unistd::chdir(cwd).ctx(|| format!("chdir to cwd {cwd:?}"))?;
+    check_cwd_inside(cwd)
+}
+
+/// The first try at the cwd, made before the user switch with the runtime's rights, as runc
+/// does: a directory the process's user may not search is still reached. `Ok(false)` when
+/// that was refused (EACCES, EPERM: a root-squashed or user-owned directory), and
+/// `set_cwd` must try again as the user.
+pub fn set_cwd_before_user(cwd: &Path) -> Result<bool, SysError> {
+    match nix::unistd::chdir(cwd) {
+        Ok(()) => check_cwd_inside(cwd).map(|()| true),
+        Err(Errno::EACCES | Errno::EPERM) => Ok(false),
+        Err(e) => Err(SysError::new(format!("chdir to cwd {cwd:?}"), e)),
+    }
+}
+
+fn check_cwd_inside(cwd: &Path) -> Result<(), SysError> {
     match nix::unistd::getcwd() {
         // Outside the root, getcwd(2) fails with ENOENT or returns "(unreachable)/...".
         Ok(p) if p.is_absolute() => Ok(()),
         Ok(_) => Err(SysError::new(format!("cwd {cwd:?} is outside the container"), nix::Error::EPERM)),
         Err(e) => Err(SysError::new(format!("cwd {cwd:?} is outside the container"), e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn home_comes_from_passwd_when_env_has_none() {
+        let passwd = || Some("root:x:0:0:root:/root:/bin/sh\nbob:x:1000:1000::/home/bob:/bin/sh\n".to_string());
+        let env = |e: &[&str]| -> Vec<String> { e.iter().map(|s| s.to_string()).collect() };
+        assert_eq!(env_with_home(&env(&["PATH=/bin"]), 0, passwd), Some(env(&["PATH=/bin", "HOME=/root"])));
+        assert_eq!(env_with_home(&env(&["PATH=/bin"]), 1000, passwd), Some(env(&["PATH=/bin", "HOME=/home/bob"])));
+        // No entry, or no passwd: "/".
+        assert_eq!(env_with_home(&env(&[]), 2000, passwd), Some(env(&["HOME=/"])));
+        assert_eq!(env_with_home(&env(&[]), 0, || None), Some(env(&["HOME=/"])));
+        // An empty HOME counts as none and is replaced; a set one stays, passwd unread.
+        assert_eq!(env_with_home(&env(&["HOME=", "A=1"]), 0, passwd), Some(env(&["A=1", "HOME=/root"])));
+        assert_eq!(env_with_home(&env(&["HOME=/x"]), 0, || panic!("read passwd")), None);
+    }
+
+    #[test]
+    fn stdio_handed_over_is_pipes_sockets_and_our_pty() {
+        let pty = nix::sys::stat::makedev(136, 3);
+        let null = nix::sys::stat::makedev(1, 3);
+        assert!(stdio_goes_to_user(SFlag::S_IFIFO, 0, false));
+        assert!(stdio_goes_to_user(SFlag::S_IFSOCK, 0, false));
+        assert!(stdio_goes_to_user(SFlag::S_IFCHR, pty, true));
+        // Without a terminal a pty on stdio is the caller's, as are /dev/null and files.
+        assert!(!stdio_goes_to_user(SFlag::S_IFCHR, pty, false));
+        assert!(!stdio_goes_to_user(SFlag::S_IFCHR, null, true));
+        assert!(!stdio_goes_to_user(SFlag::S_IFREG, 0, true));
     }
 }

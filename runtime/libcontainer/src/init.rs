@@ -150,6 +150,9 @@ fn stages(ctx: &InitContext) -> Result<(Prepared, OwnedFd), Failure> {
         if let Some(sock) = &ctx.notify_socket {
             rootfs::bind_notify_socket(&root, sock).stage("mounts")?;
         }
+        // As runc: a missing cwd is made (0755, resolved inside the root, after the mounts
+        // and before a read-only root), so a workingDir the image lacks still works.
+        root.make(&plan.process.cwd, in_root::Leaf::Dir).map_err(SysError::from).stage("cwd")?;
         Ok(())
     })?;
 
@@ -179,7 +182,7 @@ fn stages(ctx: &InitContext) -> Result<(Prepared, OwnedFd), Failure> {
     set_comm("youki:rootfs");
     tl.stage("finish rootfs", || -> Result<(), ChildError> {
         if let Some(sock) = &ctx.console {
-            tty::setup(sock, true).stage("console")?;
+            tty::setup(sock, true, plan.process.console_size).stage("console")?;
         }
         if !plan.sysctl.is_empty() {
             let proc = procfs::ProcRoot::open().map_err(SysError::from).stage("sysctl")?;

@@ -138,6 +138,8 @@ pub struct ProcessPlan {
     pub env: Vec<String>,
     pub cwd: PathBuf,
     pub terminal: bool,
+    /// `consoleSize` as (rows, columns), for the pty made with `terminal`.
+    pub console_size: Option<(u16, u16)>,
     pub uid: u32,
     pub gid: u32,
     pub additional_gids: Vec<u32>,
@@ -404,6 +406,7 @@ pub fn plan_process_of(p: &oci_spec::runtime::Process, selinux_on: bool) -> Resu
         env,
         cwd: clean(p.cwd()),
         terminal: p.terminal().unwrap_or(false),
+        console_size: p.console_size().map(|b| (clamp_u16(b.height()), clamp_u16(b.width()))),
         uid: user.uid(),
         gid: user.gid(),
         additional_gids: user.additional_gids().clone().unwrap_or_default(),
@@ -414,6 +417,10 @@ pub fn plan_process_of(p: &oci_spec::runtime::Process, selinux_on: bool) -> Resu
         oom_score_adj: p.oom_score_adj(),
         extra,
     })
+}
+
+fn clamp_u16(v: u64) -> u16 {
+    u16::try_from(v).unwrap_or(u16::MAX)
 }
 
 fn cap_mask(set: &Option<oci_spec::runtime::Capabilities>) -> u64 {

@@ -54,6 +54,9 @@ pub fn apply(
     // openat2, the new mount API, memfd_create). The fds opened from here on are all
     // close-on-exec; the labels only take effect at the next execve, and nothing but
     // startContainer hooks (which runc also runs under them) execs before the workload.
+    // HOME from the container's /etc/passwd, read before the filter too.
+    let env = identity::env_with_home(workload.env, p.uid, identity::read_passwd);
+    let workload = &Workload { env: env.as_deref().unwrap_or(workload.env), ..*workload };
     let inherited = open_fds(3 + preserve_fds.max(0)).stage("fds")?;
     prepare_fds(preserve_fds).stage("fds")?;
     crate::lsm::apply(&p.extra.labels).stage("lsm")?;
@@ -68,6 +71,8 @@ pub fn apply(
     if !p.no_new_privileges {
         load_seccomp(seccomp, filter.as_ref())?;
     }
+    identity::give_stdio_to_user(p.uid, p.terminal).stage("user")?;
+    let cwd_done = identity::set_cwd_before_user(&p.cwd).stage("cwd")?;
     identity::switch_user(p, setgroups_allowed(), p.caps.is_some()).stage("user")?;
     if let Some(caps) = &p.caps {
         identity::set_capabilities(caps).stage("capabilities")?;
@@ -75,7 +80,9 @@ pub fn apply(
     if p.no_new_privileges {
         identity::set_no_new_privs().stage("noNewPrivileges")?;
     }
-    identity::set_cwd(&p.cwd).stage("cwd")?;
+    if !cwd_done {
+        identity::set_cwd(&p.cwd).stage("cwd")?;
+    }
     let launch = executor.prepare(workload)?;
     if p.no_new_privileges {
         load_seccomp(seccomp, filter.as_ref())?;

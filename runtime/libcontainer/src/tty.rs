@@ -63,14 +63,15 @@ pub fn connect(path: &Path) -> std::io::Result<OwnedFd> {
 }
 
 /// Makes the pty and hands its master to the socket. Runs after pivot_root. `console` binds
-/// the pty over /dev/console too (for the container's init, not for `exec`).
+/// the pty over /dev/console too (for the container's init, not for `exec`); `size` is
+/// `process.consoleSize` (rows, columns), set before the master leaves.
 ///
 /// CVE-2025-52565: nothing here goes by a name the container could swap. The master comes
 /// from /dev/ptmx opened inside the root and checked to be a devpts ptmx; the slave comes
 /// from the master (TIOCGPTPEER), not from /dev/pts/N; /dev/console is opened without
 /// following a symlink (a symlink or anything but a file or device there is replaced by an
 /// empty file), and the pty is attached to that fd with move_mount.
-pub fn setup(socket: &OwnedFd, console: bool) -> Result<(), SysError> {
+pub fn setup(socket: &OwnedFd, console: bool, size: Option<(u16, u16)>) -> Result<(), SysError> {
     let root = Root::open(Path::new("/"))?;
     let master = root.open_at(Path::new("/dev/ptmx"), OFlag::O_RDWR | OFlag::O_NOCTTY)?;
     let (kind, st) = in_root::kind_of(&master).ctx(|| "stat /dev/ptmx")?;
@@ -86,6 +87,13 @@ pub fn setup(socket: &OwnedFd, console: bool) -> Result<(), SysError> {
     let (kind, st) = in_root::kind_of(&slave).ctx(|| format!("stat pty {name:?}"))?;
     if kind != SFlag::S_IFCHR || !(PTS_MAJORS).contains(&major(st.st_rdev)) {
         return Err(SysError::new(format!("open pty {name:?}: not a pty slave"), Errno::EPERM));
+    }
+    if let Some((rows, cols)) = size {
+        let ws = libc::winsize { ws_row: rows, ws_col: cols, ws_xpixel: 0, ws_ypixel: 0 };
+        // SAFETY: TIOCSWINSZ on a pty master with a valid winsize.
+        if unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCSWINSZ, &ws) } < 0 {
+            return Err(SysError::new(format!("set the size of {name:?} to {rows}x{cols}"), nix::Error::last()));
+        }
     }
     // /dev/console is the pty too, as the runtime-spec asks.
     if console && root.open_at(Path::new("/dev"), OFlag::O_PATH | OFlag::O_DIRECTORY).is_ok() {

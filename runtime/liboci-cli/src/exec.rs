@@ -70,6 +70,10 @@ pub struct Exec {
     #[arg(long)]
     pub ignore_paused: bool,
 
+    /// AF_UNIX socket that receives a pidfd of the new process
+    #[arg(long, value_name = "PATH")]
+    pub pidfd_socket: Option<PathBuf>,
+
     /// Sub-cgroup to run in, [CONTROLLER[,CONTROLLER]:]PATH; repeatable on cgroup v1
     #[arg(long, value_name = "[CTRL:]PATH")]
     pub cgroup: Vec<String>,

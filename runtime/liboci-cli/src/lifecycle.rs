@@ -31,6 +31,10 @@ pub struct CreateOpts {
     /// Pass N extra fds (after stdio and $LISTEN_FDS) into the container
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub preserve_fds: u32,
+
+    /// AF_UNIX socket that receives a pidfd of the container's init process
+    #[arg(long, value_name = "PATH")]
+    pub pidfd_socket: Option<PathBuf>,
 }
 
 /// `create [OPTIONS] ID`: set up the container and leave it waiting for `start`.

@@ -70,6 +70,7 @@ fn containerd_create_with_globals_first() {
                 no_pivot: true,
                 no_new_keyring: true,
                 preserve_fds: 0,
+                pidfd_socket: None,
             },
             container_id: "abc".into(),
         }
@@ -518,4 +519,29 @@ fn help_exits_0() {
     assert_eq!(exit_code(&parse_err("--help")), 0);
     assert_eq!(exit_code(&parse_err("create -h")), 0);
     assert_eq!(exit_code(&parse_err("")), 0);
+}
+
+#[test]
+fn pidfd_socket_on_create_run_and_exec() {
+    let Some(Command::Create(c)) = shim("create --bundle /b --pidfd-socket /tmp/p.sock abc").command else {
+        panic!("not create")
+    };
+    assert_eq!(c.opts.pidfd_socket, Some(p("/tmp/p.sock")));
+    let Some(Command::Run(r)) = shim("run -d --pidfd-socket /tmp/p.sock abc").command else {
+        panic!("not run")
+    };
+    assert_eq!(r.opts.pidfd_socket, Some(p("/tmp/p.sock")));
+    let Some(Command::Exec(e)) = shim("exec --pidfd-socket /tmp/e.sock abc true").command else {
+        panic!("not exec")
+    };
+    assert_eq!(e.pidfd_socket, Some(p("/tmp/e.sock")));
+    assert_eq!(e.command, ["true"]);
+}
+
+#[test]
+fn exec_cgroup_repeats() {
+    let Some(Command::Exec(e)) = shim("exec --cgroup memory:a --cgroup cpu,cpuacct:b abc true").command else {
+        panic!("not exec")
+    };
+    assert_eq!(e.cgroup, ["memory:a", "cpu,cpuacct:b"]);
 }

@@ -33,6 +33,8 @@ fn main() {
     if let Some(name) = cli.command.as_ref().map(commands::name) {
         libcontainer::telemetry::init(name);
     }
+    // runc exits 255 when `exec` itself fails (and with the process's status otherwise).
+    let failed = if matches!(cli.command, Some(liboci_cli::Command::Exec(_))) { 255 } else { 1 };
     let code = match commands::dispatch(cli) {
         Ok(code) => {
             libcontainer::telemetry::finish(None);
@@ -47,7 +49,7 @@ fn main() {
                 eprintln!("{msg}");
             }
             libcontainer::telemetry::finish(Some(&msg));
-            1
+            failed
         }
     };
     std::process::exit(code);

@@ -1,5 +1,6 @@
 //! The receiving end of `--console-socket`: a unix socket server that takes the pty master
 //! the runtime sends with SCM_RIGHTS, then drains everything the container writes to it.
+//! `FdSocket` is the same server for `--pidfd-socket`, keeping the message's payload too.
 
 use anyhow::{bail, Context, Result};
 use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
@@ -50,7 +51,36 @@ impl ConsoleSocket {
     }
 }
 
+/// Listens on a socket path; the first connection's fd and the bytes sent with it arrive on
+/// `fd`.
+pub struct FdSocket {
+    fd: Receiver<Result<(OwnedFd, Vec<u8>)>>,
+}
+
+impl FdSocket {
+    pub fn listen(path: &Path) -> Result<FdSocket> {
+        let listener =
+            UnixListener::bind(path).with_context(|| format!("binding {}", path.display()))?;
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(accept_fd(&listener));
+        });
+        Ok(FdSocket { fd: rx })
+    }
+
+    /// The fd and the message's payload, once the runtime sent them.
+    pub fn recv(&self, limit: Duration) -> Result<(OwnedFd, Vec<u8>)> {
+        self.fd
+            .recv_timeout(limit)
+            .context("the runtime sent no fd on the socket")?
+    }
+}
+
 fn accept_master(listener: &UnixListener) -> Result<OwnedFd> {
+    accept_fd(listener).map(|(fd, _)| fd)
+}
+
+fn accept_fd(listener: &UnixListener) -> Result<(OwnedFd, Vec<u8>)> {
     let (stream, _) = listener
         .accept()
         .context("accepting on the console socket")?;
@@ -77,6 +107,7 @@ fn accept_master(listener: &UnixListener) -> Result<OwnedFd> {
         // SAFETY: these fds were just received and are owned by nobody else.
         drop(unsafe { OwnedFd::from_raw_fd(extra) });
     }
+    let payload = msg.iovs().next().map(|b| b.to_vec()).unwrap_or_default();
     // SAFETY: as above; ownership moves into the OwnedFd.
-    Ok(unsafe { OwnedFd::from_raw_fd(first) })
+    Ok((unsafe { OwnedFd::from_raw_fd(first) }, payload))
 }

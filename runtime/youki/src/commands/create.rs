@@ -36,6 +36,7 @@ fn options<'a>(
             Rootless::Auto => !nix::unistd::geteuid().is_root(),
         },
         executor,
+        pidfd_socket: o.pidfd_socket.as_deref(),
     }
 }
 

@@ -9,14 +9,16 @@ use libcontainer::create::Console;
 use libcontainer::exec::{ExecOptions, Overrides};
 
 pub fn exec(root: &Path, e: Exec) -> Result<i32> {
-    if !e.cgroup.is_empty() {
-        // runc's sub-cgroup placement; refused rather than silently run in the container's own.
-        bail!("exec --cgroup {:?}: running the process in a sub-cgroup is not supported yet", e.cgroup.join(","));
-    }
     let process = match &e.process {
         Some(path) => {
             let text = std::fs::read(path).with_context(|| format!("read process file {path:?}"))?;
-            parse_process(&text).with_context(|| format!("invalid process file {path:?}"))?
+            let mut process = parse_process(&text).with_context(|| format!("invalid process file {path:?}"))?;
+            let state = libcontainer::lifecycle::state(root, &e.container_id)?;
+            let (_, spec) = libcontainer::create::load_spec(&state.bundle)?;
+            if let Some(container) = spec.process() {
+                libcontainer::exec::inherit_from_container(&mut process, container);
+            }
+            process
         }
         None => {
             if e.command.is_empty() {
@@ -56,18 +58,58 @@ pub fn exec(root: &Path, e: Exec) -> Result<i32> {
         preserve_fds: e.preserve_fds as i32,
         ignore_paused: e.ignore_paused,
         executor: &executor,
+        sub_cgroups: &e.cgroup,
+        pidfd_socket: e.pidfd_socket.as_deref(),
     })?)
 }
 
-/// A process.json: straight from the bytes (errors keep their line), or, when it uses the
-/// runtime-spec names of scheduler flags that oci-spec spells otherwise, through a respelling.
+/// A process.json: straight from the bytes (errors keep their line), or, when it leaves out
+/// `user` (runc then runs it as uid 0, gid 0) or uses the runtime-spec names of scheduler
+/// flags that oci-spec spells otherwise, through those fixes.
 fn parse_process(text: &[u8]) -> serde_json::Result<oci_spec::runtime::Process> {
     serde_json::from_slice(text).or_else(|e| {
         let mut v: serde_json::Value = serde_json::from_slice(text)?;
-        if libcontainer::process_extra::respell_sched_flags(Some(&mut v)) {
+        let defaulted = default_user(&mut v);
+        let respelled = libcontainer::process_extra::respell_sched_flags(Some(&mut v));
+        if defaulted || respelled {
             serde_json::from_value(v)
         } else {
             Err(e)
         }
     })
+}
+
+/// Puts `"user": {"uid": 0, "gid": 0}` in a process object that has no `user`; true when it
+/// did. Anything else (a `user` of the wrong shape) is left for the parser to refuse.
+fn default_user(v: &mut serde_json::Value) -> bool {
+    match v.as_object_mut() {
+        Some(obj) if !obj.contains_key("user") => {
+            obj.insert("user".into(), serde_json::json!({"uid": 0, "gid": 0}));
+            true
+        }
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_process_file_without_user_runs_as_root() {
+        let p = parse_process(br#"{"args": ["id"], "cwd": "/"}"#).unwrap();
+        assert_eq!((p.user().uid(), p.user().gid()), (0, 0));
+        let p = parse_process(br#"{"args": ["id"], "cwd": "/", "user": {"uid": 7, "gid": 8}}"#).unwrap();
+        assert_eq!((p.user().uid(), p.user().gid()), (7, 8));
+    }
+
+    #[test]
+    fn other_errors_in_a_process_file_stay() {
+        // A user of the wrong shape, a missing cwd: still refused, naming the field.
+        let e = parse_process(br#"{"args": ["id"], "cwd": "/", "user": {"uid": "x"}}"#).unwrap_err();
+        assert!(e.to_string().contains("invalid type"), "{e}");
+        let e = parse_process(br#"{"args": ["id"]}"#).unwrap_err();
+        assert!(e.to_string().contains("missing field `cwd`"), "{e}");
+        assert!(parse_process(b"[1]").is_err());
+    }
 }

@@ -67,6 +67,9 @@
 //! - `no_hang/kill_all_keeps_a_paused_container_paused`: runc 1.1.5 thaws the cgroup after
 //!   `kill --all`, so a paused container runs again; runc-pause(8) and the runtime-spec's
 //!   `paused` state want it to stay frozen until `resume`.
+//! - `compat/pidfd_socket_create`, `compat/pidfd_socket_nobody_listening_refused`,
+//!   `compat/pidfd_socket_run_detached`, `compat/pidfd_socket_exec`: runc 1.1.5 predates
+//!   `--pidfd-socket` (runc 1.2) and refuses the flag.
 //!
 //! With `--systemd-cgroup` (the systemd lane of tests/vm), runc 1.1.5 also fails:
 //!
@@ -105,6 +108,8 @@
 //!   source or the mapping, not the mount's destination.
 //! - `idmap/features_says_enabled`: runc 1.3.6 takes `idmap` and `ridmap` but lists neither in
 //!   `features.mountOptions`.
+//! - `compat/pidfd_socket_nobody_listening_refused`: runc 1.3.6 refuses a `--pidfd-socket`
+//!   nobody listens on, but leaves the container's state dir behind.
 //!
 //! What runc 1.3 gained over 1.1.5, so these are plain cases there: the time namespace, the
 //! shared and unbindable rootfs propagation, `domainname`, the 2025/2026 /dev and console
@@ -123,6 +128,7 @@ mod bad_input;
 mod cgroup_cmds;
 mod cgroups;
 mod checkpoint;
+mod compat;
 mod default_specs;
 mod devices;
 mod error_output;
@@ -224,6 +230,7 @@ pub fn all() -> Vec<Case> {
     cases.extend(cgroups::cases());
     cases.extend(cgroup_cmds::cases());
     cases.extend(exec::cases());
+    cases.extend(compat::cases());
     cases.extend(rootless::cases());
     cases.extend(seccomp::cases());
     cases.extend(no_hang::cases());
