@@ -66,10 +66,13 @@ enum Cmd {
     /// --image names the wasm test image)
     Wasm,
     /// A user-namespaced pod (hostUsers: false): its own user namespace mapping container ids
-    /// 0..65536 to host ids from --host-base, and an idmapped host volume (check idmap-volume)
+    /// 0..65536 to host ids from --host-base, and an idmapped host volume (known-failure names userns-pod, idmap)
     Userns {
         #[arg(long)]
         host_base: u32,
+        /// The volume without the mappings (a negative control: its checks must fail)
+        #[arg(long)]
+        plain_volume: bool,
     },
     /// The sandbox's and a container's spec carry --want as ociVersion (the handler's
     /// base_runtime_spec), and the runtime runs them
@@ -174,7 +177,7 @@ async fn run(cli: Cli) -> Result<usize> {
         Cmd::Cycle => cycle::run(&mut env).await?,
         Cmd::Failures => failures::run(&mut env).await?,
         Cmd::Wasm => wasm::run(&mut env).await?,
-        Cmd::Userns { host_base } => userns::run(&mut env, host_base).await?,
+        Cmd::Userns { host_base, plain_volume } => userns::run(&mut env, host_base, plain_volume).await?,
         Cmd::OciVersion { want } => ociver::run(&mut env, &want).await?,
         Cmd::Smoke { gone } => smoke::run(&mut env, gone).await?,
         Cmd::Bench { runs, warmup } => bench::run(&mut env, runs, warmup).await?,
