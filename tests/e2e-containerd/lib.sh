@@ -86,8 +86,9 @@ lib_busybox_image() {
     lib_oci_image "$1" "$2" lib_busybox_rootfs --config.cmd /bin/sh --config.env PATH=/bin
 }
 
-# `containerd config default` with root, state, the grpc socket and /opt/containerd moved
-# under WORK, oom_score_adj restricted (root lacks CAP_SYS_RESOURCE here). Extra sed
+# `containerd config default` (1.6's schema 2 or 2.x's schema 3, whichever containerd is
+# first on PATH) with root, state, the grpc socket, /opt/containerd and 2.x's NRI socket
+# moved under WORK, oom_score_adj restricted (root lacks CAP_SYS_RESOURCE here). Extra sed
 # expressions may follow. Used where the full default config matters (the installer edits
 # it in place).
 lib_containerd_default_config() {
@@ -96,8 +97,9 @@ lib_containerd_default_config() {
     containerd config default \
         | sed -e "s|^root = .*|root = \"$work/root\"|" \
               -e "s|^state = .*|state = \"$work/state\"|" \
-              -e "s|^  address = \"/run/containerd/containerd.sock\"|  address = \"$sock\"|" \
-              -e "s|^    path = \"/opt/containerd\"|    path = \"$work/opt\"|" \
+              -e "s|^  address = [\"']/run/containerd/containerd.sock[\"']|  address = \"$sock\"|" \
+              -e "s|^    path = [\"']/opt/containerd[\"']|    path = \"$work/opt\"|" \
+              -e "s|^\( *\)socket_path = [\"']/var/run/nri/nri.sock[\"']|\1socket_path = \"$work/nri.sock\"|" \
               -e "s|restrict_oom_score_adj = false|restrict_oom_score_adj = true|" \
               "$@"
 }

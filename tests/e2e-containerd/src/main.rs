@@ -1,7 +1,9 @@
 //! `cri-e2e`: stands in for the kubelet in front of a real containerd. It walks the pod
 //! cycle (`cycle`), checks how failures reach the user (`failures`), runs wasm modules in a
-//! pod (`wasm`), runs one plain pod (`smoke`), a user-namespaced pod (`userns`), checks a
-//! spec's ociVersion (`oci-version`) and times pod starts (`bench`) on one runtime handler; with `--otlp` it also receives the runtime's spans and checks their tree.
+//! pod (`wasm`), runs a user-namespaced pod (`userns`), checks a spec's ociVersion
+//! (`oci-version`), runs one plain pod (`smoke`) or holds one across a change (`hold`,
+//! `release`), and times pod starts (`bench`) on one runtime handler; with `--otlp` it also
+//! receives the runtime's spans and checks their tree.
 //! tests/e2e-containerd/run.sh sets up the containerd it talks to. Prints one
 //! `ok   HANDLER: step` line per passed check; the first failure ends the run.
 
@@ -10,6 +12,7 @@ mod cgroup;
 mod cri;
 mod cycle;
 mod failures;
+mod held;
 mod ociver;
 mod pod;
 mod smoke;
@@ -80,6 +83,10 @@ enum Cmd {
         #[arg(long)]
         want: String,
     },
+    /// A pod on the node's network left running, its ids in WORK/held (for `release`)
+    Hold,
+    /// The held pod still answers an exec; then it is stopped and removed, nothing left
+    Release,
     /// One pod on the node's network and one container with an exec, then nothing left;
     /// with --gone, containerd must refuse the handler instead
     Smoke {
@@ -179,6 +186,8 @@ async fn run(cli: Cli) -> Result<usize> {
         Cmd::Wasm => wasm::run(&mut env).await?,
         Cmd::Userns { host_base, plain_volume } => userns::run(&mut env, host_base, plain_volume).await?,
         Cmd::OciVersion { want } => ociver::run(&mut env, &want).await?,
+        Cmd::Hold => held::hold(&mut env).await?,
+        Cmd::Release => held::release(&mut env).await?,
         Cmd::Smoke { gone } => smoke::run(&mut env, gone).await?,
         Cmd::Bench { runs, warmup } => bench::run(&mut env, runs, warmup).await?,
     }
