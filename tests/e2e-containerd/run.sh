@@ -52,9 +52,10 @@ if [[ ${YOUKI_PRIVATE_VIEW:-} != 1 ]]; then
     total_p=0 total_f=0 total_x=0 summary=()
     for lane in "${lanes[@]}"; do
         log=$(mktemp /tmp/youki-e2e-ctd-lane.XXXXXX)
-        if [[ $lane == 2.1 ]]; then
-            [[ -f $peers_sh ]] || lib_fail "no $peers_sh: the 2.1 lane needs today's peers (containerd 2.1, runc 1.3, crun 1.28)"
-            bash "$peers_sh" >/dev/null || lib_fail "$peers_sh could not install today's peers"
+        if [[ $lane == 2.1 ]] && ! { [[ -f $peers_sh ]] && bash "$peers_sh" >/dev/null; }; then
+            echo "FAIL: lane 2.1: $peers_sh could not install today's peers (containerd 2.1, runc 1.3, crun 1.28)"
+            total_f=$((total_f + 1)) summary+=("lane 2.1: not run")
+            continue
         fi
         YOUKI_PRIVATE_VIEW=1 YOUKI_CTD_LANE=$lane "$lib_repo/tests/bench/hostview.sh" unshare --net \
             bash "$0" "$youki" "${handlers[@]}" 2>&1 | tee "$log" || true
