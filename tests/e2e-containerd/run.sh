@@ -50,8 +50,10 @@ if [[ ${YOUKI_PRIVATE_VIEW:-} != 1 ]]; then
     lib_prepare "$youki" --client containerd containernetworking-plugins umoci busybox-static iproute2 util-linux protobuf-compiler runc crun
     read -ra lanes <<<"${YOUKI_CTD_LANES:-1.6 2.1}"
     total_p=0 total_f=0 total_x=0 summary=()
+    logs=$(mktemp -d /tmp/youki-e2e-ctd-lanes.XXXXXX)
+    trap 'rm -rf "$logs"' EXIT
     for lane in "${lanes[@]}"; do
-        log=$(mktemp /tmp/youki-e2e-ctd-lane.XXXXXX)
+        log=$logs/$lane.log
         if [[ $lane == 2.1 ]] && ! { [[ -f $peers_sh ]] && bash "$peers_sh" >/dev/null; }; then
             echo "FAIL: lane 2.1: $peers_sh could not install today's peers (containerd 2.1, runc 1.3, crun 1.28)"
             total_f=$((total_f + 1)) summary+=("lane 2.1: not run")
@@ -62,7 +64,6 @@ if [[ ${YOUKI_PRIVATE_VIEW:-} != 1 ]]; then
         p= f= x=
         read -r p f < <(sed -nE "s/^lane $lane: ([0-9]+) passed, ([0-9]+) failed$/\1 \2/p" "$log" | tail -n 1) || true
         read -r x < <(sed -nE 's/^\(([0-9]+) known failure.*/\1/p' "$log" | tail -n 1) || true
-        rm -f "$log"
         total_p=$((total_p + ${p:-0})) total_f=$((total_f + ${f:-1})) total_x=$((total_x + ${x:-0}))
         summary+=("lane $lane: ${p:-0} passed, ${f:-1} failed${x:+, $x known}")
     done
