@@ -1,18 +1,20 @@
 #!/usr/bin/env bash
-# The installer against a real containerd (1.6 from apt), started privately on a temp dir
+# The installer against a real containerd, in two lanes: Debian's 1.6 (config version 2) and
+# today's 2.1 (config version 3, from scripts/peers.sh), each started privately on a temp dir
 # that stands in for the host root. This script is containerd's supervisor: it starts it
 # again whenever it exits, as systemd would. Checks: install with --restart signal, the
 # installer's own CRI check (Status, verbose) finds the `youki` handler after the restart,
 # and so do the daemon's log and `containerd config dump`; status; with a real YOUKI: a pod
-# runs through the CRI with runtime handler `youki` (cri-e2e smoke), a container started
-# through containerd with the placed youki survives an upgrade of the binary (exec, kill,
-# delete still work) and blocks uninstall while it runs; uninstall restores the config byte
-# for byte, and the CRI no longer knows the handler (the installer's check, and a pod with
-# handler `youki` refused by name). Then the DaemonSet mode (`run`) against the tests' fake
-# API server (no API server can run here): the node is labelled only after the CRI check, a
-# pod runs, the pre-delete request (`cleanup`) uninstalls, SIGTERM exits 0.
+# runs through the CRI with runtime handler `youki` (cri-e2e smoke), a pod with handler
+# youki held running through the CRI survives an upgrade of the binary (exec, stop, removal
+# still work, cri-e2e hold/release) and blocks uninstall while it runs; uninstall restores
+# the config byte for byte, and the CRI no longer knows the handler (the installer's check,
+# and a pod with handler `youki` refused by name). Then the DaemonSet mode (`run`) against
+# the tests' fake API server (no API server can run here): the node is labelled only after
+# the CRI check, a pod runs, the pre-delete request (`cleanup`) uninstalls, SIGTERM exits 0.
 #
 #   bash installer/tests/containerd.sh [INSTALLER] [YOUKI]   # default: a debug build, no youki
+#   YOUKI_CTD_LANES=2.1 bash installer/tests/containerd.sh ...  # one lane (default "1.6 2.1")
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -22,6 +24,9 @@ youki=${2:-}
 source "$repo/tests/e2e-containerd/lib.sh"
 fail() { lib_fail "$@"; }
 say() { lib_say "$@"; }
+# Today's peers (scripts/peers.sh): containerd 2.1 with its shim and ctr, one path.
+peers_sh=${YOUKI_PEERS_SH:-$repo/scripts/peers.sh}
+ctd2_dir=${YOUKI_PEERS:-/opt/youki-peers}/root/usr/bin
 
 [[ $(id -u) -eq 0 ]] || fail "needs root (containerd)"
 lib_apt containerd umoci busybox-static protobuf-compiler
@@ -32,11 +37,37 @@ if [[ -z $installer ]]; then
     (cd "$repo" && cargo build -q -p youki-installer)
     installer=$CARGO_TARGET_DIR/x86_64-unknown-linux-gnu/debug/youki-installer
 fi
-# A private mount (and network) namespace, as tests/e2e-containerd uses: containerd's fixed
-# paths (/run/containerd, /var/lib/cni) are tmpfs there, and the fake host's /opt is bind
-# mounted on /opt, so the handler's BinaryName /opt/youki/bin/youki resolves for containerd.
+# Each lane in a private mount (and network) namespace, as tests/e2e-containerd uses:
+# containerd's fixed paths (/run/containerd, /var/lib/cni) are tmpfs there, and the fake
+# host's /opt and /run/containerd/youki are bind mounted on the real paths, so the handler's
+# BinaryName /opt/youki/bin/youki and Root /run/containerd/youki are the installer's.
 if [[ ${YOUKI_PRIVATE_VIEW:-} != 1 ]]; then
-    lib_private_view bash "$0" "$(realpath "$installer")" "${youki:+$(realpath "$youki")}"
+    rc=0
+    for lane in ${YOUKI_CTD_LANES:-1.6 2.1}; do
+        if [[ $lane == 2.1 ]]; then
+            [[ -f $peers_sh ]] || fail "no $peers_sh: the 2.1 lane needs containerd 2.1"
+            bash "$peers_sh" >/dev/null || fail "$peers_sh could not install containerd 2.1"
+        fi
+        YOUKI_PRIVATE_VIEW=1 YOUKI_CTD_LANE=$lane "$repo/tests/bench/hostview.sh" unshare --net \
+            bash "$0" "$(realpath "$installer")" "${youki:+$(realpath "$youki")}" || { rc=1; echo "FAIL: lane $lane" >&2; }
+    done
+    exit $rc
+fi
+lane=${YOUKI_CTD_LANE:-1.6}
+# What each containerd logs when its CRI plugin starts, and how that line shows a handler
+# (1.6: Go's %+v of the config; 2.x: JSON with escaped quotes).
+if [[ $lane == 2.1 ]]; then
+    cri_started='starting cri plugin'
+    has_youki='\\"youki\\":{\\"runtimeType\\":\\"io.containerd.runc.v2\\"'
+    has_annotation='\\"PodAnnotations\\":\[\\"io.youki.traceparent\\"\]'
+    shows_youki='\\"youki\\":{[^}]*}'
+    pause_sed="s|^\\( *\\)sandbox = .*|\\1sandbox = 'localhost/youki-e2e/pause:1'|"
+else
+    cri_started='Start cri plugin with config'
+    has_youki='youki:{Type:io.containerd.runc.v2'
+    has_annotation='PodAnnotations:\[io.youki.traceparent\]'
+    shows_youki='youki:{Type:[^ ]* [^}]*PodAnnotations:[^]]*]'
+    pause_sed='s|sandbox_image = .*|sandbox_image = "localhost/youki-e2e/pause:1"|'
 fi
 lib_view_up /run/containerd /var/lib/cni
 
@@ -53,16 +84,13 @@ cgroup_top=/youki-inst-$$
 cleanup() {
     [[ -n $run_pid ]] && { kill "$run_pid" 2>/dev/null; wait "$run_pid" 2>/dev/null; } || true
     [[ -n $api_pid ]] && { kill "$api_pid" 2>/dev/null; wait "$api_pid" 2>/dev/null; } || true
-    # A container left by a failed check goes first, while containerd still answers.
-    if ctr --address "$sock" --namespace inst task ls 2>/dev/null | grep '^upg' >/dev/null; then
-        ctr --address "$sock" --namespace inst task delete --force upg >/dev/null 2>&1 || true
-    fi
-    ctr --address "$sock" --namespace inst container delete upg >/dev/null 2>&1 || true
+    # A pod left held by a failed check goes first, while containerd still answers.
+    [[ -f $work/cri/held ]] && { cri_e2e release >/dev/null 2>&1 || true; }
     touch "$stop"
     [[ -f $work/pid ]] && kill "$(cat "$work/pid")" 2>/dev/null || true
     lib_containerd_shims "$sock" | xargs -r kill -9 2>/dev/null || true
     lib_cgroup_remove "$cgroup_top"
-    umount /opt 2>/dev/null || true
+    umount /opt /run/containerd/youki 2>/dev/null || true
     [[ -n $sup_pid ]] && wait "$sup_pid" 2>/dev/null || true
     grep -o " $work/[^ ]*" /proc/mounts | sort -r | xargs -r umount 2>/dev/null || true
     rm -rf "$work"
@@ -71,12 +99,20 @@ cleanup() {
 trap cleanup EXIT
 
 say "private containerd config (containerd config default, paths under $work)"
-mkdir -p "$host/etc/containerd" "$host/opt" "$work/src" /opt
+mkdir -p "$host/etc/containerd" "$host/opt" "$work/src" /opt "$host/run/containerd/youki" /run/containerd/youki
+if [[ $lane == 2.1 ]]; then
+    # The peers live under /opt, which the fake host's /opt is about to cover.
+    [[ -x $ctd2_dir/containerd ]] || fail "no containerd 2.1 in $ctd2_dir"
+    mkdir "$work/peers"
+    mount --bind "$ctd2_dir" "$work/peers"
+    export PATH=$work/peers:$PATH
+fi
 mount --bind "$host/opt" /opt
+mount --bind "$host/run/containerd/youki" /run/containerd/youki
 # A runc option set away from its default, to see it copied; the cgroupfs driver stays,
 # as this host has no systemd. The pause image is built here (no registry).
-lib_containerd_default_config "$work" "$sock" -e "s|NoNewKeyring = false|NoNewKeyring = true|" \
-    -e "s|sandbox_image = .*|sandbox_image = \"localhost/youki-e2e/pause:1\"|" > "$cfg"
+lib_containerd_default_config "$work" "$sock" -e "s|NoNewKeyring = false|NoNewKeyring = true|" -e "$pause_sed" > "$cfg"
+grep -q 'localhost/youki-e2e/pause:1' "$cfg" || fail "could not set the sandbox image"
 grep -q "address = \"$sock\"" "$cfg" || fail "could not point the grpc socket at $sock"
 cp "$cfg" "$work/original.toml"
 if [[ -n $youki ]]; then
@@ -97,7 +133,8 @@ fi
 sup_pid=$!
 
 wait_sock() { lib_containerd_wait "$sock" "$log"; }
-starts() { grep -c 'Start cri plugin with config' "$log" || true; }
+starts() { grep -c "$cri_started" "$log" || true; }
+cri_line() { grep "$cri_started" "$log" | tail -1; }
 wait_sock
 [[ $(starts) -ge 1 ]] || fail "the CRI plugin did not start"
 # The images a pod needs, in the CRI's namespace; the busybox one also for ctr below.
@@ -119,11 +156,9 @@ grep -q 'CRI: .* knows the "youki" handler' "$work/install" || fail "the install
 wait_sock
 for _ in $(seq 50); do [[ $(starts) -gt $before ]] && break; sleep 0.2; done
 [[ $(starts) -gt $before ]] || fail "containerd was not restarted"
-grep 'Start cri plugin with config' "$log" | tail -1 | grep 'youki:{Type:io.containerd.runc.v2' >/dev/null \
-    || fail "the restarted CRI plugin does not list the youki handler"
-grep 'Start cri plugin with config' "$log" | tail -1 | grep 'PodAnnotations:\[io.youki.traceparent\]' >/dev/null \
-    || fail "the youki handler lacks the traceparent pod annotation"
-echo "containerd loaded: $(grep 'Start cri plugin with config' "$log" | tail -1 | grep -o 'youki:{Type:[^ ]* [^}]*PodAnnotations:[^]]*]')"
+cri_line | grep "$has_youki" >/dev/null || fail "the restarted CRI plugin does not list the youki handler"
+cri_line | grep "$has_annotation" >/dev/null || fail "the youki handler lacks the traceparent pod annotation"
+echo "containerd loaded: $(cri_line | grep -o "$shows_youki")"
 containerd --config "$cfg" config dump | grep 'runtimes.youki.options' >/dev/null || fail "config dump lacks runtimes.youki"
 containerd --config "$cfg" config dump | grep -A12 'runtimes.youki.options' | grep 'NoNewKeyring = true' >/dev/null \
     || fail "NoNewKeyring was not copied from runc"
@@ -140,16 +175,10 @@ if [[ -n $youki ]]; then
     say "a pod through the CRI with runtime handler youki"
     cri_e2e smoke || fail "a pod with handler youki did not run through the CRI"
 
-    say "a youki container through containerd survives an upgrade of the binary"
-    c() { ctr --address "$sock" --namespace inst "$@"; }
-    c images import "$work/img.tar" >/dev/null
-    # The shim adds the namespace to the root, as it does for the handler's Root.
-    c run -d --runc-binary "$host/opt/youki/bin/youki" --runc-root "$host/run/containerd/youki" \
-        localhost/youki-e2e/busybox:1 upg sleep 1000
-    sleep 1
-    c task ls | grep 'upg .*RUNNING' >/dev/null || fail "the youki container is not running"
-    if run uninstall >"$work/refused" 2>&1; then fail "uninstall went ahead with a youki container running"; fi
-    grep -q 'refusing to uninstall: 1 youki container' "$work/refused" || { cat "$work/refused"; fail "unclear refusal"; }
+    say "a pod with handler youki, held running through the CRI, survives an upgrade of the binary"
+    cri_e2e hold || fail "could not start the held pod with handler youki"
+    if run uninstall >"$work/refused" 2>&1; then fail "uninstall went ahead with a youki pod running"; fi
+    grep -q 'refusing to uninstall: 2 youki container' "$work/refused" || { cat "$work/refused"; fail "unclear refusal (want the sandbox and its container)"; }
     # The upgrade: the DaemonSet pod gets SIGTERM (which keeps everything), the new pod
     # places a newer binary in place and keeps the config.
     cat "$youki" > "$work/src/youki" && printf 'upgrade' >> "$work/src/youki"
@@ -158,13 +187,9 @@ if [[ -n $youki ]]; then
     grep -q '^placed' "$work/upgrade" || { cat "$work/upgrade"; fail "the newer binary was not placed"; }
     grep -q 'config.toml is up to date' "$work/upgrade" || fail "the upgrade changed the config"
     [[ $(starts) -eq $before ]] || fail "the upgrade restarted containerd"
-    c task exec --exec-id probe upg echo exec-after-upgrade | grep exec-after-upgrade >/dev/null || fail "exec after the upgrade"
-    c task kill --signal SIGKILL upg
-    for _ in $(seq 50); do c task ls | grep 'upg .*STOPPED' >/dev/null && break; sleep 0.2; done
-    c task delete upg || fail "delete after the upgrade"
-    c container delete upg
-    [[ -z $(ls -A "$host/run/containerd/youki/inst" 2>/dev/null) ]] || { ls -laR "$host/run/containerd/youki/inst"; fail "youki left state behind"; }
-    rmdir "$host/run/containerd/youki/inst" "$host/run/containerd/youki" 2>/dev/null || true
+    cmp -s "$host/opt/youki/bin/youki" "$work/src/youki" || fail "the placed binary is not the upgrade"
+    cri_e2e release || fail "the held pod did not survive the upgrade (exec, stop, removal through the CRI)"
+    [[ -z $(ls -A "$host/run/containerd/youki/k8s.io" 2>/dev/null) ]] || { ls -laR "$host/run/containerd/youki"; fail "youki left state behind"; }
 fi
 
 say "uninstall"
@@ -174,7 +199,7 @@ grep -q 'CRI: .* no longer knows the "youki" handler' "$work/uninstall" || fail 
 wait_sock
 for _ in $(seq 50); do [[ $(starts) -gt $before ]] && break; sleep 0.2; done
 cmp "$cfg" "$work/original.toml" || fail "uninstall did not restore the config byte for byte"
-grep 'Start cri plugin with config' "$log" | tail -1 | grep 'youki:' >/dev/null && fail "the handler is still loaded after uninstall"
+cri_line | grep "$has_youki" >/dev/null && fail "the handler is still loaded after uninstall"
 [[ ! -e $host/opt/youki ]] || fail "/opt/youki was left behind"
 cri_e2e smoke --gone || fail "the CRI still takes pods with handler youki after uninstall"
 if [[ -n $youki ]]; then
@@ -210,4 +235,4 @@ if [[ -n $youki ]]; then
     cri_e2e smoke --gone || fail "the CRI still takes pods with handler youki after the pre-delete uninstall"
     unset KUBECONFIG NODE_NAME
 fi
-say "containerd $(containerd --version | awk '{print $3}'): install, restart, uninstall verified"
+say "lane $lane, containerd $(containerd --version | awk '{print $3}'): install, restart, uninstall verified"

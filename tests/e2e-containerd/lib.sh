@@ -86,8 +86,9 @@ lib_busybox_image() {
     lib_oci_image "$1" "$2" lib_busybox_rootfs --config.cmd /bin/sh --config.env PATH=/bin
 }
 
-# `containerd config default` with root, state, the grpc socket and /opt/containerd moved
-# under WORK, oom_score_adj restricted (root lacks CAP_SYS_RESOURCE here). Extra sed
+# `containerd config default` (1.6's schema 2 or 2.x's schema 3, whichever containerd is
+# first on PATH) with root, state, the grpc socket, /opt/containerd and 2.x's NRI socket
+# moved under WORK, oom_score_adj restricted (root lacks CAP_SYS_RESOURCE here). Extra sed
 # expressions may follow. Used where the full default config matters (the installer edits
 # it in place).
 lib_containerd_default_config() {
@@ -96,8 +97,9 @@ lib_containerd_default_config() {
     containerd config default \
         | sed -e "s|^root = .*|root = \"$work/root\"|" \
               -e "s|^state = .*|state = \"$work/state\"|" \
-              -e "s|^  address = \"/run/containerd/containerd.sock\"|  address = \"$sock\"|" \
-              -e "s|^    path = \"/opt/containerd\"|    path = \"$work/opt\"|" \
+              -e "s|^  address = [\"']/run/containerd/containerd.sock[\"']|  address = \"$sock\"|" \
+              -e "s|^    path = [\"']/opt/containerd[\"']|    path = \"$work/opt\"|" \
+              -e "s|^\( *\)socket_path = [\"']/var/run/nri/nri.sock[\"']|\1socket_path = \"$work/nri.sock\"|" \
               -e "s|restrict_oom_score_adj = false|restrict_oom_score_adj = true|" \
               "$@"
 }
@@ -193,12 +195,7 @@ lib_cri_config() {
     local work=$1 sock=$2 youki=$3 h bin handlers=(youki runc crun)
     [[ -n ${lib_wasm_youki:-} ]] && handlers+=(youki-wasm)
     local cri='plugins."io.containerd.grpc.v1.cri"'
-    mkdir -p "$work/cni" "$work/opt"
-    cat > "$work/cni/10-youki-e2e.conflist" <<JSON
-{"cniVersion": "0.4.0", "name": "youki-e2e", "plugins": [
-  {"type": "bridge", "bridge": "yke2e0", "isGateway": false, "ipMasq": false,
-   "ipam": {"type": "host-local", "ranges": [[{"subnet": "192.0.2.0/24"}]], "dataDir": "$work/cni-ipam"}}]}
-JSON
+    lib_cni_conf "$work"
     cat <<TOML
 version = 2
 root = "$work/root"
@@ -218,7 +215,7 @@ state = "$work/state"
     default_runtime_name = "runc"
 TOML
     for h in "${handlers[@]}"; do
-        case $h in youki) bin=$youki ;; youki-wasm) bin=$lib_wasm_youki ;; *) bin=$(command -v "$h") ;; esac
+        case $h in youki-wasm) bin=$lib_wasm_youki ;; *) bin=$(lib_handler_bin "$h" "$youki") ;; esac
         cat <<TOML
     [$cri.containerd.runtimes.$h]
       runtime_type = "io.containerd.runc.v2"
@@ -231,6 +228,71 @@ TOML
     done
 }
 
+# The runtime binary of handler H: lib_handler_bins[H] when set (a lane's own runc or crun),
+# else the one on PATH.
+declare -gA lib_handler_bins=()
+lib_handler_bin() {
+    case $1 in
+        youki | youki-*) echo "${lib_handler_bins[$1]:-$2}" ;;
+        *) echo "${lib_handler_bins[$1]:-$(command -v "$1")}" ;;
+    esac
+}
+
+# lib_cri_config3 WORK SOCK YOUKI: the same node as lib_cri_config for containerd 2.x
+# (config version 3: the CRI split into io.containerd.cri.v1.images and .runtime), with
+# handlers youki, runc and crun (binaries from lib_handler_bin), NRI off (its socket would
+# be a host path), and when lib_oci13_spec names a base spec, a handler youki-oci13 whose
+# containers start from it (base_runtime_spec: containerd keeps its ociVersion).
+lib_cri_config3() {
+    local work=$1 sock=$2 youki=$3 h bin handlers=(youki runc crun)
+    [[ -n ${lib_oci13_spec:-} ]] && handlers+=(youki-oci13)
+    local rt="plugins.'io.containerd.cri.v1.runtime'" img="plugins.'io.containerd.cri.v1.images'"
+    lib_cni_conf "$work"
+    cat <<TOML
+version = 3
+root = "$work/root"
+state = "$work/state"
+[grpc]
+  address = "$sock"
+[plugins.'io.containerd.internal.v1.opt']
+  path = "$work/opt"
+[plugins.'io.containerd.nri.v1.nri']
+  disable = true
+[$img.pinned_images]
+  sandbox = "localhost/youki-e2e/pause:1"
+[$rt]
+  restrict_oom_score_adj = true
+  netns_mounts_under_state_dir = true
+  [$rt.cni]
+    bin_dirs = ["/usr/lib/cni"]
+    conf_dir = "$work/cni"
+  [$rt.containerd]
+    default_runtime_name = "runc"
+TOML
+    for h in "${handlers[@]}"; do
+        bin=$(lib_handler_bin "$h" "$youki")
+        cat <<TOML
+    [$rt.containerd.runtimes.'$h']
+      runtime_type = "io.containerd.runc.v2"
+      pod_annotations = ["io.youki.traceparent"]
+$([[ $h == youki-oci13 ]] && echo "      base_runtime_spec = \"$lib_oci13_spec\"")
+      [$rt.containerd.runtimes.'$h'.options]
+        BinaryName = "$bin"
+        Root = "$work/rt/$h"
+TOML
+    done
+}
+
+# The CNI bridge network of both configs: 192.0.2.0/24 (TEST-NET-1), leases under WORK.
+lib_cni_conf() {
+    mkdir -p "$1/cni" "$1/opt"
+    cat > "$1/cni/10-youki-e2e.conflist" <<JSON
+{"cniVersion": "0.4.0", "name": "youki-e2e", "plugins": [
+  {"type": "bridge", "bridge": "yke2e0", "isGateway": false, "ipMasq": false,
+   "ipam": {"type": "host-local", "ranges": [[{"subnet": "192.0.2.0/24"}]], "dataDir": "$1/cni-ipam"}}]}
+JSON
+}
+
 # lib_cri_up WORK YOUKI PAUSE_BIN [ENV=VALUE...]: builds and imports the images, starts
 # containerd with the extra environment (passed on to shims and runtimes). Sets ctd_sock,
 # ctd_pid, ctd_log.
@@ -239,7 +301,11 @@ lib_cri_up() {
     shift 3
     ctd_sock=$work/containerd.sock
     ctd_log=$work/containerd.log
-    lib_cri_config "$work" "$ctd_sock" "$youki" > "$work/config.toml"
+    if [[ ${lib_ctd_schema:-2} == 3 ]]; then
+        lib_cri_config3 "$work" "$ctd_sock" "$youki" > "$work/config.toml"
+    else
+        lib_cri_config "$work" "$ctd_sock" "$youki" > "$work/config.toml"
+    fi
     lib_busybox_image "$work/img/busybox" localhost/youki-e2e/busybox:1
     lib_pause_bin=$pause
     lib_oci_image "$work/img/pause" localhost/youki-e2e/pause:1 lib_pause_fill --config.entrypoint /pause
@@ -259,7 +325,9 @@ lib_pause_fill() { install -m 0755 "$lib_pause_bin" "$1/pause"; }
 lib_cri_check_clean() {
     local work=$1 cgroup_top=$2 left=() l
     while read -r l; do left+=("shim pid $l"); done < <(lib_containerd_shims "$ctd_sock")
-    while read -r l; do left+=("runtime state $l"); done < <(find "$work/rt" -mindepth 3 -maxdepth 3 2>/dev/null)
+    # A container's state is a directory named by its id (crun 1.28 also keeps .cache and
+    # .empty-directory there, for every container, not of one).
+    while read -r l; do left+=("runtime state $l"); done < <(find "$work/rt" -mindepth 3 -maxdepth 3 -not -name '.*' 2>/dev/null)
     while read -r l; do left+=("mount $l"); done < <(awk '{print $5}' /proc/self/mountinfo | grep -E "^($work/|/run/containerd/|/var/lib/cni/)" || true)
     while read -r l; do left+=("cgroup $l"); done < <(lib_cgroup_leftovers "$cgroup_top")
     while read -r l; do left+=("shim socket $l"); done < <(find /run/containerd/s -mindepth 1 2>/dev/null)

@@ -71,6 +71,12 @@ impl Cri {
         Ok(s.status.and_then(|s| s.network).map(|n| n.ip).unwrap_or_default())
     }
 
+    /// The sandbox's verbose info as JSON (its pid, its runtime spec).
+    pub async fn pod_info(&mut self, pod: &str) -> Result<serde_json::Value, CallError> {
+        let s = call("PodSandboxStatus", self.rt.pod_sandbox_status(cri::PodSandboxStatusRequest { pod_sandbox_id: pod.into(), verbose: true })).await?;
+        s.info.get("info").and_then(|s| serde_json::from_str(s).ok()).ok_or(CallError { call: "PodSandboxStatus", message: "no verbose info in the answer".into() })
+    }
+
     pub async fn create(&mut self, pod: &str, config: cri::ContainerConfig, sandbox: &cri::PodSandboxConfig) -> Result<String, CallError> {
         let req = cri::CreateContainerRequest { pod_sandbox_id: pod.into(), config: Some(config), sandbox_config: Some(sandbox.clone()) };
         Ok(call("CreateContainer", self.rt.create_container(req)).await?.container_id)

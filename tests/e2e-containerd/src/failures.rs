@@ -22,9 +22,10 @@ pub struct Case {
 const OPAQUE: &[&str] = &["broken pipe", "exit status 1"];
 
 /// Whether MESSAGE names the cause: every expected word, and more than an opaque message.
+/// A path may be named relative to the rootfs (crun 1.28 writes `bin/busybox/data`).
 pub fn names_cause(message: &str, must_name: &[&str]) -> Result<()> {
     let lower = message.to_lowercase();
-    let missing: Vec<&&str> = must_name.iter().filter(|w| !lower.contains(&w.to_lowercase())).collect();
+    let missing: Vec<&&str> = must_name.iter().filter(|w| !lower.contains(w.to_lowercase().trim_start_matches('/'))).collect();
     ensure!(missing.is_empty(), "the error does not name {missing:?}: {message:?}");
     for o in OPAQUE {
         if let Some(at) = lower.find(o) {
@@ -101,5 +102,8 @@ mod tests {
         let leading = "broken pipe: exec \"/bin/does-not-exist\": no such file or directory";
         assert!(names_cause(leading, &[MISSING_COMMAND, "no such file"]).unwrap_err().to_string().contains("leads with"));
         assert!(names_cause("exit status 1", &["not a directory"]).is_err());
+        let crun = "OCI runtime create failed: error creating directory `bin/busybox/data` since `bin/busybox` exists and it is not a directory: Not a directory";
+        names_cause(crun, &[BAD_MOUNT_DEST, "not a directory"]).unwrap();
+        assert!(names_cause("error creating directory `bin/busybox`: Not a directory", &[BAD_MOUNT_DEST]).is_err());
     }
 }

@@ -1,7 +1,9 @@
 //! `cri-e2e`: stands in for the kubelet in front of a real containerd. It walks the pod
 //! cycle (`cycle`), checks how failures reach the user (`failures`), runs wasm modules in a
-//! pod (`wasm`), runs one plain pod (`smoke`) and times pod starts (`bench`) on one runtime
-//! handler; with `--otlp` it also receives the runtime's spans and checks their tree.
+//! pod (`wasm`), runs a user-namespaced pod (`userns`), checks a spec's ociVersion
+//! (`oci-version`), runs one plain pod (`smoke`) or holds one across a change (`hold`,
+//! `release`), and times pod starts (`bench`) on one runtime handler; with `--otlp` it also
+//! receives the runtime's spans and checks their tree.
 //! tests/e2e-containerd/run.sh sets up the containerd it talks to. Prints one
 //! `ok   HANDLER: step` line per passed check; the first failure ends the run.
 
@@ -10,10 +12,13 @@ mod cgroup;
 mod cri;
 mod cycle;
 mod failures;
+mod held;
+mod ociver;
 mod pod;
 mod smoke;
 mod spans;
 mod stream;
+mod userns;
 mod wasm;
 
 use std::collections::HashMap;
@@ -63,13 +68,32 @@ enum Cmd {
     /// WebAssembly modules as the pod's containers (the handler's youki has the wasm executor;
     /// --image names the wasm test image)
     Wasm,
-    /// Pod start latency (RunPodSandbox to the container running), as JSON
+    /// A user-namespaced pod (hostUsers: false): its own user namespace mapping container ids
+    /// 0..65536 to host ids from --host-base, and an idmapped host volume (known-failure names userns-pod, idmap)
+    Userns {
+        #[arg(long)]
+        host_base: u32,
+        /// The volume without the mappings (a negative control: its checks must fail)
+        #[arg(long)]
+        plain_volume: bool,
+    },
+    /// The sandbox's and a container's spec carry --want as ociVersion (the handler's
+    /// base_runtime_spec), and the runtime runs them
+    OciVersion {
+        #[arg(long)]
+        want: String,
+    },
+    /// A pod on the node's network left running, its ids in WORK/held (for `release`)
+    Hold,
+    /// The held pod still answers an exec; then it is stopped and removed, nothing left
+    Release,
     /// One pod on the node's network and one container with an exec, then nothing left;
     /// with --gone, containerd must refuse the handler instead
     Smoke {
         #[arg(long)]
         gone: bool,
     },
+    /// Pod start latency (RunPodSandbox to the container running), as JSON
     Bench {
         #[arg(long, default_value_t = 10)]
         runs: usize,
@@ -160,6 +184,10 @@ async fn run(cli: Cli) -> Result<usize> {
         Cmd::Cycle => cycle::run(&mut env).await?,
         Cmd::Failures => failures::run(&mut env).await?,
         Cmd::Wasm => wasm::run(&mut env).await?,
+        Cmd::Userns { host_base, plain_volume } => userns::run(&mut env, host_base, plain_volume).await?,
+        Cmd::OciVersion { want } => ociver::run(&mut env, &want).await?,
+        Cmd::Hold => held::hold(&mut env).await?,
+        Cmd::Release => held::release(&mut env).await?,
         Cmd::Smoke { gone } => smoke::run(&mut env, gone).await?,
         Cmd::Bench { runs, warmup } => bench::run(&mut env, runs, warmup).await?,
     }

@@ -147,6 +147,48 @@ pub fn sleeper(image: &str) -> cri::ContainerConfig {
     container("sleeper", image, &["/bin/sleep", "3600"])
 }
 
+/// The size of the id range a user-namespaced pod gets (the kubelet's: 65536).
+pub const USERNS_SIZE: u32 = 65536;
+
+/// The kubelet's mappings for a `hostUsers: false` pod: container ids 0..65536 on host ids
+/// from HOST_BASE.
+pub fn userns_mapping(host_base: u32) -> Vec<cri::IdMapping> {
+    vec![cri::IdMapping { host_id: host_base, container_id: 0, length: USERNS_SIZE }]
+}
+
+/// The pod's own user namespace (mode POD) with MAP for uids and gids, as the kubelet puts it
+/// on the sandbox and on every container of the pod.
+fn with_userns(ns: &mut Option<cri::NamespaceOption>, map: &[cri::IdMapping]) {
+    if let Some(ns) = ns {
+        ns.userns_options = Some(cri::UserNamespace { mode: cri::NamespaceMode::Pod as i32, uids: map.to_vec(), gids: map.to_vec() });
+    }
+}
+
+/// The sandbox of a user-namespaced pod.
+pub fn userns_sandbox(p: &Pod, map: &[cri::IdMapping]) -> cri::PodSandboxConfig {
+    let mut s = sandbox(p);
+    if let Some(sc) = s.linux.as_mut().and_then(|l| l.security_context.as_mut()) {
+        with_userns(&mut sc.namespace_options, map);
+    }
+    s
+}
+
+/// A sleeper in a user-namespaced pod, as root of its namespace; with VOLUME, a host
+/// directory at /vol whose mount carries the pod's mappings (an idmapped mount: on-disk
+/// ids seen through the pod's mapping).
+pub const USERNS_VOLUME: &str = "/vol";
+pub fn userns_container(name: &str, image: &str, map: &[cri::IdMapping], volume: Option<&Path>) -> cri::ContainerConfig {
+    let mut c = container(name, image, &["/bin/sleep", "3600"]);
+    if let Some(sc) = c.linux.as_mut().and_then(|l| l.security_context.as_mut()) {
+        with_userns(&mut sc.namespace_options, map);
+        sc.run_as_user = Some(cri::Int64Value { value: 0 });
+    }
+    if let Some(host) = volume {
+        c.mounts = vec![cri::Mount { uid_mappings: map.to_vec(), gid_mappings: map.to_vec(), ..bind(USERNS_VOLUME, host, false) }];
+    }
+    c
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -198,6 +240,22 @@ mod tests {
         assert_eq!(pid(&sleeper("img")), cri::NamespaceMode::Container as i32);
         assert_eq!(pid(&workload("img", Path::new("/rw"), Path::new("/ro"), limits(1, 1, 1))), cri::NamespaceMode::Container as i32);
         assert_eq!(pid(&shared_pid("img")), cri::NamespaceMode::Pod as i32);
+    }
+
+    #[test]
+    fn userns_pod_asks_for_the_pod_mode_and_the_mappings_everywhere() {
+        let map = userns_mapping(65536 * 3);
+        let userns = |ns: &Option<cri::NamespaceOption>| ns.as_ref().unwrap().userns_options.clone().unwrap();
+        let s = userns_sandbox(&pod(), &map);
+        let u = userns(&s.linux.unwrap().security_context.unwrap().namespace_options);
+        assert_eq!(u.mode, cri::NamespaceMode::Pod as i32);
+        assert_eq!((u.uids[0].container_id, u.uids[0].host_id, u.uids[0].length), (0, 196608, 65536));
+        assert_eq!(u.gids, u.uids);
+        let c = userns_container("v", "img", &map, Some(Path::new("/h")));
+        assert_eq!(userns(&c.linux.as_ref().unwrap().security_context.as_ref().unwrap().namespace_options), u);
+        assert_eq!((c.mounts[0].container_path.as_str(), c.mounts[0].host_path.as_str()), (USERNS_VOLUME, "/h"));
+        assert_eq!((c.mounts[0].uid_mappings.clone(), c.mounts[0].gid_mappings.clone()), (map.clone(), map));
+        assert!(userns_container("n", "img", &[], None).mounts.is_empty());
     }
 
     #[test]

@@ -12,7 +12,7 @@ use crate::cri::timed;
 use crate::{cgroup, pod, Env};
 
 /// The pod and its containers on the node's network, as the kubelet sets a hostNetwork pod.
-fn on_node_network(ns: &mut Option<cri::NamespaceOption>) {
+pub fn on_node_network(ns: &mut Option<cri::NamespaceOption>) {
     if let Some(ns) = ns {
         ns.network = cri::NamespaceMode::Node as i32;
     }
