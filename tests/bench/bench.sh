@@ -6,7 +6,7 @@
 #
 # (`just bench` builds everything the rows below need, then runs this; `just bench --force`.)
 #
-# The load gate: it waits up to BENCH_SETTLE seconds (120) for the 1-minute load average to
+# The load gate: it waits up to BENCH_SETTLE seconds (180) for the 1-minute load average to
 # fall to BENCH_LOAD_MAX (0.5) or below, and refuses to start otherwise. `--force` or
 # BENCH_FORCE=1 starts anyway; the output says so, and so does every result file.
 #
@@ -83,7 +83,7 @@ cases=${BENCH_CASES:-lifecycle,limits,run,exec,seccomp,rss,state,list}
 out_dir=${BENCH_OUT:-$repo/bench/results}
 results=${BENCH_RESULTS:-${TMPDIR:-/tmp}/youki-bench-$(date +%Y%m%d-%H%M%S)}
 load_max=${BENCH_LOAD_MAX:-0.5}
-settle=${BENCH_SETTLE:-120}
+settle=${BENCH_SETTLE:-180}
 
 note() { echo "bench: $*" >&2; }
 die() {

@@ -15,6 +15,8 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
+# The columns' order, whatever the order of the files given (a shell glob sorts by name).
+CASE_ORDER = ["lifecycle", "limits", "run", "exec", "seccomp", "rss", "state", "list"]
 
 
 def shown(path):
@@ -52,7 +54,11 @@ def main():
     paths = sys.argv[1:]
     if not paths:
         raise SystemExit("usage: table.py FILE...")
-    files = [json.loads(Path(p).read_text()) for p in paths]
+    rank = {c: i for i, c in enumerate(CASE_ORDER)}
+    loaded = [(json.loads(Path(p).read_text()), p) for p in paths]
+    loaded.sort(key=lambda fp: (rank.get(fp[0]["case"], len(rank)), fp[0]["started"]))
+    files = [f for f, _ in loaded]
+    paths = [p for _, p in loaded]
     first = files[0]
     order = list(first["runtime_order"])
     for f in files[1:]:
