@@ -36,6 +36,7 @@ import json
 import os
 import platform
 import re
+import signal
 import statistics
 import subprocess
 import sys
@@ -54,6 +55,8 @@ CASES = {
     "list": ("list, with N containers", "ms", 1),
 }
 MAX_FAILURES = 3  # failed runs after which a runtime leaves the case
+# A run that outlives --timeout seconds (a set-up: that times 1 + list size) is killed and
+# counted as failed; the alarm is armed before the timed part starts.
 
 
 class RunFailed(Exception):
@@ -67,6 +70,7 @@ class Spawner:
         self.work = Path(work)
         self.devnull = os.open("/dev/null", os.O_RDWR)
         self.err = {}
+        self.current = None
 
     def err_fd(self, rt):
         if rt not in self.err:
@@ -91,8 +95,37 @@ class Spawner:
             (os.POSIX_SPAWN_DUP2, self.devnull, 1),
             (os.POSIX_SPAWN_DUP2, self.err_fd(rt), 2),
         ])
-        _, status = os.waitpid(pid, 0)
+        self.current = pid
+        try:
+            _, status = os.waitpid(pid, 0)
+        except Deadline:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            raise RunFailed(f"{os.path.basename(argv[0])} {' '.join(argv[3:4])}: killed at the deadline")
+        finally:
+            self.current = None
         return os.waitstatus_to_exitcode(status)
+
+
+class Deadline(Exception):
+    """SIGALRM: a run (or a set-up) took longer than its deadline."""
+
+
+def on_alarm(_signum, _frame):
+    raise Deadline()
+
+
+class deadline:
+    """Arms SIGALRM for SECONDS around a block, outside the timed part of a run."""
+
+    def __init__(self, seconds):
+        self.seconds = seconds
+
+    def __enter__(self):
+        signal.setitimer(signal.ITIMER_REAL, self.seconds)
+
+    def __exit__(self, *exc):
+        signal.setitimer(signal.ITIMER_REAL, 0)
 
 
 class Bench:
@@ -209,9 +242,10 @@ class Bench:
         for rt in runtimes:
             self.spawn.reset(rt)
             try:
-                setup(rt)
+                with deadline(self.args.timeout * (1 + self.args.list_size)):
+                    setup(rt)
                 active.append(rt)
-            except RunFailed as e:
+            except (RunFailed, Deadline) as e:
                 failures[rt].append({"round": None, "error": f"setup: {e}"})
                 log(f"  {rt}: setup failed, left out: {e}")
         raw = {rt: [] for rt in runtimes}
@@ -231,8 +265,9 @@ class Bench:
                     prepare(rt)
                     self.spawn.reset(rt)
                     try:
-                        value = measure(rt)
-                    except RunFailed as e:
+                        with deadline(self.args.timeout):
+                            value = measure(rt)
+                    except (RunFailed, Deadline) as e:
                         value = None
                         failures[rt].append({"round": r, "error": str(e)})
                         if len(failures[rt]) >= MAX_FAILURES:
@@ -434,6 +469,7 @@ def main():
     p.add_argument("--rss-samples", type=int, default=10)
     p.add_argument("--list-size", type=int, default=100)
     p.add_argument("--stamp", default=datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H%MZ"))
+    p.add_argument("--timeout", type=float, default=60.0, help="seconds a run may take before it is killed")
     p.add_argument("--load-max", type=float, default=0.5, help="the gate bench.sh applied")
     p.add_argument("--forced", metavar="REASON", help="the load gate was overridden, and why")
     args = p.parse_args()
@@ -442,6 +478,7 @@ def main():
     for c in cases:
         if c not in CASES:
             raise SystemExit(f"interleave.py: unknown case {c!r} (known: {', '.join(CASES)})")
+    signal.signal(signal.SIGALRM, on_alarm)
     bench = Bench(args)
     facts = machine_facts(args, runtimes, bench)
     out = Path(args.out)
