@@ -53,11 +53,14 @@ build-no-otel:
     cargo build --release --locked -p youki --no-default-features --target-dir target/no-otel
 
 # Side-by-side benchmark against runc and crun, and wasm against busybox (never part of CI).
-# The youki-trace and spans rows also need youki-trace (build), the build without otel and
-# otlp-sink (the OTLP test receiver of tests/e2e-containerd).
-bench: build build-wasm build-no-otel
+# The runtimes are interleaved round by round; one JSON file per case goes to bench/results
+# (tests/bench/table.py makes the README's tables from them). It waits for the 1-minute load
+# average to settle to 0.5 and refuses to start above it: `just bench --force` runs anyway,
+# and the results say so. The youki-trace and spans rows also need youki-trace (build), the
+# build without otel and otlp-sink (the OTLP test receiver of tests/e2e-containerd).
+bench *args: build build-wasm build-no-otel
     cargo build --release --locked -p e2e-containerd --bin otlp-sink
-    bash tests/bench/bench.sh {{target}}/youki {{wasm_target}}/youki
+    bash tests/bench/bench.sh {{args}} {{target}}/youki {{wasm_target}}/youki
 
 # youki-trace on the real kernel: healthy and broken creates, youki and runc side by side.
 test-trace: build

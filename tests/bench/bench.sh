@@ -1,38 +1,47 @@
 #!/usr/bin/env bash
-# Start-up benchmark: runc, crun and youki side by side on the same busybox bundle.
+# Start-up benchmark: youki, runc and crun side by side on the same busybox bundle.
 # Not part of CI; run it by hand on an idle machine:
 #
-#   bash tests/bench/bench.sh [YOUKI_PATH [YOUKI_WASM_PATH]]
+#   bash tests/bench/bench.sh [--force] [YOUKI_PATH [YOUKI_WASM_PATH]]
 #
-# (`just bench` builds everything the rows below need, then runs this.)
+# (`just bench` builds everything the rows below need, then runs this; `just bench --force`.)
+#
+# The load gate: it waits up to BENCH_SETTLE seconds (180) for the 1-minute load average to
+# fall to BENCH_LOAD_MAX (0.5) or below, and refuses to start otherwise. `--force` or
+# BENCH_FORCE=1 starts anyway; the output says so, and so does every result file.
 #
 # YOUKI_PATH defaults to the release build in this repo's target dir. When it is not
 # an executable, youki is skipped and only runc and crun are measured. YOUKI_WASM_PATH
 # (`just build-wasm`; default: its place in target/wasm) adds the WebAssembly rows.
 #
 # Environment knobs:
-#   BENCH_WARMUP (5)  BENCH_RUNS (50)  BENCH_RSS_SAMPLES (10)  BENCH_LIST_SIZE (5)
-#   BENCH_RESULTS (a new directory under /tmp): where JSON exports and tables go
+#   BENCH_WARMUP (5)  BENCH_RUNS (50)  BENCH_RSS_SAMPLES (10)  BENCH_LIST_SIZE (100)
+#   BENCH_CASES (all): a comma-separated subset of the interleaved cases below
+#   BENCH_OUT (bench/results in this repo): where the interleaved cases' JSON files go,
+#   one per case, named <UTC date and time>-<case>.json (tests/bench/table.py makes the
+#   README's tables from them)
+#   BENCH_RESULTS (a new directory under /tmp): the youki-only rows' files and the summary
 #   BENCH_PEERS (1): also today's runc 1.3 and crun 1.28 (scripts/peers.sh), as runc-1.3
-#   and crun-1.28 beside Debian's runc and crun (the "vs" columns stay against Debian's)
+#   and crun-1.28 beside Debian's runc and crun
 #   BENCH_ATTACH_SAMPLES (10): youki-trace load+attach samples
 #   YOUKI_TRACE (youki-trace next to YOUKI_PATH), YOUKI_NO_OTEL (target/no-otel's youki,
 #   `just build-no-otel`), OTLP_SINK (otlp-sink next to YOUKI_PATH, from tests/e2e-containerd):
 #   the tools of the trace and spans rows; a row whose tool is missing is skipped with a note
 #
-# Metrics, one hyperfine invocation each, all runtimes in the same invocation:
+# The runtimes side by side, interleaved round by round by interleave.py (round r runs them
+# in the list's order rotated by r; each run timed by the driver, see its docstring):
 #   lifecycle  create + start + delete --force of a /bin/true container
 #   limits     the same with cgroup limits set (memory, cpu shares and quota, pids)
 #   run        run of the /bin/true container (run removes it when it exits)
-#   state      state of a created container
-#   list       list with BENCH_LIST_SIZE created containers
-#   rss        peak RSS of `create`, from /usr/bin/time -v, BENCH_RSS_SAMPLES samples
-#   exec       exec of /bin/true into a running container (`sleep`, created and started in
-#              --setup)
+#   exec       exec of /bin/true into a running container (`sleep`, created and started
+#              before the rounds)
 #   seccomp    create + start + delete --force with seccomp-docker-like.json (an allow-list
 #              of ~340 syscalls, defaultAction errno, like Docker's default profile)
+#   rss        peak RSS of `create`, from /usr/bin/time -v, BENCH_RSS_SAMPLES rounds
+#   state      state of a created container, with BENCH_LIST_SIZE created containers
+#   list       list with the same BENCH_LIST_SIZE created containers
 #
-# youki alone, each a hyperfine invocation of its own:
+# youki alone, each a hyperfine invocation of its own (not interleaved):
 #   trace      create + start + delete, plain and with `youki-trace --comm` following it
 #              (the binary is linked as `youki-bench` so that only the benchmark's processes
 #              are traced, not other youki runs on the machine); then youki-trace's
@@ -48,21 +57,33 @@
 #   wasm-rss        peak RSS of `run` (its child, the container process, included)
 #
 # crun refuses hybrid cgroup hosts, so everything runs inside hostview.sh (a private
-# mount namespace without the cgroup2 mount). hyperfine itself is started there, so
-# every runtime call sees the same host and the wrapper's cost is never timed.
+# mount namespace without the cgroup2 mount). The driver and hyperfine are started there,
+# so every runtime call sees the same host and the wrapper's cost is never timed.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 hostview="$here/hostview.sh"
 
-youki_path=${1:-$repo/target/x86_64-unknown-linux-gnu/release/youki}
-wasm_path=${2:-$repo/target/wasm/x86_64-unknown-linux-gnu/release/youki}
+force=${BENCH_FORCE:-0}
+positional=()
+for arg in "$@"; do
+    case $arg in
+    --force) force=1 ;;
+    *) positional+=("$arg") ;;
+    esac
+done
+youki_path=${positional[0]:-$repo/target/x86_64-unknown-linux-gnu/release/youki}
+wasm_path=${positional[1]:-$repo/target/wasm/x86_64-unknown-linux-gnu/release/youki}
 warmup=${BENCH_WARMUP:-5}
 runs=${BENCH_RUNS:-50}
 rss_samples=${BENCH_RSS_SAMPLES:-10}
-list_size=${BENCH_LIST_SIZE:-5}
+list_size=${BENCH_LIST_SIZE:-100}
+cases=${BENCH_CASES:-lifecycle,limits,run,exec,seccomp,rss,state,list}
+out_dir=${BENCH_OUT:-$repo/bench/results}
 results=${BENCH_RESULTS:-${TMPDIR:-/tmp}/youki-bench-$(date +%Y%m%d-%H%M%S)}
+load_max=${BENCH_LOAD_MAX:-0.5}
+settle=${BENCH_SETTLE:-180}
 
 note() { echo "bench: $*" >&2; }
 die() {
@@ -71,6 +92,26 @@ die() {
 }
 
 [[ $(id -u) == 0 ]] || die "run as root: the runtimes create namespaces and cgroups"
+
+# The load gate: figures taken beside other work are not figures. A build just before (as in
+# `just bench`) leaves the load high for a minute or two, so wait for it to settle first.
+load1() { cut -d' ' -f1 /proc/loadavg; }
+above() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a > b) }'; }
+forced=()
+waited=0
+while above "$(load1)" "$load_max" && ((waited < settle)) && [[ $force == 0 ]]; do
+    ((waited == 0)) && note "1-minute load average $(load1) > $load_max: waiting up to ${settle}s for it to settle"
+    sleep 10
+    waited=$((waited + 10))
+done
+if above "$(load1)" "$load_max"; then
+    if [[ $force == 0 ]]; then
+        die "refusing to start: 1-minute load average $(load1) > $load_max (busiest: $(ps -eo pcpu=,comm= --sort=-pcpu | head -n3 | awk '{print $2 " " $1 "%"}' | paste -sd,))
+bench: rerun on an idle machine, or force it with --force or BENCH_FORCE=1 (the results then say so)"
+    fi
+    forced=(--forced "load average $(cut -d' ' -f1-3 /proc/loadavg) above $load_max at the start")
+    note "FORCED: 1-minute load average $(load1) > $load_max; these figures are not figures, and every result file says so"
+fi
 
 # Installs whatever is missing, and nothing when all is there.
 ensure_packages() {
@@ -126,10 +167,6 @@ else
     note "no executable youki at $youki_path: measuring runc and crun only"
     note "(build it with: cargo build --release -p youki)"
 fi
-runtime_list=$(
-    IFS=,
-    echo "${runtimes[*]}"
-)
 
 # Removes every container the benchmark may have left behind, then the scratch dirs.
 cleanup() {
@@ -198,48 +235,6 @@ spec["linux"]["resources"].update({
 json.dump(spec, open(sys.argv[2], "w"), indent=2)
 PY
 
-# A runtime call as hyperfine sees it; {rt} is hyperfine's parameter.
-rt_cmd="$bin/{rt} --root $state/{rt}"
-
-# hf METRIC HYPERFINE_ARGS...: one hyperfine run over all runtimes, exported as JSON.
-hf() {
-    local metric=$1
-    shift
-    note "metric $metric"
-    if ! "$hostview" hyperfine --warmup "$warmup" --runs "$runs" --style basic \
-        -L rt "$runtime_list" -n "{rt} $metric" --export-json "$results/$metric.json" "$@"; then
-        note "metric $metric failed; it is left out of the summary"
-        rm -f "$results/$metric.json"
-    fi
-}
-
-lc="$ids_prefix-lc"
-hf lifecycle \
-    --prepare "$rt_cmd delete --force $lc >/dev/null 2>&1 || true" \
-    "$rt_cmd create --bundle $bundle $lc && $rt_cmd start $lc && $rt_cmd delete --force $lc"
-
-lim="$ids_prefix-lim"
-hf limits \
-    --prepare "$rt_cmd delete --force $lim >/dev/null 2>&1 || true" \
-    "$rt_cmd create --bundle $limited $lim && $rt_cmd start $lim && $rt_cmd delete --force $lim"
-
-rn="$ids_prefix-run"
-hf run -N \
-    --prepare "sh -c '$rt_cmd delete --force $rn >/dev/null 2>&1 || true'" \
-    "$rt_cmd run --bundle $bundle $rn"
-
-st="$ids_prefix-st"
-hf state -N \
-    --setup "$rt_cmd create --bundle $bundle $st" \
-    --cleanup "$rt_cmd delete --force $st" \
-    "$rt_cmd state $st"
-
-list_ids=$(seq -f "$ids_prefix-ls%g" 1 "$list_size" | tr '\n' ' ')
-hf list -N \
-    --setup "sh -c 'for c in $list_ids; do $rt_cmd create --bundle $bundle \$c || exit 1; done'" \
-    --cleanup "sh -c 'for c in $list_ids; do $rt_cmd delete --force \$c; done'" \
-    "$rt_cmd list"
-
 # exec into a running container: a `sleep` bundle sharing the rootfs.
 sleeper="$work/sleeper"
 mkdir -p "$sleeper"
@@ -250,11 +245,6 @@ spec["root"]["path"] = sys.argv[3]
 spec["process"]["args"] = ["/bin/sleep", "3600"]
 json.dump(spec, open(sys.argv[2], "w"), indent=2)
 PY
-ex="$ids_prefix-ex"
-hf exec -N \
-    --setup "sh -c '$rt_cmd create --bundle $sleeper $ex && $rt_cmd start $ex'" \
-    --cleanup "$rt_cmd delete --force $ex" \
-    "$rt_cmd exec $ex /bin/true"
 
 # seccomp: the /bin/true bundle with a Docker-like default profile.
 secbundle="$work/seccomp"
@@ -266,10 +256,26 @@ spec["root"]["path"] = sys.argv[3]
 spec["linux"]["seccomp"] = json.load(open(sys.argv[4]))
 json.dump(spec, open(sys.argv[2], "w"), indent=2)
 PY
-sc="$ids_prefix-sc"
-hf seccomp \
-    --prepare "$rt_cmd delete --force $sc >/dev/null 2>&1 || true" \
-    "$rt_cmd create --bundle $secbundle $sc && $rt_cmd start $sc && $rt_cmd delete --force $sc"
+
+# The runtimes side by side, interleaved: one JSON file per case in $out. youki leads the
+# list (the ratios are to youki); the rotation gives every runtime every place in turn.
+ordered=()
+[[ " ${runtimes[*]} " == *" youki "* ]] && ordered+=(youki)
+for rt in "${runtimes[@]}"; do
+    [[ $rt == youki ]] || ordered+=("$rt")
+done
+driver_list=$(
+    IFS=,
+    echo "${ordered[*]}"
+)
+stamp=$(date -u +%Y-%m-%dT%H%MZ)
+mkdir -p "$work/driver"
+"$hostview" python3 "$here/interleave.py" --bin "$bin" --state "$state" --bundles "$work" \
+    --work "$work/driver" --out "$out_dir" --runtimes "$driver_list" --cases "$cases" \
+    --runs "$runs" --warmup "$warmup" --rss-samples "$rss_samples" --list-size "$list_size" \
+    --load-max "$load_max" --stamp "$stamp" --repo "$repo" "${forced[@]}" >"$work/driver/files" ||
+    note "the interleaved cases failed; files written so far: $(paste -sd' ' "$work/driver/files")"
+mapfile -t case_files <"$work/driver/files"
 
 # A youki-only row: hyperfine over the parameter `mode`, exported like the others.
 # yhf METRIC MODES HYPERFINE_ARGS...
@@ -358,20 +364,6 @@ else
     wait "$sink_pid" 2>/dev/null || true
 fi
 
-# Peak RSS of create: GNU time's "Maximum resident set size", one line per sample.
-note "metric rss ($rss_samples samples of create)"
-rss_id="$ids_prefix-rss"
-for rt in "${runtimes[@]}"; do
-    out="$results/rss-$rt.txt"
-    : >"$out"
-    for _ in $(seq "$rss_samples"); do
-        "$hostview" /usr/bin/time -v -o "$work/time.txt" \
-            "$bin/$rt" --root "$state/$rt" create --bundle "$bundle" "$rss_id"
-        "$hostview" "$bin/$rt" --root "$state/$rt" delete --force "$rss_id"
-        sed -n 's/^[[:space:]]*Maximum resident set size (kbytes): //p' "$work/time.txt" >>"$out"
-    done
-done
-
 # WebAssembly against busybox: each case is a directory with `rt` (the binary) and `bundle`.
 if [[ -x $wasm_path && -x $youki_path ]]; then
     note "metric wasm ($wasm_path)"
@@ -431,15 +423,23 @@ else
     note "no wasm build at $wasm_path (just build-wasm): the WebAssembly rows are skipped"
 fi
 
-# Versions and host, for the README block.
+# Versions and host, for the youki-only rows.
 {
     for rt in "${runtimes[@]}"; do
         printf '%s: %s\n' "$rt" "$("$bin/$rt" --version 2>&1 | head -n1)"
     done
     printf 'host: %s cores, kernel %s, %s\n' "$(nproc)" "$(uname -r)" "$(hyperfine --version)"
-    printf 'runs: %s (+%s warmup), rss samples: %s, list size: %s\n' \
-        "$runs" "$warmup" "$rss_samples" "$list_size"
+    printf 'runs: %s (+%s warmup)\n' "$runs" "$warmup"
+    if ((${#forced[@]})); then printf 'FORCED: %s\n' "${forced[1]}"; fi
 } >"$results/env.txt"
 
-python3 "$here/summarize.py" "$results" "$runtime_list" | tee "$results/summary.md"
-note "raw results in $results"
+{
+    if ((${#case_files[@]})); then
+        python3 "$here/table.py" "${case_files[@]}"
+        echo
+    fi
+    python3 "$here/summarize.py" "$results"
+} | tee "$results/summary.md"
+if ((${#case_files[@]})); then note "interleaved cases: ${case_files[*]}"; fi
+note "youki-only rows and the summary in $results"
+((${#forced[@]} == 0)) || note "FORCED under load: ${forced[1]}"

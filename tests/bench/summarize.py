@@ -1,12 +1,13 @@
-"""Turns bench.sh's results directory into markdown tables.
+"""Turns bench.sh's results directory into markdown: the youki-only rows.
 
-usage: summarize.py RESULTS_DIR RUNTIMES   (RUNTIMES comma-separated, e.g. runc,crun,youki)
+usage: summarize.py RESULTS_DIR
 
-Reads METRIC.json (hyperfine --export-json, one result per runtime, told apart by the
-"rt" parameter), rss-RUNTIME.txt (one kB figure per line) and env.txt; for the youki-only
-rows trace.json and spans.json (told apart by "mode"), trace-attach.txt (per sample: wall ms
-until youki-trace follows, and its own load+attach figure), trace-stop.txt (youki-trace's
-last stderr line after the traced run) and spans-sink.txt (otlp-sink's counts).
+The runtimes side by side are table.py's, from interleave.py's files. This reads, for the
+youki-only rows (hyperfine, not interleaved), trace.json and spans.json (hyperfine
+--export-json, told apart by "mode"), trace-attach.txt (per sample: wall ms until youki-trace
+follows, and its own load+attach figure), trace-stop.txt (youki-trace's last stderr line
+after the traced run), spans-sink.txt (otlp-sink's counts), the wasm rows (wasm-*.json, told
+apart by "case", wasm-rss-CASE.txt) and env.txt.
 """
 
 import json
@@ -14,40 +15,10 @@ import statistics
 import sys
 from pathlib import Path
 
-METRICS = [
-    ("lifecycle", "create+start+delete"),
-    ("limits", "same, with cgroup limits"),
-    ("run", "run"),
-    ("state", "state"),
-    ("list", "list"),
-    ("exec", "exec /bin/true (running container)"),
-    ("seccomp", "create+start+delete, Docker-like seccomp"),
-]
-
 # Targets the issues set, checked in the youki-only sections.
 TRACE_OVERHEAD_MAX = 30.0  # percent, issue 6
 TRACE_ATTACH_MAX = 150.0  # ms, issue 6
 SPANS_ON_MAX = 2.0  # ms added to a create, issue 7
-
-
-def load_timings(results, metric):
-    """{runtime: {"median": ms, "mean": ms, "stddev": ms}} for one metric, or None."""
-    return load_timings_by(results, metric, "rt")
-
-
-def load_rss(results, runtime):
-    """{"median": MiB, "max": MiB} of the create samples, or None."""
-    path = results / f"rss-{runtime}.txt"
-    if not path.exists():
-        return None
-    kb = [int(line) for line in path.read_text().split() if line.strip()]
-    if not kb:
-        return None
-    return {"median": statistics.median(kb) / 1024.0, "max": max(kb) / 1024.0}
-
-
-def ratio(value, base):
-    return f"{value / base:.2f}×" if base else "n/a"
 
 
 def table(header, rows):
@@ -58,84 +29,14 @@ def table(header, rows):
 
 def main():
     results = Path(sys.argv[1])
-    runtimes = sys.argv[2].split(",")
-    timings = {m: load_timings(results, m) for m, _ in METRICS}
-    rss = {rt: load_rss(results, rt) for rt in runtimes}
-
-    for metric, title in METRICS:
-        data = timings[metric]
-        print(f"## {title}\n")
-        if data is None:
-            print("(failed; see hyperfine's output above)\n")
-            continue
-        rows = []
-        for rt in runtimes:
-            if rt not in data:
-                continue
-            d = data[rt]
-            rows.append([
-                rt,
-                f"{d['median']:.2f}",
-                f"{d['mean']:.2f} ± {d['stddev']:.2f}",
-                ratio(d["median"], data.get("crun", {}).get("median")),
-                ratio(d["median"], data.get("runc", {}).get("median")),
-            ])
-        print(table(["runtime", "median ms", "mean ± σ ms", "vs crun", "vs runc"], rows))
-        print()
-
-    print("## peak RSS of create\n")
-    base = {rt: (rss[rt] or {}).get("median") for rt in ("crun", "runc")}
-    rows = [
-        [rt, f"{r['median']:.1f}", f"{r['max']:.1f}",
-         ratio(r["median"], base["crun"]), ratio(r["median"], base["runc"])]
-        for rt, r in rss.items() if r
-    ]
-    print(table(["runtime", "median MiB", "max MiB", "vs crun", "vs runc"], rows))
-    print()
-
-    # The block for the README: medians, then ratios (to crun / to runc).
-    names = [title for _, title in METRICS] + ["peak RSS (create)"]
-    medians, ratios = [], []
-    for rt in runtimes:
-        cells, rcells = [rt], [rt]
-        for metric, _ in METRICS:
-            data = timings[metric] or {}
-            if rt in data:
-                med = data[rt]["median"]
-                cells.append(f"{med:.1f} ms")
-                rcells.append(
-                    ratio(med, data.get("crun", {}).get("median")) + " / "
-                    + ratio(med, data.get("runc", {}).get("median"))
-                )
-            else:
-                cells.append("–")
-                rcells.append("–")
-        if rss[rt]:
-            cells.append(f"{rss[rt]['median']:.1f} MiB")
-            rcells.append(ratio(rss[rt]["median"], base["crun"]) + " / "
-                          + ratio(rss[rt]["median"], base["runc"]))
-        else:
-            cells.append("–")
-            rcells.append("–")
-        medians.append(cells)
-        ratios.append(rcells)
-
     wasm_summary(results)
     trace_summary(results)
     spans_summary(results)
-
     env_path = results / "env.txt"
-    env = env_path.read_text().strip().splitlines() if env_path.exists() else []
-    print("## README block\n")
-    print("```markdown")
-    print("Median wall time of each operation (busybox bundle running /bin/true); lower is better.\n")
-    print(table(["runtime"] + names, medians))
-    print("\nRatio to crun / to runc:\n")
-    print(table(["runtime"] + names, ratios))
-    print()
-    for line in env:
-        print(f"- {line}")
-    print("```")
+    if env_path.exists():
+        print("## youki-only rows: versions and host\n")
+        for line in env_path.read_text().strip().splitlines():
+            print(f"- {line}")
 
 
 def wasm_summary(results):
