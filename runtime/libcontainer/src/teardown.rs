@@ -102,12 +102,14 @@ pub fn run(root: &Path, id: &str, t: &Teardown) -> Result<(), ContainerError> {
     if t.kill {
         kill_all(t.init, mgr.as_deref())?;
         crate::failpoint::hit("delete:after-kill");
+        if let Some(mgr) = &mgr {
+            wait_empty(mgr.as_ref(), Duration::from_secs(10));
+        }
         if let Some((pid, start)) = t.init {
             crate::telemetry::span("wait for exit", || wait_gone(pid, start, Duration::from_secs(10)))?;
         }
     }
     if let Some(mgr) = &mgr {
-        wait_empty(mgr.as_ref(), Duration::from_secs(10));
         mgr.remove()?;
     }
     crate::failpoint::hit("delete:after-cgroup-remove");
@@ -193,7 +195,9 @@ pub fn wait_gone(pid: i32, start: u64, limit: Duration) -> Result<(), ContainerE
     }
 }
 
-/// Waits (bounded) for killed processes to leave the cgroup; stragglers are killed again.
+/// Waits (bounded) for killed processes to leave the cgroup. Stragglers (an `exec` that
+/// joined after the kill) are killed again, and the cgroup thawed each time: a `pause` that
+/// ran meanwhile (no lock is held across this) would keep them from dying.
 fn wait_empty(mgr: &dyn CgroupManager, limit: Duration) {
     let deadline = Instant::now() + limit;
     loop {
@@ -204,6 +208,7 @@ fn wait_empty(mgr: &dyn CgroupManager, limit: Duration) {
         for p in pids {
             let _ = kill(Pid::from_raw(p), Signal::SIGKILL);
         }
+        let _ = mgr.freeze(libcgroups::FreezerState::Thawed);
         std::thread::sleep(Duration::from_millis(5));
     }
 }
