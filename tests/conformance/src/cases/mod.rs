@@ -110,6 +110,17 @@
 //!   `features.mountOptions`.
 //! - `compat/pidfd_socket_nobody_listening_refused`: runc 1.3.6 refuses a `--pidfd-socket`
 //!   nobody listens on, but leaves the container's state dir behind.
+//! - `seccomp/notify_wait_killable_recv_flag`: runc 1.3.6 takes
+//!   `SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV` but sends the listener no notify fd.
+//! - `seccomp/docker_2017_allowlist_no_new_privileges`,
+//!   `seccomp/docker_2017_allowlist_with_privileges`, `seccomp/allowlist_kill_process_default`,
+//!   `seccomp/allowlist_default_errno_ret`: under these allowlists runc 1.3.6 fails its own safe
+//!   /proc/thread-self checks ("reopen exec fifo: get safe /proc/thread-self/fd handle: ... get
+//!   root mount id"), which need a call the profile denies; runc 1.1.5 runs them.
+//! - `faults/corrupt_state_then_delete_force`: runc 1.3.6 cannot load a corrupt state.json
+//!   ("unexpected EOF"), so `delete --force` fails and the process and cgroup stay.
+//! - `faults/missing_state_then_delete_force`: runc 1.3.6 removes a state directory without
+//!   state.json but leaves the container's process and cgroup.
 //!
 //! What runc 1.3 gained over 1.1.5, so these are plain cases there: the time namespace, the
 //! shared and unbindable rootfs propagation, `domainname`, the 2025/2026 /dev and console
