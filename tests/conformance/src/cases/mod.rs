@@ -114,7 +114,8 @@
 //!   `SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV` but sends the listener no notify fd.
 //! - `seccomp/docker_2017_allowlist_no_new_privileges`,
 //!   `seccomp/docker_2017_allowlist_with_privileges`, `seccomp/allowlist_kill_process_default`,
-//!   `seccomp/allowlist_default_errno_ret`: under these allowlists runc 1.3.6 fails its own safe
+//!   `seccomp/allowlist_default_errno_ret`, `seccomp/allowlist_minus_any_call_runc_does_not_need`:
+//!   under these allowlists runc 1.3.6 fails its own safe
 //!   /proc/thread-self checks ("reopen exec fifo: get safe /proc/thread-self/fd handle: ... get
 //!   root mount id"), which need a call the profile denies; runc 1.1.5 runs them.
 //! - `faults/corrupt_state_then_delete_force`: runc 1.3.6 cannot load a corrupt state.json
