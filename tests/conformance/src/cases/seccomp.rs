@@ -370,6 +370,10 @@ fn minus_one_syscall(ctx: &mut Ctx) -> Result<Outcome> {
         spec::set(&mut b.config, "/process/noNewPrivileges", json!(no_new_privileges))?;
         spec::args(&mut b.config, &["sh", "-c", "echo ok"])?;
         for name in names.iter().filter(|n| !RUNC_NEEDS.contains(&n.as_str())) {
+            // Five failures tell the story; a runtime that fails them all would take minutes.
+            if failed.len() >= 5 {
+                break;
+            }
             let mut p = profile.clone();
             p["syscalls"][0]["names"] = json!(names.iter().filter(|n| *n != name).collect::<Vec<_>>());
             spec::set(&mut b.config, "/linux/seccomp", p)?;
@@ -386,6 +390,6 @@ fn minus_one_syscall(ctx: &mut Ctx) -> Result<Outcome> {
             }
         }
     }
-    check!(failed.is_empty(), "{} of {} runs failed: {}", failed.len(), 2 * names.len(), failed.join("; "));
+    check!(failed.is_empty(), "{} runs failed (stopped at 5): {}", failed.len(), failed.join("; "));
     Ok(Outcome::Pass)
 }
