@@ -280,8 +280,12 @@ fp_case() {
         fi
         wait_call
         rc=$WRC
-        local hits
-        hits=$(tail -n +$((before + 1)) "$L")
+        local hits i
+        for ((i = 0; i < 100; i++)); do # a child may cross NAME after the step returned
+            hits=$(tail -n +$((before + 1)) "$L")
+            grep -qx "[0-9]* $name" <<<"$hits" && break
+            nap_ms 20
+        done
         if ! grep -qx "[0-9]* $name" <<<"$hits"; then
             prob+=(" $name was not crossed ($t exited $rc)")
         elif [[ $mode == kill ]]; then
