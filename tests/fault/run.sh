@@ -334,6 +334,11 @@ failpoints() {
         RUN=$RT
         return
     }
+    if ! cat "$work"/fp/* | grep -q .; then
+        fail "fp/learn" "$FP logged no failpoint on a healthy run: is it built with the failpoints feature?"
+        RUN=$RT
+        return
+    fi
     local step kind name n=0
     for step in "${lifecycle[@]}" run-d; do
         local chain=lifecycle
