@@ -391,6 +391,11 @@ sweep() {
     done
 }
 
+# bad_delays: the delays of bad[], comma-separated.
+bad_delays() {
+    printf '%s\n' "${bad[@]}" | cut -d: -f1 | sed 's/ms$//' | paste -sd,
+}
+
 sweeps() {
     local cmd peer n=$((${FAULT_SWEEP_MAX:-24} + 1))
     for cmd in create run-d exec; do
@@ -398,14 +403,14 @@ sweeps() {
         RUN=$RT
         sweep "$cmd"
         if ((${#bad[@]})); then
-            fail "sweep/$cmd" "${#bad[@]} of $n delays went wrong: $(printf '%s |' "${bad[@]:0:4}")"
+            fail "sweep/$cmd" "${#bad[@]} of $n delays went wrong (ms: $(bad_delays)): $(printf '%s |' "${bad[@]:0:3}")"
         else
             ok "sweep/$cmd ($n delays)"
         fi
         for peer in ${FAULT_PEERS:-}; do
             RUN=$(realpath "$peer")
             sweep "$cmd"
-            echo "# sweep/$cmd on $peer (comparison only): ${#bad[@]} of $n delays went wrong${bad:+: $(printf '%s |' "${bad[@]:0:4}")}" | cut -c1-1200
+            echo "# sweep/$cmd on $peer (comparison only): ${#bad[@]} of $n delays went wrong${bad:+ (ms: $(bad_delays)): $(printf '%s |' "${bad[@]:0:3}")}" | cut -c1-1200
         done
     done
     RUN=$RT
