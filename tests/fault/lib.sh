@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034,SC2154  # sets globals for, and reads those of, its caller
 # Shared by tests/fault/run.sh and tests/fault/soak.sh (sourced, never run).
 #
 # The caller sets, before fault_setup:

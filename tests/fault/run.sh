@@ -330,10 +330,10 @@ failpoints() {
     want fp/ || [[ ${FAULT_FILTER:-} == *fp* ]] || return 0
     mkdir -p "$work/fp"
     RUN=$FP
-    fp_learn "${lifecycle[@]}" && fp_learn "${runchain[@]}" || {
+    if ! fp_learn "${lifecycle[@]}" || ! fp_learn "${runchain[@]}"; then
         RUN=$RT
         return
-    }
+    fi
     if ! cat "$work"/fp/* | grep -q .; then
         fail "fp/learn" "$FP logged no failpoint on a healthy run: is it built with the failpoints feature?"
         RUN=$RT

@@ -54,6 +54,7 @@ mkbundle() {
 }
 mkbundle lifecycle '.'
 mkbundle run '.process.args = ["true"]'
+# shellcheck disable=SC2016 # $sec is jq's
 mkbundle limits '.linux.seccomp = $sec[0] | .linux.resources += {
     "memory": {"limit": 268435456}, "cpu": {"shares": 512, "quota": 50000, "period": 100000},
     "pids": {"limit": 100}}'
