@@ -43,9 +43,20 @@ demo: build
     bash scripts/demo.sh {{target}}/youki {{target}}/youki-trace
 
 # Everything CI runs: unit tests, real-kernel integration tests, the wasm executor, the
-# conformance suite against youki and against runc.
-test: build build-wasm
+# fault-injection suite and a 1000-cycle soak, the conformance suite against youki and runc.
+test: build build-wasm build-failpoints
     bash scripts/test.sh {{target}} {{wasm_target}}
+
+# The fault-injection and concurrency suite (tests/fault) against the release build, its
+# deterministic part through the failpoints build; the kill sweep also against runc, for
+# comparison only. `just test-fault /usr/sbin/runc` runs it against another runtime.
+test-fault runtime=(target + "/youki"): build build-failpoints
+    FAULT_PEERS="$(command -v runc || true)" bash tests/fault/run.sh {{runtime}} target/failpoints/youki
+
+# Soak: N cycles of create/start/exec/kill/delete, run, and run -d under seccomp and cgroup
+# limits; latency p50/p99/max per 1000 cycles, and nothing may be left on the host.
+soak n="1000" runtime=(target + "/youki"): build
+    bash tests/fault/soak.sh {{runtime}} {{n}}
 
 # youki without the `otel` feature, in its own target dir: the baseline of the spans row of
 # `just bench`. Cold: ~5 min on 2 cores.

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The whole test run: unit and integration tests, the installer, youki-trace, the wasm
 # executor, the cgroup v2 and systemd VM lanes, containerd through the CRI and podman/docker
-# end to end, then the conformance suite against youki and runc. Prints one closing count
-# line per part and exits non-zero on any failure.
+# end to end, fault injection and a soak (tests/fault), then the conformance suite against
+# youki and runc. Prints one closing count line per part and exits non-zero on any failure.
 set -uo pipefail
 export CARGO_TERM_COLOR=never
 target=${1:-target/x86_64-unknown-linux-gnu/release}
@@ -65,7 +65,24 @@ for suite in e2e-containerd e2e-clients; do
   e2e_p=$((e2e_p + ${p:-0})); e2e_f=$((e2e_f + ${f:-1}))
 done
 
+# Fault injection, kill sweep, corrupt state, concurrency (tests/fault; the deterministic part
+# needs `just build-failpoints`), then the soak. Each closes with "NAME: N passed, M failed, K skipped".
+echo "== fault injection and concurrency (tests/fault)"
+fp_build=target/failpoints/youki
+[ -x "$fp_build" ] || { echo "no $fp_build (just build-failpoints): the failpoint cases are skipped"; fp_build=; }
+FAULT_PEERS="$(command -v runc || true)" bash tests/fault/run.sh "$target/youki" $fp_build 2>&1 | tee /tmp/youki-fault.log
+[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+echo "== soak: 1000 cycles (tests/fault/soak.sh)"
+bash tests/fault/soak.sh "$target/youki" 1000 2>&1 | tee /tmp/youki-soak.log
+[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+fault_p=0; fault_f=0; fault_s=0
+for suite in fault soak; do
+  read -r p f s < <(grep -E "^$suite: [0-9]+ passed" "/tmp/youki-$suite.log" | sed -E 's/.*: ([0-9]+) passed, ([0-9]+) failed, ([0-9]+) skipped/\1 \2 \3/')
+  fault_p=$((fault_p + ${p:-0})); fault_f=$((fault_f + ${f:-1})); fault_s=$((fault_s + ${s:-0}))
+done
+
 total_p=$((passed + inst_p + trace_p + ${wasm_p:-0} + vm_p + e2e_p)); total_f=$((failed + inst_f + trace_f + ${wasm_f:-1} + vm_f + e2e_f)); total_s=$vm_s
+total_p=$((total_p + fault_p)); total_f=$((total_f + fault_f)); total_s=$((total_s + fault_s))
 # Today's runc 1.3 beside Debian's 1.1.5: scripts/peers.sh installs it from Debian sid under
 # /opt/youki-peers (cached; quick when done). Unreachable sid is one failure, not a silent skip.
 # Its criu 4.2 works on this kernel (Debian's 3.17 does not): first in PATH, for every runtime.

@@ -1,5 +1,6 @@
-//! Robustness (slow): many short lifecycles in a row, many containers at once, and many
-//! foreground runs; afterwards nothing may remain: processes, cgroups, mounts, state dirs.
+//! Robustness (slow): many short lifecycles in a row, many containers created, started and
+//! deleted at once (concurrent calls), and many foreground runs; afterwards nothing may
+//! remain: processes, cgroups, mounts, state dirs.
 
 use super::{Case, Outcome};
 use crate::ctx::Ctx;
@@ -46,27 +47,53 @@ fn cycles(ctx: &mut Ctx) -> Result<Outcome> {
 }
 
 fn twenty_at_once(ctx: &mut Ctx) -> Result<Outcome> {
-    let mut b = ctx.bundle()?;
-    spec::args(&mut b.config, &["sleep", "100"])?;
-    let mut ids = Vec::new();
+    // One bundle per container: each has its own cgroupsPath.
+    let mut containers = Vec::new();
     for _ in 0..20 {
         let id = ctx.id();
+        let mut b = ctx.bundle()?;
+        spec::args(&mut b.config, &["sleep", "100"])?;
         ctx.place_in_cgroup(&mut b, &id)?;
-        ctx.create(&b, &id, &[])?.ok(&format!("create {id}"))?;
-        ids.push(id);
+        b.write()?;
+        containers.push((id, b.dir.to_string_lossy().into_owned()));
     }
-    for id in &ids {
-        ctx.start(id)?.ok(&format!("start {id}"))?;
-    }
-    for id in &ids {
+    // Each step runs for all twenty at once: they race on the state root, its locks and the
+    // shared cgroup parents.
+    at_once(ctx, &containers, |id, dir| vec!["create", "--bundle", dir, id])?;
+    at_once(ctx, &containers, |id, _| vec!["start", id])?;
+    for (id, _) in &containers {
         let st = ctx.state(id)?;
         check!(st["status"] == "running", "{id} is not running: {st}");
     }
-    for id in &ids {
-        ctx.call(&["delete", "--force", id])?
-            .ok(&format!("delete --force {id}"))?;
-    }
+    at_once(ctx, &containers, |id, _| vec!["delete", "--force", id])?;
     no_leftovers(ctx)
+}
+
+/// Calls the runtime for every container at the same time, one thread each; fails on the
+/// first call that failed.
+fn at_once<'a>(
+    ctx: &Ctx,
+    containers: &'a [(String, String)],
+    args: impl Fn(&'a str, &'a str) -> Vec<&'a str> + Sync,
+) -> Result<()> {
+    let outputs = std::thread::scope(|s| {
+        let threads: Vec<_> = containers
+            .iter()
+            .map(|(id, dir)| {
+                let argv = args(id, dir);
+                s.spawn(move || ctx.call(&argv))
+            })
+            .collect();
+        threads
+            .into_iter()
+            .map(|t| t.join().map_err(|_| anyhow::anyhow!("a runtime call's thread panicked"))?)
+            .collect::<Result<Vec<_>>>()
+    })?;
+    for out in outputs {
+        let cmd = out.cmdline.clone();
+        out.ok(&cmd)?;
+    }
+    Ok(())
 }
 
 fn run_never_hangs(ctx: &mut Ctx) -> Result<Outcome> {
