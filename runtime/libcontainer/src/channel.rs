@@ -41,7 +41,7 @@
 //! then talks to the forked process (which holds a dup of the child's end, and whose death
 //! signal is armed against the runtime itself) as above.
 
-use std::io::IoSliceMut;
+use std::io::{IoSlice, IoSliceMut};
 use std::os::fd::{AsRawFd, OwnedFd};
 
 use nix::sys::socket::{self, AddressFamily, MsgFlags, SockFlag, SockType};
