@@ -187,10 +187,18 @@ impl<S: Serialize, R: DeserializeOwned> End<S, R> {
 
     pub fn recv(&self) -> Result<R, ChannelError> {
         let mut buf = vec![0u8; MAX_MESSAGE];
+        // read(2) where the seccomp filter (init waits for `Committed` under the container's
+        // profile) may refuse recvmsg: profiles written for runc, which reads its sync pipe.
+        let plain = !crate::seccomp::may_call("recvmsg");
         let n = loop {
-            let mut iov = [IoSliceMut::new(&mut buf)];
-            match socket::recvmsg::<()>(self.fd.as_raw_fd(), &mut iov, None, MsgFlags::MSG_CMSG_CLOEXEC) {
-                Ok(m) => break m.bytes,
+            let got = if plain {
+                nix::unistd::read(&self.fd, &mut buf)
+            } else {
+                let mut iov = [IoSliceMut::new(&mut buf)];
+                socket::recvmsg::<()>(self.fd.as_raw_fd(), &mut iov, None, MsgFlags::MSG_CMSG_CLOEXEC).map(|m| m.bytes)
+            };
+            match got {
+                Ok(n) => break n,
                 Err(nix::Error::EINTR) => continue,
                 Err(nix::Error::ECONNRESET) => return Err(ChannelError::Closed),
                 Err(e) => return Err(ChannelError::Recv(e)),
