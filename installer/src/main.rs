@@ -12,11 +12,10 @@ use clap::{Parser, Subcommand};
 use nix::sys::signal::{SigSet, Signal};
 
 use youki_installer::cri::{check_handler, Verdict};
-use youki_installer::fsutil::under;
+use youki_installer::hostfs::HostRoot;
 use youki_installer::handler::Handler;
 use youki_installer::kube_api::KubeNodes;
 use youki_installer::labels::{NodeApi, READY_LABEL, UNINSTALL_LABEL};
-use youki_installer::ledger::remove_dir_if_empty;
 use youki_installer::locate;
 use youki_installer::node::{Node, STATE_DIR};
 use youki_installer::restart::wait_for_socket;
@@ -131,16 +130,15 @@ fn node(cli: &Cli, force: bool) -> Result<Node> {
 /// After a restart, checks through the CRI that the handler is known (`wanted`) or gone.
 /// Returns whether it restarted (and so checked).
 fn restart_if(cli: &Cli, node: &Node, changed: bool, wanted: bool) -> Result<bool> {
-    let state_dir = under(&cli.host_root, Path::new(STATE_DIR));
+    let host = node.root()?;
+    let state_dir = Path::new(STATE_DIR);
     let pending = state_dir.join("restart-pending");
-    if cli.dry_run || cli.restart == Restart::None || (!changed && !pending.exists()) {
+    if cli.dry_run || cli.restart == Restart::None || (!changed && !host.exists(&pending)) {
         return Ok(false);
     }
-    std::fs::create_dir_all(&state_dir)
-        .with_context(|| format!("create {}", state_dir.display()))?;
-    std::fs::write(&pending, b"").with_context(|| format!("write {}", pending.display()))?;
+    host.replace_atomically(&pending, b"", 0o600)?;
     let t = &node.target;
-    let socket = under(&cli.host_root, &t.socket);
+    let socket = socket_path(&host, &t.socket);
     let manager = Manager {
         host_root: &cli.host_root,
         unit: &t.unit,
@@ -151,20 +149,32 @@ fn restart_if(cli: &Cli, node: &Node, changed: bool, wanted: bool) -> Result<boo
     };
     restart(cli.restart, &manager, Duration::from_secs(cli.timeout))
         .with_context(|| format!("restart {}", t.unit))?;
-    std::fs::remove_file(&pending).with_context(|| format!("remove {}", pending.display()))?;
+    host.remove_optional(&pending)?;
     // After an uninstall the marker was the last thing in the state dir.
-    remove_dir_if_empty(&state_dir);
+    host.remove_dir_if_empty(state_dir);
     if let Some(parent) = state_dir.parent() {
-        remove_dir_if_empty(parent);
+        host.remove_dir_if_empty(parent);
     }
     println!("restarted {} ({:?})", t.unit, cli.restart);
     verify(cli, node, wanted)?;
     Ok(true)
 }
 
+/// The manager's socket as a path in the installer's filesystem, its directory's links
+/// resolved inside the host root (`/var/run` is a link to `/run` on most hosts); sockets are
+/// reached by path, so the socket itself may come and go during a restart.
+fn socket_path(host: &HostRoot, socket: &Path) -> PathBuf {
+    let name = socket.file_name().unwrap_or_default();
+    socket
+        .parent()
+        .and_then(|dir| host.pod_path(dir).ok())
+        .map(|dir| dir.join(name))
+        .unwrap_or_else(|| host.shown(socket))
+}
+
 /// Waits until the manager answers, then asks its CRI whether it knows the handler.
 fn verify(cli: &Cli, node: &Node, wanted: bool) -> Result<()> {
-    let socket = under(&cli.host_root, &node.target.socket);
+    let socket = socket_path(&node.root()?, &node.target.socket);
     let timeout = Duration::from_secs(cli.timeout);
     wait_for_socket(&socket, timeout).context("wait for the container manager")?;
     let name = &node.handler.name;
