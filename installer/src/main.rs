@@ -52,9 +52,13 @@ struct Cli {
     /// The proc filesystem that shows the host's processes (needs hostPID in a pod).
     #[arg(long, global = true, default_value = "/proc")]
     proc_dir: PathBuf,
-    /// With `--restart signal`: stop only this pid (else every process named containerd).
+    /// With `--restart signal`: stop this pid (else the pid file's, else the process that
+    /// serves the manager's socket; never a process found by name).
     #[arg(long, global = true)]
     containerd_pid: Option<i32>,
+    /// With `--restart signal`: the manager's pid file, as the host sees it.
+    #[arg(long, global = true)]
+    containerd_pid_file: Option<PathBuf>,
     /// Seconds to wait for a restart.
     #[arg(long, global = true, default_value_t = 60)]
     timeout: u64,
@@ -144,6 +148,7 @@ fn restart_if(cli: &Cli, node: &Node, changed: bool, wanted: bool) -> Result<boo
         unit: &t.unit,
         process: t.process,
         pid: cli.containerd_pid,
+        pid_file: cli.containerd_pid_file.as_deref(),
         proc_dir: &cli.proc_dir,
         socket: &socket,
     };
