@@ -1,6 +1,5 @@
 //! `youki-installer`: the command line around the library, plus the DaemonSet loop (`run`).
 
-use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -89,8 +88,9 @@ enum Cmd {
     /// uninstall fully when the chart's pre-delete hook asks; SIGTERM alone keeps the node
     /// as it is (rolling update).
     Run {
-        /// Address for /healthz and /readyz.
-        #[arg(long, default_value = "0.0.0.0:8088")]
+        /// Address for /healthz and /readyz: where the kubelet's probes reach it (the chart
+        /// passes the pod IP); the default serves only this network namespace's loopback.
+        #[arg(long, default_value = "127.0.0.1:8088")]
         listen: String,
         /// Seconds between checks for an uninstall request.
         #[arg(long, default_value_t = 5)]
@@ -212,30 +212,10 @@ fn uninstall(cli: &Cli, node: &Node) -> Result<bool> {
     restart_if(cli, node, out.config_changed, false)
 }
 
-/// Serves /healthz (always 200) and /readyz (200 once `ready`).
+/// Serves /healthz (always 200) and /readyz (200 once `ready`); see `health`.
 fn serve_health(listen: &str, ready: Arc<AtomicBool>) -> Result<()> {
     let listener = TcpListener::bind(listen).with_context(|| format!("listen on {listen}"))?;
-    std::thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            let mut line = String::new();
-            let mut reader = BufReader::new(&stream);
-            if reader.read_line(&mut line).is_err() {
-                continue;
-            }
-            let (code, body) = match line.split_whitespace().nth(1) {
-                Some("/healthz") => ("200 OK", "ok"),
-                Some("/readyz") if ready.load(Ordering::SeqCst) => ("200 OK", "ready"),
-                Some("/readyz") => ("503 Service Unavailable", "not ready"),
-                _ => ("404 Not Found", "not found"),
-            };
-            let mut s = &stream;
-            let _ = write!(
-                s,
-                "HTTP/1.1 {code}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                body.len()
-            );
-        }
-    });
+    youki_installer::health::serve(listener, ready);
     Ok(())
 }
 
