@@ -14,7 +14,8 @@ use youki_installer::cri::{check_handler, Verdict};
 use youki_installer::hostfs::HostRoot;
 use youki_installer::handler::Handler;
 use youki_installer::kube_api::KubeNodes;
-use youki_installer::labels::{NodeApi, READY_LABEL, UNINSTALL_LABEL};
+use youki_installer::error::HostError;
+use youki_installer::labels::{NodeApi, READY_LABEL, UNINSTALL_LABEL, UNSUPPORTED};
 use youki_installer::locate;
 use youki_installer::node::{Node, STATE_DIR};
 use youki_installer::restart::wait_for_socket;
@@ -219,6 +220,12 @@ fn serve_health(listen: &str, ready: Arc<AtomicBool>) -> Result<()> {
     Ok(())
 }
 
+/// Whether `e` is a refusal to edit a config on a read-only filesystem.
+fn read_only(e: &anyhow::Error) -> bool {
+    e.chain()
+        .any(|c| matches!(c.downcast_ref::<HostError>(), Some(HostError::ReadOnly { .. })))
+}
+
 fn run(cli: &Cli, node: &Node, listen: &str, poll: u64) -> Result<()> {
     let Some(name) = cli.node_name.as_deref() else {
         bail!("run needs --node-name or NODE_NAME")
@@ -238,15 +245,31 @@ fn run(cli: &Cli, node: &Node, listen: &str, poll: u64) -> Result<()> {
     serve_health(listen, ready.clone())?;
     let api = KubeNodes::connect().context("connect to the Kubernetes API")?;
 
-    let checked = install(cli, node)?;
-    // Also after a crash and a no-op reinstall: label only a manager whose CRI knows youki.
-    if cli.restart != Restart::None && !checked {
-        verify(cli, node, true)?;
+    match install(cli, node) {
+        Ok(checked) => {
+            // Also after a crash and a no-op reinstall: label only a manager whose CRI knows youki.
+            if cli.restart != Restart::None && !checked {
+                verify(cli, node, true)?;
+            }
+            api.set_label(name, READY_LABEL, Some("ready"))
+                .context("label the node ready")?;
+            println!("node {name} labelled {READY_LABEL}=ready");
+        }
+        // A config on a read-only store (NixOS) is the node's own to change: say so on the
+        // node and stay up (crash-looping would not help), so the rollout goes on.
+        Err(e) if read_only(&e) => {
+            let message = format!("{e:#}");
+            eprintln!("{message}");
+            api.set_label(name, READY_LABEL, Some(UNSUPPORTED))
+                .context("label the node unsupported")?;
+            if let Err(ev) = api.record_event(name, "YoukiUnsupported", &message) {
+                eprintln!("record the reason as an event: {ev:#}");
+            }
+            println!("node {name} labelled {READY_LABEL}={UNSUPPORTED}");
+        }
+        Err(e) => return Err(e),
     }
-    api.set_label(name, READY_LABEL, Some("ready"))
-        .context("label the node ready")?;
     ready.store(true, Ordering::SeqCst);
-    println!("node {name} labelled {READY_LABEL}=ready");
 
     let mut uninstalled = false;
     let mut deferred = false;
