@@ -361,8 +361,7 @@ impl HostRoot {
             source: io(e),
         };
         if let Some((parent, _)) = split(host_path) {
-            self.create_dir_all(&parent)
-                .map_err(|_| lock_err(Errno::ENOENT))?;
+            self.create_dir_all(&parent)?;
         }
         self.open_at(
             host_path,

@@ -260,11 +260,12 @@ fn run(cli: &Cli, node: &Node, listen: &str, poll: u64) -> Result<()> {
         Err(e) if read_only(&e) => {
             let message = format!("{e:#}");
             eprintln!("{message}");
-            api.set_label(name, READY_LABEL, Some(UNSUPPORTED))
-                .context("label the node unsupported")?;
+            // The reason first, so whoever sees the label finds it.
             if let Err(ev) = api.record_event(name, "YoukiUnsupported", &message) {
                 eprintln!("record the reason as an event: {ev:#}");
             }
+            api.set_label(name, READY_LABEL, Some(UNSUPPORTED))
+                .context("label the node unsupported")?;
             println!("node {name} labelled {READY_LABEL}={UNSUPPORTED}");
         }
         Err(e) => return Err(e),

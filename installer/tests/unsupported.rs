@@ -90,6 +90,10 @@ fn a_read_only_config_labels_the_node_unsupported_with_an_event() {
         api.label("node-a", "youki.dev/runtime").as_deref(),
         Some("unsupported")
     );
+    while api.events().is_empty() {
+        assert!(start.elapsed() < Duration::from_secs(20), "no event recorded");
+        std::thread::sleep(Duration::from_millis(100));
+    }
     let events = api.events();
     assert_eq!(events.len(), 1, "{events:?}");
     let e = &events[0];

@@ -219,6 +219,7 @@ impl FakeApiServer {
     }
 
     /// The events created so far.
+    #[allow(dead_code)]
     pub fn events(&self) -> Vec<Value> {
         self.with(|s| s.events.clone())
     }
