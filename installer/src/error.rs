@@ -52,6 +52,8 @@ pub enum HostError {
     NoConfig { host_root: PathBuf, tried: String },
     #[error("refusing to uninstall: {count} youki container(s) still have state under {root:?}; delete the pods with runtimeClassName youki first, or pass --force")]
     InUse { count: usize, root: PathBuf },
+    #[error("{path:?} resolves to {target:?} on a read-only filesystem (a NixOS store or a read-only mount): the installer will not edit it; add the youki handler to the node's own configuration instead")]
+    ReadOnly { path: PathBuf, target: PathBuf },
     #[error("{0}")]
     Config(#[from] ConfigError),
 }

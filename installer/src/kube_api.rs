@@ -5,8 +5,8 @@
 use std::future::Future;
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::Node;
-use kube::api::{ListParams, Patch, PatchParams};
+use k8s_openapi::api::core::v1::{Event, Node};
+use kube::api::{ListParams, Patch, PatchParams, PostParams};
 use kube::{Api, Client, Config};
 
 use crate::labels::{LabelError, NodeApi};
@@ -19,7 +19,11 @@ const DEADLINE: Duration = Duration::from_secs(30);
 pub struct KubeNodes {
     rt: tokio::runtime::Runtime,
     nodes: Api<Node>,
+    events: Api<Event>,
 }
+
+/// Where node events go, as the kubelet's own (nodes are not namespaced).
+pub const EVENT_NAMESPACE: &str = "default";
 
 impl KubeNodes {
     /// Connects with the inferred config: KUBECONFIG or ~/.kube/config when present, else
@@ -41,7 +45,8 @@ impl KubeNodes {
     pub fn from_client(rt: tokio::runtime::Runtime, client: Client) -> Self {
         KubeNodes {
             rt,
-            nodes: Api::all(client),
+            nodes: Api::all(client.clone()),
+            events: Api::namespaced(client, EVENT_NAMESPACE),
         }
     }
 
@@ -70,6 +75,42 @@ impl KubeNodes {
                 secs: DEADLINE.as_secs(),
             }),
         }
+    }
+}
+
+/// A Warning event about `node`, from the installer.
+pub fn node_event(node: &str, reason: &str, message: &str) -> serde_json::Value {
+    serde_json::json!({
+        "apiVersion": "v1",
+        "kind": "Event",
+        "metadata": { "generateName": format!("{node}.youki-installer."), "namespace": EVENT_NAMESPACE },
+        "involvedObject": { "apiVersion": "v1", "kind": "Node", "name": node },
+        "reason": reason,
+        "message": message,
+        "type": "Warning",
+        "count": 1,
+        "source": { "component": "youki-installer", "host": node },
+        "reportingComponent": "youki-installer",
+        "reportingInstance": node,
+    })
+}
+
+impl KubeNodes {
+    /// Records a Warning event on `node` (shown by `kubectl describe node`).
+    pub fn record_event(&self, node: &str, reason: &str, message: &str) -> Result<(), LabelError> {
+        let event: Event = serde_json::from_value(node_event(node, reason, message)).map_err(|e| {
+            LabelError::Refused {
+                op: format!("record event {reason} on node {node:?}"),
+                code: 0,
+                reason: "Invalid".to_string(),
+                message: e.to_string(),
+            }
+        })?;
+        self.call(
+            || format!("record event {reason} on node {node:?}"),
+            self.events.create(&PostParams::default(), &event),
+        )
+        .map(drop)
     }
 }
 

@@ -4,8 +4,11 @@
 //! The API itself is behind the `NodeApi` trait: `kube_api::KubeNodes` in the installer, an
 //! in-memory fake in the unit tests below.
 
-/// Set to `ready` once the runtime answers on this node.
+/// Set to `ready` once the runtime answers on this node, or `unsupported` when the node's
+/// config cannot be edited (the reason is in a node Event).
 pub const READY_LABEL: &str = "youki.dev/runtime";
+/// The `READY_LABEL` value of a node the installer cannot set up.
+pub const UNSUPPORTED: &str = "unsupported";
 /// Set to `requested` by the chart's pre-delete hook: uninstall fully on this node.
 pub const UNINSTALL_LABEL: &str = "youki.dev/uninstall";
 

@@ -4,14 +4,16 @@
 //! installer wrote; if someone changed it since, their change is kept and only our handler
 //! is removed.
 
-use std::fs;
 use std::path::{Path, PathBuf};
 
 use crate::error::HostError;
-use crate::fsutil::{read_optional, remove_optional, replace_atomically, sha256};
+use crate::fsutil::sha256;
+use crate::hostfs::HostRoot;
 
-/// The ledger of one edited file, kept in the installer's state directory.
-pub struct Ledger {
+/// The ledger of one edited file, kept in the installer's state directory (host paths,
+/// reached through the host root like every other host file).
+pub struct Ledger<'a> {
+    host: &'a HostRoot,
     original: PathBuf,
     absent: PathBuf,
     installed: PathBuf,
@@ -28,9 +30,9 @@ pub enum Original {
     Bytes(Vec<u8>),
 }
 
-impl Ledger {
-    /// The ledger of `host_path` (as the host sees it) under `state_dir` (resolved).
-    pub fn new(state_dir: &Path, host_path: &Path) -> Self {
+impl<'a> Ledger<'a> {
+    /// The ledger of `host_path` under `state_dir`, both as the host sees them.
+    pub fn new(host: &'a HostRoot, state_dir: &Path, host_path: &Path) -> Self {
         let key: String = host_path
             .to_string_lossy()
             .trim_start_matches('/')
@@ -38,6 +40,7 @@ impl Ledger {
             .map(|c| if c == '/' { '_' } else { c })
             .collect();
         Ledger {
+            host,
             original: state_dir.join(format!("{key}.orig")),
             absent: state_dir.join(format!("{key}.absent")),
             installed: state_dir.join(format!("{key}.installed-sha256")),
@@ -50,14 +53,14 @@ impl Ledger {
             return Ok(());
         }
         match current {
-            Some(bytes) => replace_atomically(&self.original, bytes, 0o600),
-            None => replace_atomically(&self.absent, b"", 0o600),
+            Some(bytes) => self.host.replace_atomically(&self.original, bytes, 0o600),
+            None => self.host.replace_atomically(&self.absent, b"", 0o600),
         }
     }
 
     /// Records the bytes the installer wrote.
     pub fn record_installed(&self, written: &[u8]) -> Result<(), HostError> {
-        replace_atomically(
+        self.host.replace_atomically(
             &self.installed,
             format!("{}\n", sha256(written)).as_bytes(),
             0o600,
@@ -66,10 +69,10 @@ impl Ledger {
 
     /// The saved original.
     pub fn original(&self) -> Result<Original, HostError> {
-        if let Some(bytes) = read_optional(&self.original)? {
+        if let Some(bytes) = self.host.read_optional(&self.original)? {
             return Ok(Original::Bytes(bytes));
         }
-        if self.absent.exists() {
+        if self.host.exists(&self.absent) {
             return Ok(Original::Absent);
         }
         Ok(Original::Unknown)
@@ -77,7 +80,7 @@ impl Ledger {
 
     /// Whether `current` is exactly what the installer last wrote.
     pub fn is_ours(&self, current: Option<&[u8]>) -> Result<bool, HostError> {
-        let recorded = read_optional(&self.installed)?;
+        let recorded = self.host.read_optional(&self.installed)?;
         Ok(match (recorded, current) {
             (Some(r), Some(c)) => String::from_utf8_lossy(&r).trim() == sha256(c),
             _ => false,
@@ -87,24 +90,14 @@ impl Ledger {
     /// Forgets the file, after a completed uninstall.
     pub fn clear(&self) -> Result<(), HostError> {
         for p in [&self.original, &self.absent, &self.installed] {
-            remove_optional(p)?;
+            self.host.remove_optional(p)?;
         }
         Ok(())
     }
 
     /// Whether anything is recorded.
     pub fn exists(&self) -> bool {
-        self.original.exists() || self.absent.exists() || self.installed.exists()
-    }
-}
-
-/// Removes `dir` if it is empty; anything else in it is left alone.
-pub fn remove_dir_if_empty(dir: &Path) {
-    if fs::read_dir(dir)
-        .map(|mut d| d.next().is_none())
-        .unwrap_or(false)
-    {
-        let _ = fs::remove_dir(dir);
+        self.original.exists() || self.host.exists(&self.absent) || self.installed.exists()
     }
 }
 
@@ -115,7 +108,12 @@ mod tests {
     #[test]
     fn backs_up_only_the_first_original() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let ledger = Ledger::new(dir.path(), Path::new("/etc/containerd/config.toml"));
+        let host = HostRoot::open(dir.path()).expect("host root");
+        let ledger = Ledger::new(
+            &host,
+            Path::new("/opt/youki/installer"),
+            Path::new("/etc/containerd/config.toml"),
+        );
         assert_eq!(ledger.original().expect("read"), Original::Unknown);
         ledger.back_up_once(Some(b"first")).expect("backup");
         ledger.back_up_once(Some(b"second")).expect("backup again");

@@ -8,6 +8,8 @@ pub mod diff;
 pub mod error;
 pub mod fsutil;
 pub mod handler;
+pub mod health;
+pub mod hostfs;
 pub mod kube_api;
 pub mod labels;
 pub mod ledger;

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 use crate::config::Layout;
 use crate::error::HostError;
-use crate::fsutil::under;
+use crate::hostfs::HostRoot;
 
 /// Which container manager setup a node runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,8 +49,9 @@ const RKE2_DIR: &str = "/var/lib/rancher/rke2/agent/etc/containerd";
 const CONTAINERD_SOCKET: &str = "/run/containerd/containerd.sock";
 const VANILLA: &str = "/etc/containerd/config.toml";
 
+/// Whether `host_path` exists, links resolved inside the host root.
 fn exists(host_root: &Path, host_path: &str) -> bool {
-    under(host_root, Path::new(host_path)).exists()
+    HostRoot::open(host_root).is_ok_and(|h| h.exists(Path::new(host_path)))
 }
 
 /// The first of `units` with a unit file on the host, else the first.
@@ -73,8 +74,14 @@ fn unit(host_root: &Path, units: &[&str]) -> String {
 /// (config version 3) reads `config-v3.toml.tmpl` instead.
 fn rancher(host_root: &Path, flavor: Flavor, dir: &str, units: &[&str]) -> Target {
     let rendered = PathBuf::from(dir).join("config.toml");
-    let v3 = std::fs::read_to_string(under(host_root, &rendered))
-        .map(|t| t.lines().any(|l| l.trim().replace(' ', "") == "version=3"))
+    let v3 = HostRoot::open(host_root)
+        .ok()
+        .and_then(|h| h.read_optional(&rendered).ok().flatten())
+        .map(|t| {
+            String::from_utf8_lossy(&t)
+                .lines()
+                .any(|l| l.trim().replace(' ', "") == "version=3")
+        })
         .unwrap_or(false);
     let template = if v3 {
         "config-v3.toml.tmpl"
@@ -209,6 +216,7 @@ pub fn detect(host_root: &Path) -> Result<Target, HostError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fsutil::under;
 
     fn host(paths: &[(&str, &str)]) -> tempfile::TempDir {
         let dir = tempfile::tempdir().expect("tempdir");

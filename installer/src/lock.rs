@@ -1,13 +1,14 @@
 //! A host-wide lock (flock on a file under the host root), so two installers, say an old and
 //! a new DaemonSet pod during a rolling update, never edit the node at the same time.
 
-use std::fs::{self, File, OpenOptions};
-use std::path::{Path, PathBuf};
+use std::fs::File;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use nix::fcntl::{Flock, FlockArg};
 
 use crate::error::HostError;
+use crate::hostfs::HostRoot;
 
 /// Held for as long as the value lives; the kernel drops it if the process dies.
 pub struct HostLock {
@@ -15,29 +16,21 @@ pub struct HostLock {
 }
 
 impl HostLock {
-    /// Takes the lock at `path`, retrying until `timeout` passes.
-    pub fn acquire(path: &Path, timeout: Duration) -> Result<Self, HostError> {
+    /// Takes the lock at host path `path`, retrying until `timeout` passes.
+    pub fn acquire(host: &HostRoot, path: &Path, timeout: Duration) -> Result<Self, HostError> {
         let lock_err = |source| HostError::Lock {
-            path: path.to_path_buf(),
+            path: host.shown(path),
             source,
         };
-        if let Some(dir) = path.parent() {
-            fs::create_dir_all(dir).map_err(lock_err)?;
-        }
         let started = Instant::now();
-        let mut file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(path)
-            .map_err(lock_err)?;
+        let mut file = host.open_lock(path)?;
         loop {
             match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
                 Ok(flock) => return Ok(HostLock { _flock: flock }),
                 Err((f, nix::errno::Errno::EWOULDBLOCK)) => {
                     if started.elapsed() >= timeout {
                         return Err(HostError::Busy {
-                            path: PathBuf::from(path),
+                            path: host.shown(path),
                         });
                     }
                     file = f;
@@ -56,9 +49,10 @@ mod tests {
     #[test]
     fn second_holder_is_refused_until_the_first_drops() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("run/youki-installer.lock");
-        let first = HostLock::acquire(&path, Duration::ZERO).expect("first");
-        let err = HostLock::acquire(&path, Duration::from_millis(200))
+        let host = HostRoot::open(dir.path()).expect("host root");
+        let path = Path::new("/run/youki-installer.lock");
+        let first = HostLock::acquire(&host, path, Duration::ZERO).expect("first");
+        let err = HostLock::acquire(&host, path, Duration::from_millis(200))
             .err()
             .expect("busy");
         assert!(
@@ -66,6 +60,6 @@ mod tests {
             "{err}"
         );
         drop(first);
-        HostLock::acquire(&path, Duration::ZERO).expect("after release");
+        HostLock::acquire(&host, path, Duration::ZERO).expect("after release");
     }
 }

@@ -1,6 +1,5 @@
 //! `youki-installer`: the command line around the library, plus the DaemonSet loop (`run`).
 
-use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -12,11 +11,11 @@ use clap::{Parser, Subcommand};
 use nix::sys::signal::{SigSet, Signal};
 
 use youki_installer::cri::{check_handler, Verdict};
-use youki_installer::fsutil::under;
+use youki_installer::hostfs::HostRoot;
 use youki_installer::handler::Handler;
 use youki_installer::kube_api::KubeNodes;
-use youki_installer::labels::{NodeApi, READY_LABEL, UNINSTALL_LABEL};
-use youki_installer::ledger::remove_dir_if_empty;
+use youki_installer::error::HostError;
+use youki_installer::labels::{NodeApi, READY_LABEL, UNINSTALL_LABEL, UNSUPPORTED};
 use youki_installer::locate;
 use youki_installer::node::{Node, STATE_DIR};
 use youki_installer::restart::wait_for_socket;
@@ -53,9 +52,13 @@ struct Cli {
     /// The proc filesystem that shows the host's processes (needs hostPID in a pod).
     #[arg(long, global = true, default_value = "/proc")]
     proc_dir: PathBuf,
-    /// With `--restart signal`: stop only this pid (else every process named containerd).
+    /// With `--restart signal`: stop this pid (else the pid file's, else the process that
+    /// serves the manager's socket; never a process found by name).
     #[arg(long, global = true)]
     containerd_pid: Option<i32>,
+    /// With `--restart signal`: the manager's pid file, as the host sees it.
+    #[arg(long, global = true)]
+    containerd_pid_file: Option<PathBuf>,
     /// Seconds to wait for a restart.
     #[arg(long, global = true, default_value_t = 60)]
     timeout: u64,
@@ -86,8 +89,9 @@ enum Cmd {
     /// uninstall fully when the chart's pre-delete hook asks; SIGTERM alone keeps the node
     /// as it is (rolling update).
     Run {
-        /// Address for /healthz and /readyz.
-        #[arg(long, default_value = "0.0.0.0:8088")]
+        /// Address for /healthz and /readyz: where the kubelet's probes reach it (the chart
+        /// passes the pod IP); the default serves only this network namespace's loopback.
+        #[arg(long, default_value = "127.0.0.1:8088")]
         listen: String,
         /// Seconds between checks for an uninstall request.
         #[arg(long, default_value_t = 5)]
@@ -131,40 +135,52 @@ fn node(cli: &Cli, force: bool) -> Result<Node> {
 /// After a restart, checks through the CRI that the handler is known (`wanted`) or gone.
 /// Returns whether it restarted (and so checked).
 fn restart_if(cli: &Cli, node: &Node, changed: bool, wanted: bool) -> Result<bool> {
-    let state_dir = under(&cli.host_root, Path::new(STATE_DIR));
+    let host = node.root()?;
+    let state_dir = Path::new(STATE_DIR);
     let pending = state_dir.join("restart-pending");
-    if cli.dry_run || cli.restart == Restart::None || (!changed && !pending.exists()) {
+    if cli.dry_run || cli.restart == Restart::None || (!changed && !host.exists(&pending)) {
         return Ok(false);
     }
-    std::fs::create_dir_all(&state_dir)
-        .with_context(|| format!("create {}", state_dir.display()))?;
-    std::fs::write(&pending, b"").with_context(|| format!("write {}", pending.display()))?;
+    host.replace_atomically(&pending, b"", 0o600)?;
     let t = &node.target;
-    let socket = under(&cli.host_root, &t.socket);
+    let socket = socket_path(&host, &t.socket);
     let manager = Manager {
         host_root: &cli.host_root,
         unit: &t.unit,
         process: t.process,
         pid: cli.containerd_pid,
+        pid_file: cli.containerd_pid_file.as_deref(),
         proc_dir: &cli.proc_dir,
         socket: &socket,
     };
     restart(cli.restart, &manager, Duration::from_secs(cli.timeout))
         .with_context(|| format!("restart {}", t.unit))?;
-    std::fs::remove_file(&pending).with_context(|| format!("remove {}", pending.display()))?;
+    host.remove_optional(&pending)?;
     // After an uninstall the marker was the last thing in the state dir.
-    remove_dir_if_empty(&state_dir);
+    host.remove_dir_if_empty(state_dir);
     if let Some(parent) = state_dir.parent() {
-        remove_dir_if_empty(parent);
+        host.remove_dir_if_empty(parent);
     }
     println!("restarted {} ({:?})", t.unit, cli.restart);
     verify(cli, node, wanted)?;
     Ok(true)
 }
 
+/// The manager's socket as a path in the installer's filesystem, its directory's links
+/// resolved inside the host root (`/var/run` is a link to `/run` on most hosts); sockets are
+/// reached by path, so the socket itself may come and go during a restart.
+fn socket_path(host: &HostRoot, socket: &Path) -> PathBuf {
+    let name = socket.file_name().unwrap_or_default();
+    socket
+        .parent()
+        .and_then(|dir| host.pod_path(dir).ok())
+        .map(|dir| dir.join(name))
+        .unwrap_or_else(|| host.shown(socket))
+}
+
 /// Waits until the manager answers, then asks its CRI whether it knows the handler.
 fn verify(cli: &Cli, node: &Node, wanted: bool) -> Result<()> {
-    let socket = under(&cli.host_root, &node.target.socket);
+    let socket = socket_path(&node.root()?, &node.target.socket);
     let timeout = Duration::from_secs(cli.timeout);
     wait_for_socket(&socket, timeout).context("wait for the container manager")?;
     let name = &node.handler.name;
@@ -197,31 +213,17 @@ fn uninstall(cli: &Cli, node: &Node) -> Result<bool> {
     restart_if(cli, node, out.config_changed, false)
 }
 
-/// Serves /healthz (always 200) and /readyz (200 once `ready`).
+/// Serves /healthz (always 200) and /readyz (200 once `ready`); see `health`.
 fn serve_health(listen: &str, ready: Arc<AtomicBool>) -> Result<()> {
     let listener = TcpListener::bind(listen).with_context(|| format!("listen on {listen}"))?;
-    std::thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            let mut line = String::new();
-            let mut reader = BufReader::new(&stream);
-            if reader.read_line(&mut line).is_err() {
-                continue;
-            }
-            let (code, body) = match line.split_whitespace().nth(1) {
-                Some("/healthz") => ("200 OK", "ok"),
-                Some("/readyz") if ready.load(Ordering::SeqCst) => ("200 OK", "ready"),
-                Some("/readyz") => ("503 Service Unavailable", "not ready"),
-                _ => ("404 Not Found", "not found"),
-            };
-            let mut s = &stream;
-            let _ = write!(
-                s,
-                "HTTP/1.1 {code}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                body.len()
-            );
-        }
-    });
+    youki_installer::health::serve(listener, ready);
     Ok(())
+}
+
+/// Whether `e` is a refusal to edit a config on a read-only filesystem.
+fn read_only(e: &anyhow::Error) -> bool {
+    e.chain()
+        .any(|c| matches!(c.downcast_ref::<HostError>(), Some(HostError::ReadOnly { .. })))
 }
 
 fn run(cli: &Cli, node: &Node, listen: &str, poll: u64) -> Result<()> {
@@ -243,15 +245,32 @@ fn run(cli: &Cli, node: &Node, listen: &str, poll: u64) -> Result<()> {
     serve_health(listen, ready.clone())?;
     let api = KubeNodes::connect().context("connect to the Kubernetes API")?;
 
-    let checked = install(cli, node)?;
-    // Also after a crash and a no-op reinstall: label only a manager whose CRI knows youki.
-    if cli.restart != Restart::None && !checked {
-        verify(cli, node, true)?;
+    match install(cli, node) {
+        Ok(checked) => {
+            // Also after a crash and a no-op reinstall: label only a manager whose CRI knows youki.
+            if cli.restart != Restart::None && !checked {
+                verify(cli, node, true)?;
+            }
+            api.set_label(name, READY_LABEL, Some("ready"))
+                .context("label the node ready")?;
+            println!("node {name} labelled {READY_LABEL}=ready");
+        }
+        // A config on a read-only store (NixOS) is the node's own to change: say so on the
+        // node and stay up (crash-looping would not help), so the rollout goes on.
+        Err(e) if read_only(&e) => {
+            let message = format!("{e:#}");
+            eprintln!("{message}");
+            // The reason first, so whoever sees the label finds it.
+            if let Err(ev) = api.record_event(name, "YoukiUnsupported", &message) {
+                eprintln!("record the reason as an event: {ev:#}");
+            }
+            api.set_label(name, READY_LABEL, Some(UNSUPPORTED))
+                .context("label the node unsupported")?;
+            println!("node {name} labelled {READY_LABEL}={UNSUPPORTED}");
+        }
+        Err(e) => return Err(e),
     }
-    api.set_label(name, READY_LABEL, Some("ready"))
-        .context("label the node ready")?;
     ready.store(true, Ordering::SeqCst);
-    println!("node {name} labelled {READY_LABEL}=ready");
 
     let mut uninstalled = false;
     let mut deferred = false;

@@ -7,9 +7,10 @@ use std::time::Duration;
 
 use crate::config::{self, Layout};
 use crate::error::{ConfigError, HostError};
-use crate::fsutil::{mode_or, read_optional, remove_optional, replace_atomically, sha256, under};
+use crate::fsutil::sha256;
 use crate::handler::Handler;
-use crate::ledger::{remove_dir_if_empty, Ledger, Original};
+use crate::hostfs::HostRoot;
+use crate::ledger::{Ledger, Original};
 use crate::locate::Target;
 use crate::lock::HostLock;
 
@@ -41,8 +42,9 @@ pub struct Outcome {
 }
 
 impl Node {
-    fn host(&self, p: &Path) -> PathBuf {
-        under(&self.host_root, p)
+    /// The host root, opened once per operation; every host file goes through it.
+    pub fn root(&self) -> Result<HostRoot, HostError> {
+        HostRoot::open(&self.host_root)
     }
 
     fn bin_dir(&self) -> PathBuf {
@@ -52,20 +54,21 @@ impl Node {
             .unwrap_or_else(|| PathBuf::from("/opt/youki/bin"))
     }
 
-    fn ledger(&self) -> Ledger {
-        Ledger::new(&self.host(Path::new(STATE_DIR)), &self.target.path)
+    fn ledger<'a>(&self, host: &'a HostRoot) -> Ledger<'a> {
+        Ledger::new(host, Path::new(STATE_DIR), &self.target.path)
     }
 
-    fn lock(&self) -> Result<Option<HostLock>, HostError> {
+    fn lock(&self, host: &HostRoot) -> Result<Option<HostLock>, HostError> {
         if self.dry_run {
             return Ok(None);
         }
-        HostLock::acquire(&self.host(Path::new(LOCK_PATH)), Duration::from_secs(120)).map(Some)
+        HostLock::acquire(host, Path::new(LOCK_PATH), Duration::from_secs(120)).map(Some)
     }
 
-    fn read_text(&self, host_path: &Path) -> Result<Option<String>, HostError> {
-        let full = self.host(host_path);
-        Ok(read_optional(&full)?.map(|b| String::from_utf8_lossy(&b).into_owned()))
+    fn read_text(host: &HostRoot, host_path: &Path) -> Result<Option<String>, HostError> {
+        Ok(host
+            .read_optional(host_path)?
+            .map(|b| String::from_utf8_lossy(&b).into_owned()))
     }
 
     /// Checks that what is about to be written still parses, before anything restarts.
@@ -93,15 +96,16 @@ impl Node {
 
     /// Places the binaries and adds the handler. Idempotent.
     pub fn install(&self) -> Result<Outcome, HostError> {
-        let _lock = self.lock()?;
+        let host = self.root()?;
+        let _lock = self.lock(&host)?;
         let mut out = Outcome::default();
-        let current = self.read_text(&self.target.path)?;
+        let current = Self::read_text(&host, &self.target.path)?;
         let context = match &self.target.context {
-            Some(p) => self.read_text(p)?,
+            Some(p) => Self::read_text(&host, p)?,
             None => None,
         };
         if let (Layout::InPlace, Some(text)) = (&self.target.layout, current.as_deref()) {
-            self.check_imports(text)?;
+            self.check_imports(&host, text)?;
         }
         let new = config::install(
             &self.target.layout,
@@ -110,8 +114,12 @@ impl Node {
             context.as_deref(),
             &self.handler,
         )?;
-        // The config is computed (and a corrupt one refused) before anything on the host changes.
-        let bin_dir = self.host(&self.bin_dir());
+        // The config is computed (and a corrupt one, or one on a read-only store, refused)
+        // before anything on the host changes.
+        if !self.dry_run && current.as_deref() != Some(new.as_str()) {
+            host.ensure_writable(&self.target.path)?;
+        }
+        let bin_dir = self.bin_dir();
         for src in &self.binaries {
             let name = src.file_name().map(PathBuf::from).unwrap_or_default();
             let dest = bin_dir.join(&name);
@@ -119,30 +127,32 @@ impl Node {
                 path: src.clone(),
                 source,
             })?;
-            let same = read_optional(&dest)?
+            let same = host
+                .read_optional(&dest)?
                 .map(|d| sha256(&d) == sha256(&bytes))
                 .unwrap_or(false);
+            let shown = host.shown(&dest);
             if same {
                 out.messages
-                    .push(format!("{} is up to date", dest.display()));
+                    .push(format!("{} is up to date", shown.display()));
             } else if self.dry_run {
-                out.messages.push(format!("would place {}", dest.display()));
+                out.messages.push(format!("would place {}", shown.display()));
             } else {
-                replace_atomically(&dest, &bytes, 0o755)?;
-                out.messages.push(format!("placed {}", dest.display()));
+                host.replace_atomically(&dest, &bytes, 0o755)?;
+                out.messages.push(format!("placed {}", shown.display()));
             }
         }
 
-        self.write_config(current.as_deref(), Some(&new), &mut out)?;
+        self.write_config(&host, current.as_deref(), Some(&new), &mut out)?;
         Ok(out)
     }
 
     /// Refuses when an imported file would replace the CRI section the handler goes into.
-    fn check_imports(&self, text: &str) -> Result<(), HostError> {
+    fn check_imports(&self, host: &HostRoot, text: &str) -> Result<(), HostError> {
         let (_, schema) = config::parse_config(&self.target.path, text)?;
         for import in config::imports(&self.target.path, text)? {
-            for file in self.expand(&import) {
-                let Some(bytes) = read_optional(&self.host(&file))? else {
+            for file in self.expand(host, &import) {
+                let Some(bytes) = host.read_optional(&file)? else {
                     continue;
                 };
                 let imported = String::from_utf8_lossy(&bytes);
@@ -160,7 +170,7 @@ impl Node {
 
     /// An `imports` entry as host paths: relative to the config's directory, with a `*` in
     /// the file name matched against the directory's entries.
-    fn expand(&self, import: &str) -> Vec<PathBuf> {
+    fn expand(&self, host: &HostRoot, import: &str) -> Vec<PathBuf> {
         let base = self.target.path.parent().unwrap_or(Path::new("/"));
         let path = base.join(import);
         let (Some(dir), Some(pattern)) = (path.parent(), path.file_name().and_then(|n| n.to_str()))
@@ -170,12 +180,10 @@ impl Node {
         if !pattern.contains('*') {
             return vec![path.clone()];
         }
-        let Ok(entries) = std::fs::read_dir(self.host(dir)) else {
-            return Vec::new();
-        };
-        let mut found: Vec<PathBuf> = entries
-            .flatten()
-            .filter_map(|e| e.file_name().to_str().map(str::to_string))
+        let mut found: Vec<PathBuf> = host
+            .list_dir(dir)
+            .into_iter()
+            .map(|(n, _)| n)
             .filter(|n| wildcard(pattern, n))
             .map(|n| dir.join(n))
             .collect();
@@ -186,6 +194,7 @@ impl Node {
     /// Writes the new config (None deletes the file), with a diff in dry-run mode.
     fn write_config(
         &self,
+        host: &HostRoot,
         current: Option<&str>,
         new: Option<&str>,
         out: &mut Outcome,
@@ -207,16 +216,19 @@ impl Node {
             out.config_changed = true;
             return Ok(());
         }
-        let full = self.host(&self.target.path);
+        // A config that is a symlink is written (or removed) at its target; the link stays.
+        let path = &self.target.path;
         match new {
             Some(text) => {
-                self.ledger().back_up_once(current.map(str::as_bytes))?;
-                replace_atomically(&full, text.as_bytes(), mode_or(&full, 0o644))?;
-                self.ledger().record_installed(text.as_bytes())?;
+                host.ensure_writable(path)?;
+                self.ledger(host).back_up_once(current.map(str::as_bytes))?;
+                host.replace_atomically(path, text.as_bytes(), host.mode_or(path, 0o644))?;
+                self.ledger(host).record_installed(text.as_bytes())?;
                 out.messages.push(format!("updated {shown}"));
             }
             None => {
-                remove_optional(&full)?;
+                host.ensure_writable(path)?;
+                host.remove_target(path)?;
                 out.messages.push(format!("removed {shown}"));
             }
         }
@@ -225,19 +237,19 @@ impl Node {
     }
 
     /// Containers youki still manages: state directories under its root.
-    pub fn running_containers(&self) -> Vec<PathBuf> {
-        let root = self.host(Path::new(&self.handler.root));
+    pub fn running_containers(&self, host: &HostRoot) -> Vec<PathBuf> {
+        let root = PathBuf::from(&self.handler.root);
         let mut found = Vec::new();
         let mut dirs = vec![(root, 0)];
         while let Some((dir, depth)) = dirs.pop() {
-            let Ok(entries) = std::fs::read_dir(&dir) else {
-                continue;
-            };
-            for e in entries.flatten() {
-                let p = e.path();
-                if p.join("state.json").is_file() {
-                    found.push(p);
-                } else if depth < 2 && p.is_dir() {
+            for (name, is_dir) in host.list_dir(&dir) {
+                if !is_dir {
+                    continue;
+                }
+                let p = dir.join(name);
+                if host.exists(&p.join("state.json")) {
+                    found.push(host.shown(&p));
+                } else if depth < 2 {
                     dirs.push((p, depth + 1));
                 }
             }
@@ -249,17 +261,18 @@ impl Node {
     /// Restores the config, removes the binaries and the ledger. Idempotent. Refuses while
     /// youki containers still run, unless `force`.
     pub fn uninstall(&self) -> Result<Outcome, HostError> {
-        let running = self.running_containers();
+        let host = self.root()?;
+        let running = self.running_containers(&host);
         if !running.is_empty() && !self.force {
             return Err(HostError::InUse {
                 count: running.len(),
-                root: self.host(Path::new(&self.handler.root)),
+                root: host.shown(Path::new(&self.handler.root)),
             });
         }
-        let _lock = self.lock()?;
+        let _lock = self.lock(&host)?;
         let mut out = Outcome::default();
-        let ledger = self.ledger();
-        let current = self.read_text(&self.target.path)?;
+        let ledger = self.ledger(&host);
+        let current = Self::read_text(&host, &self.target.path)?;
         let new = match ledger.original()? {
             Original::Bytes(orig) if ledger.is_ours(current.as_deref().map(str::as_bytes))? => {
                 Some(String::from_utf8_lossy(&orig).into_owned())
@@ -275,30 +288,30 @@ impl Node {
                 None => None,
             },
         };
-        self.write_config(current.as_deref(), new.as_deref(), &mut out)?;
+        self.write_config(&host, current.as_deref(), new.as_deref(), &mut out)?;
 
-        let bin_dir = self.host(&self.bin_dir());
+        let bin_dir = self.bin_dir();
         for src in &self.binaries {
             let name = src.file_name().map(PathBuf::from).unwrap_or_default();
             let dest = bin_dir.join(name);
-            if !dest.exists() {
+            if !host.exists(&dest) {
                 continue;
             }
+            let shown = host.shown(&dest);
             if self.dry_run {
                 out.messages
-                    .push(format!("would remove {}", dest.display()));
+                    .push(format!("would remove {}", shown.display()));
             } else {
-                remove_optional(&dest)?;
-                out.messages.push(format!("removed {}", dest.display()));
+                host.remove_optional(&dest)?;
+                out.messages.push(format!("removed {}", shown.display()));
             }
         }
         if !self.dry_run {
             ledger.clear()?;
-            let state = self.host(Path::new(STATE_DIR));
-            remove_dir_if_empty(&state);
-            remove_dir_if_empty(&bin_dir);
+            host.remove_dir_if_empty(Path::new(STATE_DIR));
+            host.remove_dir_if_empty(&bin_dir);
             if let Some(parent) = bin_dir.parent() {
-                remove_dir_if_empty(parent);
+                host.remove_dir_if_empty(parent);
             }
         }
         Ok(out)
@@ -306,22 +319,23 @@ impl Node {
 
     /// One line per thing the installer manages, and whether all of it is in place.
     pub fn status(&self) -> Result<(bool, Vec<String>), HostError> {
+        let host = self.root()?;
         let mut lines = Vec::new();
         let mut ok = true;
-        let bin_dir = self.host(&self.bin_dir());
+        let bin_dir = self.bin_dir();
         for src in &self.binaries {
             let name = src.file_name().map(PathBuf::from).unwrap_or_default();
             let dest = bin_dir.join(&name);
-            let state = match (read_optional(&dest)?, std::fs::read(src).ok()) {
+            let state = match (host.read_optional(&dest)?, std::fs::read(src).ok()) {
                 (None, _) => "missing",
                 (Some(d), Some(s)) if sha256(&d) == sha256(&s) => "installed",
                 (Some(_), Some(_)) => "differs from the installer's copy",
                 (Some(_), None) => "installed (no copy to compare)",
             };
             ok &= state.starts_with("installed");
-            lines.push(format!("binary {}: {state}", dest.display()));
+            lines.push(format!("binary {}: {state}", host.shown(&dest).display()));
         }
-        let current = self.read_text(&self.target.path)?;
+        let current = Self::read_text(&host, &self.target.path)?;
         let has = match &current {
             Some(text) => config::has_handler(
                 &self.target.layout,
@@ -341,7 +355,7 @@ impl Node {
         ));
         lines.push(format!(
             "running youki containers: {}",
-            self.running_containers().len()
+            self.running_containers(&host).len()
         ));
         Ok((ok, lines))
     }

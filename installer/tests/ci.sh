@@ -15,9 +15,11 @@ k8s_version=1.33.0
 say() { printf '== %s\n' "$*"; }
 fail() { printf 'FAIL: %s\n' "$*" >&2; exit 1; }
 
+# The plain manifests target clusters that serve ValidatingAdmissionPolicy (1.30+).
+vap_api=admissionregistration.k8s.io/v1/ValidatingAdmissionPolicy
 render() {
     # Hooks are left out: applied as plain manifests, the pre-delete Job would run at once.
-    "$tools/bin/helm" template youki "$repo/charts/youki" --no-hooks "$@"
+    "$tools/bin/helm" template youki "$repo/charts/youki" --no-hooks --kube-version "$k8s_version" --api-versions "$vap_api" "$@"
 }
 
 youki_tools_install
@@ -35,19 +37,21 @@ fi
 say "helm lint"
 "$helm" lint --strict "$repo/charts/youki" >"$out/lint" 2>&1 || { cat "$out/lint"; fail "helm lint"; }
 
-say "helm template (defaults, with hooks)"
-"$helm" template youki "$repo/charts/youki" > "$out/all.yaml"
+say "helm template (defaults, with hooks, an API server with ValidatingAdmissionPolicy)"
+"$helm" template youki "$repo/charts/youki" --api-versions "$vap_api" > "$out/all.yaml"
+say "helm template (an API server without ValidatingAdmissionPolicy)"
+"$helm" template youki "$repo/charts/youki" > "$out/novap.yaml"
 say "helm template (every option switched)"
 "$helm" template youki "$repo/charts/youki" --set namespace.create=false --set runtimeClass.create=false \
     --set cleanup.enabled=false --set restart=signal --set containerdConfig=/etc/containerd/config.toml \
     --set 'imagePullSecrets[0].name=regcred' --set runtimeClass.overhead.cpu=10m > "$out/alt.yaml"
 
 say "kubernetes-validate --strict against $k8s_version"
-"$tools/venv/bin/kubernetes-validate" --strict --quiet -k "$k8s_version" "$out/all.yaml" "$out/alt.yaml" \
+"$tools/venv/bin/kubernetes-validate" --strict --quiet -k "$k8s_version" "$out/all.yaml" "$out/alt.yaml" "$out/novap.yaml" \
     || fail "rendered objects do not match the Kubernetes $k8s_version schemas"
 
 say "assertions on the rendered objects"
-"$py" - "$out/all.yaml" "$out/alt.yaml" <<'PY'
+"$py" - "$out/all.yaml" "$out/alt.yaml" "$out/novap.yaml" <<'PY'
 import sys, yaml
 
 def load(path):
@@ -69,20 +73,33 @@ ds = objs[("DaemonSet", "youki-installer")]
 pod = ds["spec"]["template"]["spec"]
 check(pod["nodeSelector"].get("kubernetes.io/arch") == "amd64", "DaemonSet runs on amd64 only")
 check(pod["priorityClassName"] == "system-node-critical", "DaemonSet is node-critical")
-check(pod["hostPID"] is True, "hostPID for --restart signal")
+check("hostPID" not in pod, "no hostPID with the systemd restart")
 check(any(t.get("operator") == "Exists" for t in pod["tolerations"]), "DaemonSet tolerates every taint")
 c = pod["containers"][0]
 check(c["securityContext"]["privileged"] is True, "installer is privileged")
 check(c["resources"]["requests"], "installer has resource requests")
 check("--host-root=/host" in c["args"] and "run" in c["args"], "installer runs in DaemonSet mode on /host")
+check("--listen=$(POD_IP):8088" in c["args"], "health endpoints listen on the pod IP only")
+check(any(e["name"] == "POD_IP" and e["valueFrom"]["fieldRef"]["fieldPath"] == "status.podIP" for e in c["env"]), "POD_IP from the downward API")
+for probe in ("livenessProbe", "readinessProbe"):
+    check("host" not in c[probe]["httpGet"], f"{probe} goes to the pod IP")
 host = [v for v in pod["volumes"] if v["name"] == "host-root"][0]
 check(host["hostPath"]["path"] == "/", "host root mounted")
+check(not c["volumeMounts"][1].get("readOnly"), "detection needs the host root writable")
 check(ds["spec"]["updateStrategy"]["type"] == "RollingUpdate", "rolling updates")
 
 def verbs(name):
     rules = objs[("ClusterRole", name)]["rules"]
     return {(tuple(r["apiGroups"]), tuple(r["resources"])): sorted(r["verbs"]) for r in rules}
 check(verbs("youki-installer") == {(("",), ("nodes",)): ["get", "patch"]}, "installer may only get/patch nodes")
+ev = objs[("Role", "youki-installer-events")]
+check(ev["metadata"]["namespace"] == "default" and ev["rules"] == [{"apiGroups": [""], "resources": ["events"], "verbs": ["create"]}], "installer may only create events in default")
+vap = objs[("ValidatingAdmissionPolicy", "youki-node-patches")]
+check(vap["spec"]["failurePolicy"] == "Fail", "node patch policy fails closed")
+vb = objs[("ValidatingAdmissionPolicyBinding", "youki-node-patches")]
+check(vb["spec"]["policyName"] == "youki-node-patches" and vb["spec"]["validationActions"] == ["Deny"], "node patch policy bound with Deny")
+novap = load(sys.argv[3])
+check(("ValidatingAdmissionPolicy", "youki-node-patches") not in novap, "no policy where the API server lacks it")
 check(verbs("youki-cleanup") == {(("",), ("nodes",)): ["get", "list", "patch"]}, "cleanup may only get/list/patch nodes")
 for kind in ("Role", "ClusterRole"):
     for (k, n), o in objs.items():
@@ -99,8 +116,18 @@ check(("RuntimeClass", "youki") not in alt and ("Namespace", "youki-system") not
 check(("Job", "youki-cleanup") not in alt, "cleanup.enabled=false drops the hook")
 args = alt[("DaemonSet", "youki-installer")]["spec"]["template"]["spec"]["containers"][0]["args"]
 check("--restart=signal" in args and "--containerd-config=/etc/containerd/config.toml" in args, "restart and config values reach the args")
+apod = alt[("DaemonSet", "youki-installer")]["spec"]["template"]["spec"]
+check(apod["hostPID"] is True, "hostPID for --restart signal")
+mounts = {m["mountPath"]: m for m in apod["containers"][0]["volumeMounts"]}
+check(mounts["/host"].get("readOnly") is True, "a named config: host root read-only")
+rw = sorted(p for p, m in mounts.items() if p.startswith("/host/") and not m.get("readOnly"))
+check(rw == ["/host/etc/containerd", "/host/opt/youki", "/host/run"], f"a named config: only its directory, /opt/youki and /run writable ({rw})")
 print(f"ok: {len(objs)} objects checked")
 PY
+
+say "the node patch policy's CEL on allowed and denied requests (cel-python)"
+"$py" -c "import celpy" 2>/dev/null || "$tools/venv/bin/pip" install -q cel-python
+"$py" "$repo/installer/tests/admission_policy.py" "$out/all.yaml" || fail "node patch policy"
 
 say "deploy/youki.yaml is the fresh render"
 render > "$out/deploy.yaml"

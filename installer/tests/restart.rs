@@ -145,6 +145,7 @@ fn manager<'a>(host: &'a Path, socket: &'a Path) -> Manager<'a> {
         process: "containerd",
         pid: None,
         proc_dir: Path::new("/proc"),
+        pid_file: None,
         socket,
     }
 }
@@ -241,6 +242,7 @@ fn signal_restart_stops_only_the_given_pid_and_times_out_without_a_socket() {
         process: "sleep",
         pid: Some(pid),
         proc_dir: Path::new("/proc"),
+        pid_file: None,
         socket: &socket,
     };
     let waiter = std::thread::spawn(move || child.wait().expect("wait"));

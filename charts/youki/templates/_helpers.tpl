@@ -25,3 +25,14 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- define "youki.image" -}}
 {{ .Values.image.repository }}:{{ .Values.image.tag | default .Chart.AppVersion }}
 {{- end -}}
+
+{{/* Host directories the installer writes, when the config is named (containerdConfig):
+     the config's directory, the binaries and ledger, and /run (the lock, the sockets). With
+     the config detected, the whole host root stays writable: detection looks everywhere. */}}
+{{- define "youki.writableDirs" -}}
+{{- if .Values.containerdConfig -}}
+{{- list (dir .Values.containerdConfig) "/opt/youki" "/run" | toYaml -}}
+{{- else -}}
+[]
+{{- end -}}
+{{- end -}}

@@ -19,6 +19,8 @@ struct State {
     log: Vec<String>,
     /// Answer every PATCH with this HTTP code and Status reason and message.
     refuse_patch: Option<(u16, String, String)>,
+    /// Events created, as posted.
+    events: Vec<Value>,
 }
 
 pub struct FakeApiServer {
@@ -59,6 +61,14 @@ impl State {
         self.log
             .push(format!("{method} {target} {body}").trim_end().to_string());
         let (path, query) = target.split_once('?').unwrap_or((target, ""));
+        if method == "POST" && path.starts_with("/api/v1/namespaces/") && path.ends_with("/events") {
+            let event: Value = match serde_json::from_str(body) {
+                Ok(v) => v,
+                Err(e) => return status(400, "BadRequest", &format!("fake: {e}")),
+            };
+            self.events.push(event.clone());
+            return (201, event);
+        }
         let Some(rest) = path.strip_prefix("/api/v1/nodes") else {
             return status(404, "NotFound", &format!("fake: no route {path}"));
         };
@@ -206,6 +216,12 @@ impl FakeApiServer {
         self.with(|s| {
             s.nodes.entry(node.to_string()).or_default();
         });
+    }
+
+    /// The events created so far.
+    #[allow(dead_code)]
+    pub fn events(&self) -> Vec<Value> {
+        self.with(|s| s.events.clone())
     }
 
     pub fn log(&self) -> Vec<String> {
