@@ -64,6 +64,8 @@
 //!   `linux.intelRdt.schemata` and runs a config whose intelRdt has no field it knows.
 //! - `spec13/features_document_is_1_3`: runc 1.1.5's `features` reports ociVersionMax
 //!   1.0.2-dev and no memoryPolicy.
+//! - `seccomp/notify_wait_killable_recv_flag`: runc 1.1.5 predates
+//!   `SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV` (runtime-spec 1.2) and refuses the config.
 //! - `no_hang/kill_all_keeps_a_paused_container_paused`: runc 1.1.5 thaws the cgroup after
 //!   `kill --all`, so a paused container runs again; runc-pause(8) and the runtime-spec's
 //!   `paused` state want it to stay frozen until `resume`.
