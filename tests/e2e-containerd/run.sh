@@ -147,10 +147,8 @@ if [[ $lane == 2.1 ]]; then
     # passing fails the run, so the listing goes with the fix).
     features=$("$youki" features)
     has() { python3 -c "import json, sys; f = json.load(sys.stdin); sys.exit(0 if $1 else 1)" <<<"$features"; }
-    # hostUsers: false. Known failures of youki:
-    #  userns-pod: containerd 2.x pins the pod's user namespace and passes it by path with its
-    #    mappings; youki refuses mappings with a userns path ("need a new user namespace")
-    #    where runc checks that they match the namespace's.
+    # hostUsers: false (containerd 2.x pins the pod's user namespace and passes it by path
+    # with its mappings). Known failures of youki:
     #  idmap: until `youki features` reports idmap mounts (containerd 2.1 then refuses every
     #    container of the pod, and the volume needs them).
     for h in youki runc; do
@@ -159,7 +157,6 @@ if [[ $lane == 2.1 ]]; then
         t=$(lib_ms)
         xfail=()
         if [[ $h == youki ]]; then
-            xfail=(--xfail userns-pod)
             has 'f["linux"]["mountExtensions"]["idmap"]["enabled"]' || xfail+=(--xfail idmap)
         fi
         run_client "$h" "${xfail[@]}" userns --host-base "$((65536 * (10 + RANDOM % 100)))"

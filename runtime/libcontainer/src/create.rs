@@ -219,6 +219,10 @@ fn create_in(
     };
     let pidfd_socket = o.pidfd_socket.map(crate::pidfd_socket::connect).transpose()?;
     let in_user_ns = plan.id_maps.is_some() || plan.joins.iter().any(|j| j.kind == NsKind::User);
+    // Every namespace joined by path is opened here, before init goes into a joined user
+    // namespace where host root's files are out of reach (`userns_clone`).
+    let joined_userns = plan.joins.iter().find(|j| j.kind == NsKind::User).map(|j| namespaces::open(j.kind, &j.path)).transpose()?;
+    let opened = namespaces::open_all(plan.joins.iter().filter(|j| j.kind != NsKind::User))?;
     let ctx = InitContext {
         id: o.id,
         bundle,
@@ -234,6 +238,7 @@ fn create_in(
         new_keyring: !o.no_new_keyring,
         no_pivot: o.no_pivot,
         in_user_ns,
+        namespaces: opened,
         executor: o.executor,
     };
 
@@ -252,12 +257,18 @@ fn create_in(
             for_child.new_time(&offsets.iter().map(|o| format!("{} {} {}\n", o.clock, o.secs, o.nanos)).collect::<String>())?;
         }
         let parent_end = &parent;
-        let cloned = clone_child(plan.clone_flags, cgroup_dir.as_ref().map(|fd| fd.as_fd()), move || {
+        let run_init = move || {
             parent_end.close_copy_in_child();
             init::run(ctx)
-        });
+        };
+        let cloned = match &joined_userns {
+            Some(userns) => crate::userns_clone::clone_in(userns.as_fd(), plan.joined_id_maps.as_ref(), plan.clone_flags, run_init)
+                .map_err(|e| ContainerError::sys(e.op, e.errno)),
+            None => clone_child(plan.clone_flags, cgroup_dir.as_ref().map(|fd| fd.as_fd()), run_init)
+                .map_err(|e| ContainerError::sys("clone the container process", e)),
+        };
         for_child.restore()?;
-        cloned.map_err(|e| ContainerError::sys("clone the container process", e))
+        cloned
     })?;
     let pid = child.pid;
     undo.child = Some(pid);

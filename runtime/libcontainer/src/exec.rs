@@ -441,8 +441,14 @@ impl ExecChild<'_> {
     /// setns into every namespace this child joins, opened first, joined in order (user
     /// first, so the others are joined with its rights; mount last).
     fn join_all(&self) -> Result<(), ChildError> {
-        for (kind, path) in self.joins.iter().filter(|(k, _)| self.route.child_joins(*k)) {
-            namespaces::join(&namespaces::NamespaceJoin { kind: *kind, path: path.clone() }).stage("namespaces")?;
+        let joins: Vec<namespaces::NamespaceJoin> = self
+            .joins
+            .iter()
+            .filter(|(k, _)| self.route.child_joins(*k))
+            .map(|(kind, path)| namespaces::NamespaceJoin { kind: *kind, path: path.clone() })
+            .collect();
+        for ns in namespaces::open_all(&joins).stage("namespaces")?.in_order() {
+            ns.enter().stage("namespaces")?;
         }
         Ok(())
     }

@@ -55,7 +55,8 @@ pub enum Userns {
 pub enum ContainerUserns<'a> {
     None,
     New(&'a IdMaps),
-    Joined(&'a Path),
+    /// Joined by path, with the mappings config.json gives for it (checked by init).
+    Joined(&'a Path, Option<&'a IdMaps>),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -95,13 +96,17 @@ fn field(mount: &serde_json::Value, name: &'static str) -> Result<Option<Vec<IdM
 }
 
 /// The container's user namespace from `plan`'s decisions: new (with its maps), joined by
-/// path, or none.
-pub fn container_userns<'a>(id_maps: Option<&'a IdMaps>, joins: &'a [crate::namespaces::NamespaceJoin]) -> ContainerUserns<'a> {
+/// path (with the maps config.json says it has), or none.
+pub fn container_userns<'a>(
+    id_maps: Option<&'a IdMaps>,
+    joined_maps: Option<&'a IdMaps>,
+    joins: &'a [crate::namespaces::NamespaceJoin],
+) -> ContainerUserns<'a> {
     if let Some(maps) = id_maps {
         return ContainerUserns::New(maps);
     }
     match joins.iter().find(|j| j.kind == crate::namespaces::NsKind::User) {
-        Some(j) => ContainerUserns::Joined(&j.path),
+        Some(j) => ContainerUserns::Joined(&j.path, joined_maps),
         None => ContainerUserns::None,
     }
 }
@@ -134,12 +139,15 @@ pub fn plan_mount(
             let maps = IdMaps { uid: uid.clone(), gid: gid.clone() };
             match container {
                 ContainerUserns::New(own) if *own == maps => Userns::Container,
+                // The joined namespace has these maps (init checks it does): it gives them,
+                // as containerd 2.1 asks for a user-namespaced pod's volumes.
+                ContainerUserns::Joined(path, Some(own)) if *own == maps => Userns::Joined(path.to_path_buf()),
                 _ => Userns::Own(maps),
             }
         }
         (None, None) => match container {
             ContainerUserns::New(_) => Userns::Container,
-            ContainerUserns::Joined(path) => Userns::Joined(path.to_path_buf()),
+            ContainerUserns::Joined(path, _) => Userns::Joined(path.to_path_buf()),
             ContainerUserns::None => return Err(IdmapError::NoUserNs),
         },
     };
@@ -182,7 +190,7 @@ mod tests {
         let got = plan_mount(true, &opts(&["rbind", "ridmap"]), &given(Some(vec![]), Some(vec![])), ContainerUserns::New(&c)).unwrap();
         assert_eq!(got, Some(Idmap { recursive: true, userns: Userns::Container }));
         let joined = Path::new("/proc/42/ns/user");
-        let got = plan_mount(true, &opts(&["bind", "idmap"]), &given(None, None), ContainerUserns::Joined(joined)).unwrap();
+        let got = plan_mount(true, &opts(&["bind", "idmap"]), &given(None, None), ContainerUserns::Joined(joined, None)).unwrap();
         assert_eq!(got, Some(Idmap { recursive: false, userns: Userns::Joined(joined.to_path_buf()) }));
     }
 
@@ -206,6 +214,24 @@ mod tests {
         let same = given(Some(c.uid.clone()), Some(c.gid.clone()));
         let got = plan_mount(true, &opts(&["bind", "idmap"]), &same, ContainerUserns::New(&c)).unwrap();
         assert_eq!(got, Some(Idmap { recursive: false, userns: Userns::Container }));
+    }
+
+    #[test]
+    fn the_joined_namespaces_own_mappings_take_it() {
+        // containerd 2.1, hostUsers: false: the pod's namespace by path with its maps, and the
+        // same maps on the volume, with no idmap option.
+        let c = container_maps();
+        let joined = Path::new("/proc/42/ns/user");
+        let same = given(Some(c.uid.clone()), Some(c.gid.clone()));
+        let got = plan_mount(true, &opts(&["rbind", "rprivate", "rw"]), &same, ContainerUserns::Joined(joined, Some(&c))).unwrap();
+        assert_eq!(got, Some(Idmap { recursive: false, userns: Userns::Joined(joined.to_path_buf()) }));
+        // Other maps, or a joined namespace whose maps config.json does not give: a namespace
+        // of the mount's own.
+        let other = given(Some(map(0, 1000, 10)), Some(map(0, 1000, 10)));
+        let got = plan_mount(true, &opts(&["rbind"]), &other, ContainerUserns::Joined(joined, Some(&c))).unwrap().unwrap();
+        assert!(matches!(got.userns, Userns::Own(_)));
+        let got = plan_mount(true, &opts(&["rbind"]), &same, ContainerUserns::Joined(joined, None)).unwrap().unwrap();
+        assert!(matches!(got.userns, Userns::Own(_)));
     }
 
     #[test]

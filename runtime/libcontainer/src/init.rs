@@ -39,6 +39,8 @@ pub struct InitContext<'a> {
     pub no_pivot: bool,
     /// In a user namespace (new or joined): devices are bound, not made.
     pub in_user_ns: bool,
+    /// The namespaces init joins by path (all but the user namespace), opened by the parent.
+    pub namespaces: namespaces::Opened<'a>,
     /// Runs the container process once it is started.
     pub executor: &'a dyn Executor,
 }
@@ -110,11 +112,14 @@ fn stages(ctx: &InitContext) -> Result<(Prepared, OwnedFd), Failure> {
         if plan.new_cgroup_ns {
             nix::sched::unshare(namespaces::NsKind::Cgroup.flag()).ctx(|| "unshare the cgroup namespace").stage("namespaces")?;
         }
-        for j in &plan.joins {
-            namespaces::join(j).stage("namespaces")?;
-            if j.kind == namespaces::NsKind::User {
-                become_root().stage("user namespace")?;
-            }
+        // A joined user namespace: init was born in it (`userns_clone`), and the parent
+        // opened the other namespace files for us before, while host root's files (a CNI
+        // netns) were in reach.
+        if plan.joins.iter().any(|j| j.kind == namespaces::NsKind::User) {
+            become_root().stage("user namespace")?;
+        }
+        for ns in ctx.namespaces.in_order() {
+            ns.enter().stage("namespaces")?;
         }
         nix::unistd::setsid().ctx(|| "setsid").stage("namespaces")?;
         if let Some(h) = &plan.hostname {

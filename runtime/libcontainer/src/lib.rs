@@ -61,6 +61,8 @@ pub mod telemetry;
 pub mod timeline;
 pub mod tty;
 pub mod tty_proxy;
+pub mod userns_clone;
+pub mod userns_maps;
 pub mod validate;
 
 pub use error::ContainerError;

@@ -122,6 +122,44 @@ pub fn join(j: &NamespaceJoin) -> Result<(), NamespaceError> {
     enter(j.kind, &j.path, &f)
 }
 
+/// Namespace files opened before any of them is joined: once in a joined user namespace, a
+/// file that host root owns (a CNI netns under /run/netns, say) can no longer be opened.
+pub struct Opened<'a> {
+    files: Vec<(&'a NamespaceJoin, File)>,
+}
+
+/// Opens every namespace of `joins` (O_RDONLY, close-on-exec), in their order.
+pub fn open_all<'a>(joins: impl IntoIterator<Item = &'a NamespaceJoin>) -> Result<Opened<'a>, NamespaceError> {
+    let files = joins.into_iter().map(|j| Ok((j, open(j.kind, &j.path)?))).collect::<Result<_, NamespaceError>>()?;
+    Ok(Opened { files })
+}
+
+impl<'a> Opened<'a> {
+    /// None at all.
+    pub fn none() -> Self {
+        Opened { files: Vec::new() }
+    }
+
+    /// The opened namespaces in order (the caller's: user first, mount last), each to be
+    /// joined with `Ready::enter`.
+    pub fn in_order(&self) -> impl Iterator<Item = Ready<'_>> {
+        self.files.iter().map(|(join, file)| Ready { join, file })
+    }
+}
+
+/// One opened namespace file, ready to be joined.
+pub struct Ready<'a> {
+    pub join: &'a NamespaceJoin,
+    file: &'a File,
+}
+
+impl Ready<'_> {
+    /// setns(2) into it.
+    pub fn enter(&self) -> Result<(), NamespaceError> {
+        enter(self.join.kind, &self.join.path, self.file)
+    }
+}
+
 /// Pid and time namespaces only take effect for children: the runtime enters them just around
 /// the clone of its child (so the child needs no second fork), then returns to its own.
 /// Dropping this without `restore` returns too, best effort, on error paths.
@@ -183,6 +221,23 @@ mod tests {
         v.sort_by_key(|k| k.join_rank());
         assert_eq!(v[0], NsKind::User);
         assert_eq!(v[3], NsKind::Mount);
+    }
+
+    /// Every file is opened before the first join: a path that cannot be opened fails the
+    /// whole, with nothing joined.
+    #[test]
+    fn all_are_opened_before_any_join() {
+        let joins = [
+            NamespaceJoin { kind: NsKind::Uts, path: PathBuf::from("/proc/self/ns/uts") },
+            NamespaceJoin { kind: NsKind::Net, path: PathBuf::from("/nonexistent/netns") },
+        ];
+        let e = match open_all(&joins) {
+            Ok(_) => panic!("opened a missing namespace file"),
+            Err(e) => e,
+        };
+        assert_eq!(e.to_string(), r#"open network namespace "/nonexistent/netns""#);
+        let opened: Vec<NsKind> = open_all(&joins[..1]).unwrap().in_order().map(|r| r.join.kind).collect();
+        assert_eq!(opened, vec![NsKind::Uts]);
     }
 
     #[test]

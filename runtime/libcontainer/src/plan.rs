@@ -31,6 +31,9 @@ pub struct Plan {
     /// for the same reason.
     pub time_offsets: Option<Vec<TimeOffset>>,
     pub id_maps: Option<IdMaps>,
+    /// `linux.uidMappings`/`gidMappings` given with a joined user namespace: not written, but
+    /// checked by init against the maps of the namespace it joined.
+    pub joined_id_maps: Option<IdMaps>,
     pub new_mount_ns: bool,
     pub new_cgroup_ns: bool,
     pub mounts: Vec<MountStep>,
@@ -214,11 +217,18 @@ pub fn plan_with_mount_mappings(spec: &Spec, mount_maps: &[MountMappings], bundl
         if uid_maps.is_empty() || gid_maps.is_empty() {
             return Err(SpecError::UserNsWithoutMappings);
         }
-        Some(IdMaps { uid: uid_maps, gid: gid_maps })
+        Some(IdMaps { uid: uid_maps.clone(), gid: gid_maps.clone() })
     } else {
-        if !uid_maps.is_empty() || !gid_maps.is_empty() {
+        if (!uid_maps.is_empty() || !gid_maps.is_empty()) && !has(NsKind::User) {
             return Err(SpecError::MappingsWithoutUserNs);
         }
+        None
+    };
+    // Mappings with a joined user namespace (config-linux.md allows them) describe that
+    // namespace: init checks them against its maps once inside (`userns_check`).
+    let joined_id_maps = if has(NsKind::User) && !creates(NsKind::User) && (!uid_maps.is_empty() || !gid_maps.is_empty()) {
+        Some(IdMaps { uid: uid_maps, gid: gid_maps })
+    } else {
         None
     };
 
@@ -277,7 +287,7 @@ pub fn plan_with_mount_mappings(spec: &Spec, mount_maps: &[MountMappings], bundl
         }
     }
 
-    let mut mounts = plan_mounts(spec, bundle, mount_maps, crate::idmap::container_userns(id_maps.as_ref(), &joins))?;
+    let mut mounts = plan_mounts(spec, bundle, mount_maps, crate::idmap::container_userns(id_maps.as_ref(), joined_id_maps.as_ref(), &joins))?;
     if let Some(label) = linux.mount_label().as_deref().filter(|l| !l.is_empty()) {
         label_mounts(&mut mounts, label)?;
     }
@@ -328,6 +338,7 @@ pub fn plan_with_mount_mappings(spec: &Spec, mount_maps: &[MountMappings], bundl
         pid_join,
         time_offsets,
         id_maps,
+        joined_id_maps,
         new_mount_ns: creates(NsKind::Mount),
         new_cgroup_ns,
         mounts,

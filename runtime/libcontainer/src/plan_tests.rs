@@ -105,12 +105,25 @@ fn namespace_rules() {
     );
     assert_eq!(
         err(json!({"linux": {"uidMappings": [{"containerID": 0, "hostID": 1000, "size": 1}]}})),
-        "linux.uidMappings and linux.gidMappings need a new user namespace"
+        "linux.uidMappings and linux.gidMappings need a user namespace"
     );
     assert_eq!(
         err(json!({"hostname": "box", "linux": {"namespaces": [{"type": "mount"}]}})),
         "hostname needs a uts namespace"
     );
+}
+
+#[test]
+fn mappings_with_a_joined_user_namespace_are_kept_to_be_checked() {
+    let m = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    let p = ok(json!({"linux": {"namespaces": [{"type": "user", "path": "/proc/1/ns/user"}], "uidMappings": m, "gidMappings": m}}));
+    assert!(p.id_maps.is_none(), "a joined namespace's maps are not written");
+    let want = vec![IdMap { container: 0, host: 100000, size: 65536 }];
+    assert_eq!(p.joined_id_maps, Some(IdMaps { uid: want.clone(), gid: want }));
+    let p = ok(json!({"linux": {"namespaces": [{"type": "user", "path": "/proc/1/ns/user"}]}}));
+    assert_eq!(p.joined_id_maps, None);
+    let p = ok(json!({"linux": {"namespaces": [{"type": "user"}], "uidMappings": m, "gidMappings": m}}));
+    assert_eq!(p.joined_id_maps, None);
 }
 
 #[test]

@@ -29,7 +29,7 @@ pub enum SpecError {
     DuplicateNamespace(&'static str),
     #[error("invalid linux.namespaces: path {path:?} of the {kind} namespace must be absolute")]
     RelativeNamespacePath { kind: &'static str, path: PathBuf },
-    #[error("linux.uidMappings and linux.gidMappings need a new user namespace")]
+    #[error("linux.uidMappings and linux.gidMappings need a user namespace")]
     MappingsWithoutUserNs,
     #[error("a new user namespace needs linux.uidMappings and linux.gidMappings")]
     UserNsWithoutMappings,

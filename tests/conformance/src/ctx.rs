@@ -212,6 +212,14 @@ impl<'s> Ctx<'s> {
         Ok(())
     }
 
+    /// Bind-mounts `source` on `target` on the host, unmounted at cleanup.
+    pub fn host_bind(&mut self, source: &Path, target: &Path) -> Result<()> {
+        nix::mount::mount(Some(source), target, None::<&str>, nix::mount::MsFlags::MS_BIND, None::<&str>)
+            .with_context(|| format!("bind-mounting {} on {}", source.display(), target.display()))?;
+        self.host_mounts.push(target.to_path_buf());
+        Ok(())
+    }
+
     /// Bind-mounts `dir` onto itself on the host and makes it a shared mount (its own peer
     /// group), as a container manager's rootfs usually is; unmounted at cleanup.
     pub fn host_shared_bind(&mut self, dir: &Path) -> Result<()> {

@@ -13,6 +13,9 @@
 //! - `namespaces/time_offsets`: runc 1.1.5 does not know the `time` namespace type nor
 //!   `linux.timeOffsets` (runtime-spec 1.2) and refuses the config
 //!   ("namespace {"time" ""} does not exist").
+//! - `namespaces/join_user_ns_with_other_mappings_refused`: runc 1.1.5 does not compare
+//!   `linux.uidMappings`/`gidMappings` with the maps of the user namespace it joins by path,
+//!   and runs the container (config-linux.md: an error).
 //! - `mounts/rootfs_propagation_shared`, `mounts/rootfs_propagation_slave`,
 //!   `mounts/rootfs_propagation_unbindable`: with the rootfs on a shared host mount, runc
 //!   1.1.5 makes the mount holding the rootfs private before pivot_root, and `/` in the
@@ -83,6 +86,9 @@
 //!
 //! ### Expected failures of runc 1.3 (1.3.6 from Debian sid, scripts/peers.sh; `Case::runc13_xfail`)
 //!
+//! - `namespaces/join_user_ns_with_other_mappings_refused`, wording only: runc 1.3 refuses
+//!   mappings that differ from the joined user namespace's, but its error names neither
+//!   ("both namespace path and non-matching mapping specified").
 //! - `mounts/rootfs_propagation_slave`: `shared` and `unbindable` now work, but for `slave`
 //!   `/` still ends up private (no master), as in runc 1.1.5.
 //! - `hooks/order`: runc 1.3 still runs the poststart hooks inside `create`.

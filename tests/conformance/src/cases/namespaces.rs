@@ -1,5 +1,6 @@
 //! Namespaces: new ones differ from the runtime's, unlisted ones are inherited, paths join
-//! existing ones, user namespaces map ids, and time namespaces apply their offsets.
+//! existing ones, user namespaces map ids (joined ones with the mappings config.json gives,
+//! as containerd 2.x sends for `hostUsers: false`), and time namespaces apply their offsets.
 
 use super::{Case, Outcome};
 use crate::ctx::Ctx;
@@ -21,6 +22,11 @@ pub fn cases() -> Vec<Case> {
         Case::new(m, "unlisted_are_inherited", unlisted_are_inherited),
         Case::new(m, "user_ns_mappings", user_ns_mappings),
         Case::new(m, "join_by_path", join_by_path),
+        Case::new(m, "join_user_ns_with_its_mappings", join_user_ns_with_its_mappings),
+        Case::new(m, "join_user_ns_with_other_mappings_refused", join_user_ns_with_other_mappings)
+            .runc_xfail("runc 1.1.5 does not compare the mappings with the joined user namespace's and runs the container")
+            .runc13_xfail("runc 1.3.6 refuses it, but its error names neither mapping (\"both namespace path and non-matching mapping specified\")"),
+        Case::new(m, "join_user_ns_and_a_root_only_netns_path", join_user_ns_and_root_only_netns),
         Case::new(m, "time_offsets", time_offsets).runc_xfail(
             "runc 1.1.5 does not know the time namespace or linux.timeOffsets (runtime-spec 1.2)",
         ),
@@ -203,5 +209,78 @@ fn time_offsets(ctx: &mut Ctx) -> Result<Outcome> {
         Some(vec!["3600", "500"]),
         "boottime offset"
     );
+    Ok(Outcome::Pass)
+}
+
+/// The mapping of the user namespaces the join cases make: container 0 is host 100000.
+const JOINED_BASE: u32 = 100000;
+
+/// A helper in a user namespace of its own, its maps written by us (host root) as
+/// `0 JOINED_BASE 65536`; returns its pid.
+fn userns_helper(ctx: &mut Ctx, net: bool) -> Result<u32> {
+    let args: &[&str] = if net { &["--user", "--net", "/bin/busybox", "sleep", "60"] } else { &["--user", "/bin/busybox", "sleep", "60"] };
+    let pid = ctx.spawn_helper("unshare", args)?;
+    wait_for_new_ns(ctx, pid, if net { &["user", "net"] } else { &["user"] })?;
+    for file in ["uid_map", "gid_map"] {
+        std::fs::write(format!("/proc/{pid}/{file}"), format!("0 {JOINED_BASE} 65536\n"))
+            .with_context(|| format!("writing /proc/{pid}/{file}"))?;
+    }
+    Ok(pid)
+}
+
+/// A bundle that joins the helper's user namespace by path, with `uid`/`gid` mappings.
+fn joining(ctx: &mut Ctx, pid: u32, uid_host: u32, gid_host: u32) -> Result<crate::bundle::Bundle> {
+    let mut b = ctx.bundle()?;
+    spec::namespace(&mut b.config, "user", Some(&format!("/proc/{pid}/ns/user")))?;
+    spec::set(&mut b.config, "/linux/uidMappings", json!([{"containerID": 0, "hostID": uid_host, "size": 65536}]))?;
+    spec::set(&mut b.config, "/linux/gidMappings", json!([{"containerID": 0, "hostID": gid_host, "size": 65536}]))?;
+    Ok(b)
+}
+
+/// config-linux.md: joining a user namespace by path with uidMappings/gidMappings is allowed
+/// when they are the namespace's; the container is in that namespace, root inside.
+fn join_user_ns_with_its_mappings(ctx: &mut Ctx) -> Result<Outcome> {
+    let pid = userns_helper(ctx, false)?;
+    let helper = host::namespaces(&pid.to_string());
+    let mut b = joining(ctx, pid, JOINED_BASE, JOINED_BASE)?;
+    let facts = ctx.checker(&mut b, &["--read", "/proc/self/uid_map", "--read", "/proc/self/gid_map"])?;
+    check_eq!(facts.ns("user"), helper.get("user").map(String::as_str), "user namespace joined by path");
+    check_eq!((facts.uid, facts.gid), (0, 0), "ids inside the joined user namespace");
+    for map in ["/proc/self/uid_map", "/proc/self/gid_map"] {
+        let fields: Vec<&str> = facts.content(map)?.split_whitespace().collect();
+        check_eq!(fields, vec!["0", "100000", "65536"], "{map}");
+    }
+    Ok(Outcome::Pass)
+}
+
+/// config-linux.md: mappings that differ from the joined user namespace's are an error; it
+/// names both, and nothing is left.
+fn join_user_ns_with_other_mappings(ctx: &mut Ctx) -> Result<Outcome> {
+    let pid = userns_helper(ctx, false)?;
+    let (mut b, id, cg) = super::bad_input::bundle_with_cgroup(ctx)?;
+    let want = joining(ctx, pid, JOINED_BASE, 200000)?;
+    b.config = want.config;
+    // Both the given mapping and the namespace's own are named (two tries, one word each).
+    super::bad_input::rejected(ctx, &mut b, &id, &cg, &["200000"])?;
+    super::bad_input::rejected(ctx, &mut b, &id, &cg, &["100000"])
+}
+
+/// A joined user namespace with its network namespace bound in a directory only host root
+/// may enter (as containerd 2.x's CNI netns of a `hostUsers: false` pod): the runtime opens
+/// every namespace file before it joins the user namespace, where that directory is out of
+/// reach.
+fn join_user_ns_and_root_only_netns(ctx: &mut Ctx) -> Result<Outcome> {
+    let pid = userns_helper(ctx, true)?;
+    let private = ctx.path("netns-private");
+    crate::bundle::make_dir(&private)?;
+    std::fs::set_permissions(&private, std::os::unix::fs::PermissionsExt::from_mode(0o700))?;
+    let file = private.join("net");
+    std::fs::write(&file, b"").context("making the netns bind target")?;
+    ctx.host_bind(std::path::Path::new(&format!("/proc/{pid}/ns/net")), &file)?;
+    let helper_net = host::namespaces(&pid.to_string()).get("net").cloned();
+    let mut b = joining(ctx, pid, JOINED_BASE, JOINED_BASE)?;
+    spec::namespace(&mut b.config, "network", Some(&file.to_string_lossy()))?;
+    let facts = ctx.checker(&mut b, &[])?;
+    check_eq!(facts.ns("net").map(str::to_string), helper_net, "network namespace joined by a root-only path");
     Ok(Outcome::Pass)
 }
