@@ -62,41 +62,35 @@ fn secret_dir(rootfs: &std::path::Path) -> Result<()> {
     Ok(())
 }
 
-/// With `terminal` and a non-root user, the pty slave is the process's (uid), its group stays
-/// the devpts `gid=` of the mount (5 in runc's spec), as runc leaves it.
-fn terminal_owner(ctx: &mut Ctx) -> Result<Outcome> {
+/// Runs `script` on a terminal (through a console socket) with `field` of `/process` set to
+/// `value`, and returns what the container wrote to its pty.
+fn on_terminal(ctx: &mut Ctx, field: &str, value: serde_json::Value, script: &str) -> Result<String> {
     let sock = ctx.path("console.sock");
     let console = ConsoleSocket::listen(&sock)?;
     let mut b = ctx.bundle()?;
     spec::set(&mut b.config, "/process/terminal", json!(true))?;
-    spec::set(&mut b.config, "/process/user", json!({"uid": 1000, "gid": 1001}))?;
-    spec::shell(&mut b.config, "echo owner=$(stat -c %u:%g $(tty))")?;
+    spec::set(&mut b.config, &format!("/process/{field}"), value)?;
+    spec::shell(&mut b.config, script)?;
     let id = ctx.id();
     ctx.create(&b, &id, &["--console-socket", &sock.to_string_lossy()])?.ok("create --console-socket")?;
     let reader = console.drain(WAIT)?;
     ctx.start(&id)?.ok("start")?;
     ctx.wait_status(&id, "stopped", WAIT)?;
     let output = reader.join().map_err(|_| anyhow::anyhow!("the pty reader panicked"))?;
-    let text = String::from_utf8_lossy(&output);
+    Ok(String::from_utf8_lossy(&output).into_owned())
+}
+
+/// With `terminal` and a non-root user, the pty slave is the process's (uid), its group stays
+/// the devpts `gid=` of the mount (5 in runc's spec), as runc leaves it.
+fn terminal_owner(ctx: &mut Ctx) -> Result<Outcome> {
+    let text = on_terminal(ctx, "user", json!({"uid": 1000, "gid": 1001}), "echo owner=$(stat -c %u:%g $(tty))")?;
     check!(text.contains("owner=1000:5"), "the pty of a uid 1000 process is not owned by 1000:5 (devpts gid): {text:?}");
     Ok(Outcome::Pass)
 }
 
 /// config.md `process.consoleSize`: the pty starts with that many rows and columns.
 fn console_size(ctx: &mut Ctx) -> Result<Outcome> {
-    let sock = ctx.path("console.sock");
-    let console = ConsoleSocket::listen(&sock)?;
-    let mut b = ctx.bundle()?;
-    spec::set(&mut b.config, "/process/terminal", json!(true))?;
-    spec::set(&mut b.config, "/process/consoleSize", json!({"height": 33, "width": 111}))?;
-    spec::shell(&mut b.config, "echo size=$(stty size)")?;
-    let id = ctx.id();
-    ctx.create(&b, &id, &["--console-socket", &sock.to_string_lossy()])?.ok("create --console-socket")?;
-    let reader = console.drain(WAIT)?;
-    ctx.start(&id)?.ok("start")?;
-    ctx.wait_status(&id, "stopped", WAIT)?;
-    let output = reader.join().map_err(|_| anyhow::anyhow!("the pty reader panicked"))?;
-    let text = String::from_utf8_lossy(&output);
+    let text = on_terminal(ctx, "consoleSize", json!({"height": 33, "width": 111}), "echo size=$(stty size)")?;
     check!(text.contains("size=33 111"), "the pty does not have consoleSize's 33 rows and 111 columns: {text:?}");
     Ok(Outcome::Pass)
 }
