@@ -99,7 +99,8 @@ for rt in "${runtimes[@]}"; do
   echo "== conformance suite against $rt"
   log="/tmp/conformance-$(basename "$rt").log"
   PATH=$conf_path "$target/conformance" --runtime "$rt" --json "/tmp/conformance-$(basename "$rt").json" | tee "$log" || status=1
-  read -r p f s < <(tail -n 1 "$log" | sed -E 's/([0-9]+) passed, ([0-9]+) failed, ([0-9]+) skipped/\1 \2 \3/')
+  read -r p f s < <(grep -E '^[0-9]+ passed, [0-9]+ failed, [0-9]+ skipped$' "$log" | tail -n 1 \
+    | sed -E 's/([0-9]+) passed, ([0-9]+) failed, ([0-9]+) skipped/\1 \2 \3/')
   total_p=$((total_p + ${p:-0})); total_f=$((total_f + ${f:-1})); total_s=$((total_s + ${s:-0}))
 done
 

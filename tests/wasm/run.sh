@@ -135,7 +135,7 @@ if grep -qxF "executors: ${executors//,/, }" "$work/info.out"; then ok "info lis
 
 echo "-- modules that work"
 bundle args 'c["process"]["args"] = ["/wasm/args.wasm", "one", "two words"]'
-prints_exactly args 'arg: /wasm/args.wasm\narg: one\narg: two words\nenv: PATH=/bin\nenv: FOO=bar\n' \
+prints_exactly args 'arg: /wasm/args.wasm\narg: one\narg: two words\nenv: PATH=/bin\nenv: FOO=bar\nenv: HOME=/\n' \
     "run args.wasm: args and env reach the module, exit 0"
 expect_clean "run args.wasm" args
 
@@ -229,7 +229,7 @@ id=host
 bundle $id 'c["process"]["args"] = ["/bin/sleep", "60"]'
 (cd "$work/$id" && "$wasm_youki" --root "$root" run -d $id >/dev/null 2>"$work/$id.err") || bad "run -d host" "$work/$id.err"
 out=$(timeout 30 "$wasm_youki" --root "$root" exec $id /wasm/args.wasm from-exec 2>"$work/exec.err")
-if [ "$out" = "$(printf 'arg: /wasm/args.wasm\narg: from-exec\nenv: PATH=/bin\nenv: FOO=bar')" ]; then
+if [ "$out" = "$(printf 'arg: /wasm/args.wasm\narg: from-exec\nenv: PATH=/bin\nenv: FOO=bar\nenv: HOME=/')" ]; then
     ok "exec of a module prints its args and the container's env"
 else echo "$out" >"$work/exec.out"; bad "exec args.wasm" "$work/exec.out" "$work/exec.err"; fi
 timeout 30 "$wasm_youki" --root "$root" exec $id /wasm/exit3.wat >/dev/null 2>&1

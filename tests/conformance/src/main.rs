@@ -218,7 +218,7 @@ fn teardown(suite: &Suite) {
     if left.is_empty() && mounts.is_empty() {
         let _ = std::fs::remove_dir_all(&suite.base);
     } else {
-        println!(
+        eprintln!(
             "# warning: keeping {}: containers {left:?} and host mounts {mounts:?} remain",
             suite.base.display()
         );
