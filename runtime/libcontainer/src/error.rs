@@ -2,12 +2,12 @@
 
 use std::path::PathBuf;
 
-use crate::channel::{ChannelError, ChildError};
+use crate::create::channel::{ChannelError, ChildError};
+use crate::create::state::{StateError, Status};
 use crate::executor::Declined;
 use crate::hooks::HookError;
 use crate::namespaces::NamespaceError;
-use crate::state::{StateError, Status};
-use crate::validate::SpecError;
+use crate::plan::validate::SpecError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ContainerError {
@@ -40,7 +40,7 @@ pub enum ContainerError {
     #[error(transparent)]
     Criu(#[from] crate::criu::CriuError),
     #[error(transparent)]
-    IntelRdt(#[from] crate::intel_rdt::RdtError),
+    IntelRdt(#[from] crate::plan::intel_rdt::RdtError),
     /// A failure inside the container's init, reported by init itself.
     #[error(transparent)]
     Init(ChildError),
@@ -69,7 +69,7 @@ pub enum ContainerError {
     #[error("write pid file {path:?}")]
     PidFile { path: PathBuf, #[source] source: std::io::Error },
     #[error(transparent)]
-    SubCgroup(#[from] crate::exec_cgroup::SubCgroupError),
+    SubCgroup(#[from] crate::lifecycle::exec_cgroup::SubCgroupError),
     /// The process of `exec` (flags or `--process`), which is not the config.json's.
     #[error("invalid exec process")]
     ExecProcess(#[source] SpecError),
@@ -81,19 +81,4 @@ impl ContainerError {
     pub fn sys(op: impl Into<String>, source: nix::Error) -> Self {
         ContainerError::Sys { op: op.into(), source }
     }
-}
-
-/// An error and its causes on one line.
-pub fn chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        let text = c.to_string();
-        if !s.ends_with(&text) {
-            s.push_str(": ");
-            s.push_str(&text);
-        }
-        cur = c.source();
-    }
-    s
 }

@@ -50,7 +50,7 @@ pub fn document(version: &str, commit: &str, executors: &[&str]) -> Value {
     let unsafe_annotations: &[&str] = if executors.iter().any(|e| *e != "default") { UNSAFE_ANNOTATIONS } else { &[] };
     json!({
         "ociVersionMin": "1.0.0",
-        "ociVersionMax": crate::state::OCI_VERSION,
+        "ociVersionMax": crate::create::state::OCI_VERSION,
         "hooks": ["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"],
         "mountOptions": MOUNT_OPTIONS,
         "linux": {
@@ -96,7 +96,7 @@ mod tests {
     #[test]
     fn every_listed_mount_option_parses_without_error() {
         for o in MOUNT_OPTIONS {
-            let parsed = crate::mount_options::parse(&[o.to_string()]).unwrap();
+            let parsed = crate::plan::mount_options::parse(&[o.to_string()]).unwrap();
             assert!(parsed.data.is_empty(), "{o} must be understood, not passed through");
         }
     }

@@ -10,7 +10,7 @@ use std::process::{Command, Stdio};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use oci_spec::runtime::Hook;
 
-use crate::state::OciState;
+use crate::create::state::OciState;
 
 #[derive(Debug, thiserror::Error)]
 pub enum HookError {
@@ -133,7 +133,7 @@ fn wait_with_timeout(
     let deadline = timeout_ms.map(|ms| std::time::Instant::now() + std::time::Duration::from_millis(ms as u64));
     // Without pidfd_open (kernels before 5.3, or the container's seccomp profile around the
     // startContainer hooks, which answers ENOSYS for it): the exit is polled every 20 ms.
-    let pidfd = crate::clone::pidfd_open(pid).ok();
+    let pidfd = crate::create::clone::pidfd_open(pid).ok();
     let mut err_buf = Vec::new();
     let mut stderr = stderr;
     let mut stdin = stdin.filter(|(_, data)| !data.is_empty());

@@ -100,7 +100,7 @@ pub enum NamespaceError {
     #[error("unshare {kind} namespace")]
     Unshare { kind: &'static str, #[source] source: nix::Error },
     #[error("write /proc/self/timens_offsets")]
-    Offsets(#[source] crate::procfs::ProcError),
+    Offsets(#[source] crate::rootfs::procfs::ProcError),
     #[error("return to the runtime's {kind} namespace")]
     Return { kind: &'static str, #[source] source: nix::Error },
 }
@@ -188,7 +188,7 @@ impl ForChildren {
     pub fn new_time(&mut self, offsets: &str) -> Result<(), NamespaceError> {
         self.remember(NsKind::Time)?;
         nix::sched::unshare(NsKind::Time.flag()).map_err(|source| NamespaceError::Unshare { kind: "time", source })?;
-        let proc = crate::procfs::ProcRoot::host().map_err(NamespaceError::Offsets)?;
+        let proc = crate::rootfs::procfs::ProcRoot::host().map_err(NamespaceError::Offsets)?;
         proc.write(Path::new("self/timens_offsets"), offsets.as_bytes()).map_err(NamespaceError::Offsets)
     }
 

@@ -19,7 +19,7 @@ fn main() {
         }
     };
     if cli.version {
-        println!("youki version {VERSION}\ncommit: {COMMIT}\nspec: {}", libcontainer::state::OCI_VERSION);
+        println!("youki version {VERSION}\ncommit: {COMMIT}\nspec: {}", libcontainer::create::state::OCI_VERSION);
         return;
     }
     let logging = match logging::init(&cli.global) {

@@ -7,7 +7,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use super::{wasm_request, Declined, Executor, ExecutorError, Handover, Launch, Workload};
-use crate::dmz;
+use crate::create::dmz;
 
 /// Execs `args[0]` (see the module documentation).
 #[derive(Debug, Default, Clone, Copy)]
@@ -71,7 +71,7 @@ fn find_executable(arg0: &str, path: &str) -> Result<CString, ExecutorError> {
     };
     let mut last = None;
     for c in &candidates {
-        let executable = if crate::seccomp::may_call("access") {
+        let executable = if crate::process::seccomp::may_call("access") {
             nix::unistd::access(c, nix::unistd::AccessFlags::X_OK).or_else(|e| executable_by_mode(c, e))
         } else {
             executable_by_mode(c, nix::Error::EPERM)

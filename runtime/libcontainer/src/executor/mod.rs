@@ -76,7 +76,7 @@ pub use self::wasmer::WasmerExecutor;
 #[cfg(feature = "wasm-wasmtime")]
 pub use self::wasmtime::WasmtimeExecutor;
 
-use crate::channel::ChildError;
+use crate::create::channel::ChildError;
 
 /// The process a container is asked to run, validated, as an executor sees it.
 #[derive(Debug, Clone, Copy)]

@@ -16,7 +16,7 @@ use config::{Config, Exporter};
 use context::{random, SpanContext};
 use otlp::{kv, Value};
 
-use crate::timeline::{now_ns, Timeline};
+use crate::create::timeline::{now_ns, Timeline};
 
 /// The annotation a shim or kubelet can use to hand us a trace context through the spec.
 pub const TRACEPARENT_ANNOTATION: &str = "io.youki.traceparent";
@@ -188,7 +188,7 @@ pub fn finish(error: Option<&str>) {
         Exporter::Otlp { url, headers, timeout } => {
             let body = prost::Message::encode_to_vec(&request);
             if let Err(e) = http::post(url, "application/x-protobuf", headers, &body, *timeout) {
-                tracing::warn!("exporting spans: {}", crate::error::chain(&e));
+                tracing::warn!("exporting spans: {}", crate::error_chain::chain(&e));
             }
         }
     }

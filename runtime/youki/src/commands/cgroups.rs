@@ -5,7 +5,7 @@ use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 use liboci_cli::{Events, OutputFormat, Ps, Update};
-use libcontainer::cgroup_ops;
+use libcontainer::lifecycle::cgroup_ops;
 use oci_spec::runtime::LinuxResources;
 use serde_json::{json, Value};
 

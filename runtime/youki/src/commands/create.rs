@@ -6,7 +6,7 @@ use anyhow::Result;
 use liboci_cli::{Create, CreateOpts, GlobalOpts, Rootless, Run};
 use libcontainer::create::{Console, CreateOptions};
 use libcontainer::executor::Executor;
-use libcontainer::run::RunOptions;
+use libcontainer::lifecycle::run::RunOptions;
 
 fn options<'a>(
     g: &GlobalOpts,
@@ -49,5 +49,5 @@ pub fn create(g: &GlobalOpts, root: &Path, c: Create) -> Result<i32> {
 pub fn run(g: &GlobalOpts, root: &Path, r: Run) -> Result<i32> {
     let o = RunOptions { detach: r.detach, keep: r.keep, no_subreaper: r.no_subreaper };
     let executor = super::executors::all();
-    Ok(libcontainer::run::run(options(g, root, &r.opts, &r.container_id, !r.detach, &executor), o)?)
+    Ok(libcontainer::lifecycle::run::run(options(g, root, &r.opts, &r.container_id, !r.detach, &executor), o)?)
 }

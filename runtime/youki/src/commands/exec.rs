@@ -6,7 +6,7 @@ use std::path::Path;
 use anyhow::{bail, Context, Result};
 use liboci_cli::Exec;
 use libcontainer::create::Console;
-use libcontainer::exec::{ExecOptions, Overrides};
+use libcontainer::lifecycle::exec::{ExecOptions, Overrides};
 
 pub fn exec(root: &Path, e: Exec) -> Result<i32> {
     let process = match &e.process {
@@ -16,7 +16,7 @@ pub fn exec(root: &Path, e: Exec) -> Result<i32> {
             let state = libcontainer::lifecycle::state(root, &e.container_id)?;
             let (_, spec) = libcontainer::create::load_spec(&state.bundle)?;
             if let Some(container) = spec.process() {
-                libcontainer::exec::inherit_from_container(&mut process, container);
+                libcontainer::lifecycle::exec::inherit_from_container(&mut process, container);
             }
             process
         }
@@ -39,7 +39,7 @@ pub fn exec(root: &Path, e: Exec) -> Result<i32> {
                 apparmor: e.apparmor.clone(),
                 process_label: e.process_label.clone(),
             };
-            libcontainer::exec::process_from_flags(base, &o)?
+            libcontainer::lifecycle::exec::process_from_flags(base, &o)?
         }
     };
     let console = match (&e.console_socket, e.detach) {
@@ -48,7 +48,7 @@ pub fn exec(root: &Path, e: Exec) -> Result<i32> {
         (None, true) => Console::None,
     };
     let executor = super::executors::all();
-    Ok(libcontainer::exec::exec(ExecOptions {
+    Ok(libcontainer::lifecycle::exec::exec(ExecOptions {
         root,
         id: &e.container_id,
         process,
@@ -70,7 +70,7 @@ fn parse_process(text: &[u8]) -> serde_json::Result<oci_spec::runtime::Process> 
     serde_json::from_slice(text).or_else(|e| {
         let mut v: serde_json::Value = serde_json::from_slice(text)?;
         let defaulted = default_user(&mut v);
-        let respelled = libcontainer::process_extra::respell_sched_flags(Some(&mut v));
+        let respelled = libcontainer::plan::process_extra::respell_sched_flags(Some(&mut v));
         if defaulted || respelled {
             serde_json::from_value(v)
         } else {

@@ -6,7 +6,7 @@ use anyhow::Result;
 
 pub fn info() -> Result<i32> {
     let uts = nix::sys::utsname::uname()?;
-    println!("youki {} (commit {}), runtime-spec {}", crate::VERSION, crate::COMMIT, libcontainer::state::OCI_VERSION);
+    println!("youki {} (commit {}), runtime-spec {}", crate::VERSION, crate::COMMIT, libcontainer::create::state::OCI_VERSION);
     println!("kernel: {} {} {}", uts.sysname().to_string_lossy(), uts.release().to_string_lossy(), uts.machine().to_string_lossy());
     if let Ok(os) = std::fs::read_to_string("/etc/os-release") {
         if let Some(name) = os.lines().find_map(|l| l.strip_prefix("PRETTY_NAME=")) {

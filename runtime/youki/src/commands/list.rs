@@ -4,7 +4,7 @@ use std::path::Path;
 
 use anyhow::Result;
 use liboci_cli::{List, OutputFormat};
-use libcontainer::state::OciState;
+use libcontainer::create::state::OciState;
 
 pub fn list(root: &Path, l: &List) -> Result<i32> {
     let states = libcontainer::lifecycle::list(root)?;

@@ -30,7 +30,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         }
         Command::State(s) => state::state(&root, &s.container_id),
         Command::Kill(k) => {
-            let Some(sig) = libcontainer::signal::parse(&k.signal) else {
+            let Some(sig) = libcontainer::lifecycle::signal::parse(&k.signal) else {
                 return Err(libcontainer::ContainerError::BadSignal(k.signal).into());
             };
             lifecycle::kill(&root, &k.container_id, sig, k.all)?;

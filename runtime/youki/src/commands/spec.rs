@@ -9,9 +9,9 @@ pub fn spec(s: &Spec) -> Result<i32> {
         bail!("{path:?} already exists: remove it first");
     }
     let doc = if s.rootless {
-        libcontainer::spec_default::rootless_spec(nix::unistd::geteuid().as_raw(), nix::unistd::getegid().as_raw())
+        libcontainer::plan::spec_default::rootless_spec(nix::unistd::geteuid().as_raw(), nix::unistd::getegid().as_raw())
     } else {
-        libcontainer::spec_default::default_spec()
+        libcontainer::plan::spec_default::default_spec()
     };
     let text = serde_json::to_string_pretty(&doc)? + "\n";
     std::fs::write(&path, text).with_context(|| format!("write {path:?}"))?;

@@ -4,10 +4,10 @@
 
 fn main() {
     let dir = tempfile::tempdir_in("/dev/shm").or_else(|_| tempfile::tempdir()).expect("a temp dir");
-    let file = dir.path().join(libcontainer::state::STATE_FILE);
+    let file = dir.path().join(libcontainer::create::state::STATE_FILE);
     afl::fuzz!(|data: &[u8]| {
         if std::fs::write(&file, data).is_ok() {
-            if let Ok(st) = libcontainer::state::load(dir.path()) {
+            if let Ok(st) = libcontainer::create::state::load(dir.path()) {
                 let _ = st.to_oci(st.live_status(dir.path()));
             }
         }

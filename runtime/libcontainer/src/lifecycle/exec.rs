@@ -1,0 +1,572 @@
+//! `exec`: a new process in a running container. The parent enters the container's pid and
+//! time namespaces just for the clone (as `create` does for joins), the child joins the rest
+//! through /proc/PID/ns, the parent puts it in the container's cgroup, and the child applies
+//! the process settings and the container's seccomp profile, then the executor launches it.
+//! An unprivileged caller takes the other `JoinRoute`: a first child joins the user namespace
+//! and then all the others, and forks the process (a sibling, `ToParent::Forked`).
+
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+
+use nix::sys::signal::Signal;
+use nix::sys::wait::waitpid;
+use nix::unistd::Pid;
+use oci_spec::runtime::Process;
+
+use crate::create::channel::{self, ChannelError, ChildError, ChildEnd, ToInit, ToParent};
+use crate::create::clone::clone_child;
+use crate::create::stage::Stage;
+use crate::create::state::{ContainerDir, Status};
+use crate::create::{write_pid_file, Console};
+use crate::error::ContainerError;
+use crate::executor::{Executor, Workload};
+use crate::lifecycle::{run, tty_proxy};
+use crate::namespaces::{self, NsKind};
+use crate::plan::host::HostFacts;
+use crate::plan::{self, ProcessPlan};
+use crate::process::process_setup::{self, SeccompSetup};
+use crate::process::tty;
+use crate::syserror::Context;
+
+pub struct ExecOptions<'a> {
+    pub root: &'a Path,
+    pub id: &'a str,
+    pub process: Process,
+    pub console: Console,
+    pub pid_file: Option<&'a Path>,
+    pub detach: bool,
+    pub preserve_fds: i32,
+    /// `--ignore-paused`: exec into a paused container too (the process joins its frozen
+    /// cgroup and runs once the container is resumed).
+    pub ignore_paused: bool,
+    /// Runs the process inside the container.
+    pub executor: &'a dyn Executor,
+    /// `--cgroup`: the sub-cgroup(s) of the container's cgroup the process joins.
+    pub sub_cgroups: &'a [String],
+    /// `--pidfd-socket`: where a pidfd of the process goes once it is ready.
+    pub pidfd_socket: Option<&'a Path>,
+}
+
+/// Flag overrides for `exec` without `--process`, applied to the container's own process.
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    pub args: Vec<String>,
+    pub env: Vec<String>,
+    pub cwd: Option<PathBuf>,
+    /// `UID[:GID]`
+    pub user: Option<String>,
+    pub additional_gids: Vec<u32>,
+    pub caps: Vec<String>,
+    pub no_new_privs: bool,
+    pub tty: bool,
+    /// `--apparmor`: replaces process.apparmorProfile.
+    pub apparmor: Option<String>,
+    /// `--process-label`: replaces process.selinuxLabel.
+    pub process_label: Option<String>,
+}
+
+/// Builds the exec'd process from the container's and the flags, as runc does: new args,
+/// extra env appended, cwd, user and groups replaced, capabilities added. Pure.
+pub fn process_from_flags(base: &Process, o: &Overrides) -> Result<Process, ContainerError> {
+    let mut p = base.clone();
+    p.set_args(Some(o.args.clone()));
+    let mut env = p.env().clone().unwrap_or_default();
+    env.extend(o.env.iter().cloned());
+    p.set_env(Some(env));
+    p.set_terminal(Some(o.tty));
+    if let Some(cwd) = &o.cwd {
+        p.set_cwd(cwd.clone());
+    }
+    let mut user = p.user().clone();
+    if let Some(spec) = &o.user {
+        let (uid, gid) = match spec.split_once(':') {
+            Some((u, g)) => (u, Some(g)),
+            None => (spec.as_str(), None),
+        };
+        let bad = || ContainerError::BadUser(spec.clone());
+        user.set_uid(uid.parse().map_err(|_| bad())?);
+        if let Some(g) = gid {
+            user.set_gid(g.parse().map_err(|_| bad())?);
+        }
+    }
+    if !o.additional_gids.is_empty() {
+        user.set_additional_gids(Some(o.additional_gids.clone()));
+    }
+    p.set_user(user);
+    if !o.caps.is_empty() {
+        let mut caps = p.capabilities().clone().unwrap_or_default();
+        for name in &o.caps {
+            let short = name.strip_prefix("CAP_").unwrap_or(name);
+            let cap: oci_spec::runtime::Capability = short.parse().map_err(|_| ContainerError::BadCapability(name.clone()))?;
+            let add = |s: &Option<oci_spec::runtime::Capabilities>| {
+                let mut s = s.clone().unwrap_or_default();
+                s.insert(cap);
+                Some(s)
+            };
+            let (b, e, pm) = (add(caps.bounding()), add(caps.effective()), add(caps.permitted()));
+            caps.set_bounding(b);
+            caps.set_effective(e);
+            caps.set_permitted(pm);
+        }
+        p.set_capabilities(Some(caps));
+    }
+    if o.no_new_privs {
+        p.set_no_new_privileges(Some(true));
+    }
+    if o.apparmor.is_some() {
+        p.set_apparmor_profile(o.apparmor.clone());
+    }
+    if o.process_label.is_some() {
+        p.set_selinux_label(o.process_label.clone());
+    }
+    Ok(p)
+}
+
+/// What a `--process` file leaves out comes from the container's own process, as runc does:
+/// the capabilities (left out, the process would keep every capability of the runtime), the
+/// AppArmor profile and the SELinux label. The rest stays as the file says. Pure.
+pub fn inherit_from_container(p: &mut Process, container: &Process) {
+    if p.capabilities().is_none() {
+        p.set_capabilities(container.capabilities().clone());
+    }
+    if p.apparmor_profile().is_none() {
+        p.set_apparmor_profile(container.apparmor_profile().clone());
+    }
+    if p.selinux_label().is_none() {
+        p.set_selinux_label(container.selinux_label().clone());
+    }
+}
+
+/// Runs the process; returns its exit code (0 with `detach`).
+pub fn exec(o: ExecOptions) -> Result<i32, ContainerError> {
+    crate::telemetry::attr("container.id", o.id);
+    let mut plan = plan::plan_process_of(&o.process, crate::process::lsm::selinux_enabled()).map_err(ContainerError::ExecProcess)?;
+    let sub_cgroups = crate::lifecycle::exec_cgroup::parse(o.sub_cgroups)?;
+    let st = {
+        let dir = ContainerDir::open(o.root, o.id)?;
+        let st = dir.load()?;
+        crate::telemetry::link_create(st.trace_context.as_deref());
+        let status = st.live_status(&dir.path);
+        let paused_ok = o.ignore_paused && status == Status::Paused;
+        if !matches!(status, Status::Created | Status::Running) && !paused_ok {
+            return Err(ContainerError::BadStatus { op: "exec into", id: o.id.to_string(), status });
+        }
+        (st, status)
+    };
+    let (st, status) = st;
+    // The cgroup the process joins: the container's, or the sub-cgroup `--cgroup` names,
+    // which must exist already.
+    let cgroup = match &st.cgroup {
+        Some(cg) if !sub_cgroups.is_empty() => {
+            let placed = crate::lifecycle::exec_cgroup::place(cg, &sub_cgroups)?;
+            crate::lifecycle::exec_cgroup::check_exists(&placed)?;
+            Some(placed)
+        }
+        None if !sub_cgroups.is_empty() => return Err(ContainerError::NoCgroup(o.id.to_string())),
+        other => other.clone(),
+    };
+    // The container's personality holds for every process in it.
+    plan.extra.personality = st.personality;
+    let workload = Workload { args: &plan.args, env: &plan.env, cwd: &plan.cwd, annotations: &st.annotations };
+    o.executor.can_handle(&workload).map_err(|reason| ContainerError::NoExecutor { program: plan.args[0].clone(), reason })?;
+    let init = st.pid;
+    let (mut keep, console) = Console::endpoints(o.console, plan.terminal)?;
+    let pidfd_socket = o.pidfd_socket.map(crate::create::pidfd_socket::connect).transpose()?;
+    let joins = differing_namespaces(init)?;
+    let route = join_route(nix::unistd::geteuid().is_root(), &joins);
+    let sfd = if o.detach { None } else { Some(run::block_signals()?) };
+    // SCMP_ACT_NOTIFY: the exec'd process's notify fd goes to the listener too, as runc does.
+    let listener = match st.seccomp.as_ref().filter(|s| crate::process::seccomp::uses_notify(s)).and_then(|s| s.listener_path().clone()) {
+        Some(path) => Some(tty::connect(&path).map_err(|source| ContainerError::SeccompListener { path, source })?),
+        None => None,
+    };
+    let listener_state = serde_json::json!({
+        "ociVersion": crate::create::state::OCI_VERSION,
+        "fds": ["seccompFd"],
+        "pid": 0,
+        "metadata": st.seccomp.as_ref().and_then(|s| s.listener_metadata().clone()).unwrap_or_default(),
+        "state": crate::create::state::OciState::for_hooks(o.id, &status.to_string(), init, &st.bundle, &st.annotations),
+    });
+
+    let (parent, child_end) = channel::pair()?;
+    let ctx = ExecChild {
+        plan: &plan,
+        channel: child_end,
+        joins: &joins,
+        route,
+        console,
+        seccomp: st.seccomp.as_ref(),
+        listener: listener.as_ref(),
+        listener_state: &listener_state,
+        preserve_fds: o.preserve_fds,
+        executor: o.executor,
+        workload,
+    };
+    let pid = match route {
+        JoinRoute::Direct => {
+            let mut for_child = namespaces::ForChildren::default();
+            for (kind, path) in joins.iter().filter(|(k, _)| route.parent_enters(*k)) {
+                for_child.join(*kind, path)?;
+            }
+            let parent_end = &parent;
+            let cloned = clone_child(nix::sched::CloneFlags::empty(), None, move || {
+                parent_end.close_copy_in_child();
+                ctx.run()
+            });
+            for_child.restore()?;
+            cloned.map_err(|e| ContainerError::sys("clone the exec process", e))?.pid
+        }
+        JoinRoute::ThroughUserNs => {
+            let parent_end = &parent;
+            let joiner = clone_child(nix::sched::CloneFlags::empty(), None, move || {
+                parent_end.close_copy_in_child();
+                ctx.join_and_fork()
+            })
+                .map_err(|e| ContainerError::sys("clone the exec process", e))?
+                .pid;
+            let forked = parent.recv();
+            let _ = waitpid(joiner, None);
+            match forked {
+                Ok(ToParent::Forked { pid }) => Pid::from_raw(pid),
+                Ok(ToParent::Failed(e)) => return Err(ContainerError::Init(e)),
+                Ok(_) | Err(ChannelError::Closed) => return Err(ContainerError::InitGone),
+                Err(e) => return Err(e.into()),
+            }
+        }
+    };
+    crate::failpoint::hit("exec:after-clone");
+    // execCPUAffinity.initial: where the child runs before it joins the cgroup.
+    let pinned = match &plan.extra.affinity.initial {
+        Some(cpus) => crate::process::sched::set_affinity(pid.as_raw(), cpus).map_err(|e| ContainerError::sys(e.op, e.errno)),
+        None => Ok(()),
+    };
+    let add_to = |cg: &libcgroups::CgroupState| -> Result<(), ContainerError> {
+        let h = HostFacts::read()?;
+        Ok(libcgroups::from_state(&h.cgroups, cg)?.add_task(pid.as_raw())?)
+    };
+    let added = pinned.and_then(|()| match &cgroup {
+        Some(cg) => match add_to(cg) {
+            // runc-exec(8): on cgroup v2, a container's cgroup that holds no processes of
+            // its own (controllers enabled for its children) refuses one; without --cgroup
+            // the process then joins the cgroup of the container's init.
+            Err(ContainerError::Cgroup(e)) if sub_cgroups.is_empty() && crate::lifecycle::exec_cgroup::is_busy(&e) => {
+                let text = std::fs::read_to_string(format!("/proc/{init}/cgroup")).unwrap_or_default();
+                match crate::lifecycle::exec_cgroup::init_fallback(cg, &text) {
+                    Some(fallback) => add_to(&fallback),
+                    None => Err(e.into()),
+                }
+            }
+            other => other,
+        },
+        None => Ok(()),
+    });
+    // A user may exec into their own container without a writable cgroup, as they could
+    // create it without one: the process then stays in the caller's cgroup.
+    let added = match added {
+        Err(ContainerError::Cgroup(e)) if !nix::unistd::geteuid().is_root() => {
+            tracing::warn!(error = %e, "exec: the container's cgroup is not writable; the process stays in ours");
+            Ok(())
+        }
+        other => other,
+    };
+    let added = added.and_then(|()| Ok(crate::plan::intel_rdt::join_recorded(&o.root.join(o.id), pid.as_raw())?));
+    if let Err(e) = added.and_then(|()| Ok(parent.send(&ToInit::Proceed { host_pid: pid.as_raw() })?)) {
+        let _ = nix::sys::signal::kill(pid, Signal::SIGKILL);
+        let _ = waitpid(pid, None);
+        return Err(e);
+    }
+    crate::failpoint::hit("exec:after-proceed");
+    match parent.recv() {
+        // The handover: the child stops waiting to die with us.
+        Ok(ToParent::Ready { .. }) => {
+            let _ = parent.send(&ToInit::Committed);
+        }
+        Ok(ToParent::Failed(e)) => {
+            let _ = waitpid(pid, None);
+            return Err(ContainerError::Init(e));
+        }
+        Ok(ToParent::MountsReady | ToParent::Forked { .. }) | Err(ChannelError::Closed) => return Err(ContainerError::InitDied(crate::create::reap(pid))),
+        Err(e) => return Err(e.into()),
+    }
+    if let Some(sock) = &pidfd_socket {
+        if let Err(e) = crate::create::pidfd_socket::send(sock, pid, None, crate::create::pidfd_socket::Kind::Exec) {
+            let _ = nix::sys::signal::kill(pid, Signal::SIGKILL);
+            let _ = waitpid(pid, None);
+            return Err(e);
+        }
+    }
+    // The child's end is close-on-exec, or closed by the executor's handover: EOF means the
+    // program is starting.
+    while parent.recv().is_ok() {}
+    if let Some(path) = o.pid_file {
+        write_pid_file(path, pid.as_raw())?;
+    }
+    let Some(sfd) = sfd else { return Ok(0) };
+    let proxy = match keep.take() {
+        Some(sock) => Some(tty_proxy::Proxy::new(tty_proxy::receive_master(&sock).map_err(|e| ContainerError::sys(e.op, e.errno))?)),
+        None => None,
+    };
+    run::wait_for(pid, &sfd, proxy.as_ref())
+}
+
+/// The order namespaces are joined in: the user namespace first (it gives the rights to join
+/// the others), the mount namespace last (joining it moves our root and cwd).
+pub const JOIN_ORDER: [NsKind; 8] = [NsKind::User, NsKind::Ipc, NsKind::Uts, NsKind::Net, NsKind::Pid, NsKind::Cgroup, NsKind::Time, NsKind::Mount];
+
+/// The namespaces of `pid` that differ from ours, in join order.
+fn differing_namespaces(pid: i32) -> Result<Vec<(NsKind, PathBuf)>, ContainerError> {
+    use std::os::unix::fs::MetadataExt;
+    let mut out = Vec::new();
+    for kind in JOIN_ORDER {
+        let theirs = PathBuf::from(format!("/proc/{pid}/ns/{}", kind.proc_name()));
+        let ours = PathBuf::from(format!("/proc/self/ns/{}", kind.proc_name()));
+        let (Ok(a), Ok(b)) = (std::fs::metadata(&theirs), std::fs::metadata(&ours)) else { continue };
+        if a.ino() != b.ino() || a.dev() != b.dev() {
+            out.push((kind, theirs));
+        }
+    }
+    Ok(out)
+}
+
+/// How `exec` enters the container's namespaces. Pure: chosen from who we are and which
+/// namespaces differ.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JoinRoute {
+    /// The runtime may enter every namespace: it enters the pid and time namespaces itself
+    /// just around the one clone (they only affect children), and the child joins the rest.
+    Direct,
+    /// An unprivileged runtime has no rights over the container's namespaces until it is in
+    /// the container's user namespace, and a process that joined that one cannot go back: a
+    /// first child joins the user namespace, then every other one (mount last), then forks
+    /// the process that runs (CLONE_PARENT, so the runtime waits for it) into the pid and
+    /// time namespaces, which only affect children.
+    ThroughUserNs,
+}
+
+impl JoinRoute {
+    /// Whether the runtime itself enters `kind` around the clone.
+    pub fn parent_enters(self, kind: NsKind) -> bool {
+        self == JoinRoute::Direct && matches!(kind, NsKind::Pid | NsKind::Time)
+    }
+
+    /// Whether the (first) child joins `kind` with setns.
+    pub fn child_joins(self, kind: NsKind) -> bool {
+        !self.parent_enters(kind)
+    }
+}
+
+/// The route for these joins (in `differing_namespaces` order: user first, mount last).
+pub fn join_route(euid_is_root: bool, joins: &[(NsKind, PathBuf)]) -> JoinRoute {
+    if !euid_is_root && joins.iter().any(|(k, _)| *k == NsKind::User) {
+        JoinRoute::ThroughUserNs
+    } else {
+        JoinRoute::Direct
+    }
+}
+
+struct ExecChild<'a> {
+    plan: &'a ProcessPlan,
+    channel: ChildEnd,
+    joins: &'a [(NsKind, PathBuf)],
+    route: JoinRoute,
+    console: Option<OwnedFd>,
+    seccomp: Option<&'a crate::process::seccomp::Profile>,
+    /// Connected to linux.seccomp.listenerPath when the profile has notify rules.
+    listener: Option<&'a OwnedFd>,
+    /// What the listener gets beside the fd; `pid` is filled in once known.
+    listener_state: &'a serde_json::Value,
+    preserve_fds: i32,
+    executor: &'a dyn Executor,
+    workload: Workload<'a>,
+}
+
+impl ExecChild<'_> {
+    fn run(self) -> i32 {
+        crate::create::init::set_comm("youki:exec");
+        // This process is visible inside the container and its exe is the host's youki
+        // binary until execve: keep container processes from opening /proc/PID/exe.
+        crate::process::identity::set_dumpable(false);
+        let prepared = match self.stages() {
+            Ok(prepared) => prepared,
+            Err(e) => {
+                let _ = self.channel.send(&ToParent::Failed(e));
+                return 1;
+            }
+        };
+        let fds = [Some(self.channel.into_fd()), self.console];
+        match process_setup::launch(prepared, fds.into_iter().flatten().collect()) {
+            Ok(code) => code,
+            Err(e) => {
+                // The parent only waits for the process now; stderr is where this goes.
+                eprintln!("youki: {e}");
+                127
+            }
+        }
+    }
+
+    /// `JoinRoute::ThroughUserNs`, the first child: joins every namespace, forks the process
+    /// that runs and tells the parent its pid, then exits.
+    fn join_and_fork(self) -> i32 {
+        crate::create::init::set_comm("youki:exec-join");
+        // As for the process it forks: its exe is the host's youki binary.
+        crate::process::identity::set_dumpable(false);
+        let forked = self.join_all().and_then(|()| {
+            let channel = self.channel.try_clone().ctx(|| "duplicate the exec channel").stage("sync")?;
+            let console = self.console.as_ref().map(|c| c.try_clone()).transpose().ctx(|| "duplicate the console socket").stage("sync")?;
+            let runner = ExecChild {
+                plan: self.plan,
+                channel,
+                joins: &[],
+                route: self.route,
+                console,
+                seccomp: self.seccomp,
+                listener: self.listener,
+                listener_state: self.listener_state,
+                preserve_fds: self.preserve_fds,
+                executor: self.executor,
+                workload: self.workload,
+            };
+            let flags = nix::sched::CloneFlags::CLONE_PARENT;
+            clone_child(flags, None, move || runner.run()).ctx(|| "fork into the container's pid namespace").stage("namespaces")
+        });
+        let msg = match forked {
+            Ok(child) => ToParent::Forked { pid: child.pid.as_raw() },
+            Err(e) => ToParent::Failed(e),
+        };
+        match self.channel.send(&msg) {
+            Ok(()) if matches!(msg, ToParent::Forked { .. }) => 0,
+            _ => 1,
+        }
+    }
+
+    /// setns into every namespace this child joins, opened first, joined in order (user
+    /// first, so the others are joined with its rights; mount last).
+    fn join_all(&self) -> Result<(), ChildError> {
+        let joins: Vec<namespaces::NamespaceJoin> = self
+            .joins
+            .iter()
+            .filter(|(k, _)| self.route.child_joins(*k))
+            .map(|(kind, path)| namespaces::NamespaceJoin { kind: *kind, path: path.clone() })
+            .collect();
+        for ns in namespaces::open_all(&joins).stage("namespaces")?.in_order() {
+            ns.enter().stage("namespaces")?;
+        }
+        Ok(())
+    }
+
+    fn stages(&self) -> Result<process_setup::Prepared, ChildError> {
+        let host_pid = match self.channel.recv().stage("sync")? {
+            ToInit::Proceed { host_pid } => host_pid,
+            other => {
+                return Err(ChildError { stage: "sync".into(), op: format!("expected Proceed, got {other:?}"), errno: None, detail: None })
+            }
+        };
+        crate::failpoint::hit("exec-child:after-proceed");
+        self.join_all()?;
+        nix::unistd::setsid().ctx(|| "setsid").stage("namespaces")?;
+        if let Some(sock) = &self.console {
+            tty::setup(sock, false, self.plan.console_size).stage("console")?;
+        }
+        let mut listener_state = self.listener_state.clone();
+        listener_state["pid"] = serde_json::json!(host_pid);
+        let seccomp = self.seccomp.map(|spec| SeccompSetup { spec, listener: self.listener, listener_state });
+        // As in init: from here on (user switch, seccomp) a dead runtime shows as EOF.
+        crate::create::clone::disarm_parent_death();
+        let prepared = process_setup::apply(self.plan, seccomp.as_ref(), self.preserve_fds, self.executor, &self.workload)?;
+        self.channel.send(&ToParent::Ready { timeline: Default::default() }).stage("sync")?;
+        match self.channel.recv().stage("sync")? {
+            ToInit::Committed => Ok(prepared),
+            other => Err(ChildError { stage: "sync".into(), op: format!("expected Committed, got {other:?}"), errno: None, detail: None }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn base() -> Process {
+        serde_json::from_value(serde_json::json!({
+            "args": ["sh"], "cwd": "/", "env": ["PATH=/bin"], "user": {"uid": 0, "gid": 0},
+            "capabilities": {"bounding": ["CAP_KILL"], "effective": ["CAP_KILL"], "permitted": ["CAP_KILL"]}
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn flags_override_the_container_process() {
+        let o = Overrides {
+            args: vec!["ls".into(), "-l".into()],
+            env: vec!["A=1".into()],
+            cwd: Some("/tmp".into()),
+            user: Some("1000:1001".into()),
+            additional_gids: vec![5],
+            caps: vec!["CAP_NET_ADMIN".into()],
+            no_new_privs: true,
+            tty: true,
+            apparmor: Some("youki-test".into()),
+            process_label: Some("u:r:t:s0".into()),
+        };
+        let p = process_from_flags(&base(), &o).unwrap();
+        assert_eq!(p.apparmor_profile().as_deref(), Some("youki-test"));
+        assert_eq!(p.selinux_label().as_deref(), Some("u:r:t:s0"));
+        assert_eq!(p.args().as_deref().unwrap(), ["ls", "-l"]);
+        assert_eq!(p.env().as_deref().unwrap(), ["PATH=/bin", "A=1"]);
+        assert_eq!(p.cwd(), Path::new("/tmp"));
+        assert_eq!((p.user().uid(), p.user().gid()), (1000, 1001));
+        assert_eq!(p.user().additional_gids().as_deref(), Some(&[5u32][..]));
+        assert!(p.capabilities().as_ref().unwrap().bounding().as_ref().unwrap().contains(&oci_spec::runtime::Capability::NetAdmin));
+        assert_eq!(p.no_new_privileges(), Some(true));
+        assert_eq!(p.terminal(), Some(true));
+    }
+
+    #[test]
+    fn a_process_file_takes_what_it_leaves_out_from_the_container() {
+        let mut container = base();
+        container.set_apparmor_profile(Some("ctr-profile".into()));
+        container.set_selinux_label(Some("u:r:ctr:s0".into()));
+        let mut p: Process = serde_json::from_value(serde_json::json!({"args": ["id"], "cwd": "/", "user": {"uid": 0, "gid": 0}})).unwrap();
+        inherit_from_container(&mut p, &container);
+        assert_eq!(p.capabilities(), container.capabilities());
+        assert_eq!(p.apparmor_profile().as_deref(), Some("ctr-profile"));
+        assert_eq!(p.selinux_label().as_deref(), Some("u:r:ctr:s0"));
+        // What the file says stays, an empty capability set too.
+        let mut p: Process = serde_json::from_value(serde_json::json!({
+            "args": ["id"], "cwd": "/", "user": {"uid": 0, "gid": 0},
+            "capabilities": {"bounding": [], "effective": [], "permitted": []}, "apparmorProfile": "own"
+        }))
+        .unwrap();
+        inherit_from_container(&mut p, &container);
+        assert_eq!(p.capabilities().as_ref().unwrap().bounding().as_ref().map(|b| b.len()), Some(0));
+        assert_eq!(p.apparmor_profile().as_deref(), Some("own"));
+    }
+
+    #[test]
+    fn an_unprivileged_caller_joins_through_the_user_namespace() {
+        let ns = |kinds: &[NsKind]| -> Vec<(NsKind, PathBuf)> { kinds.iter().map(|k| (*k, PathBuf::from("/proc/1/ns/x"))).collect() };
+        let all = ns(&[NsKind::User, NsKind::Ipc, NsKind::Uts, NsKind::Pid, NsKind::Mount]);
+        assert_eq!(join_route(true, &all), JoinRoute::Direct);
+        assert_eq!(join_route(false, &all), JoinRoute::ThroughUserNs);
+        // No user namespace to join: nothing to gain by joining one (and a non-root caller
+        // then fails on the first setns, with its errno).
+        assert_eq!(join_route(false, &ns(&[NsKind::Pid, NsKind::Mount])), JoinRoute::Direct);
+        // Direct: the runtime enters pid and time around the clone, the child the rest.
+        assert!(JoinRoute::Direct.parent_enters(NsKind::Pid) && JoinRoute::Direct.parent_enters(NsKind::Time));
+        assert!(JoinRoute::Direct.child_joins(NsKind::Mount) && !JoinRoute::Direct.child_joins(NsKind::Pid));
+        // Through the user namespace the child joins them all, pid and time for its fork.
+        for k in [NsKind::User, NsKind::Pid, NsKind::Time, NsKind::Mount] {
+            assert!(JoinRoute::ThroughUserNs.child_joins(k) && !JoinRoute::ThroughUserNs.parent_enters(k));
+        }
+        // Join order: user first, mount last.
+        assert_eq!(JOIN_ORDER.first(), Some(&NsKind::User));
+        assert_eq!(JOIN_ORDER.last(), Some(&NsKind::Mount));
+    }
+
+    #[test]
+    fn bad_user_and_cap_are_named() {
+        let o = Overrides { args: vec!["ls".into()], user: Some("bob".into()), ..Default::default() };
+        assert_eq!(process_from_flags(&base(), &o).unwrap_err().to_string(), r#"invalid --user "bob": expected UID[:GID]"#);
+        let o = Overrides { args: vec!["ls".into()], caps: vec!["CAP_NOPE".into()], ..Default::default() };
+        assert_eq!(process_from_flags(&base(), &o).unwrap_err().to_string(), r#"invalid --cap "CAP_NOPE""#);
+    }
+}
