@@ -1,0 +1,323 @@
+#!/usr/bin/env python3
+"""Keeps the tables of README.md and docs/ equal to the committed results they cite.
+
+usage: check-docs.py             check every generated table and every relative link
+       check-docs.py --write     regenerate every table in place (then review and commit)
+       check-docs.py --self-test show on a scratch copy that a tampered table, missing
+                                 results and a broken link each fail the check
+
+A generated table sits between two marker comments, each at the start of a line:
+
+    <!-- table:NAME [key=value] -->
+    ...what the generator prints...
+    <!-- /table -->
+
+NAME is one of:
+  bench               tests/bench/table.py over one run in bench/results/ (the newest run,
+                      or `run=2026-12-06T0207Z` to pin one); its output is kept as printed
+  conformance         passed/failed/skipped/expected failures per runtime, one row per
+                      tests/conformance/results/*.json (what `conformance --json FILE` writes)
+  conformance-areas   the same files, per area (the part of a case name before the `/`)
+
+The check fails (exit 1) naming the file, the line and the table when a block differs from
+what the generator makes now, when a table's results are missing, or when a relative link
+(`[text](path)`) points at nothing. Only README.md, CONTRIBUTING.md and docs/**/*.md are read.
+"""
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+BLOCK = re.compile(r"^<!-- table:(?P<name>[a-z0-9-]+)(?P<args>[^>]*?) -->\n(?P<body>.*?)^<!-- /table -->", re.S | re.M)
+OPENER = re.compile(r"^<!-- table:", re.M)
+LINK = re.compile(r"(?<!!)\[[^\]\n]*\]\(([^)\s]+)\)|!\[[^\]\n]*\]\(([^)\s]+)\)")
+CONFORMANCE_DIR = "tests/conformance/results"
+BENCH_DIR = "bench/results"
+KINDS = ["PASS", "FAIL", "SKIP", "XFAIL"]
+
+
+class NoResults(Exception):
+    """The results a table cites are not committed (or cannot be read)."""
+
+
+def doc_files(root):
+    files = [root / "README.md", root / "CONTRIBUTING.md"]
+    files += sorted((root / "docs").rglob("*.md")) if (root / "docs").is_dir() else []
+    return [f for f in files if f.is_file()]
+
+
+def parse_args(text):
+    args = {}
+    for word in text.split():
+        key, sep, value = word.partition("=")
+        if not sep:
+            raise ValueError(f"marker argument {word!r} is not key=value")
+        args[key] = value
+    return args
+
+
+# --- bench -------------------------------------------------------------------------------
+
+def bench_table(root, args):
+    results = root / BENCH_DIR
+    files = sorted(results.glob("*.json")) if results.is_dir() else []
+    runs = sorted({f.name.rsplit("-", 1)[0] for f in files})
+    if not runs:
+        raise NoResults(f"no committed results in {BENCH_DIR}/ (run `just bench`, commit its files)")
+    run = args.get("run", runs[-1])
+    chosen = [f for f in files if f.name.rsplit("-", 1)[0] == run]
+    if not chosen:
+        raise NoResults(f"no files of run {run} in {BENCH_DIR}/ (runs there: {', '.join(runs)})")
+    script = root / "tests/bench/table.py"
+    cmd = [sys.executable, str(script)] + [str(f.relative_to(root)) for f in chosen]
+    out = subprocess.run(cmd, cwd=root, capture_output=True, text=True)
+    if out.returncode != 0:
+        raise NoResults(f"tests/bench/table.py failed on run {run}: {out.stderr.strip()}")
+    return out.stdout.strip()
+
+
+# --- conformance -------------------------------------------------------------------------
+
+def runtime_label(stem):
+    """`runc-1.3.6` -> `runc 1.3.6`; `youki` stays `youki`."""
+    return re.sub(r"-(?=\d)", " ", stem, count=1)
+
+
+def load_conformance(root):
+    results = root / CONFORMANCE_DIR
+    files = sorted(results.glob("*.json")) if results.is_dir() else []
+    if not files:
+        raise NoResults(f"no committed results in {CONFORMANCE_DIR}/ (see docs/conformance.md)")
+    # youki first, then the peers by name.
+    files.sort(key=lambda f: (f.stem != "youki", f.stem))
+    loaded = []
+    for f in files:
+        try:
+            cases = json.loads(f.read_text())
+            kinds = [(c["name"], c["result"]) for c in cases]
+        except (ValueError, TypeError, KeyError) as err:
+            raise NoResults(f"{f.relative_to(root)}: not a `conformance --json` report: {err}") from None
+        unknown = {k for _, k in kinds if k not in KINDS}
+        if unknown:
+            raise NoResults(f"{f.relative_to(root)}: unknown result kinds {sorted(unknown)}")
+        loaded.append((f, kinds))
+    return loaded
+
+
+def md_table(header, rows):
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return lines + ["| " + " | ".join(row) + " |" for row in rows]
+
+
+def source_lines(root, loaded):
+    names = ", ".join(f"`{f.relative_to(root)}`" for f, _ in loaded)
+    return ["", f"From {names} (`conformance --json`); `python3 scripts/check-docs.py --write` rewrites this table."]
+
+
+def conformance_table(root, args):
+    loaded = load_conformance(root)
+    rows = []
+    for f, kinds in loaded:
+        count = {k: sum(1 for _, r in kinds if r == k) for k in KINDS}
+        rows.append([runtime_label(f.stem), str(count["PASS"]), str(count["FAIL"]), str(count["SKIP"]),
+                     str(count["XFAIL"]), str(len(kinds))])
+    header = ["runtime", "passed", "failed", "skipped", "expected failures (XFAIL)", "cases"]
+    return "\n".join(md_table(header, rows) + source_lines(root, loaded))
+
+
+def conformance_areas_table(root, args):
+    loaded = load_conformance(root)
+    areas = []
+    for _, kinds in loaded:
+        for name, _ in kinds:
+            area = name.split("/", 1)[0]
+            if area not in areas:
+                areas.append(area)
+    rows = []
+    for area in areas:
+        row = [area]
+        for _, kinds in loaded:
+            mine = [r for n, r in kinds if n.split("/", 1)[0] == area]
+            if not mine:
+                row.append("–")
+                continue
+            p, f = mine.count("PASS"), mine.count("FAIL")
+            s = mine.count("SKIP") + mine.count("XFAIL")
+            row.append(f"{p}/{f}/{s}")
+        rows.append(row)
+    header = ["area"] + [runtime_label(f.stem) for f, _ in loaded]
+    intro = ["Each cell: passed/failed/skipped, expected failures (XFAIL) counted as skipped.", ""]
+    return "\n".join(intro + md_table(header, rows) + source_lines(root, loaded))
+
+
+GENERATORS = {
+    "bench": bench_table,
+    "conformance": conformance_table,
+    "conformance-areas": conformance_areas_table,
+}
+
+
+# --- the check ---------------------------------------------------------------------------
+
+def first_difference(have, want):
+    a, b = have.splitlines(), want.splitlines()
+    for i, (x, y) in enumerate(zip(a, b), 1):
+        if x != y:
+            return f"line {i} of the table is\n      {x}\n    the results give\n      {y}"
+    return f"the table has {len(a)} lines, the results give {len(b)}"
+
+
+def process(root, write):
+    """Checks (or rewrites) every table block; returns the list of problems."""
+    problems = []
+    for path in doc_files(root):
+        rel = path.relative_to(root)
+        text = path.read_text()
+        out, last = [], 0
+        for m in BLOCK.finditer(text):
+            name, line = m["name"], text.count("\n", 0, m.start()) + 1
+            where = f"{rel}:{line}: table {name}"
+            out.append(text[last:m.start()])
+            last = m.end()
+            try:
+                gen = GENERATORS.get(name)
+                if gen is None:
+                    raise NoResults(f"unknown table name (known: {', '.join(GENERATORS)})")
+                want = gen(root, parse_args(m["args"])) + "\n"
+            except (NoResults, ValueError) as err:
+                problems.append(f"{where}: {err}")
+                out.append(m.group(0))
+                continue
+            if write:
+                out.append(text[m.start():m.start("body")] + want + "<!-- /table -->")
+            else:
+                out.append(m.group(0))
+                if m["body"] != want:
+                    problems.append(f"{where} differs from the committed results "
+                                    f"(run `python3 scripts/check-docs.py --write`):\n    "
+                                    + first_difference(m["body"], want))
+        out.append(text[last:])
+        new = "".join(out)
+        if write and new != text:
+            path.write_text(new)
+            print(f"rewrote the tables of {rel}")
+        if len(OPENER.findall(text)) != len(BLOCK.findall(text)):
+            problems.append(f"{rel}: a `<!-- table:NAME -->` marker has no `<!-- /table -->` after it")
+    return problems
+
+
+def check_links(root):
+    problems = []
+    for path in doc_files(root):
+        rel = path.relative_to(root)
+        in_code = False
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            if line.lstrip().startswith("```"):
+                in_code = not in_code
+            if in_code:
+                continue
+            for m in LINK.finditer(line):
+                target = m.group(1) or m.group(2)
+                if re.match(r"^[a-z][a-z0-9+.-]*:", target) or target.startswith("#"):
+                    continue
+                file_part = target.split("#", 1)[0]
+                if not (path.parent / file_part).exists():
+                    problems.append(f"{rel}:{number}: link to {target!r}, which does not exist")
+    return problems
+
+
+def run(root, write):
+    problems = process(root, write) + check_links(root)
+    for p in problems:
+        print(f"check-docs: {p}", file=sys.stderr)
+    if not problems:
+        print(f"docs: tables match the committed results, links resolve ({len(doc_files(root))} files)")
+    return 1 if problems else 0
+
+
+# --- self test ---------------------------------------------------------------------------
+
+def self_test():
+    """On a scratch copy: a written table passes, a tampered one fails naming its file and
+    table, missing results fail, a broken link fails."""
+    failures = []
+
+    def expect(what, cond):
+        print(f"{'ok  ' if cond else 'FAIL'} {what}")
+        if not cond:
+            failures.append(what)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        (root / "tests/bench").mkdir(parents=True)
+        shutil.copy(REPO / "tests/bench/table.py", root / "tests/bench/table.py")
+        bench = sorted((REPO / BENCH_DIR).glob("*.json"))
+        if bench:
+            (root / BENCH_DIR).mkdir(parents=True)
+            for f in bench:
+                shutil.copy(f, root / BENCH_DIR / f.name)
+        results = root / CONFORMANCE_DIR
+        results.mkdir(parents=True)
+        case = lambda name, result: {"name": name, "result": result, "detail": "", "seconds": 0.1}
+        (results / "youki.json").write_text(json.dumps(
+            [case("lifecycle/a", "PASS"), case("lifecycle/b", "PASS"), case("mounts/c", "SKIP")]))
+        (results / "runc-1.1.5.json").write_text(json.dumps(
+            [case("lifecycle/a", "PASS"), case("lifecycle/b", "XFAIL"), case("mounts/c", "FAIL")]))
+        (root / "docs").mkdir()
+        (root / "docs/other.md").write_text("back to [the front page](../README.md)\n")
+        bench_block = "<!-- table:bench -->\n<!-- /table -->\n" if bench else ""
+        readme = root / "README.md"
+        readme.write_text("# t\n\n<!-- table:conformance -->\nstale\n<!-- /table -->\n\n"
+                          + bench_block + "[docs](docs/other.md)\n")
+
+        quiet = lambda: process(root, False) + check_links(root)
+        expect("a stale table fails before --write", any("table conformance differs" in p for p in quiet()))
+        process(root, True)
+        expect("after --write the check passes", quiet() == [])
+        body = readme.read_text()
+        expect("the table counts PASS/FAIL/SKIP/XFAIL per file",
+               "| youki | 2 | 0 | 1 | 0 | 3 |" in body and "| runc 1.1.5 | 1 | 1 | 0 | 1 | 3 |" in body)
+        if bench:
+            expect("the bench block is tests/bench/table.py's output",
+                   "<!-- generated by: python3 tests/bench/table.py bench/results/" in body)
+
+        readme.write_text(body.replace("| youki | 2 |", "| youki | 3 |"))
+        got = quiet()
+        expect("a tampered count fails, naming README.md and the table",
+               len(got) == 1 and got[0].startswith("README.md:3: table conformance differs"))
+        readme.write_text(body)
+
+        (results / "runc-1.1.5.json").write_text(json.dumps([case("lifecycle/a", "PASS")]))
+        expect("a changed results file fails the old table", any("table conformance differs" in p for p in quiet()))
+        for f in results.glob("*.json"):
+            f.unlink()
+        got = quiet()
+        expect("no committed results is a failure when a conformance table is there",
+               any("table conformance: no committed results" in p for p in got))
+        readme.write_text("# t\n")
+        expect("no conformance table, no results: nothing to complain about", quiet() == [])
+
+        readme.write_text("see [gone](docs/gone.md) and [web](https://example.org)\n")
+        got = quiet()
+        expect("a broken relative link fails, naming file and line",
+               got == ["README.md:1: link to 'docs/gone.md', which does not exist"])
+    print(f"self-test: {'failed' if failures else 'passed'}")
+    return 1 if failures else 0
+
+
+def main(argv):
+    if argv == ["--self-test"]:
+        return self_test()
+    if argv not in ([], ["--write"]):
+        print(__doc__.split("\n\n")[1], file=sys.stderr)
+        return 2
+    return run(REPO, write=argv == ["--write"])
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
