@@ -1,4 +1,4 @@
-//! youki's container engine, in folders that follow the create path (docs/create-path.md):
+//! youki's container engine, in folders that follow the create path (docs/design/create-path.md):
 //! config.json is parsed and turned into a `Plan` by pure code (`plan`), then applied by
 //! small effectful steps: the parent and init (`create`, with the state on disk in
 //! `create::state`), the root filesystem (`rootfs`), the process's identity, seccomp, LSM
