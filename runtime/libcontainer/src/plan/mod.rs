@@ -306,7 +306,7 @@ pub fn plan_with_mount_mappings(spec: &Spec, mount_maps: &[MountMappings], bundl
         }
     }
 
-    let userns = crate::plan::idmap::container_userns((id_maps.as_ref(), joined_id_maps.as_ref(), &joins);
+    let userns = crate::plan::idmap::container_userns(id_maps.as_ref(), joined_id_maps.as_ref(), &joins);
     let mut mounts = plan_mounts(spec, bundle, mount_maps, userns, host.real_root)?;
     if let Some(label) = linux.mount_label().as_deref().filter(|l| !l.is_empty()) {
         label_mounts(&mut mounts, label)?;
