@@ -148,12 +148,8 @@ if [[ $lane == 2.1 ]]; then
     features=$("$youki" features)
     has() { python3 -c "import json, sys; f = json.load(sys.stdin); sys.exit(0 if $1 else 1)" <<<"$features"; }
     # hostUsers: false (containerd 2.x pins the pod's user namespace and passes it by path
-    # with its mappings). Known failures of youki:
-    #  userns-pod: youki now takes the joined user namespace with its mappings (checked) and
-    #    clones init inside it, but init then cannot reach the bind sources containerd keeps in
-    #    root-only directories (`mounts: mount "/dev/shm" (source ".../sandboxes/ID/shm"):
-    #    permission denied`); runc opens them before it joins. Next: open bind sources in the
-    #    parent (open_tree) for a container that joins a user namespace.
+    # with its mappings; the binds it keeps in root-only directories, such as the pod's
+    # /dev/shm, reach youki's init as trees the parent opened). Known failure of youki:
     #  idmap: until `youki features` reports idmap mounts (containerd 2.1 then refuses every
     #    container of the pod, and the volume needs them).
     for h in youki runc; do
@@ -162,7 +158,6 @@ if [[ $lane == 2.1 ]]; then
         t=$(lib_ms)
         xfail=()
         if [[ $h == youki ]]; then
-            xfail=(--xfail userns-pod)
             has 'f["linux"]["mountExtensions"]["idmap"]["enabled"]' || xfail+=(--xfail idmap)
         fi
         run_client "$h" "${xfail[@]}" userns --host-base "$((65536 * (10 + RANDOM % 100)))"

@@ -100,6 +100,7 @@ fn stages(ctx: &InitContext) -> Result<(Prepared, OwnedFd), Failure> {
     // non-dumpable process keeps other processes in the container from opening it. Not
     // before Proceed: an unprivileged parent writes our id maps, which needs us dumpable.
     crate::failpoint::hit("init:after-proceed");
+    process_setup::set_oom_score_adj(&plan.process)?;
     crate::process::identity::set_dumpable(false);
     // Hooks in the container namespaces see the pid as the container sees it (runtime-spec).
     let state = |status: &str| OciState::for_hooks(ctx.id, status, nix::unistd::getpid().as_raw(), ctx.bundle, &plan.annotations);

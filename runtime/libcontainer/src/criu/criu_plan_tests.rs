@@ -16,14 +16,7 @@ fn plan_of(patch: serde_json::Value) -> Plan {
         }
     }
     let spec: Spec = serde_json::from_value(base).unwrap();
-    let host = HostFacts {
-        cgroups: libcgroups::HostCgroups { layout: libcgroups::Layout::V1, hierarchies: vec![] },
-        time_ns: true,
-        apparmor: false,
-        selinux: false,
-        net_devices: vec![],
-        resctrl: false,
-    };
+    let host = HostFacts::for_tests();
     crate::plan::plan(&spec, Path::new("/bundle"), &host).unwrap()
 }
 

@@ -410,7 +410,7 @@ impl ExecChild<'_> {
         crate::create::init::set_comm("youki:exec-join");
         // As for the process it forks: its exe is the host's youki binary.
         crate::process::identity::set_dumpable(false);
-        let forked = self.join_all().and_then(|()| {
+        let forked = process_setup::set_oom_score_adj(self.plan).and_then(|()| self.join_all()).and_then(|()| {
             let channel = self.channel.try_clone().ctx(|| "duplicate the exec channel").stage("sync")?;
             let console = self.console.as_ref().map(|c| c.try_clone()).transpose().ctx(|| "duplicate the console socket").stage("sync")?;
             let runner = ExecChild {
@@ -462,6 +462,10 @@ impl ExecChild<'_> {
             }
         };
         crate::failpoint::hit("exec-child:after-proceed");
+        // On the rootless route the first child wrote it before it joined, for us.
+        if self.route == JoinRoute::Direct {
+            process_setup::set_oom_score_adj(self.plan)?;
+        }
         self.join_all()?;
         nix::unistd::setsid().ctx(|| "setsid").stage("namespaces")?;
         if let Some(sock) = &self.console {

@@ -15,6 +15,9 @@ pub struct HostFacts {
     pub net_devices: Vec<String>,
     /// resctrl is mounted at /sys/fs/resctrl (for linux.intelRdt).
     pub resctrl: bool,
+    /// The runtime runs as root of the host's user namespace (euid 0, not rootless), so it can
+    /// open mount sources as detached trees on behalf of a container in a user namespace.
+    pub real_root: bool,
 }
 
 impl HostFacts {
@@ -26,6 +29,31 @@ impl HostFacts {
             selinux: crate::process::lsm::selinux_enabled(),
             net_devices: crate::net::net_devices::host_devices(),
             resctrl: std::path::Path::new("/sys/fs/resctrl/schemata").exists(),
+            real_root: nix::unistd::geteuid().is_root() && in_initial_userns(),
         })
     }
+
+    /// Facts of a plain v1 host for unit tests: time namespaces, no LSM, no resctrl, one
+    /// host network device (`veth-test0`), running as real root.
+    #[cfg(test)]
+    pub fn for_tests() -> Self {
+        HostFacts {
+            cgroups: libcgroups::HostCgroups { layout: libcgroups::Layout::V1, hierarchies: vec![] },
+            time_ns: true,
+            apparmor: false,
+            selinux: false,
+            net_devices: vec!["veth-test0".into()],
+            resctrl: false,
+            real_root: true,
+        }
+    }
+}
+
+/// Whether this process is in the host's (initial) user namespace: its uid_map is the
+/// identity over all 2^32 - 1 ids.
+fn in_initial_userns() -> bool {
+    std::fs::read_to_string("/proc/self/uid_map").is_ok_and(|m| {
+        let fields: Vec<&str> = m.split_whitespace().collect();
+        fields == ["0", "0", "4294967295"]
+    })
 }

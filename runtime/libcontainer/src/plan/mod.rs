@@ -113,6 +113,10 @@ pub struct MountStep {
     pub options: MountOptions,
     /// `idmap`/`ridmap`: the id mapping the (bind) mount gets.
     pub idmap: Option<crate::plan::idmap::Idmap>,
+    /// A bind whose source the parent opens as a detached tree (`idmap_tree`) for init to
+    /// attach: every idmapped bind, and with real root every bind of a container in a user
+    /// namespace, whose init could not reach a source under a directory closed to it.
+    pub from_parent: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -302,7 +306,8 @@ pub fn plan_with_mount_mappings(spec: &Spec, mount_maps: &[MountMappings], bundl
         }
     }
 
-    let mut mounts = plan_mounts(spec, bundle, mount_maps, crate::plan::idmap::container_userns(id_maps.as_ref(), joined_id_maps.as_ref(), &joins))?;
+    let userns = crate::plan::idmap::container_userns(id_maps.as_ref(), joined_id_maps.as_ref(), &joins);
+    let mut mounts = plan_mounts(spec, bundle, mount_maps, userns, host.real_root)?;
     if let Some(label) = linux.mount_label().as_deref().filter(|l| !l.is_empty()) {
         label_mounts(&mut mounts, label)?;
     }
@@ -482,7 +487,8 @@ fn rlimit_resource(t: oci_spec::runtime::PosixRlimitType) -> (&'static str, i32)
     (name, res as i32)
 }
 
-fn plan_mounts(spec: &Spec, bundle: &Path, mount_maps: &[MountMappings], userns: ContainerUserns) -> Result<Vec<MountStep>, SpecError> {
+fn plan_mounts(spec: &Spec, bundle: &Path, mount_maps: &[MountMappings], userns: ContainerUserns, real_root: bool) -> Result<Vec<MountStep>, SpecError> {
+    let in_userns = !matches!(userns, ContainerUserns::None);
     let mut out = Vec::new();
     for (i, m) in spec.mounts().as_deref().unwrap_or(&[]).iter().enumerate() {
         let dest = m.destination();
@@ -514,7 +520,8 @@ fn plan_mounts(spec: &Spec, bundle: &Path, mount_maps: &[MountMappings], userns:
         };
         let idmap = crate::plan::idmap::plan_mount(kind == MountKind::Bind, &options, mount_maps.get(i).unwrap_or(&MountMappings::default()), userns)
             .map_err(|e| SpecError::MountOption { dest: dest.clone(), why: e.into() })?;
-        out.push(MountStep { kind, source, destination: clean(dest), options, idmap });
+        let from_parent = kind == MountKind::Bind && (idmap.is_some() || (in_userns && real_root));
+        out.push(MountStep { kind, source, destination: clean(dest), options, idmap, from_parent });
     }
     Ok(out)
 }

@@ -4,14 +4,7 @@ use super::*;
 use serde_json::{json, Value};
 
 fn host() -> HostFacts {
-    HostFacts {
-        cgroups: libcgroups::HostCgroups { layout: libcgroups::Layout::V1, hierarchies: vec![] },
-        time_ns: true,
-        apparmor: false,
-        selinux: false,
-        net_devices: vec!["veth-test0".into()],
-        resctrl: false,
-    }
+    HostFacts::for_tests()
 }
 
 /// The default spec as JSON, with `patch` merged in at the top level or below.
@@ -356,4 +349,28 @@ fn idmapped_mounts_are_planned_and_their_errors_name_the_mount() {
     let mut tmpfs = userns;
     tmpfs["mounts"] = json!([{"destination": "/t", "type": "tmpfs", "source": "tmpfs", "options": ["idmap"]}]);
     assert_eq!(err(tmpfs), r#"invalid mount "/t": only bind mounts can be idmapped"#);
+}
+
+#[test]
+fn binds_of_a_container_in_a_user_namespace_come_from_the_parent() {
+    let mounts = json!([
+        {"destination": "/data", "type": "bind", "source": "/srv", "options": ["rbind"]},
+        {"destination": "/t", "type": "tmpfs", "source": "tmpfs"}]);
+    let from_parent = |linux: Value, host: &HostFacts| -> Vec<bool> {
+        let p = plan(&spec(json!({"mounts": mounts.clone(), "linux": linux})), Path::new("/bundle"), host).unwrap();
+        p.mounts.iter().filter(|m| m.destination == Path::new("/data") || m.destination == Path::new("/t")).map(|m| m.from_parent).collect()
+    };
+    let root = host();
+    let map = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    let new_userns = json!({"namespaces": [{"type": "mount"}, {"type": "user"}], "uidMappings": map.clone(), "gidMappings": map});
+    let joined = json!({"namespaces": [{"type": "mount"}, {"type": "user", "path": "/proc/1/ns/user"}]});
+    // The bind, never the tmpfs: a filesystem is made by init in its own namespaces.
+    assert_eq!(from_parent(new_userns.clone(), &root), [true, false]);
+    assert_eq!(from_parent(joined.clone(), &root), [true, false]);
+    // No user namespace: init is host root and binds itself.
+    assert_eq!(from_parent(json!({"namespaces": [{"type": "mount"}]}), &root), [false, false]);
+    // Rootless: the parent has no more rights than init.
+    let rootless = HostFacts { real_root: false, ..HostFacts::for_tests() };
+    assert_eq!(from_parent(new_userns, &rootless), [false, false]);
+    assert_eq!(from_parent(joined, &rootless), [false, false]);
 }

@@ -77,14 +77,7 @@ mod tests {
     use crate::plan::host::HostFacts;
 
     fn host() -> HostFacts {
-        HostFacts {
-            cgroups: libcgroups::HostCgroups { layout: libcgroups::Layout::V1, hierarchies: vec![] },
-            time_ns: true,
-            apparmor: false,
-            selinux: false,
-            net_devices: vec!["veth-test0".into()],
-            resctrl: false,
-        }
+        HostFacts::for_tests()
     }
 
     #[test]

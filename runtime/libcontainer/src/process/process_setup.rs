@@ -30,7 +30,18 @@ pub struct Prepared {
     pub inherited: Vec<RawFd>,
 }
 
-/// Applies the process settings, then lets the executor prepare the workload.
+/// `oomScoreAdj`, written by the child before its credentials change (`become_root`, the
+/// joins of exec's rootless route): once it is root of a user namespace and not dumpable, its
+/// /proc/self belongs to host root, out of its reach. What it forks inherits the value.
+pub fn set_oom_score_adj(p: &ProcessPlan) -> Result<(), ChildError> {
+    match p.oom_score_adj {
+        Some(adj) => identity::set_oom_score_adj(adj).stage("oomScoreAdj"),
+        None => Ok(()),
+    }
+}
+
+/// Applies the process settings (`set_oom_score_adj` first, by the caller), then lets the
+/// executor prepare the workload.
 pub fn apply(
     p: &ProcessPlan,
     seccomp: Option<&SeccompSetup>,
@@ -38,9 +49,6 @@ pub fn apply(
     executor: &dyn Executor,
     workload: &Workload,
 ) -> Result<Prepared, ChildError> {
-    if let Some(adj) = p.oom_score_adj {
-        identity::set_oom_score_adj(adj).stage("oomScoreAdj")?;
-    }
     apply_scheduling(&p.extra)?;
     identity::set_rlimits(p).stage("rlimits")?;
     let filter = match seccomp {

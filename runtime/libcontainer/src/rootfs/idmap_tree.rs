@@ -1,22 +1,27 @@
-//! Idmapped mounts, the effects: the parent (`youki create`) makes each idmapped bind mount
-//! as a detached mount tree and sends it to init, which attaches it on its destination inside
-//! the rootfs (`rootfs::mount_all`). The plan is `idmap`'s.
+//! Binds made by the parent, the effects: the parent (`youki create`) opens each bind the
+//! plan marks `from_parent` as a detached mount tree, idmapped when the mount is, and sends
+//! it to init, which attaches it on its destination inside the rootfs (`rootfs::mount_all`).
+//! The idmapping plan is `idmap`'s.
 //!
 //! Why the parent: the kernel idmaps only a detached mount (from open_tree with
 //! OPEN_TREE_CLONE), and only for a caller with CAP_SYS_ADMIN over the source's superblock
 //! and over the user namespace that gives the mapping. For a host filesystem that is root in
 //! the host's user namespace: the parent, never init once it sits in the container's user
-//! namespace. The parent also sees the host paths that mount sources name.
+//! namespace. The same holds for a plain bind of a container in a user namespace: init,
+//! mapped root at best, cannot search a host directory closed to others (containerd's
+//! sandbox dir with a pod's /dev/shm, a 0700 volume), while the parent, host root, can. The
+//! parent also sees the host paths that mount sources name.
 //!
 //! ```text
-//!  parent, once init's id maps are written, before Proceed, for each idmapped mount in order:
-//!    the user namespace: Container   -> /proc/<init>/ns/user
-//!                        Joined(p)   -> p
-//!                        Own(maps)   -> a throwaway child cloned with CLONE_NEWUSER that only
-//!                                       waits: the parent writes its maps, opens its ns,
-//!                                       then kills and reaps it
+//!  parent, once init's id maps are written, before Proceed, for each from_parent bind in order:
 //!    open_tree(source, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC [| AT_RECURSIVE for rbind])
-//!    mount_setattr(tree, "", AT_EMPTY_PATH [| AT_RECURSIVE for ridmap], MOUNT_ATTR_IDMAP, userns)
+//!    when idmapped:
+//!      the user namespace: Container   -> /proc/<init>/ns/user
+//!                          Joined(p)   -> p
+//!                          Own(maps)   -> a throwaway child cloned with CLONE_NEWUSER that
+//!                                         only waits: the parent writes its maps, opens its
+//!                                         ns, then kills and reaps it
+//!      mount_setattr(tree, "", AT_EMPTY_PATH [| AT_RECURSIVE for ridmap], MOUNT_ATTR_IDMAP, userns)
 //!  ToInit::IdmappedMounts { count } + the trees (SCM_RIGHTS) ──▶ init keeps them in plan order
 //!  init, mounts stage: move_mount(tree -> the destination's fd), then the mount's other options
 //! ```
@@ -36,17 +41,17 @@ use nix::unistd::Pid;
 
 use crate::create::channel::{ChannelError, ChildEnd, ParentEnd, ToInit};
 use crate::error::ContainerError;
-use crate::plan::idmap::{Idmap, Userns};
+use crate::plan::idmap::Userns;
 use crate::plan::{IdMap, IdMaps, MountStep, Plan};
 use crate::rootfs::mount_api;
 use crate::rootfs::mount_op;
 use crate::rootfs::procfs::ProcRoot;
 use crate::syserror::{Context, SysError};
 
-/// Whether init gets idmapped trees from the parent: it makes the mounts (a new mount
-/// namespace) and at least one of them is idmapped.
+/// Whether init gets trees from the parent: it makes the mounts (a new mount namespace) and
+/// at least one of them is a bind the plan marks `from_parent`.
 pub fn wanted(plan: &Plan) -> bool {
-    plan.new_mount_ns && plan.mounts.iter().any(|m| m.idmap.is_some())
+    plan.new_mount_ns && plan.mounts.iter().any(|m| m.from_parent)
 }
 
 /// Parent: makes every idmapped mount of the plan as a detached tree and sends them to init,
@@ -56,11 +61,9 @@ pub fn send_trees(plan: &Plan, init: Pid, channel: &ParentEnd) -> Result<(), Con
         return Ok(());
     }
     let mut trees = Vec::new();
-    for step in &plan.mounts {
-        if let Some(idmap) = &step.idmap {
-            let tree = make_tree(step, idmap, init).map_err(|e| ContainerError::sys(mount_op(step, &e.op), e.errno))?;
-            trees.push(tree);
-        }
+    for step in plan.mounts.iter().filter(|m| m.from_parent) {
+        let tree = make_tree(step, init).map_err(|e| ContainerError::sys(mount_op(step, &e.op), e.errno))?;
+        trees.push(tree);
     }
     let fds: Vec<BorrowedFd> = trees.iter().map(|t| t.as_fd()).collect();
     channel.send_with_fds(&ToInit::IdmappedMounts { count: trees.len() }, &fds)?;
@@ -73,21 +76,24 @@ pub fn receive_trees(plan: &Plan, channel: &ChildEnd) -> Result<Vec<OwnedFd>, Ch
     if !wanted(plan) {
         return Ok(Vec::new());
     }
-    let want = plan.mounts.iter().filter(|m| m.idmap.is_some()).count();
+    let want = plan.mounts.iter().filter(|m| m.from_parent).count();
     match channel.recv_with_fds(want)? {
         (ToInit::IdmappedMounts { count }, fds) if count == want && fds.len() == want => Ok(fds),
         _ => Err(ChannelError::Recv(nix::Error::EBADMSG)),
     }
 }
 
-/// One detached, idmapped copy of the mount's source. Errors name the step only.
-fn make_tree(step: &MountStep, idmap: &Idmap, init: Pid) -> Result<OwnedFd, SysError> {
-    let userns = userns_fd(&idmap.userns, init)?;
+/// One detached copy of the mount's source, idmapped when the mount is. Errors name the step
+/// only.
+fn make_tree(step: &MountStep, init: Pid) -> Result<OwnedFd, SysError> {
     let source = step.source.as_deref().unwrap_or(Path::new(""));
     // A missing source is the mount's own fault: no step to name (as `rootfs` does).
     let tree = mount_api::clone_tree_at(source, step.options.recursive_bind).ctx(|| "")?;
-    let what = if idmap.recursive { "idmap the mount and its submounts" } else { "idmap the mount" };
-    mount_api::set_idmap(&tree, &userns, idmap.recursive).ctx(|| what)?;
+    if let Some(idmap) = &step.idmap {
+        let userns = userns_fd(&idmap.userns, init)?;
+        let what = if idmap.recursive { "idmap the mount and its submounts" } else { "idmap the mount" };
+        mount_api::set_idmap(&tree, &userns, idmap.recursive).ctx(|| what)?;
+    }
     Ok(tree)
 }
 

@@ -65,12 +65,12 @@ pub fn prepare(plan: &Plan) -> Result<(), SysError> {
 /// Performs every mount of the plan, in order. An error names the mount as the spec does, by
 /// its destination in the container and its source, then the step that failed; never the
 /// destination's path on the host, which means nothing to the user.
-/// `idmapped` holds the detached idmapped trees from the parent (`idmap_tree`), one per
-/// idmapped mount in plan order.
-pub fn mount_all(plan: &Plan, root: &Root, views: &[CgroupView], idmapped: Vec<OwnedFd>) -> Result<(), SysError> {
-    let mut idmapped = idmapped.into_iter();
+/// `trees` holds the detached trees from the parent (`idmap_tree`), one per bind the plan
+/// marks `from_parent`, in plan order.
+pub fn mount_all(plan: &Plan, root: &Root, views: &[CgroupView], trees: Vec<OwnedFd>) -> Result<(), SysError> {
+    let mut trees = trees.into_iter();
     for step in &plan.mounts {
-        let tree = if step.idmap.is_some() { idmapped.next() } else { None };
+        let tree = if step.from_parent { trees.next() } else { None };
         mount_one(root, step, views, tree).map_err(|e| SysError::new(mount_op(step, &e.op), e.errno))?;
     }
     Ok(())
@@ -93,11 +93,13 @@ pub fn mount_op(step: &MountStep, failed_step: &str) -> String {
 /// One mount; its errors name only the step (`mount_all` adds which mount). The destination
 /// is opened inside the root (`in_root`) and the mount goes onto that fd, so no symlink can
 /// move it elsewhere.
-fn mount_one(root: &Root, step: &MountStep, views: &[CgroupView], idmapped: Option<OwnedFd>) -> Result<(), SysError> {
+fn mount_one(root: &Root, step: &MountStep, views: &[CgroupView], tree: Option<OwnedFd>) -> Result<(), SysError> {
     let shown = step.destination.as_path();
-    let leaf = match (&step.kind, &step.source) {
+    let leaf = match (&step.kind, &step.source, &tree) {
+        // The parent's tree says what its source is: init may not reach the source itself.
+        (MountKind::Bind, _, Some(tree)) if !is_dir(tree).ctx(|| "")? => Leaf::File,
         // A missing source is the mount's own fault: no step to name.
-        (MountKind::Bind, Some(src)) if !fs::metadata(src).ctx(|| "")?.is_dir() => Leaf::File,
+        (MountKind::Bind, Some(src), None) if !fs::metadata(src).ctx(|| "")?.is_dir() => Leaf::File,
         _ => Leaf::Dir,
     };
     let dest = root.make(&step.destination, leaf).map_err(|e| {
@@ -106,7 +108,7 @@ fn mount_one(root: &Root, step: &MountStep, views: &[CgroupView], idmapped: Opti
     })?;
     let target = in_root::fd_path(&dest);
     match &step.kind {
-        MountKind::Bind if step.idmap.is_some() => attach_idmapped(idmapped, &dest)?,
+        MountKind::Bind if step.from_parent => attach_tree(tree, step, &dest)?,
         MountKind::Bind => mount_bind(step, &target)?,
         MountKind::Cgroup => mount_cgroup(step, root, &target, shown, views)?,
         MountKind::Fs(fstype) => mount_fs(step, fstype, &target)?,
@@ -146,10 +148,18 @@ fn mount_bind(step: &MountStep, target: &Path) -> Result<(), SysError> {
     mount(Some(src), target, NONE, flags, NONE).ctx(|| "bind")
 }
 
-/// An idmapped bind: the parent's detached tree, moved onto the destination.
-fn attach_idmapped(tree: Option<OwnedFd>, dest: &OwnedFd) -> Result<(), SysError> {
-    let tree = tree.ok_or_else(|| SysError::new("attach the idmapped mount: the runtime sent none", nix::Error::EBADMSG))?;
-    mount_api::attach(&tree, dest).ctx(|| "attach the idmapped mount")
+/// A bind the parent made (idmapped, or opened for a container in a user namespace): its
+/// detached tree, moved onto the destination.
+fn attach_tree(tree: Option<OwnedFd>, step: &MountStep, dest: &OwnedFd) -> Result<(), SysError> {
+    let what = if step.idmap.is_some() { "attach the idmapped mount" } else { "attach the bind mount" };
+    let tree = tree.ok_or_else(|| SysError::new(format!("{what}: the runtime sent none"), nix::Error::EBADMSG))?;
+    mount_api::attach(&tree, dest).ctx(|| what)
+}
+
+/// Whether a detached tree's root is a directory.
+fn is_dir(tree: &OwnedFd) -> nix::Result<bool> {
+    let st = nix::sys::stat::fstat(tree)?;
+    Ok(nix::sys::stat::SFlag::from_bits_truncate(st.st_mode) & nix::sys::stat::SFlag::S_IFMT == nix::sys::stat::SFlag::S_IFDIR)
 }
 
 fn mount_fs(step: &MountStep, fstype: &str, target: &Path) -> Result<(), SysError> {
@@ -290,6 +300,7 @@ mod tests {
             destination: PathBuf::from("/data"),
             options: crate::plan::mount_options::parse(&["rbind".to_string()]).unwrap(),
             idmap: None,
+            from_parent: false,
         }
     }
 

@@ -27,6 +27,9 @@ pub fn cases() -> Vec<Case> {
             .runc_xfail("runc 1.1.5 does not compare the mappings with the joined user namespace's and runs the container")
             .runc13_xfail("runc 1.3.6 refuses it, but its error names neither mapping (\"both namespace path and non-matching mapping specified\")"),
         Case::new(m, "join_user_ns_and_a_root_only_netns_path", join_user_ns_and_root_only_netns),
+        Case::new(m, "join_user_ns_and_a_bind_from_a_root_only_dir", join_user_ns_and_bind_from_root_only_dir),
+        Case::new(m, "join_user_ns_with_oom_score_adj", join_user_ns_with_oom_score_adj),
+        Case::new(m, "new_user_ns_with_oom_score_adj", new_user_ns_with_oom_score_adj),
         Case::new(m, "time_offsets", time_offsets).runc_xfail(
             "runc 1.1.5 does not know the time namespace or linux.timeOffsets (runtime-spec 1.2)",
         ),
@@ -282,5 +285,52 @@ fn join_user_ns_and_root_only_netns(ctx: &mut Ctx) -> Result<Outcome> {
     spec::namespace(&mut b.config, "network", Some(&file.to_string_lossy()))?;
     let facts = ctx.checker(&mut b, &[])?;
     check_eq!(facts.ns("net").map(str::to_string), helper_net, "network namespace joined by a root-only path");
+    Ok(Outcome::Pass)
+}
+
+/// A bind whose source sits in a directory only host root may search (as containerd's
+/// sandbox directory holding a pod's /dev/shm), in a container that joins a user namespace:
+/// the runtime opens the source before init is in that namespace, where the directory is out
+/// of reach.
+fn join_user_ns_and_bind_from_root_only_dir(ctx: &mut Ctx) -> Result<Outcome> {
+    use std::os::unix::fs::PermissionsExt;
+    let pid = userns_helper(ctx, false)?;
+    let private = ctx.path("bind-private");
+    let shm = private.join("shm");
+    crate::bundle::make_dir(&shm)?;
+    std::fs::write(shm.join("note"), b"from a root-only dir").context("writing the bind's file")?;
+    std::fs::set_permissions(shm.join("note"), std::fs::Permissions::from_mode(0o644))?;
+    std::fs::set_permissions(&shm, std::fs::Permissions::from_mode(0o755))?;
+    std::fs::set_permissions(&private, std::fs::Permissions::from_mode(0o700))?;
+    let mut b = joining(ctx, pid, JOINED_BASE, JOINED_BASE)?;
+    // The mount point exists: mapped root may not make one in the host-owned rootfs.
+    spec::add_mount(&mut b.config, spec::mount("/mnt", "bind", &shm.to_string_lossy(), &["rbind", "ro"]))?;
+    let facts = ctx.checker(&mut b, &["--read", "/mnt/note"])?;
+    check_eq!(facts.content("/mnt/note")?.trim(), "from a root-only dir", "the bind's file inside the container");
+    Ok(Outcome::Pass)
+}
+
+/// A joined user namespace and `oomScoreAdj` (a Kubernetes pod with `hostUsers: false`
+/// always has one): the value is written before init is root of that namespace, where its
+/// /proc/self is out of its reach.
+fn join_user_ns_with_oom_score_adj(ctx: &mut Ctx) -> Result<Outcome> {
+    let pid = userns_helper(ctx, false)?;
+    let mut b = joining(ctx, pid, JOINED_BASE, JOINED_BASE)?;
+    spec::set(&mut b.config, "/process/oomScoreAdj", json!(500))?;
+    let facts = ctx.checker(&mut b, &[])?;
+    check_eq!(facts.oom_score_adj, Some(500), "oom_score_adj in a joined user namespace");
+    Ok(Outcome::Pass)
+}
+
+/// The same in a new user namespace.
+fn new_user_ns_with_oom_score_adj(ctx: &mut Ctx) -> Result<Outcome> {
+    let mut b = ctx.bundle()?;
+    spec::namespace(&mut b.config, "user", None)?;
+    let map = json!([{"containerID": 0, "hostID": JOINED_BASE, "size": 65536}]);
+    spec::set(&mut b.config, "/linux/uidMappings", map.clone())?;
+    spec::set(&mut b.config, "/linux/gidMappings", map)?;
+    spec::set(&mut b.config, "/process/oomScoreAdj", json!(500))?;
+    let facts = ctx.checker(&mut b, &[])?;
+    check_eq!(facts.oom_score_adj, Some(500), "oom_score_adj in a new user namespace");
     Ok(Outcome::Pass)
 }
