@@ -382,7 +382,7 @@ mod tests {
     }
 
     fn marked(pick: fn(&Case) -> bool) -> BTreeSet<String> {
-        all().into_iter().filter(|c| pick(c)).map(|c| c.name).collect()
+        all().into_iter().filter(pick).map(|c| c.name).collect()
     }
 
     #[test]
