@@ -1,10 +1,13 @@
 //! The conformance harness: runs every case against a runc-compatible runtime binary and
-//! prints one result line per case, then `N passed, N failed, N skipped`.
+//! prints one result line per case, then `#` lines (unexpected skips, what the passes prove)
+//! and last `N passed, N failed, N skipped`.
 //!
 //! Usage: `conformance --runtime PATH [--runtime-arg ARG]... [--filter SUBSTR]...
-//!                     [--checker PATH] [--list] [--skip-slow] [--json FILE]`
+//!                     [--checker PATH] [--list] [--skip-slow] [--json FILE]
+//!                     [--skip-baseline FILE]`
 //! (`RUNTIME` env when `--runtime` is absent).
 
+mod baseline;
 mod bundle;
 mod cases;
 mod cgroup_driver;
@@ -38,11 +41,13 @@ struct Options {
     filters: Vec<String>,
     checker: Option<PathBuf>,
     json: Option<PathBuf>,
+    /// The cases allowed to skip; any other skip is a failure.
+    skip_baseline: Option<PathBuf>,
     list: bool,
     skip_slow: bool,
 }
 
-const USAGE: &str = "usage: conformance --runtime PATH [--runtime-arg ARG]... [--filter SUBSTR]... [--checker PATH] [--list] [--skip-slow] [--json FILE]";
+const USAGE: &str = "usage: conformance --runtime PATH [--runtime-arg ARG]... [--filter SUBSTR]... [--checker PATH] [--list] [--skip-slow] [--json FILE] [--skip-baseline FILE]";
 
 fn parse_options(args: &[String]) -> Result<Options> {
     let mut opts = Options::default();
@@ -59,6 +64,7 @@ fn parse_options(args: &[String]) -> Result<Options> {
             "--filter" => opts.filters.push(value()?),
             "--checker" => opts.checker = Some(PathBuf::from(value()?)),
             "--json" => opts.json = Some(PathBuf::from(value()?)),
+            "--skip-baseline" => opts.skip_baseline = Some(PathBuf::from(value()?)),
             "--list" => opts.list = true,
             "--skip-slow" => opts.skip_slow = true,
             "-h" | "--help" => {
@@ -94,6 +100,9 @@ fn real_main() -> Result<i32> {
     if opts.list {
         for case in &selected {
             let mut notes = Vec::new();
+            if case.refusal {
+                notes.push("refusal".to_string());
+            }
             if case.slow {
                 notes.push("slow".to_string());
             }
@@ -126,9 +135,23 @@ fn real_main() -> Result<i32> {
         Some(path) => path,
         None => bail!("no runtime: pass --runtime PATH or set RUNTIME\n{USAGE}"),
     };
+    // Read before the run, so a missing file stops the suite at once.
+    let baseline = match &opts.skip_baseline {
+        Some(path) => Some(baseline::Baseline::load(path)?),
+        None => None,
+    };
     let suite = setup(runtime, opts.runtime_args.clone(), opts.checker.clone())?;
-    let results = report::run_all(&suite, &selected);
+    let mut results = report::run_all(&suite, &selected);
     teardown(&suite);
+    if let Some(baseline) = &baseline {
+        let known = cases::all().into_iter().map(|c| c.name).collect();
+        for line in baseline.apply(&mut results, &known) {
+            println!("{line}");
+        }
+    }
+    for line in report::closing_lines(&results) {
+        println!("{line}");
+    }
     if let Some(path) = &opts.json {
         report::write_json(path, &results)?;
     }
@@ -247,6 +270,8 @@ mod tests {
             "--skip-slow",
             "--json",
             "o.json",
+            "--skip-baseline",
+            "skips/youki.txt",
         ]))
         .expect("valid");
         assert_eq!(opts.runtime, Some(PathBuf::from("/r")));
@@ -254,6 +279,7 @@ mod tests {
         assert_eq!(opts.runtime_args, ["--systemd-cgroup"]);
         assert!(opts.skip_slow && !opts.list);
         assert_eq!(opts.json, Some(PathBuf::from("o.json")));
+        assert_eq!(opts.skip_baseline, Some(PathBuf::from("skips/youki.txt")));
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Runs the selected cases one by one, turns each into PASS/FAIL/SKIP/XFAIL, prints one line
-//! per case and the closing counts, and writes the optional JSON report.
+//! per case, makes the closing lines (the passes split into features and refusals, then the
+//! counts), and writes the optional JSON report.
 
 use crate::cases::{Case, Outcome};
 use crate::ctx::{Ctx, Suite};
@@ -18,6 +19,24 @@ pub enum Kind {
     Xfail,
 }
 
+/// What a pass of the case proves: that a feature works, or only that the runtime refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CaseKind {
+    Feature,
+    Refusal,
+}
+
+impl CaseKind {
+    pub fn of(case: &Case) -> CaseKind {
+        if case.refusal {
+            CaseKind::Refusal
+        } else {
+            CaseKind::Feature
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct CaseResult {
     pub name: String,
@@ -25,6 +44,9 @@ pub struct CaseResult {
     pub kind: Kind,
     pub detail: String,
     pub seconds: f64,
+    /// Serialized as `kind`: `feature` or `refusal`.
+    #[serde(rename = "kind")]
+    pub case_kind: CaseKind,
 }
 
 /// Decides the result of a case from what it returned, what it left behind, and whether the
@@ -71,7 +93,30 @@ pub fn line(name: &str, kind: Kind, detail: &str) -> String {
     }
 }
 
-/// The closing line; XFAIL results count as skipped.
+/// The closing lines: how many XFAIL there were, what the passes prove, and last the counts
+/// line that scripts parse.
+pub fn closing_lines(results: &[CaseResult]) -> Vec<String> {
+    let mut lines = Vec::new();
+    let xfails = results.iter().filter(|r| r.kind == Kind::Xfail).count();
+    if xfails > 0 {
+        lines.push(format!("# {xfails} XFAIL (expected failures of this runtime) are counted as skipped"));
+    }
+    let passed = |k: CaseKind| {
+        results
+            .iter()
+            .filter(|r| r.kind == Kind::Pass && r.case_kind == k)
+            .count()
+    };
+    let (features, refusals) = (passed(CaseKind::Feature), passed(CaseKind::Refusal));
+    lines.push(format!(
+        "# of the {} passed: {features} features, {refusals} refusals",
+        features + refusals
+    ));
+    lines.push(summary(results));
+    lines
+}
+
+/// The counts line; XFAIL results count as skipped.
 pub fn summary(results: &[CaseResult]) -> String {
     let count = |k: Kind| results.iter().filter(|r| r.kind == k).count();
     format!(
@@ -108,13 +153,9 @@ pub fn run_all(suite: &Suite, cases: &[Case]) -> Vec<CaseResult> {
             kind,
             detail,
             seconds: started.elapsed().as_secs_f64(),
+            case_kind: CaseKind::of(case),
         });
     }
-    let xfails = results.iter().filter(|r| r.kind == Kind::Xfail).count();
-    if xfails > 0 {
-        println!("# {xfails} XFAIL (expected failures of this runtime) are counted as skipped");
-    }
-    println!("{}", summary(&results));
     results
 }
 
@@ -169,6 +210,7 @@ mod tests {
             kind,
             detail: String::new(),
             seconds: 0.0,
+            case_kind: CaseKind::Feature,
         };
         let results = [
             r(Kind::Pass),
@@ -180,5 +222,35 @@ mod tests {
         assert_eq!(summary(&results), "2 passed, 1 failed, 2 skipped");
         assert_eq!(line("x/y", Kind::Skip, "why\nnot"), "SKIP x/y: why not");
         assert_eq!(line("x/y", Kind::Pass, ""), "PASS x/y");
+    }
+
+    #[test]
+    fn passes_split_into_features_and_refusals_before_the_counts() {
+        let r = |kind, case_kind| CaseResult {
+            name: "a/b".into(),
+            kind,
+            detail: String::new(),
+            seconds: 0.0,
+            case_kind,
+        };
+        let results = [
+            r(Kind::Pass, CaseKind::Feature),
+            r(Kind::Pass, CaseKind::Refusal),
+            r(Kind::Pass, CaseKind::Feature),
+            r(Kind::Fail, CaseKind::Refusal),
+            r(Kind::Xfail, CaseKind::Feature),
+        ];
+        assert_eq!(
+            closing_lines(&results),
+            [
+                "# 1 XFAIL (expected failures of this runtime) are counted as skipped",
+                "# of the 3 passed: 2 features, 1 refusals",
+                "3 passed, 1 failed, 1 skipped",
+            ]
+        );
+        let json = serde_json::to_value(&results[1]).expect("serializes");
+        assert_eq!(json["kind"], "refusal");
+        assert_eq!(json["result"], "PASS");
+        assert_eq!(json["name"], "a/b");
     }
 }

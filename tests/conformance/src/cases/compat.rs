@@ -31,13 +31,13 @@ pub fn cases() -> Vec<Case> {
         Case::new(m, "exec_cwd_only_root_can_search", exec_cwd_only_root),
         Case::new(m, "create_cwd_only_root_can_search", create_cwd_only_root),
         Case::new(m, "create_makes_a_missing_cwd", create_makes_cwd),
-        Case::new(m, "failed_exec_exits_255", failed_exec_exits_255),
+        Case::new(m, "failed_exec_exits_255", failed_exec_exits_255).refusal(),
         Case::new(m, "home_from_passwd_when_env_has_none", home_from_passwd),
         Case::new(m, "exec_cgroup_joins_a_sub_cgroup", exec_cgroup),
-        Case::new(m, "exec_cgroup_missing_or_escaping_refused", exec_cgroup_refused),
+        Case::new(m, "exec_cgroup_missing_or_escaping_refused", exec_cgroup_refused).refusal(),
         Case::new(m, "exec_joins_init_cgroup_when_the_container_cgroup_is_busy", exec_cgroup_v2_fallback),
         Case::new(m, "pidfd_socket_create", pidfd_create).runc_xfail(NO_PIDFD_SOCKET),
-        Case::new(m, "pidfd_socket_nobody_listening_refused", pidfd_nobody_listening)
+        Case::new(m, "pidfd_socket_nobody_listening_refused", pidfd_nobody_listening).refusal()
             .runc_xfail(NO_PIDFD_SOCKET)
             .runc13_xfail("runc 1.3.6 refuses the socket but leaves the container's state dir behind"),
         Case::new(m, "pidfd_socket_run_detached", pidfd_run).runc_xfail(NO_PIDFD_SOCKET),

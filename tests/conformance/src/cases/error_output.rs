@@ -13,10 +13,10 @@ use serde_json::Value;
 pub fn cases() -> Vec<Case> {
     let m = "error_output";
     vec![
-        Case::new(m, "stderr_log_line_without_log", stderr_line_without_log),
-        Case::new(m, "stderr_json_line_without_log", stderr_json_without_log),
-        Case::new(m, "bare_message_with_log_file", bare_message_with_log),
-        Case::new(m, "bare_message_with_json_log_file", bare_message_with_json_log),
+        Case::new(m, "stderr_log_line_without_log", stderr_line_without_log).refusal(),
+        Case::new(m, "stderr_json_line_without_log", stderr_json_without_log).refusal(),
+        Case::new(m, "bare_message_with_log_file", bare_message_with_log).refusal(),
+        Case::new(m, "bare_message_with_json_log_file", bare_message_with_json_log).refusal(),
     ]
 }
 

@@ -17,7 +17,7 @@ pub fn cases() -> Vec<Case> {
         Case::new(m, "user_env_cwd_flags", flags),
         Case::new(m, "process_file", process_file),
         Case::new(m, "detach_writes_pid_file", detach),
-        Case::new(m, "stopped_container_refused", stopped),
+        Case::new(m, "stopped_container_refused", stopped).refusal(),
         Case::new(m, "paused_refused_unless_ignore_paused", paused),
         Case::new(m, "tty_through_console_socket", tty),
     ]

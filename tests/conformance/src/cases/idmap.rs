@@ -30,7 +30,7 @@ pub fn cases() -> Vec<Case> {
             .runc_xfail(predates),
         Case::new(m, "ridmap_maps_submounts_idmap_does_not", ridmap_and_submounts).runc_xfail(predates),
         Case::new(m, "mount_mappings_differ_from_the_containers", mount_mappings).runc_xfail(predates),
-        Case::new(m, "bad_idmapped_mounts_refused", bad_idmapped_mounts).runc_xfail(
+        Case::new(m, "bad_idmapped_mounts_refused", bad_idmapped_mounts).refusal().runc_xfail(
             "runc 1.1.5 ignores idmap, ridmap, uidMappings and gidMappings, so it creates these containers",
         )
         .runc13_xfail(

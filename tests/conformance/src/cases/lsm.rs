@@ -19,10 +19,10 @@ pub fn cases() -> Vec<Case> {
     vec![
         Case::new("apparmor", "profile_applied", profile_applied),
         Case::new("apparmor", "exec_flag_sets_the_profile", exec_flag),
-        Case::new("apparmor", "without_apparmor_fails_like_runc", without_apparmor),
-        Case::new("selinux", "process_label_refused_without_selinux", process_label_without_selinux),
-        Case::new("selinux", "mount_label_without_selinux_fails_at_mount", mount_label_without_selinux),
-        Case::new("selinux", "exec_process_label_refused_without_selinux", exec_label_without_selinux),
+        Case::new("apparmor", "without_apparmor_fails_like_runc", without_apparmor).refusal(),
+        Case::new("selinux", "process_label_refused_without_selinux", process_label_without_selinux).refusal(),
+        Case::new("selinux", "mount_label_without_selinux_fails_at_mount", mount_label_without_selinux).refusal(),
+        Case::new("selinux", "exec_process_label_refused_without_selinux", exec_label_without_selinux).refusal(),
     ]
 }
 

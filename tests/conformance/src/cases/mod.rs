@@ -138,6 +138,17 @@
 //!
 //! A case that passes on runc although it carries a reason for that runc's version is
 //! reported as a FAIL, so the lists above cannot go stale silently.
+//!
+//! ### Refusal cases (`Case::refusal`)
+//!
+//! A refusal case passes when the runtime says no: the request is one it must refuse (bad
+//! input, a feature the host or the runtime lacks, an operation the container's state does
+//! not allow), and the case checks the error, its exit status or wording, and that nothing
+//! changed or remains. Such a pass proves a guard, not a working feature, so the report counts
+//! it apart (`# of the N passed: F features, R refusals`, and `kind` in `--json`). Every
+//! `bad_input/` case is one, and so is every case whose name ends in `_refused`, `_rejected`
+//! or `_fails` (a unit test holds both rules). A case that runs what it was asked and then
+//! checks how a failure inside was handled (a hook that fails or times out) is a feature case.
 
 use crate::cgroup_driver::CgroupDriver;
 use crate::ctx::Ctx;
@@ -192,6 +203,8 @@ pub struct Case {
     pub runc_systemd_xfail: Option<&'static str>,
     /// Why runc 1.3 (today's 1.3.6, and any runc from 1.2 on) is expected to fail this case.
     pub runc13_xfail: Option<&'static str>,
+    /// Passes only by a refusal: proves a guard, not a working feature (see the module doc).
+    pub refusal: bool,
 }
 
 impl Case {
@@ -203,7 +216,14 @@ impl Case {
             runc_xfail: None,
             runc_systemd_xfail: None,
             runc13_xfail: None,
+            refusal: false,
         }
+    }
+
+    /// Marks a case that passes only when the runtime refuses what it asks.
+    pub fn refusal(mut self) -> Case {
+        self.refusal = true;
+        self
     }
 
     pub fn slow(mut self) -> Case {
@@ -328,6 +348,22 @@ mod tests {
         assert_eq!(new.expected_failure(None, &fs), None);
     }
 
+    #[test]
+    fn refusal_names_are_marked_refusals() {
+        let says_no = |name: &str| {
+            name.starts_with("bad_input/")
+                || ["_refused", "_rejected", "_fails"].iter().any(|end| name.ends_with(end))
+        };
+        let unmarked: Vec<String> = all()
+            .into_iter()
+            .filter(|c| says_no(&c.name) && !c.refusal)
+            .map(|c| c.name)
+            .collect();
+        assert!(unmarked.is_empty(), "cases named as refusals but not marked: {unmarked:?}");
+        assert!(!Case::new("m", "n", |_| Ok(Outcome::Pass)).refusal);
+        assert!(Case::new("m", "n", |_| Ok(Outcome::Pass)).refusal().refusal);
+    }
+
     /// The case names written as `module/name` in `text` between the lines starting with
     /// `from` and the next line starting with `to`, on the lines `keep` accepts.
     fn names_between(text: &str, from: &str, to: &str, keep: fn(&str) -> bool) -> BTreeSet<String> {
@@ -346,7 +382,7 @@ mod tests {
     }
 
     fn marked(pick: fn(&Case) -> bool) -> BTreeSet<String> {
-        all().into_iter().filter(|c| pick(c)).map(|c| c.name).collect()
+        all().into_iter().filter(pick).map(|c| c.name).collect()
     }
 
     #[test]

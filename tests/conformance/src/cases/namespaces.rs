@@ -23,7 +23,7 @@ pub fn cases() -> Vec<Case> {
         Case::new(m, "user_ns_mappings", user_ns_mappings),
         Case::new(m, "join_by_path", join_by_path),
         Case::new(m, "join_user_ns_with_its_mappings", join_user_ns_with_its_mappings),
-        Case::new(m, "join_user_ns_with_other_mappings_refused", join_user_ns_with_other_mappings)
+        Case::new(m, "join_user_ns_with_other_mappings_refused", join_user_ns_with_other_mappings).refusal()
             .runc_xfail("runc 1.1.5 does not compare the mappings with the joined user namespace's and runs the container")
             .runc13_xfail("runc 1.3.6 refuses it, but its error names neither mapping (\"both namespace path and non-matching mapping specified\")"),
         Case::new(m, "join_user_ns_and_a_root_only_netns_path", join_user_ns_and_root_only_netns),

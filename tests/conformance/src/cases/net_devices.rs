@@ -22,7 +22,7 @@ pub fn cases() -> Vec<Case> {
     let m = "net_devices";
     vec![
         Case::new(m, "veth_moved_renamed_up_with_address", moved).runc_xfail(LACKS).runc13_xfail(LACKS_13),
-        Case::new(m, "missing_device_refused", missing).runc_xfail(LACKS).runc13_xfail(LACKS_13),
+        Case::new(m, "missing_device_refused", missing).refusal().runc_xfail(LACKS).runc13_xfail(LACKS_13),
     ]
 }
 

@@ -17,13 +17,13 @@ pub fn cases() -> Vec<Case> {
     let m = "no_hang";
     vec![
         Case::new(m, "broken_stdout_pipe_ends_by_sigpipe_quietly", broken_pipe),
-        Case::new(m, "frozen_cgroup_refused_at_once", frozen_cgroup),
+        Case::new(m, "frozen_cgroup_refused_at_once", frozen_cgroup).refusal(),
         Case::new(m, "kill_all_keeps_a_paused_container_paused", kill_all_paused).runc_xfail(
             "runc 1.1.5 thaws the cgroup after signalling every process, so a paused container runs \
              again (and its state says running)",
         ),
         Case::new(m, "sigkill_ends_a_paused_container", sigkill_paused),
-        Case::new(m, "start_refuses_a_cgroup_frozen_from_outside", start_frozen_from_outside),
+        Case::new(m, "start_refuses_a_cgroup_frozen_from_outside", start_frozen_from_outside).refusal(),
     ]
 }
 

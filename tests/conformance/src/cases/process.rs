@@ -46,7 +46,7 @@ pub fn cases() -> Vec<Case> {
         Case::new(m, "cwd", cwd),
         Case::new(m, "env", env),
         Case::new(m, "args0_path_lookup", path_lookup),
-        Case::new(m, "missing_executable_fails", missing_executable),
+        Case::new(m, "missing_executable_fails", missing_executable).refusal(),
         Case::new(m, "exit_code_propagates", exit_code),
         Case::new(m, "signal_death_is_128_plus_signal", signal_death),
     ]

@@ -23,8 +23,8 @@ pub fn cases() -> Vec<Case> {
         Case::new(m, "io_priority", io_priority).runc_xfail(LACKS),
         Case::new(m, "exec_cpu_affinity_final", exec_affinity).runc_xfail(LACKS),
         Case::new(m, "exec_cpu_affinity_not_for_init", affinity_not_for_init),
-        Case::new(m, "bad_scheduler_policy_refused", bad_policy).runc_xfail(LACKS),
-        Case::new(m, "bad_priority_for_policy_refused", bad_priority)
+        Case::new(m, "bad_scheduler_policy_refused", bad_policy).refusal().runc_xfail(LACKS),
+        Case::new(m, "bad_priority_for_policy_refused", bad_priority).refusal()
             .runc_xfail(LACKS)
             .runc13_xfail("runc 1.3 refuses it, but its error (\"error setting scheduler: invalid argument\") names neither process.scheduler nor the priority"),
     ]

@@ -347,10 +347,12 @@ fn notify_from_exec(ctx: &mut Ctx) -> Result<Outcome> {
 
 /// What runc 1.1.5 and the busybox shell need of the 2017 allowlist to run `sh -c 'echo ok'`
 /// (measured on this host: removing any one of these fails runc, with an errno or a
-/// kill-process default, with or without noNewPrivileges).
+/// kill-process default, with or without noNewPrivileges). `futex` only on a busy host: Go's
+/// runtime parks a thread with it when another holds a lock, and at a load of 8 on two cores
+/// runc 1.1.5 failed twice in a row without it ("container process is already dead").
 const RUNC_NEEDS: &[&str] = &[
     "arch_prctl", "brk", "capget", "capset", "chdir", "close", "epoll_ctl", "execve", "exit_group", "faccessat",
-    "fcntl", "fstat", "fstatfs", "getcwd", "getdents64", "getegid", "geteuid", "getgid", "getpid", "getppid",
+    "fcntl", "fstat", "fstatfs", "futex", "getcwd", "getdents64", "getegid", "geteuid", "getgid", "getpid", "getppid",
     "getrandom", "getuid", "mprotect", "newfstatat", "openat", "prctl", "prlimit64", "read", "readlink",
     "rt_sigaction", "rt_sigreturn", "set_robust_list", "set_tid_address", "setgid", "setgroups", "setuid",
     "uname", "write",
