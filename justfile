@@ -16,9 +16,12 @@ build:
     cargo build --release --locked -p youki-installer
 
 # youki with the wasm executor (wasmtime), in its own target dir so that the default binary
-# is never replaced; also wat2wasm for the wasm tests. Cold: ~7 min on 2 cores.
+# is never replaced; also wat2wasm for the wasm tests. Thin LTO over 16 codegen units, not
+# the release profile's fat LTO in one: with wasmtime and cranelift, fat LTO made this the
+# longest step of a cold CI run (34 min on 2 cores beside other builds), for a start-up gain
+# that compiling a module hides.
 build-wasm:
-    cargo build --release --locked -p youki -p wasm-fixtures --features youki/wasm-wasmtime --target-dir target/wasm
+    CARGO_PROFILE_RELEASE_LTO=thin CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 cargo build --release --locked -p youki -p wasm-fixtures --features youki/wasm-wasmtime --target-dir target/wasm
 
 # youki with the wasm executor on Wasmer (Singlepass, wasmer-wasix) instead of wasmtime, in
 # target/wasmer, and wat2wasm. Not part of `just test`: CI cannot afford a second engine
