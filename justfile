@@ -40,6 +40,14 @@ build-failpoints:
     cargo build --locked -p youki --features youki/failpoints
     mkdir -p target/failpoints && cp target/x86_64-unknown-linux-gnu/debug/youki target/failpoints/youki
 
+# youki with every breakout defence switched off (libcontainer's `defences`), copied to
+# target/no-defences/youki: the negative control of the security cases
+# (tests/conformance/negative-control.sh). A debug build like build-failpoints, reusing its
+# dependencies; a release build refuses the feature. Never shipped.
+build-no-defences:
+    cargo build --locked -p youki --features youki/unsafe-no-defences
+    mkdir -p target/no-defences && cp target/x86_64-unknown-linux-gnu/debug/youki target/no-defences/youki
+
 # A busybox container, step by step: spec, create, state, start, list, output, delete,
 # then the same run traced by youki-trace, healthy and broken.
 demo: build
@@ -47,7 +55,7 @@ demo: build
 
 # Everything CI runs: unit tests, real-kernel integration tests, the wasm executor, the
 # fault-injection suite and a 1000-cycle soak, the conformance suite against youki and runc.
-test: build build-wasm build-failpoints
+test: build build-wasm build-failpoints build-no-defences
     bash scripts/test.sh {{target}} {{wasm_target}}
 
 # The fault-injection and concurrency suite (tests/fault) against the release build, its

@@ -2,7 +2,8 @@
 # The whole test run: unit and integration tests, the installer, youki-trace, the wasm
 # executor, the cgroup v2 and systemd VM lanes, containerd through the CRI and podman/docker
 # end to end, fault injection and a soak (tests/fault), then the conformance suite against
-# youki and runc. Prints one closing count line per part and exits non-zero on any failure.
+# youki and runc, and its security cases against youki without its defences (the negative
+# control). Prints one closing count line per part and exits non-zero on any failure.
 set -uo pipefail
 export CARGO_TERM_COLOR=never
 target=${1:-target/x86_64-unknown-linux-gnu/release}
@@ -113,6 +114,14 @@ for rt in "${runtimes[@]}"; do
     | sed -E 's/([0-9]+) passed, ([0-9]+) failed, ([0-9]+) skipped/\1 \2 \3/')
   total_p=$((total_p + ${p:-0})); total_f=$((total_f + ${f:-1})); total_s=$((total_s + ${s:-0}))
 done
+
+# The security cases against youki with its defences switched off (`just build-no-defences`):
+# each must FAIL, naming its breakout. Each case that does counts as one pass.
+echo "== negative control: the security cases against target/no-defences/youki"
+bash tests/conformance/negative-control.sh "$target/conformance" target/no-defences/youki 2>&1 | tee /tmp/youki-negative-control.log
+[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+read -r nc_p nc_f < <(grep -E "^negative-control: [0-9]+ passed" /tmp/youki-negative-control.log | sed -E 's/.*: ([0-9]+) passed, ([0-9]+) failed/\1 \2/')
+total_p=$((total_p + ${nc_p:-0})); total_f=$((total_f + ${nc_f:-1}))
 
 echo "== fuzz smoke: config.json -> plan and the state decoder under AFL++ (tests/fuzz)"
 bash tests/fuzz/run.sh "${FUZZ_SECS:-30}" 2>&1 | tee /tmp/youki-fuzz.log

@@ -8,6 +8,7 @@
 
 pub mod create;
 pub mod criu;
+pub mod defences;
 pub mod error;
 pub mod error_chain;
 pub mod executor;

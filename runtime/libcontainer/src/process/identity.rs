@@ -215,6 +215,9 @@ pub fn set_cwd_before_user(cwd: &Path) -> Result<bool, SysError> {
 }
 
 fn check_cwd_inside(cwd: &Path) -> Result<(), SysError> {
+    if crate::defences::OFF {
+        return Ok(());
+    }
     match nix::unistd::getcwd() {
         // Outside the root, getcwd(2) fails with ENOENT or returns "(unreachable)/...".
         Ok(p) if p.is_absolute() => Ok(()),
