@@ -5,7 +5,7 @@
 # dockerd (bridge, iptables) on a machine without systemd.
 set -euo pipefail
 packages=(runc crun busybox-static hyperfine libseccomp-dev pkg-config jq time iproute2 util-linux strace python3-venv unzip containerd umoci clang-19 llvm-19 libbpf-dev bpftool
-    containernetworking-plugins protobuf-compiler podman docker.io dbus-daemon patchelf)
+    containernetworking-plugins protobuf-compiler podman docker.io dbus-daemon patchelf shellcheck)
 (($#)) && packages=("$@")
 missing=()
 for p in "${packages[@]}"; do

@@ -9,7 +9,7 @@ export CARGO_TERM_COLOR=never
 target=${1:-target/x86_64-unknown-linux-gnu/release}
 # The build with the wasm executor (`just build-wasm`).
 wasm_target=${2:-target/wasm/x86_64-unknown-linux-gnu/release}
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 status=0
 start=$(date +%s)
 

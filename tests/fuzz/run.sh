@@ -6,7 +6,7 @@
 # A crash or a hang is a failure, shown with the input that caused it.
 set -uo pipefail
 secs=${1:-30}
-cd "$(dirname "$0")"
+cd "$(dirname "$0")" || exit 1
 export PATH="$HOME/.cargo/bin:$PATH" CARGO_TERM_COLOR=never
 # cargo-afl compiles everything with one codegen unit at -O3 by default: libcontainer alone
 # then takes over 12 CPU minutes. -O1 keeps the build to a few minutes and is plenty for
