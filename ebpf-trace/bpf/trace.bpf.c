@@ -72,10 +72,11 @@ struct {
 	__type(value, struct follow_comm);
 } follow SEC(".maps");
 
-/* index 0: events lost because the ring buffer was full; 1: enters lost (pending full) */
+/* index 0: events lost because the ring buffer was full; 1: enters lost (pending full);
+ * 2: processes not followed because the traced map was full */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 2);
+	__uint(max_entries, 3);
 	__type(key, __u32);
 	__type(value, __u64);
 } drops SEC(".maps");
@@ -383,7 +384,8 @@ int trace_fork(struct tp_process_fork *ctx)
 		return 0;
 	__u32 child = ctx->child_pid;
 	__u8 one = 1;
-	bpf_map_update_elem(&traced, &child, &one, BPF_ANY);
+	if (bpf_map_update_elem(&traced, &child, &one, BPF_ANY))
+		count_drop(2);
 	struct event *ev = reserve(EV_FORK);
 	if (!ev)
 		return 0;
@@ -410,7 +412,10 @@ static __always_inline int follow_by_comm(__u32 tgid)
 			break;
 	}
 	__u8 one = 1;
-	bpf_map_update_elem(&traced, &tgid, &one, BPF_ANY);
+	if (bpf_map_update_elem(&traced, &tgid, &one, BPF_ANY)) {
+		count_drop(2);
+		return 0;
+	}
 	return 1;
 }
 
@@ -436,20 +441,65 @@ static __always_inline void exec_args_tail(struct event *ev)
 	}
 }
 
+/* An exec record is a struct event followed by the head of the argument block, where the
+ * runtime's subcommand and flags are (the tail in s1 keeps the container id when the block
+ * is longer than ARGS_LEN). args[0] holds how many head bytes were copied. */
+#define ARGS_LEN 1024
+
+struct exec_event {
+	struct event ev;
+	char head[ARGS_LEN];
+};
+
+static __always_inline void exec_args_head(struct exec_event *x)
+{
+	struct task_struct *t = (struct task_struct *)bpf_get_current_task();
+	struct mm_struct *mm = BPF_CORE_READ(t, mm);
+	if (!mm)
+		return;
+	__u64 start = BPF_CORE_READ(mm, arg_start);
+	__u64 end = BPF_CORE_READ(mm, arg_end);
+	if (end <= start)
+		return;
+	__u64 len = end - start;
+	__u32 n = len > ARGS_LEN ? ARGS_LEN : (__u32)len;
+	if (n == 0 || n > ARGS_LEN)
+		return;
+	if (bpf_probe_read_user(x->head, n, (const void *)start) == 0)
+		x->ev.args[0] = n;
+}
+
 SEC("tracepoint/sched/sched_process_exec")
 int trace_exec(struct tp_process_exec *ctx)
 {
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	if (!is_traced(tgid) && !follow_by_comm(tgid))
 		return 0;
-	struct event *ev = reserve(EV_EXEC);
-	if (!ev)
+	struct exec_event *x = bpf_ringbuf_reserve(&events, sizeof(*x), 0);
+	if (!x) {
+		count_drop(0);
 		return 0;
+	}
+	struct event *ev = &x->ev;
+	__u64 id = bpf_get_current_pid_tgid();
+	ev->ts_ns = bpf_ktime_get_ns();
+	ev->dur_ns = 0;
+	ev->nr = -1;
+	ev->ret = 0;
+	ev->kind = EV_EXEC;
+	ev->pid = id >> 32;
+	ev->tid = (__u32)id;
+	ev->aux1 = 0;
+	ev->aux2 = 0;
+	ev->s1[0] = 0;
+	ev->args[0] = 0;
+	bpf_get_current_comm(ev->comm, sizeof(ev->comm));
 	fill_ns(ev);
 	ev->aux0 = ctx->old_pid;
 	bpf_probe_read_kernel_str(ev->s0, STR_LEN, (const char *)ctx + (ctx->filename_loc & 0xffff));
 	exec_args_tail(ev);
-	submit(ev);
+	exec_args_head(x);
+	submit(x);
 	return 0;
 }
 
@@ -458,8 +508,11 @@ int trace_exit(struct tp_process_exit *ctx)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 tgid = id >> 32, tid = (__u32)id;
-	if (!is_traced(tgid))
+	if (!is_traced(tgid)) {
+		/* a process the reader stopped following mid-syscall left its enter behind */
+		bpf_map_delete_elem(&pending, &tid);
 		return 0;
+	}
 	/* a thread that dies inside a syscall (SIGKILL, seccomp kill) leaves its enter behind */
 	__s64 inside = 0;
 	struct event *p = bpf_map_lookup_elem(&pending, &tid);
@@ -476,6 +529,8 @@ int trace_exit(struct tp_process_exit *ctx)
 	submit(ev);
 	if (ctx->group_dead)
 		bpf_map_delete_elem(&traced, &tgid);
+	if (tid != tgid) /* fork records add threads too */
+		bpf_map_delete_elem(&traced, &tid);
 	return 0;
 }
 

@@ -179,7 +179,11 @@ fn le_u32(b: &[u8], off: usize) -> u32 {
 pub fn describe(e: &Event) -> String {
     let a = &e.args;
     // For writev and sendmsg only the first buffer is captured; the total is the result.
-    let total = if matches!(e.nr, 20 | 46) { u64::MAX } else { a[2] };
+    let total = if matches!(e.nr, 20 | 46) {
+        u64::MAX
+    } else {
+        a[2]
+    };
     let payload = || {
         let shown = &e.payload()[..e.payload().len().min(PAYLOAD_SHOWN)];
         let p = quote_bytes(shown);
@@ -193,7 +197,12 @@ pub fn describe(e: &Event) -> String {
         0 | 45 => format!("{}, {}, {}", a[0] as i32, payload(), a[2]),
         1 | 44 => format!("{}, {}, {}", a[0] as i32, payload(), a[2]),
         20 => format!("{}, [{}, ...], {}", a[0] as i32, payload(), a[2]),
-        46 => format!("{}, {{iov: [{}, ...]}}, {:#x}", a[0] as i32, payload(), a[2]),
+        46 => format!(
+            "{}, {{iov: [{}, ...]}}, {:#x}",
+            a[0] as i32,
+            payload(),
+            a[2]
+        ),
         2 => format!("{}, {}", q(&e.s0_text()), open_flags(a[1])),
         257 => format!("{}, {}, {}", dirfd(a[0]), q(&e.s0_text()), open_flags(a[2])),
         437 => format!("{}, {}", dirfd(a[0]), q(&e.s0_text())),
