@@ -39,6 +39,18 @@ struct event {
 	char s2[SHORT_LEN];
 };
 
+/* Two records carry more than struct event, in `big` after it: an exec, the head of the new
+ * image's argument block, where the runtime's subcommand and flags are (args[0] = bytes
+ * copied; the tail in s1 keeps the container id when the block is longer); a write to fd 2,
+ * its first BIG_LEN bytes instead of s0 (aux0 = bytes copied), so that a runtime's whole
+ * error line is kept. */
+#define BIG_LEN 1024
+
+struct big_event {
+	struct event ev;
+	char big[BIG_LEN];
+};
+
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 8192);
@@ -347,6 +359,17 @@ int trace_sys_enter(struct tp_sys_enter *ctx)
 	return 0;
 }
 
+/* Fills a syscall record from its kept enter and the exit. */
+static __always_inline void finish_call(struct event *ev, struct event *p,
+					struct tp_sys_exit *ctx, __u32 tgid)
+{
+	__builtin_memcpy(ev, p, sizeof(*ev));
+	ev->dur_ns = bpf_ktime_get_ns() - ev->ts_ns;
+	ev->ret = ctx->ret;
+	ev->pid = tgid; /* a successful exec from a thread changes the tid */
+	bpf_get_current_comm(ev->comm, sizeof(ev->comm));
+}
+
 SEC("tracepoint/raw_syscalls/sys_exit")
 int trace_sys_exit(struct tp_sys_exit *ctx)
 {
@@ -355,21 +378,49 @@ int trace_sys_exit(struct tp_sys_exit *ctx)
 	if (!is_traced(tgid))
 		return 0;
 	struct event *p = bpf_map_lookup_elem(&pending, &tid);
-	if (!p)
+	if (!p) {
+		/* No enter: seccomp refused the call before the sys_enter tracepoint (an
+		 * SCMP_ACT_ERRNO rule), or the enter was lost. A failure is still worth a record,
+		 * marked aux2 = -1, without arguments. */
+		if (ctx->ret >= 0 || ctx->ret < -4095)
+			return 0;
+		struct event *ev = reserve(EV_SYSCALL);
+		if (!ev)
+			return 0;
+		ev->nr = ctx->id;
+		ev->ret = ctx->ret;
+		ev->aux2 = -1;
+#pragma unroll
+		for (int i = 0; i < 6; i++)
+			ev->args[i] = 0;
+		submit(ev);
 		return 0;
+	}
+	if (p->nr == 1 && p->args[0] == 2 && ctx->ret > 0) { /* write(2, ...): the whole line */
+		struct big_event *x = bpf_ringbuf_reserve(&events, sizeof(*x), 0);
+		if (!x) {
+			count_drop(0);
+			bpf_map_delete_elem(&pending, &tid);
+			return 0;
+		}
+		finish_call(&x->ev, p, ctx, tgid);
+		bpf_map_delete_elem(&pending, &tid);
+		__u64 len = ctx->ret;
+		__u32 n = len > BIG_LEN ? BIG_LEN : (__u32)len;
+		if (n > 0 && n <= BIG_LEN &&
+		    bpf_probe_read_user(x->big, n, (const void *)x->ev.args[1]) == 0)
+			x->ev.aux0 = n;
+		submit(x);
+		return 0;
+	}
 	struct event *ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
 	if (!ev) {
 		count_drop(0);
 		bpf_map_delete_elem(&pending, &tid);
 		return 0;
 	}
-	__builtin_memcpy(ev, p, sizeof(*ev));
+	finish_call(ev, p, ctx, tgid);
 	bpf_map_delete_elem(&pending, &tid);
-	__u64 now = bpf_ktime_get_ns();
-	ev->dur_ns = now - ev->ts_ns;
-	ev->ret = ctx->ret;
-	ev->pid = tgid; /* a successful exec from a thread changes the tid */
-	bpf_get_current_comm(ev->comm, sizeof(ev->comm));
 	if ((ev->nr == 0 || ev->nr == 45) && ctx->ret > 0) /* read, recvfrom */
 		user_bytes(ev, ev->args[1], ctx->ret);
 	submit(ev);
@@ -441,17 +492,7 @@ static __always_inline void exec_args_tail(struct event *ev)
 	}
 }
 
-/* An exec record is a struct event followed by the head of the argument block, where the
- * runtime's subcommand and flags are (the tail in s1 keeps the container id when the block
- * is longer than ARGS_LEN). args[0] holds how many head bytes were copied. */
-#define ARGS_LEN 1024
-
-struct exec_event {
-	struct event ev;
-	char head[ARGS_LEN];
-};
-
-static __always_inline void exec_args_head(struct exec_event *x)
+static __always_inline void exec_args_head(struct big_event *x)
 {
 	struct task_struct *t = (struct task_struct *)bpf_get_current_task();
 	struct mm_struct *mm = BPF_CORE_READ(t, mm);
@@ -462,10 +503,10 @@ static __always_inline void exec_args_head(struct exec_event *x)
 	if (end <= start)
 		return;
 	__u64 len = end - start;
-	__u32 n = len > ARGS_LEN ? ARGS_LEN : (__u32)len;
-	if (n == 0 || n > ARGS_LEN)
+	__u32 n = len > BIG_LEN ? BIG_LEN : (__u32)len;
+	if (n == 0 || n > BIG_LEN)
 		return;
-	if (bpf_probe_read_user(x->head, n, (const void *)start) == 0)
+	if (bpf_probe_read_user(x->big, n, (const void *)start) == 0)
 		x->ev.args[0] = n;
 }
 
@@ -475,7 +516,7 @@ int trace_exec(struct tp_process_exec *ctx)
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	if (!is_traced(tgid) && !follow_by_comm(tgid))
 		return 0;
-	struct exec_event *x = bpf_ringbuf_reserve(&events, sizeof(*x), 0);
+	struct big_event *x = bpf_ringbuf_reserve(&events, sizeof(*x), 0);
 	if (!x) {
 		count_drop(0);
 		return 0;

@@ -1,6 +1,6 @@
 //! Turns a syscall event's raw arguments into readable text: flags, paths, argv and payloads.
 
-use crate::event::Event;
+use crate::event::{Event, Kind};
 
 const CLONE_FLAGS: &[(u64, &str)] = &[
     (0x80, "CLONE_NEWTIME"),
@@ -177,6 +177,10 @@ fn le_u32(b: &[u8], off: usize) -> u32 {
 
 /// Readable arguments of a syscall event, without the syscall name.
 pub fn describe(e: &Event) -> String {
+    if e.kind == Kind::Syscall && e.aux[2] == -1 {
+        return "<arguments not seen: refused before it ran, by seccomp, or its entry was lost>"
+            .to_string();
+    }
     let a = &e.args;
     // For writev and sendmsg only the first buffer is captured; the total is the result.
     let total = if matches!(e.nr, 20 | 46) {
@@ -371,5 +375,13 @@ mod tests {
         let mut p = call(157, [15, 0, 0, 0, 0, 0]);
         p.s0 = b"youki:init".to_vec();
         assert_eq!(describe(&p), r#"PR_SET_NAME, "youki:init""#);
+    }
+
+    #[test]
+    fn a_call_refused_before_entry_says_its_arguments_were_not_seen() {
+        let mut e = call(59, [0; 6]);
+        e.ret = -1;
+        e.aux[2] = -1;
+        assert!(describe(&e).starts_with("<arguments not seen: refused before it ran"));
     }
 }

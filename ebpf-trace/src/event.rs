@@ -7,8 +7,9 @@ const STR_LEN: usize = 128;
 const SHORT_LEN: usize = 48;
 /// Width of one argv slot inside `s1` for execve.
 pub const ARGV_SLOT: usize = 32;
-/// Bytes of the argument block's head that follow an exec record (`ARGS_LEN` in C).
-pub const ARGS_LEN: usize = 1024;
+/// Bytes that follow an exec record (the head of its argument block) or a write to fd 2
+/// (its payload): `BIG_LEN` in C.
+pub const BIG_LEN: usize = 1024;
 
 /// What the kernel saw.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -250,11 +251,19 @@ pub fn parse(b: &[u8]) -> Result<Event, EventError> {
     } else {
         until_nul(s1).to_vec()
     };
-    let head = if kind == Kind::Exec && b.len() >= EVENT_SIZE + ARGS_LEN {
-        let n = usize::try_from(args[0]).unwrap_or(0).min(ARGS_LEN);
+    let big = b.len() >= EVENT_SIZE + BIG_LEN;
+    let head = if kind == Kind::Exec && big {
+        let n = usize::try_from(args[0]).unwrap_or(0).min(BIG_LEN);
         b[EVENT_SIZE..EVENT_SIZE + n].to_vec()
     } else {
         Vec::new()
+    };
+    // A write to fd 2 carries its payload after the record.
+    let s0 = if kind == Kind::Syscall && big {
+        let n = usize::try_from(aux[0]).unwrap_or(0).min(BIG_LEN);
+        b[EVENT_SIZE..EVENT_SIZE + n].to_vec()
+    } else {
+        s0
     };
     Ok(Event {
         ts_ns: u64_at(b, 0),
@@ -326,7 +335,7 @@ mod tests {
         b[40..48].copy_from_slice(&0u64.to_ne_bytes());
         b[32..40].copy_from_slice(&(block.len() as u64).to_ne_bytes());
         b[100..104].copy_from_slice(&(block.len() as u32).to_ne_bytes());
-        b.resize(EVENT_SIZE + ARGS_LEN, 0);
+        b.resize(EVENT_SIZE + BIG_LEN, 0);
         b[EVENT_SIZE..EVENT_SIZE + block.len()].copy_from_slice(block);
         let e = parse(&b).unwrap();
         assert_eq!(e.kind, Kind::Exec);
@@ -341,6 +350,20 @@ mod tests {
         e2.aux[2] = 5000;
         assert_eq!(e2.whole_args(), None);
         assert_eq!(e2.head_args()[3], "create");
+    }
+
+    #[test]
+    fn a_write_to_stderr_carries_its_whole_line_after_the_record() {
+        let line = format!("{} (os error 28)\n", "x".repeat(300));
+        let mut b = raw(1);
+        b[16..24].copy_from_slice(&1i64.to_ne_bytes());
+        b[24..32].copy_from_slice(&(line.len() as i64).to_ne_bytes());
+        b[32..40].copy_from_slice(&2u64.to_ne_bytes());
+        b[92..96].copy_from_slice(&(line.len() as u32).to_ne_bytes());
+        b.resize(EVENT_SIZE + BIG_LEN, 0);
+        b[EVENT_SIZE..EVENT_SIZE + line.len()].copy_from_slice(line.as_bytes());
+        let e = parse(&b).unwrap();
+        assert_eq!(e.payload(), line.as_bytes());
     }
 
     #[test]
