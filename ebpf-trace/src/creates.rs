@@ -27,9 +27,9 @@ pub struct Limits {
 impl Default for Limits {
     fn default() -> Self {
         Limits {
-            calls: 4096,
+            calls: 2048,
             lifecycle: 1024,
-            creates: 64,
+            creates: 32,
             grace_ns: 100_000_000,
         }
     }
@@ -76,6 +76,10 @@ struct Create {
     evicted: u64,
     /// A `youki:*` stage ended abnormally.
     stage_failed: bool,
+    /// The container's process was exec'd by init (`run`): the create part is over.
+    started: bool,
+    /// The comm each pid had in its last event, to tell init's exec from a hook's.
+    comms: HashMap<u32, String>,
     ended: Option<(RootStatus, u64)>,
     started_ns: u64,
 }
@@ -207,6 +211,8 @@ impl Creates {
             lifecycle: VecDeque::new(),
             evicted: 0,
             stage_failed: false,
+            started: false,
+            comms: HashMap::new(),
             ended: None,
             started_ns: e.ts_ns,
         };
@@ -225,6 +231,12 @@ impl Creates {
                 self.owner.insert(child, root);
                 c.pids.push(child);
             }
+            Kind::Exec if e.pid != root => {
+                let init = format!("{}:init", self.comm);
+                if c.comms.get(&e.pid) == Some(&init) {
+                    c.started = true;
+                }
+            }
             Kind::Exit if e.aux[0] == 1 => {
                 let status = exit_status(&e);
                 if e.pid == root {
@@ -236,6 +248,9 @@ impl Creates {
                 }
             }
             _ => {}
+        }
+        if c.comms.get(&e.pid) != Some(&e.comm) {
+            c.comms.insert(e.pid, e.comm.clone());
         }
         let (queue, cap) = if e.kind == Kind::Syscall {
             (&mut c.calls, self.limits.calls)
@@ -264,6 +279,12 @@ impl Creates {
         let mut done = Vec::new();
         let mut ok = Vec::new();
         for c in self.creates.values() {
+            // `run` in the foreground: once init has exec'd the container's process, the rest
+            // is the workload, not the create; stop following it.
+            if c.started && c.ended.is_none() && !c.stage_failed {
+                ok.push(c.root);
+                continue;
+            }
             let Some((status, at)) = c.ended else {
                 continue;
             };

@@ -140,3 +140,24 @@ fn too_many_creates_give_up_the_oldest() {
     let f = c.finish(1_000).remove(0);
     assert_eq!(f.bundle(), Some(PathBuf::from("/bundles/c")));
 }
+
+#[test]
+fn a_foreground_run_is_let_go_once_init_execs_the_container_process() {
+    let mut c = Creates::new("youki", limits());
+    c.feed(exec(1, 10, "youki run x"));
+    c.feed(fork(2, 10, 11, "youki"));
+    c.feed(fork(3, 10, 12, "youki")); // a hook
+    c.feed(call(4, 12, "youki", 0, 1));
+    let mut hook = Event::new(Kind::Exec, 5, 12, "true");
+    hook.s2 = vec![0; 48];
+    c.feed(hook);
+    assert!(c.finish(6).is_empty());
+    assert_eq!(c.len(), 1, "a hook's exec does not end the create");
+    c.feed(call(7, 11, "youki:init", 257, 3));
+    let mut workload = Event::new(Kind::Exec, 8, 11, "sleep");
+    workload.s2 = vec![0; 48];
+    c.feed(workload);
+    assert!(c.finish(9).is_empty());
+    assert_eq!(c.len(), 0);
+    assert_eq!(c.counts.succeeded, 1);
+}

@@ -85,10 +85,10 @@ struct RecordArgs {
     #[arg(long, value_name = "BYTES", default_value_t = 64 << 20)]
     max_bytes: u64,
     /// Syscall events kept per create, the newest (older ones are counted as evicted).
-    #[arg(long, value_name = "N", default_value_t = 4096)]
+    #[arg(long, value_name = "N", default_value_t = 2048)]
     max_events: usize,
     /// Creates followed at once; beyond it the oldest is given up.
-    #[arg(long, value_name = "N", default_value_t = 64)]
+    #[arg(long, value_name = "N", default_value_t = 32)]
     max_creates: usize,
     /// The comm name of the runtime's commands.
     #[arg(long, value_name = "NAME", default_value = "youki")]
