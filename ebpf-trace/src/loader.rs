@@ -33,6 +33,11 @@ pub enum SetupError {
     #[error("root privileges missing (effective uid is {0}): loading eBPF programs needs root")]
     NotRoot(u32),
     #[error(
+        "capabilities missing: loading and attaching the tracepoints needs CAP_BPF and \
+         CAP_PERFMON (or CAP_SYS_ADMIN); the effective set is {0:#x}"
+    )]
+    NoCaps(u64),
+    #[error(
         "kernel BTF missing: {BTF} does not exist (the kernel needs CONFIG_DEBUG_INFO_BTF=y; \
          in a container, mount the host's /sys/kernel/btf)"
     )]
@@ -69,6 +74,11 @@ pub fn preflight() -> Result<(), SetupError> {
     if euid != 0 {
         return Err(SetupError::NotRoot(euid));
     }
+    if let Some(eff) = effective_caps() {
+        if !caps_suffice(eff) {
+            return Err(SetupError::NoCaps(eff));
+        }
+    }
     if !Path::new(BTF).exists() {
         return Err(SetupError::NoBtf);
     }
@@ -86,6 +96,21 @@ pub fn preflight() -> Result<(), SetupError> {
         }
     }
     Ok(())
+}
+
+/// The effective capability set, from /proc/self/status.
+fn effective_caps() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let hex = status.lines().find_map(|l| l.strip_prefix("CapEff:"))?;
+    u64::from_str_radix(hex.trim(), 16).ok()
+}
+
+/// CAP_SYS_ADMIN alone, or CAP_BPF with CAP_PERFMON (Linux 5.8 and later).
+fn caps_suffice(eff: u64) -> bool {
+    const SYS_ADMIN: u64 = 1 << 21;
+    const PERFMON: u64 = 1 << 38;
+    const BPF: u64 = 1 << 39;
+    eff & SYS_ADMIN != 0 || (eff & BPF != 0 && eff & PERFMON != 0)
 }
 
 fn mount_tracefs() -> Result<(), SetupError> {
@@ -274,6 +299,15 @@ impl Tracer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bpf_and_perfmon_or_sys_admin_suffice() {
+        assert!(caps_suffice(1 << 21));
+        assert!(caps_suffice((1 << 38) | (1 << 39)));
+        assert!(!caps_suffice(1 << 39));
+        assert!(!caps_suffice(1 << 38));
+        assert!(!caps_suffice(0));
+    }
 
     #[test]
     fn comm_names_are_padded_and_bounded() {

@@ -212,6 +212,20 @@ msg=$(unshare -m sh -c "mount -t tmpfs none /sys/kernel/btf && exec '$T' record 
 if grep -q "kernel BTF missing" <<<"$msg"; then ok "no BTF: $msg"; else bad "no BTF: $msg"; fi
 msg=$(unshare -m sh -c "mount -t tmpfs none /sys/kernel/tracing && mount -o remount,ro /sys/kernel/tracing 2>/dev/null; exec setpriv --inh-caps=-sys_admin --bounding-set=-sys_admin '$T' record --dir '$work/x'" 2>&1 || true)
 if grep -q "tracefs missing at /sys/kernel/tracing.*mount -t tracefs" <<<"$msg"; then ok "no tracefs: $msg"; else bad "no tracefs: $msg"; fi
+msg=$(setpriv --bounding-set -all,+bpf --inh-caps -all -- "$T" record --dir "$work/x" 2>&1 || true)
+if grep -q "capabilities missing: .*CAP_BPF and CAP_PERFMON" <<<"$msg"; then ok "CAP_BPF alone: $msg"; else bad "CAP_BPF alone: $msg"; fi
+# The chart's recorder container has only CAP_BPF and CAP_PERFMON: enough to record.
+setpriv --bounding-set -all,+bpf,+perfmon --inh-caps -all -- "$T" record --dir "$work/caps" 2>"$work/caps.err" &
+rec_pid=$!
+for _ in $(seq 1 100); do grep -q "following" "$work/caps.err" 2>/dev/null && break; sleep 0.1; done
+(cd "$work/noexec" && "$YOUKI" create "yr-caps-$$" >/dev/null 2>&1) || true
+sleep 0.5
+kill -INT "$rec_pid"; wait "$rec_pid" || true; rec_pid=
+if ls "$work/caps" 2>/dev/null | grep -q "yr-caps-$$"; then
+    ok "CAP_BPF and CAP_PERFMON only: records a failed create"
+else
+    bad "CAP_BPF and CAP_PERFMON only" "$work/caps.err"
+fi
 "$T" record --dir "$work/tiny" --ring-bytes 4096 2>"$work/tiny.err" &
 rec_pid=$!
 for _ in $(seq 1 100); do grep -q "following" "$work/tiny.err" 2>/dev/null && break; sleep 0.1; done
