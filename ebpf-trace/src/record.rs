@@ -174,20 +174,13 @@ fn write_report(store: &Store, f: &FailedCreate, drops: Drops) -> Result<String>
         bundle,
         pod,
     };
-    let lines = report::lines(f, &ctx);
+    let report = report::build(f, &ctx);
     let id = f.invocation.container_id.as_deref().unwrap_or("unknown");
-    let (path, removed) = store.write(ctx.unix_ms, f.root, id, &lines)?;
+    let (path, removed) = store.write(ctx.unix_ms, f.root, id, &report.lines)?;
     for r in removed {
         eprintln!("youki-trace record: rotated out {}", r.display());
     }
-    let first = serde_json::from_str::<serde_json::Value>(&lines[0])
-        .ok()
-        .and_then(|v| {
-            v["youki_failure"]["first_failure"]
-                .as_str()
-                .map(String::from)
-        })
-        .unwrap_or_default();
+    let first = report.first_failure;
     Ok(format!(
         "create of {id} failed: {first}; report {}",
         path.display()

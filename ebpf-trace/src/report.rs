@@ -55,8 +55,17 @@ fn status_json(s: RootStatus) -> Value {
     }
 }
 
-/// The report's lines: header, events, summary.
-pub fn lines(f: &FailedCreate, ctx: &Context) -> Vec<String> {
+/// A failure report ready to store.
+#[derive(Debug, Clone)]
+pub struct Report {
+    /// Header, events, summary: one JSON object each.
+    pub lines: Vec<String>,
+    /// The first failure in one line, as in the header.
+    pub first_failure: String,
+}
+
+/// Builds the report of a failed create.
+pub fn build(f: &FailedCreate, ctx: &Context) -> Report {
     let a = analysis::analyse(&f.events, Some(f.status));
     let opts = render::Options {
         failed_only: true,
@@ -67,6 +76,7 @@ pub fn lines(f: &FailedCreate, ctx: &Context) -> Vec<String> {
     let mut human = Vec::new();
     // Writing into a Vec cannot fail.
     let _ = render::human(&mut human, &f.events, &a, &opts);
+    let first_failure = render::failure_line(&a, Some(f.status));
     let header = json!({ HEADER_KEY: {
         "version": 1,
         "time": utc(ctx.unix_ms),
@@ -79,7 +89,7 @@ pub fn lines(f: &FailedCreate, ctx: &Context) -> Vec<String> {
         "root_pid": f.root,
         "status": status_json(f.status),
         "duration_ns": f.ended_ns.saturating_sub(f.started_ns),
-        "first_failure": render::failure_line(&a, Some(f.status)),
+        "first_failure": first_failure,
         "dropped": {
             "ring": ctx.drops.ring,
             "enters": ctx.drops.enters,
@@ -91,7 +101,10 @@ pub fn lines(f: &FailedCreate, ctx: &Context) -> Vec<String> {
     let mut out = vec![header.to_string()];
     out.extend(f.events.iter().map(|e| render::event_json(e).to_string()));
     out.push(render::summary_json(&a, &opts).to_string());
-    out
+    Report {
+        lines: out,
+        first_failure,
+    }
 }
 
 /// The human form of a stored report, for `youki-trace why`.
@@ -177,8 +190,13 @@ mod tests {
             bundle: Some(PathBuf::from("/b")),
             pod: Some(json!({"namespace": "ns", "name": "p", "container": "app"})),
         };
-        let l = lines(&f, &ctx);
+        let r = build(&f, &ctx);
+        let l = &r.lines;
         assert_eq!(l.len(), 4);
+        assert_eq!(
+            r.first_failure,
+            r#"stage youki:process: access("/app") = -1 ENOENT"#
+        );
         let h: Value = serde_json::from_str(&l[0]).unwrap();
         let h = &h[HEADER_KEY];
         assert_eq!(
