@@ -241,9 +241,12 @@ impl Creates {
                 let status = exit_status(&e);
                 if e.pid == root {
                     c.ended = Some((status.unwrap_or(RootStatus::Exited(0)), e.ts_ns));
-                } else if e.comm.starts_with(&format!("{}:", self.comm))
+                } else if c.ended.is_none()
+                    && e.comm.starts_with(&format!("{}:", self.comm))
                     && status.is_some_and(|s| s != RootStatus::Exited(0))
                 {
+                    // Only before the root's end: after a create succeeded, `delete` kills
+                    // the init it left waiting, which is no failure of the create.
                     c.stage_failed = true;
                 }
             }

@@ -161,3 +161,15 @@ fn a_foreground_run_is_let_go_once_init_execs_the_container_process() {
     assert_eq!(c.len(), 0);
     assert_eq!(c.counts.succeeded, 1);
 }
+
+#[test]
+fn a_delete_that_kills_init_right_after_a_successful_create_is_no_failure() {
+    let mut c = Creates::new("youki", limits());
+    c.feed(exec(1, 10, "youki create ok"));
+    c.feed(fork(2, 10, 11, "youki"));
+    c.feed(gone(3, 10, "youki", 0));
+    // `youki delete -f` in the same batch, before the recorder looked at the create
+    c.feed(gone(4, 11, "youki:init", 9));
+    assert!(c.finish(1_000).is_empty());
+    assert_eq!(c.counts.succeeded, 1);
+}

@@ -187,6 +187,34 @@ else
     bad "record: counts" "$work/record.err"
 fi
 
+# Creates at once: 4 workers, each 5 failing and 5 healthy creates back to back. Every
+# failure gets its own report, with its own first failure, and nothing is dropped.
+par="$work/parallel"
+"$T" record --dir "$par" 2>"$work/parallel.err" &
+rec_pid=$!
+for _ in $(seq 1 100); do grep -q "following" "$work/parallel.err" 2>/dev/null && break; sleep 0.1; done
+workers=()
+for w in 1 2 3 4; do
+    (
+        for i in 1 2 3 4 5; do
+            (cd "$work/noexec" && "$YOUKI" create "yr-par-$w-$i-$$" >/dev/null 2>&1) || true
+            (cd "$work/good" && "$YOUKI" create "yr-pok-$w-$i-$$" >/dev/null 2>&1 && "$YOUKI" delete -f "yr-pok-$w-$i-$$" >/dev/null 2>&1) || true
+        done
+    ) &
+    workers+=($!)
+done
+wait "${workers[@]}"
+sleep 0.5
+kill -INT "$rec_pid"; wait "$rec_pid" || true; rec_pid=
+nrep=$( (grep -l "\"container_id\":\"yr-par-" "$par"/*.ndjson 2>/dev/null || true) | wc -l)
+nok=$( (grep -l "\"container_id\":\"yr-pok-" "$par"/*.ndjson 2>/dev/null || true) | wc -l)
+nwrong=$(for f in $(grep -l "\"container_id\":\"yr-par-" "$par"/*.ndjson 2>/dev/null); do first_line "$f"; done | grep -vc 'access("/bin/nonexistent") = -1 ENOENT' || true)
+if [ "$nrep" = 20 ] && [ "$nok" = 0 ] && [ "$nwrong" = 0 ] && grep -q "lost: 0 events (ring full), 0 syscall enters, 0 processes not followed" "$work/parallel.err"; then
+    ok "4 workers at once: 20 failures, 20 reports with their own first failure, 0 for the 20 healthy, 0 lost"
+else
+    bad "4 workers at once: $nrep reports (want 20), $nok for healthy ones, $nwrong with another first failure" "$work/parallel.err"
+fi
+
 # Rotation: with --max-files 2 only the two newest of three failures stay. A copy of youki
 # under another name, followed with --comm, keeps other youki runs on the machine out.
 cp "$YOUKI" "$work/youkirot"
