@@ -169,7 +169,8 @@ if grep -q "^container $(id_of noexec) (pod catalogue/pod-noexec, container app)
 else
     bad "why ID: $out"
 fi
-if "$T" why --dir "$reports" catalogue/pod-mount-enotdir 2>&1 | grep -q "ENOTDIR"; then
+out=$("$T" why --dir "$reports" catalogue/pod-mount-enotdir 2>&1) || true
+if grep -q "^FIRST FAILURE: stage youki:mounts .*ENOTDIR" <<<"$out"; then
     ok "why namespace/pod: finds it by the CRI annotations"
 else
     bad "why namespace/pod"
@@ -249,7 +250,7 @@ for _ in $(seq 1 100); do grep -q "following" "$work/caps.err" 2>/dev/null && br
 (cd "$work/noexec" && "$YOUKI" create "yr-caps-$$" >/dev/null 2>&1) || true
 sleep 0.5
 kill -INT "$rec_pid"; wait "$rec_pid" || true; rec_pid=
-if ls "$work/caps" 2>/dev/null | grep -q "yr-caps-$$"; then
+if compgen -G "$work/caps/*-yr-caps-$$.ndjson" >/dev/null; then
     ok "CAP_BPF and CAP_PERFMON only: records a failed create"
 else
     bad "CAP_BPF and CAP_PERFMON only" "$work/caps.err"
