@@ -39,6 +39,18 @@ struct event {
 	char s2[SHORT_LEN];
 };
 
+/* Two records carry more than struct event, in `big` after it: an exec, the head of the new
+ * image's argument block, where the runtime's subcommand and flags are (args[0] = bytes
+ * copied; the tail in s1 keeps the container id when the block is longer); a write to fd 2,
+ * its first BIG_LEN bytes instead of s0 (aux0 = bytes copied), so that a runtime's whole
+ * error line is kept. */
+#define BIG_LEN 1024
+
+struct big_event {
+	struct event ev;
+	char big[BIG_LEN];
+};
+
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 8192);
@@ -72,10 +84,11 @@ struct {
 	__type(value, struct follow_comm);
 } follow SEC(".maps");
 
-/* index 0: events lost because the ring buffer was full; 1: enters lost (pending full) */
+/* index 0: events lost because the ring buffer was full; 1: enters lost (pending full);
+ * 2: processes not followed because the traced map was full */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 2);
+	__uint(max_entries, 3);
 	__type(key, __u32);
 	__type(value, __u64);
 } drops SEC(".maps");
@@ -346,6 +359,17 @@ int trace_sys_enter(struct tp_sys_enter *ctx)
 	return 0;
 }
 
+/* Fills a syscall record from its kept enter and the exit. */
+static __always_inline void finish_call(struct event *ev, struct event *p,
+					struct tp_sys_exit *ctx, __u32 tgid)
+{
+	__builtin_memcpy(ev, p, sizeof(*ev));
+	ev->dur_ns = bpf_ktime_get_ns() - ev->ts_ns;
+	ev->ret = ctx->ret;
+	ev->pid = tgid; /* a successful exec from a thread changes the tid */
+	bpf_get_current_comm(ev->comm, sizeof(ev->comm));
+}
+
 SEC("tracepoint/raw_syscalls/sys_exit")
 int trace_sys_exit(struct tp_sys_exit *ctx)
 {
@@ -354,21 +378,49 @@ int trace_sys_exit(struct tp_sys_exit *ctx)
 	if (!is_traced(tgid))
 		return 0;
 	struct event *p = bpf_map_lookup_elem(&pending, &tid);
-	if (!p)
+	if (!p) {
+		/* No enter: seccomp refused the call before the sys_enter tracepoint (an
+		 * SCMP_ACT_ERRNO rule), or the enter was lost. A failure is still worth a record,
+		 * marked aux2 = -1, without arguments. */
+		if (ctx->ret >= 0 || ctx->ret < -4095)
+			return 0;
+		struct event *ev = reserve(EV_SYSCALL);
+		if (!ev)
+			return 0;
+		ev->nr = ctx->id;
+		ev->ret = ctx->ret;
+		ev->aux2 = -1;
+#pragma unroll
+		for (int i = 0; i < 6; i++)
+			ev->args[i] = 0;
+		submit(ev);
 		return 0;
+	}
+	if (p->nr == 1 && p->args[0] == 2 && ctx->ret > 0) { /* write(2, ...): the whole line */
+		struct big_event *x = bpf_ringbuf_reserve(&events, sizeof(*x), 0);
+		if (!x) {
+			count_drop(0);
+			bpf_map_delete_elem(&pending, &tid);
+			return 0;
+		}
+		finish_call(&x->ev, p, ctx, tgid);
+		bpf_map_delete_elem(&pending, &tid);
+		__u64 len = ctx->ret;
+		__u32 n = len > BIG_LEN ? BIG_LEN : (__u32)len;
+		if (n > 0 && n <= BIG_LEN &&
+		    bpf_probe_read_user(x->big, n, (const void *)x->ev.args[1]) == 0)
+			x->ev.aux0 = n;
+		submit(x);
+		return 0;
+	}
 	struct event *ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
 	if (!ev) {
 		count_drop(0);
 		bpf_map_delete_elem(&pending, &tid);
 		return 0;
 	}
-	__builtin_memcpy(ev, p, sizeof(*ev));
+	finish_call(ev, p, ctx, tgid);
 	bpf_map_delete_elem(&pending, &tid);
-	__u64 now = bpf_ktime_get_ns();
-	ev->dur_ns = now - ev->ts_ns;
-	ev->ret = ctx->ret;
-	ev->pid = tgid; /* a successful exec from a thread changes the tid */
-	bpf_get_current_comm(ev->comm, sizeof(ev->comm));
 	if ((ev->nr == 0 || ev->nr == 45) && ctx->ret > 0) /* read, recvfrom */
 		user_bytes(ev, ev->args[1], ctx->ret);
 	submit(ev);
@@ -383,7 +435,8 @@ int trace_fork(struct tp_process_fork *ctx)
 		return 0;
 	__u32 child = ctx->child_pid;
 	__u8 one = 1;
-	bpf_map_update_elem(&traced, &child, &one, BPF_ANY);
+	if (bpf_map_update_elem(&traced, &child, &one, BPF_ANY))
+		count_drop(2);
 	struct event *ev = reserve(EV_FORK);
 	if (!ev)
 		return 0;
@@ -410,7 +463,10 @@ static __always_inline int follow_by_comm(__u32 tgid)
 			break;
 	}
 	__u8 one = 1;
-	bpf_map_update_elem(&traced, &tgid, &one, BPF_ANY);
+	if (bpf_map_update_elem(&traced, &tgid, &one, BPF_ANY)) {
+		count_drop(2);
+		return 0;
+	}
 	return 1;
 }
 
@@ -436,20 +492,55 @@ static __always_inline void exec_args_tail(struct event *ev)
 	}
 }
 
+static __always_inline void exec_args_head(struct big_event *x)
+{
+	struct task_struct *t = (struct task_struct *)bpf_get_current_task();
+	struct mm_struct *mm = BPF_CORE_READ(t, mm);
+	if (!mm)
+		return;
+	__u64 start = BPF_CORE_READ(mm, arg_start);
+	__u64 end = BPF_CORE_READ(mm, arg_end);
+	if (end <= start)
+		return;
+	__u64 len = end - start;
+	__u32 n = len > BIG_LEN ? BIG_LEN : (__u32)len;
+	if (n == 0 || n > BIG_LEN)
+		return;
+	if (bpf_probe_read_user(x->big, n, (const void *)start) == 0)
+		x->ev.args[0] = n;
+}
+
 SEC("tracepoint/sched/sched_process_exec")
 int trace_exec(struct tp_process_exec *ctx)
 {
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	if (!is_traced(tgid) && !follow_by_comm(tgid))
 		return 0;
-	struct event *ev = reserve(EV_EXEC);
-	if (!ev)
+	struct big_event *x = bpf_ringbuf_reserve(&events, sizeof(*x), 0);
+	if (!x) {
+		count_drop(0);
 		return 0;
+	}
+	struct event *ev = &x->ev;
+	__u64 id = bpf_get_current_pid_tgid();
+	ev->ts_ns = bpf_ktime_get_ns();
+	ev->dur_ns = 0;
+	ev->nr = -1;
+	ev->ret = 0;
+	ev->kind = EV_EXEC;
+	ev->pid = id >> 32;
+	ev->tid = (__u32)id;
+	ev->aux1 = 0;
+	ev->aux2 = 0;
+	ev->s1[0] = 0;
+	ev->args[0] = 0;
+	bpf_get_current_comm(ev->comm, sizeof(ev->comm));
 	fill_ns(ev);
 	ev->aux0 = ctx->old_pid;
 	bpf_probe_read_kernel_str(ev->s0, STR_LEN, (const char *)ctx + (ctx->filename_loc & 0xffff));
 	exec_args_tail(ev);
-	submit(ev);
+	exec_args_head(x);
+	submit(x);
 	return 0;
 }
 
@@ -458,8 +549,11 @@ int trace_exit(struct tp_process_exit *ctx)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 tgid = id >> 32, tid = (__u32)id;
-	if (!is_traced(tgid))
+	if (!is_traced(tgid)) {
+		/* a process the reader stopped following mid-syscall left its enter behind */
+		bpf_map_delete_elem(&pending, &tid);
 		return 0;
+	}
 	/* a thread that dies inside a syscall (SIGKILL, seccomp kill) leaves its enter behind */
 	__s64 inside = 0;
 	struct event *p = bpf_map_lookup_elem(&pending, &tid);
@@ -476,6 +570,8 @@ int trace_exit(struct tp_process_exit *ctx)
 	submit(ev);
 	if (ctx->group_dead)
 		bpf_map_delete_elem(&traced, &tgid);
+	if (tid != tgid) /* fork records add threads too */
+		bpf_map_delete_elem(&traced, &tid);
 	return 0;
 }
 

@@ -240,15 +240,47 @@ fn fatal_by_default(sig: i32) -> bool {
     matches!(sig, 1..=9 | 11 | 13..=16 | 24..=27 | 31)
 }
 
-/// The last non-benign failed syscall of `pid` in `stage`, before `until`: the one nearest
-/// the end, since earlier failures in a stage are usually probes that the runtime handled.
-fn failed_in_stage(events: &[Event], pid: u32, stage: &str, until: u64) -> Option<Event> {
-    events
+/// The last non-benign failed syscall of `pid` (in `stage`, when given) before `until`:
+/// the one nearest the end, since earlier failures are usually probes that the runtime
+/// handled. When the runtime's error text named an errno (`hint`), the last failure with
+/// that errno wins over later ones (cleanup after an error probes too).
+fn failed_of(
+    events: &[Event],
+    pid: u32,
+    stage: Option<&str>,
+    until: u64,
+    hint: Option<i64>,
+) -> Option<Event> {
+    let mut candidates = events
         .iter()
         .rev()
-        .filter(|e| e.pid == pid && e.ts_ns <= until && self::stage(e) == stage)
-        .find(|e| e.errno().is_some_and(|n| !benign(e, n)))
-        .cloned()
+        .filter(|e| e.pid == pid && e.ts_ns <= until)
+        .filter(|e| stage.is_none_or(|s| self::stage(e) == s))
+        .filter(|e| e.errno().is_some_and(|n| !benign(e, n)));
+    let first = candidates.clone().next().cloned();
+    match hint {
+        Some(h) => candidates.find(|e| e.errno() == Some(h)).cloned().or(first),
+        None => first,
+    }
+}
+
+/// The errno that a runtime's error text names: Rust's `(os error N)`, or the `"errno":N`
+/// of a child error sent home. The last one in `text` counts.
+pub fn errno_hint(text: &[u8]) -> Option<i64> {
+    let t = String::from_utf8_lossy(text);
+    let number_after = |key: &str| -> Option<(usize, i64)> {
+        let at = t.rfind(key)?;
+        let digits: String = t[at + key.len()..]
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .collect();
+        digits.parse().ok().map(|n| (at, n))
+    };
+    match (number_after("os error "), number_after("\"errno\":")) {
+        (Some(a), Some(b)) => Some(if a.0 > b.0 { a.1 } else { b.1 }),
+        (a, b) => a.or(b).map(|x| x.1),
+    }
+    .filter(|n| (1..4096).contains(n))
 }
 
 fn last_failed_before(events: &[Event], until: u64) -> Option<Event> {
@@ -305,12 +337,26 @@ pub fn first_failure(
         ExitHow::Signal { from: Some((p, _)), .. } if !exit.ancestors.contains(p) && *p != exit.pid);
     // A seccomp kill (SIGSYS) happens before the syscall runs: the signal is the answer.
     let seccomp = matches!(&exit.how, ExitHow::Signal { sig: 31, .. });
+    let its_output = last_output(events, Some(exit.pid), exit.ts_ns);
+    let stderr = last_output(events, None, u64::MAX);
+    let hint = its_output
+        .as_deref()
+        .and_then(errno_hint)
+        .or_else(|| stderr.as_deref().and_then(errno_hint));
     let own = if killed_by_other || seccomp {
         None
     } else {
-        failed_in_stage(events, exit.pid, &exit.stage, exit.ts_ns)
+        failed_of(events, exit.pid, Some(&exit.stage), exit.ts_ns, hint)
     };
-    let syscall = own;
+    // Killed by the runtime that started it, with nothing failed of its own: the runtime
+    // gave up because of its own failure (a cgroup write, the state file), so that is the answer.
+    let killer = match &exit.how {
+        ExitHow::Signal {
+            from: Some((p, _)), ..
+        } if exit.ancestors.contains(p) && !seccomp => Some(*p),
+        _ => None,
+    };
+    let syscall = own.or_else(|| killer.and_then(|k| failed_of(events, k, None, exit.ts_ns, hint)));
     let stage = match (&syscall, &exit.origin) {
         (Some(e), _) => stage(e),
         (None, Some(o)) => format!("{o} > {}", exit.stage),
@@ -321,8 +367,8 @@ pub fn first_failure(
         stage,
         pid,
         syscall,
-        last_output: last_output(events, Some(exit.pid), exit.ts_ns),
-        stderr: last_output(events, None, u64::MAX),
+        last_output: its_output,
+        stderr,
         exit: Some(exit),
     })
 }

@@ -287,3 +287,54 @@ fn stage_summary_counts_time_and_slowest() {
     assert_eq!(mounts.counts.get("mount"), Some(&1));
     assert_eq!(mounts.slowest.len(), 2);
 }
+
+#[test]
+fn a_kill_by_the_runtime_after_its_own_failure_points_at_that_failure() {
+    // The parent fails writing cpuset.cpus, probes during cleanup, then kills init.
+    let mut s = stream();
+    create_until(&mut s, "youki:init");
+    let mut write = Event::new(Kind::Syscall, 0, 10, "youki");
+    write.nr = 1;
+    write.ret = -34;
+    write.args = [7, 0, 2, 0, 0, 0];
+    write.s0 = b"99".to_vec();
+    write.aux[0] = 2;
+    s.push(write)
+        .call(10, "youki", 257, -2, "/run/youki/c/intel_rdt.json")
+        .signal(10, "youki", 9, 11)
+        .gone(11, "youki:init", 0)
+        .stderr(
+            10,
+            "youki",
+            "write \"99\": Numerical result out of range (os error 34)\n",
+        )
+        .exit_group(10, "youki", 1)
+        .gone(10, "youki", 0);
+    let a = analyse(&s.events, Some(RootStatus::Exited(1)));
+    let f = a.failure.expect("a failure");
+    assert_eq!(
+        failed_syscall(&f),
+        ("youki".into(), "write".into(), "ERANGE".into())
+    );
+}
+
+#[test]
+fn the_errno_in_the_error_text_wins_over_a_later_cleanup_probe() {
+    let mut s = stream();
+    s.call(10, "youki", 1, -28, "")
+        .call(10, "youki", 257, -2, "/run/youki/c/intel_rdt.json")
+        .stderr(
+            10,
+            "youki",
+            "write state: No space left on device (os error 28)\n",
+        )
+        .exit_group(10, "youki", 1)
+        .gone(10, "youki", 0);
+    let a = analyse(&s.events, Some(RootStatus::Exited(1)));
+    let f = a.failure.expect("a failure");
+    assert_eq!(failed_syscall(&f).2, "ENOSPC");
+    // without a hint the last failure stays the answer
+    assert_eq!(errno_hint(b"no errno here"), None);
+    assert_eq!(errno_hint(br#"{"Failed":{"errno":2}}"#), Some(2));
+    assert_eq!(errno_hint(b"(os error 2) then (os error 13)"), Some(13));
+}

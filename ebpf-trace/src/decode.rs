@@ -1,6 +1,6 @@
 //! Turns a syscall event's raw arguments into readable text: flags, paths, argv and payloads.
 
-use crate::event::Event;
+use crate::event::{Event, Kind};
 
 const CLONE_FLAGS: &[(u64, &str)] = &[
     (0x80, "CLONE_NEWTIME"),
@@ -177,9 +177,17 @@ fn le_u32(b: &[u8], off: usize) -> u32 {
 
 /// Readable arguments of a syscall event, without the syscall name.
 pub fn describe(e: &Event) -> String {
+    if e.kind == Kind::Syscall && e.aux[2] == -1 {
+        return "<arguments not seen: refused before it ran, by seccomp, or its entry was lost>"
+            .to_string();
+    }
     let a = &e.args;
     // For writev and sendmsg only the first buffer is captured; the total is the result.
-    let total = if matches!(e.nr, 20 | 46) { u64::MAX } else { a[2] };
+    let total = if matches!(e.nr, 20 | 46) {
+        u64::MAX
+    } else {
+        a[2]
+    };
     let payload = || {
         let shown = &e.payload()[..e.payload().len().min(PAYLOAD_SHOWN)];
         let p = quote_bytes(shown);
@@ -193,7 +201,12 @@ pub fn describe(e: &Event) -> String {
         0 | 45 => format!("{}, {}, {}", a[0] as i32, payload(), a[2]),
         1 | 44 => format!("{}, {}, {}", a[0] as i32, payload(), a[2]),
         20 => format!("{}, [{}, ...], {}", a[0] as i32, payload(), a[2]),
-        46 => format!("{}, {{iov: [{}, ...]}}, {:#x}", a[0] as i32, payload(), a[2]),
+        46 => format!(
+            "{}, {{iov: [{}, ...]}}, {:#x}",
+            a[0] as i32,
+            payload(),
+            a[2]
+        ),
         2 => format!("{}, {}", q(&e.s0_text()), open_flags(a[1])),
         257 => format!("{}, {}, {}", dirfd(a[0]), q(&e.s0_text()), open_flags(a[2])),
         437 => format!("{}, {}", dirfd(a[0]), q(&e.s0_text())),
@@ -362,5 +375,13 @@ mod tests {
         let mut p = call(157, [15, 0, 0, 0, 0, 0]);
         p.s0 = b"youki:init".to_vec();
         assert_eq!(describe(&p), r#"PR_SET_NAME, "youki:init""#);
+    }
+
+    #[test]
+    fn a_call_refused_before_entry_says_its_arguments_were_not_seen() {
+        let mut e = call(59, [0; 6]);
+        e.ret = -1;
+        e.aux[2] = -1;
+        assert!(describe(&e).starts_with("<arguments not seen: refused before it ran"));
     }
 }

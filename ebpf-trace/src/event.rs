@@ -7,6 +7,9 @@ const STR_LEN: usize = 128;
 const SHORT_LEN: usize = 48;
 /// Width of one argv slot inside `s1` for execve.
 pub const ARGV_SLOT: usize = 32;
+/// Bytes that follow an exec record (the head of its argument block) or a write to fd 2
+/// (its payload): `BIG_LEN` in C.
+pub const BIG_LEN: usize = 1024;
 
 /// What the kernel saw.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,6 +54,8 @@ pub struct Event {
     pub s0: Vec<u8>,
     pub s1: Vec<u8>,
     pub s2: Vec<u8>,
+    /// Exec records only: the head of the new image's argument block (`args[0]` bytes).
+    pub head: Vec<u8>,
 }
 
 impl Event {
@@ -71,6 +76,7 @@ impl Event {
             s0: Vec::new(),
             s1: Vec::new(),
             s2: Vec::new(),
+            head: Vec::new(),
         }
     }
 
@@ -100,9 +106,12 @@ impl Event {
         &self.s0[..n]
     }
 
-    /// The arguments seen at exec, from the tail of the new image's argument block; the
-    /// first is cut when the block was longer than what the kernel side copied.
+    /// The arguments seen at exec: the whole block when its head holds it all, else from
+    /// the tail of the block, whose first argument is then cut.
     pub fn exec_args(&self) -> (bool, Vec<String>) {
+        if let Some(all) = self.whole_args() {
+            return (false, all);
+        }
         let n = usize::try_from(self.aux[1]).unwrap_or(0).min(self.s1.len());
         let cut = i64::from(self.aux[2]) > n as i64;
         let block = self.s1[..n].strip_suffix(&[0]).unwrap_or(&self.s1[..n]);
@@ -111,6 +120,21 @@ impl Event {
             .map(|a| String::from_utf8_lossy(a).into_owned())
             .collect();
         (cut, if n == 0 { Vec::new() } else { args })
+    }
+
+    /// Every argument of an exec, when the head copied the whole block.
+    pub fn whole_args(&self) -> Option<Vec<String>> {
+        let total = usize::try_from(self.aux[2]).ok()?;
+        if self.head.is_empty() || self.head.len() < total {
+            return None;
+        }
+        Some(split_args(&self.head))
+    }
+
+    /// The leading arguments of an exec; the last one may be cut when the block was longer
+    /// than the head.
+    pub fn head_args(&self) -> Vec<String> {
+        split_args(&self.head)
     }
 
     /// The argv slots captured for execve.
@@ -160,6 +184,17 @@ impl Event {
             user_ns: w(8),
         })
     }
+}
+
+fn split_args(block: &[u8]) -> Vec<String> {
+    if block.is_empty() {
+        return Vec::new();
+    }
+    let block = block.strip_suffix(&[0]).unwrap_or(block);
+    block
+        .split(|&b| b == 0)
+        .map(|a| String::from_utf8_lossy(a).into_owned())
+        .collect()
 }
 
 fn until_nul(b: &[u8]) -> &[u8] {
@@ -216,6 +251,20 @@ pub fn parse(b: &[u8]) -> Result<Event, EventError> {
     } else {
         until_nul(s1).to_vec()
     };
+    let big = b.len() >= EVENT_SIZE + BIG_LEN;
+    let head = if kind == Kind::Exec && big {
+        let n = usize::try_from(args[0]).unwrap_or(0).min(BIG_LEN);
+        b[EVENT_SIZE..EVENT_SIZE + n].to_vec()
+    } else {
+        Vec::new()
+    };
+    // A write to fd 2 carries its payload after the record.
+    let s0 = if kind == Kind::Syscall && big {
+        let n = usize::try_from(aux[0]).unwrap_or(0).min(BIG_LEN);
+        b[EVENT_SIZE..EVENT_SIZE + n].to_vec()
+    } else {
+        s0
+    };
     Ok(Event {
         ts_ns: u64_at(b, 0),
         dur_ns: u64_at(b, 8),
@@ -230,6 +279,7 @@ pub fn parse(b: &[u8]) -> Result<Event, EventError> {
         s0,
         s1,
         s2: s2.to_vec(),
+        head,
     })
 }
 
@@ -276,6 +326,44 @@ mod tests {
         let (cut, args) = e.exec_args();
         assert!(cut);
         assert_eq!(args, ["t=json", "create", "--bundle", "/b", "ctr-1"]);
+    }
+
+    #[test]
+    fn prefers_the_whole_block_from_the_head_of_an_exec() {
+        let block = b"youki\0--root\0/r\0create\0--bundle\0/b\0ctr-1\0";
+        let mut b = raw(3);
+        b[40..48].copy_from_slice(&0u64.to_ne_bytes());
+        b[32..40].copy_from_slice(&(block.len() as u64).to_ne_bytes());
+        b[100..104].copy_from_slice(&(block.len() as u32).to_ne_bytes());
+        b.resize(EVENT_SIZE + BIG_LEN, 0);
+        b[EVENT_SIZE..EVENT_SIZE + block.len()].copy_from_slice(block);
+        let e = parse(&b).unwrap();
+        assert_eq!(e.kind, Kind::Exec);
+        let (cut, args) = e.exec_args();
+        assert!(!cut);
+        assert_eq!(
+            args,
+            ["youki", "--root", "/r", "create", "--bundle", "/b", "ctr-1"]
+        );
+        // a block longer than the head: the head is cut, the tail still ends with the id
+        let mut e2 = e.clone();
+        e2.aux[2] = 5000;
+        assert_eq!(e2.whole_args(), None);
+        assert_eq!(e2.head_args()[3], "create");
+    }
+
+    #[test]
+    fn a_write_to_stderr_carries_its_whole_line_after_the_record() {
+        let line = format!("{} (os error 28)\n", "x".repeat(300));
+        let mut b = raw(1);
+        b[16..24].copy_from_slice(&1i64.to_ne_bytes());
+        b[24..32].copy_from_slice(&(line.len() as i64).to_ne_bytes());
+        b[32..40].copy_from_slice(&2u64.to_ne_bytes());
+        b[92..96].copy_from_slice(&(line.len() as u32).to_ne_bytes());
+        b.resize(EVENT_SIZE + BIG_LEN, 0);
+        b[EVENT_SIZE..EVENT_SIZE + line.len()].copy_from_slice(line.as_bytes());
+        let e = parse(&b).unwrap();
+        assert_eq!(e.payload(), line.as_bytes());
     }
 
     #[test]

@@ -8,7 +8,7 @@ use std::time::Duration;
 use aya::maps::{Array, HashMap, MapData, RingBuf};
 use aya::programs::trace_point::TracePointLink;
 use aya::programs::TracePoint;
-use aya::Ebpf;
+use aya::{Ebpf, EbpfLoader};
 
 use crate::event::{self, Event};
 
@@ -32,14 +32,27 @@ const PROGRAMS: &[(&str, &str, &str)] = &[
 pub enum SetupError {
     #[error("root privileges missing (effective uid is {0}): loading eBPF programs needs root")]
     NotRoot(u32),
-    #[error("kernel BTF missing: {BTF} does not exist (needs CONFIG_DEBUG_INFO_BTF)")]
+    #[error(
+        "capabilities missing: loading and attaching the tracepoints needs CAP_BPF and \
+         CAP_PERFMON (or CAP_SYS_ADMIN); the effective set is {0:#x}"
+    )]
+    NoCaps(u64),
+    #[error(
+        "kernel BTF missing: {BTF} does not exist (the kernel needs CONFIG_DEBUG_INFO_BTF=y; \
+         in a container, mount the host's /sys/kernel/btf)"
+    )]
     NoBtf,
-    #[error("tracefs missing at {TRACEFS} and mounting it failed")]
+    #[error(
+        "tracefs missing at {TRACEFS} and mounting it failed: mount it with \
+         `mount -t tracefs nodev {TRACEFS}` (in a container, mount the host's {TRACEFS})"
+    )]
     Tracefs(#[source] std::io::Error),
     #[error("tracepoint {0}/{1} missing in this kernel")]
     NoTracepoint(&'static str, &'static str),
     #[error("kernel refused the eBPF object (ring buffer maps need Linux 5.8)")]
     Load(#[source] aya::EbpfError),
+    #[error("invalid ring buffer size {0}: a power of two of at least 4096 bytes")]
+    RingSize(u32),
     #[error("eBPF program {0} missing from the embedded object")]
     NoProgram(&'static str),
     #[error("eBPF map {0} missing from the embedded object")]
@@ -61,6 +74,11 @@ pub fn preflight() -> Result<(), SetupError> {
     if euid != 0 {
         return Err(SetupError::NotRoot(euid));
     }
+    if let Some(eff) = effective_caps() {
+        if !caps_suffice(eff) {
+            return Err(SetupError::NoCaps(eff));
+        }
+    }
     if !Path::new(BTF).exists() {
         return Err(SetupError::NoBtf);
     }
@@ -78,6 +96,21 @@ pub fn preflight() -> Result<(), SetupError> {
         }
     }
     Ok(())
+}
+
+/// The effective capability set, from /proc/self/status.
+fn effective_caps() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let hex = status.lines().find_map(|l| l.strip_prefix("CapEff:"))?;
+    u64::from_str_radix(hex.trim(), 16).ok()
+}
+
+/// CAP_SYS_ADMIN alone, or CAP_BPF with CAP_PERFMON (Linux 5.8 and later).
+fn caps_suffice(eff: u64) -> bool {
+    const SYS_ADMIN: u64 = 1 << 21;
+    const PERFMON: u64 = 1 << 38;
+    const BPF: u64 = 1 << 39;
+    eff & SYS_ADMIN != 0 || (eff & BPF != 0 && eff & PERFMON != 0)
 }
 
 fn mount_tracefs() -> Result<(), SetupError> {
@@ -109,6 +142,32 @@ fn comm_key(name: &str) -> Result<[u8; 16], SetupError> {
     Ok(key)
 }
 
+/// Records and processes the kernel side could not keep.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Drops {
+    /// Events lost because the ring buffer was full.
+    pub ring: u64,
+    /// Syscall enters lost because the pending map was full.
+    pub enters: u64,
+    /// New processes not followed because the traced map was full.
+    pub untraced: u64,
+}
+
+impl Drops {
+    pub fn total(&self) -> u64 {
+        self.ring + self.enters + self.untraced
+    }
+
+    /// What was lost since `before`.
+    pub fn since(&self, before: &Drops) -> Drops {
+        Drops {
+            ring: self.ring.saturating_sub(before.ring),
+            enters: self.enters.saturating_sub(before.enters),
+            untraced: self.untraced.saturating_sub(before.untraced),
+        }
+    }
+}
+
 /// A loaded, attached tracer following one process tree.
 pub struct Tracer {
     ebpf: Ebpf,
@@ -120,7 +179,23 @@ impl Tracer {
     /// Loads the programs, seeds the lineage with `root` and/or the `comm` to follow from
     /// exec on, and attaches every tracepoint.
     pub fn attach(root: Option<u32>, comm: Option<&str>) -> Result<Self, SetupError> {
-        let mut ebpf = Ebpf::load(OBJECT).map_err(SetupError::Load)?;
+        Self::attach_with(root, comm, None)
+    }
+
+    /// As `attach`, with a ring buffer of `ring_bytes` instead of the object's 8 MiB.
+    pub fn attach_with(
+        root: Option<u32>,
+        comm: Option<&str>,
+        ring_bytes: Option<u32>,
+    ) -> Result<Self, SetupError> {
+        let mut loader = EbpfLoader::new();
+        if let Some(n) = ring_bytes {
+            if n < 4096 || !n.is_power_of_two() {
+                return Err(SetupError::RingSize(n));
+            }
+            loader.map_max_entries("events", n);
+        }
+        let mut ebpf = loader.load(OBJECT).map_err(SetupError::Load)?;
         if let Some(root) = root {
             let map = ebpf.map_mut("traced").ok_or(SetupError::NoMap("traced"))?;
             let mut traced: HashMap<_, u32, u8> =
@@ -192,18 +267,47 @@ impl Tracer {
         Ok(n)
     }
 
-    /// Events lost to a full ring buffer, and syscall enters lost to a full pending map.
-    pub fn drops(&self) -> Result<(u64, u64), SetupError> {
+    /// Events lost to a full ring buffer, syscall enters lost to a full pending map, and
+    /// processes not followed because the traced map was full.
+    pub fn drops(&self) -> Result<Drops, SetupError> {
         let map = self.ebpf.map("drops").ok_or(SetupError::NoMap("drops"))?;
         let arr: Array<_, u64> = Array::try_from(map).map_err(|e| SetupError::Map("drops", e))?;
         let get = |i| arr.get(&i, 0).map_err(|e| SetupError::Map("drops", e));
-        Ok((get(0)?, get(1)?))
+        Ok(Drops {
+            ring: get(0)?,
+            enters: get(1)?,
+            untraced: get(2)?,
+        })
+    }
+
+    /// Stops following `pids` (the kernel side keeps following children forked before).
+    pub fn untrace(&mut self, pids: &[u32]) -> Result<(), SetupError> {
+        let map = self
+            .ebpf
+            .map_mut("traced")
+            .ok_or(SetupError::NoMap("traced"))?;
+        let mut traced: HashMap<_, u32, u8> =
+            HashMap::try_from(map).map_err(|e| SetupError::Map("traced", e))?;
+        for pid in pids {
+            // A pid that already exited is gone from the map: nothing to do.
+            let _ = traced.remove(pid);
+        }
+        Ok(())
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bpf_and_perfmon_or_sys_admin_suffice() {
+        assert!(caps_suffice(1 << 21));
+        assert!(caps_suffice((1 << 38) | (1 << 39)));
+        assert!(!caps_suffice(1 << 39));
+        assert!(!caps_suffice(1 << 38));
+        assert!(!caps_suffice(0));
+    }
 
     #[test]
     fn comm_names_are_padded_and_bounded() {

@@ -2,13 +2,19 @@
 //! by stage, what failed first and what was slow.
 
 mod analysis;
+mod argv;
+mod bundle;
+mod creates;
 mod decode;
 mod event;
 mod launch;
 mod loader;
 mod names;
+mod record;
 mod render;
+mod report;
 mod select;
+mod store;
 
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
@@ -24,8 +30,10 @@ use event::{Event, Kind};
 
 /// Trace a container runtime's create path with eBPF and report the first failure.
 #[derive(Parser, Debug)]
-#[command(name = "youki-trace", version)]
+#[command(name = "youki-trace", version, args_conflicts_with_subcommands = true)]
 struct Cli {
+    #[command(subcommand)]
+    sub: Option<Sub>,
     /// Print NDJSON events and a final summary object instead of columns.
     #[arg(long)]
     json: bool,
@@ -53,6 +61,53 @@ struct Cli {
     command: Vec<String>,
 }
 
+/// The default directory of failure reports.
+const FAILURES: &str = "/var/log/youki/failures";
+
+#[derive(clap::Subcommand, Debug)]
+enum Sub {
+    /// Flight recorder: follow every youki command on the node and write one NDJSON report
+    /// per failed create; creates that succeed leave nothing. Runs until SIGINT or SIGTERM.
+    Record(RecordArgs),
+    /// Print the newest stored failure report of a container id or `namespace/pod`.
+    Why(WhyArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct RecordArgs {
+    /// Directory of the failure reports.
+    #[arg(long, value_name = "DIR", default_value = FAILURES)]
+    dir: PathBuf,
+    /// Keep at most this many reports (the oldest go first).
+    #[arg(long, value_name = "N", default_value_t = 200)]
+    max_files: usize,
+    /// Keep at most this many bytes of reports (the oldest go first; the newest stays).
+    #[arg(long, value_name = "BYTES", default_value_t = 64 << 20)]
+    max_bytes: u64,
+    /// Syscall events kept per create, the newest (older ones are counted as evicted).
+    #[arg(long, value_name = "N", default_value_t = 2048)]
+    max_events: usize,
+    /// Creates followed at once; beyond it the oldest is given up.
+    #[arg(long, value_name = "N", default_value_t = 32)]
+    max_creates: usize,
+    /// The comm name of the runtime's commands.
+    #[arg(long, value_name = "NAME", default_value = "youki")]
+    comm: String,
+    /// Ring buffer bytes (a power of two), instead of 8 MiB.
+    #[arg(long, value_name = "BYTES", hide = true)]
+    ring_bytes: Option<u32>,
+}
+
+#[derive(clap::Args, Debug)]
+struct WhyArgs {
+    /// A container id, or `namespace/pod` (from the CRI annotations of the bundle).
+    #[arg(value_name = "CONTAINER-ID | NAMESPACE/POD")]
+    query: String,
+    /// Directory of the failure reports.
+    #[arg(long, value_name = "DIR", default_value = FAILURES)]
+    dir: PathBuf,
+}
+
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
 extern "C" fn on_interrupt(_: libc::c_int) {
@@ -76,6 +131,11 @@ fn main() {
 
 fn run() -> Result<i32> {
     let cli = Cli::parse();
+    match &cli.sub {
+        Some(Sub::Record(r)) => return record(r).map(|()| 0),
+        Some(Sub::Why(w)) => return why(w),
+        None => {}
+    }
     if cli.command.is_empty() && cli.pid.is_none() && cli.comm.is_none() {
         bail!(
             "missing command: use `youki-trace [options] -- COMMAND...`, --pid PID or --comm NAME"
@@ -90,7 +150,7 @@ fn run() -> Result<i32> {
     eprintln!(
         "youki-trace: load+attach {attach_ms:.1} ms, {} events, {} dropped",
         events.len(),
-        drops.0
+        drops.ring
     );
     if let Some(id) = &cli.container_id {
         events = select::container(events, id);
@@ -99,8 +159,8 @@ fn run() -> Result<i32> {
     let opts = render::Options {
         failed_only: cli.failed_only,
         root,
-        drops: drops.0,
-        lost_enters: drops.1,
+        drops: drops.ring,
+        lost_enters: drops.enters,
     };
     let shown: Vec<Event> = filter(&events, &cli.syscalls);
     let mut out: Box<dyn Write> = match &cli.output {
@@ -126,6 +186,47 @@ fn run() -> Result<i32> {
     })
 }
 
+fn record(r: &RecordArgs) -> Result<()> {
+    record::run(&record::Options {
+        dir: r.dir.clone(),
+        max_files: r.max_files,
+        max_bytes: r.max_bytes,
+        comm: r.comm.clone(),
+        limits: creates::Limits {
+            calls: r.max_events.max(16),
+            creates: r.max_creates.max(1),
+            ..Default::default()
+        },
+        ring_bytes: r.ring_bytes,
+    })
+}
+
+/// Prints the newest report about the query; status 1 when there is none.
+fn why(w: &WhyArgs) -> Result<i32> {
+    if !w.dir.is_dir() {
+        eprintln!(
+            "youki-trace why: no failure reports: {} does not exist (is `youki-trace record` \
+             running with this --dir?)",
+            w.dir.display()
+        );
+        return Ok(1);
+    }
+    match store::newest(&w.dir, &w.query)? {
+        Some((path, header)) => {
+            print!("{}", report::describe(&header, &path));
+            Ok(0)
+        }
+        None => {
+            eprintln!(
+                "youki-trace why: no failure report for {:?} under {}",
+                w.query,
+                w.dir.display()
+            );
+            Ok(1)
+        }
+    }
+}
+
 fn filter(events: &[Event], syscalls: &[String]) -> Vec<Event> {
     if syscalls.is_empty() {
         return events.to_vec();
@@ -144,7 +245,7 @@ fn filter(events: &[Event], syscalls: &[String]) -> Vec<Event> {
 type Trace = (
     Vec<Event>,
     Option<RootStatus>,
-    (u64, u64),
+    loader::Drops,
     f64,
     loader::Tracer,
 );

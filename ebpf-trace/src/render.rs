@@ -120,6 +120,22 @@ fn what_bare(e: &Event) -> (String, String, String) {
     }
 }
 
+/// The first failure in one line, without pid or time, e.g.
+/// `stage youki:process: execve("/app") = -1 ENOENT` or `stage youki:hooks > false: exit_group(1)`.
+pub fn failure_line(a: &Analysis, root: Option<RootStatus>) -> String {
+    let Some(f) = &a.failure else {
+        return format!(
+            "no failure found in the trace (command {})",
+            root_text(root)
+        );
+    };
+    match (&f.syscall, &f.exit) {
+        (Some(e), _) => format!("stage {}: {}", f.stage, failed_call_text(e)),
+        (None, Some(x)) => format!("stage {}: {}", f.stage, x.how.describe()),
+        (None, None) => format!("stage {}: command {}", f.stage, root_text(root)),
+    }
+}
+
 fn failure_lines(a: &Analysis, opts: &Options) -> Vec<String> {
     let mut out = Vec::new();
     let Some(f) = &a.failure else {

@@ -3,6 +3,7 @@
 # busybox container, healthy and broken, and checks what the report names as the first failure.
 # Needs root, kernel BTF, busybox-static and runc. Skips (exit 0) with a message when not root.
 #   YOUKI=path/to/youki YOUKI_TRACE=path/to/youki-trace bash ebpf-trace/tests/ci.sh
+# The flight recorder's catalogue (tests/recorder.sh) runs last; its cases count here.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -192,6 +193,16 @@ fi
 if command -v setpriv >/dev/null; then
     msg=$(setpriv --reuid=65534 --regid=65534 --clear-groups "$T" -- true 2>&1 || true)
     if grep -q "root privileges missing" <<<"$msg"; then ok "non-root: $msg"; else bad "non-root message: $msg"; fi
+fi
+
+# --- the flight recorder (record, why, its own failure modes): its count line adds here.
+YOUKI="$YOUKI" YOUKI_TRACE="$T" bash "$here/recorder.sh" 2>&1 | tee "$work/recorder.log" || true
+read -r rp rf < <(sed -nE 's/^youki-trace recorder: ([0-9]+) passed, ([0-9]+) failed$/\1 \2/p' "$work/recorder.log") || true
+if [ -n "${rp:-}" ]; then
+    pass=$((pass + rp))
+    fail=$((fail + rf))
+else
+    bad "recorder.sh: no count line"
 fi
 
 echo "youki-trace ci: $pass passed, $fail failed"

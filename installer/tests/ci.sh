@@ -46,12 +46,15 @@ say "helm template (every option switched)"
     --set cleanup.enabled=false --set restart=signal --set containerdConfig=/etc/containerd/config.toml \
     --set 'imagePullSecrets[0].name=regcred' --set runtimeClass.overhead.cpu=10m > "$out/alt.yaml"
 
+say "helm template (the flight recorder on)"
+"$helm" template youki "$repo/charts/youki" --set trace.recorder.enabled=true > "$out/recorder.yaml"
+
 say "kubernetes-validate --strict against $k8s_version"
-"$tools/venv/bin/kubernetes-validate" --strict --quiet -k "$k8s_version" "$out/all.yaml" "$out/alt.yaml" "$out/novap.yaml" \
+"$tools/venv/bin/kubernetes-validate" --strict --quiet -k "$k8s_version" "$out/all.yaml" "$out/alt.yaml" "$out/novap.yaml" "$out/recorder.yaml" \
     || fail "rendered objects do not match the Kubernetes $k8s_version schemas"
 
 say "assertions on the rendered objects"
-"$py" - "$out/all.yaml" "$out/alt.yaml" "$out/novap.yaml" <<'PY'
+"$py" - "$out/all.yaml" "$out/alt.yaml" "$out/novap.yaml" "$out/recorder.yaml" <<'PY'
 import sys, yaml
 
 def load(path):
@@ -122,6 +125,22 @@ mounts = {m["mountPath"]: m for m in apod["containers"][0]["volumeMounts"]}
 check(mounts["/host"].get("readOnly") is True, "a named config: host root read-only")
 rw = sorted(p for p, m in mounts.items() if p.startswith("/host/") and not m.get("readOnly"))
 check(rw == ["/host/etc/containerd", "/host/opt/youki", "/host/run"], f"a named config: only its directory, /opt/youki and /run writable ({rw})")
+check([c["name"] for c in pod["containers"]] == ["installer"], "no flight recorder by default")
+rec_pod = load(sys.argv[4])[("DaemonSet", "youki-installer")]["spec"]["template"]["spec"]
+rec = {c["name"]: c for c in rec_pod["containers"]}["recorder"]
+sc = rec["securityContext"]
+check(sc["privileged"] is False and sc["allowPrivilegeEscalation"] is False, "recorder is not privileged")
+check(sc["capabilities"] == {"drop": ["ALL"], "add": ["BPF", "PERFMON"]}, "recorder has CAP_BPF and CAP_PERFMON only")
+check(sc["readOnlyRootFilesystem"] is True, "recorder's root filesystem is read-only")
+check("hostPID" not in rec_pod, "recorder needs no host pids")
+check(rec["command"] == ["/usr/local/bin/youki-trace"] and rec["args"][0] == "record", "recorder runs youki-trace record")
+check("--dir=/var/log/youki/failures" in rec["args"], "reports go to /var/log/youki/failures")
+rmounts = {m["mountPath"]: m for m in rec["volumeMounts"]}
+check(rmounts["/sys/kernel/tracing"].get("readOnly") is True, "tracefs mounted read-only")
+check(rmounts["/run/containerd"].get("readOnly") is True, "bundles mounted read-only")
+check(not rmounts["/var/log/youki/failures"].get("readOnly"), "report directory writable")
+vols = {v["name"]: v for v in rec_pod["volumes"]}
+check(vols["tracefs"]["hostPath"]["path"] == "/sys/kernel/tracing", "tracefs from the host")
 print(f"ok: {len(objs)} objects checked")
 PY
 
