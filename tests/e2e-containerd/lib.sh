@@ -172,7 +172,7 @@ lib_view_down() {
 # the 64-hex container id), and pids still in any cgroup there.
 lib_cgroup_leftovers() {
     local top=${1#/}
-    find /sys/fs/cgroup/*/"$top" -mindepth 1 -type d -regex '.*[0-9a-f]\{64\}[^/]*' 2>/dev/null
+    find /sys/fs/cgroup/*/"$top" -mindepth 1 -type d -regextype posix-basic -regex '.*[0-9a-f]\{64\}[^/]*' 2>/dev/null
     find /sys/fs/cgroup/*/"$top" -name cgroup.procs -exec cat {} + 2>/dev/null | sort -u | sed 's/^/pid /'
 }
 
