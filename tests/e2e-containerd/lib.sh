@@ -172,7 +172,7 @@ lib_view_down() {
 # the 64-hex container id), and pids still in any cgroup there.
 lib_cgroup_leftovers() {
     local top=${1#/}
-    find /sys/fs/cgroup/*/"$top" -mindepth 1 -type d -regex '.*[0-9a-f]\{64\}[^/]*' 2>/dev/null
+    find /sys/fs/cgroup/*/"$top" -mindepth 1 -type d -regextype posix-basic -regex '.*[0-9a-f]\{64\}[^/]*' 2>/dev/null
     find /sys/fs/cgroup/*/"$top" -name cgroup.procs -exec cat {} + 2>/dev/null | sort -u | sed 's/^/pid /'
 }
 
@@ -295,10 +295,11 @@ JSON
 
 # lib_cri_up WORK YOUKI PAUSE_BIN [ENV=VALUE...]: builds and imports the images, starts
 # containerd with the extra environment (passed on to shims and runtimes). Sets ctd_sock,
-# ctd_pid, ctd_log.
+# ctd_pid, ctd_log and lib_ctd_env (the environment, for lib_cri_restart).
 lib_cri_up() {
     local work=$1 youki=$2 pause=$3
     shift 3
+    lib_ctd_env=("$@")
     ctd_sock=$work/containerd.sock
     ctd_log=$work/containerd.log
     if [[ ${lib_ctd_schema:-2} == 3 ]]; then
@@ -320,11 +321,45 @@ lib_cri_up() {
 }
 lib_pause_fill() { install -m 0755 "$lib_pause_bin" "$1/pause"; }
 
-# Fails, naming each, if anything of the run is left: shims, runtime state, mounts under
-# WORK or containerd's paths, cgroups under CGROUP_TOP, shim sockets, CNI leases or cache.
+# lib_cri_restart WORK: containerd again after it died (a crash test kills it), as lib_cri_up
+# started it: the same config, root, state, socket and environment, its log appended to.
+# Sets ctd_pid.
+lib_cri_restart() {
+    local work=$1
+    if [[ -n ${ctd_pid:-} ]]; then
+        kill -9 "$ctd_pid" 2>/dev/null || true
+        # Quietly: bash would report the job as "Killed".
+        { wait "$ctd_pid"; } 2>/dev/null || true
+    fi
+    echo "--- restarted" >> "$ctd_log"
+    env "${lib_ctd_env[@]}" containerd --config "$work/config.toml" >> "$ctd_log" 2>&1 &
+    ctd_pid=$!
+    lib_containerd_wait "$ctd_sock" "$ctd_log"
+}
+
+# Pids of processes of the run other than containerd (ctd_pid) and this shell: any whose
+# command line names WORK (shims, runtimes and a runtime's init by their --root, --bundle or
+# -address) or whose working directory lies under it (what a shim started in a bundle).
+lib_cri_processes() {
+    local work=$1 p pid
+    for p in /proc/[0-9]*; do
+        pid=${p#/proc/}
+        [[ $pid == "${ctd_pid:-}" || $pid == "$$" || $pid == "$BASHPID" ]] && continue
+        if tr '\0' ' ' 2>/dev/null < "$p/cmdline" | grep -qF -- "$work/" \
+            || [[ $(readlink "$p/cwd" 2>/dev/null) == "$work/"* ]]; then
+            echo "$pid ($(tr '\0' ' ' 2>/dev/null < "$p/cmdline" | cut -c1-120))"
+        fi
+    done
+    return 0
+}
+
+# Fails, naming each, if anything of the run is left: shims, runtime state, processes of
+# the run, mounts under WORK or containerd's paths, cgroups under CGROUP_TOP, shim sockets,
+# CNI leases or cache.
 lib_cri_check_clean() {
     local work=$1 cgroup_top=$2 left=() l
     while read -r l; do left+=("shim pid $l"); done < <(lib_containerd_shims "$ctd_sock")
+    while read -r l; do left+=("process $l"); done < <(lib_cri_processes "$work")
     # A container's state is a directory named by its id (crun 1.28 also keeps .cache and
     # .empty-directory there, for every container, not of one).
     while read -r l; do left+=("runtime state $l"); done < <(find "$work/rt" -mindepth 3 -maxdepth 3 -not -name '.*' 2>/dev/null)

@@ -7,8 +7,11 @@
 # kubelet: the pod cycle and the failure cases against each handler, with youki's spans
 # received and checked. The 2.1 lane adds a user-namespaced pod (hostUsers: false: the
 # pod's own user namespace, an idmapped host volume) on youki and runc, and a spec with
-# ociVersion 1.3.0 (base_runtime_spec) on youki. Each lane ends with a check that nothing
-# is left (shims, runtime state, mounts, cgroups, sockets, CNI leases) and prints
+# ociVersion 1.3.0 (base_runtime_spec) on youki. In each lane, for youki and runc, pods start
+# at once while their shims and then containerd are SIGKILLed; containerd restarts, every pod
+# must go through the CRI and the pod cycle work again with nothing left (cri-e2e crash-kill,
+# crash-recover). Each lane ends with a check that nothing is left (shims, runtime state,
+# processes, mounts, cgroups, sockets, CNI leases) and prints
 # `lane VERSION: N passed, M failed`; the last line is `e2e-containerd: N passed, M failed`
 # over both.
 #
@@ -171,9 +174,70 @@ if [[ $lane == 2.1 ]]; then
     fi
 fi
 
+# Crash recovery (both lanes): pods start at once while their shims and then containerd get
+# SIGKILL; containerd restarts on the same root, state and socket; every pod it lists must
+# stop and go through the CRI, the pod cycle must work again, and nothing may be left.
+# Known failure of runc (1.1.5 in the 1.6 lane, 1.3.6 in 2.1; youki leaves nothing here), in
+# most runs but not all, so a pass does not fail the run:
+#  crash-cgroups: a `runc create` in flight when its shim is SIGKILLed leaves the container's
+#    cgroup directories (empty, in every hierarchy) under the pod's parent, with no state and
+#    no process left to remove them. Once (no create in flight, every pod running) a
+#    container outlived StopPodSandbox and RemovePodSandbox: its runc state, its cgroups
+#    and its process. Reported, then swept (processes killed, state removed).
+# Known failure of containerd itself, the same for every handler (the shim, not the
+# runtime, owns it), seen in most runs but not all:
+#  shim-socket: a SIGKILLed shim cannot unlink its socket in /run/containerd/s, and the
+#    restarted containerd's cleanup of the dead shim often leaves it too (containerd's own
+#    shim code notes that the socket of a killed shim may leak). Reported, then swept.
+crash_known=(shim-socket)
+crash_sockets() {
+    local h=$1 stale=()
+    # Only when no shim runs is every socket there a dead shim's.
+    [[ -z $(lib_containerd_shims "$ctd_sock") ]] || return 0
+    [[ " ${crash_known[*]} " == *" shim-socket "* ]] || return 0
+    mapfile -t stale < <(find /run/containerd/s -mindepth 1 -type s 2>/dev/null)
+    ((${#stale[@]})) || return 0
+    echo "xfail $h: after the crash: ${#stale[@]} socket(s) of the SIGKILLed shims left in /run/containerd/s [shim-socket]"
+    xfailed=$((xfailed + 1))
+    rm -f "${stale[@]}"
+}
+for h in youki runc; do
+    [[ " ${handlers[*]} " == *" $h "* ]] || continue
+    lib_say "handler $h: shims and containerd killed while pods start, containerd restarted"
+    t=$(lib_ms)
+    # The group's stderr also takes bash's notice of the job containerd was ("Killed").
+    {
+        run_client "$h" crash-kill --containerd-pid "$ctd_pid" --pods 5
+        kill -9 "$ctd_pid" || true
+        wait "$ctd_pid" || true
+    } 2>/dev/null
+    lib_cri_restart "$work"
+    echo "containerd restarted after $(lib_since "$t")"
+    xfail=()
+    [[ $h == runc ]] && xfail=(--xfail crash-cgroups)
+    run_client "$h" "${xfail[@]}" crash-recover
+    extra=()
+    [[ $h == youki ]] && extra=(--otlp "$otlp")
+    run_client "$h" "${extra[@]}" cycle
+    crash_sockets "$h"
+    if lib_cri_check_clean "$work" "$cgroup_top"; then
+        echo "ok   $h: after the crash: no shim, runtime state, process, mount, cgroup, shim socket or CNI lease left"
+        passed=$((passed + 1))
+    elif ((${#xfail[@]})); then
+        echo "xfail $h: after the crash: something is left (listed above) [crash-cgroups]"
+        xfailed=$((xfailed + 1))
+        lib_cgroup_remove "$cgroup_top"
+        find "$work/rt/$h" -mindepth 2 -maxdepth 2 -not -name '.*' -exec rm -rf {} + 2>/dev/null || true
+    else
+        echo "FAIL $h: after the crash: something is left (listed above)"
+        failed=$((failed + 1))
+    fi
+    echo "$h crash: $(lib_since "$t")"
+done
+
 lib_say "nothing left behind"
 if lib_cri_check_clean "$work" "$cgroup_top"; then
-    echo "ok   no shim, runtime state, mount, cgroup, shim socket or CNI lease left"
+    echo "ok   no shim, runtime state, process, mount, cgroup, shim socket or CNI lease left"
     passed=$((passed + 1))
 else
     failed=$((failed + 1))

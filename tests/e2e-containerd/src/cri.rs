@@ -13,7 +13,10 @@ use tonic::transport::{Channel, Endpoint, Uri};
 
 /// Longer than any call should take here; a hung daemon fails the test instead of CI.
 const DEADLINE: Duration = Duration::from_secs(60);
+/// How long a containerd's CRI may take to get ready after its socket answers.
+const READY: Duration = Duration::from_secs(20);
 
+#[derive(Clone)]
 pub struct Cri {
     rt: RuntimeServiceClient<Channel>,
     pub handler: String,
@@ -46,7 +49,15 @@ pub async fn connect(socket: &Path, handler: &str) -> Result<Cri> {
         .await
         .with_context(|| format!("connect to containerd at {}", socket.display()))?;
     let mut rt = RuntimeServiceClient::new(channel);
-    let v = call("Version", rt.version(cri::VersionRequest { version: "v1".into() })).await?;
+    // A containerd just started answers before its CRI plugin is ready ("server is not
+    // initialized yet"): that answer is retried for a while.
+    let begun = Instant::now();
+    let v = loop {
+        match call("Version", rt.version(cri::VersionRequest { version: "v1".into() })).await {
+            Err(e) if e.message.contains("not initialized") && begun.elapsed() < READY => tokio::time::sleep(Duration::from_millis(100)).await,
+            r => break r?,
+        }
+    };
     if v.runtime_api_version != "v1" {
         return Err(anyhow!("containerd speaks CRI {:?}, not v1", v.runtime_api_version));
     }
@@ -131,11 +142,21 @@ impl Cri {
         call("RemovePodSandbox", self.rt.remove_pod_sandbox(cri::RemovePodSandboxRequest { pod_sandbox_id: pod.into() })).await.map(drop)
     }
 
+    /// Every sandbox containerd knows, of any state and handler.
+    pub async fn sandboxes(&mut self) -> Result<Vec<cri::PodSandbox>, CallError> {
+        Ok(call("ListPodSandbox", self.rt.list_pod_sandbox(cri::ListPodSandboxRequest::default())).await?.items)
+    }
+
+    /// Every container containerd knows, of any state.
+    pub async fn containers(&mut self) -> Result<Vec<cri::Container>, CallError> {
+        Ok(call("ListContainers", self.rt.list_containers(cri::ListContainersRequest::default())).await?.containers)
+    }
+
     /// Ids of every container and sandbox containerd still knows, of any state.
     pub async fn leftovers(&mut self) -> Result<Vec<String>, CallError> {
-        let c = call("ListContainers", self.rt.list_containers(cri::ListContainersRequest::default())).await?;
-        let p = call("ListPodSandbox", self.rt.list_pod_sandbox(cri::ListPodSandboxRequest::default())).await?;
-        Ok(c.containers.into_iter().map(|c| format!("container {}", c.id)).chain(p.items.into_iter().map(|p| format!("sandbox {}", p.id))).collect())
+        let c = self.containers().await?;
+        let p = self.sandboxes().await?;
+        Ok(c.into_iter().map(|c| format!("container {}", c.id)).chain(p.into_iter().map(|p| format!("sandbox {}", p.id))).collect())
     }
 
     /// Tears a pod down whatever state it is in (the cleanup path of a failed check).

@@ -59,6 +59,10 @@ pub async fn run(env: &mut Env) -> Result<()> {
     }
     std::fs::set_permissions(&rw, std::os::unix::fs::PermissionsExt::from_mode(0o777))?;
     std::fs::write(ro.join("config.txt"), "from-the-host\n")?;
+    // A second cycle on the handler (after the crash scenario) must see only its own writes.
+    for stale in [rw.join("started"), rw.join("exec"), Path::new(&p.log_dir).join("workload.log")] {
+        let _ = std::fs::remove_file(stale);
+    }
     std::fs::create_dir_all(&p.log_dir)?;
 
     let sandbox = pod::sandbox(&p);

@@ -2,13 +2,15 @@
 //! cycle (`cycle`), checks how failures reach the user (`failures`), runs wasm modules in a
 //! pod (`wasm`), runs a user-namespaced pod (`userns`), checks a spec's ociVersion
 //! (`oci-version`), runs one plain pod (`smoke`) or holds one across a change (`hold`,
-//! `release`), and times pod starts (`bench`) on one runtime handler; with `--otlp` it also
+//! `release`), kills the shims and containerd while pods start and cleans up after the
+//! restart (`crash-kill`, `crash-recover`), and times pod starts (`bench`) on one runtime handler; with `--otlp` it also
 //! receives the runtime's spans and checks their tree.
 //! tests/e2e-containerd/run.sh sets up the containerd it talks to. Prints one
 //! `ok   HANDLER: step` line per passed check; the first failure ends the run.
 
 mod bench;
 mod cgroup;
+mod crash;
 mod cri;
 mod cycle;
 mod failures;
@@ -93,6 +95,17 @@ enum Cmd {
         #[arg(long)]
         gone: bool,
     },
+    /// PODS pods started at once; when one runs, SIGKILL to containerd's shims and then to
+    /// containerd (CONTAINERD_PID); the pods are recorded in WORK/crash-HANDLER
+    CrashKill {
+        #[arg(long)]
+        containerd_pid: i32,
+        #[arg(long, default_value_t = 5)]
+        pods: usize,
+    },
+    /// After containerd's restart: the recorded pods are listed, stopped and removed through
+    /// the CRI (a bounded number of retries), and nothing is left under their cgroup parents
+    CrashRecover,
     /// Pod start latency (RunPodSandbox to the container running), as JSON
     Bench {
         #[arg(long, default_value_t = 10)]
@@ -189,6 +202,8 @@ async fn run(cli: Cli) -> Result<usize> {
         Cmd::Hold => held::hold(&mut env).await?,
         Cmd::Release => held::release(&mut env).await?,
         Cmd::Smoke { gone } => smoke::run(&mut env, gone).await?,
+        Cmd::CrashKill { containerd_pid, pods } => crash::kill(&mut env, &cli.socket, containerd_pid, pods).await?,
+        Cmd::CrashRecover => crash::recover(&mut env).await?,
         Cmd::Bench { runs, warmup } => bench::run(&mut env, runs, warmup).await?,
     }
     Ok(env.passed)
