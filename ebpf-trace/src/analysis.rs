@@ -19,11 +19,7 @@ pub enum ExitHow {
     /// exit_group or exit with this status.
     Code(i32),
     /// A signal ended it; `from` is the sender when it was traced.
-    Signal {
-        sig: i32,
-        from: Option<(u32, String)>,
-        inside: Option<i64>,
-    },
+    Signal { sig: i32, from: Option<(u32, String)>, inside: Option<i64> },
     /// It died inside this syscall without a signal we saw (for example a seccomp kill).
     InSyscall(i64),
     /// It ended without exit_group and without a signal we saw.
@@ -182,10 +178,7 @@ fn process_exits(events: &[Event]) -> Vec<ProcExit> {
                 let sent = signal.get(&e.pid).or(signal.get(&e.tid));
                 let inside = (e.aux[1] > 0).then(|| i64::from(e.aux[1]) - 1);
                 // The kernel's own exit status word, when the record carries it.
-                let status = e
-                    .ns()
-                    .map(|n| n.exit_code)
-                    .filter(|_| e.s2.iter().any(|&b| b != 0));
+                let status = e.ns().map(|n| n.exit_code).filter(|_| e.s2.iter().any(|&b| b != 0));
                 let how = if let Some(st) = status {
                     let sig = (st & 0x7f) as i32;
                     if sig == 0 {
@@ -197,21 +190,14 @@ fn process_exits(events: &[Event]) -> Vec<ProcExit> {
                 } else if let Some(c) = code.get(&e.pid) {
                     ExitHow::Code(*c)
                 } else if let Some((sig, from)) = sent {
-                    ExitHow::Signal {
-                        sig: *sig,
-                        from: from.clone(),
-                        inside,
-                    }
+                    ExitHow::Signal { sig: *sig, from: from.clone(), inside }
                 } else if e.aux[1] > 0 {
                     ExitHow::InSyscall(i64::from(e.aux[1]) - 1)
                 } else {
                     ExitHow::Unknown
                 };
                 let stage = stage_of(&e.comm);
-                let origin = origin
-                    .get(&e.pid)
-                    .map(|o| stage_of(o))
-                    .filter(|o| *o != stage);
+                let origin = origin.get(&e.pid).map(|o| stage_of(o)).filter(|o| *o != stage);
                 let mut ancestors = Vec::new();
                 let mut at = e.pid;
                 while let Some(&p) = parent.get(&at) {
@@ -221,14 +207,7 @@ fn process_exits(events: &[Event]) -> Vec<ProcExit> {
                     ancestors.push(p);
                     at = p;
                 }
-                exits.push(ProcExit {
-                    pid: e.pid,
-                    stage,
-                    origin,
-                    ancestors,
-                    ts_ns: e.ts_ns,
-                    how,
-                });
+                exits.push(ProcExit { pid: e.pid, stage, origin, ancestors, ts_ns: e.ts_ns, how });
             }
             _ => {}
         }
@@ -244,13 +223,7 @@ fn fatal_by_default(sig: i32) -> bool {
 /// the one nearest the end, since earlier failures are usually probes that the runtime
 /// handled. When the runtime's error text named an errno (`hint`), the last failure with
 /// that errno wins over later ones (cleanup after an error probes too).
-fn failed_of(
-    events: &[Event],
-    pid: u32,
-    stage: Option<&str>,
-    until: u64,
-    hint: Option<i64>,
-) -> Option<Event> {
+fn failed_of(events: &[Event], pid: u32, stage: Option<&str>, until: u64, hint: Option<i64>) -> Option<Event> {
     let mut candidates = events
         .iter()
         .rev()
@@ -270,10 +243,7 @@ pub fn errno_hint(text: &[u8]) -> Option<i64> {
     let t = String::from_utf8_lossy(text);
     let number_after = |key: &str| -> Option<(usize, i64)> {
         let at = t.rfind(key)?;
-        let digits: String = t[at + key.len()..]
-            .chars()
-            .take_while(char::is_ascii_digit)
-            .collect();
+        let digits: String = t[at + key.len()..].chars().take_while(char::is_ascii_digit).collect();
         digits.parse().ok().map(|n| (at, n))
     };
     match (number_after("os error "), number_after("\"errno\":")) {
@@ -284,12 +254,7 @@ pub fn errno_hint(text: &[u8]) -> Option<i64> {
 }
 
 fn last_failed_before(events: &[Event], until: u64) -> Option<Event> {
-    events
-        .iter()
-        .rev()
-        .filter(|e| e.ts_ns <= until)
-        .find(|e| e.errno().is_some_and(|n| !benign(e, n)))
-        .cloned()
+    events.iter().rev().filter(|e| e.ts_ns <= until).find(|e| e.errno().is_some_and(|n| !benign(e, n))).cloned()
 }
 
 /// The last payload written by `pid` (or by anyone to fd 2 when `pid` is None).
@@ -304,14 +269,9 @@ fn last_output(events: &[Event], pid: Option<u32>, until: u64) -> Option<Vec<u8>
 
 /// Finds the first failure: the first process to end abnormally, and the failed syscall or
 /// signal that explains it. `root` is how the traced command ended, when known.
-pub fn first_failure(
-    events: &[Event],
-    exits: &[ProcExit],
-    root: Option<RootStatus>,
-) -> Option<Failure> {
+pub fn first_failure(events: &[Event], exits: &[ProcExit], root: Option<RootStatus>) -> Option<Failure> {
     let culprit = exits.iter().find(|x| x.how.is_failure()).cloned();
-    let root_failed = matches!(root, Some(RootStatus::Exited(c)) if c != 0)
-        || matches!(root, Some(RootStatus::Signaled(_)));
+    let root_failed = matches!(root, Some(RootStatus::Exited(c)) if c != 0) || matches!(root, Some(RootStatus::Signaled(_)));
     let Some(exit) = culprit else {
         if !root_failed {
             return None;
@@ -319,9 +279,7 @@ pub fn first_failure(
         let until = events.last().map_or(0, |e| e.ts_ns);
         let syscall = last_failed_before(events, until);
         return Some(Failure {
-            stage: syscall
-                .as_ref()
-                .map_or_else(String::new, |e| stage_of(&e.comm)),
+            stage: syscall.as_ref().map_or_else(String::new, |e| stage_of(&e.comm)),
             pid: syscall.as_ref().map_or(0, |e| e.pid),
             syscall,
             exit: None,
@@ -339,21 +297,12 @@ pub fn first_failure(
     let seccomp = matches!(&exit.how, ExitHow::Signal { sig: 31, .. });
     let its_output = last_output(events, Some(exit.pid), exit.ts_ns);
     let stderr = last_output(events, None, u64::MAX);
-    let hint = its_output
-        .as_deref()
-        .and_then(errno_hint)
-        .or_else(|| stderr.as_deref().and_then(errno_hint));
-    let own = if killed_by_other || seccomp {
-        None
-    } else {
-        failed_of(events, exit.pid, Some(&exit.stage), exit.ts_ns, hint)
-    };
+    let hint = its_output.as_deref().and_then(errno_hint).or_else(|| stderr.as_deref().and_then(errno_hint));
+    let own = if killed_by_other || seccomp { None } else { failed_of(events, exit.pid, Some(&exit.stage), exit.ts_ns, hint) };
     // Killed by the runtime that started it, with nothing failed of its own: the runtime
     // gave up because of its own failure (a cgroup write, the state file), so that is the answer.
     let killer = match &exit.how {
-        ExitHow::Signal {
-            from: Some((p, _)), ..
-        } if exit.ancestors.contains(p) && !seccomp => Some(*p),
+        ExitHow::Signal { from: Some((p, _)), .. } if exit.ancestors.contains(p) && !seccomp => Some(*p),
         _ => None,
     };
     let syscall = own.or_else(|| killer.and_then(|k| failed_of(events, k, None, exit.ts_ns, hint)));
@@ -363,14 +312,7 @@ pub fn first_failure(
         (None, None) => exit.stage.clone(),
     };
     let pid = syscall.as_ref().map_or(exit.pid, |e| e.pid);
-    Some(Failure {
-        stage,
-        pid,
-        syscall,
-        last_output: its_output,
-        stderr,
-        exit: Some(exit),
-    })
+    Some(Failure { stage, pid, syscall, last_output: its_output, stderr, exit: Some(exit) })
 }
 
 /// Per-stage time, counts and slowest syscalls, in order of first appearance.
@@ -381,11 +323,7 @@ pub fn stage_summaries(events: &[Event]) -> Vec<StageSummary> {
         let stage = stage(e);
         let s = map.entry(stage.clone()).or_insert_with(|| {
             order.push(stage.clone());
-            StageSummary {
-                stage,
-                first_ns: e.ts_ns,
-                ..Default::default()
-            }
+            StageSummary { stage, first_ns: e.ts_ns, ..Default::default() }
         });
         s.last_ns = s.last_ns.max(e.ts_ns + e.dur_ns);
         if !s.pids.contains(&e.pid) {
@@ -420,14 +358,8 @@ pub fn analyse(events: &[Event], root: Option<RootStatus>) -> Analysis {
 
 /// One-line text of a failed syscall: `name(args) = -1 ENOENT`.
 pub fn failed_call_text(e: &Event) -> String {
-    let errno = e
-        .errno()
-        .map_or_else(|| e.ret.to_string(), |n| format!("-1 {}", errno_name(n)));
-    format!(
-        "{}({}) = {errno}",
-        syscall_name(e.nr),
-        crate::decode::describe(e)
-    )
+    let errno = e.errno().map_or_else(|| e.ret.to_string(), |n| format!("-1 {}", errno_name(n)));
+    format!("{}({}) = {errno}", syscall_name(e.nr), crate::decode::describe(e))
 }
 
 #[cfg(test)]

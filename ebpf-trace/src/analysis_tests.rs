@@ -9,10 +9,7 @@ struct Stream {
 }
 
 fn stream() -> Stream {
-    Stream {
-        events: Vec::new(),
-        now: 1_000,
-    }
+    Stream { events: Vec::new(), now: 1_000 }
 }
 
 impl Stream {
@@ -84,21 +81,14 @@ fn create_until(s: &mut Stream, last: &str) {
 
 fn failed_syscall(f: &Failure) -> (String, String, String) {
     let e = f.syscall.as_ref().expect("a failed syscall");
-    (
-        f.stage.clone(),
-        syscall_name(e.nr),
-        errno_name(e.errno().unwrap_or(0)),
-    )
+    (f.stage.clone(), syscall_name(e.nr), errno_name(e.errno().unwrap_or(0)))
 }
 
 #[test]
 fn clean_create_has_no_failure() {
     let mut s = stream();
     create_until(&mut s, "youki:process");
-    s.exit_group(11, "echo", 0)
-        .gone(11, "echo", 0)
-        .exit_group(10, "youki", 0)
-        .gone(10, "youki", 0);
+    s.exit_group(11, "echo", 0).gone(11, "echo", 0).exit_group(10, "youki", 0).gone(10, "youki", 0);
     let a = analyse(&s.events, Some(RootStatus::Exited(0)));
     assert_eq!(a.failure, None);
     assert_eq!(a.exits.len(), 2);
@@ -116,15 +106,9 @@ fn missing_executable_names_process_stage_and_enoent() {
         .gone(10, "youki", 0);
     let a = analyse(&s.events, Some(RootStatus::Exited(1)));
     let f = a.failure.expect("a failure");
-    assert_eq!(
-        failed_syscall(&f),
-        ("youki:process".into(), "access".into(), "ENOENT".into())
-    );
+    assert_eq!(failed_syscall(&f), ("youki:process".into(), "access".into(), "ENOENT".into()));
     assert_eq!(f.exit.map(|x| (x.pid, x.how)), Some((11, ExitHow::Code(1))));
-    assert_eq!(
-        f.stderr.as_deref(),
-        Some(&b"level=error msg=\"exec: not found\"\n"[..])
-    );
+    assert_eq!(f.stderr.as_deref(), Some(&b"level=error msg=\"exec: not found\"\n"[..]));
 }
 
 #[test]
@@ -138,15 +122,9 @@ fn bad_mount_destination_wins_over_earlier_probes_and_the_cleanup_kill() {
         .exit_group(10, "youki", 1);
     let a = analyse(&s.events, Some(RootStatus::Exited(1)));
     let f = a.failure.expect("a failure");
-    assert_eq!(
-        failed_syscall(&f),
-        ("youki:mounts".into(), "mkdir".into(), "ENOTDIR".into())
-    );
+    assert_eq!(failed_syscall(&f), ("youki:mounts".into(), "mkdir".into(), "ENOTDIR".into()));
     let how = f.exit.map(|x| x.how.describe());
-    assert_eq!(
-        how.as_deref(),
-        Some("killed by SIGKILL from pid 10 (youki)")
-    );
+    assert_eq!(how.as_deref(), Some("killed by SIGKILL from pid 10 (youki)"));
 }
 
 #[test]
@@ -162,14 +140,7 @@ fn init_killed_by_a_hook_reports_the_signal() {
     let f = a.failure.expect("a failure");
     assert_eq!(f.stage, "youki:hooks");
     assert!(f.syscall.is_none());
-    assert_eq!(
-        f.exit.map(|x| x.how),
-        Some(ExitHow::Signal {
-            sig: 9,
-            from: Some((12, "sh".to_string())),
-            inside: Some(60)
-        })
-    );
+    assert_eq!(f.exit.map(|x| x.how), Some(ExitHow::Signal { sig: 9, from: Some((12, "sh".to_string())), inside: Some(60) }));
 }
 
 #[test]
@@ -182,10 +153,7 @@ fn failing_hook_is_named_with_the_stage_that_ran_it() {
     s.push(fork).rename(12, "youki:hooks", "false");
     let mut exec = Event::new(Kind::Exec, 0, 12, "false");
     exec.s0 = b"/bin/false".to_vec();
-    s.push(exec)
-        .call(12, "false", 21, -2, "/etc/ld.so.preload")
-        .exit_group(12, "false", 1)
-        .gone(12, "false", 0);
+    s.push(exec).call(12, "false", 21, -2, "/etc/ld.so.preload").exit_group(12, "false", 1).gone(12, "false", 0);
     let a = analyse(&s.events, Some(RootStatus::Exited(1)));
     let f = a.failure.expect("a failure");
     assert_eq!(f.stage, "youki:hooks > false");
@@ -202,15 +170,10 @@ fn cleanup_kill_by_a_grandparent_still_points_at_the_failed_syscall() {
         fork.aux = [child, parent as i32, 0];
         s.push(fork);
     }
-    s.call(23, "runc:[2:INIT]", 83, -20, "/rootfs/bin/busybox/sub")
-        .signal(20, "runc", 9, 23)
-        .gone(23, "runc:[2:INIT]", 0);
+    s.call(23, "runc:[2:INIT]", 83, -20, "/rootfs/bin/busybox/sub").signal(20, "runc", 9, 23).gone(23, "runc:[2:INIT]", 0);
     let a = analyse(&s.events, Some(RootStatus::Exited(1)));
     let f = a.failure.expect("a failure");
-    assert_eq!(
-        failed_syscall(&f),
-        ("runc:[2:INIT]".into(), "mkdir".into(), "ENOTDIR".into())
-    );
+    assert_eq!(failed_syscall(&f), ("runc:[2:INIT]".into(), "mkdir".into(), "ENOTDIR".into()));
     assert_eq!(f.exit.map(|x| x.ancestors), Some(vec![22, 21, 20]));
 }
 
@@ -225,15 +188,10 @@ fn kernel_exit_status_word_decides_how_a_process_ended() {
         e
     };
     let mut s = stream();
-    s.signal(10, "youki", 9, 11)
-        .push(gone_with(11, 9))
-        .push(gone_with(12, 3 << 8));
+    s.signal(10, "youki", 9, 11).push(gone_with(11, 9)).push(gone_with(12, 3 << 8));
     let exits = process_exits(&s.events);
     let hows: Vec<_> = exits.iter().map(|x| x.how.describe()).collect();
-    assert_eq!(
-        hows,
-        ["killed by SIGKILL from pid 10 (youki)", "exit_group(3)"]
-    );
+    assert_eq!(hows, ["killed by SIGKILL from pid 10 (youki)", "exit_group(3)"]);
     assert_eq!(s.events[1].ns().map(|n| n.pid_ns), Some(4026532180));
 }
 
@@ -244,26 +202,17 @@ fn seccomp_kill_shows_the_dying_syscall() {
     s.gone(11, "youki:process", 39 + 1); // killed inside getpid, no signal seen
     let a = analyse(&s.events, None);
     let f = a.failure.expect("a failure");
-    assert_eq!(
-        f.exit.map(|x| x.how.describe()).as_deref(),
-        Some("died inside getpid")
-    );
+    assert_eq!(f.exit.map(|x| x.how.describe()).as_deref(), Some("died inside getpid"));
 }
 
 #[test]
 fn interrupted_waits_are_not_failures() {
     let mut s = stream();
-    s.call(10, "runc", 202, -110, "")
-        .call(10, "runc", 35, -516, "");
-    s.call(10, "runc", 257, -13, "/etc/secret")
-        .exit_group(10, "runc", 1)
-        .gone(10, "runc", 0);
+    s.call(10, "runc", 202, -110, "").call(10, "runc", 35, -516, "");
+    s.call(10, "runc", 257, -13, "/etc/secret").exit_group(10, "runc", 1).gone(10, "runc", 0);
     let a = analyse(&s.events, Some(RootStatus::Exited(1)));
     let f = a.failure.expect("a failure");
-    assert_eq!(
-        failed_syscall(&f),
-        ("runc".into(), "openat".into(), "EACCES".into())
-    );
+    assert_eq!(failed_syscall(&f), ("runc".into(), "openat".into(), "EACCES".into()));
 }
 
 #[test]
@@ -272,16 +221,7 @@ fn stage_summary_counts_time_and_slowest() {
     create_until(&mut s, "youki:process");
     let st = stage_summaries(&s.events);
     let names: Vec<_> = st.iter().map(|x| x.stage.as_str()).collect();
-    assert_eq!(
-        names,
-        [
-            "youki",
-            "youki:init",
-            "youki:ns",
-            "youki:mounts",
-            "youki:process"
-        ]
-    );
+    assert_eq!(names, ["youki", "youki:init", "youki:ns", "youki:mounts", "youki:process"]);
     let mounts = &st[3];
     assert_eq!((mounts.syscalls, mounts.failed), (2, 1));
     assert_eq!(mounts.counts.get("mount"), Some(&1));
@@ -303,19 +243,12 @@ fn a_kill_by_the_runtime_after_its_own_failure_points_at_that_failure() {
         .call(10, "youki", 257, -2, "/run/youki/c/intel_rdt.json")
         .signal(10, "youki", 9, 11)
         .gone(11, "youki:init", 0)
-        .stderr(
-            10,
-            "youki",
-            "write \"99\": Numerical result out of range (os error 34)\n",
-        )
+        .stderr(10, "youki", "write \"99\": Numerical result out of range (os error 34)\n")
         .exit_group(10, "youki", 1)
         .gone(10, "youki", 0);
     let a = analyse(&s.events, Some(RootStatus::Exited(1)));
     let f = a.failure.expect("a failure");
-    assert_eq!(
-        failed_syscall(&f),
-        ("youki".into(), "write".into(), "ERANGE".into())
-    );
+    assert_eq!(failed_syscall(&f), ("youki".into(), "write".into(), "ERANGE".into()));
 }
 
 #[test]
@@ -323,11 +256,7 @@ fn the_errno_in_the_error_text_wins_over_a_later_cleanup_probe() {
     let mut s = stream();
     s.call(10, "youki", 1, -28, "")
         .call(10, "youki", 257, -2, "/run/youki/c/intel_rdt.json")
-        .stderr(
-            10,
-            "youki",
-            "write state: No space left on device (os error 28)\n",
-        )
+        .stderr(10, "youki", "write state: No space left on device (os error 28)\n")
         .exit_group(10, "youki", 1)
         .gone(10, "youki", 0);
     let a = analyse(&s.events, Some(RootStatus::Exited(1)));

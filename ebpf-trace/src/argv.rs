@@ -2,24 +2,10 @@
 //! id (the last positional argument) and the `--bundle` path. Pure.
 
 /// Global flags of youki that take a value (runc's spelling).
-const GLOBAL_VALUE_FLAGS: &[&str] = &[
-    "--root",
-    "--log",
-    "--log-format",
-    "--log-level",
-    "--rootless",
-    "--criu",
-];
+const GLOBAL_VALUE_FLAGS: &[&str] = &["--root", "--log", "--log-format", "--log-level", "--rootless", "--criu"];
 
 /// Flags of `create` and `run` that take a value.
-const CREATE_VALUE_FLAGS: &[&str] = &[
-    "--bundle",
-    "-b",
-    "--console-socket",
-    "--pid-file",
-    "--preserve-fds",
-    "--pidfd-socket",
-];
+const CREATE_VALUE_FLAGS: &[&str] = &["--bundle", "-b", "--console-socket", "--pid-file", "--preserve-fds", "--pidfd-socket"];
 
 /// What a youki command line says about the container it works on.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -43,11 +29,7 @@ impl Invocation {
 /// block (`whole` false), the last head argument may be cut and is ignored, and the id is
 /// taken from `tail`, the arguments at the end of the block.
 pub fn parse(args: &[String], whole: bool, tail: &[String]) -> Invocation {
-    let usable = if whole {
-        args
-    } else {
-        &args[..args.len().saturating_sub(1)]
-    };
+    let usable = if whole { args } else { &args[..args.len().saturating_sub(1)] };
     let mut inv = Invocation::default();
     let mut positionals: Vec<&str> = Vec::new();
     let mut it = usable.iter().skip(1);
@@ -82,11 +64,7 @@ pub fn parse(args: &[String], whole: bool, tail: &[String]) -> Invocation {
             inv.bundle = Some(rest.to_string()); // -bPATH
         }
     }
-    inv.container_id = if whole {
-        positionals.last().map(|s| s.to_string())
-    } else {
-        tail.last().cloned()
-    };
+    inv.container_id = if whole { positionals.last().map(|s| s.to_string()) } else { tail.last().cloned() };
     inv
 }
 
@@ -113,11 +91,7 @@ mod tests {
 
     #[test]
     fn reads_inline_values_and_the_default_bundle() {
-        let inv = parse(
-            &words("youki --root=/r run --pid-file=/p -d ctr"),
-            true,
-            &[],
-        );
+        let inv = parse(&words("youki --root=/r run --pid-file=/p -d ctr"), true, &[]);
         assert_eq!(inv.subcommand.as_deref(), Some("run"));
         assert_eq!(inv.container_id.as_deref(), Some("ctr"));
         assert_eq!(inv.bundle, None);

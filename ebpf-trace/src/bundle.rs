@@ -47,10 +47,7 @@ mod tests {
             "other": "x",
         }});
         let pod = pod_of(&config).unwrap();
-        assert_eq!(
-            pod,
-            json!({"name": "web-0", "namespace": "shop", "uid": "u-1", "container": "app"})
-        );
+        assert_eq!(pod, json!({"name": "web-0", "namespace": "shop", "uid": "u-1", "container": "app"}));
         assert_eq!(pod_of(&json!({"annotations": {"other": "x"}})), None);
         assert_eq!(pod_of(&json!({})), None);
     }

@@ -26,12 +26,7 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits {
-            calls: 2048,
-            lifecycle: 1024,
-            creates: 32,
-            grace_ns: 100_000_000,
-        }
+        Limits { calls: 2048, lifecycle: 1024, creates: 32, grace_ns: 100_000_000 }
     }
 }
 
@@ -59,9 +54,7 @@ impl FailedCreate {
         if p.is_absolute() {
             return Some(p);
         }
-        self.cwd
-            .as_ref()
-            .map(|c| if b == "." { c.clone() } else { c.join(p) })
+        self.cwd.as_ref().map(|c| if b == "." { c.clone() } else { c.join(p) })
     }
 }
 
@@ -108,11 +101,7 @@ pub struct Creates {
 fn exit_status(e: &Event) -> Option<RootStatus> {
     let st = e.ns()?.exit_code;
     let sig = (st & 0x7f) as i32;
-    Some(if sig != 0 {
-        RootStatus::Signaled(sig)
-    } else {
-        RootStatus::Exited(((st >> 8) & 0xff) as i32)
-    })
+    Some(if sig != 0 { RootStatus::Signaled(sig) } else { RootStatus::Exited(((st >> 8) & 0xff) as i32) })
 }
 
 impl Creates {
@@ -190,12 +179,7 @@ impl Creates {
             return;
         }
         if self.creates.len() >= self.limits.creates {
-            if let Some(oldest) = self
-                .creates
-                .values()
-                .min_by_key(|c| c.started_ns)
-                .map(|c| c.root)
-            {
+            if let Some(oldest) = self.creates.values().min_by_key(|c| c.started_ns).map(|c| c.root) {
                 self.counts.given_up += 1;
                 self.drop_create(oldest);
             }
@@ -255,11 +239,8 @@ impl Creates {
         if c.comms.get(&e.pid) != Some(&e.comm) {
             c.comms.insert(e.pid, e.comm.clone());
         }
-        let (queue, cap) = if e.kind == Kind::Syscall {
-            (&mut c.calls, self.limits.calls)
-        } else {
-            (&mut c.lifecycle, self.limits.lifecycle)
-        };
+        let (queue, cap) =
+            if e.kind == Kind::Syscall { (&mut c.calls, self.limits.calls) } else { (&mut c.lifecycle, self.limits.lifecycle) };
         if queue.len() >= cap {
             queue.pop_front();
             c.evicted += 1;

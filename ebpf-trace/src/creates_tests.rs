@@ -34,12 +34,7 @@ fn gone(ts: u64, pid: u32, comm: &str, status: u32) -> Event {
 }
 
 fn limits() -> Limits {
-    Limits {
-        calls: 3,
-        lifecycle: 16,
-        creates: 2,
-        grace_ns: 100,
-    }
+    Limits { calls: 3, lifecycle: 16, creates: 2, grace_ns: 100 }
 }
 
 #[test]
@@ -115,12 +110,7 @@ fn the_window_keeps_the_newest_calls_and_counts_the_rest() {
     c.feed(gone(9, 10, "youki", 1 << 8));
     let f = c.finish(1_000).remove(0);
     assert_eq!(f.evicted, 2);
-    let calls: Vec<u64> = f
-        .events
-        .iter()
-        .filter(|e| e.kind == Kind::Syscall)
-        .map(|e| e.ts_ns)
-        .collect();
+    let calls: Vec<u64> = f.events.iter().filter(|e| e.kind == Kind::Syscall).map(|e| e.ts_ns).collect();
     assert_eq!(calls, [4, 5, 6]);
     assert_eq!(f.bundle(), None, "relative bundle without a known cwd");
 }

@@ -178,16 +178,11 @@ fn le_u32(b: &[u8], off: usize) -> u32 {
 /// Readable arguments of a syscall event, without the syscall name.
 pub fn describe(e: &Event) -> String {
     if e.kind == Kind::Syscall && e.aux[2] == -1 {
-        return "<arguments not seen: refused before it ran, by seccomp, or its entry was lost>"
-            .to_string();
+        return "<arguments not seen: refused before it ran, by seccomp, or its entry was lost>".to_string();
     }
     let a = &e.args;
     // For writev and sendmsg only the first buffer is captured; the total is the result.
-    let total = if matches!(e.nr, 20 | 46) {
-        u64::MAX
-    } else {
-        a[2]
-    };
+    let total = if matches!(e.nr, 20 | 46) { u64::MAX } else { a[2] };
     let payload = || {
         let shown = &e.payload()[..e.payload().len().min(PAYLOAD_SHOWN)];
         let p = quote_bytes(shown);
@@ -201,12 +196,7 @@ pub fn describe(e: &Event) -> String {
         0 | 45 => format!("{}, {}, {}", a[0] as i32, payload(), a[2]),
         1 | 44 => format!("{}, {}, {}", a[0] as i32, payload(), a[2]),
         20 => format!("{}, [{}, ...], {}", a[0] as i32, payload(), a[2]),
-        46 => format!(
-            "{}, {{iov: [{}, ...]}}, {:#x}",
-            a[0] as i32,
-            payload(),
-            a[2]
-        ),
+        46 => format!("{}, {{iov: [{}, ...]}}, {:#x}", a[0] as i32, payload(), a[2]),
         2 => format!("{}, {}", q(&e.s0_text()), open_flags(a[1])),
         257 => format!("{}, {}, {}", dirfd(a[0]), q(&e.s0_text()), open_flags(a[2])),
         437 => format!("{}, {}", dirfd(a[0]), q(&e.s0_text())),
@@ -222,49 +212,19 @@ pub fn describe(e: &Event) -> String {
         }
         88 | 155 => format!("{}, {}", q(&e.s0_text()), q(&e.s1_text())),
         266 => format!("{}, {}", q(&e.s0_text()), q(&e.s1_text())),
-        165 => format!(
-            "{}, {}, {}, {}",
-            q(&e.s0_text()),
-            q(&e.s1_text()),
-            q(&e.s2_text()),
-            mount_flags(a[3])
-        ),
-        56 => format!(
-            "{}, exit_signal={}, child_stack={:#x}",
-            clone_flags(a[0] & !0xff),
-            a[0] & 0xff,
-            a[1]
-        ),
+        165 => format!("{}, {}, {}, {}", q(&e.s0_text()), q(&e.s1_text()), q(&e.s2_text()), mount_flags(a[3])),
+        56 => format!("{}, exit_signal={}, child_stack={:#x}", clone_flags(a[0] & !0xff), a[0] & 0xff, a[1]),
         435 => {
             let f = le_u64(&e.s2, 0);
-            format!(
-                "{{flags={}, exit_signal={}}}",
-                clone_flags(f),
-                le_u64(&e.s2, 32)
-            )
+            format!("{{flags={}, exit_signal={}}}", clone_flags(f), le_u64(&e.s2, 32))
         }
         272 => clone_flags(a[0]),
         308 => format!("{}, {}", a[0] as i32, clone_flags(a[1])),
         428 | 433 | 442 => format!("{}, {}, {:#x}", dirfd(a[0]), q(&e.s0_text()), a[2]),
-        429 => format!(
-            "{}, {}, {}, {}, {:#x}",
-            dirfd(a[0]),
-            q(&e.s0_text()),
-            dirfd(a[2]),
-            q(&e.s1_text()),
-            a[4]
-        ),
+        429 => format!("{}, {}, {}, {}, {:#x}", dirfd(a[0]), q(&e.s0_text()), dirfd(a[2]), q(&e.s1_text()), a[4]),
         431 => {
-            let cmd = usize::try_from(a[1])
-                .ok()
-                .and_then(|i| FSCONFIG_CMDS.get(i))
-                .map_or_else(|| a[1].to_string(), |s| (*s).to_string());
-            format!(
-                "{}, {cmd}, {}, {}",
-                a[0] as i32,
-                q(&e.s2_text()),
-                q(&e.s0_text())
-            )
+            let cmd = usize::try_from(a[1]).ok().and_then(|i| FSCONFIG_CMDS.get(i)).map_or_else(|| a[1].to_string(), |s| (*s).to_string());
+            format!("{}, {cmd}, {}, {}", a[0] as i32, q(&e.s2_text()), q(&e.s0_text()))
         }
         432 => format!("{}, {:#x}, {:#x}", a[0] as i32, a[1], a[2]),
         126 => format!(
@@ -280,22 +240,9 @@ pub fn describe(e: &Event) -> String {
         157 => format!("{}, {:#x}", a[0], a[1]),
         317 => format!("{}, {:#x}", a[0], a[1]),
         170 | 171 => quote_bytes(e.payload()),
-        62 => format!(
-            "{}, {}",
-            a[0] as i32,
-            crate::names::signal_name(a[1] as i32)
-        ),
-        200 => format!(
-            "{}, {}",
-            a[0] as i32,
-            crate::names::signal_name(a[1] as i32)
-        ),
-        234 => format!(
-            "{}, {}, {}",
-            a[0] as i32,
-            a[1] as i32,
-            crate::names::signal_name(a[2] as i32)
-        ),
+        62 => format!("{}, {}", a[0] as i32, crate::names::signal_name(a[1] as i32)),
+        200 => format!("{}, {}", a[0] as i32, crate::names::signal_name(a[1] as i32)),
+        234 => format!("{}, {}, {}", a[0] as i32, a[1] as i32, crate::names::signal_name(a[2] as i32)),
         60 | 231 => (a[0] as i32).to_string(),
         3 => (a[0] as i32).to_string(),
         _ => String::new(),
@@ -320,10 +267,7 @@ mod tests {
         e.s2 = vec![0; 48];
         e.s2[..8].copy_from_slice(&(0x20000u64 | 0x20000000 | 0x4000000).to_le_bytes());
         e.s2[32..40].copy_from_slice(&17u64.to_le_bytes());
-        assert_eq!(
-            describe(&e),
-            "{flags=CLONE_NEWNS|CLONE_NEWUTS|CLONE_NEWPID, exit_signal=17}"
-        );
+        assert_eq!(describe(&e), "{flags=CLONE_NEWNS|CLONE_NEWUTS|CLONE_NEWPID, exit_signal=17}");
     }
 
     #[test]
@@ -332,14 +276,8 @@ mod tests {
         e.s0 = b"/src".to_vec();
         e.s1 = b"/rootfs/data".to_vec();
         e.s2 = b"none\0".to_vec();
-        assert_eq!(
-            describe(&e),
-            r#""/src", "/rootfs/data", "none", MS_BIND|MS_REC"#
-        );
-        assert_eq!(
-            open_flags(0x80000 | 0x10000),
-            "O_RDONLY|O_DIRECTORY|O_CLOEXEC"
-        );
+        assert_eq!(describe(&e), r#""/src", "/rootfs/data", "none", MS_BIND|MS_REC"#);
+        assert_eq!(open_flags(0x80000 | 0x10000), "O_RDONLY|O_DIRECTORY|O_CLOEXEC");
         assert_eq!(clone_flags(0x400000000), "0x400000000");
     }
 
@@ -368,10 +306,7 @@ mod tests {
 
     #[test]
     fn decodes_setns_and_prctl() {
-        assert_eq!(
-            describe(&call(308, [5, 0x40000000, 0, 0, 0, 0])),
-            "5, CLONE_NEWNET"
-        );
+        assert_eq!(describe(&call(308, [5, 0x40000000, 0, 0, 0, 0])), "5, CLONE_NEWNET");
         let mut p = call(157, [15, 0, 0, 0, 0, 0]);
         p.s0 = b"youki:init".to_vec();
         assert_eq!(describe(&p), r#"PR_SET_NAME, "youki:init""#);

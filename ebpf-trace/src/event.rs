@@ -115,10 +115,7 @@ impl Event {
         let n = usize::try_from(self.aux[1]).unwrap_or(0).min(self.s1.len());
         let cut = i64::from(self.aux[2]) > n as i64;
         let block = self.s1[..n].strip_suffix(&[0]).unwrap_or(&self.s1[..n]);
-        let args = block
-            .split(|&b| b == 0)
-            .map(|a| String::from_utf8_lossy(a).into_owned())
-            .collect();
+        let args = block.split(|&b| b == 0).map(|a| String::from_utf8_lossy(a).into_owned()).collect();
         (cut, if n == 0 { Vec::new() } else { args })
     }
 
@@ -140,11 +137,7 @@ impl Event {
     /// The argv slots captured for execve.
     pub fn argv(&self) -> Vec<String> {
         let count = usize::try_from(self.aux[1]).unwrap_or(0);
-        self.s1
-            .chunks(ARGV_SLOT)
-            .take(count)
-            .map(|c| String::from_utf8_lossy(until_nul(c)).into_owned())
-            .collect()
+        self.s1.chunks(ARGV_SLOT).take(count).map(|c| String::from_utf8_lossy(until_nul(c)).into_owned()).collect()
     }
 }
 
@@ -191,10 +184,7 @@ fn split_args(block: &[u8]) -> Vec<String> {
         return Vec::new();
     }
     let block = block.strip_suffix(&[0]).unwrap_or(block);
-    block
-        .split(|&b| b == 0)
-        .map(|a| String::from_utf8_lossy(a).into_owned())
-        .collect()
+    block.split(|&b| b == 0).map(|a| String::from_utf8_lossy(a).into_owned()).collect()
 }
 
 fn until_nul(b: &[u8]) -> &[u8] {
@@ -235,22 +225,10 @@ pub fn parse(b: &[u8]) -> Result<Event, EventError> {
     let s0 = &b[120..120 + STR_LEN];
     let s1 = &b[248..248 + STR_LEN];
     let s2 = &b[376..376 + SHORT_LEN];
-    let aux = [
-        u32_at(b, 92) as i32,
-        u32_at(b, 96) as i32,
-        u32_at(b, 100) as i32,
-    ];
-    let s0 = if kind == Kind::Syscall && is_payload(u64_at(b, 16) as i64) {
-        s0.to_vec()
-    } else {
-        until_nul(s0).to_vec()
-    };
+    let aux = [u32_at(b, 92) as i32, u32_at(b, 96) as i32, u32_at(b, 100) as i32];
+    let s0 = if kind == Kind::Syscall && is_payload(u64_at(b, 16) as i64) { s0.to_vec() } else { until_nul(s0).to_vec() };
     // execve keeps fixed-width argv slots in s1, exec the raw tail of the argument block.
-    let s1 = if aux[1] > 0 && matches!(kind, Kind::Syscall | Kind::Exec) {
-        s1.to_vec()
-    } else {
-        until_nul(s1).to_vec()
-    };
+    let s1 = if aux[1] > 0 && matches!(kind, Kind::Syscall | Kind::Exec) { s1.to_vec() } else { until_nul(s1).to_vec() };
     let big = b.len() >= EVENT_SIZE + BIG_LEN;
     let head = if kind == Kind::Exec && big {
         let n = usize::try_from(args[0]).unwrap_or(0).min(BIG_LEN);
@@ -341,10 +319,7 @@ mod tests {
         assert_eq!(e.kind, Kind::Exec);
         let (cut, args) = e.exec_args();
         assert!(!cut);
-        assert_eq!(
-            args,
-            ["youki", "--root", "/r", "create", "--bundle", "/b", "ctr-1"]
-        );
+        assert_eq!(args, ["youki", "--root", "/r", "create", "--bundle", "/b", "ctr-1"]);
         // a block longer than the head: the head is cut, the tail still ends with the id
         let mut e2 = e.clone();
         e2.aux[2] = 5000;

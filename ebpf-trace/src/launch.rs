@@ -33,10 +33,7 @@ pub fn spawn_held(argv: &[String]) -> Result<Held, LaunchError> {
     if argv.is_empty() {
         return Err(LaunchError::Empty);
     }
-    let cargs = argv
-        .iter()
-        .map(|a| CString::new(a.as_str()))
-        .collect::<Result<Vec<_>, _>>()?;
+    let cargs = argv.iter().map(|a| CString::new(a.as_str())).collect::<Result<Vec<_>, _>>()?;
     let mut ptrs: Vec<*const libc::c_char> = cargs.iter().map(|c| c.as_ptr()).collect();
     ptrs.push(std::ptr::null());
     let mut fds = [0i32; 2];
@@ -73,10 +70,7 @@ pub fn spawn_held(argv: &[String]) -> Result<Held, LaunchError> {
         }
     }
     drop(rd);
-    Ok(Held {
-        pid: pid as u32,
-        gate: Some(wr),
-    })
+    Ok(Held { pid: pid as u32, gate: Some(wr) })
 }
 
 impl Held {

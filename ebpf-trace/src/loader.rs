@@ -86,12 +86,7 @@ pub fn preflight() -> Result<(), SetupError> {
         mount_tracefs()?;
     }
     for (_, cat, name) in PROGRAMS {
-        if !Path::new(TRACEFS)
-            .join("events")
-            .join(cat)
-            .join(name)
-            .exists()
-        {
+        if !Path::new(TRACEFS).join("events").join(cat).join(name).exists() {
             return Err(SetupError::NoTracepoint(cat, name));
         }
     }
@@ -116,15 +111,7 @@ fn caps_suffice(eff: u64) -> bool {
 fn mount_tracefs() -> Result<(), SetupError> {
     let target = c"/sys/kernel/tracing";
     // SAFETY: all pointers are valid NUL-terminated strings; data is null.
-    let rc = unsafe {
-        libc::mount(
-            c"nodev".as_ptr(),
-            target.as_ptr(),
-            c"tracefs".as_ptr(),
-            0,
-            std::ptr::null(),
-        )
-    };
+    let rc = unsafe { libc::mount(c"nodev".as_ptr(), target.as_ptr(), c"tracefs".as_ptr(), 0, std::ptr::null()) };
     if rc != 0 {
         return Err(SetupError::Tracefs(std::io::Error::last_os_error()));
     }
@@ -183,11 +170,7 @@ impl Tracer {
     }
 
     /// As `attach`, with a ring buffer of `ring_bytes` instead of the object's 8 MiB.
-    pub fn attach_with(
-        root: Option<u32>,
-        comm: Option<&str>,
-        ring_bytes: Option<u32>,
-    ) -> Result<Self, SetupError> {
+    pub fn attach_with(root: Option<u32>, comm: Option<&str>, ring_bytes: Option<u32>) -> Result<Self, SetupError> {
         let mut loader = EbpfLoader::new();
         if let Some(n) = ring_bytes {
             if n < 4096 || !n.is_power_of_two() {
@@ -198,31 +181,20 @@ impl Tracer {
         let mut ebpf = loader.load(OBJECT).map_err(SetupError::Load)?;
         if let Some(root) = root {
             let map = ebpf.map_mut("traced").ok_or(SetupError::NoMap("traced"))?;
-            let mut traced: HashMap<_, u32, u8> =
-                HashMap::try_from(map).map_err(|e| SetupError::Map("traced", e))?;
-            traced
-                .insert(root, 1, 0)
-                .map_err(|e| SetupError::Map("traced", e))?;
+            let mut traced: HashMap<_, u32, u8> = HashMap::try_from(map).map_err(|e| SetupError::Map("traced", e))?;
+            traced.insert(root, 1, 0).map_err(|e| SetupError::Map("traced", e))?;
         }
         if let Some(comm) = comm {
             let map = ebpf.map_mut("follow").ok_or(SetupError::NoMap("follow"))?;
-            let mut follow: Array<_, [u8; 16]> =
-                Array::try_from(map).map_err(|e| SetupError::Map("follow", e))?;
-            follow
-                .set(0, comm_key(comm)?, 0)
-                .map_err(|e| SetupError::Map("follow", e))?;
+            let mut follow: Array<_, [u8; 16]> = Array::try_from(map).map_err(|e| SetupError::Map("follow", e))?;
+            follow.set(0, comm_key(comm)?, 0).map_err(|e| SetupError::Map("follow", e))?;
         }
         let mut links = Vec::new();
         for (prog, cat, name) in PROGRAMS {
-            let p: &mut TracePoint = ebpf
-                .program_mut(prog)
-                .ok_or(SetupError::NoProgram(prog))?
-                .try_into()
-                .map_err(|e| SetupError::Program(prog, e))?;
+            let p: &mut TracePoint =
+                ebpf.program_mut(prog).ok_or(SetupError::NoProgram(prog))?.try_into().map_err(|e| SetupError::Program(prog, e))?;
             p.load().map_err(|e| SetupError::Program(prog, e))?;
-            let id = p
-                .attach(cat, name)
-                .map_err(|e| SetupError::Program(prog, e))?;
+            let id = p.attach(cat, name).map_err(|e| SetupError::Program(prog, e))?;
             links.push(p.take_link(id).map_err(|e| SetupError::Program(prog, e))?);
         }
         let map = ebpf.take_map("events").ok_or(SetupError::NoMap("events"))?;
@@ -243,11 +215,7 @@ impl Tracer {
 
     /// Waits up to `timeout` for data, then decodes every record available.
     pub fn poll(&mut self, timeout: Duration, out: &mut Vec<Event>) -> Result<usize, SetupError> {
-        let mut pfd = libc::pollfd {
-            fd: self.ring.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        };
+        let mut pfd = libc::pollfd { fd: self.ring.as_raw_fd(), events: libc::POLLIN, revents: 0 };
         let ms = i32::try_from(timeout.as_millis()).unwrap_or(i32::MAX);
         // SAFETY: pfd is a valid pollfd for the duration of the call.
         let rc = unsafe { libc::poll(&mut pfd, 1, ms) };
@@ -273,21 +241,13 @@ impl Tracer {
         let map = self.ebpf.map("drops").ok_or(SetupError::NoMap("drops"))?;
         let arr: Array<_, u64> = Array::try_from(map).map_err(|e| SetupError::Map("drops", e))?;
         let get = |i| arr.get(&i, 0).map_err(|e| SetupError::Map("drops", e));
-        Ok(Drops {
-            ring: get(0)?,
-            enters: get(1)?,
-            untraced: get(2)?,
-        })
+        Ok(Drops { ring: get(0)?, enters: get(1)?, untraced: get(2)? })
     }
 
     /// Stops following `pids` (the kernel side keeps following children forked before).
     pub fn untrace(&mut self, pids: &[u32]) -> Result<(), SetupError> {
-        let map = self
-            .ebpf
-            .map_mut("traced")
-            .ok_or(SetupError::NoMap("traced"))?;
-        let mut traced: HashMap<_, u32, u8> =
-            HashMap::try_from(map).map_err(|e| SetupError::Map("traced", e))?;
+        let map = self.ebpf.map_mut("traced").ok_or(SetupError::NoMap("traced"))?;
+        let mut traced: HashMap<_, u32, u8> = HashMap::try_from(map).map_err(|e| SetupError::Map("traced", e))?;
         for pid in pids {
             // A pid that already exited is gone from the map: nothing to do.
             let _ = traced.remove(pid);

@@ -137,38 +137,20 @@ fn run() -> Result<i32> {
         None => {}
     }
     if cli.command.is_empty() && cli.pid.is_none() && cli.comm.is_none() {
-        bail!(
-            "missing command: use `youki-trace [options] -- COMMAND...`, --pid PID or --comm NAME"
-        );
+        bail!("missing command: use `youki-trace [options] -- COMMAND...`, --pid PID or --comm NAME");
     }
     loader::preflight()?;
-    let (mut events, root, drops, attach_ms, tracer) = if cli.pid.is_some() || cli.comm.is_some() {
-        follow(cli.pid, cli.comm.as_deref())?
-    } else {
-        launch(&cli.command)?
-    };
-    eprintln!(
-        "youki-trace: load+attach {attach_ms:.1} ms, {} events, {} dropped",
-        events.len(),
-        drops.ring
-    );
+    let (mut events, root, drops, attach_ms, tracer) =
+        if cli.pid.is_some() || cli.comm.is_some() { follow(cli.pid, cli.comm.as_deref())? } else { launch(&cli.command)? };
+    eprintln!("youki-trace: load+attach {attach_ms:.1} ms, {} events, {} dropped", events.len(), drops.ring);
     if let Some(id) = &cli.container_id {
         events = select::container(events, id);
     }
     let analysis = analysis::analyse(&events, root);
-    let opts = render::Options {
-        failed_only: cli.failed_only,
-        root,
-        drops: drops.ring,
-        lost_enters: drops.enters,
-    };
+    let opts = render::Options { failed_only: cli.failed_only, root, drops: drops.ring, lost_enters: drops.enters };
     let shown: Vec<Event> = filter(&events, &cli.syscalls);
     let mut out: Box<dyn Write> = match &cli.output {
-        Some(p) => {
-            Box::new(BufWriter::new(File::create(p).with_context(|| {
-                format!("create output file {}", p.display())
-            })?))
-        }
+        Some(p) => Box::new(BufWriter::new(File::create(p).with_context(|| format!("create output file {}", p.display()))?)),
         None => Box::new(BufWriter::new(io::stdout().lock())),
     };
     if cli.json {
@@ -192,11 +174,7 @@ fn record(r: &RecordArgs) -> Result<()> {
         max_files: r.max_files,
         max_bytes: r.max_bytes,
         comm: r.comm.clone(),
-        limits: creates::Limits {
-            calls: r.max_events.max(16),
-            creates: r.max_creates.max(1),
-            ..Default::default()
-        },
+        limits: creates::Limits { calls: r.max_events.max(16), creates: r.max_creates.max(1), ..Default::default() },
         ring_bytes: r.ring_bytes,
     })
 }
@@ -217,11 +195,7 @@ fn why(w: &WhyArgs) -> Result<i32> {
             Ok(0)
         }
         None => {
-            eprintln!(
-                "youki-trace why: no failure report for {:?} under {}",
-                w.query,
-                w.dir.display()
-            );
+            eprintln!("youki-trace why: no failure report for {:?} under {}", w.query, w.dir.display());
             Ok(1)
         }
     }
@@ -231,24 +205,11 @@ fn filter(events: &[Event], syscalls: &[String]) -> Vec<Event> {
     if syscalls.is_empty() {
         return events.to_vec();
     }
-    let nrs: Vec<i64> = syscalls
-        .iter()
-        .filter_map(|s| names::syscall_number(s))
-        .collect();
-    events
-        .iter()
-        .filter(|e| !matches!(e.kind, Kind::Syscall | Kind::NoReturn) || nrs.contains(&e.nr))
-        .cloned()
-        .collect()
+    let nrs: Vec<i64> = syscalls.iter().filter_map(|s| names::syscall_number(s)).collect();
+    events.iter().filter(|e| !matches!(e.kind, Kind::Syscall | Kind::NoReturn) || nrs.contains(&e.nr)).cloned().collect()
 }
 
-type Trace = (
-    Vec<Event>,
-    Option<RootStatus>,
-    loader::Drops,
-    f64,
-    loader::Tracer,
-);
+type Trace = (Vec<Event>, Option<RootStatus>, loader::Drops, f64, loader::Tracer);
 
 fn launch(command: &[String]) -> Result<Trace> {
     let mut held = launch::spawn_held(command)?;
@@ -260,11 +221,7 @@ fn launch(command: &[String]) -> Result<Trace> {
     let mut events = Vec::new();
     let mut ended: Option<(RootStatus, Instant)> = None;
     loop {
-        let wait = if ended.is_some() {
-            QUIET
-        } else {
-            Duration::from_millis(20)
-        };
+        let wait = if ended.is_some() { QUIET } else { Duration::from_millis(20) };
         let n = tracer.poll(wait, &mut events)?;
         match ended {
             None => ended = held.try_wait()?.map(|st| (st, Instant::now())),
@@ -287,14 +244,8 @@ fn follow(pid: Option<u32>, comm: Option<&str>) -> Result<Trace> {
     }
     // SAFETY: the handler only stores to an atomic.
     unsafe {
-        libc::signal(
-            libc::SIGINT,
-            on_interrupt as *const () as libc::sighandler_t,
-        );
-        libc::signal(
-            libc::SIGTERM,
-            on_interrupt as *const () as libc::sighandler_t,
-        );
+        libc::signal(libc::SIGINT, on_interrupt as *const () as libc::sighandler_t);
+        libc::signal(libc::SIGTERM, on_interrupt as *const () as libc::sighandler_t);
     }
     let started = Instant::now();
     let mut tracer = loader::Tracer::attach(pid, comm).context("attach the tracer")?;

@@ -107,10 +107,7 @@ pub fn syscall_name(nr: i64) -> String {
 
 /// The number of syscall `name`, if it is known.
 pub fn syscall_number(name: &str) -> Option<i64> {
-    SYSCALLS
-        .iter()
-        .position(|n| *n == name)
-        .and_then(|i| i64::try_from(i).ok())
+    SYSCALLS.iter().position(|n| *n == name).and_then(|i| i64::try_from(i).ok())
 }
 
 /// The symbolic name of errno `e` (positive), or `E<e>` when unknown.
@@ -124,11 +121,7 @@ pub fn errno_name(e: i64) -> String {
         516 => return "ERESTART_RESTARTBLOCK".to_string(),
         _ => {}
     }
-    usize::try_from(e)
-        .ok()
-        .and_then(|i| ERRNOS.get(i))
-        .filter(|n| !n.is_empty())
-        .map_or_else(|| format!("E{e}"), |n| (*n).to_string())
+    usize::try_from(e).ok().and_then(|i| ERRNOS.get(i)).filter(|n| !n.is_empty()).map_or_else(|| format!("E{e}"), |n| (*n).to_string())
 }
 
 /// The name of signal `sig`.

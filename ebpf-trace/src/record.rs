@@ -36,19 +36,14 @@ extern "C" fn on_stop(_: libc::c_int) {
 
 /// The kernel's monotonic clock, which the events' timestamps use.
 fn monotonic_ns() -> u64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
     // SAFETY: ts is a valid out pointer.
     unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
     (ts.tv_sec as u64) * 1_000_000_000 + ts.tv_nsec as u64
 }
 
 fn unix_ms() -> u128 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis())
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis())
 }
 
 /// Drops counted by the kernel side since the recorder started, sampled per create.
@@ -66,8 +61,7 @@ pub fn run(opts: &Options) -> Result<()> {
         libc::signal(libc::SIGINT, on_stop as *const () as libc::sighandler_t);
         libc::signal(libc::SIGTERM, on_stop as *const () as libc::sighandler_t);
     }
-    let mut tracer = Tracer::attach_with(None, Some(&opts.comm), opts.ring_bytes)
-        .context("attach the tracer")?;
+    let mut tracer = Tracer::attach_with(None, Some(&opts.comm), opts.ring_bytes).context("attach the tracer")?;
     eprintln!(
         "youki-trace record: following `{}` commands; failure reports go to {} (at most {} \
          files, {} bytes); stop with SIGINT or SIGTERM",
@@ -77,10 +71,7 @@ pub fn run(opts: &Options) -> Result<()> {
         store.max_bytes
     );
     let mut creates = Creates::new(&opts.comm, opts.limits);
-    let mut watch = DropWatch {
-        last_warned: Drops::default(),
-        at_start: Default::default(),
-    };
+    let mut watch = DropWatch { last_warned: Drops::default(), at_start: Default::default() };
     let mut batch: Vec<Event> = Vec::new();
     let mut checked = Instant::now();
     let mut written = 0u64;
@@ -124,12 +115,7 @@ pub fn run(opts: &Options) -> Result<()> {
 }
 
 /// Feeds one batch of events and lets go of the processes no create needs.
-fn step(
-    tracer: &mut Tracer,
-    creates: &mut Creates,
-    batch: &mut Vec<Event>,
-    watch: &mut DropWatch,
-) -> Result<()> {
+fn step(tracer: &mut Tracer, creates: &mut Creates, batch: &mut Vec<Event>, watch: &mut DropWatch) -> Result<()> {
     for e in batch.drain(..) {
         let new_root = e.kind == Kind::Exec && !creates.is_root(e.pid);
         let pid = e.pid;
@@ -168,12 +154,7 @@ fn warn_drops(tracer: &Tracer, watch: &mut DropWatch) -> Result<()> {
 fn write_report(store: &Store, f: &FailedCreate, drops: Drops) -> Result<String> {
     let bundle = f.bundle();
     let pod = bundle.as_deref().and_then(bundle::pod);
-    let ctx = Context {
-        unix_ms: unix_ms(),
-        drops,
-        bundle,
-        pod,
-    };
+    let ctx = Context { unix_ms: unix_ms(), drops, bundle, pod };
     let report = report::build(f, &ctx);
     let id = f.invocation.container_id.as_deref().unwrap_or("unknown");
     let (path, removed) = store.write(ctx.unix_ms, f.root, id, &report.lines)?;
@@ -181,8 +162,5 @@ fn write_report(store: &Store, f: &FailedCreate, drops: Drops) -> Result<String>
         eprintln!("youki-trace record: rotated out {}", r.display());
     }
     let first = report.first_failure;
-    Ok(format!(
-        "create of {id} failed: {first}; report {}",
-        path.display()
-    ))
+    Ok(format!("create of {id} failed: {first}; report {}", path.display()))
 }

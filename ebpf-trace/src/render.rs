@@ -59,29 +59,17 @@ fn what_bare(e: &Event) -> (String, String, String) {
             (syscall_name(e.nr), result, describe(e))
         }
         Kind::NoReturn => (syscall_name(e.nr), "?".into(), describe(e)),
-        Kind::Fork => (
-            "<fork>".into(),
-            e.aux[0].to_string(),
-            format!("child {}", e.aux[0]),
-        ),
+        Kind::Fork => ("<fork>".into(), e.aux[0].to_string(), format!("child {}", e.aux[0])),
         Kind::Exec => {
             let (cut, args) = e.exec_args();
             let mut a = args.join(" ");
             if cut {
                 a.insert_str(0, "...");
             }
-            (
-                "<exec>".into(),
-                String::new(),
-                format!("{:?} [{a}]", e.s0_text()),
-            )
+            ("<exec>".into(), String::new(), format!("{:?} [{a}]", e.s0_text()))
         }
         Kind::Exit => {
-            let mut t = if e.aux[0] == 1 {
-                "process gone".to_string()
-            } else {
-                "thread".into()
-            };
+            let mut t = if e.aux[0] == 1 { "process gone".to_string() } else { "thread".into() };
             if let Some(n) = e.ns().filter(|n| n.pid_ns != 0) {
                 let st = n.exit_code;
                 if st & 0x7f != 0 {
@@ -91,31 +79,15 @@ fn what_bare(e: &Event) -> (String, String, String) {
                 }
             }
             if e.aux[1] > 0 {
-                t.push_str(&format!(
-                    ", inside {}",
-                    syscall_name(i64::from(e.aux[1]) - 1)
-                ));
+                t.push_str(&format!(", inside {}", syscall_name(i64::from(e.aux[1]) - 1)));
             }
             ("<exit>".into(), String::new(), t)
         }
-        Kind::Rename => (
-            "<rename>".into(),
-            String::new(),
-            format!("{} -> {}", e.s0_text(), e.s1_text()),
-        ),
+        Kind::Rename => ("<rename>".into(), String::new(), format!("{} -> {}", e.s0_text(), e.s1_text())),
         Kind::Signal => (
             "<signal>".into(),
-            if e.aux[2] == 0 {
-                "delivered".into()
-            } else {
-                format!("result {}", e.aux[2])
-            },
-            format!(
-                "{} -> {} ({})",
-                signal_name(e.aux[0]),
-                e.aux[1],
-                e.s0_text()
-            ),
+            if e.aux[2] == 0 { "delivered".into() } else { format!("result {}", e.aux[2]) },
+            format!("{} -> {} ({})", signal_name(e.aux[0]), e.aux[1], e.s0_text()),
         ),
     }
 }
@@ -124,10 +96,7 @@ fn what_bare(e: &Event) -> (String, String, String) {
 /// `stage youki:process: execve("/app") = -1 ENOENT` or `stage youki:hooks > false: exit_group(1)`.
 pub fn failure_line(a: &Analysis, root: Option<RootStatus>) -> String {
     let Some(f) = &a.failure else {
-        return format!(
-            "no failure found in the trace (command {})",
-            root_text(root)
-        );
+        return format!("no failure found in the trace (command {})", root_text(root));
     };
     match (&f.syscall, &f.exit) {
         (Some(e), _) => format!("stage {}: {}", f.stage, failed_call_text(e)),
@@ -139,10 +108,7 @@ pub fn failure_line(a: &Analysis, root: Option<RootStatus>) -> String {
 fn failure_lines(a: &Analysis, opts: &Options) -> Vec<String> {
     let mut out = Vec::new();
     let Some(f) = &a.failure else {
-        out.push(format!(
-            "FIRST FAILURE: no failure (command {})",
-            root_text(opts.root)
-        ));
+        out.push(format!("FIRST FAILURE: no failure (command {})", root_text(opts.root)));
         return out;
     };
     match &f.syscall {
@@ -154,14 +120,8 @@ fn failure_lines(a: &Analysis, opts: &Options) -> Vec<String> {
             ms(e.ts_ns.saturating_sub(a.start_ns))
         )),
         None => {
-            let how = f
-                .exit
-                .as_ref()
-                .map_or_else(String::new, |x| x.how.describe());
-            out.push(format!(
-                "FIRST FAILURE: stage {} pid {}: {how}",
-                f.stage, f.pid
-            ));
+            let how = f.exit.as_ref().map_or_else(String::new, |x| x.how.describe());
+            out.push(format!("FIRST FAILURE: stage {} pid {}: {how}", f.stage, f.pid));
         }
     }
     if let Some(x) = &f.exit {
@@ -189,16 +149,8 @@ pub fn human(w: &mut dyn Write, events: &[Event], a: &Analysis, opts: &Options) 
     for l in failure_lines(a, opts) {
         writeln!(w, "{l}")?;
     }
-    writeln!(
-        w,
-        "events: {}, dropped: {}, unpaired enters lost: {}\n",
-        a.events, opts.drops, opts.lost_enters
-    )?;
-    writeln!(
-        w,
-        "{:>10} {:>7} {:>7} {:<16} {:<16} {:>12} {:>9}  ARGS",
-        "TIME(ms)", "PID", "TID", "STAGE", "SYSCALL", "RESULT", "DUR(us)"
-    )?;
+    writeln!(w, "events: {}, dropped: {}, unpaired enters lost: {}\n", a.events, opts.drops, opts.lost_enters)?;
+    writeln!(w, "{:>10} {:>7} {:>7} {:<16} {:<16} {:>12} {:>9}  ARGS", "TIME(ms)", "PID", "TID", "STAGE", "SYSCALL", "RESULT", "DUR(us)")?;
     for e in events {
         if opts.failed_only && e.errno().is_none() {
             continue;
@@ -218,26 +170,12 @@ pub fn human(w: &mut dyn Write, events: &[Event], a: &Analysis, opts: &Options) 
         )?;
     }
     writeln!(w, "\nSTAGE SUMMARY")?;
-    writeln!(
-        w,
-        "{:<16} {:>10} {:>6} {:>9} {:>7}  {:<40} SLOWEST",
-        "STAGE", "TIME(ms)", "PIDS", "SYSCALLS", "FAILED", "TOP SYSCALLS"
-    )?;
+    writeln!(w, "{:<16} {:>10} {:>6} {:>9} {:>7}  {:<40} SLOWEST", "STAGE", "TIME(ms)", "PIDS", "SYSCALLS", "FAILED", "TOP SYSCALLS")?;
     for s in &a.stages {
         let mut top: Vec<_> = s.counts.iter().collect();
         top.sort_by(|x, y| y.1.cmp(x.1));
-        let top = top
-            .iter()
-            .take(3)
-            .map(|(k, v)| format!("{k}:{v}"))
-            .collect::<Vec<_>>()
-            .join(" ");
-        let slow = s
-            .slowest
-            .iter()
-            .map(|(d, n, _)| format!("{n} {:.0}us", *d as f64 / 1e3))
-            .collect::<Vec<_>>()
-            .join(", ");
+        let top = top.iter().take(3).map(|(k, v)| format!("{k}:{v}")).collect::<Vec<_>>().join(" ");
+        let slow = s.slowest.iter().map(|(d, n, _)| format!("{n} {:.0}us", *d as f64 / 1e3)).collect::<Vec<_>>().join(", ");
         writeln!(
             w,
             "{:<16} {:>10.3} {:>6} {:>9} {:>7}  {:<40} {}",
@@ -368,11 +306,7 @@ mod tests {
 
     fn text(events: &[Event], root: RootStatus, failed_only: bool) -> String {
         let a = analyse(events, Some(root));
-        let opts = Options {
-            failed_only,
-            root: Some(root),
-            ..Default::default()
-        };
+        let opts = Options { failed_only, root: Some(root), ..Default::default() };
         let mut out = Vec::new();
         human(&mut out, events, &a, &opts).expect("write to a Vec");
         String::from_utf8(out).expect("utf-8 report")
@@ -383,33 +317,19 @@ mod tests {
         let mut ev = vec![call(10, 5, "youki:mounts", 165, 0, "proc")];
         ev.extend(ended(20, 5, "youki:mounts", 0));
         let t = text(&ev, RootStatus::Exited(0), false);
-        assert!(
-            t.starts_with("FIRST FAILURE: no failure (command exited with status 0)"),
-            "{t}"
-        );
+        assert!(t.starts_with("FIRST FAILURE: no failure (command exited with status 0)"), "{t}");
         assert!(t.contains("youki:mounts"));
     }
 
     #[test]
     fn puts_the_first_failure_on_top_and_filters_failed_only() {
-        let mut ev = vec![
-            call(1_000, 7, "youki:process", 0, 5, ""),
-            call(2_000, 7, "youki:process", 21, -2, "/bin/nonexistent"),
-        ];
+        let mut ev = vec![call(1_000, 7, "youki:process", 0, 5, ""), call(2_000, 7, "youki:process", 21, -2, "/bin/nonexistent")];
         ev.extend(ended(3_000, 7, "youki:process", 1));
         let t = text(&ev, RootStatus::Exited(1), true);
         let first = t.lines().next().unwrap_or_default();
-        assert_eq!(
-            first,
-            r#"FIRST FAILURE: stage youki:process pid 7: access("/bin/nonexistent") = -1 ENOENT at +0.001ms"#
-        );
+        assert_eq!(first, r#"FIRST FAILURE: stage youki:process pid 7: access("/bin/nonexistent") = -1 ENOENT at +0.001ms"#);
         assert!(t.contains("first to exit abnormally: pid 7 (youki:process) exit_group(1)"));
-        let body: Vec<&str> = t
-            .lines()
-            .skip_while(|l| !l.contains("TIME(ms)"))
-            .skip(1)
-            .take_while(|l| !l.is_empty())
-            .collect();
+        let body: Vec<&str> = t.lines().skip_while(|l| !l.contains("TIME(ms)")).skip(1).take_while(|l| !l.is_empty()).collect();
         assert_eq!(body.len(), 1, "failed-only hides successful calls:\n{t}");
         assert!(body[0].contains("access"));
     }
@@ -419,17 +339,11 @@ mod tests {
         let mut ev = vec![call(1_000, 7, "youki:process", 21, -2, "/bin/x")];
         ev.extend(ended(3_000, 7, "youki:process", 1));
         let a = analyse(&ev, Some(RootStatus::Exited(1)));
-        let opts = Options {
-            root: Some(RootStatus::Exited(1)),
-            ..Default::default()
-        };
+        let opts = Options { root: Some(RootStatus::Exited(1)), ..Default::default() };
         let mut out = Vec::new();
         ndjson(&mut out, &ev, &a, &opts).expect("write to a Vec");
-        let lines: Vec<Value> = String::from_utf8(out)
-            .expect("utf-8")
-            .lines()
-            .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
-            .collect();
+        let lines: Vec<Value> =
+            String::from_utf8(out).expect("utf-8").lines().map(|l| serde_json::from_str(l).expect("one JSON object per line")).collect();
         assert_eq!(lines.len(), 4);
         assert_eq!(lines[0]["syscall"], "access");
         assert_eq!(lines[0]["errno"], "ENOENT");

@@ -39,13 +39,7 @@ pub fn utc(unix_ms: u128) -> String {
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60,
-        unix_ms % 1000
-    )
+    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z", rem / 3600, rem % 3600 / 60, rem % 60, unix_ms % 1000)
 }
 
 fn status_json(s: RootStatus) -> Value {
@@ -67,12 +61,7 @@ pub struct Report {
 /// Builds the report of a failed create.
 pub fn build(f: &FailedCreate, ctx: &Context) -> Report {
     let a = analysis::analyse(&f.events, Some(f.status));
-    let opts = render::Options {
-        failed_only: true,
-        root: Some(f.status),
-        drops: ctx.drops.ring,
-        lost_enters: ctx.drops.enters,
-    };
+    let opts = render::Options { failed_only: true, root: Some(f.status), drops: ctx.drops.ring, lost_enters: ctx.drops.enters };
     let mut human = Vec::new();
     // Writing into a Vec cannot fail.
     let _ = render::human(&mut human, &f.events, &a, &opts);
@@ -101,10 +90,7 @@ pub fn build(f: &FailedCreate, ctx: &Context) -> Report {
     let mut out = vec![header.to_string()];
     out.extend(f.events.iter().map(|e| render::event_json(e).to_string()));
     out.push(render::summary_json(&a, &opts).to_string());
-    Report {
-        lines: out,
-        first_failure,
-    }
+    Report { lines: out, first_failure }
 }
 
 /// The human form of a stored report, for `youki-trace why`.
@@ -120,19 +106,13 @@ pub fn describe(header: &Value, path: &std::path::Path) -> String {
         t.push(')');
     }
     let sub = header["subcommand"].as_str().unwrap_or("create");
-    t.push_str(&format!(
-        ": {sub} failed at {}\n",
-        header["time"].as_str().unwrap_or("?")
-    ));
+    t.push_str(&format!(": {sub} failed at {}\n", header["time"].as_str().unwrap_or("?")));
     if let Some(b) = header["bundle"].as_str() {
         t.push_str(&format!("bundle: {b}\n"));
     }
     t.push_str(&format!("report: {}\n", path.display()));
     let d = &header["dropped"];
-    let lost = ["ring", "enters", "untraced"]
-        .iter()
-        .map(|k| d[k].as_u64().unwrap_or(0))
-        .sum::<u64>();
+    let lost = ["ring", "enters", "untraced"].iter().map(|k| d[k].as_u64().unwrap_or(0)).sum::<u64>();
     if lost > 0 || header["evicted"].as_u64().unwrap_or(0) > 0 {
         t.push_str(&format!(
             "incomplete: {} events lost to a full ring buffer, {} syscall enters lost, {} \
@@ -172,11 +152,7 @@ mod tests {
         let f = FailedCreate {
             root: 6,
             args: vec!["youki".into(), "create".into(), "c1".into()],
-            invocation: Invocation {
-                subcommand: Some("create".into()),
-                container_id: Some("c1".into()),
-                bundle: None,
-            },
+            invocation: Invocation { subcommand: Some("create".into()), container_id: Some("c1".into()), bundle: None },
             cwd: None,
             status: RootStatus::Exited(1),
             events: vec![call, gone],
@@ -193,22 +169,13 @@ mod tests {
         let r = build(&f, &ctx);
         let l = &r.lines;
         assert_eq!(l.len(), 4);
-        assert_eq!(
-            r.first_failure,
-            r#"stage youki:process: access("/app") = -1 ENOENT"#
-        );
+        assert_eq!(r.first_failure, r#"stage youki:process: access("/app") = -1 ENOENT"#);
         let h: Value = serde_json::from_str(&l[0]).unwrap();
         let h = &h[HEADER_KEY];
-        assert_eq!(
-            h["first_failure"],
-            r#"stage youki:process: access("/app") = -1 ENOENT"#
-        );
+        assert_eq!(h["first_failure"], r#"stage youki:process: access("/app") = -1 ENOENT"#);
         assert_eq!(h["container_id"], "c1");
         let text = describe(h, std::path::Path::new("/r/x.ndjson"));
-        assert!(
-            text.starts_with("container c1 (pod ns/p, container app): create failed at 1970-"),
-            "{text}"
-        );
+        assert!(text.starts_with("container c1 (pod ns/p, container app): create failed at 1970-"), "{text}");
         assert!(text.contains("FIRST FAILURE: stage youki:process pid 7: access(\"/app\")"));
         let last: Value = serde_json::from_str(&l[3]).unwrap();
         assert_eq!(last["summary"]["first_failure"]["errno"], "ENOENT");

@@ -25,12 +25,7 @@ pub fn members(events: &[Event], id: &str) -> HashSet<u32> {
 /// Keeps the events of container `id`'s processes; signals count when either end belongs.
 pub fn container(events: Vec<Event>, id: &str) -> Vec<Event> {
     let set = members(&events, id);
-    events
-        .into_iter()
-        .filter(|e| {
-            set.contains(&e.pid) || (e.kind == Kind::Signal && set.contains(&(e.aux[1] as u32)))
-        })
-        .collect()
+    events.into_iter().filter(|e| set.contains(&e.pid) || (e.kind == Kind::Signal && set.contains(&(e.aux[1] as u32)))).collect()
 }
 
 #[cfg(test)]

@@ -51,24 +51,12 @@ pub struct Store {
 
 /// Keeps only the characters of `s` that are safe in a file name, at most 64 of them.
 fn file_part(s: &str) -> String {
-    s.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
-                c
-            } else {
-                '_'
-            }
-        })
-        .take(64)
-        .collect()
+    s.chars().map(|c| if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') { c } else { '_' }).take(64).collect()
 }
 
 /// The reports in `dir`, oldest first (names start with the time), with their sizes.
 fn reports(dir: &Path) -> Result<Vec<(PathBuf, u64)>, StoreError> {
-    let rd = fs::read_dir(dir).map_err(|source| StoreError::ReadDir {
-        path: dir.to_path_buf(),
-        source,
-    })?;
+    let rd = fs::read_dir(dir).map_err(|source| StoreError::ReadDir { path: dir.to_path_buf(), source })?;
     let mut out = Vec::new();
     for entry in rd.flatten() {
         let name = entry.file_name();
@@ -90,48 +78,24 @@ impl Store {
             .recursive(true)
             .mode(0o700)
             .create(dir)
-            .map_err(|source| StoreError::CreateDir {
-                path: dir.to_path_buf(),
-                source,
-            })?;
-        Ok(Store {
-            dir: dir.to_path_buf(),
-            max_files: max_files.max(1),
-            max_bytes,
-        })
+            .map_err(|source| StoreError::CreateDir { path: dir.to_path_buf(), source })?;
+        Ok(Store { dir: dir.to_path_buf(), max_files: max_files.max(1), max_bytes })
     }
 
     /// Writes one report named after `unix_ms`, `pid` and `id`, then rotates.
     /// Returns the report's path and the paths removed by rotation.
-    pub fn write(
-        &self,
-        unix_ms: u128,
-        pid: u32,
-        id: &str,
-        lines: &[String],
-    ) -> Result<(PathBuf, Vec<PathBuf>), StoreError> {
+    pub fn write(&self, unix_ms: u128, pid: u32, id: &str, lines: &[String]) -> Result<(PathBuf, Vec<PathBuf>), StoreError> {
         let name = format!("{unix_ms:013}-{pid}-{}{SUFFIX}", file_part(id));
         let path = self.dir.join(&name);
         let tmp = self.dir.join(format!(".{name}.tmp"));
-        let werr = |source| StoreError::Write {
-            path: path.clone(),
-            source,
-        };
-        let mut f = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&tmp)
-            .map_err(werr)?;
+        let werr = |source| StoreError::Write { path: path.clone(), source };
+        let mut f = OpenOptions::new().write(true).create_new(true).mode(0o600).open(&tmp).map_err(werr)?;
         let mut body = String::new();
         for l in lines {
             body.push_str(l);
             body.push('\n');
         }
-        let written = f
-            .write_all(body.as_bytes())
-            .and_then(|()| f.sync_all())
-            .and_then(|()| fs::rename(&tmp, &path));
+        let written = f.write_all(body.as_bytes()).and_then(|()| f.sync_all()).and_then(|()| fs::rename(&tmp, &path));
         if let Err(e) = written {
             let _ = fs::remove_file(&tmp);
             return Err(werr(e));
@@ -204,8 +168,7 @@ mod tests {
     use serde_json::json;
 
     fn tmpdir(tag: &str) -> PathBuf {
-        let d =
-            std::env::temp_dir().join(format!("youki-trace-store-{tag}-{}", std::process::id()));
+        let d = std::env::temp_dir().join(format!("youki-trace-store-{tag}-{}", std::process::id()));
         let _ = fs::remove_dir_all(&d);
         d
     }
@@ -218,19 +181,13 @@ mod tests {
     fn finds_the_newest_report_by_id_or_pod() {
         let d = tmpdir("find");
         let s = Store::open(&d, 10, 1 << 20).unwrap();
-        s.write(1, 5, "c1", &[header("c1", "default", "web"), "{}".into()])
-            .unwrap();
-        let (newer, _) = s
-            .write(2, 6, "c1", &[header("c1", "default", "web")])
-            .unwrap();
+        s.write(1, 5, "c1", &[header("c1", "default", "web"), "{}".into()]).unwrap();
+        let (newer, _) = s.write(2, 6, "c1", &[header("c1", "default", "web")]).unwrap();
         s.write(3, 7, "c2", &[header("c2", "kube", "dns")]).unwrap();
         let (p, h) = newest(&d, "c1").unwrap().unwrap();
         assert_eq!(p, newer);
         assert_eq!(h["container_id"], "c1");
-        assert_eq!(
-            newest(&d, "kube/dns").unwrap().unwrap().1["container_id"],
-            "c2"
-        );
+        assert_eq!(newest(&d, "kube/dns").unwrap().unwrap().1["container_id"], "c2");
         assert!(newest(&d, "default/dns").unwrap().is_none());
         assert!(newest(&d, "c3").unwrap().is_none());
         fs::remove_dir_all(&d).unwrap();
@@ -244,15 +201,8 @@ mod tests {
         s.write(2, 1, "b", &[header("b", "n", "p")]).unwrap();
         let (_, removed) = s.write(3, 1, "c/../x", &[header("c", "n", "p")]).unwrap();
         assert_eq!(removed, [a]);
-        let names: Vec<String> = reports(&d)
-            .unwrap()
-            .iter()
-            .map(|(p, _)| p.file_name().unwrap().to_string_lossy().into_owned())
-            .collect();
-        assert_eq!(
-            names,
-            ["0000000000002-1-b.ndjson", "0000000000003-1-c_.._x.ndjson"]
-        );
+        let names: Vec<String> = reports(&d).unwrap().iter().map(|(p, _)| p.file_name().unwrap().to_string_lossy().into_owned()).collect();
+        assert_eq!(names, ["0000000000002-1-b.ndjson", "0000000000003-1-c_.._x.ndjson"]);
         // a size cap below two reports keeps only the newest, even when it alone is larger
         let small = Store::open(&d, 10, 10).unwrap();
         let (last, removed) = small.write(4, 1, "d", &[header("d", "n", "p")]).unwrap();

@@ -54,30 +54,19 @@ impl DeviceAccess {
     /// cgroup below an unrestricted parent). FIFO rules (type "p") have no meaning for the
     /// device controller and are skipped.
     pub fn from_rules(rules: &[LinuxDeviceCgroup]) -> Result<Self, CgroupError> {
-        let mut out = DeviceAccess {
-            default_allow: true,
-            exceptions: Vec::new(),
-        };
+        let mut out = DeviceAccess { default_allow: true, exceptions: Vec::new() };
         for rule in rules {
             let access = parse_access(rule.access().as_deref().unwrap_or("rwm"))?;
             let kind = match rule.typ().unwrap_or(LinuxDeviceType::A) {
                 LinuxDeviceType::A => {
-                    out = DeviceAccess {
-                        default_allow: rule.allow(),
-                        exceptions: Vec::new(),
-                    };
+                    out = DeviceAccess { default_allow: rule.allow(), exceptions: Vec::new() };
                     continue;
                 }
                 LinuxDeviceType::B => Kind::Block,
                 LinuxDeviceType::C | LinuxDeviceType::U => Kind::Char,
                 LinuxDeviceType::P => continue,
             };
-            let ex = Exception {
-                kind,
-                major: number("major", rule.major())?,
-                minor: number("minor", rule.minor())?,
-                access,
-            };
+            let ex = Exception { kind, major: number("major", rule.major())?, minor: number("minor", rule.minor())?, access };
             if rule.allow() == out.default_allow {
                 out.take_away(&ex);
             } else {
@@ -103,22 +92,11 @@ impl DeviceAccess {
 
     /// Whether the kernel lets `req` through.
     pub fn allows(&self, req: Request) -> bool {
-        let hits = |e: &&Exception| {
-            e.kind == req.kind
-                && e.major.is_none_or(|m| m == req.major)
-                && e.minor.is_none_or(|m| m == req.minor)
-        };
+        let hits = |e: &&Exception| e.kind == req.kind && e.major.is_none_or(|m| m == req.major) && e.minor.is_none_or(|m| m == req.minor);
         if self.default_allow {
-            !self
-                .exceptions
-                .iter()
-                .filter(hits)
-                .any(|e| e.access & req.access != 0)
+            !self.exceptions.iter().filter(hits).any(|e| e.access & req.access != 0)
         } else {
-            self.exceptions
-                .iter()
-                .filter(hits)
-                .any(|e| req.access & !e.access == 0)
+            self.exceptions.iter().filter(hits).any(|e| req.access & !e.access == 0)
         }
     }
 }
@@ -153,15 +131,11 @@ fn number(field: &'static str, n: Option<i64>) -> Result<Option<u32>, CgroupErro
     match n {
         None => Ok(None),
         Some(n) if n < 0 => Ok(None),
-        Some(n) => {
-            i32::try_from(n)
-                .map(|n| Some(n as u32))
-                .map_err(|_| CgroupError::InvalidResource {
-                    field: format!("linux.resources.devices {field}"),
-                    value: n.to_string(),
-                    reason: "too large for a device number",
-                })
-        }
+        Some(n) => i32::try_from(n).map(|n| Some(n as u32)).map_err(|_| CgroupError::InvalidResource {
+            field: format!("linux.resources.devices {field}"),
+            value: n.to_string(),
+            reason: "too large for a device number",
+        }),
     }
 }
 
@@ -178,12 +152,7 @@ mod tests {
     }
 
     fn chr(major: u32, minor: u32, access: u8) -> Request {
-        Request {
-            kind: Kind::Char,
-            major,
-            minor,
-            access,
-        }
+        Request { kind: Kind::Char, major, minor, access }
     }
 
     #[test]
@@ -198,12 +167,7 @@ mod tests {
         assert!(!a.allows(chr(1, 3, MKNOD)));
         assert!(a.allows(chr(136, 7, WRITE)));
         assert!(!a.allows(chr(1, 5, READ)));
-        assert!(!a.allows(Request {
-            kind: Kind::Block,
-            major: 1,
-            minor: 3,
-            access: READ
-        }));
+        assert!(!a.allows(Request { kind: Kind::Block, major: 1, minor: 3, access: READ }));
     }
 
     #[test]
@@ -213,15 +177,7 @@ mod tests {
             {"allow":true,"type":"c","major":1,"minor":3,"access":"rwm"},
             {"allow":false,"type":"c","major":1,"minor":3,"access":"w"}]"#,
         );
-        assert_eq!(
-            a.exceptions,
-            [Exception {
-                kind: Kind::Char,
-                major: Some(1),
-                minor: Some(3),
-                access: READ | MKNOD
-            }]
-        );
+        assert_eq!(a.exceptions, [Exception { kind: Kind::Char, major: Some(1), minor: Some(3), access: READ | MKNOD }]);
         assert!(a.allows(chr(1, 3, READ)));
         assert!(!a.allows(chr(1, 3, WRITE)));
     }
@@ -260,13 +216,7 @@ mod tests {
             r#"[{"allow":false,"type":"c","major":1,"access":"w"},
             {"allow":false,"access":"r"}]"#,
         );
-        assert_eq!(
-            a,
-            DeviceAccess {
-                default_allow: false,
-                exceptions: vec![]
-            }
-        );
+        assert_eq!(a, DeviceAccess { default_allow: false, exceptions: vec![] });
     }
 
     #[test]
@@ -283,18 +233,9 @@ mod tests {
 
     #[test]
     fn bad_access_and_numbers_are_named() {
-        let e = DeviceAccess::from_rules(&rules(r#"[{"allow":true,"type":"c","access":"rx"}]"#))
-            .unwrap_err();
-        assert_eq!(
-            e.to_string(),
-            "invalid linux.resources.devices access \"rx\": must be made of r, w and m"
-        );
-        let e =
-            DeviceAccess::from_rules(&rules(r#"[{"allow":true,"type":"c","major":4294967296}]"#))
-                .unwrap_err();
-        assert_eq!(
-            e.to_string(),
-            "invalid linux.resources.devices major 4294967296: too large for a device number"
-        );
+        let e = DeviceAccess::from_rules(&rules(r#"[{"allow":true,"type":"c","access":"rx"}]"#)).unwrap_err();
+        assert_eq!(e.to_string(), "invalid linux.resources.devices access \"rx\": must be made of r, w and m");
+        let e = DeviceAccess::from_rules(&rules(r#"[{"allow":true,"type":"c","major":4294967296}]"#)).unwrap_err();
+        assert_eq!(e.to_string(), "invalid linux.resources.devices major 4294967296: too large for a device number");
     }
 }

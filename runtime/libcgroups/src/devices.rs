@@ -59,35 +59,20 @@ pub fn device_rule_line(rule: &LinuxDeviceCgroup) -> Result<Option<String>, Cgro
         Some(n) if n >= 0 => n.to_string(),
         _ => "*".to_string(),
     };
-    Ok(Some(format!(
-        "{typ} {}:{} {access}",
-        number(rule.major()),
-        number(rule.minor())
-    )))
+    Ok(Some(format!("{typ} {}:{} {access}", number(rule.major()), number(rule.minor()))))
 }
 
-pub(crate) fn translate(
-    rules: &[LinuxDeviceCgroup],
-    probe: &dyn Probe,
-    out: &mut Vec<Write>,
-) -> Result<(), CgroupError> {
+pub(crate) fn translate(rules: &[LinuxDeviceCgroup], probe: &dyn Probe, out: &mut Vec<Write>) -> Result<(), CgroupError> {
     // On cgroup v2 the driver enforces the rules with a BPF program (see `v2::device_prog`).
     if rules.is_empty() || need(probe, Controller::Devices)? != Some(Placement::V1) {
         return Ok(());
     }
     for rule in rules {
         let Some(line) = device_rule_line(rule)? else {
-            tracing::warn!(
-                ?rule,
-                "the device cgroup has no rules for FIFOs; ignoring the rule"
-            );
+            tracing::warn!(?rule, "the device cgroup has no rules for FIFOs; ignoring the rule");
             continue;
         };
-        let file = if rule.allow() {
-            "devices.allow"
-        } else {
-            "devices.deny"
-        };
+        let file = if rule.allow() { "devices.allow" } else { "devices.deny" };
         out.push(Write::new(Controller::Devices, file, line));
     }
     Ok(())
@@ -109,69 +94,41 @@ mod tests {
 
     #[test]
     fn char_and_block_rules() {
-        assert_eq!(
-            line(r#"{"allow":true,"type":"c","major":1,"minor":3,"access":"rwm"}"#),
-            "c 1:3 rwm"
-        );
-        assert_eq!(
-            line(r#"{"allow":true,"type":"b","major":8,"minor":0,"access":"r"}"#),
-            "b 8:0 r"
-        );
-        assert_eq!(
-            line(r#"{"allow":true,"type":"u","major":4,"minor":1,"access":"w"}"#),
-            "c 4:1 w"
-        );
+        assert_eq!(line(r#"{"allow":true,"type":"c","major":1,"minor":3,"access":"rwm"}"#), "c 1:3 rwm");
+        assert_eq!(line(r#"{"allow":true,"type":"b","major":8,"minor":0,"access":"r"}"#), "b 8:0 r");
+        assert_eq!(line(r#"{"allow":true,"type":"u","major":4,"minor":1,"access":"w"}"#), "c 4:1 w");
     }
 
     #[test]
     fn absent_numbers_are_wildcards() {
-        assert_eq!(
-            line(r#"{"allow":true,"type":"c","major":136,"access":"rwm"}"#),
-            "c 136:* rwm"
-        );
+        assert_eq!(line(r#"{"allow":true,"type":"c","major":136,"access":"rwm"}"#), "c 136:* rwm");
         assert_eq!(line(r#"{"allow":true,"type":"c","access":"m"}"#), "c *:* m");
-        assert_eq!(
-            line(r#"{"allow":true,"type":"b","major":-1,"minor":-1,"access":"m"}"#),
-            "b *:* m"
-        );
+        assert_eq!(line(r#"{"allow":true,"type":"b","major":-1,"minor":-1,"access":"m"}"#), "b *:* m");
     }
 
     #[test]
     fn absent_access_is_rwm() {
-        assert_eq!(
-            line(r#"{"allow":true,"type":"c","major":1,"minor":3}"#),
-            "c 1:3 rwm"
-        );
+        assert_eq!(line(r#"{"allow":true,"type":"c","major":1,"minor":3}"#), "c 1:3 rwm");
     }
 
     #[test]
     fn type_a_and_absent_type_are_all() {
         assert_eq!(line(r#"{"allow":false,"access":"rwm"}"#), "a");
-        assert_eq!(
-            line(r#"{"allow":true,"type":"a","major":1,"access":"r"}"#),
-            "a"
-        );
+        assert_eq!(line(r#"{"allow":true,"type":"a","major":1,"access":"r"}"#), "a");
     }
 
     #[test]
     fn fifo_rules_have_no_line() {
-        assert_eq!(
-            device_rule_line(&rule(r#"{"allow":true,"type":"p"}"#)).unwrap(),
-            None
-        );
+        assert_eq!(device_rule_line(&rule(r#"{"allow":true,"type":"p"}"#)).unwrap(), None);
     }
 
     #[test]
     fn rejects_bad_access() {
         for access in ["rwx", ""] {
-            let r = rule(&format!(
-                r#"{{"allow":true,"type":"c","access":"{access}"}}"#
-            ));
+            let r = rule(&format!(r#"{{"allow":true,"type":"c","access":"{access}"}}"#));
             assert_eq!(
                 device_rule_line(&r).unwrap_err().to_string(),
-                format!(
-                    "invalid linux.resources.devices access {access:?}: must be made of r, w and m"
-                )
+                format!("invalid linux.resources.devices access {access:?}: must be made of r, w and m")
             );
         }
     }
@@ -186,12 +143,7 @@ mod tests {
             {"allow":true,"type":"b","major":8,"minor":0,"access":"r"}]}"#);
         assert_eq!(
             pairs(&all(&r, &FakeProbe::v1()).unwrap()),
-            [
-                ("devices.deny", "a"),
-                ("devices.allow", "c 10:229 rw"),
-                ("devices.deny", "c 5:1 w"),
-                ("devices.allow", "b 8:0 r"),
-            ]
+            [("devices.deny", "a"), ("devices.allow", "c 10:229 rw"), ("devices.deny", "c 5:1 w"), ("devices.allow", "b 8:0 r"),]
         );
     }
 
@@ -199,10 +151,7 @@ mod tests {
     fn rules_need_the_devices_controller() {
         let probe = FakeProbe::default().with(Controller::Memory, Placement::V1);
         let r = res(r#"{"devices":[{"allow":false,"access":"rwm"}]}"#);
-        assert_eq!(
-            all(&r, &probe).unwrap_err().to_string(),
-            "cgroup controller \"devices\" is not mounted"
-        );
+        assert_eq!(all(&r, &probe).unwrap_err().to_string(), "cgroup controller \"devices\" is not mounted");
         assert!(all(&res(r#"{"devices":[]}"#), &probe).unwrap().is_empty());
     }
 
@@ -215,18 +164,6 @@ mod tests {
                 device_rule_line(r).unwrap().unwrap()
             })
             .collect();
-        assert_eq!(
-            lines,
-            [
-                "c 1:3 rwm",
-                "c 1:5 rwm",
-                "c 1:7 rwm",
-                "c 1:8 rwm",
-                "c 1:9 rwm",
-                "c 5:0 rwm",
-                "c 5:2 rwm",
-                "c 136:* rwm"
-            ]
-        );
+        assert_eq!(lines, ["c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm", "c 1:8 rwm", "c 1:9 rwm", "c 5:0 rwm", "c 5:2 rwm", "c 136:* rwm"]);
     }
 }

@@ -25,31 +25,20 @@ pub enum CgroupError {
     },
     /// A line of mountinfo, `/proc/<pid>/cgroup` or a control file did not parse.
     #[error("parse {file}: {reason} in line {line:?}")]
-    Parse {
-        file: String,
-        line: String,
-        reason: &'static str,
-    },
+    Parse { file: String, line: String, reason: &'static str },
     #[error("no cgroup hierarchy is mounted")]
     NoHierarchy,
     #[error("invalid cgroups path {path:?}: {reason}")]
     InvalidPath { path: PathBuf, reason: &'static str },
     /// The calling process has no cgroup in a mounted hierarchy, or one outside its mount.
     #[error("own cgroup in hierarchy {hierarchy:?}: {reason}")]
-    OwnCgroup {
-        hierarchy: String,
-        reason: &'static str,
-    },
+    OwnCgroup { hierarchy: String, reason: &'static str },
     /// A resource needs a controller that no hierarchy carries.
     #[error("cgroup controller {0:?} is not mounted")]
     NotMounted(&'static str),
     /// A resource value the rules reject before touching the kernel.
     #[error("invalid {field} {value}: {reason}")]
-    InvalidResource {
-        field: String,
-        value: String,
-        reason: &'static str,
-    },
+    InvalidResource { field: String, value: String, reason: &'static str },
     /// A `linux.resources.unified` entry that cannot be written.
     #[error("linux.resources.unified key {key:?}: {reason}")]
     UnifiedKey { key: String, reason: &'static str },
@@ -82,10 +71,6 @@ pub enum CgroupError {
 
 impl CgroupError {
     pub(crate) fn io(op: &'static str, path: impl Into<PathBuf>, source: io::Error) -> Self {
-        CgroupError::Io {
-            op,
-            path: path.into(),
-            source,
-        }
+        CgroupError::Io { op, path: path.into(), source }
     }
 }

@@ -18,16 +18,8 @@ pub(crate) fn read(path: &Path) -> Result<String, CgroupError> {
 
 /// Writes `value` to an existing control file in one write(2).
 pub(crate) fn write(path: &Path, value: &str) -> Result<(), CgroupError> {
-    let fail = |source| CgroupError::Write {
-        path: path.to_path_buf(),
-        value: value.to_string(),
-        source,
-    };
-    let mut f = fs::OpenOptions::new()
-        .write(true)
-        .truncate(true)
-        .open(path)
-        .map_err(fail)?;
+    let fail = |source| CgroupError::Write { path: path.to_path_buf(), value: value.to_string(), source };
+    let mut f = fs::OpenOptions::new().write(true).truncate(true).open(path).map_err(fail)?;
     f.write_all(value.as_bytes()).map_err(fail)
 }
 

@@ -140,10 +140,7 @@ pub fn manager(
 
 /// Rebuilds the manager of an existing container from its stored state. `host` refreshes
 /// what may have changed since (the controllers enabled on a cgroup2 mount).
-pub fn from_state(
-    host: &HostCgroups,
-    s: &CgroupState,
-) -> Result<Box<dyn CgroupManager>, CgroupError> {
+pub fn from_state(host: &HostCgroups, s: &CgroupState) -> Result<Box<dyn CgroupManager>, CgroupError> {
     match s.driver {
         Driver::V1 => Ok(Box::new(V1Manager::from_state(host, s)?)),
         Driver::V2 => Ok(Box::new(V2Manager::from_state(s)?)),
@@ -174,33 +171,20 @@ mod tests {
 
     #[test]
     fn a_v2_host_gets_the_v2_driver_with_one_directory() {
-        let host = HostCgroups {
-            layout: Layout::V2,
-            hierarchies: vec![Hierarchy::new("/sys/fs/cgroup", &["cpu", "memory"], true)],
-        };
+        let host = HostCgroups { layout: Layout::V2, hierarchies: vec![Hierarchy::new("/sys/fs/cgroup", &["cpu", "memory"], true)] };
         let m = manager(&host, Some(Path::new("/youki/abc")), "abc", false).unwrap();
         let s = m.state();
         assert_eq!(s.driver, Driver::V2);
         assert_eq!(s.dirs.len(), 1);
         assert_eq!(s.dirs[0].dir, Path::new("/sys/fs/cgroup/youki/abc"));
         assert_eq!(m.views()[0].name, "");
-        let again = from_state(
-            &host,
-            &serde_json::from_str(&serde_json::to_string(&s).unwrap()).unwrap(),
-        )
-        .unwrap();
+        let again = from_state(&host, &serde_json::from_str(&serde_json::to_string(&s).unwrap()).unwrap()).unwrap();
         assert_eq!(again.state(), s);
     }
 
     #[test]
     fn state_survives_json_and_rebuilds_the_same_manager() {
-        let m = manager(
-            &host(Layout::Hybrid),
-            Some(Path::new("/youki/abc")),
-            "abc",
-            false,
-        )
-        .unwrap();
+        let m = manager(&host(Layout::Hybrid), Some(Path::new("/youki/abc")), "abc", false).unwrap();
         let s = m.state();
         assert_eq!(s.path, "/youki/abc");
         assert_eq!(s.driver, Driver::V1);

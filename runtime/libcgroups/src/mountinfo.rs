@@ -8,16 +8,7 @@ use crate::{CgroupError, Hierarchy, HostCgroups, Layout};
 const MOUNTINFO: &str = "/proc/self/mountinfo";
 
 /// Super options of a v1 cgroup mount that are not controllers.
-const NOT_CONTROLLERS: &[&str] = &[
-    "rw",
-    "ro",
-    "none",
-    "noprefix",
-    "clone_children",
-    "xattr",
-    "cpuset_v2_mode",
-    "favordynmods",
-];
+const NOT_CONTROLLERS: &[&str] = &["rw", "ro", "none", "noprefix", "clone_children", "xattr", "cpuset_v2_mode", "favordynmods"];
 
 /// Reads the host's cgroup layout: /proc/self/mountinfo once, plus cgroup.controllers of
 /// the cgroup2 mount when there is one.
@@ -44,19 +35,13 @@ pub fn parse_mountinfo(text: &str) -> Result<HostCgroups, CgroupError> {
     let mut hierarchies: Vec<Hierarchy> = Vec::new();
     for line in text.lines().filter(|l| !l.trim().is_empty()) {
         let Some(h) = parse_line(line)? else { continue };
-        let seen = hierarchies.iter().any(|o| {
-            o.unified == h.unified && (h.unified || same_set(&o.controllers, &h.controllers))
-        });
+        let seen = hierarchies.iter().any(|o| o.unified == h.unified && (h.unified || same_set(&o.controllers, &h.controllers)));
         if !seen {
             hierarchies.push(h);
         }
     }
     let has_v2 = hierarchies.iter().any(|h| h.unified);
-    let has_v1_controllers = hierarchies
-        .iter()
-        .filter(|h| !h.unified)
-        .flat_map(|h| &h.controllers)
-        .any(|c| !c.starts_with("name="));
+    let has_v1_controllers = hierarchies.iter().filter(|h| !h.unified).flat_map(|h| &h.controllers).any(|c| !c.starts_with("name="));
     let layout = match (has_v2, has_v1_controllers) {
         (true, true) => Layout::Hybrid,
         // Named v1 hierarchies beside a cgroup2 root carry no resources: still a v2 host.
@@ -64,10 +49,7 @@ pub fn parse_mountinfo(text: &str) -> Result<HostCgroups, CgroupError> {
         (false, _) if !hierarchies.is_empty() => Layout::V1,
         (false, _) => return Err(CgroupError::NoHierarchy),
     };
-    Ok(HostCgroups {
-        layout,
-        hierarchies,
-    })
+    Ok(HostCgroups { layout, hierarchies })
 }
 
 fn same_set(a: &[String], b: &[String]) -> bool {
@@ -76,14 +58,8 @@ fn same_set(a: &[String], b: &[String]) -> bool {
 
 /// One mountinfo line: `id parent maj:min root mountpoint opts [optional...] - fstype source superopts`.
 fn parse_line(line: &str) -> Result<Option<Hierarchy>, CgroupError> {
-    let bad = |reason| CgroupError::Parse {
-        file: MOUNTINFO.to_string(),
-        line: line.to_string(),
-        reason,
-    };
-    let (left, right) = line
-        .split_once(" - ")
-        .ok_or_else(|| bad("no \" - \" separator"))?;
+    let bad = |reason| CgroupError::Parse { file: MOUNTINFO.to_string(), line: line.to_string(), reason };
+    let (left, right) = line.split_once(" - ").ok_or_else(|| bad("no \" - \" separator"))?;
     let left: Vec<&str> = left.split(' ').collect();
     if left.len() < 6 {
         return Err(bad("fewer than 6 fields before the separator"));
@@ -107,12 +83,7 @@ fn parse_line(line: &str) -> Result<Option<Hierarchy>, CgroupError> {
             .map(str::to_string)
             .collect()
     };
-    Ok(Some(Hierarchy {
-        mountpoint: PathBuf::from(unescape(left[4])),
-        controllers,
-        unified,
-        root: PathBuf::from(unescape(left[3])),
-    }))
+    Ok(Some(Hierarchy { mountpoint: PathBuf::from(unescape(left[4])), controllers, unified, root: PathBuf::from(unescape(left[3])) }))
 }
 
 /// Undoes the kernel's octal escapes in mountinfo paths (`\040` for a space, `\134` for `\`).
@@ -121,9 +92,7 @@ fn unescape(field: &str) -> String {
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
-        let octal = bytes
-            .get(i + 1..i + 4)
-            .filter(|d| bytes[i] == b'\\' && d.iter().all(|b| (b'0'..=b'7').contains(b)));
+        let octal = bytes.get(i + 1..i + 4).filter(|d| bytes[i] == b'\\' && d.iter().all(|b| (b'0'..=b'7').contains(b)));
         match octal {
             Some(d) => {
                 let v = d.iter().fold(0u32, |acc, b| acc * 8 + u32::from(b - b'0'));
@@ -199,10 +168,7 @@ mod tests {
         let text = "30 23 0:26 / /sys/fs/cgroup rw,nosuid shared:4 - cgroup2 cgroup2 rw,nsdelegate,memory_recursiveprot\n";
         let host = parse_mountinfo(text).unwrap();
         assert_eq!(host.layout, Layout::V2);
-        assert_eq!(
-            host.hierarchies,
-            vec![Hierarchy::new("/sys/fs/cgroup", &[], true)]
-        );
+        assert_eq!(host.hierarchies, vec![Hierarchy::new("/sys/fs/cgroup", &[], true)]);
     }
 
     #[test]
@@ -235,50 +201,35 @@ mod tests {
 
     #[test]
     fn keeps_the_mount_root_and_unescapes_paths() {
-        let text =
-            "32 31 0:29 /docker/abc /sys/fs/cgroup/my\\040mem rw - cgroup cgroup rw,memory\n";
+        let text = "32 31 0:29 /docker/abc /sys/fs/cgroup/my\\040mem rw - cgroup cgroup rw,memory\n";
         let host = parse_mountinfo(text).unwrap();
-        assert_eq!(
-            host.hierarchies[0].mountpoint,
-            PathBuf::from("/sys/fs/cgroup/my mem")
-        );
+        assert_eq!(host.hierarchies[0].mountpoint, PathBuf::from("/sys/fs/cgroup/my mem"));
         assert_eq!(host.hierarchies[0].root, PathBuf::from("/docker/abc"));
     }
 
     #[test]
     fn optional_fields_before_the_separator_are_skipped() {
         let text = "32 31 0:29 / /cg rw shared:1 master:2 - cgroup cgroup rw,pids\n";
-        assert_eq!(
-            parse_mountinfo(text).unwrap().hierarchies,
-            vec![h("/cg", &["pids"])]
-        );
+        assert_eq!(parse_mountinfo(text).unwrap().hierarchies, vec![h("/cg", &["pids"])]);
     }
 
     #[test]
     fn no_cgroup_mount_is_an_error() {
         let text = "23 1 0:21 / /sys rw - sysfs sysfs rw\n";
-        assert_eq!(
-            parse_mountinfo(text).unwrap_err().to_string(),
-            "no cgroup hierarchy is mounted"
-        );
+        assert_eq!(parse_mountinfo(text).unwrap_err().to_string(), "no cgroup hierarchy is mounted");
     }
 
     #[test]
     fn malformed_line_is_an_error_naming_it() {
         assert_eq!(
-            parse_mountinfo("32 31 0:29 / /cg rw cgroup cgroup rw,pids\n")
-                .unwrap_err()
-                .to_string(),
+            parse_mountinfo("32 31 0:29 / /cg rw cgroup cgroup rw,pids\n").unwrap_err().to_string(),
             "parse /proc/self/mountinfo: no \" - \" separator in line \"32 31 0:29 / /cg rw cgroup cgroup rw,pids\""
         );
     }
 
     #[test]
     fn cgroup_controllers_are_whitespace_separated() {
-        assert_eq!(
-            parse_controllers("cpuset cpu io hugetlb\n"),
-            ["cpuset", "cpu", "io", "hugetlb"]
-        );
+        assert_eq!(parse_controllers("cpuset cpu io hugetlb\n"), ["cpuset", "cpu", "io", "hugetlb"]);
         assert!(parse_controllers("\n").is_empty());
     }
 }

@@ -48,17 +48,11 @@ pub struct Resolved {
 /// hierarchy's mountpoint, with no "..", so a tampered state cannot aim elsewhere.
 pub(crate) fn check_stored(d: &CgroupDir) -> Result<(), CgroupError> {
     let below = d.dir.strip_prefix(&d.hierarchy.mountpoint).ok();
-    let clean = below.is_some_and(|rel| {
-        rel.components().next().is_some()
-            && rel.components().all(|c| matches!(c, Component::Normal(_)))
-    });
+    let clean = below.is_some_and(|rel| rel.components().next().is_some() && rel.components().all(|c| matches!(c, Component::Normal(_))));
     if clean {
         Ok(())
     } else {
-        Err(CgroupError::InvalidState(format!(
-            "{:?} is not a cgroup below {:?}",
-            d.dir, d.hierarchy.mountpoint
-        )))
+        Err(CgroupError::InvalidState(format!("{:?} is not a cgroup below {:?}", d.dir, d.hierarchy.mountpoint)))
     }
 }
 
@@ -66,26 +60,15 @@ pub(crate) fn check_stored(d: &CgroupDir) -> Result<(), CgroupError> {
 pub fn parse_proc_cgroup(text: &str) -> Result<Vec<OwnCgroup>, CgroupError> {
     let mut out = Vec::new();
     for line in text.lines().filter(|l| !l.trim().is_empty()) {
-        let bad = |reason| CgroupError::Parse {
-            file: PROC_CGROUP.to_string(),
-            line: line.to_string(),
-            reason,
-        };
+        let bad = |reason| CgroupError::Parse { file: PROC_CGROUP.to_string(), line: line.to_string(), reason };
         let mut parts = line.splitn(3, ':');
-        let (Some(id), Some(controllers), Some(path)) = (parts.next(), parts.next(), parts.next())
-        else {
+        let (Some(id), Some(controllers), Some(path)) = (parts.next(), parts.next(), parts.next()) else {
             return Err(bad("expected id:controllers:path"));
         };
-        let hierarchy_id = id
-            .parse()
-            .map_err(|_| bad("hierarchy id is not a number"))?;
+        let hierarchy_id = id.parse().map_err(|_| bad("hierarchy id is not a number"))?;
         out.push(OwnCgroup {
             hierarchy_id,
-            controllers: controllers
-                .split(',')
-                .filter(|c| !c.is_empty())
-                .map(str::to_string)
-                .collect(),
+            controllers: controllers.split(',').filter(|c| !c.is_empty()).map(str::to_string).collect(),
             path: PathBuf::from(path),
         });
     }
@@ -94,27 +77,16 @@ pub fn parse_proc_cgroup(text: &str) -> Result<Vec<OwnCgroup>, CgroupError> {
 
 /// Resolves `cgroups_path` (from the spec) in every hierarchy of `host`. `own` is the
 /// caller's /proc/self/cgroup; it is only consulted for a relative (or absent) path.
-pub fn resolve(
-    host: &HostCgroups,
-    own: &[OwnCgroup],
-    cgroups_path: Option<&Path>,
-    container_id: &str,
-) -> Result<Resolved, CgroupError> {
+pub fn resolve(host: &HostCgroups, own: &[OwnCgroup], cgroups_path: Option<&Path>, container_id: &str) -> Result<Resolved, CgroupError> {
     let given = cgroups_path.filter(|p| !p.as_os_str().is_empty());
     let raw = given.unwrap_or_else(|| Path::new(container_id));
     let rel = clean(raw)?;
     let absolute = raw.is_absolute();
     if absolute && rel.as_os_str().is_empty() {
-        return Err(CgroupError::InvalidPath {
-            path: raw.to_path_buf(),
-            reason: "it names the root cgroup",
-        });
+        return Err(CgroupError::InvalidPath { path: raw.to_path_buf(), reason: "it names the root cgroup" });
     }
     if rel.as_os_str().is_empty() {
-        return Err(CgroupError::InvalidPath {
-            path: raw.to_path_buf(),
-            reason: "it is empty",
-        });
+        return Err(CgroupError::InvalidPath { path: raw.to_path_buf(), reason: "it is empty" });
     }
     let mut dirs = Vec::with_capacity(host.hierarchies.len());
     let mut shown = None;
@@ -123,29 +95,17 @@ pub fn resolve(
             (h.mountpoint.join(&rel), Path::new("/").join(&rel))
         } else {
             let mine = own_cgroup(h, own)?;
-            let below_root =
-                mine.path
-                    .strip_prefix(&h.root)
-                    .map_err(|_| CgroupError::OwnCgroup {
-                        hierarchy: name_of(h),
-                        reason: "it lies outside the mounted subtree",
-                    })?;
-            (
-                h.mountpoint.join(below_root).join(&rel),
-                mine.path.join(&rel),
-            )
+            let below_root = mine
+                .path
+                .strip_prefix(&h.root)
+                .map_err(|_| CgroupError::OwnCgroup { hierarchy: name_of(h), reason: "it lies outside the mounted subtree" })?;
+            (h.mountpoint.join(below_root).join(&rel), mine.path.join(&rel))
         };
         shown.get_or_insert(inside);
-        dirs.push(CgroupDir {
-            hierarchy: h.clone(),
-            dir,
-        });
+        dirs.push(CgroupDir { hierarchy: h.clone(), dir });
     }
     let path = shown.unwrap_or_else(|| Path::new("/").join(&rel));
-    Ok(Resolved {
-        path: path.to_string_lossy().into_owned(),
-        dirs,
-    })
+    Ok(Resolved { path: path.to_string_lossy().into_owned(), dirs })
 }
 
 /// The normal components of `path`, without "." and the leading "/"; ".." is an error.
@@ -156,10 +116,7 @@ fn clean(path: &Path) -> Result<PathBuf, CgroupError> {
             Component::Normal(part) => out.push(part),
             Component::CurDir | Component::RootDir => {}
             Component::ParentDir | Component::Prefix(_) => {
-                return Err(CgroupError::InvalidPath {
-                    path: path.to_path_buf(),
-                    reason: "\"..\" components are not allowed",
-                })
+                return Err(CgroupError::InvalidPath { path: path.to_path_buf(), reason: "\"..\" components are not allowed" })
             }
         }
     }
@@ -172,15 +129,10 @@ fn own_cgroup<'a>(h: &Hierarchy, own: &'a [OwnCgroup]) -> Result<&'a OwnCgroup, 
             if h.unified {
                 o.hierarchy_id == 0 && o.controllers.is_empty()
             } else {
-                o.hierarchy_id != 0
-                    && o.controllers.len() == h.controllers.len()
-                    && o.controllers.iter().all(|c| h.controllers.contains(c))
+                o.hierarchy_id != 0 && o.controllers.len() == h.controllers.len() && o.controllers.iter().all(|c| h.controllers.contains(c))
             }
         })
-        .ok_or_else(|| CgroupError::OwnCgroup {
-            hierarchy: name_of(h),
-            reason: "no entry in /proc/self/cgroup",
-        })
+        .ok_or_else(|| CgroupError::OwnCgroup { hierarchy: name_of(h), reason: "no entry in /proc/self/cgroup" })
 }
 
 fn name_of(h: &Hierarchy) -> String {
@@ -227,11 +179,7 @@ mod tests {
         let own = own();
         assert_eq!(
             own[0],
-            OwnCgroup {
-                hierarchy_id: 12,
-                controllers: vec!["name=systemd".into()],
-                path: "/user.slice/session-1.scope".into()
-            }
+            OwnCgroup { hierarchy_id: 12, controllers: vec!["name=systemd".into()], path: "/user.slice/session-1.scope".into() }
         );
         assert_eq!(own[2].controllers, ["cpu", "cpuacct"]);
         assert_eq!(own[3].hierarchy_id, 0);
@@ -309,9 +257,7 @@ mod tests {
     fn rejects_parent_components() {
         for p in ["/youki/../etc", "../abc", "a/.."] {
             assert_eq!(
-                resolve(&host(), &own(), Some(Path::new(p)), "abc")
-                    .unwrap_err()
-                    .to_string(),
+                resolve(&host(), &own(), Some(Path::new(p)), "abc").unwrap_err().to_string(),
                 format!("invalid cgroups path {p:?}: \"..\" components are not allowed")
             );
         }
@@ -321,15 +267,11 @@ mod tests {
     #[test]
     fn rejects_the_root_cgroup() {
         assert_eq!(
-            resolve(&host(), &[], Some(Path::new("/")), "abc")
-                .unwrap_err()
-                .to_string(),
+            resolve(&host(), &[], Some(Path::new("/")), "abc").unwrap_err().to_string(),
             "invalid cgroups path \"/\": it names the root cgroup"
         );
         assert_eq!(
-            resolve(&host(), &own(), Some(Path::new(".")), "abc")
-                .unwrap_err()
-                .to_string(),
+            resolve(&host(), &own(), Some(Path::new(".")), "abc").unwrap_err().to_string(),
             "invalid cgroups path \".\": it is empty"
         );
     }

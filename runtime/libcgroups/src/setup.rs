@@ -10,9 +10,7 @@ use crate::{files, CgroupError};
 /// Creates `dir` below `mountpoint`, level by level, copying cpuset.cpus and cpuset.mems
 /// from the parent into any level where they are empty.
 pub(crate) fn create_cpuset_dir(mountpoint: &Path, dir: &Path) -> Result<(), CgroupError> {
-    let rel = dir
-        .strip_prefix(mountpoint)
-        .map_err(|_| CgroupError::InvalidState(format!("{dir:?} is not below {mountpoint:?}")))?;
+    let rel = dir.strip_prefix(mountpoint).map_err(|_| CgroupError::InvalidState(format!("{dir:?} is not below {mountpoint:?}")))?;
     let mut parent = mountpoint.to_path_buf();
     for part in rel.components() {
         let child = parent.join(part);
@@ -31,14 +29,8 @@ pub(crate) fn create_cpuset_dir(mountpoint: &Path, dir: &Path) -> Result<(), Cgr
 
 /// Enables `controller` ("hugetlb") in cgroup.subtree_control of every cgroup from the
 /// cgroup2 `mountpoint` down to the parent of `dir`, skipping those where it already is.
-pub(crate) fn enable_in_ancestors(
-    mountpoint: &Path,
-    dir: &Path,
-    controller: &str,
-) -> Result<(), CgroupError> {
-    let rel = dir
-        .strip_prefix(mountpoint)
-        .map_err(|_| CgroupError::InvalidState(format!("{dir:?} is not below {mountpoint:?}")))?;
+pub(crate) fn enable_in_ancestors(mountpoint: &Path, dir: &Path, controller: &str) -> Result<(), CgroupError> {
+    let rel = dir.strip_prefix(mountpoint).map_err(|_| CgroupError::InvalidState(format!("{dir:?} is not below {mountpoint:?}")))?;
     // The ancestors are the root and every level of `rel` but the last.
     let mut ancestor = mountpoint.to_path_buf();
     let mut levels = rel.components().peekable();
@@ -109,9 +101,6 @@ mod tests {
         let root = tmp.path();
         fs::write(root.join("cgroup.subtree_control"), "").unwrap();
         enable_in_ancestors(root, &root.join("abc"), "hugetlb").unwrap();
-        assert_eq!(
-            fs::read_to_string(root.join("cgroup.subtree_control")).unwrap(),
-            "+hugetlb"
-        );
+        assert_eq!(fs::read_to_string(root.join("cgroup.subtree_control")).unwrap(), "+hugetlb");
     }
 }

@@ -114,12 +114,7 @@ pub fn parse_blkio(s: &str) -> Vec<BlkioEntry> {
                 return None;
             }
             let (maj, min) = f[0].split_once(':')?;
-            Some(BlkioEntry {
-                major: maj.parse().ok()?,
-                minor: min.parse().ok()?,
-                op: f[1].to_string(),
-                value: f[2].parse().ok()?,
-            })
+            Some(BlkioEntry { major: maj.parse().ok()?, minor: min.parse().ok()?, op: f[1].to_string(), value: f[2].parse().ok()? })
         })
         .collect()
 }
@@ -155,24 +150,15 @@ pub fn read_v1(d: &V1Dirs) -> Stats {
     let mut s = Stats::default();
     if let Some(dir) = d.cpuacct {
         s.cpu.usage.total = num(dir, "cpuacct.usage");
-        s.cpu.usage.percpu = read(dir, "cpuacct.usage_percpu")
-            .map(|t| {
-                t.split_whitespace()
-                    .filter_map(|v| v.parse().ok())
-                    .collect()
-            })
-            .unwrap_or_default();
-        let st = read(dir, "cpuacct.stat")
-            .map(|t| parse_flat_keyed(&t))
-            .unwrap_or_default();
+        s.cpu.usage.percpu =
+            read(dir, "cpuacct.usage_percpu").map(|t| t.split_whitespace().filter_map(|v| v.parse().ok()).collect()).unwrap_or_default();
+        let st = read(dir, "cpuacct.stat").map(|t| parse_flat_keyed(&t)).unwrap_or_default();
         // cpuacct.stat is in USER_HZ ticks (100 per second); runc reports nanoseconds.
         s.cpu.usage.user = st.get("user").copied().unwrap_or(0) * 10_000_000;
         s.cpu.usage.kernel = st.get("system").copied().unwrap_or(0) * 10_000_000;
     }
     if let Some(dir) = d.cpu {
-        let st = read(dir, "cpu.stat")
-            .map(|t| parse_flat_keyed(&t))
-            .unwrap_or_default();
+        let st = read(dir, "cpu.stat").map(|t| parse_flat_keyed(&t)).unwrap_or_default();
         s.cpu.throttling = Throttling {
             periods: st.get("nr_periods").copied().unwrap_or(0),
             throttled_periods: st.get("nr_throttled").copied().unwrap_or(0),
@@ -184,39 +170,18 @@ pub fn read_v1(d: &V1Dirs) -> Stats {
         s.memory.swap = memory_entry(dir, "memory.memsw");
         s.memory.kernel = memory_entry(dir, "memory.kmem");
         s.memory.kernel_tcp = memory_entry(dir, "memory.kmem.tcp");
-        s.memory.raw = read(dir, "memory.stat")
-            .map(|t| parse_flat_keyed(&t))
-            .unwrap_or_default();
-        s.memory.cache = s
-            .memory
-            .raw
-            .get("total_cache")
-            .or(s.memory.raw.get("cache"))
-            .copied()
-            .unwrap_or(0);
+        s.memory.raw = read(dir, "memory.stat").map(|t| parse_flat_keyed(&t)).unwrap_or_default();
+        s.memory.cache = s.memory.raw.get("total_cache").or(s.memory.raw.get("cache")).copied().unwrap_or(0);
     }
     if let Some(dir) = d.pids {
-        s.pids = PidsStats {
-            current: num(dir, "pids.current"),
-            limit: num(dir, "pids.max"),
-        };
+        s.pids = PidsStats { current: num(dir, "pids.current"), limit: num(dir, "pids.max") };
     }
     if let Some(dir) = d.blkio {
         let pick = |a: &str, b: &str| {
-            read(dir, a)
-                .filter(|t| !t.trim().is_empty())
-                .or_else(|| read(dir, b))
-                .map(|t| parse_blkio(&t))
-                .unwrap_or_default()
+            read(dir, a).filter(|t| !t.trim().is_empty()).or_else(|| read(dir, b)).map(|t| parse_blkio(&t)).unwrap_or_default()
         };
-        s.blkio.io_service_bytes_recursive = pick(
-            "blkio.throttle.io_service_bytes_recursive",
-            "blkio.io_service_bytes_recursive",
-        );
-        s.blkio.io_serviced_recursive = pick(
-            "blkio.throttle.io_serviced_recursive",
-            "blkio.io_serviced_recursive",
-        );
+        s.blkio.io_service_bytes_recursive = pick("blkio.throttle.io_service_bytes_recursive", "blkio.io_service_bytes_recursive");
+        s.blkio.io_serviced_recursive = pick("blkio.throttle.io_serviced_recursive", "blkio.io_serviced_recursive");
     }
     if let Some((dir, unified)) = d.hugetlb {
         s.hugetlb = read_hugetlb(dir, unified);
@@ -232,24 +197,16 @@ pub(crate) fn read_hugetlb(dir: &Path, unified: bool) -> BTreeMap<String, Hugetl
     for e in rd.flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
         let size = if unified {
-            name.strip_prefix("hugetlb.")
-                .and_then(|r| r.strip_suffix(".current"))
+            name.strip_prefix("hugetlb.").and_then(|r| r.strip_suffix(".current"))
         } else {
-            name.strip_prefix("hugetlb.")
-                .and_then(|r| r.strip_suffix(".usage_in_bytes"))
+            name.strip_prefix("hugetlb.").and_then(|r| r.strip_suffix(".usage_in_bytes"))
         };
         let Some(size) = size.filter(|s| !s.contains('.')) else {
             continue;
         };
         let st = if unified {
-            let events = read(dir, &format!("hugetlb.{size}.events"))
-                .map(|t| parse_flat_keyed(&t))
-                .unwrap_or_default();
-            HugetlbStats {
-                usage: num(dir, &format!("hugetlb.{size}.current")),
-                max: 0,
-                failcnt: events.get("max").copied().unwrap_or(0),
-            }
+            let events = read(dir, &format!("hugetlb.{size}.events")).map(|t| parse_flat_keyed(&t)).unwrap_or_default();
+            HugetlbStats { usage: num(dir, &format!("hugetlb.{size}.current")), max: 0, failcnt: events.get("max").copied().unwrap_or(0) }
         } else {
             HugetlbStats {
                 usage: num(dir, &format!("hugetlb.{size}.usage_in_bytes")),
@@ -274,10 +231,7 @@ mod tests {
         assert_eq!(m.get("rss"), Some(&20));
         let b = parse_blkio("8:0 Read 4096\n8:0 Write 0\nTotal 4096\n");
         assert_eq!(b.len(), 2);
-        assert_eq!(
-            (b[0].major, b[0].minor, b[0].op.as_str(), b[0].value),
-            (8, 0, "Read", 4096)
-        );
+        assert_eq!((b[0].major, b[0].minor, b[0].op.as_str(), b[0].value), (8, 0, "Read", 4096));
     }
 
     #[test]
@@ -288,10 +242,7 @@ mod tests {
             ("cpuacct.usage", "1000"),
             ("cpuacct.usage_percpu", "600 400 "),
             ("cpuacct.stat", "user 2\nsystem 1\n"),
-            (
-                "cpu.stat",
-                "nr_periods 5\nnr_throttled 1\nthrottled_time 99\n",
-            ),
+            ("cpu.stat", "nr_periods 5\nnr_throttled 1\nthrottled_time 99\n"),
             ("memory.usage_in_bytes", "4096"),
             ("memory.limit_in_bytes", "8192"),
             ("memory.max_usage_in_bytes", "5000"),
@@ -305,40 +256,16 @@ mod tests {
         ] {
             std::fs::write(p.join(f), v).unwrap();
         }
-        let s = read_v1(&V1Dirs {
-            cpu: Some(p),
-            cpuacct: Some(p),
-            memory: Some(p),
-            pids: Some(p),
-            blkio: None,
-            hugetlb: Some((p, false)),
-        });
+        let s = read_v1(&V1Dirs { cpu: Some(p), cpuacct: Some(p), memory: Some(p), pids: Some(p), blkio: None, hugetlb: Some((p, false)) });
         assert_eq!(s.cpu.usage.total, 1000);
         assert_eq!(s.cpu.usage.percpu, vec![600, 400]);
         assert_eq!(s.cpu.usage.user, 20_000_000);
         assert_eq!(s.cpu.throttling.throttled_time, 99);
-        assert_eq!(
-            s.memory.usage,
-            MemoryEntry {
-                limit: 8192,
-                usage: 4096,
-                max: 5000,
-                failcnt: 3
-            }
-        );
+        assert_eq!(s.memory.usage, MemoryEntry { limit: 8192, usage: 4096, max: 5000, failcnt: 3 });
         assert_eq!(s.memory.cache, 9);
-        assert_eq!(
-            s.pids,
-            PidsStats {
-                current: 2,
-                limit: u64::MAX
-            }
-        );
+        assert_eq!(s.pids, PidsStats { current: 2, limit: u64::MAX });
         assert_eq!(s.hugetlb["2MB"].failcnt, 1);
         let json = serde_json::to_value(&s).unwrap();
-        assert!(
-            json["memory"]["kernelTCP"].is_object()
-                && json["cpu"]["throttling"]["throttledPeriods"].is_u64()
-        );
+        assert!(json["memory"]["kernelTCP"].is_object() && json["cpu"]["throttling"]["throttledPeriods"].is_u64());
     }
 }

@@ -7,18 +7,11 @@
 
 use std::path::Path;
 
-use crate::stats::{
-    num, parse_flat_keyed, read, read_hugetlb, BlkioEntry, MemoryEntry, PidsStats, Stats,
-    Throttling,
-};
+use crate::stats::{num, parse_flat_keyed, read, read_hugetlb, BlkioEntry, MemoryEntry, PidsStats, Stats, Throttling};
 
 pub(crate) fn read_v2(dir: &Path) -> Stats {
     let mut s = Stats::default();
-    let keyed = |file: &str| {
-        read(dir, file)
-            .map(|t| parse_flat_keyed(&t))
-            .unwrap_or_default()
-    };
+    let keyed = |file: &str| read(dir, file).map(|t| parse_flat_keyed(&t)).unwrap_or_default();
     let cpu = keyed("cpu.stat");
     let us = |k: &str| cpu.get(k).copied().unwrap_or(0) * 1000;
     s.cpu.usage.total = us("usage_usec");
@@ -41,11 +34,7 @@ pub(crate) fn read_v2(dir: &Path) -> Stats {
         let swap_limit = num(dir, "memory.swap.max");
         let limit = s.memory.usage.limit;
         s.memory.swap = MemoryEntry {
-            limit: if swap_limit == u64::MAX || limit == u64::MAX {
-                u64::MAX
-            } else {
-                swap_limit + limit
-            },
+            limit: if swap_limit == u64::MAX || limit == u64::MAX { u64::MAX } else { swap_limit + limit },
             usage: num(dir, "memory.swap.current") + current,
             max: 0,
             failcnt: 0,
@@ -56,10 +45,7 @@ pub(crate) fn read_v2(dir: &Path) -> Stats {
     // memory.stat splits out kernel memory ("kernel", 5.18+) and socket buffers ("sock").
     s.memory.kernel.usage = s.memory.raw.get("kernel").copied().unwrap_or(0);
     s.memory.kernel_tcp.usage = s.memory.raw.get("sock").copied().unwrap_or(0);
-    s.pids = PidsStats {
-        current: num(dir, "pids.current"),
-        limit: num(dir, "pids.max"),
-    };
+    s.pids = PidsStats { current: num(dir, "pids.current"), limit: num(dir, "pids.max") };
     if let Some(text) = read(dir, "io.stat") {
         let (bytes, ios) = parse_io_stat(&text);
         s.blkio.io_service_bytes_recursive = bytes;
@@ -93,12 +79,7 @@ pub fn parse_io_stat(text: &str) -> (Vec<BlkioEntry>, Vec<BlkioEntry>) {
                 "wios" => (&mut ios, "Write"),
                 _ => continue,
             };
-            list.push(BlkioEntry {
-                major,
-                minor,
-                op: op.to_string(),
-                value,
-            });
+            list.push(BlkioEntry { major, minor, op: op.to_string(), value });
         }
     }
     (bytes, ios)
@@ -110,18 +91,9 @@ mod tests {
 
     #[test]
     fn io_stat_lines() {
-        let (bytes, ios) =
-            parse_io_stat("8:0 rbytes=4096 wbytes=0 rios=1 wios=0 dbytes=0 dios=0\nbogus\n");
+        let (bytes, ios) = parse_io_stat("8:0 rbytes=4096 wbytes=0 rios=1 wios=0 dbytes=0 dios=0\nbogus\n");
         assert_eq!(bytes.len(), 2);
-        assert_eq!(
-            (
-                bytes[0].major,
-                bytes[0].minor,
-                bytes[0].op.as_str(),
-                bytes[0].value
-            ),
-            (8, 0, "Read", 4096)
-        );
+        assert_eq!((bytes[0].major, bytes[0].minor, bytes[0].op.as_str(), bytes[0].value), (8, 0, "Read", 4096));
         assert_eq!(ios[0].value, 1);
     }
 
@@ -146,30 +118,13 @@ mod tests {
             std::fs::write(p.join(f), v).unwrap();
         }
         let s = read_v2(p);
-        assert_eq!(
-            (s.cpu.usage.total, s.cpu.usage.user, s.cpu.usage.kernel),
-            (10_000, 6_000, 4_000)
-        );
+        assert_eq!((s.cpu.usage.total, s.cpu.usage.user, s.cpu.usage.kernel), (10_000, 6_000, 4_000));
         assert_eq!(s.cpu.throttling.throttled_time, 2_000);
-        assert_eq!(
-            s.memory.usage,
-            MemoryEntry {
-                limit: 8192,
-                usage: 4096,
-                max: 5000,
-                failcnt: 2
-            }
-        );
+        assert_eq!(s.memory.usage, MemoryEntry { limit: 8192, usage: 4096, max: 5000, failcnt: 2 });
         assert_eq!((s.memory.swap.usage, s.memory.swap.limit), (4196, u64::MAX));
         assert_eq!(s.memory.cache, 7);
         assert_eq!((s.memory.kernel.usage, s.memory.kernel_tcp.usage), (12, 3));
-        assert_eq!(
-            s.pids,
-            PidsStats {
-                current: 2,
-                limit: 10
-            }
-        );
+        assert_eq!(s.pids, PidsStats { current: 2, limit: 10 });
         assert_eq!(s.hugetlb["2MB"].failcnt, 3);
     }
 }

@@ -7,9 +7,7 @@ use std::{
     process::{Child, Command},
 };
 
-use libcgroups::{
-    default_device_rules, detect, manager, CgroupManager, FreezerState, HostCgroups, Layout,
-};
+use libcgroups::{default_device_rules, detect, manager, CgroupManager, FreezerState, HostCgroups, Layout};
 use oci_spec::runtime::LinuxResources;
 
 /// Kills the child and removes the cgroup even when an assertion fails halfway.
@@ -33,9 +31,7 @@ fn skip_reason() -> Option<String> {
     }
     match detect() {
         Err(e) => Some(format!("no cgroups: {e}")),
-        Ok(h) if h.layout == Layout::V2 => {
-            Some("pure cgroup v2 host (tests/v2_driver.rs covers it)".into())
-        }
+        Ok(h) if h.layout == Layout::V2 => Some("pure cgroup v2 host (tests/v2_driver.rs covers it)".into()),
         Ok(_) => None,
     }
 }
@@ -50,10 +46,7 @@ fn dir_of(cg: &dyn CgroupManager, controller: &str) -> PathBuf {
 }
 
 fn read(dir: &Path, file: &str) -> String {
-    fs::read_to_string(dir.join(file))
-        .unwrap()
-        .trim()
-        .to_string()
+    fs::read_to_string(dir.join(file)).unwrap().trim().to_string()
 }
 
 /// The cgroup name of the first huge page size the kernel offers ("2MB" for 2048kB).
@@ -63,10 +56,7 @@ fn hugepage_size() -> Option<String> {
         .flatten()
         .filter_map(|e| {
             let name = e.file_name().into_string().ok()?;
-            name.strip_prefix("hugepages-")?
-                .strip_suffix("kB")?
-                .parse()
-                .ok()
+            name.strip_prefix("hugepages-")?.strip_suffix("kB")?.parse().ok()
         })
         .collect();
     sizes.sort_unstable();
@@ -98,28 +88,14 @@ fn create_limit_freeze_and_remove_on_the_real_host() {
 
     cg.apply(pid).unwrap();
     for d in cg.state().dirs {
-        assert!(
-            d.dir.ends_with(path.strip_prefix("/").unwrap()),
-            "{:?}",
-            d.dir
-        );
+        assert!(d.dir.ends_with(path.strip_prefix("/").unwrap()), "{:?}", d.dir);
         let procs = read(&d.dir, "cgroup.procs");
-        assert!(
-            procs.lines().any(|l| l == pid.to_string()),
-            "{:?}: {procs}",
-            d.dir
-        );
+        assert!(procs.lines().any(|l| l == pid.to_string()), "{:?}: {procs}", d.dir);
     }
     assert!(!read(&dir_of(cg, "cpuset"), "cpuset.cpus").is_empty());
 
-    cg.set_resources(&resources(
-        r#"{"memory":{"limit":67108864},"pids":{"limit":20},"cpu":{"shares":512}}"#,
-    ))
-    .unwrap();
-    assert_eq!(
-        read(&dir_of(cg, "memory"), "memory.limit_in_bytes"),
-        "67108864"
-    );
+    cg.set_resources(&resources(r#"{"memory":{"limit":67108864},"pids":{"limit":20},"cpu":{"shares":512}}"#)).unwrap();
+    assert_eq!(read(&dir_of(cg, "memory"), "memory.limit_in_bytes"), "67108864");
     assert_eq!(read(&dir_of(cg, "pids"), "pids.max"), "20");
     assert_eq!(read(&dir_of(cg, "cpu"), "cpu.shares"), "512");
 
@@ -140,20 +116,12 @@ fn create_limit_freeze_and_remove_on_the_real_host() {
     cg.freeze(FreezerState::Thawed).unwrap();
     assert_eq!(read(&dir_of(cg, "freezer"), "freezer.state"), "THAWED");
 
-    let hugetlb_on_v2 = host
-        .unified()
-        .is_some_and(|u| u.controllers.iter().any(|c| c == "hugetlb"));
+    let hugetlb_on_v2 = host.unified().is_some_and(|u| u.controllers.iter().any(|c| c == "hugetlb"));
     match hugepage_size() {
         Some(size) if hugetlb_on_v2 => {
             let json = format!(r#"{{"hugepageLimits":[{{"pageSize":"{size}","limit":4194304}}]}}"#);
             cg.set_resources(&resources(&json)).unwrap();
-            let unified = cg
-                .state()
-                .dirs
-                .into_iter()
-                .find(|d| d.hierarchy.unified)
-                .unwrap()
-                .dir;
+            let unified = cg.state().dirs.into_iter().find(|d| d.hierarchy.unified).unwrap().dir;
             assert_eq!(read(&unified, &format!("hugetlb.{size}.max")), "4194304");
         }
         _ => eprintln!("no hugetlb on the cgroup2 mount; hugetlb part skipped"),

@@ -13,8 +13,7 @@ use std::{
 };
 
 use libcgroups::{
-    detect, manager, CgroupManager, DeviceAccess, DeviceKind, DeviceRequest, FreezerState,
-    Hierarchy, HostCgroups, Layout, V2Manager,
+    detect, manager, CgroupManager, DeviceAccess, DeviceKind, DeviceRequest, FreezerState, Hierarchy, HostCgroups, Layout, V2Manager,
 };
 use oci_spec::runtime::{LinuxDeviceCgroup, LinuxResources};
 
@@ -30,13 +29,7 @@ fn v2_host() -> Option<HostCgroups> {
         Layout::V2 => Some(host),
         _ => {
             let unified = host.unified()?;
-            Some(HostCgroups {
-                layout: Layout::V2,
-                hierarchies: vec![Hierarchy {
-                    unified: true,
-                    ..unified.clone()
-                }],
-            })
+            Some(HostCgroups { layout: Layout::V2, hierarchies: vec![Hierarchy { unified: true, ..unified.clone() }] })
         }
     }
 }
@@ -64,11 +57,7 @@ impl Waiting {
             .unwrap();
         let stdin = child.stdin.take().unwrap();
         let stdout = BufReader::new(child.stdout.take().unwrap());
-        Waiting {
-            child,
-            stdin,
-            stdout,
-        }
+        Waiting { child, stdin, stdout }
     }
     fn pid(&self) -> i32 {
         self.child.id() as i32
@@ -92,9 +81,7 @@ impl Drop for Waiting {
 }
 
 fn remove_test_root(host: &HostCgroups) {
-    let root = host.hierarchies[0]
-        .mountpoint
-        .join(format!("youki-v2-test-{}", std::process::id()));
+    let root = host.hierarchies[0].mountpoint.join(format!("youki-v2-test-{}", std::process::id()));
     let _ = fs::remove_dir(root);
 }
 
@@ -103,22 +90,15 @@ fn prepare_place_freeze_kill_remove() {
     let Some(host) = v2_host() else { return };
     let cg = v2_manager(&host, "life");
     let dir = cg.state().dirs[0].dir.clone();
-    assert!(
-        cg.prepare().unwrap().is_some(),
-        "a v2 driver hands back its directory"
-    );
+    assert!(cg.prepare().unwrap().is_some(), "a v2 driver hands back its directory");
     assert!(dir.is_dir());
     let mut sleeper = Waiting::spawn("sleep 30");
     cg.add_task(sleeper.pid()).unwrap();
     assert_eq!(cg.pids().unwrap(), vec![sleeper.pid()]);
     cg.freeze(FreezerState::Frozen).unwrap();
-    assert!(fs::read_to_string(dir.join("cgroup.events"))
-        .unwrap()
-        .contains("frozen 1"));
+    assert!(fs::read_to_string(dir.join("cgroup.events")).unwrap().contains("frozen 1"));
     cg.freeze(FreezerState::Thawed).unwrap();
-    assert!(fs::read_to_string(dir.join("cgroup.events"))
-        .unwrap()
-        .contains("frozen 0"));
+    assert!(fs::read_to_string(dir.join("cgroup.events")).unwrap().contains("frozen 0"));
     sleeper.go();
     assert!(cg.kill_all().unwrap(), "cgroup.kill exists on this kernel");
     let status = sleeper.child.wait().unwrap();
@@ -141,13 +121,8 @@ fn state_round_trip_rebuilds_the_driver() {
 }
 
 /// Device nodes the probes use, made in a temp dir: (name, kind, major, minor).
-const NODES: &[(&str, char, u32, u32)] = &[
-    ("null", 'c', 1, 3),
-    ("zero", 'c', 1, 5),
-    ("full", 'c', 1, 7),
-    ("urandom", 'c', 1, 9),
-    ("loop0", 'b', 7, 0),
-];
+const NODES: &[(&str, char, u32, u32)] =
+    &[("null", 'c', 1, 3), ("zero", 'c', 1, 5), ("full", 'c', 1, 7), ("urandom", 'c', 1, 9), ("loop0", 'b', 7, 0)];
 
 /// One line per node and access: "name r y|n", "name w y|n", "name m y|n".
 fn probe_script(dir: &Path) -> String {
@@ -167,18 +142,9 @@ fn probe_script(dir: &Path) -> String {
 fn expected(access: &DeviceAccess) -> Vec<String> {
     let mut out = Vec::new();
     for (name, kind, major, minor) in NODES {
-        let kind = if *kind == 'b' {
-            DeviceKind::Block
-        } else {
-            DeviceKind::Char
-        };
+        let kind = if *kind == 'b' { DeviceKind::Block } else { DeviceKind::Char };
         for (letter, bits) in [("r", 2u8), ("w", 4), ("m", 1)] {
-            let ok = access.allows(DeviceRequest {
-                kind,
-                major: *major,
-                minor: *minor,
-                access: bits,
-            });
+            let ok = access.allows(DeviceRequest { kind, major: *major, minor: *minor, access: bits });
             out.push(format!("{name} {letter} {}", if ok { "y" } else { "n" }));
         }
     }
@@ -200,11 +166,7 @@ fn device_program_matches_v1_rule_list_by_rule_list() {
     let real = detect().unwrap();
     let nodes = tempfile::tempdir().unwrap();
     for (name, kind, major, minor) in NODES {
-        let k = if *kind == 'b' {
-            nix::sys::stat::SFlag::S_IFBLK
-        } else {
-            nix::sys::stat::SFlag::S_IFCHR
-        };
+        let k = if *kind == 'b' { nix::sys::stat::SFlag::S_IFBLK } else { nix::sys::stat::SFlag::S_IFCHR };
         nix::sys::stat::mknod(
             &nodes.path().join(name),
             k,
@@ -232,10 +194,7 @@ fn device_program_matches_v1_rule_list_by_rule_list() {
             let v1 = manager(&real, Some(Path::new(&path)), "dev", false).unwrap();
             let got_v1 = run_probes(v1.as_ref(), &rules, nodes.path());
             v1.remove().unwrap();
-            assert_eq!(
-                got_v1, got_v2,
-                "v1 devices controller vs BPF program for {json}"
-            );
+            assert_eq!(got_v1, got_v2, "v1 devices controller vs BPF program for {json}");
         }
     }
     remove_test_root(&host);
@@ -247,8 +206,7 @@ fn an_update_replaces_the_device_program() {
     let cg = v2_manager(&host, "replace");
     cg.prepare().unwrap();
     let dir = fs::File::open(&cg.state().dirs[0].dir).unwrap();
-    let deny: Vec<LinuxDeviceCgroup> =
-        serde_json::from_str(r#"[{"allow":false,"access":"rwm"}]"#).unwrap();
+    let deny: Vec<LinuxDeviceCgroup> = serde_json::from_str(r#"[{"allow":false,"access":"rwm"}]"#).unwrap();
     for _ in 0..3 {
         let mut r = LinuxResources::default();
         r.set_devices(Some(deny.clone()));

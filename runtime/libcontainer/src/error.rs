@@ -12,11 +12,24 @@ use crate::plan::validate::SpecError;
 #[derive(Debug, thiserror::Error)]
 pub enum ContainerError {
     #[error("bundle {path:?}")]
-    Bundle { path: PathBuf, #[source] source: std::io::Error },
+    Bundle {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("read {path:?}")]
-    ReadConfig { path: PathBuf, #[source] source: std::io::Error },
+    ReadConfig {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("invalid config.json {path:?}{}", if field.is_empty() || field == "." { String::new() } else { format!(" at {field}") })]
-    InvalidConfig { path: PathBuf, field: String, #[source] source: serde_json::Error },
+    InvalidConfig {
+        path: PathBuf,
+        field: String,
+        #[source]
+        source: serde_json::Error,
+    },
     #[error("invalid config.json")]
     Spec(#[source] SpecError),
     #[error("rootfs {0:?} does not exist or is not a directory")]
@@ -24,9 +37,17 @@ pub enum ContainerError {
     #[error("process.terminal is true: --console-socket is required")]
     TerminalNeedsSocket,
     #[error("console socket {path:?}")]
-    ConsoleSocket { path: PathBuf, #[source] source: std::io::Error },
+    ConsoleSocket {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("seccomp listenerPath {path:?}")]
-    SeccompListener { path: PathBuf, #[source] source: std::io::Error },
+    SeccompListener {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error(transparent)]
     State(#[from] StateError),
     #[error(transparent)]
@@ -49,7 +70,11 @@ pub enum ContainerError {
     #[error("the container process exited before it was started")]
     InitGone,
     #[error("{op}")]
-    Sys { op: String, #[source] source: nix::Error },
+    Sys {
+        op: String,
+        #[source]
+        source: nix::Error,
+    },
     #[error("cannot {op} container {id:?}: it is {status}")]
     BadStatus { op: &'static str, id: String, status: Status },
     #[error("{tool}: {detail}")]
@@ -67,14 +92,22 @@ pub enum ContainerError {
     #[error("invalid signal {0:?}")]
     BadSignal(String),
     #[error("write pid file {path:?}")]
-    PidFile { path: PathBuf, #[source] source: std::io::Error },
+    PidFile {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error(transparent)]
     SubCgroup(#[from] crate::lifecycle::exec_cgroup::SubCgroupError),
     /// The process of `exec` (flags or `--process`), which is not the config.json's.
     #[error("invalid exec process")]
     ExecProcess(#[source] SpecError),
     #[error("pidfd socket {path:?}")]
-    PidfdSocket { path: PathBuf, #[source] source: std::io::Error },
+    PidfdSocket {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 impl ContainerError {

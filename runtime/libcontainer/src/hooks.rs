@@ -15,7 +15,12 @@ use crate::create::state::OciState;
 #[derive(Debug, thiserror::Error)]
 pub enum HookError {
     #[error("{kind} hook {path:?}: start")]
-    Spawn { kind: &'static str, path: PathBuf, #[source] source: std::io::Error },
+    Spawn {
+        kind: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("{kind} hook {path:?}: timed out after {secs}s")]
     Timeout { kind: &'static str, path: PathBuf, secs: i64 },
     #[error("{kind} hook {path:?}: exited with status {code}{stderr}")]
@@ -23,7 +28,12 @@ pub enum HookError {
     #[error("{kind} hook {path:?}: killed by signal {signal}")]
     Signaled { kind: &'static str, path: PathBuf, signal: i32 },
     #[error("{kind} hook {path:?}: wait")]
-    Wait { kind: &'static str, path: PathBuf, #[source] source: nix::Error },
+    Wait {
+        kind: &'static str,
+        path: PathBuf,
+        #[source]
+        source: nix::Error,
+    },
 }
 
 /// Runs each hook of `list` in order, stopping at the first failure.
@@ -99,11 +109,7 @@ fn run_one_untraced(kind: &'static str, hook: &Hook, state: &[u8]) -> Result<(),
         let _ = child.wait();
         return Err(HookError::Timeout { kind, path, secs: hook.timeout().unwrap_or(0) });
     };
-    let status = child.wait().map_err(|e| HookError::Wait {
-        kind,
-        path: path.clone(),
-        source: crate::syserror::errno_of(&e),
-    })?;
+    let status = child.wait().map_err(|e| HookError::Wait { kind, path: path.clone(), source: crate::syserror::errno_of(&e) })?;
     use std::os::unix::process::ExitStatusExt;
     if let Some(sig) = status.signal() {
         return Err(HookError::Signaled { kind, path, signal: sig });

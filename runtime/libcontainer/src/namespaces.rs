@@ -94,15 +94,33 @@ pub struct NamespaceJoin {
 #[derive(Debug, thiserror::Error)]
 pub enum NamespaceError {
     #[error("open {kind} namespace {path:?}")]
-    Open { kind: &'static str, path: PathBuf, #[source] source: std::io::Error },
+    Open {
+        kind: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("join {kind} namespace {path:?}")]
-    Join { kind: &'static str, path: PathBuf, #[source] source: nix::Error },
+    Join {
+        kind: &'static str,
+        path: PathBuf,
+        #[source]
+        source: nix::Error,
+    },
     #[error("unshare {kind} namespace")]
-    Unshare { kind: &'static str, #[source] source: nix::Error },
+    Unshare {
+        kind: &'static str,
+        #[source]
+        source: nix::Error,
+    },
     #[error("write /proc/self/timens_offsets")]
     Offsets(#[source] crate::rootfs::procfs::ProcError),
     #[error("return to the runtime's {kind} namespace")]
-    Return { kind: &'static str, #[source] source: nix::Error },
+    Return {
+        kind: &'static str,
+        #[source]
+        source: nix::Error,
+    },
 }
 
 /// Opens a namespace file, to be joined later with `enter`.
@@ -112,8 +130,11 @@ pub fn open(kind: NsKind, path: &Path) -> Result<File, NamespaceError> {
 
 /// setns(2) into an opened namespace file.
 pub fn enter(kind: NsKind, path: &Path, file: &File) -> Result<(), NamespaceError> {
-    nix::sched::setns(file.as_fd(), kind.flag())
-        .map_err(|source| NamespaceError::Join { kind: kind.spec_name(), path: path.to_path_buf(), source })
+    nix::sched::setns(file.as_fd(), kind.flag()).map_err(|source| NamespaceError::Join {
+        kind: kind.spec_name(),
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 /// Opens and joins in one step.

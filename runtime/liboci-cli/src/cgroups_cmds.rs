@@ -116,11 +116,7 @@ pub struct Ps {
     pub container_id: String,
 
     /// Options handed to ps(1), e.g. -ef
-    #[arg(
-        value_name = "PS_ARGS",
-        trailing_var_arg = true,
-        allow_hyphen_values = true
-    )]
+    #[arg(value_name = "PS_ARGS", trailing_var_arg = true, allow_hyphen_values = true)]
     pub ps_options: Vec<String>,
 }
 

@@ -82,11 +82,6 @@ pub struct Exec {
     pub container_id: String,
 
     /// The command and its arguments; required unless --process is given
-    #[arg(
-        value_name = "COMMAND",
-        trailing_var_arg = true,
-        allow_hyphen_values = true,
-        required_unless_present = "process"
-    )]
+    #[arg(value_name = "COMMAND", trailing_var_arg = true, allow_hyphen_values = true, required_unless_present = "process")]
     pub command: Vec<String>,
 }

@@ -57,9 +57,7 @@ fn containerd_create_with_globals_first() {
     assert_eq!(cli.global.log, Some(p("/b/log.json")));
     assert_eq!(cli.global.log_format, LogFormat::Json);
     assert!(!cli.global.systemd_cgroup);
-    let Some(Command::Create(create)) = cli.command else {
-        panic!("not create: {cli:?}")
-    };
+    let Some(Command::Create(create)) = cli.command else { panic!("not create: {cli:?}") };
     assert_eq!(
         create,
         Create {
@@ -81,12 +79,7 @@ fn containerd_create_with_globals_first() {
 fn containerd_systemd_cgroup_flag() {
     let cli = shim("--systemd-cgroup start abc");
     assert!(cli.global.systemd_cgroup);
-    assert_eq!(
-        cli.command,
-        Some(Command::Start(Start {
-            container_id: "abc".into()
-        }))
-    );
+    assert_eq!(cli.command, Some(Command::Start(Start { container_id: "abc".into() })));
 }
 
 #[test]
@@ -95,9 +88,7 @@ fn containerd_exec_with_process_file() {
         "exec --process /tmp/runc-process123 --console-socket /tmp/pty.sock --detach \
         --pid-file /b/exec.pid abc",
     );
-    let Some(Command::Exec(exec)) = cli.command else {
-        panic!("not exec")
-    };
+    let Some(Command::Exec(exec)) = cli.command else { panic!("not exec") };
     assert_eq!(exec.process, Some(p("/tmp/runc-process123")));
     assert_eq!(exec.console_socket, Some(p("/tmp/pty.sock")));
     assert!(exec.detach);
@@ -108,9 +99,7 @@ fn containerd_exec_with_process_file() {
 
 #[test]
 fn containerd_update_reads_stdin() {
-    let Some(Command::Update(update)) = shim("update --resources - abc").command else {
-        panic!("not update")
-    };
+    let Some(Command::Update(update)) = shim("update --resources - abc").command else { panic!("not update") };
     assert_eq!(update.resources, Some(p("-")));
     assert_eq!(update.container_id, "abc");
     assert_eq!(update.memory, None);
@@ -118,117 +107,42 @@ fn containerd_update_reads_stdin() {
 
 #[test]
 fn containerd_kill_forms() {
-    assert_eq!(
-        shim("kill abc 15").command,
-        Some(Command::Kill(Kill {
-            all: false,
-            container_id: "abc".into(),
-            signal: "15".into()
-        }))
-    );
-    assert_eq!(
-        shim("kill --all abc 9").command,
-        Some(Command::Kill(Kill {
-            all: true,
-            container_id: "abc".into(),
-            signal: "9".into()
-        }))
-    );
+    assert_eq!(shim("kill abc 15").command, Some(Command::Kill(Kill { all: false, container_id: "abc".into(), signal: "15".into() })));
+    assert_eq!(shim("kill --all abc 9").command, Some(Command::Kill(Kill { all: true, container_id: "abc".into(), signal: "9".into() })));
 }
 
 #[test]
 fn containerd_remaining_calls() {
     let id = || "abc".to_string();
-    assert_eq!(
-        shim("pause abc").command,
-        Some(Command::Pause(Pause { container_id: id() }))
-    );
-    assert_eq!(
-        shim("resume abc").command,
-        Some(Command::Resume(Resume { container_id: id() }))
-    );
+    assert_eq!(shim("pause abc").command, Some(Command::Pause(Pause { container_id: id() })));
+    assert_eq!(shim("resume abc").command, Some(Command::Resume(Resume { container_id: id() })));
     assert_eq!(
         shim("ps --format json abc").command,
-        Some(Command::Ps(Ps {
-            format: OutputFormat::Json,
-            container_id: id(),
-            ps_options: vec![]
-        }))
+        Some(Command::Ps(Ps { format: OutputFormat::Json, container_id: id(), ps_options: vec![] }))
     );
-    assert_eq!(
-        shim("delete abc").command,
-        Some(Command::Delete(Delete {
-            force: false,
-            container_id: id()
-        }))
-    );
-    assert_eq!(
-        shim("delete --force abc").command,
-        Some(Command::Delete(Delete {
-            force: true,
-            container_id: id()
-        }))
-    );
-    assert_eq!(
-        shim("state abc").command,
-        Some(Command::State(State { container_id: id() }))
-    );
-    assert_eq!(
-        shim("features").command,
-        Some(Command::Features(Features {}))
-    );
+    assert_eq!(shim("delete abc").command, Some(Command::Delete(Delete { force: false, container_id: id() })));
+    assert_eq!(shim("delete --force abc").command, Some(Command::Delete(Delete { force: true, container_id: id() })));
+    assert_eq!(shim("state abc").command, Some(Command::State(State { container_id: id() })));
+    assert_eq!(shim("features").command, Some(Command::Features(Features {})));
 }
 
 #[test]
 fn kill_defaults_to_sigterm_and_keeps_signal_text() {
-    assert_eq!(
-        command("kill abc"),
-        Command::Kill(Kill {
-            all: false,
-            container_id: "abc".into(),
-            signal: "SIGTERM".into()
-        })
-    );
-    assert_eq!(
-        command("kill abc 9"),
-        Command::Kill(Kill {
-            all: false,
-            container_id: "abc".into(),
-            signal: "9".into()
-        })
-    );
-    assert_eq!(
-        command("kill --all abc KILL"),
-        Command::Kill(Kill {
-            all: true,
-            container_id: "abc".into(),
-            signal: "KILL".into()
-        })
-    );
-    assert_eq!(
-        command("kill -a abc SIGKILL"),
-        Command::Kill(Kill {
-            all: true,
-            container_id: "abc".into(),
-            signal: "SIGKILL".into()
-        })
-    );
+    assert_eq!(command("kill abc"), Command::Kill(Kill { all: false, container_id: "abc".into(), signal: "SIGTERM".into() }));
+    assert_eq!(command("kill abc 9"), Command::Kill(Kill { all: false, container_id: "abc".into(), signal: "9".into() }));
+    assert_eq!(command("kill --all abc KILL"), Command::Kill(Kill { all: true, container_id: "abc".into(), signal: "KILL".into() }));
+    assert_eq!(command("kill -a abc SIGKILL"), Command::Kill(Kill { all: true, container_id: "abc".into(), signal: "SIGKILL".into() }));
 }
 
 #[test]
 fn run_detached_and_kept() {
-    let Command::Run(run) = command("run -d --keep abc") else {
-        panic!("not run")
-    };
+    let Command::Run(run) = command("run -d --keep abc") else { panic!("not run") };
     assert!(run.detach && run.keep && !run.no_subreaper);
     assert_eq!(run.opts.bundle, p("."));
     assert_eq!(run.opts.preserve_fds, 0);
     assert_eq!(run.container_id, "abc");
 
-    let Command::Run(run) = command("run -b /b --preserve-fds 2 --no-subreaper --pid-file /p x")
-    else {
-        panic!("not run")
-    };
+    let Command::Run(run) = command("run -b /b --preserve-fds 2 --no-subreaper --pid-file /p x") else { panic!("not run") };
     assert_eq!(run.opts.bundle, p("/b"));
     assert_eq!(run.opts.preserve_fds, 2);
     assert_eq!(run.opts.pid_file, Some(p("/p")));
@@ -237,27 +151,13 @@ fn run_detached_and_kept() {
 
 #[test]
 fn exec_command_keeps_its_own_flags() {
-    let cli = parse_argv(&[
-        "exec",
-        "-t",
-        "--user",
-        "1000:1000",
-        "abc",
-        "sh",
-        "-c",
-        "echo hi",
-    ]);
-    let Some(Command::Exec(exec)) = cli.unwrap().command else {
-        panic!("not exec")
-    };
+    let cli = parse_argv(&["exec", "-t", "--user", "1000:1000", "abc", "sh", "-c", "echo hi"]);
+    let Some(Command::Exec(exec)) = cli.unwrap().command else { panic!("not exec") };
     assert!(exec.tty);
     assert_eq!(exec.user.as_deref(), Some("1000:1000"));
     assert_eq!(exec.container_id, "abc");
     assert_eq!(exec.command, ["sh", "-c", "echo hi"]);
-    assert!(
-        exec.cap.is_empty(),
-        "-c after the command must not be --cap"
-    );
+    assert!(exec.cap.is_empty(), "-c after the command must not be --cap");
 }
 
 #[test]
@@ -283,23 +183,14 @@ fn exec_repeated_flags_and_double_dash() {
 
 #[test]
 fn exec_needs_a_command_or_process_file() {
-    assert_eq!(
-        parse_err("exec abc").kind(),
-        ErrorKind::MissingRequiredArgument
-    );
+    assert_eq!(parse_err("exec abc").kind(), ErrorKind::MissingRequiredArgument);
 }
 
 #[test]
 fn log_format_json_before_the_command() {
     let cli = parse("--log-format json list");
     assert_eq!(cli.global.log_format, LogFormat::Json);
-    assert_eq!(
-        cli.command,
-        Some(Command::List(List {
-            format: OutputFormat::Table,
-            quiet: false
-        }))
-    );
+    assert_eq!(cli.command, Some(Command::List(List { format: OutputFormat::Table, quiet: false })));
 }
 
 #[test]
@@ -334,31 +225,16 @@ fn global_values() {
     assert_eq!(cli.global.rootless, Rootless::True);
     assert_eq!(cli.global.log_level, Some(LogLevel::Warn));
     assert_eq!(cli.global.criu, p("/usr/sbin/criu"));
-    assert_eq!(
-        parse("--rootless false list").global.rootless,
-        Rootless::False
-    );
-    assert_eq!(
-        parse_err("--rootless maybe list").kind(),
-        ErrorKind::InvalidValue
-    );
-    assert_eq!(
-        parse_err("--log-format xml list").kind(),
-        ErrorKind::InvalidValue
-    );
+    assert_eq!(parse("--rootless false list").global.rootless, Rootless::False);
+    assert_eq!(parse_err("--rootless maybe list").kind(), ErrorKind::InvalidValue);
+    assert_eq!(parse_err("--log-format xml list").kind(), ErrorKind::InvalidValue);
 }
 
 #[test]
 fn spec_rootless_is_not_the_global_one() {
     let cli = parse("--rootless false spec --rootless -b /b");
     assert_eq!(cli.global.rootless, Rootless::False);
-    assert_eq!(
-        cli.command,
-        Some(Command::Spec(Spec {
-            bundle: p("/b"),
-            rootless: true
-        }))
-    );
+    assert_eq!(cli.command, Some(Command::Spec(Spec { bundle: p("/b"), rootless: true })));
 }
 
 #[test]
@@ -378,17 +254,12 @@ fn update_flags() {
     assert_eq!(update.cpuset_cpus.as_deref(), Some("0-1"));
     assert_eq!(update.blkio_weight, Some(500));
     assert_eq!(update.resources, None);
-    assert_eq!(
-        parse_err("update --memory lots abc").kind(),
-        ErrorKind::ValueValidation
-    );
+    assert_eq!(parse_err("update --memory lots abc").kind(), ErrorKind::ValueValidation);
 }
 
 #[test]
 fn short_update_resources() {
-    let Command::Update(update) = command("update -r /tmp/res.json abc") else {
-        panic!()
-    };
+    let Command::Update(update) = command("update -r /tmp/res.json abc") else { panic!() };
     assert_eq!(update.resources, Some(p("/tmp/res.json")));
 }
 
@@ -396,50 +267,25 @@ fn short_update_resources() {
 fn ps_passes_hyphenated_options_through() {
     assert_eq!(
         command("ps abc -ef"),
-        Command::Ps(Ps {
-            format: OutputFormat::Table,
-            container_id: "abc".into(),
-            ps_options: vec!["-ef".into()]
-        })
+        Command::Ps(Ps { format: OutputFormat::Table, container_id: "abc".into(), ps_options: vec!["-ef".into()] })
     );
-    assert_eq!(
-        command("ps -f json abc"),
-        Command::Ps(Ps {
-            format: OutputFormat::Json,
-            container_id: "abc".into(),
-            ps_options: vec![]
-        })
-    );
+    assert_eq!(command("ps -f json abc"), Command::Ps(Ps { format: OutputFormat::Json, container_id: "abc".into(), ps_options: vec![] }));
 }
 
 #[test]
 fn list_flags() {
-    assert_eq!(
-        command("list -f json -q"),
-        Command::List(List {
-            format: OutputFormat::Json,
-            quiet: true
-        })
-    );
+    assert_eq!(command("list -f json -q"), Command::List(List { format: OutputFormat::Json, quiet: true }));
 }
 
 #[test]
 fn events_interval() {
     assert_eq!(
         command("events abc"),
-        Command::Events(Events {
-            stats: false,
-            interval: Duration::from_secs(5),
-            container_id: "abc".into()
-        })
+        Command::Events(Events { stats: false, interval: Duration::from_secs(5), container_id: "abc".into() })
     );
     assert_eq!(
         command("events --stats --interval 500ms abc"),
-        Command::Events(Events {
-            stats: true,
-            interval: Duration::from_millis(500),
-            container_id: "abc".into()
-        })
+        Command::Events(Events { stats: true, interval: Duration::from_millis(500), container_id: "abc".into() })
     );
 }
 
@@ -455,16 +301,12 @@ fn checkpoint_and_restore() {
     assert_eq!(cp.criu.image_path, Some(p("/img")));
     assert_eq!(cp.criu.work_path, Some(p("/work")));
     assert!(cp.leave_running && cp.pre_dump && !cp.link_remap);
-    assert!(
-        cp.criu.tcp_established && cp.criu.ext_unix_sk && cp.criu.shell_job && cp.criu.file_locks
-    );
+    assert!(cp.criu.tcp_established && cp.criu.ext_unix_sk && cp.criu.shell_job && cp.criu.file_locks);
     assert_eq!(cp.criu.manage_cgroups_mode, ManageCgroupsMode::Ignore);
     assert_eq!(cp.criu.empty_ns, ["network"]);
     assert_eq!(cp.parent_path, Some(p("../prev")));
 
-    let Command::Restore(rs) =
-        command("restore -d -b /b --image-path /img --pid-file /p --lsm-profile selinux:x abc")
-    else {
+    let Command::Restore(rs) = command("restore -d -b /b --image-path /img --pid-file /p --lsm-profile selinux:x abc") else {
         panic!("not restore")
     };
     assert!(rs.detach);
@@ -506,10 +348,7 @@ fn unknown_command_is_an_error_exiting_1() {
 
 #[test]
 fn missing_pieces_are_errors() {
-    assert_eq!(
-        parse_err("start").kind(),
-        ErrorKind::MissingRequiredArgument
-    );
+    assert_eq!(parse_err("start").kind(), ErrorKind::MissingRequiredArgument);
     assert_eq!(parse_err("--debug").kind(), ErrorKind::MissingSubcommand);
     assert_eq!(exit_code(&parse_err("--debug")), 1);
 }
@@ -523,25 +362,17 @@ fn help_exits_0() {
 
 #[test]
 fn pidfd_socket_on_create_run_and_exec() {
-    let Some(Command::Create(c)) = shim("create --bundle /b --pidfd-socket /tmp/p.sock abc").command else {
-        panic!("not create")
-    };
+    let Some(Command::Create(c)) = shim("create --bundle /b --pidfd-socket /tmp/p.sock abc").command else { panic!("not create") };
     assert_eq!(c.opts.pidfd_socket, Some(p("/tmp/p.sock")));
-    let Some(Command::Run(r)) = shim("run -d --pidfd-socket /tmp/p.sock abc").command else {
-        panic!("not run")
-    };
+    let Some(Command::Run(r)) = shim("run -d --pidfd-socket /tmp/p.sock abc").command else { panic!("not run") };
     assert_eq!(r.opts.pidfd_socket, Some(p("/tmp/p.sock")));
-    let Some(Command::Exec(e)) = shim("exec --pidfd-socket /tmp/e.sock abc true").command else {
-        panic!("not exec")
-    };
+    let Some(Command::Exec(e)) = shim("exec --pidfd-socket /tmp/e.sock abc true").command else { panic!("not exec") };
     assert_eq!(e.pidfd_socket, Some(p("/tmp/e.sock")));
     assert_eq!(e.command, ["true"]);
 }
 
 #[test]
 fn exec_cgroup_repeats() {
-    let Some(Command::Exec(e)) = shim("exec --cgroup memory:a --cgroup cpu,cpuacct:b abc true").command else {
-        panic!("not exec")
-    };
+    let Some(Command::Exec(e)) = shim("exec --cgroup memory:a --cgroup cpu,cpuacct:b abc true").command else { panic!("not exec") };
     assert_eq!(e.cgroup, ["memory:a", "cpu,cpuacct:b"]);
 }

@@ -11,9 +11,7 @@ pub fn parse_bytes(text: &str) -> Result<i64, String> {
     if t == "-1" {
         return Ok(-1);
     }
-    let split = t
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(t.len());
+    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
     let (number, unit) = t.split_at(split);
     let invalid = || format!("invalid size {text:?}: expected e.g. 1048576, 512k, 64m, 1.5g or -1");
     if number.is_empty() || number.starts_with('.') || number.ends_with('.') {
@@ -35,10 +33,7 @@ pub fn parse_bytes(text: &str) -> Result<i64, String> {
     }
     let multiplier = 1u64 << shift;
     if let Ok(whole) = number.parse::<u64>() {
-        return whole
-            .checked_mul(multiplier)
-            .and_then(|v| i64::try_from(v).ok())
-            .ok_or_else(|| format!("size {text:?} is too large"));
+        return whole.checked_mul(multiplier).and_then(|v| i64::try_from(v).ok()).ok_or_else(|| format!("size {text:?} is too large"));
     }
     let value: f64 = number.parse().map_err(|_| invalid())?;
     let bytes = value * multiplier as f64;
@@ -58,14 +53,10 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     }
     let mut total = 0f64;
     while !rest.is_empty() {
-        let split = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .ok_or_else(invalid)?;
+        let split = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).ok_or_else(invalid)?;
         let (number, tail) = rest.split_at(split);
         let value: f64 = number.parse().map_err(|_| invalid())?;
-        let unit_len = tail
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(tail.len());
+        let unit_len = tail.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(tail.len());
         let (unit, tail) = tail.split_at(unit_len);
         let seconds_per_unit = match unit {
             "ns" => 1e-9,

@@ -70,7 +70,12 @@ impl<S: Subscriber> Layer<S> for RuncStyle {
     fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
         let mut m = Message::default();
         event.record(&mut m);
-        let line = render(self.json, level_name(event.metadata().level()), &m.0, &libcontainer::rfc3339::format_secs(std::time::SystemTime::now()));
+        let line = render(
+            self.json,
+            level_name(event.metadata().level()),
+            &m.0,
+            &libcontainer::rfc3339::format_secs(std::time::SystemTime::now()),
+        );
         match &self.sink {
             Sink::Stderr => {
                 let _ = std::io::stderr().write_all(line.as_bytes());
@@ -117,11 +122,7 @@ pub fn to_stderr(g: &GlobalOpts, msg: &str) {
 
 fn open_log(path: &Path) -> anyhow::Result<File> {
     use anyhow::Context as _;
-    OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .with_context(|| format!("open log file {path:?}"))
+    OpenOptions::new().create(true).append(true).open(path).with_context(|| format!("open log file {path:?}"))
 }
 
 #[cfg(test)]

@@ -19,12 +19,8 @@ pub struct Baseline {
 
 impl Baseline {
     pub fn load(path: &Path) -> Result<Baseline> {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("reading the skip baseline {}", path.display()))?;
-        Ok(Baseline {
-            path: path.to_path_buf(),
-            names: parse(&text),
-        })
+        let text = std::fs::read_to_string(path).with_context(|| format!("reading the skip baseline {}", path.display()))?;
+        Ok(Baseline { path: path.to_path_buf(), names: parse(&text) })
     }
 
     /// Turns every SKIP of a case not on the baseline into a FAIL and returns the `#` lines
@@ -37,10 +33,7 @@ impl Baseline {
                 let reason = r.detail.replace('\n', " ");
                 lines.push(format!("# unexpected skip: {}: {reason}", r.name));
                 r.kind = Kind::Fail;
-                r.detail = format!(
-                    "unexpected skip (not in {}): {reason}",
-                    self.path.display()
-                );
+                r.detail = format!("unexpected skip (not in {}): {reason}", self.path.display());
             }
         }
         for name in &self.names {
@@ -60,11 +53,7 @@ impl Baseline {
 
 /// The case names of a baseline file's text.
 fn parse(text: &str) -> BTreeSet<String> {
-    text.lines()
-        .map(|l| l.split('#').next().unwrap_or_default().trim())
-        .filter(|l| !l.is_empty())
-        .map(str::to_string)
-        .collect()
+    text.lines().map(|l| l.split('#').next().unwrap_or_default().trim()).filter(|l| !l.is_empty()).map(str::to_string).collect()
 }
 
 #[cfg(test)]
@@ -73,20 +62,11 @@ mod tests {
     use crate::report::CaseKind;
 
     fn result(name: &str, kind: Kind, detail: &str) -> CaseResult {
-        CaseResult {
-            name: name.into(),
-            kind,
-            detail: detail.into(),
-            seconds: 0.0,
-            case_kind: CaseKind::Feature,
-        }
+        CaseResult { name: name.into(), kind, detail: detail.into(), seconds: 0.0, case_kind: CaseKind::Feature }
     }
 
     fn baseline(text: &str) -> Baseline {
-        Baseline {
-            path: PathBuf::from("skips/x.txt"),
-            names: parse(text),
-        }
+        Baseline { path: PathBuf::from("skips/x.txt"), names: parse(text) }
     }
 
     #[test]
@@ -110,10 +90,7 @@ mod tests {
         assert_eq!(results[1].kind, Kind::Fail);
         assert_eq!(results[1].detail, "unexpected skip (not in skips/x.txt): nodev mount");
         assert_eq!(results[2].kind, Kind::Xfail);
-        assert_eq!(
-            crate::report::summary(&results),
-            "0 passed, 1 failed, 2 skipped"
-        );
+        assert_eq!(crate::report::summary(&results), "0 passed, 1 failed, 2 skipped");
     }
 
     #[test]
@@ -122,13 +99,7 @@ mod tests {
         let mut results = [result("a/passes", Kind::Pass, "")];
         let known = BTreeSet::from(["a/passes".to_string(), "a/filtered_out".to_string()]);
         let lines = b.apply(&mut results, &known);
-        assert_eq!(
-            lines,
-            [
-                "# note: no longer skips: a/passes",
-                "# note: the skip baseline names no case: a/typo",
-            ]
-        );
+        assert_eq!(lines, ["# note: no longer skips: a/passes", "# note: the skip baseline names no case: a/typo",]);
         assert_eq!(results[0].kind, Kind::Pass);
     }
 
@@ -147,10 +118,7 @@ mod tests {
             for name in parse(text) {
                 let case = cases.iter().find(|c| c.name == name);
                 let case = case.unwrap_or_else(|| panic!("skips/{file}.txt names no case: {name}"));
-                assert!(
-                    case.expected_failure(peer, &fs).is_none(),
-                    "skips/{file}.txt lists {name}, an XFAIL of that runtime"
-                );
+                assert!(case.expected_failure(peer, &fs).is_none(), "skips/{file}.txt lists {name}, an XFAIL of that runtime");
             }
         }
     }

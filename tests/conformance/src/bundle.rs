@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 
 /// busybox applets the cases call inside the container.
 const APPLETS: [&str; 24] = [
-    "sh", "true", "false", "sleep", "cat", "ls", "echo", "kill", "hostname", "id", "readlink",
-    "stat", "touch", "env", "tr", "date", "mkdir", "rm", "grep", "mount", "printf", "test", "sync", "dd",
+    "sh", "true", "false", "sleep", "cat", "ls", "echo", "kill", "hostname", "id", "readlink", "stat", "touch", "env", "tr", "date",
+    "mkdir", "rm", "grep", "mount", "printf", "test", "sync", "dd",
 ];
 
 /// The files every rootfs is made from.
@@ -32,8 +32,7 @@ impl Bundle {
         for sub in ["bin", "proc", "dev", "sys", "etc", "root", "mnt", "tmp"] {
             make_dir(&rootfs.join(sub))?;
         }
-        fs::set_permissions(rootfs.join("tmp"), fs::Permissions::from_mode(0o1777))
-            .context("chmod rootfs/tmp")?;
+        fs::set_permissions(rootfs.join("tmp"), fs::Permissions::from_mode(0o1777)).context("chmod rootfs/tmp")?;
         fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).context("chmod bundle")?;
         link_or_copy(&assets.busybox, &rootfs.join("bin/busybox"))?;
         for applet in APPLETS {
@@ -41,8 +40,7 @@ impl Bundle {
             symlink("busybox", &link).with_context(|| format!("symlink {}", link.display()))?;
         }
         link_or_copy(&assets.checker, &rootfs.join("checker"))?;
-        fs::write(rootfs.join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\n")
-            .context("writing etc/passwd")?;
+        fs::write(rootfs.join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\n").context("writing etc/passwd")?;
         fs::write(rootfs.join("etc/group"), "root:x:0:\n").context("writing etc/group")?;
         Ok(Bundle { dir, config })
     }
@@ -57,8 +55,7 @@ impl Bundle {
 
     pub fn write(&self) -> Result<()> {
         let text = serde_json::to_string_pretty(&self.config).context("serializing config.json")?;
-        fs::write(self.config_path(), text)
-            .with_context(|| format!("writing {}", self.config_path().display()))
+        fs::write(self.config_path(), text).with_context(|| format!("writing {}", self.config_path().display()))
     }
 }
 
@@ -66,8 +63,7 @@ impl Bundle {
 /// whose root maps to an unprivileged host uid can still reach its rootfs.
 pub fn make_dir(path: &Path) -> Result<()> {
     fs::create_dir_all(path).with_context(|| format!("mkdir {}", path.display()))?;
-    fs::set_permissions(path, fs::Permissions::from_mode(0o755))
-        .with_context(|| format!("chmod {}", path.display()))
+    fs::set_permissions(path, fs::Permissions::from_mode(0o755)).with_context(|| format!("chmod {}", path.display()))
 }
 
 /// Hard-links a read-only asset into a rootfs, copying when the link is impossible.
@@ -75,8 +71,6 @@ fn link_or_copy(from: &Path, to: &Path) -> Result<()> {
     if fs::hard_link(from, to).is_ok() {
         return Ok(());
     }
-    fs::copy(from, to)
-        .with_context(|| format!("copying {} to {}", from.display(), to.display()))?;
-    fs::set_permissions(to, fs::Permissions::from_mode(0o755))
-        .with_context(|| format!("chmod {}", to.display()))
+    fs::copy(from, to).with_context(|| format!("copying {} to {}", from.display(), to.display()))?;
+    fs::set_permissions(to, fs::Permissions::from_mode(0o755)).with_context(|| format!("chmod {}", to.display()))
 }

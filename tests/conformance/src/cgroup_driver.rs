@@ -25,14 +25,9 @@ impl CgroupDriver {
     /// The systemd driver when the runtime gets `--systemd-cgroup`, the cgroupfs one otherwise.
     pub fn for_runtime_args(args: &[String]) -> CgroupDriver {
         if args.iter().any(|a| a == SYSTEMD_FLAG) {
-            CgroupDriver::Systemd {
-                slice: "system.slice".to_string(),
-                prefix: "conformance".to_string(),
-            }
+            CgroupDriver::Systemd { slice: "system.slice".to_string(), prefix: "conformance".to_string() }
         } else {
-            CgroupDriver::Fs {
-                parent: "/conformance".to_string(),
-            }
+            CgroupDriver::Fs { parent: "/conformance".to_string() }
         }
     }
 
@@ -40,14 +35,10 @@ impl CgroupDriver {
     /// scope in the suite's slice.
     pub fn placement(&self, id: &str) -> Placement {
         match self {
-            CgroupDriver::Fs { parent } => Placement {
-                spec_value: format!("{parent}/{id}"),
-                cgroup: format!("{parent}/{id}"),
-            },
-            CgroupDriver::Systemd { slice, prefix } => Placement {
-                spec_value: format!("{slice}:{prefix}:{id}"),
-                cgroup: format!("{}/{prefix}-{id}.scope", expand_slice(slice)),
-            },
+            CgroupDriver::Fs { parent } => Placement { spec_value: format!("{parent}/{id}"), cgroup: format!("{parent}/{id}") },
+            CgroupDriver::Systemd { slice, prefix } => {
+                Placement { spec_value: format!("{slice}:{prefix}:{id}"), cgroup: format!("{}/{prefix}-{id}.scope", expand_slice(slice)) }
+            }
         }
     }
 
@@ -57,10 +48,7 @@ impl CgroupDriver {
     pub fn relative(&self, id: &str) -> (String, String) {
         match self {
             CgroupDriver::Fs { .. } => (id.to_string(), format!("/{id}")),
-            CgroupDriver::Systemd { prefix, .. } => (
-                format!(":{prefix}:{id}"),
-                format!("/system.slice/{prefix}-{id}.scope"),
-            ),
+            CgroupDriver::Systemd { prefix, .. } => (format!(":{prefix}:{id}"), format!("/system.slice/{prefix}-{id}.scope")),
         }
     }
 
@@ -103,30 +91,15 @@ mod tests {
     #[test]
     fn the_systemd_flag_selects_the_slice_form() {
         let fs = CgroupDriver::for_runtime_args(&["--debug".to_string()]);
-        assert_eq!(
-            fs.placement("c1"),
-            Placement {
-                spec_value: "/conformance/c1".into(),
-                cgroup: "/conformance/c1".into()
-            }
-        );
+        assert_eq!(fs.placement("c1"), Placement { spec_value: "/conformance/c1".into(), cgroup: "/conformance/c1".into() });
         assert_eq!(fs.relative("c1"), ("c1".into(), "/c1".into()));
         let sd = CgroupDriver::for_runtime_args(&[SYSTEMD_FLAG.to_string()]);
         assert_ne!(sd, fs);
         assert_eq!(
             sd.placement("c1"),
-            Placement {
-                spec_value: "system.slice:conformance:c1".into(),
-                cgroup: "/system.slice/conformance-c1.scope".into()
-            }
+            Placement { spec_value: "system.slice:conformance:c1".into(), cgroup: "/system.slice/conformance-c1.scope".into() }
         );
-        assert_eq!(
-            sd.relative("c1"),
-            (
-                ":conformance:c1".into(),
-                "/system.slice/conformance-c1.scope".into()
-            )
-        );
+        assert_eq!(sd.relative("c1"), (":conformance:c1".into(), "/system.slice/conformance-c1.scope".into()));
     }
 
     #[test]

@@ -48,11 +48,7 @@ pub struct Expected {
 }
 
 fn expect(controller: &'static str, file: &str, value: impl ToString) -> Expected {
-    Expected {
-        controller,
-        file: file.to_string(),
-        value: value.to_string(),
-    }
+    Expected { controller, file: file.to_string(), value: value.to_string() }
 }
 
 /// runc's shares-to-weight mapping for cpu.weight.
@@ -81,12 +77,7 @@ impl Requested {
             mems: "0",
             pids: 64,
             blkio_weight,
-            throttle: disk.map(|(major, minor)| Throttle {
-                major,
-                minor,
-                read_bps: 1 << 20,
-                write_iops: 100,
-            }),
+            throttle: disk.map(|(major, minor)| Throttle { major, minor, read_bps: 1 << 20, write_iops: 100 }),
         }
     }
 
@@ -103,14 +94,8 @@ impl Requested {
             blkio.insert("weight".into(), json!(w));
         }
         if let Some(t) = self.throttle {
-            blkio.insert(
-                "throttleReadBpsDevice".into(),
-                json!([{"major": t.major, "minor": t.minor, "rate": t.read_bps}]),
-            );
-            blkio.insert(
-                "throttleWriteIOPSDevice".into(),
-                json!([{"major": t.major, "minor": t.minor, "rate": t.write_iops}]),
-            );
+            blkio.insert("throttleReadBpsDevice".into(), json!([{"major": t.major, "minor": t.minor, "rate": t.read_bps}]));
+            blkio.insert("throttleWriteIOPSDevice".into(), json!([{"major": t.major, "minor": t.minor, "rate": t.write_iops}]));
         }
         if !blkio.is_empty() {
             r["blockIO"] = Value::Object(blkio);
@@ -121,12 +106,7 @@ impl Requested {
     /// The files on `layout`. `weight_file` is the blkio/io weight file the container's
     /// cgroup has (`blkio.weight`, `blkio.bfq.weight`, `io.weight` or `io.bfq.weight`);
     /// `swap_file` whether the kernel accounts swap (memsw or memory.swap.max exists).
-    pub fn files(
-        &self,
-        layout: Layout,
-        weight_file: Option<&str>,
-        swap_file: bool,
-    ) -> Vec<Expected> {
+    pub fn files(&self, layout: Layout, weight_file: Option<&str>, swap_file: bool) -> Vec<Expected> {
         match layout {
             Layout::V1 => self.v1_files(weight_file, swap_file),
             Layout::Unified => self.v2_files(weight_file, swap_file),
@@ -152,16 +132,8 @@ impl Requested {
         }
         if let Some(t) = self.throttle {
             let dev = format!("{}:{}", t.major, t.minor);
-            out.push(expect(
-                "blkio",
-                "blkio.throttle.read_bps_device",
-                format!("{dev} {}", t.read_bps),
-            ));
-            out.push(expect(
-                "blkio",
-                "blkio.throttle.write_iops_device",
-                format!("{dev} {}", t.write_iops),
-            ));
+            out.push(expect("blkio", "blkio.throttle.read_bps_device", format!("{dev} {}", t.read_bps)));
+            out.push(expect("blkio", "blkio.throttle.write_iops_device", format!("{dev} {}", t.write_iops)));
         }
         out
     }
@@ -180,22 +152,15 @@ impl Requested {
             out.push(expect("", "memory.swap.max", self.swap - self.memory_limit));
         }
         match (self.blkio_weight, weight_file) {
-            (Some(w), Some("io.bfq.weight")) => {
-                out.push(expect("", "io.bfq.weight", format!("default {w}")))
-            }
-            (Some(w), Some(file)) => {
-                out.push(expect("", file, format!("default {}", io_weight(w))))
-            }
+            (Some(w), Some("io.bfq.weight")) => out.push(expect("", "io.bfq.weight", format!("default {w}"))),
+            (Some(w), Some(file)) => out.push(expect("", file, format!("default {}", io_weight(w)))),
             _ => {}
         }
         if let Some(t) = self.throttle {
             out.push(expect(
                 "",
                 "io.max",
-                format!(
-                    "{}:{} rbps={} wbps=max riops=max wiops={}",
-                    t.major, t.minor, t.read_bps, t.write_iops
-                ),
+                format!("{}:{} rbps={} wbps=max riops=max wiops={}", t.major, t.minor, t.read_bps, t.write_iops),
             ));
         }
         out
@@ -233,10 +198,7 @@ mod tests {
     }
 
     fn find<'a>(files: &'a [Expected], name: &str) -> Option<&'a str> {
-        files
-            .iter()
-            .find(|e| e.file == name)
-            .map(|e| e.value.as_str())
+        files.iter().find(|e| e.file == name).map(|e| e.value.as_str())
     }
 
     #[test]
@@ -257,10 +219,7 @@ mod tests {
         assert_eq!(find(&files, "memory.swap.max"), Some("67108864"));
         assert_eq!(find(&files, "memory.low"), Some("33554432"));
         assert_eq!(find(&files, "io.weight"), Some("default 4950"));
-        assert_eq!(
-            find(&files, "io.max"),
-            Some("254:0 rbps=1048576 wbps=max riops=max wiops=100")
-        );
+        assert_eq!(find(&files, "io.max"), Some("254:0 rbps=1048576 wbps=max riops=max wiops=100"));
         let bfq = requested().files(Layout::Unified, Some("io.bfq.weight"), false);
         assert_eq!(find(&bfq, "io.bfq.weight"), Some("default 500"));
         assert_eq!(find(&bfq, "memory.swap.max"), None);
@@ -270,15 +229,9 @@ mod tests {
     fn v1_files_take_the_spec_values() {
         let files = requested().files(Layout::V1, Some("blkio.bfq.weight"), true);
         assert_eq!(find(&files, "cpu.shares"), Some("512"));
-        assert_eq!(
-            find(&files, "memory.memsw.limit_in_bytes"),
-            Some("134217728")
-        );
+        assert_eq!(find(&files, "memory.memsw.limit_in_bytes"), Some("134217728"));
         assert_eq!(find(&files, "blkio.bfq.weight"), Some("500"));
-        assert_eq!(
-            find(&files, "blkio.throttle.write_iops_device"),
-            Some("254:0 100")
-        );
+        assert_eq!(find(&files, "blkio.throttle.write_iops_device"), Some("254:0 100"));
         let json = requested().to_json();
         assert_eq!(json["cpu"]["shares"], 512);
         assert_eq!(json["blockIO"]["throttleReadBpsDevice"][0]["rate"], 1 << 20);

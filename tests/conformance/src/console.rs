@@ -20,8 +20,7 @@ pub struct ConsoleSocket {
 
 impl ConsoleSocket {
     pub fn listen(path: &Path) -> Result<ConsoleSocket> {
-        let listener =
-            UnixListener::bind(path).with_context(|| format!("binding {}", path.display()))?;
+        let listener = UnixListener::bind(path).with_context(|| format!("binding {}", path.display()))?;
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
             let _ = tx.send(accept_master(&listener));
@@ -31,10 +30,7 @@ impl ConsoleSocket {
 
     /// Waits for the pty master and starts draining it in a thread.
     pub fn drain(&self, limit: Duration) -> Result<JoinHandle<Vec<u8>>> {
-        let fd = self
-            .master
-            .recv_timeout(limit)
-            .context("the runtime sent no pty master on the console socket")??;
+        let fd = self.master.recv_timeout(limit).context("the runtime sent no pty master on the console socket")??;
         let mut master = File::from(fd);
         Ok(std::thread::spawn(move || {
             let mut out = Vec::new();
@@ -59,8 +55,7 @@ pub struct FdSocket {
 
 impl FdSocket {
     pub fn listen(path: &Path) -> Result<FdSocket> {
-        let listener =
-            UnixListener::bind(path).with_context(|| format!("binding {}", path.display()))?;
+        let listener = UnixListener::bind(path).with_context(|| format!("binding {}", path.display()))?;
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
             let _ = tx.send(accept_fd(&listener));
@@ -70,9 +65,7 @@ impl FdSocket {
 
     /// The fd and the message's payload, once the runtime sent them.
     pub fn recv(&self, limit: Duration) -> Result<(OwnedFd, Vec<u8>)> {
-        self.fd
-            .recv_timeout(limit)
-            .context("the runtime sent no fd on the socket")?
+        self.fd.recv_timeout(limit).context("the runtime sent no fd on the socket")?
     }
 }
 
@@ -81,19 +74,11 @@ fn accept_master(listener: &UnixListener) -> Result<OwnedFd> {
 }
 
 fn accept_fd(listener: &UnixListener) -> Result<(OwnedFd, Vec<u8>)> {
-    let (stream, _) = listener
-        .accept()
-        .context("accepting on the console socket")?;
+    let (stream, _) = listener.accept().context("accepting on the console socket")?;
     let mut data = [0u8; 4096];
     let mut iov = [IoSliceMut::new(&mut data)];
     let mut space = nix::cmsg_space!([std::os::fd::RawFd; 4]);
-    let msg = recvmsg::<()>(
-        stream.as_raw_fd(),
-        &mut iov,
-        Some(&mut space),
-        MsgFlags::empty(),
-    )
-    .context("recvmsg on the console socket")?;
+    let msg = recvmsg::<()>(stream.as_raw_fd(), &mut iov, Some(&mut space), MsgFlags::empty()).context("recvmsg on the console socket")?;
     let mut fds = Vec::new();
     for cmsg in msg.cmsgs().context("reading control messages")? {
         if let ControlMessageOwned::ScmRights(received) = cmsg {

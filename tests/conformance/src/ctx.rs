@@ -45,15 +45,7 @@ impl<'s> Ctx<'s> {
         let dir = suite.base.join(format!("case-{index:03}"));
         make_dir(&dir)?;
         let prefix = format!("{}-{index:03}-", suite.tag);
-        Ok(Ctx {
-            suite,
-            dir,
-            prefix,
-            next: 0,
-            ids: Vec::new(),
-            helpers: Vec::new(),
-            host_mounts: Vec::new(),
-        })
+        Ok(Ctx { suite, dir, prefix, next: 0, ids: Vec::new(), helpers: Vec::new(), host_mounts: Vec::new() })
     }
 
     pub fn rt(&self) -> &Runtime {
@@ -95,11 +87,7 @@ impl<'s> Ctx<'s> {
     /// Sets the bundle's cgroupsPath for `id` and returns the container's cgroup path.
     pub fn place_in_cgroup(&self, bundle: &mut Bundle, id: &str) -> Result<String> {
         let p = self.placement(id);
-        spec::set(
-            &mut bundle.config,
-            "/linux/cgroupsPath",
-            serde_json::json!(p.spec_value),
-        )?;
+        spec::set(&mut bundle.config, "/linux/cgroupsPath", serde_json::json!(p.spec_value))?;
         Ok(p.cgroup)
     }
 
@@ -159,8 +147,7 @@ impl<'s> Ctx<'s> {
     /// `state ID` parsed; fails when the runtime errors or prints no JSON.
     pub fn state(&self, id: &str) -> Result<Value> {
         let out = self.call(&["state", id])?.ok("state")?;
-        serde_json::from_str(&out.stdout)
-            .with_context(|| format!("parsing state output {:?}", out.stdout))
+        serde_json::from_str(&out.stdout).with_context(|| format!("parsing state output {:?}", out.stdout))
     }
 
     /// Polls `state` until the status is `want`.
@@ -200,14 +187,8 @@ impl<'s> Ctx<'s> {
     /// Mounts a tmpfs on the host at `target` (inside this case's dir), unmounted at cleanup.
     pub fn host_tmpfs(&mut self, target: &Path) -> Result<()> {
         make_dir(target)?;
-        nix::mount::mount(
-            Some("conformance"),
-            target,
-            Some("tmpfs"),
-            nix::mount::MsFlags::empty(),
-            Some("size=1m"),
-        )
-        .with_context(|| format!("mounting a tmpfs on the host at {}", target.display()))?;
+        nix::mount::mount(Some("conformance"), target, Some("tmpfs"), nix::mount::MsFlags::empty(), Some("size=1m"))
+            .with_context(|| format!("mounting a tmpfs on the host at {}", target.display()))?;
         self.host_mounts.push(target.to_path_buf());
         Ok(())
     }
@@ -227,14 +208,8 @@ impl<'s> Ctx<'s> {
         mount(Some(dir), dir, None::<&str>, MsFlags::MS_BIND, None::<&str>)
             .with_context(|| format!("bind-mounting {} onto itself", dir.display()))?;
         self.host_mounts.push(dir.to_path_buf());
-        mount(
-            None::<&str>,
-            dir,
-            None::<&str>,
-            MsFlags::MS_SHARED,
-            None::<&str>,
-        )
-        .with_context(|| format!("making {} shared", dir.display()))?;
+        mount(None::<&str>, dir, None::<&str>, MsFlags::MS_SHARED, None::<&str>)
+            .with_context(|| format!("making {} shared", dir.display()))?;
         Ok(())
     }
 
@@ -261,10 +236,7 @@ impl<'s> Ctx<'s> {
             }
         }
         if let Err(err) = fs::remove_dir_all(&self.dir) {
-            leaks.push(format!(
-                "cannot remove the case dir {}: {err}",
-                self.dir.display()
-            ));
+            leaks.push(format!("cannot remove the case dir {}: {err}", self.dir.display()));
         }
         leaks
     }
@@ -286,24 +258,13 @@ impl<'s> Ctx<'s> {
             std::thread::sleep(Duration::from_millis(50));
             procs = host::processes_naming(&self.prefix);
         }
-        found.extend(
-            procs
-                .into_iter()
-                .map(|p| format!("process left behind: {p}")),
-        );
+        found.extend(procs.into_iter().map(|p| format!("process left behind: {p}")));
         match self.cgroup_dirs_with_prefix() {
-            Ok(dirs) => found.extend(
-                dirs.into_iter()
-                    .map(|d| format!("cgroup dir left behind: {}", d.display())),
-            ),
+            Ok(dirs) => found.extend(dirs.into_iter().map(|d| format!("cgroup dir left behind: {}", d.display()))),
             Err(err) => found.push(format!("cannot check cgroups: {err:#}")),
         }
         match host::mounts_under(&self.dir) {
-            Ok(mounts) => found.extend(
-                mounts
-                    .into_iter()
-                    .map(|m| format!("host mount left behind: {}", m.display())),
-            ),
+            Ok(mounts) => found.extend(mounts.into_iter().map(|m| format!("host mount left behind: {}", m.display()))),
             Err(err) => found.push(format!("cannot check host mounts: {err:#}")),
         }
         found

@@ -89,9 +89,7 @@ impl Mount {
 
     /// The peer group of a shared mount (`shared:N`), or of the master of a slave (`master:N`).
     pub fn peer_group(&self, tag: &str) -> Option<u32> {
-        self.propagation
-            .iter()
-            .find_map(|p| p.strip_prefix(tag)?.strip_prefix(':')?.parse().ok())
+        self.propagation.iter().find_map(|p| p.strip_prefix(tag)?.strip_prefix(':')?.parse().ok())
     }
 
     /// Whether a superblock option (`size=65536k`, `mode=755`...) is set.
@@ -147,21 +145,13 @@ pub struct PathAnswer {
 /// Finds the checker's JSON line in a process's output (a terminal adds `\r`).
 pub fn parse(stdout: &str) -> Result<Facts> {
     let Some(line) = stdout.lines().map(str::trim).find(|l| l.starts_with('{')) else {
-        bail!(
-            "no JSON object in the checker output {:?}",
-            stdout.chars().take(300).collect::<String>()
-        );
+        bail!("no JSON object in the checker output {:?}", stdout.chars().take(300).collect::<String>());
     };
     serde_json::from_str(line).context("parsing the checker's JSON facts")
 }
 
-fn answer<'a>(
-    map: &'a BTreeMap<String, PathAnswer>,
-    path: &str,
-    flag: &str,
-) -> Result<&'a PathAnswer> {
-    map.get(path)
-        .with_context(|| format!("the checker was not asked {flag} {path}"))
+fn answer<'a>(map: &'a BTreeMap<String, PathAnswer>, path: &str, flag: &str) -> Result<&'a PathAnswer> {
+    map.get(path).with_context(|| format!("the checker was not asked {flag} {path}"))
 }
 
 impl Facts {
@@ -171,27 +161,18 @@ impl Facts {
 
     /// The visible (last mounted) mount at a mount point.
     pub fn mount(&self, mount_point: &str) -> Option<&Mount> {
-        self.mounts()
-            .iter()
-            .rev()
-            .find(|m| m.mount_point == mount_point)
+        self.mounts().iter().rev().find(|m| m.mount_point == mount_point)
     }
 
     pub fn require_mount(&self, mount_point: &str) -> Result<&Mount> {
         self.mount(mount_point).with_context(|| {
-            let points: Vec<&str> = self
-                .mounts()
-                .iter()
-                .map(|m| m.mount_point.as_str())
-                .collect();
+            let points: Vec<&str> = self.mounts().iter().map(|m| m.mount_point.as_str()).collect();
             format!("no mount at {mount_point} in the container; mount points: {points:?}")
         })
     }
 
     pub fn env_var(&self, name: &str) -> Option<&str> {
-        self.env
-            .iter()
-            .find_map(|kv| kv.strip_prefix(name)?.strip_prefix('='))
+        self.env.iter().find_map(|kv| kv.strip_prefix(name)?.strip_prefix('='))
     }
 
     pub fn ns(&self, kind: &str) -> Option<&str> {
@@ -203,10 +184,7 @@ impl Facts {
         let a = answer(&self.read, path, "--read")?;
         match &a.content {
             Some(c) => Ok(c),
-            None => bail!(
-                "reading {path} in the container failed: {}",
-                a.error.as_deref().unwrap_or("?")
-            ),
+            None => bail!("reading {path} in the container failed: {}", a.error.as_deref().unwrap_or("?")),
         }
     }
 
@@ -227,10 +205,7 @@ impl Facts {
         let a = answer(&self.ls, path, "--ls")?;
         match &a.entries {
             Some(e) => Ok(e),
-            None => bail!(
-                "listing {path} in the container failed: {}",
-                a.error.as_deref().unwrap_or("?")
-            ),
+            None => bail!("listing {path} in the container failed: {}", a.error.as_deref().unwrap_or("?")),
         }
     }
 
@@ -239,10 +214,7 @@ impl Facts {
     }
 
     pub fn rlimit(&self, name: &str) -> Result<Rlimit> {
-        self.rlimits
-            .get(name)
-            .copied()
-            .with_context(|| format!("the checker did not report {name}"))
+        self.rlimits.get(name).copied().with_context(|| format!("the checker did not report {name}"))
     }
 
     /// The cgroup path of a v1 hierarchy (`memory`, `name=systemd`) or of v2 (`""`).
@@ -250,11 +222,7 @@ impl Facts {
         self.cgroup.as_deref()?.iter().find_map(|line| {
             let mut parts = line.splitn(3, ':');
             let (_, names, path) = (parts.next()?, parts.next()?, parts.next()?);
-            let hit = if controller.is_empty() {
-                names.is_empty()
-            } else {
-                names.split(',').any(|n| n == controller)
-            };
+            let hit = if controller.is_empty() { names.is_empty() } else { names.split(',').any(|n| n == controller) };
             hit.then_some(path)
         })
     }
@@ -319,10 +287,7 @@ mod tests {
         assert_eq!(f.cgroup_path("name=systemd"), Some("/b"));
         assert_eq!(f.cgroup_path(""), Some("/b"));
         assert_eq!(f.cgroup_path("pids"), None);
-        assert_eq!(
-            cap_hex(f.caps.effective.as_deref()).expect("hex"),
-            0x2000_0420
-        );
+        assert_eq!(cap_hex(f.caps.effective.as_deref()).expect("hex"), 0x2000_0420);
     }
 
     #[test]

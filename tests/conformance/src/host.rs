@@ -8,18 +8,13 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 pub fn mounts() -> Result<Vec<MountInfo>> {
-    let text =
-        fs::read_to_string("/proc/self/mountinfo").context("reading /proc/self/mountinfo")?;
+    let text = fs::read_to_string("/proc/self/mountinfo").context("reading /proc/self/mountinfo")?;
     Ok(procfs::parse_mountinfo(&text))
 }
 
 /// Host mount points at or below `dir`.
 pub fn mounts_under(dir: &Path) -> Result<Vec<PathBuf>> {
-    Ok(mounts()?
-        .into_iter()
-        .map(|m| PathBuf::from(m.mount_point))
-        .filter(|p| p.starts_with(dir))
-        .collect())
+    Ok(mounts()?.into_iter().map(|m| PathBuf::from(m.mount_point)).filter(|p| p.starts_with(dir)).collect())
 }
 
 /// Live processes (not this one, not zombies) whose command line or cgroup membership contains
@@ -40,12 +35,7 @@ pub fn processes_naming(needle: &str) -> Vec<String> {
             continue;
         }
         let cmdline = fs::read(entry.path().join("cmdline"))
-            .map(|b| {
-                String::from_utf8_lossy(&b)
-                    .replace('\0', " ")
-                    .trim()
-                    .to_string()
-            })
+            .map(|b| String::from_utf8_lossy(&b).replace('\0', " ").trim().to_string())
             .unwrap_or_default();
         let cgroup = fs::read_to_string(entry.path().join("cgroup")).unwrap_or_default();
         if cmdline.contains(needle) || cgroup.contains(needle) {
@@ -72,9 +62,7 @@ impl Hierarchy {
 
     /// The host directory of a cgroup path in this hierarchy.
     pub fn dir(&self, cgroup_path: &str) -> PathBuf {
-        let rel = cgroup_path
-            .strip_prefix(self.root.trim_end_matches('/'))
-            .unwrap_or(cgroup_path);
+        let rel = cgroup_path.strip_prefix(self.root.trim_end_matches('/')).unwrap_or(cgroup_path);
         self.mount_point.join(rel.trim_start_matches('/'))
     }
 
@@ -84,40 +72,20 @@ impl Hierarchy {
     }
 }
 
-const V1_CONTROLLERS: [&str; 13] = [
-    "cpu",
-    "cpuacct",
-    "cpuset",
-    "memory",
-    "devices",
-    "freezer",
-    "net_cls",
-    "net_prio",
-    "blkio",
-    "perf_event",
-    "hugetlb",
-    "pids",
-    "rdma",
-];
+const V1_CONTROLLERS: [&str; 13] =
+    ["cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "net_cls", "net_prio", "blkio", "perf_event", "hugetlb", "pids", "rdma"];
 
 pub fn hierarchies() -> Result<Vec<Hierarchy>> {
     let mut out = Vec::new();
     for m in mounts()? {
         let controllers = match m.fstype.as_str() {
-            "cgroup" => m
-                .super_options
-                .split(',')
-                .filter(|o| V1_CONTROLLERS.contains(o) || o.starts_with("name="))
-                .map(str::to_string)
-                .collect(),
+            "cgroup" => {
+                m.super_options.split(',').filter(|o| V1_CONTROLLERS.contains(o) || o.starts_with("name=")).map(str::to_string).collect()
+            }
             "cgroup2" => Vec::new(),
             _ => continue,
         };
-        out.push(Hierarchy {
-            mount_point: PathBuf::from(m.mount_point),
-            root: m.root,
-            controllers,
-        });
+        out.push(Hierarchy { mount_point: PathBuf::from(m.mount_point), root: m.root, controllers });
     }
     Ok(out)
 }
@@ -126,13 +94,7 @@ pub fn hierarchies() -> Result<Vec<Hierarchy>> {
 pub fn hierarchy(controller: &str) -> Result<Hierarchy> {
     hierarchies()?
         .into_iter()
-        .find(|h| {
-            if controller.is_empty() {
-                h.is_v2()
-            } else {
-                h.controllers.iter().any(|c| c == controller)
-            }
-        })
+        .find(|h| if controller.is_empty() { h.is_v2() } else { h.controllers.iter().any(|c| c == controller) })
         .with_context(|| format!("no cgroup hierarchy for {controller:?} is mounted on the host"))
 }
 
@@ -147,10 +109,7 @@ pub enum Layout {
 
 pub fn layout() -> Result<Layout> {
     let all = hierarchies()?;
-    if all
-        .iter()
-        .any(|h| h.controllers.iter().any(|c| !c.starts_with("name=")))
-    {
+    if all.iter().any(|h| h.controllers.iter().any(|c| !c.starts_with("name="))) {
         return Ok(Layout::V1);
     }
     if all.iter().any(Hierarchy::is_v2) {
@@ -168,17 +127,9 @@ pub fn hierarchy_of(layout: Layout, v1_controller: &str) -> Result<Hierarchy> {
 }
 
 /// A controller file of a cgroup, read from the host and trimmed.
-pub fn read_cgroup_file(
-    layout: Layout,
-    v1_controller: &str,
-    cgroup: &str,
-    file: &str,
-) -> Result<String> {
+pub fn read_cgroup_file(layout: Layout, v1_controller: &str, cgroup: &str, file: &str) -> Result<String> {
     let path = hierarchy_of(layout, v1_controller)?.dir(cgroup).join(file);
-    Ok(fs::read_to_string(&path)
-        .with_context(|| format!("reading {}", path.display()))?
-        .trim()
-        .to_string())
+    Ok(fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?.trim().to_string())
 }
 
 /// Whether a controller file exists in a cgroup (or at the root for `/`).
@@ -193,11 +144,7 @@ pub fn first_disk() -> Option<(u64, u64)> {
         .ok()?
         .flatten()
         .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| {
-            ["vd", "sd", "nvme", "xvd", "hd"]
-                .iter()
-                .any(|p| n.starts_with(p))
-        })
+        .filter(|n| ["vd", "sd", "nvme", "xvd", "hd"].iter().any(|p| n.starts_with(p)))
         .collect();
     names.sort();
     let dev = fs::read_to_string(format!("/sys/block/{}/dev", names.first()?)).ok()?;
@@ -241,8 +188,7 @@ pub fn existing_cgroup_dirs(paths: &[String]) -> Result<Vec<PathBuf>> {
 pub fn has_capability(bit: u32) -> Result<bool> {
     let status = fs::read_to_string("/proc/self/status").context("reading /proc/self/status")?;
     let eff = procfs::status_field(&status, "CapEff").context("no CapEff in /proc/self/status")?;
-    let mask =
-        u64::from_str_radix(eff, 16).with_context(|| format!("CapEff {eff:?} is not hex"))?;
+    let mask = u64::from_str_radix(eff, 16).with_context(|| format!("CapEff {eff:?} is not hex"))?;
     Ok(mask & (1 << bit) != 0)
 }
 
@@ -260,9 +206,7 @@ pub fn namespaces(pid: &str) -> BTreeMap<String, String> {
 pub fn pid_alive(pid: u32) -> bool {
     // A zombie still has a /proc entry; only count processes that have not exited.
     match fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => !stat
-            .rsplit_once(')')
-            .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')),
+        Ok(stat) => !stat.rsplit_once(')').is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')),
         Err(_) => false,
     }
 }
@@ -273,20 +217,10 @@ mod tests {
 
     #[test]
     fn maps_cgroup_paths_to_host_dirs() {
-        let h = Hierarchy {
-            mount_point: PathBuf::from("/sys/fs/cgroup/memory"),
-            root: "/".into(),
-            controllers: vec!["memory".into()],
-        };
+        let h = Hierarchy { mount_point: PathBuf::from("/sys/fs/cgroup/memory"), root: "/".into(), controllers: vec!["memory".into()] };
         assert_eq!(h.dir("/a/b"), PathBuf::from("/sys/fs/cgroup/memory/a/b"));
-        let nested = Hierarchy {
-            root: "/outer".into(),
-            ..h
-        };
-        assert_eq!(
-            nested.dir("/outer/x"),
-            PathBuf::from("/sys/fs/cgroup/memory/x")
-        );
+        let nested = Hierarchy { root: "/outer".into(), ..h };
+        assert_eq!(nested.dir("/outer/x"), PathBuf::from("/sys/fs/cgroup/memory/x"));
     }
 
     #[test]

@@ -53,11 +53,7 @@ fn parse_options(args: &[String]) -> Result<Options> {
     let mut opts = Options::default();
     let mut it = args.iter();
     while let Some(flag) = it.next() {
-        let mut value = || {
-            it.next()
-                .cloned()
-                .with_context(|| format!("{flag} needs a value\n{USAGE}"))
-        };
+        let mut value = || it.next().cloned().with_context(|| format!("{flag} needs a value\n{USAGE}"));
         match flag.as_str() {
             "--runtime" => opts.runtime = Some(PathBuf::from(value()?)),
             "--runtime-arg" => opts.runtime_args.push(value()?),
@@ -92,9 +88,7 @@ fn real_main() -> Result<i32> {
     let opts = parse_options(&args)?;
     let selected: Vec<cases::Case> = cases::all()
         .into_iter()
-        .filter(|c| {
-            opts.filters.is_empty() || opts.filters.iter().any(|f| c.name.contains(f.as_str()))
-        })
+        .filter(|c| opts.filters.is_empty() || opts.filters.iter().any(|f| c.name.contains(f.as_str())))
         .filter(|c| !(opts.skip_slow && c.slow))
         .collect();
     if opts.list {
@@ -115,23 +109,11 @@ fn real_main() -> Result<i32> {
             if let Some(why) = case.runc_systemd_xfail {
                 notes.push(format!("runc --systemd-cgroup xfail: {why}"));
             }
-            println!(
-                "{}{}",
-                case.name,
-                if notes.is_empty() {
-                    String::new()
-                } else {
-                    format!(" ({})", notes.join("; "))
-                }
-            );
+            println!("{}{}", case.name, if notes.is_empty() { String::new() } else { format!(" ({})", notes.join("; ")) });
         }
         return Ok(0);
     }
-    let runtime = match opts
-        .runtime
-        .clone()
-        .or_else(|| std::env::var_os("RUNTIME").map(PathBuf::from))
-    {
+    let runtime = match opts.runtime.clone().or_else(|| std::env::var_os("RUNTIME").map(PathBuf::from)) {
         Some(path) => path,
         None => bail!("no runtime: pass --runtime PATH or set RUNTIME\n{USAGE}"),
     };
@@ -155,27 +137,17 @@ fn real_main() -> Result<i32> {
     if let Some(path) = &opts.json {
         report::write_json(path, &results)?;
     }
-    Ok(if results.iter().any(|r| r.kind == report::Kind::Fail) {
-        1
-    } else {
-        0
-    })
+    Ok(if results.iter().any(|r| r.kind == report::Kind::Fail) { 1 } else { 0 })
 }
 
 fn setup(runtime: PathBuf, runtime_args: Vec<String>, checker: Option<PathBuf>) -> Result<Suite> {
-    let runtime = std::fs::canonicalize(&runtime)
-        .with_context(|| format!("runtime {}", runtime.display()))?;
+    let runtime = std::fs::canonicalize(&runtime).with_context(|| format!("runtime {}", runtime.display()))?;
     let checker = match checker {
         Some(p) => p,
-        None => std::env::current_exe()
-            .context("locating the harness executable")?
-            .with_file_name("checker"),
+        None => std::env::current_exe().context("locating the harness executable")?.with_file_name("checker"),
     };
     if !checker.is_file() {
-        bail!(
-            "checker binary {} not found: build it or pass --checker",
-            checker.display()
-        );
+        bail!("checker binary {} not found: build it or pass --checker", checker.display());
     }
     let busybox = PathBuf::from("/bin/busybox");
     if !busybox.is_file() {
@@ -185,8 +157,7 @@ fn setup(runtime: PathBuf, runtime_args: Vec<String>, checker: Option<PathBuf>) 
     let tag = format!("conf{}", std::process::id());
     let base = tmp.join(format!("conformance-{}", std::process::id()));
     if base.exists() {
-        std::fs::remove_dir_all(&base)
-            .with_context(|| format!("removing stale {}", base.display()))?;
+        std::fs::remove_dir_all(&base).with_context(|| format!("removing stale {}", base.display()))?;
     }
     bundle::make_dir(&base)?;
     let cgroups = CgroupDriver::for_runtime_args(&runtime_args);
@@ -195,41 +166,20 @@ fn setup(runtime: PathBuf, runtime_args: Vec<String>, checker: Option<PathBuf>) 
         "# runtime: {} ({}){}{}",
         rt.path.display(),
         rt.version.lines().next().unwrap_or("?"),
-        if rt.global_args.is_empty() {
-            String::new()
-        } else {
-            format!(", global flags {:?}", rt.global_args)
-        },
+        if rt.global_args.is_empty() { String::new() } else { format!(", global flags {:?}", rt.global_args) },
         rt.peer.map_or(String::new(), |p| format!("; expected failures: the {} list", p.label()))
     );
-    Ok(Suite {
-        rt,
-        assets: Assets { busybox, checker },
-        base,
-        tag,
-        cgroups,
-        host_ns: host::namespaces("self"),
-    })
+    Ok(Suite { rt, assets: Assets { busybox, checker }, base, tag, cgroups, host_ns: host::namespaces("self") })
 }
 
 /// Deletes any container a case could not clean up, then removes the run's temp dir and the
 /// shared cgroup parent (when empty). Keeps the dir when something is still in use.
 fn teardown(suite: &Suite) {
     let remaining = |root: &std::path::Path| -> Vec<String> {
-        std::fs::read_dir(root)
-            .map(|d| {
-                d.flatten()
-                    .map(|e| e.file_name().to_string_lossy().into_owned())
-                    .collect()
-            })
-            .unwrap_or_default()
+        std::fs::read_dir(root).map(|d| d.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect()).unwrap_or_default()
     };
     for id in remaining(&suite.rt.root) {
-        let _ = suite.rt.call(
-            &suite.base,
-            &["delete", "--force", &id],
-            runtime::Call::default(),
-        );
+        let _ = suite.rt.call(&suite.base, &["delete", "--force", &id], runtime::Call::default());
     }
     let left = remaining(&suite.rt.root);
     if let (CgroupDriver::Fs { parent }, Ok(hierarchies)) = (&suite.cgroups, host::hierarchies()) {
@@ -241,10 +191,7 @@ fn teardown(suite: &Suite) {
     if left.is_empty() && mounts.is_empty() {
         let _ = std::fs::remove_dir_all(&suite.base);
     } else {
-        eprintln!(
-            "# warning: keeping {}: containers {left:?} and host mounts {mounts:?} remain",
-            suite.base.display()
-        );
+        eprintln!("# warning: keeping {}: containers {left:?} and host mounts {mounts:?} remain", suite.base.display());
     }
 }
 

@@ -51,11 +51,7 @@ pub struct CaseResult {
 
 /// Decides the result of a case from what it returned, what it left behind, and whether the
 /// runtime is runc with a known gap for this case.
-pub fn classify(
-    outcome: Result<Outcome>,
-    leaks: &[String],
-    runc_xfail: Option<&str>,
-) -> (Kind, String) {
+pub fn classify(outcome: Result<Outcome>, leaks: &[String], runc_xfail: Option<&str>) -> (Kind, String) {
     let failure = match outcome {
         Ok(Outcome::Skip(why)) if leaks.is_empty() => return (Kind::Skip, why),
         Ok(_) if leaks.is_empty() => None,
@@ -70,10 +66,7 @@ pub fn classify(
     };
     match (failure, runc_xfail) {
         (None, None) => (Kind::Pass, String::new()),
-        (None, Some(why)) => (
-            Kind::Fail,
-            format!("passed although marked as an expected runc failure ({why}): update the list"),
-        ),
+        (None, Some(why)) => (Kind::Fail, format!("passed although marked as an expected runc failure ({why}): update the list")),
         (Some(msg), None) => (Kind::Fail, msg),
         (Some(msg), Some(why)) => (Kind::Xfail, format!("{why} (observed: {msg})")),
     }
@@ -101,17 +94,9 @@ pub fn closing_lines(results: &[CaseResult]) -> Vec<String> {
     if xfails > 0 {
         lines.push(format!("# {xfails} XFAIL (expected failures of this runtime) are counted as skipped"));
     }
-    let passed = |k: CaseKind| {
-        results
-            .iter()
-            .filter(|r| r.kind == Kind::Pass && r.case_kind == k)
-            .count()
-    };
+    let passed = |k: CaseKind| results.iter().filter(|r| r.kind == Kind::Pass && r.case_kind == k).count();
     let (features, refusals) = (passed(CaseKind::Feature), passed(CaseKind::Refusal));
-    lines.push(format!(
-        "# of the {} passed: {features} features, {refusals} refusals",
-        features + refusals
-    ));
+    lines.push(format!("# of the {} passed: {features} features, {refusals} refusals", features + refusals));
     lines.push(summary(results));
     lines
 }
@@ -119,12 +104,7 @@ pub fn closing_lines(results: &[CaseResult]) -> Vec<String> {
 /// The counts line; XFAIL results count as skipped.
 pub fn summary(results: &[CaseResult]) -> String {
     let count = |k: Kind| results.iter().filter(|r| r.kind == k).count();
-    format!(
-        "{} passed, {} failed, {} skipped",
-        count(Kind::Pass),
-        count(Kind::Fail),
-        count(Kind::Skip) + count(Kind::Xfail)
-    )
+    format!("{} passed, {} failed, {} skipped", count(Kind::Pass), count(Kind::Fail), count(Kind::Skip) + count(Kind::Xfail))
 }
 
 pub fn run_all(suite: &Suite, cases: &[Case]) -> Vec<CaseResult> {
@@ -135,11 +115,8 @@ pub fn run_all(suite: &Suite, cases: &[Case]) -> Vec<CaseResult> {
         let (kind, detail) = match Ctx::new(suite, index) {
             Ok(mut ctx) => {
                 // A panicking case is a failure of that case, not the end of the run.
-                let outcome =
-                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (case.run)(&mut ctx)))
-                        .unwrap_or_else(|panic| {
-                            Err(anyhow::anyhow!("the case panicked: {}", panic_text(&panic)))
-                        });
+                let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (case.run)(&mut ctx)))
+                    .unwrap_or_else(|panic| Err(anyhow::anyhow!("the case panicked: {}", panic_text(&panic))));
                 let leaks = ctx.finish();
                 let xfail = case.expected_failure(suite.rt.peer, &suite.cgroups);
                 classify(outcome, &leaks, xfail)
@@ -179,10 +156,7 @@ mod tests {
 
     #[test]
     fn leaks_turn_a_pass_into_a_failure() {
-        assert_eq!(
-            classify(Ok(Outcome::Pass), &[], None),
-            (Kind::Pass, String::new())
-        );
+        assert_eq!(classify(Ok(Outcome::Pass), &[], None), (Kind::Pass, String::new()));
         let (kind, detail) = classify(Ok(Outcome::Pass), &["state dir x".into()], None);
         assert_eq!(kind, Kind::Fail);
         assert!(detail.contains("state dir x"));
@@ -193,32 +167,14 @@ mod tests {
         let (kind, detail) = classify(Err(anyhow!("boom")), &[], Some("no time ns"));
         assert_eq!(kind, Kind::Xfail);
         assert_eq!(detail, "no time ns (observed: boom)");
-        assert_eq!(
-            classify(Ok(Outcome::Pass), &[], Some("no time ns")).0,
-            Kind::Fail
-        );
-        assert_eq!(
-            classify(Ok(Outcome::Skip("why".into())), &[], None),
-            (Kind::Skip, "why".into())
-        );
+        assert_eq!(classify(Ok(Outcome::Pass), &[], Some("no time ns")).0, Kind::Fail);
+        assert_eq!(classify(Ok(Outcome::Skip("why".into())), &[], None), (Kind::Skip, "why".into()));
     }
 
     #[test]
     fn summary_counts_xfail_as_skipped() {
-        let r = |kind| CaseResult {
-            name: "a/b".into(),
-            kind,
-            detail: String::new(),
-            seconds: 0.0,
-            case_kind: CaseKind::Feature,
-        };
-        let results = [
-            r(Kind::Pass),
-            r(Kind::Pass),
-            r(Kind::Fail),
-            r(Kind::Skip),
-            r(Kind::Xfail),
-        ];
+        let r = |kind| CaseResult { name: "a/b".into(), kind, detail: String::new(), seconds: 0.0, case_kind: CaseKind::Feature };
+        let results = [r(Kind::Pass), r(Kind::Pass), r(Kind::Fail), r(Kind::Skip), r(Kind::Xfail)];
         assert_eq!(summary(&results), "2 passed, 1 failed, 2 skipped");
         assert_eq!(line("x/y", Kind::Skip, "why\nnot"), "SKIP x/y: why not");
         assert_eq!(line("x/y", Kind::Pass, ""), "PASS x/y");
@@ -226,13 +182,7 @@ mod tests {
 
     #[test]
     fn passes_split_into_features_and_refusals_before_the_counts() {
-        let r = |kind, case_kind| CaseResult {
-            name: "a/b".into(),
-            kind,
-            detail: String::new(),
-            seconds: 0.0,
-            case_kind,
-        };
+        let r = |kind, case_kind| CaseResult { name: "a/b".into(), kind, detail: String::new(), seconds: 0.0, case_kind };
         let results = [
             r(Kind::Pass, CaseKind::Feature),
             r(Kind::Pass, CaseKind::Refusal),

@@ -115,10 +115,7 @@ impl Peer {
         if !text.contains("runc") {
             return None;
         }
-        let number = text
-            .split_once("runc version")
-            .map(|(_, rest)| rest.trim_start())
-            .unwrap_or_default();
+        let number = text.split_once("runc version").map(|(_, rest)| rest.trim_start()).unwrap_or_default();
         let mut parts = number.split(|c: char| !c.is_ascii_digit());
         let major = parts.next().and_then(|p| p.parse::<u32>().ok());
         let minor = parts.next().and_then(|p| p.parse::<u32>().ok());
@@ -148,14 +145,7 @@ impl Runtime {
             .with_context(|| format!("running {} --version", path.display()))?;
         let version = String::from_utf8_lossy(&out.stdout).trim().to_string();
         let is_runc = version.to_lowercase().contains("runc");
-        Ok(Runtime {
-            path,
-            root,
-            is_runc,
-            peer: Peer::from_version(&version),
-            version,
-            global_args,
-        })
+        Ok(Runtime { path, root, is_runc, peer: Peer::from_version(&version), version, global_args })
     }
 
     /// `PROGRAM --root ROOT GLOBAL_ARGS...`: the start of every call, ready for a subcommand.
@@ -177,24 +167,11 @@ impl Runtime {
             cmd.arg("--log").arg(&log_path);
         }
         cmd.args(args);
-        let cmdline = format!(
-            "{} {}{}",
-            self.path.display(),
-            self.global_args
-                .iter()
-                .map(|a| format!("{a} "))
-                .collect::<String>(),
-            args.join(" ")
-        );
+        let cmdline =
+            format!("{} {}{}", self.path.display(), self.global_args.iter().map(|a| format!("{a} ")).collect::<String>(), args.join(" "));
         cmd.stdin(Stdio::null())
-            .stdout(
-                File::create(&out_path)
-                    .with_context(|| format!("creating {}", out_path.display()))?,
-            )
-            .stderr(
-                File::create(&err_path)
-                    .with_context(|| format!("creating {}", err_path.display()))?,
-            )
+            .stdout(File::create(&out_path).with_context(|| format!("creating {}", out_path.display()))?)
+            .stderr(File::create(&err_path).with_context(|| format!("creating {}", err_path.display()))?)
             .process_group(0);
         let fd3 = call.fd3;
         if let Some(fd) = &fd3 {
@@ -223,16 +200,9 @@ impl Runtime {
         Ok(out)
     }
 
-    fn spawn_and_wait(
-        &self,
-        mut cmd: Command,
-        cmdline: &str,
-        timeout: Option<Duration>,
-    ) -> Result<Output> {
+    fn spawn_and_wait(&self, mut cmd: Command, cmdline: &str, timeout: Option<Duration>) -> Result<Output> {
         let started = Instant::now();
-        let mut child = cmd
-            .spawn()
-            .with_context(|| format!("spawning `{cmdline}`"))?;
+        let mut child = cmd.spawn().with_context(|| format!("spawning `{cmdline}`"))?;
         let pid = child.id() as i32;
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {

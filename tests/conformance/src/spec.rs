@@ -12,8 +12,7 @@ const RUNC_SPEC: &str = include_str!("fixtures/runc-spec.json");
 /// The base config of every case: the `runc spec` default with `terminal: false` and the
 /// checker as the process.
 pub fn base() -> Result<Value> {
-    let mut config: Value =
-        serde_json::from_str(RUNC_SPEC).context("parsing the embedded runc spec fixture")?;
+    let mut config: Value = serde_json::from_str(RUNC_SPEC).context("parsing the embedded runc spec fixture")?;
     set(&mut config, "/process/terminal", json!(false))?;
     set(&mut config, "/process/args", json!(["/checker"]))?;
     Ok(config)
@@ -27,17 +26,11 @@ pub fn set(config: &mut Value, pointer: &str, value: Value) -> Result<()> {
     let keys: Vec<&str> = path.split('/').collect();
     let mut node = config;
     for key in &keys[..keys.len() - 1] {
-        let obj = node
-            .as_object_mut()
-            .with_context(|| format!("setting {pointer}: {key:?} is inside a non-object"))?;
-        node = obj
-            .entry(key.to_string())
-            .or_insert_with(|| Value::Object(Map::new()));
+        let obj = node.as_object_mut().with_context(|| format!("setting {pointer}: {key:?} is inside a non-object"))?;
+        node = obj.entry(key.to_string()).or_insert_with(|| Value::Object(Map::new()));
     }
     let last = keys[keys.len() - 1];
-    let obj = node
-        .as_object_mut()
-        .with_context(|| format!("setting {pointer}: parent is not an object"))?;
+    let obj = node.as_object_mut().with_context(|| format!("setting {pointer}: parent is not an object"))?;
     obj.insert(last.to_string(), value);
     Ok(())
 }
@@ -45,11 +38,7 @@ pub fn set(config: &mut Value, pointer: &str, value: Value) -> Result<()> {
 /// Removes the value at a JSON pointer, if present.
 pub fn remove(config: &mut Value, pointer: &str) {
     if let Some((parent, key)) = pointer.rsplit_once('/') {
-        let parent = if parent.is_empty() {
-            Some(&mut *config)
-        } else {
-            config.pointer_mut(parent)
-        };
+        let parent = if parent.is_empty() { Some(&mut *config) } else { config.pointer_mut(parent) };
         if let Some(obj) = parent.and_then(Value::as_object_mut) {
             obj.remove(key);
         }
@@ -61,10 +50,7 @@ pub fn push(config: &mut Value, pointer: &str, value: Value) -> Result<()> {
     if config.pointer(pointer).is_none() {
         set(config, pointer, json!([]))?;
     }
-    let arr = config
-        .pointer_mut(pointer)
-        .and_then(Value::as_array_mut)
-        .with_context(|| format!("{pointer} is not an array"))?;
+    let arr = config.pointer_mut(pointer).and_then(Value::as_array_mut).with_context(|| format!("{pointer} is not an array"))?;
     arr.push(value);
     Ok(())
 }
@@ -104,10 +90,7 @@ pub fn namespace(config: &mut Value, kind: &str, path: Option<&str>) -> Result<(
 }
 
 pub fn remove_namespace(config: &mut Value, kind: &str) {
-    if let Some(list) = config
-        .pointer_mut("/linux/namespaces")
-        .and_then(Value::as_array_mut)
-    {
+    if let Some(list) = config.pointer_mut("/linux/namespaces").and_then(Value::as_array_mut) {
         list.retain(|ns| ns.get("type").and_then(Value::as_str) != Some(kind));
     }
 }
@@ -202,20 +185,12 @@ pub struct CapSets {
 /// For other uids permitted = effective = ambient. Ambient, inheritable and bounding pass
 /// unchanged.
 pub fn caps_after_exec(configured: CapSets, euid_is_root: bool, no_new_privs: bool) -> CapSets {
-    let mut from_file = if euid_is_root {
-        configured.bounding | configured.inheritable
-    } else {
-        0
-    };
+    let mut from_file = if euid_is_root { configured.bounding | configured.inheritable } else { 0 };
     if no_new_privs && from_file & !configured.permitted != 0 {
         from_file &= configured.permitted;
     }
     let permitted = from_file | configured.ambient;
-    CapSets {
-        effective: permitted,
-        permitted,
-        ..configured
-    }
+    CapSets { effective: permitted, permitted, ..configured }
 }
 
 #[cfg(test)]
@@ -229,20 +204,14 @@ mod tests {
         assert_eq!(config["process"]["args"], json!(["/checker"]));
         assert_eq!(config["root"], json!({"path": "rootfs", "readonly": true}));
         assert_eq!(config["mounts"].as_array().map(Vec::len), Some(7));
-        assert_eq!(
-            config["linux"]["namespaces"].as_array().map(Vec::len),
-            Some(5)
-        );
+        assert_eq!(config["linux"]["namespaces"].as_array().map(Vec::len), Some(5));
     }
 
     #[test]
     fn set_creates_intermediate_objects() {
         let mut config = json!({"linux": {}});
         set(&mut config, "/linux/resources/pids/limit", json!(10)).expect("settable");
-        assert_eq!(
-            config,
-            json!({"linux": {"resources": {"pids": {"limit": 10}}}})
-        );
+        assert_eq!(config, json!({"linux": {"resources": {"pids": {"limit": 10}}}}));
         assert!(set(&mut json!({"a": 1}), "/a/b", json!(0)).is_err());
         assert!(set(&mut config, "no-slash", json!(0)).is_err());
     }
@@ -253,47 +222,29 @@ mod tests {
         remove(&mut config, "/process/cwd");
         push(&mut config, "/process/args", json!("y")).expect("array");
         push(&mut config, "/hooks/poststop", json!({"path": "/bin/true"})).expect("created");
-        assert_eq!(
-            config,
-            json!({"process": {"args": ["x", "y"]}, "hooks": {"poststop": [{"path": "/bin/true"}]}})
-        );
+        assert_eq!(config, json!({"process": {"args": ["x", "y"]}, "hooks": {"poststop": [{"path": "/bin/true"}]}}));
     }
 
     #[test]
     fn namespace_replaces_an_entry_of_the_same_type() {
         let mut config = base().expect("fixture parses");
         namespace(&mut config, "network", Some("/proc/7/ns/net")).expect("edit");
-        let nets: Vec<&Value> = config["linux"]["namespaces"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter(|ns| ns["type"] == "network")
-            .collect();
-        assert_eq!(
-            nets,
-            vec![&json!({"type": "network", "path": "/proc/7/ns/net"})]
-        );
+        let nets: Vec<&Value> =
+            config["linux"]["namespaces"].as_array().into_iter().flatten().filter(|ns| ns["type"] == "network").collect();
+        assert_eq!(nets, vec![&json!({"type": "network", "path": "/proc/7/ns/net"})]);
         remove_namespace(&mut config, "network");
-        assert!(!config["linux"]["namespaces"]
-            .to_string()
-            .contains("network"));
+        assert!(!config["linux"]["namespaces"].to_string().contains("network"));
     }
 
     #[test]
     fn hook_entries_omit_unset_fields() {
-        assert_eq!(
-            hook("/bin/sh", &["sh"], &[], None),
-            json!({"path": "/bin/sh", "args": ["sh"]})
-        );
+        assert_eq!(hook("/bin/sh", &["sh"], &[], None), json!({"path": "/bin/sh", "args": ["sh"]}));
         assert_eq!(hook("/h", &[], &["A=1"], Some(2))["timeout"], json!(2));
     }
 
     #[test]
     fn capability_masks_follow_the_kernel_numbering() {
-        assert_eq!(
-            cap_mask(&["CAP_CHOWN", "CAP_KILL"]).expect("known"),
-            0b10_0001
-        );
+        assert_eq!(cap_mask(&["CAP_CHOWN", "CAP_KILL"]).expect("known"), 0b10_0001);
         assert_eq!(cap_bit("CAP_NET_BIND_SERVICE"), Some(10));
         assert_eq!(cap_bit("CAP_CHECKPOINT_RESTORE"), Some(40));
         assert!(cap_mask(&["CAP_NOPE"]).is_err());
@@ -301,27 +252,15 @@ mod tests {
 
     #[test]
     fn exec_recomputes_permitted_and_effective() {
-        let configured = CapSets {
-            bounding: 0b0111,
-            effective: 0b0001,
-            permitted: 0b0011,
-            inheritable: 0b0100,
-            ambient: 0b0100,
-        };
+        let configured = CapSets { bounding: 0b0111, effective: 0b0001, permitted: 0b0011, inheritable: 0b0100, ambient: 0b0100 };
         let root = caps_after_exec(configured, true, false);
         assert_eq!((root.permitted, root.effective), (0b0111, 0b0111));
         let capped = caps_after_exec(configured, true, true);
         assert_eq!((capped.permitted, capped.effective), (0b0111, 0b0111));
-        let narrow = CapSets {
-            permitted: 0b0101,
-            ..configured
-        };
+        let narrow = CapSets { permitted: 0b0101, ..configured };
         assert_eq!(caps_after_exec(narrow, true, true).permitted, 0b0101);
         let user = caps_after_exec(configured, false, true);
-        assert_eq!(
-            (user.permitted, user.effective, user.ambient),
-            (0b0100, 0b0100, 0b0100)
-        );
+        assert_eq!((user.permitted, user.effective, user.ambient), (0b0100, 0b0100, 0b0100));
         assert_eq!(user.bounding, configured.bounding);
     }
 }

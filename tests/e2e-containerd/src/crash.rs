@@ -83,7 +83,18 @@ fn cgroups_left(parents: &[String]) -> Vec<String> {
             e.1.extend(cgroup::procs(&dir));
         }
     }
-    found.into_iter().map(|(k, (n, pids))| if pids.is_empty() { format!("{k} (empty, in {n} hierarchies)") } else { format!("{k} (pids {pids:?}, in {n} hierarchies)") }).collect()
+    found
+        .into_iter()
+        .map(
+            |(k, (n, pids))| {
+                if pids.is_empty() {
+                    format!("{k} (empty, in {n} hierarchies)")
+                } else {
+                    format!("{k} (pids {pids:?}, in {n} hierarchies)")
+                }
+            },
+        )
+        .collect()
 }
 
 /// Removes the empty cgroups under PARENT, deepest first (a known leak's leftovers).
@@ -118,7 +129,12 @@ fn processes(test: impl Fn(&[u8]) -> bool) -> Vec<(i32, String)> {
     let Ok(rd) = std::fs::read_dir("/proc") else { return Vec::new() };
     rd.flatten()
         .filter_map(|e| e.file_name().to_str().and_then(|n| n.parse::<i32>().ok()))
-        .filter_map(|pid| std::fs::read(format!("/proc/{pid}/cmdline")).ok().filter(|c| test(c)).map(|c| (pid, String::from_utf8_lossy(&c).replace('\0', " ").trim_end().to_string())))
+        .filter_map(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .ok()
+                .filter(|c| test(c))
+                .map(|c| (pid, String::from_utf8_lossy(&c).replace('\0', " ").trim_end().to_string()))
+        })
         .collect()
 }
 
@@ -195,7 +211,8 @@ pub async fn kill(env: &mut Env, socket: &Path, containerd_pid: i32, pods: usize
 
     let stages: Vec<Arc<AtomicU8>> = all.iter().map(|_| Arc::new(AtomicU8::new(Stage::Sandbox as u8))).collect();
     let began = Instant::now();
-    let tasks: Vec<_> = all.iter().zip(&stages).map(|(p, s)| tokio::spawn(start_one(env.cri.clone(), env.image.clone(), p.clone(), s.clone()))).collect();
+    let tasks: Vec<_> =
+        all.iter().zip(&stages).map(|(p, s)| tokio::spawn(start_one(env.cri.clone(), env.image.clone(), p.clone(), s.clone()))).collect();
     let now = |stages: &[Arc<AtomicU8>]| stages.iter().map(|s| Stage::from_u8(s.load(Ordering::SeqCst))).collect::<Vec<_>>();
     // Once a pod runs, containerd has shims up and the others are on their way; the kill
     // waits (a little) for a runtime's create to be in flight, the hardest moment to die in.
@@ -241,7 +258,11 @@ pub async fn kill(env: &mut Env, socket: &Path, containerd_pid: i32, pods: usize
     ensure!(dead(containerd_pid), "containerd (pid {containerd_pid}) still runs after SIGKILL");
     // A shim containerd was spawning between the scan and its death escaped the kill (and
     // containerd may not have recorded it); it gets the same SIGKILL.
-    let late: Vec<i32> = processes(|c| is_shim_of(c, &socket_s)).into_iter().map(|(pid, _)| pid).filter(|pid| !shims.contains(pid) && sigkill(*pid).is_ok()).collect();
+    let late: Vec<i32> = processes(|c| is_shim_of(c, &socket_s))
+        .into_iter()
+        .map(|(pid, _)| pid)
+        .filter(|pid| !shims.contains(pid) && sigkill(*pid).is_ok())
+        .collect();
     ensure!(!shims.is_empty(), "no shim of {} to kill: {}", socket.display(), summary(&at_kill));
     ensure!(at_kill.contains(&Stage::Running), "no pod ran within 30 s: {}", summary(&at_kill));
     let in_flight = match creating.first() {
@@ -300,7 +321,8 @@ pub async fn recover(env: &mut Env) -> Result<()> {
     let (sandboxes, containers) = listed?;
     let ready = sandboxes.iter().filter(|s| s.state == cri::PodSandboxState::SandboxReady as i32).count();
     let running = containers.iter().filter(|c| c.state == cri::ContainerState::ContainerRunning as i32).count();
-    let lost: Vec<&String> = recorded.iter().filter_map(|(_, _, id)| id.as_ref()).filter(|id| !sandboxes.iter().any(|s| &s.id == *id)).collect();
+    let lost: Vec<&String> =
+        recorded.iter().filter_map(|(_, _, id)| id.as_ref()).filter(|id| !sandboxes.iter().any(|s| &s.id == *id)).collect();
     ensure!(lost.is_empty(), "containerd lost the sandboxes it had acknowledged: {lost:?}");
     env.ok(
         &format!(
@@ -338,7 +360,12 @@ pub async fn recover(env: &mut Env) -> Result<()> {
         let work = env.work.display().to_string();
         let runtimes: Vec<String> = processes(|c| runs_under(c, &work)).into_iter().map(|(pid, cmd)| format!("{pid}: {cmd}")).collect();
         let state = env.work.join("rt").join(&env.cri.handler);
-        Err(anyhow::anyhow!("cgroups left under the pods' parents: {}; runtime processes: {runtimes:?}; entries in {}: {:?}", left.join(", "), state.display(), walk_dir(&state, 2)))
+        Err(anyhow::anyhow!(
+            "cgroups left under the pods' parents: {}; runtime processes: {runtimes:?}; entries in {}: {:?}",
+            left.join(", "),
+            state.display(),
+            walk_dir(&state, 2)
+        ))
     };
     let what = "nothing left: no container or sandbox in containerd, no cgroup under the pods";
     let listed = env.xfail.iter().any(|x| x == "crash-cgroups");
@@ -384,7 +411,14 @@ mod tests {
 
     #[test]
     fn records_round_trip_with_and_without_a_sandbox() {
-        let p = pod::Pod { name: "crash-youki-0".into(), uid: "u0".into(), namespace: "n".into(), cgroup_parent: "/t/pod-u0".into(), log_dir: "/l".into(), annotations: Default::default() };
+        let p = pod::Pod {
+            name: "crash-youki-0".into(),
+            uid: "u0".into(),
+            namespace: "n".into(),
+            cgroup_parent: "/t/pod-u0".into(),
+            log_dir: "/l".into(),
+            annotations: Default::default(),
+        };
         assert_eq!(parse_record(&record_line(&p, Some("s1"))), Some(("crash-youki-0".into(), "u0".into(), Some("s1".into()))));
         assert_eq!(parse_record(&record_line(&p, None)), Some(("crash-youki-0".into(), "u0".into(), None)));
         assert_eq!(parse_record("crash-youki-0 u0"), None);

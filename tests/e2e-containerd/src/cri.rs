@@ -54,7 +54,9 @@ pub async fn connect(socket: &Path, handler: &str) -> Result<Cri> {
     let begun = Instant::now();
     let v = loop {
         match call("Version", rt.version(cri::VersionRequest { version: "v1".into() })).await {
-            Err(e) if e.message.contains("not initialized") && begun.elapsed() < READY => tokio::time::sleep(Duration::from_millis(100)).await,
+            Err(e) if e.message.contains("not initialized") && begun.elapsed() < READY => {
+                tokio::time::sleep(Duration::from_millis(100)).await
+            }
             r => break r?,
         }
     };
@@ -78,14 +80,25 @@ impl Cri {
     }
 
     pub async fn pod_ip(&mut self, pod: &str) -> Result<String, CallError> {
-        let s = call("PodSandboxStatus", self.rt.pod_sandbox_status(cri::PodSandboxStatusRequest { pod_sandbox_id: pod.into(), verbose: false })).await?;
+        let s = call(
+            "PodSandboxStatus",
+            self.rt.pod_sandbox_status(cri::PodSandboxStatusRequest { pod_sandbox_id: pod.into(), verbose: false }),
+        )
+        .await?;
         Ok(s.status.and_then(|s| s.network).map(|n| n.ip).unwrap_or_default())
     }
 
     /// The sandbox's verbose info as JSON (its pid, its runtime spec).
     pub async fn pod_info(&mut self, pod: &str) -> Result<serde_json::Value, CallError> {
-        let s = call("PodSandboxStatus", self.rt.pod_sandbox_status(cri::PodSandboxStatusRequest { pod_sandbox_id: pod.into(), verbose: true })).await?;
-        s.info.get("info").and_then(|s| serde_json::from_str(s).ok()).ok_or(CallError { call: "PodSandboxStatus", message: "no verbose info in the answer".into() })
+        let s = call(
+            "PodSandboxStatus",
+            self.rt.pod_sandbox_status(cri::PodSandboxStatusRequest { pod_sandbox_id: pod.into(), verbose: true }),
+        )
+        .await?;
+        s.info
+            .get("info")
+            .and_then(|s| serde_json::from_str(s).ok())
+            .ok_or(CallError { call: "PodSandboxStatus", message: "no verbose info in the answer".into() })
     }
 
     pub async fn create(&mut self, pod: &str, config: cri::ContainerConfig, sandbox: &cri::PodSandboxConfig) -> Result<String, CallError> {
@@ -104,7 +117,14 @@ impl Cri {
 
     /// The streaming URL for an interactive exec with a terminal.
     pub async fn exec_tty(&mut self, id: &str, cmd: &[&str]) -> Result<String, CallError> {
-        let req = cri::ExecRequest { container_id: id.into(), cmd: cmd.iter().map(|s| s.to_string()).collect(), tty: true, stdin: true, stdout: true, stderr: false };
+        let req = cri::ExecRequest {
+            container_id: id.into(),
+            cmd: cmd.iter().map(|s| s.to_string()).collect(),
+            tty: true,
+            stdin: true,
+            stdout: true,
+            stderr: false,
+        };
         Ok(call("Exec", self.rt.exec(req)).await?.url)
     }
 
@@ -127,7 +147,9 @@ impl Cri {
     }
 
     pub async fn stop(&mut self, id: &str, timeout_s: i64) -> Result<(), CallError> {
-        call("StopContainer", self.rt.stop_container(cri::StopContainerRequest { container_id: id.into(), timeout: timeout_s })).await.map(drop)
+        call("StopContainer", self.rt.stop_container(cri::StopContainerRequest { container_id: id.into(), timeout: timeout_s }))
+            .await
+            .map(drop)
     }
 
     pub async fn remove(&mut self, id: &str) -> Result<(), CallError> {

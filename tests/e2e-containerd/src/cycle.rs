@@ -86,7 +86,10 @@ pub async fn run(env: &mut Env) -> Result<()> {
         spans::check_start(&got, pause, &pod_id)?;
         spans::check_end(&got, pause, &pod_id, "SIGKILL")?;
         ensure!(create.attrs.get("k8s.pod.name") == Some(&p.name), "create span lacks k8s.pod.name={}", p.name);
-        ensure!(create.attrs.get("k8s.container.name").map(String::as_str) == Some("workload"), "create span lacks k8s.container.name=workload");
+        ensure!(
+            create.attrs.get("k8s.container.name").map(String::as_str) == Some("workload"),
+            "create span lacks k8s.container.name=workload"
+        );
         let execs = spans::of(&got, "youki exec", &ids.1);
         ensure!(execs.len() >= 3, "{} \"youki exec\" spans with container.id={} for at least 3 execs", execs.len(), ids.1);
         spans::check_linked(&execs, create)?;
@@ -133,7 +136,13 @@ async fn walk(env: &mut Env, p: &Pod, sandbox: &cri::PodSandboxConfig, pod_id: &
 
     let (r, d) = timed(env.cri.exec_sync(&id, &["/bin/sh", "-c", "echo out; echo err >&2; exit 3"])).await;
     let r = r?;
-    ensure!((r.stdout.as_slice(), r.stderr.as_slice(), r.exit_code) == (&b"out\n"[..], &b"err\n"[..], 3), "ExecSync gave stdout {:?} stderr {:?} exit {}", String::from_utf8_lossy(&r.stdout), String::from_utf8_lossy(&r.stderr), r.exit_code);
+    ensure!(
+        (r.stdout.as_slice(), r.stderr.as_slice(), r.exit_code) == (&b"out\n"[..], &b"err\n"[..], 3),
+        "ExecSync gave stdout {:?} stderr {:?} exit {}",
+        String::from_utf8_lossy(&r.stdout),
+        String::from_utf8_lossy(&r.stderr),
+        r.exit_code
+    );
     env.ok("ExecSync: stdout, stderr and exit code 3 come back", d);
 
     // The masked paths this kernel has (a missing one is skipped by every runtime).
@@ -142,9 +151,30 @@ async fn walk(env: &mut Env, p: &Pod, sandbox: &cri::PodSandboxConfig, pod_id: &
     let r = env.cri.exec_sync(&id, &["/bin/sh", "-c", &probe]).await?;
     ensure!(r.exit_code == 0, "probe exited {}: {}", r.exit_code, String::from_utf8_lossy(&r.stderr));
     let f = facts(&String::from_utf8_lossy(&r.stdout));
-    check_facts(&f, &[("uid", "1000"), ("groups", "1000 2000"), ("env", pod::GREETING.1), ("cwd", "/data"), ("capbnd", "0000000000000400"), ("nnp", "1"), ("seccomp", "2")])?;
+    check_facts(
+        &f,
+        &[
+            ("uid", "1000"),
+            ("groups", "1000 2000"),
+            ("env", pod::GREETING.1),
+            ("cwd", "/data"),
+            ("capbnd", "0000000000000400"),
+            ("nnp", "1"),
+            ("seccomp", "2"),
+        ],
+    )?;
     env.ok("exec: uid 1000, groups 1000 2000, env, cwd, only CAP_NET_BIND_SERVICE, no_new_privs, seccomp filter", Duration::ZERO);
-    check_facts(&f, &[("config", "from-the-host"), ("configw", "no"), ("rootfsw", "no"), ("dataw", "yes"), ("masked", &format!("{},", masked.join(","))), ("procsys", "ro")])?;
+    check_facts(
+        &f,
+        &[
+            ("config", "from-the-host"),
+            ("configw", "no"),
+            ("rootfsw", "no"),
+            ("dataw", "yes"),
+            ("masked", &format!("{},", masked.join(","))),
+            ("procsys", "ro"),
+        ],
+    )?;
     ensure!(std::fs::read_to_string(rw.join("exec"))? == "from-exec\n", "the exec's write did not reach the host volume");
     env.ok("exec: ro and rw volumes, read-only rootfs, masked and read-only /proc paths", Duration::ZERO);
     check_facts(&f, &[("ip", &ip), ("hostname", &p.name), ("mem", &(64 * MIB).to_string()), ("quota", "50000")])?;
@@ -161,8 +191,15 @@ async fn walk(env: &mut Env, p: &Pod, sandbox: &cri::PodSandboxConfig, pod_id: &
     let (r, d) = timed(env.cri.update(&id, pod::limits(96 * MIB, 30_000, 256))).await;
     r?;
     check_host_cgroup(pid, 96 * MIB, 30_000, 256)?;
-    let inside = env.cri.exec_sync(&id, &["/bin/sh", "-c", "cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/cpu/cpu.cfs_quota_us"]).await?;
-    ensure!(String::from_utf8_lossy(&inside.stdout) == format!("{}\n30000\n", 96 * MIB), "after the update the container sees {:?}", String::from_utf8_lossy(&inside.stdout));
+    let inside = env
+        .cri
+        .exec_sync(&id, &["/bin/sh", "-c", "cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/cpu/cpu.cfs_quota_us"])
+        .await?;
+    ensure!(
+        String::from_utf8_lossy(&inside.stdout) == format!("{}\n30000\n", 96 * MIB),
+        "after the update the container sees {:?}",
+        String::from_utf8_lossy(&inside.stdout)
+    );
     env.ok("UpdateContainerResources: 96 MiB, quota 30000, shares 256 on the host and inside", d);
 
     let (st, d) = timed(env.cri.stats(&id)).await;
@@ -222,7 +259,10 @@ async fn shared_pid(env: &mut Env, pod_id: &str, sandbox: &cri::PodSandboxConfig
     let verdict = if !left.is_empty() {
         Err(anyhow::anyhow!("after StopContainer ({} ms) pids {left:?} are still in {}", d.as_millis(), dir.display()))
     } else if d >= Duration::from_secs(1) {
-        Err(anyhow::anyhow!("StopContainer took {} ms: the child outlived the main process until the shim's 2 s output-drain timeout", d.as_millis()))
+        Err(anyhow::anyhow!(
+            "StopContainer took {} ms: the child outlived the main process until the shim's 2 s output-drain timeout",
+            d.as_millis()
+        ))
     } else {
         Ok(())
     };
@@ -230,7 +270,11 @@ async fn shared_pid(env: &mut Env, pod_id: &str, sandbox: &cri::PodSandboxConfig
 }
 
 fn check_host_cgroup(pid: u32, memory: i64, quota: i64, shares: i64) -> Result<()> {
-    let got = (cgroup::read(pid, "memory", "memory.limit_in_bytes")?, cgroup::read(pid, "cpu", "cpu.cfs_quota_us")?, cgroup::read(pid, "cpu", "cpu.shares")?);
+    let got = (
+        cgroup::read(pid, "memory", "memory.limit_in_bytes")?,
+        cgroup::read(pid, "cpu", "cpu.cfs_quota_us")?,
+        cgroup::read(pid, "cpu", "cpu.shares")?,
+    );
     let want = (memory.to_string(), quota.to_string(), shares.to_string());
     if got != want {
         bail!("host cgroup files of pid {pid}: (memory, quota, shares) = {got:?}, want {want:?}");

@@ -53,7 +53,11 @@ pub async fn release(env: &mut Env) -> Result<()> {
     p.cgroup_parent = format!("{}/pod-{uid}", env.cgroup_top);
     let out = env.cri.exec_sync(&id, &["/bin/sh", "-c", "echo exec-$((6 * 7))"]).await?;
     let stdout = String::from_utf8_lossy(&out.stdout);
-    ensure!(out.exit_code == 0 && stdout.trim() == "exec-42", "ExecSync into the held container: exit {}, stdout {stdout:?}", out.exit_code);
+    ensure!(
+        out.exit_code == 0 && stdout.trim() == "exec-42",
+        "ExecSync into the held container: exit {}, stdout {stdout:?}",
+        out.exit_code
+    );
     env.ok("ExecSync into the held container", Duration::ZERO);
     env.cri.stop(&id, 10).await?;
     env.cri.remove(&id).await?;
@@ -70,7 +74,14 @@ mod tests {
 
     #[test]
     fn the_held_line_round_trips() {
-        let p = pod::Pod { name: "held-youki".into(), uid: "u1".into(), namespace: "n".into(), cgroup_parent: "/t/pod-u1".into(), log_dir: "/l".into(), annotations: Default::default() };
+        let p = pod::Pod {
+            name: "held-youki".into(),
+            uid: "u1".into(),
+            namespace: "n".into(),
+            cgroup_parent: "/t/pod-u1".into(),
+            log_dir: "/l".into(),
+            annotations: Default::default(),
+        };
         let l = line("s1", "c1", &p);
         assert_eq!(parse(&l), Some(("s1".into(), "c1".into(), "held-youki".into(), "u1".into())));
         assert_eq!(parse("s1 c1"), None);

@@ -192,7 +192,15 @@ impl Env {
 
 async fn run(cli: Cli) -> Result<usize> {
     let receiver = cli.otlp.map(otlp::Receiver::start).transpose()?;
-    let mut env = Env { cri: cri::connect(&cli.socket, &cli.handler).await?, image: cli.image, work: cli.work, cgroup_top: cli.cgroup_top, receiver, passed: 0, xfail: cli.xfail };
+    let mut env = Env {
+        cri: cri::connect(&cli.socket, &cli.handler).await?,
+        image: cli.image,
+        work: cli.work,
+        cgroup_top: cli.cgroup_top,
+        receiver,
+        passed: 0,
+        xfail: cli.xfail,
+    };
     match cli.cmd {
         Cmd::Cycle => cycle::run(&mut env).await?,
         Cmd::Failures => failures::run(&mut env).await?,

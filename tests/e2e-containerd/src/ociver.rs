@@ -58,7 +58,10 @@ async fn walk(env: &mut Env, sandbox: &k8s_cri::v1::PodSandboxConfig, pod_id: &s
 
 async fn spec_version(env: &mut Env, id: &str, want: &str) -> Result<()> {
     let (_, info) = env.cri.status(id, true).await?;
-    let got = info.as_ref().and_then(|i| i["runtimeSpec"]["ociVersion"].as_str()).context("ContainerStatus verbose info has no runtimeSpec.ociVersion")?;
+    let got = info
+        .as_ref()
+        .and_then(|i| i["runtimeSpec"]["ociVersion"].as_str())
+        .context("ContainerStatus verbose info has no runtimeSpec.ociVersion")?;
     ensure!(got == want, "the container's spec has ociVersion {got:?}, want {want:?}");
     Ok(())
 }
@@ -66,7 +69,12 @@ async fn spec_version(env: &mut Env, id: &str, want: &str) -> Result<()> {
 async fn runs(env: &mut Env, id: &str, want: &str) -> Result<()> {
     env.cri.start(id).await.map_err(|e| anyhow::anyhow!("StartContainer with ociVersion {want}: {}", e.message))?;
     let r = env.cri.exec_sync(id, &["/bin/sh", "-c", "echo oci-$((6 * 7))"]).await?;
-    ensure!(r.exit_code == 0 && String::from_utf8_lossy(&r.stdout).trim() == "oci-42", "ExecSync: exit {}, stdout {:?}", r.exit_code, String::from_utf8_lossy(&r.stdout));
+    ensure!(
+        r.exit_code == 0 && String::from_utf8_lossy(&r.stdout).trim() == "oci-42",
+        "ExecSync: exit {}, stdout {:?}",
+        r.exit_code,
+        String::from_utf8_lossy(&r.stdout)
+    );
     Ok(())
 }
 

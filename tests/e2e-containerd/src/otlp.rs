@@ -157,7 +157,16 @@ mod tests {
     }
 
     fn request() -> ExportTraceServiceRequest {
-        let span = Span { trace_id: vec![0xab; 16], span_id: vec![1; 8], parent_span_id: vec![2; 8], name: "youki create".into(), start_time_unix_nano: 5, end_time_unix_nano: 9, attributes: vec![kv("container.id", "c1")], ..Default::default() };
+        let span = Span {
+            trace_id: vec![0xab; 16],
+            span_id: vec![1; 8],
+            parent_span_id: vec![2; 8],
+            name: "youki create".into(),
+            start_time_unix_nano: 5,
+            end_time_unix_nano: 9,
+            attributes: vec![kv("container.id", "c1")],
+            ..Default::default()
+        };
         ExportTraceServiceRequest {
             resource_spans: vec![ResourceSpans {
                 resource: Some(Resource { attributes: vec![kv("service.name", "youki")], ..Default::default() }),

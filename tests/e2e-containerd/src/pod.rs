@@ -47,7 +47,12 @@ pub const WORKLOAD_SCRIPT: &str =
 /// container's own unless the pod shares one (`shareProcessNamespace`). It puts the same
 /// options on the sandbox and on every container.
 pub fn namespaces(pid: cri::NamespaceMode) -> cri::NamespaceOption {
-    cri::NamespaceOption { network: cri::NamespaceMode::Pod as i32, pid: pid as i32, ipc: cri::NamespaceMode::Pod as i32, ..Default::default() }
+    cri::NamespaceOption {
+        network: cri::NamespaceMode::Pod as i32,
+        pid: pid as i32,
+        ipc: cri::NamespaceMode::Pod as i32,
+        ..Default::default()
+    }
 }
 
 pub fn sandbox(p: &Pod) -> cri::PodSandboxConfig {
@@ -59,7 +64,10 @@ pub fn sandbox(p: &Pod) -> cri::PodSandboxConfig {
         annotations: p.annotations.clone(),
         linux: Some(cri::LinuxPodSandboxConfig {
             cgroup_parent: p.cgroup_parent.clone(),
-            security_context: Some(cri::LinuxSandboxSecurityContext { namespace_options: Some(namespaces(cri::NamespaceMode::Container)), ..Default::default() }),
+            security_context: Some(cri::LinuxSandboxSecurityContext {
+                namespace_options: Some(namespaces(cri::NamespaceMode::Container)),
+                ..Default::default()
+            }),
             ..Default::default()
         }),
         ..Default::default()
@@ -68,7 +76,14 @@ pub fn sandbox(p: &Pod) -> cri::PodSandboxConfig {
 
 /// Memory limit, CFS quota (per 100 ms period) and shares.
 pub fn limits(memory: i64, quota: i64, shares: i64) -> cri::LinuxContainerResources {
-    cri::LinuxContainerResources { memory_limit_in_bytes: memory, cpu_period: 100_000, cpu_quota: quota, cpu_shares: shares, oom_score_adj: 500, ..Default::default() }
+    cri::LinuxContainerResources {
+        memory_limit_in_bytes: memory,
+        cpu_period: 100_000,
+        cpu_quota: quota,
+        cpu_shares: shares,
+        oom_score_adj: 500,
+        ..Default::default()
+    }
 }
 
 fn bind(container_path: &str, host: &Path, readonly: bool) -> cri::Mount {
@@ -76,7 +91,8 @@ fn bind(container_path: &str, host: &Path, readonly: bool) -> cri::Mount {
 }
 
 fn container(name: &str, image: &str, command: &[&str]) -> cri::ContainerConfig {
-    let security_context = cri::LinuxContainerSecurityContext { namespace_options: Some(namespaces(cri::NamespaceMode::Container)), ..Default::default() };
+    let security_context =
+        cri::LinuxContainerSecurityContext { namespace_options: Some(namespaces(cri::NamespaceMode::Container)), ..Default::default() };
     cri::ContainerConfig {
         metadata: Some(cri::ContainerMetadata { name: name.into(), attempt: 0 }),
         image: Some(cri::ImageSpec { image: image.into(), ..Default::default() }),
@@ -92,14 +108,21 @@ fn container(name: &str, image: &str, command: &[&str]) -> cri::ContainerConfig 
 /// kubelet's masked and read-only paths.
 pub fn restricted() -> cri::LinuxContainerSecurityContext {
     cri::LinuxContainerSecurityContext {
-        capabilities: Some(cri::Capability { add_capabilities: vec!["NET_BIND_SERVICE".into()], drop_capabilities: vec!["ALL".into()], ..Default::default() }),
+        capabilities: Some(cri::Capability {
+            add_capabilities: vec!["NET_BIND_SERVICE".into()],
+            drop_capabilities: vec!["ALL".into()],
+            ..Default::default()
+        }),
         namespace_options: Some(namespaces(cri::NamespaceMode::Container)),
         run_as_user: Some(cri::Int64Value { value: RUN_AS }),
         run_as_group: Some(cri::Int64Value { value: RUN_AS }),
         supplemental_groups: vec![SUPPLEMENTAL_GROUP],
         readonly_rootfs: true,
         no_new_privs: true,
-        seccomp: Some(cri::SecurityProfile { profile_type: cri::security_profile::ProfileType::RuntimeDefault as i32, ..Default::default() }),
+        seccomp: Some(cri::SecurityProfile {
+            profile_type: cri::security_profile::ProfileType::RuntimeDefault as i32,
+            ..Default::default()
+        }),
         masked_paths: MASKED_PATHS.iter().map(|s| s.to_string()).collect(),
         readonly_paths: READONLY_PATHS.iter().map(|s| s.to_string()).collect(),
         ..Default::default()
@@ -236,7 +259,8 @@ mod tests {
 
     #[test]
     fn containers_get_their_own_pid_namespace_unless_shared() {
-        let pid = |c: &cri::ContainerConfig| c.linux.as_ref().unwrap().security_context.as_ref().unwrap().namespace_options.as_ref().unwrap().pid;
+        let pid =
+            |c: &cri::ContainerConfig| c.linux.as_ref().unwrap().security_context.as_ref().unwrap().namespace_options.as_ref().unwrap().pid;
         assert_eq!(pid(&sleeper("img")), cri::NamespaceMode::Container as i32);
         assert_eq!(pid(&workload("img", Path::new("/rw"), Path::new("/ro"), limits(1, 1, 1))), cri::NamespaceMode::Container as i32);
         assert_eq!(pid(&shared_pid("img")), cri::NamespaceMode::Pod as i32);

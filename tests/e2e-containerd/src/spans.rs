@@ -21,11 +21,13 @@ impl Parent {
 }
 
 /// The stages every `create` reports (hooks only when the spec has some).
-pub const CREATE_CHILDREN: &[&str] = &["load and plan", "clone", "cgroup", "init namespaces", "init mounts", "init pivot_root", "init process"];
+pub const CREATE_CHILDREN: &[&str] =
+    &["load and plan", "clone", "cgroup", "init namespaces", "init mounts", "init pivot_root", "init process"];
 
 /// The one root span NAME whose container.id is ID.
 pub fn root<'a>(spans: &'a [SpanView], name: &str, id: &str) -> Result<&'a SpanView> {
-    let found: Vec<&SpanView> = spans.iter().filter(|s| s.name == name && s.attrs.get("container.id").map(String::as_str) == Some(id)).collect();
+    let found: Vec<&SpanView> =
+        spans.iter().filter(|s| s.name == name && s.attrs.get("container.id").map(String::as_str) == Some(id)).collect();
     match found.as_slice() {
         [one] => Ok(one),
         [] => bail!("no {name:?} span for container {id}; got {:?}", names(spans)),
@@ -40,7 +42,8 @@ pub fn children<'a>(spans: &'a [SpanView], parent: &SpanView) -> Vec<&'a SpanVie
 }
 
 fn names(spans: &[SpanView]) -> Vec<String> {
-    let mut v: Vec<String> = spans.iter().filter(|s| s.attrs.contains_key("container.id")).map(|s| format!("{} {}", s.name, s.attrs["container.id"])).collect();
+    let mut v: Vec<String> =
+        spans.iter().filter(|s| s.attrs.contains_key("container.id")).map(|s| format!("{} {}", s.name, s.attrs["container.id"])).collect();
     v.sort();
     v.dedup();
     v
@@ -81,8 +84,15 @@ pub fn check_create<'a>(spans: &'a [SpanView], parent: &Parent, id: &str) -> Res
 /// `youki start` of ID, linked to its create.
 pub fn check_start(spans: &[SpanView], create: &SpanView, id: &str) -> Result<()> {
     let start = root(spans, "youki start", id)?;
-    ensure!(start.links.contains(&(create.trace.clone(), create.id.clone())), "start of {id} does not link to its create span {}", create.id);
-    ensure!(children(spans, start).iter().any(|c| c.name == "exec of the container process"), "start of {id} lacks \"exec of the container process\"");
+    ensure!(
+        start.links.contains(&(create.trace.clone(), create.id.clone())),
+        "start of {id} does not link to its create span {}",
+        create.id
+    );
+    ensure!(
+        children(spans, start).iter().any(|c| c.name == "exec of the container process"),
+        "start of {id} lacks \"exec of the container process\""
+    );
     ensure!(start.start >= create.end, "start of {id} begins before its create ended");
     nested(spans, start)
 }
@@ -96,7 +106,13 @@ pub fn of<'a>(spans: &'a [SpanView], name: &str, id: &str) -> Vec<&'a SpanView> 
 pub fn check_linked(spans: &[&SpanView], create: &SpanView) -> Result<()> {
     let to = (create.trace.clone(), create.id.clone());
     for s in spans {
-        ensure!(s.links.contains(&to), "{:?} of {} does not link to its create span {}", s.name, s.attrs.get("container.id").map(String::as_str).unwrap_or("-"), create.id);
+        ensure!(
+            s.links.contains(&to),
+            "{:?} of {} does not link to its create span {}",
+            s.name,
+            s.attrs.get("container.id").map(String::as_str).unwrap_or("-"),
+            create.id
+        );
     }
     Ok(())
 }
@@ -108,9 +124,17 @@ pub fn check_linked(spans: &[&SpanView], create: &SpanView) -> Result<()> {
 pub fn check_end(spans: &[SpanView], create: &SpanView, id: &str, signal: &str) -> Result<()> {
     let kills = of(spans, "youki kill", id);
     let signalled: Vec<&SpanView> = kills.iter().copied().filter(|k| k.attrs.get("signal").map(String::as_str) == Some(signal)).collect();
-    ensure!(!signalled.is_empty(), "no \"youki kill\" of {id} with {signal}; got {:?}", kills.iter().map(|k| k.attrs.get("signal")).collect::<Vec<_>>());
+    ensure!(
+        !signalled.is_empty(),
+        "no \"youki kill\" of {id} with {signal}; got {:?}",
+        kills.iter().map(|k| k.attrs.get("signal")).collect::<Vec<_>>()
+    );
     let to = (create.trace.clone(), create.id.clone());
-    ensure!(signalled.iter().any(|k| k.links.contains(&to)), "no \"youki kill\" of {id} with {signal} links to its create span {}", create.id);
+    ensure!(
+        signalled.iter().any(|k| k.links.contains(&to)),
+        "no \"youki kill\" of {id} with {signal} links to its create span {}",
+        create.id
+    );
     let deletes = of(spans, "youki delete", id);
     let ok: Vec<&SpanView> = deletes.iter().copied().filter(|d| d.error.is_none()).collect();
     ensure!(!ok.is_empty(), "no successful \"youki delete\" span for container {id} (of {})", deletes.len());
@@ -132,7 +156,12 @@ pub fn check_failed_create<'a>(spans: &'a [SpanView], id: &str) -> Result<&'a st
 /// The tree under ROOT, one line per span, offsets from its start, as the README shows it.
 pub fn render(spans: &[SpanView], root: &SpanView) -> String {
     let ms = |a: u64, b: u64| b.saturating_sub(a) as f64 / 1e6;
-    let mut out = format!("{} {:.3} ms  container.id={}\n", root.name, ms(root.start, root.end), root.attrs.get("container.id").map(String::as_str).unwrap_or("-"));
+    let mut out = format!(
+        "{} {:.3} ms  container.id={}\n",
+        root.name,
+        ms(root.start, root.end),
+        root.attrs.get("container.id").map(String::as_str).unwrap_or("-")
+    );
     for c in children(spans, root) {
         out.push_str(&format!("  +{:8.3} ms {:8.3} ms  {}\n", ms(root.start, c.start), ms(c.start, c.end), c.name));
     }
@@ -148,7 +177,16 @@ mod tests {
     }
 
     fn span(name: &str, id: &str, parent: &str, start: u64, end: u64) -> SpanView {
-        SpanView { trace: "t".repeat(32), id: id.into(), parent: parent.into(), name: name.into(), start, end, service: "youki".into(), ..Default::default() }
+        SpanView {
+            trace: "t".repeat(32),
+            id: id.into(),
+            parent: parent.into(),
+            name: name.into(),
+            start,
+            end,
+            service: "youki".into(),
+            ..Default::default()
+        }
     }
 
     fn with_id(mut s: SpanView, id: &str) -> SpanView {

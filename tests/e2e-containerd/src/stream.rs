@@ -36,7 +36,11 @@ pub fn exit_code(status: &[u8]) -> Result<i32> {
         Some("Success") => Ok(0),
         Some("Failure") if v["reason"] == "NonZeroExitCode" => {
             let causes = v["details"]["causes"].as_array().cloned().unwrap_or_default();
-            let code = causes.iter().find(|c| c["reason"] == "ExitCode").and_then(|c| c["message"].as_str()).ok_or_else(|| anyhow!("no ExitCode cause in {v}"))?;
+            let code = causes
+                .iter()
+                .find(|c| c["reason"] == "ExitCode")
+                .and_then(|c| c["message"].as_str())
+                .ok_or_else(|| anyhow!("no ExitCode cause in {v}"))?;
             code.parse().with_context(|| format!("exit code {code:?}"))
         }
         _ => bail!("exec failed: {v}"),
@@ -120,7 +124,10 @@ mod tests {
         assert_eq!(exit_code(br#"{"metadata":{},"status":"Success"}"#).unwrap(), 0);
         let failed = br#"{"metadata":{},"status":"Failure","message":"command terminated with non-zero exit code: 7","reason":"NonZeroExitCode","details":{"causes":[{"reason":"ExitCode","message":"7"}]}}"#;
         assert_eq!(exit_code(failed).unwrap(), 7);
-        assert!(exit_code(br#"{"status":"Failure","message":"container not found"}"#).unwrap_err().to_string().contains("container not found"));
+        assert!(exit_code(br#"{"status":"Failure","message":"container not found"}"#)
+            .unwrap_err()
+            .to_string()
+            .contains("container not found"));
     }
 
     #[test]

@@ -51,10 +51,24 @@ fn user_ns(pid: &str) -> Result<PathBuf> {
 pub fn spec_maps(spec: &Value, dest: Option<&str>) -> Vec<(u64, u64, u64)> {
     let maps = match dest {
         None => &spec["linux"]["uidMappings"],
-        Some(d) => spec["mounts"].as_array().and_then(|m| m.iter().find(|m| m["destination"] == d)).map(|m| &m["uidMappings"]).unwrap_or(&Value::Null),
+        Some(d) => spec["mounts"]
+            .as_array()
+            .and_then(|m| m.iter().find(|m| m["destination"] == d))
+            .map(|m| &m["uidMappings"])
+            .unwrap_or(&Value::Null),
     };
     maps.as_array()
-        .map(|a| a.iter().map(|m| (m["containerID"].as_u64().unwrap_or(u64::MAX), m["hostID"].as_u64().unwrap_or(u64::MAX), m["size"].as_u64().unwrap_or(0))).collect())
+        .map(|a| {
+            a.iter()
+                .map(|m| {
+                    (
+                        m["containerID"].as_u64().unwrap_or(u64::MAX),
+                        m["hostID"].as_u64().unwrap_or(u64::MAX),
+                        m["size"].as_u64().unwrap_or(0),
+                    )
+                })
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -75,7 +89,8 @@ pub async fn run(env: &mut Env, host_base: u32, plain_volume: bool) -> Result<()
     // path, with the mappings it was made with (runc checks that they match).
     let sandbox = pod::userns_sandbox(&p, &map);
     let (r, d) = timed(env.cri.run_pod(&sandbox)).await;
-    let what = format!("RunPodSandbox with its own user namespace (0 -> {host_base}, size {USERNS_SIZE}; joined by path, with its mappings)");
+    let what =
+        format!("RunPodSandbox with its own user namespace (0 -> {host_base}, size {USERNS_SIZE}; joined by path, with its mappings)");
     let (pod_id, verdict) = match r {
         Ok(id) => (Some(id), Ok(())),
         Err(e) => (None, Err(anyhow!("{e}"))),
@@ -95,7 +110,12 @@ pub async fn run(env: &mut Env, host_base: u32, plain_volume: bool) -> Result<()
     // containerd 2.1 starts no container of such a pod on a runtime whose `features` lack
     // idmap mounts ("failed to validate OCI runtime features"), volume or not.
     let walked = walk(env, &sandbox, &pod_id, &map, host_base, &vol, plain_volume).await;
-    let walked = env.known("idmap", "the pod's containers (containerd requires the runtime's idmap mounts) and its idmapped volume", walked, Duration::ZERO);
+    let walked = env.known(
+        "idmap",
+        "the pod's containers (containerd requires the runtime's idmap mounts) and its idmapped volume",
+        walked,
+        Duration::ZERO,
+    );
     env.cri.force_remove_pod(&pod_id).await;
     if walked.is_err() {
         let _ = cgroup::remove(&p.cgroup_parent);
@@ -104,11 +124,23 @@ pub async fn run(env: &mut Env, host_base: u32, plain_volume: bool) -> Result<()
     env.leftovers_of(&p).await
 }
 
-async fn walk(env: &mut Env, sandbox: &cri::PodSandboxConfig, pod_id: &str, map: &[cri::IdMapping], base: u32, vol: &Path, plain_volume: bool) -> Result<()> {
+async fn walk(
+    env: &mut Env,
+    sandbox: &cri::PodSandboxConfig,
+    pod_id: &str,
+    map: &[cri::IdMapping],
+    base: u32,
+    vol: &Path,
+    plain_volume: bool,
+) -> Result<()> {
     let info = env.cri.pod_info(pod_id).await?;
     let pause = info["pid"].as_u64().context("PodSandboxStatus verbose info has no pid")?.to_string();
     let want_map = vec![(0, u64::from(base), u64::from(USERNS_SIZE))];
-    ensure!(spec_maps(&info["runtimeSpec"], None) == want_map, "the sandbox's spec asks for uid mappings {:?}, want {want_map:?}", spec_maps(&info["runtimeSpec"], None));
+    ensure!(
+        spec_maps(&info["runtimeSpec"], None) == want_map,
+        "the sandbox's spec asks for uid mappings {:?}, want {want_map:?}",
+        spec_maps(&info["runtimeSpec"], None)
+    );
 
     let id = env.cri.create(pod_id, pod::userns_container("in-userns", &env.image, map, None), sandbox).await?;
     let (r, d) = timed(env.cri.start(&id)).await;
@@ -128,7 +160,10 @@ async fn walk(env: &mut Env, sandbox: &cri::PodSandboxConfig, pod_id: &str, map:
     ensure!(ns_c != ns_host, "the container is in the host's user namespace {ns_host:?}");
     let ids = host_ids(pid.parse()?)?;
     ensure!(ids == (base, base), "the container's root runs as host uid:gid {}:{}, want {base}:{base}", ids.0, ids.1);
-    env.ok(&format!("host side: sandbox and container share one user namespace ({}), not the host's; root is host uid {base}", ns_c.display()), Duration::ZERO);
+    env.ok(
+        &format!("host side: sandbox and container share one user namespace ({}), not the host's; root is host uid {base}", ns_c.display()),
+        Duration::ZERO,
+    );
     env.cri.stop(&id, 0).await?;
     env.cri.remove(&id).await?;
 
@@ -138,7 +173,14 @@ async fn walk(env: &mut Env, sandbox: &cri::PodSandboxConfig, pod_id: &str, map:
 }
 
 /// The idmapped volume: the spec containerd wrote, then the ownership both ways.
-async fn volume(env: &mut Env, sandbox: &cri::PodSandboxConfig, pod_id: &str, map: &[cri::IdMapping], vol: &Path, plain: bool) -> Result<()> {
+async fn volume(
+    env: &mut Env,
+    sandbox: &cri::PodSandboxConfig,
+    pod_id: &str,
+    map: &[cri::IdMapping],
+    vol: &Path,
+    plain: bool,
+) -> Result<()> {
     let mut config = pod::userns_container("idmapped-volume", &env.image, map, Some(vol));
     if plain {
         config.mounts.iter_mut().for_each(|m| (m.uid_mappings, m.gid_mappings) = (Vec::new(), Vec::new()));
@@ -166,7 +208,12 @@ async fn volume_checks(env: &mut Env, id: &str, sent: &[cri::IdMapping], vol: &P
     let f = facts(&String::from_utf8_lossy(&r.stdout));
     check_facts(&f, &[("host_owner", "0:0"), ("host_text", "from-the-host"), ("write", "yes"), ("pod_owner", "0:0")])?;
     let meta = std::fs::metadata(vol.join("from-pod")).context("the pod's file on the host")?;
-    ensure!((meta.uid(), meta.gid()) == (0, 0), "the pod's file is host uid:gid {}:{} on the volume, want 0:0 (the idmap)", meta.uid(), meta.gid());
+    ensure!(
+        (meta.uid(), meta.gid()) == (0, 0),
+        "the pod's file is host uid:gid {}:{} on the volume, want 0:0 (the idmap)",
+        meta.uid(),
+        meta.gid()
+    );
     Ok(())
 }
 

@@ -25,7 +25,8 @@ pub const EXIT3_MODULE: &str = "/wasm/exit3-module";
 
 /// A container running MODULE with ARGS; the annotation when `annotated`.
 pub fn module(name: &str, image: &str, command: &[&str], annotated: bool) -> cri::ContainerConfig {
-    let annotations = if annotated { HashMap::from([(HANDLER_ANNOTATION.0.to_string(), HANDLER_ANNOTATION.1.to_string())]) } else { HashMap::new() };
+    let annotations =
+        if annotated { HashMap::from([(HANDLER_ANNOTATION.0.to_string(), HANDLER_ANNOTATION.1.to_string())]) } else { HashMap::new() };
     cri::ContainerConfig {
         metadata: Some(cri::ContainerMetadata { name: name.into(), attempt: 0 }),
         image: Some(cri::ImageSpec { image: image.into(), ..Default::default() }),
@@ -35,7 +36,10 @@ pub fn module(name: &str, image: &str, command: &[&str], annotated: bool) -> cri
         log_path: format!("{name}.log"),
         linux: Some(cri::LinuxContainerConfig {
             resources: Some(pod::limits(64 << 20, 50_000, 256)),
-            security_context: Some(cri::LinuxContainerSecurityContext { namespace_options: Some(pod::namespaces(cri::NamespaceMode::Container)), ..Default::default() }),
+            security_context: Some(cri::LinuxContainerSecurityContext {
+                namespace_options: Some(pod::namespaces(cri::NamespaceMode::Container)),
+                ..Default::default()
+            }),
         }),
         ..Default::default()
     }
@@ -127,7 +131,8 @@ mod tests {
 
     #[test]
     fn stdout_lines_come_from_cri_log_format() {
-        let log = "2026-11-25T07:00:00.1Z stdout F arg: one\n2026-11-25T07:00:00.2Z stderr F oops\n2026-11-25T07:00:00.3Z stdout F env: A=b\n";
+        let log =
+            "2026-11-25T07:00:00.1Z stdout F arg: one\n2026-11-25T07:00:00.2Z stderr F oops\n2026-11-25T07:00:00.3Z stdout F env: A=b\n";
         assert_eq!(stdout_lines(log), ["arg: one", "env: A=b"]);
     }
 }

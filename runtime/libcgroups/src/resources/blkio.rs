@@ -9,35 +9,17 @@ use oci_spec::runtime::{LinuxBlockIo, LinuxThrottleDevice};
 use super::{io, need, Controller, Placement, Probe, Write};
 use crate::CgroupError;
 
-pub(super) fn translate(
-    b: &LinuxBlockIo,
-    probe: &dyn Probe,
-    out: &mut Vec<Write>,
-) -> Result<(), CgroupError> {
+pub(super) fn translate(b: &LinuxBlockIo, probe: &dyn Probe, out: &mut Vec<Write>) -> Result<(), CgroupError> {
     let weight = b.weight().filter(|w| *w != 0);
     let leaf_weight = b.leaf_weight().filter(|w| *w != 0);
     let devices = b.weight_device().as_deref().unwrap_or_default();
     let throttles = [
-        (
-            "blkio.throttle.read_bps_device",
-            b.throttle_read_bps_device(),
-        ),
-        (
-            "blkio.throttle.write_bps_device",
-            b.throttle_write_bps_device(),
-        ),
-        (
-            "blkio.throttle.read_iops_device",
-            b.throttle_read_iops_device(),
-        ),
-        (
-            "blkio.throttle.write_iops_device",
-            b.throttle_write_iops_device(),
-        ),
+        ("blkio.throttle.read_bps_device", b.throttle_read_bps_device()),
+        ("blkio.throttle.write_bps_device", b.throttle_write_bps_device()),
+        ("blkio.throttle.read_iops_device", b.throttle_read_iops_device()),
+        ("blkio.throttle.write_iops_device", b.throttle_write_iops_device()),
     ];
-    let any_throttle = throttles
-        .iter()
-        .any(|(_, t)| t.as_ref().is_some_and(|t| !t.is_empty()));
+    let any_throttle = throttles.iter().any(|(_, t)| t.as_ref().is_some_and(|t| !t.is_empty()));
     let set = weight.is_some() || leaf_weight.is_some() || !devices.is_empty() || any_throttle;
     if !set {
         return Ok(());
@@ -52,11 +34,8 @@ pub(super) fn translate(
     }
     let w = |file: &str, value: String| Write::new(Controller::Blkio, file, value);
     let bfq = probe.exists(Controller::Blkio, "blkio.bfq.weight");
-    let (weight_file, weight_device_file) = if bfq {
-        ("blkio.bfq.weight", "blkio.bfq.weight_device")
-    } else {
-        ("blkio.weight", "blkio.weight_device")
-    };
+    let (weight_file, weight_device_file) =
+        if bfq { ("blkio.bfq.weight", "blkio.bfq.weight_device") } else { ("blkio.weight", "blkio.weight_device") };
     if let Some(v) = weight {
         out.push(w(weight_file, v.to_string()));
     }
@@ -99,24 +78,15 @@ mod tests {
 
     #[test]
     fn weights() {
-        assert_eq!(
-            blkio(r#"{"weight":10,"leafWeight":20}"#, &FakeProbe::v1()),
-            p(&[("blkio.weight", "10"), ("blkio.leaf_weight", "20")])
-        );
+        assert_eq!(blkio(r#"{"weight":10,"leafWeight":20}"#, &FakeProbe::v1()), p(&[("blkio.weight", "10"), ("blkio.leaf_weight", "20")]));
     }
 
     #[test]
     fn bfq_weight_files_are_preferred_when_present() {
         let probe = FakeProbe::v1().file(Controller::Blkio, "blkio.bfq.weight");
         assert_eq!(
-            blkio(
-                r#"{"weight":10,"weightDevice":[{"major":8,"minor":0,"weight":500}]}"#,
-                &probe
-            ),
-            p(&[
-                ("blkio.bfq.weight", "10"),
-                ("blkio.bfq.weight_device", "8:0 500")
-            ])
+            blkio(r#"{"weight":10,"weightDevice":[{"major":8,"minor":0,"weight":500}]}"#, &probe),
+            p(&[("blkio.bfq.weight", "10"), ("blkio.bfq.weight_device", "8:0 500")])
         );
     }
 
@@ -126,11 +96,7 @@ mod tests {
                                        {"major":8,"minor":16,"weight":600}]}"#;
         assert_eq!(
             blkio(json, &FakeProbe::v1()),
-            p(&[
-                ("blkio.weight_device", "8:0 500"),
-                ("blkio.leaf_weight_device", "8:0 300"),
-                ("blkio.weight_device", "8:16 600"),
-            ])
+            p(&[("blkio.weight_device", "8:0 500"), ("blkio.leaf_weight_device", "8:0 300"), ("blkio.weight_device", "8:16 600"),])
         );
     }
 

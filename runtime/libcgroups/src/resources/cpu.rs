@@ -12,11 +12,7 @@ use oci_spec::runtime::LinuxCpu;
 use super::{need, Controller, Placement, Probe, Write};
 use crate::CgroupError;
 
-pub(super) fn cpuset(
-    c: &LinuxCpu,
-    probe: &dyn Probe,
-    out: &mut Vec<Write>,
-) -> Result<(), CgroupError> {
+pub(super) fn cpuset(c: &LinuxCpu, probe: &dyn Probe, out: &mut Vec<Write>) -> Result<(), CgroupError> {
     let cpus = c.cpus().as_deref().filter(|s| !s.is_empty());
     let mems = c.mems().as_deref().filter(|s| !s.is_empty());
     if (cpus.is_none() && mems.is_none()) || need(probe, Controller::Cpuset)?.is_none() {
@@ -31,11 +27,7 @@ pub(super) fn cpuset(
     Ok(())
 }
 
-pub(super) fn cpu(
-    c: &LinuxCpu,
-    probe: &dyn Probe,
-    out: &mut Vec<Write>,
-) -> Result<(), CgroupError> {
+pub(super) fn cpu(c: &LinuxCpu, probe: &dyn Probe, out: &mut Vec<Write>) -> Result<(), CgroupError> {
     let nonzero = |v: Option<i64>| v.is_some_and(|v| v != 0);
     let set = nonzero(c.shares().map(|v| v as i64))
         || nonzero(c.period().map(|v| v as i64))
@@ -90,10 +82,7 @@ fn cpu_v1(c: &LinuxCpu, probe: &dyn Probe, out: &mut Vec<Write>) {
 }
 
 fn cpu_v2(c: &LinuxCpu, probe: &dyn Probe, out: &mut Vec<Write>) -> Result<(), CgroupError> {
-    for (name, value) in [
-        ("realtimeRuntime", c.realtime_runtime()),
-        ("realtimePeriod", c.realtime_period().map(|v| v as i64)),
-    ] {
+    for (name, value) in [("realtimeRuntime", c.realtime_runtime()), ("realtimePeriod", c.realtime_period().map(|v| v as i64))] {
         if let Some(v) = value.filter(|v| *v != 0) {
             return Err(CgroupError::InvalidResource {
                 field: format!("linux.resources.cpu.{name}"),
@@ -103,11 +92,7 @@ fn cpu_v2(c: &LinuxCpu, probe: &dyn Probe, out: &mut Vec<Write>) -> Result<(), C
         }
     }
     if let Some(shares) = c.shares().filter(|v| *v != 0) {
-        out.push(Write::new(
-            Controller::Cpu,
-            "cpu.weight",
-            shares_to_weight(shares),
-        ));
+        out.push(Write::new(Controller::Cpu, "cpu.weight", shares_to_weight(shares)));
     }
     if let Some(max) = cpu_max(c.quota(), c.period()) {
         out.push(Write::new(Controller::Cpu, "cpu.max", max));
@@ -162,63 +147,36 @@ mod tests {
 
     fn cpu_writes(json: &str, probe: &FakeProbe) -> Vec<(Controller, String, String)> {
         let r = res(&format!(r#"{{"cpu":{json}}}"#));
-        translate(&r, probe)
-            .unwrap()
-            .into_iter()
-            .map(|w| (w.controller, w.file, w.value))
-            .collect()
+        translate(&r, probe).unwrap().into_iter().map(|w| (w.controller, w.file, w.value)).collect()
     }
 
     fn cpu(pairs: &[(&str, &str)]) -> Vec<(Controller, String, String)> {
-        pairs
-            .iter()
-            .map(|(f, v)| (Controller::Cpu, f.to_string(), v.to_string()))
-            .collect()
+        pairs.iter().map(|(f, v)| (Controller::Cpu, f.to_string(), v.to_string())).collect()
     }
 
     #[test]
     fn shares_period_quota_in_order() {
         assert_eq!(
-            cpu_writes(
-                r#"{"quota":50000,"period":100000,"shares":512}"#,
-                &FakeProbe::v1()
-            ),
-            cpu(&[
-                ("cpu.shares", "512"),
-                ("cpu.cfs_period_us", "100000"),
-                ("cpu.cfs_quota_us", "50000")
-            ])
+            cpu_writes(r#"{"quota":50000,"period":100000,"shares":512}"#, &FakeProbe::v1()),
+            cpu(&[("cpu.shares", "512"), ("cpu.cfs_period_us", "100000"), ("cpu.cfs_quota_us", "50000")])
         );
     }
 
     #[test]
     fn unlimited_quota() {
-        assert_eq!(
-            cpu_writes(r#"{"quota":-1}"#, &FakeProbe::v1()),
-            cpu(&[("cpu.cfs_quota_us", "-1")])
-        );
+        assert_eq!(cpu_writes(r#"{"quota":-1}"#, &FakeProbe::v1()), cpu(&[("cpu.cfs_quota_us", "-1")]));
     }
 
     #[test]
     fn zero_means_unset() {
-        assert!(cpu_writes(
-            r#"{"shares":0,"quota":0,"period":0,"realtimeRuntime":0}"#,
-            &FakeProbe::v1()
-        )
-        .is_empty());
+        assert!(cpu_writes(r#"{"shares":0,"quota":0,"period":0,"realtimeRuntime":0}"#, &FakeProbe::v1()).is_empty());
     }
 
     #[test]
     fn realtime_period_before_runtime() {
         assert_eq!(
-            cpu_writes(
-                r#"{"realtimeRuntime":950000,"realtimePeriod":1000000}"#,
-                &FakeProbe::v1()
-            ),
-            cpu(&[
-                ("cpu.rt_period_us", "1000000"),
-                ("cpu.rt_runtime_us", "950000")
-            ])
+            cpu_writes(r#"{"realtimeRuntime":950000,"realtimePeriod":1000000}"#, &FakeProbe::v1()),
+            cpu(&[("cpu.rt_period_us", "1000000"), ("cpu.rt_runtime_us", "950000")])
         );
     }
 
@@ -226,13 +184,8 @@ mod tests {
     fn idle_and_burst_where_the_files_exist() {
         let json = r#"{"idle":1,"burst":1000}"#;
         assert!(cpu_writes(json, &FakeProbe::v1()).is_empty());
-        let probe = FakeProbe::v1()
-            .file(Controller::Cpu, "cpu.idle")
-            .file(Controller::Cpu, "cpu.cfs_burst_us");
-        assert_eq!(
-            cpu_writes(json, &probe),
-            cpu(&[("cpu.cfs_burst_us", "1000"), ("cpu.idle", "1")])
-        );
+        let probe = FakeProbe::v1().file(Controller::Cpu, "cpu.idle").file(Controller::Cpu, "cpu.cfs_burst_us");
+        assert_eq!(cpu_writes(json, &probe), cpu(&[("cpu.cfs_burst_us", "1000"), ("cpu.idle", "1")]));
     }
 
     #[test]
@@ -240,16 +193,8 @@ mod tests {
         assert_eq!(
             cpu_writes(r#"{"cpus":"0-1","mems":"0"}"#, &FakeProbe::v1()),
             vec![
-                (
-                    Controller::Cpuset,
-                    "cpuset.cpus".to_string(),
-                    "0-1".to_string()
-                ),
-                (
-                    Controller::Cpuset,
-                    "cpuset.mems".to_string(),
-                    "0".to_string()
-                ),
+                (Controller::Cpuset, "cpuset.cpus".to_string(), "0-1".to_string()),
+                (Controller::Cpuset, "cpuset.mems".to_string(), "0".to_string()),
             ]
         );
         assert!(cpu_writes(r#"{"cpus":"","mems":""}"#, &FakeProbe::v1()).is_empty());
@@ -259,16 +204,11 @@ mod tests {
     fn cpuset_needs_its_own_controller() {
         let probe = FakeProbe::default().with(Controller::Cpu, crate::Placement::V1);
         let r = res(r#"{"cpu":{"cpus":"0"}}"#);
-        assert_eq!(
-            translate(&r, &probe).unwrap_err().to_string(),
-            "cgroup controller \"cpuset\" is not mounted"
-        );
+        assert_eq!(translate(&r, &probe).unwrap_err().to_string(), "cgroup controller \"cpuset\" is not mounted");
     }
 
     fn v2() -> FakeProbe {
-        FakeProbe::default()
-            .with(Controller::Cpu, Placement::V2)
-            .with(Controller::Cpuset, Placement::V2)
+        FakeProbe::default().with(Controller::Cpu, Placement::V2).with(Controller::Cpuset, Placement::V2)
     }
 
     #[test]
@@ -278,18 +218,12 @@ mod tests {
         assert_eq!(shares_to_weight(262_144), 10_000);
         assert_eq!(shares_to_weight(1), 1);
         assert_eq!(shares_to_weight(1 << 30), 10_000);
-        assert_eq!(
-            cpu_writes(r#"{"shares":512}"#, &v2()),
-            cpu(&[("cpu.weight", "20")])
-        );
+        assert_eq!(cpu_writes(r#"{"shares":512}"#, &v2()), cpu(&[("cpu.weight", "20")]));
     }
 
     #[test]
     fn v2_quota_and_period_share_cpu_max() {
-        assert_eq!(
-            cpu_max(Some(50_000), Some(100_000)).as_deref(),
-            Some("50000 100000")
-        );
+        assert_eq!(cpu_max(Some(50_000), Some(100_000)).as_deref(), Some("50000 100000"));
         assert_eq!(cpu_max(Some(-1), None).as_deref(), Some("max"));
         assert_eq!(cpu_max(None, Some(20_000)).as_deref(), Some("max 20000"));
         assert_eq!(cpu_max(Some(30_000), None).as_deref(), Some("30000"));
@@ -302,13 +236,8 @@ mod tests {
 
     #[test]
     fn v2_burst_and_idle_where_the_files_exist() {
-        let probe = v2()
-            .file(Controller::Cpu, "cpu.max.burst")
-            .file(Controller::Cpu, "cpu.idle");
-        assert_eq!(
-            cpu_writes(r#"{"burst":1000,"idle":1}"#, &probe),
-            cpu(&[("cpu.max.burst", "1000"), ("cpu.idle", "1")])
-        );
+        let probe = v2().file(Controller::Cpu, "cpu.max.burst").file(Controller::Cpu, "cpu.idle");
+        assert_eq!(cpu_writes(r#"{"burst":1000,"idle":1}"#, &probe), cpu(&[("cpu.max.burst", "1000"), ("cpu.idle", "1")]));
     }
 
     #[test]

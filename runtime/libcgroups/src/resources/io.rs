@@ -13,28 +13,19 @@ use super::{Controller, Probe, Write};
 pub(super) fn translate(b: &LinuxBlockIo, probe: &dyn Probe, out: &mut Vec<Write>) {
     let w = |file: &str, value: String| Write::new(Controller::Blkio, file, value);
     let bfq = probe.exists(Controller::Blkio, "io.bfq.weight");
-    let (file, convert): (&str, fn(u16) -> u64) = if bfq {
-        ("io.bfq.weight", u64::from)
-    } else {
-        ("io.weight", blkio_weight_to_io)
-    };
+    let (file, convert): (&str, fn(u16) -> u64) = if bfq { ("io.bfq.weight", u64::from) } else { ("io.weight", blkio_weight_to_io) };
     if let Some(v) = b.weight().filter(|v| *v != 0) {
         out.push(w(file, convert(v).to_string()));
     }
     let mut leaf = b.leaf_weight().is_some_and(|v| v != 0);
     for d in b.weight_device().as_deref().unwrap_or_default() {
         if let Some(v) = d.weight().filter(|v| *v != 0) {
-            out.push(w(
-                file,
-                format!("{}:{} {}", d.major(), d.minor(), convert(v)),
-            ));
+            out.push(w(file, format!("{}:{} {}", d.major(), d.minor(), convert(v))));
         }
         leaf |= d.leaf_weight().is_some();
     }
     if leaf {
-        tracing::warn!(
-            "linux.resources.blockIO leaf weights have no cgroup v2 equivalent; ignoring them"
-        );
+        tracing::warn!("linux.resources.blockIO leaf weights have no cgroup v2 equivalent; ignoring them");
     }
     let throttles = [
         ("rbps", b.throttle_read_bps_device()),
@@ -44,15 +35,8 @@ pub(super) fn translate(b: &LinuxBlockIo, probe: &dyn Probe, out: &mut Vec<Write
     ];
     for (key, list) in throttles {
         for t in list.iter().flatten() {
-            let rate = if t.rate() == 0 {
-                "max".to_string()
-            } else {
-                t.rate().to_string()
-            };
-            out.push(w(
-                "io.max",
-                format!("{}:{} {key}={rate}", t.major(), t.minor()),
-            ));
+            let rate = if t.rate() == 0 { "max".to_string() } else { t.rate().to_string() };
+            out.push(w("io.max", format!("{}:{} {key}={rate}", t.major(), t.minor())));
         }
     }
 }
@@ -92,10 +76,7 @@ mod tests {
     #[test]
     fn weights_go_to_io_weight_converted() {
         assert_eq!(
-            io(
-                r#"{"weight":500,"leafWeight":300,"weightDevice":[{"major":8,"minor":0,"weight":100}]}"#,
-                &v2()
-            ),
+            io(r#"{"weight":500,"leafWeight":300,"weightDevice":[{"major":8,"minor":0,"weight":100}]}"#, &v2()),
             p(&[("io.weight", "4950"), ("io.weight", "8:0 910")])
         );
     }
@@ -104,10 +85,7 @@ mod tests {
     fn bfq_takes_weights_unconverted() {
         let probe = v2().file(Controller::Blkio, "io.bfq.weight");
         assert_eq!(
-            io(
-                r#"{"weight":500,"weightDevice":[{"major":8,"minor":0,"weight":100}]}"#,
-                &probe
-            ),
+            io(r#"{"weight":500,"weightDevice":[{"major":8,"minor":0,"weight":100}]}"#, &probe),
             p(&[("io.bfq.weight", "500"), ("io.bfq.weight", "8:0 100")])
         );
     }
@@ -120,12 +98,7 @@ mod tests {
                        "throttleWriteIOPSDevice":[{"major":8,"minor":16,"rate":300}]}"#;
         assert_eq!(
             io(json, &v2()),
-            p(&[
-                ("io.max", "8:0 rbps=600"),
-                ("io.max", "8:0 wbps=max"),
-                ("io.max", "8:16 riops=100"),
-                ("io.max", "8:16 wiops=300"),
-            ])
+            p(&[("io.max", "8:0 rbps=600"), ("io.max", "8:0 wbps=max"), ("io.max", "8:16 riops=100"), ("io.max", "8:16 wiops=300"),])
         );
     }
 }

@@ -16,11 +16,7 @@ const MEMSW: &str = "memory.memsw.limit_in_bytes";
 const KMEM: &str = "memory.kmem.limit_in_bytes";
 const KMEM_TCP: &str = "memory.kmem.tcp.limit_in_bytes";
 
-pub(super) fn translate(
-    m: &LinuxMemory,
-    probe: &dyn Probe,
-    out: &mut Vec<Write>,
-) -> Result<(), CgroupError> {
+pub(super) fn translate(m: &LinuxMemory, probe: &dyn Probe, out: &mut Vec<Write>) -> Result<(), CgroupError> {
     let set = m.limit().is_some()
         || m.reservation().is_some()
         || m.swap().is_some()
@@ -57,9 +53,7 @@ pub(super) fn translate(
     let has_memsw = probe.exists(Controller::Memory, MEMSW);
     let mut swap = m.swap();
     if swap.is_some() && !has_memsw {
-        tracing::warn!(
-            "swap limit requested but {MEMSW} does not exist (swap accounting off); ignoring it"
-        );
+        tracing::warn!("swap limit requested but {MEMSW} does not exist (swap accounting off); ignoring it");
         swap = None;
     }
     // An unlimited memory limit lifts memory+swap too, unless the spec says otherwise.
@@ -68,11 +62,8 @@ pub(super) fn translate(
     }
     match (m.limit(), swap) {
         (Some(limit), Some(swap)) => {
-            let current = probe
-                .read(Controller::Memory, LIMIT)
-                .and_then(|v| v.trim().parse::<u64>().ok());
-            let raising =
-                swap == -1 || current.is_some_and(|c| u64::try_from(swap).is_ok_and(|s| c < s));
+            let current = probe.read(Controller::Memory, LIMIT).and_then(|v| v.trim().parse::<u64>().ok());
+            let raising = swap == -1 || current.is_some_and(|c| u64::try_from(swap).is_ok_and(|s| c < s));
             if raising {
                 out.push(w(MEMSW, swap));
                 out.push(w(LIMIT, limit));
@@ -93,9 +84,7 @@ pub(super) fn translate(
         if probe.exists(Controller::Memory, file) {
             out.push(w(file, value));
         } else {
-            tracing::warn!(
-                "{file} does not exist on this kernel; ignoring the kernel memory limit"
-            );
+            tracing::warn!("{file} does not exist on this kernel; ignoring the kernel memory limit");
         }
     }
     if let Some(s) = m.swappiness() {
@@ -121,91 +110,52 @@ mod tests {
     }
 
     fn with_memsw(current_limit: &str) -> FakeProbe {
-        FakeProbe::v1().file(Controller::Memory, MEMSW).content(
-            Controller::Memory,
-            LIMIT,
-            current_limit,
-        )
+        FakeProbe::v1().file(Controller::Memory, MEMSW).content(Controller::Memory, LIMIT, current_limit)
     }
 
     #[test]
     fn limit_and_reservation() {
         assert_eq!(
-            mem(
-                r#"{"limit":67108864,"reservation":33554432}"#,
-                &FakeProbe::v1()
-            )
-            .unwrap(),
-            p(&[
-                (LIMIT, "67108864"),
-                ("memory.soft_limit_in_bytes", "33554432")
-            ])
+            mem(r#"{"limit":67108864,"reservation":33554432}"#, &FakeProbe::v1()).unwrap(),
+            p(&[(LIMIT, "67108864"), ("memory.soft_limit_in_bytes", "33554432")])
         );
     }
 
     #[test]
     fn swap_is_memory_plus_swap_and_goes_first_when_raising() {
-        assert_eq!(
-            mem(r#"{"limit":200,"swap":300}"#, &with_memsw("100\n")).unwrap(),
-            p(&[(MEMSW, "300"), (LIMIT, "200")])
-        );
+        assert_eq!(mem(r#"{"limit":200,"swap":300}"#, &with_memsw("100\n")).unwrap(), p(&[(MEMSW, "300"), (LIMIT, "200")]));
     }
 
     #[test]
     fn limit_goes_first_when_lowering() {
-        assert_eq!(
-            mem(r#"{"limit":100,"swap":150}"#, &with_memsw("300\n")).unwrap(),
-            p(&[(LIMIT, "100"), (MEMSW, "150")])
-        );
+        assert_eq!(mem(r#"{"limit":100,"swap":150}"#, &with_memsw("300\n")).unwrap(), p(&[(LIMIT, "100"), (MEMSW, "150")]));
     }
 
     #[test]
     fn limit_goes_first_in_a_fresh_cgroup() {
-        assert_eq!(
-            mem(
-                r#"{"limit":100,"swap":150}"#,
-                &with_memsw("9223372036854771712\n")
-            )
-            .unwrap(),
-            p(&[(LIMIT, "100"), (MEMSW, "150")])
-        );
+        assert_eq!(mem(r#"{"limit":100,"swap":150}"#, &with_memsw("9223372036854771712\n")).unwrap(), p(&[(LIMIT, "100"), (MEMSW, "150")]));
     }
 
     #[test]
     fn unlimited_swap_goes_first() {
-        assert_eq!(
-            mem(r#"{"limit":100,"swap":-1}"#, &with_memsw("300")).unwrap(),
-            p(&[(MEMSW, "-1"), (LIMIT, "100")])
-        );
+        assert_eq!(mem(r#"{"limit":100,"swap":-1}"#, &with_memsw("300")).unwrap(), p(&[(MEMSW, "-1"), (LIMIT, "100")]));
     }
 
     #[test]
     fn unlimited_memory_lifts_memsw_too() {
-        assert_eq!(
-            mem(r#"{"limit":-1}"#, &with_memsw("300")).unwrap(),
-            p(&[(MEMSW, "-1"), (LIMIT, "-1")])
-        );
+        assert_eq!(mem(r#"{"limit":-1}"#, &with_memsw("300")).unwrap(), p(&[(MEMSW, "-1"), (LIMIT, "-1")]));
         // Without swap accounting only the limit is written.
-        assert_eq!(
-            mem(r#"{"limit":-1}"#, &FakeProbe::v1()).unwrap(),
-            p(&[(LIMIT, "-1")])
-        );
+        assert_eq!(mem(r#"{"limit":-1}"#, &FakeProbe::v1()).unwrap(), p(&[(LIMIT, "-1")]));
     }
 
     #[test]
     fn swap_alone() {
-        assert_eq!(
-            mem(r#"{"swap":300}"#, &with_memsw("100")).unwrap(),
-            p(&[(MEMSW, "300")])
-        );
+        assert_eq!(mem(r#"{"swap":300}"#, &with_memsw("100")).unwrap(), p(&[(MEMSW, "300")]));
     }
 
     #[test]
     fn swap_is_ignored_without_memsw_files() {
-        assert_eq!(
-            mem(r#"{"limit":200,"swap":300}"#, &FakeProbe::v1()).unwrap(),
-            p(&[(LIMIT, "200")])
-        );
+        assert_eq!(mem(r#"{"limit":200,"swap":300}"#, &FakeProbe::v1()).unwrap(), p(&[(LIMIT, "200")]));
     }
 
     #[test]
@@ -218,57 +168,36 @@ mod tests {
 
     #[test]
     fn swappiness_in_range() {
-        assert_eq!(
-            mem(r#"{"swappiness":0}"#, &FakeProbe::v1()).unwrap(),
-            p(&[("memory.swappiness", "0")])
-        );
-        assert_eq!(
-            mem(r#"{"swappiness":100}"#, &FakeProbe::v1()).unwrap(),
-            p(&[("memory.swappiness", "100")])
-        );
+        assert_eq!(mem(r#"{"swappiness":0}"#, &FakeProbe::v1()).unwrap(), p(&[("memory.swappiness", "0")]));
+        assert_eq!(mem(r#"{"swappiness":100}"#, &FakeProbe::v1()).unwrap(), p(&[("memory.swappiness", "100")]));
     }
 
     #[test]
     fn rejects_swappiness_above_100() {
         assert_eq!(
-            mem(r#"{"swappiness":101}"#, &FakeProbe::v1())
-                .unwrap_err()
-                .to_string(),
+            mem(r#"{"swappiness":101}"#, &FakeProbe::v1()).unwrap_err().to_string(),
             "invalid linux.resources.memory.swappiness 101: must be between 0 and 100"
         );
     }
 
     #[test]
     fn disable_oom_killer() {
-        assert_eq!(
-            mem(r#"{"disableOOMKiller":true}"#, &FakeProbe::v1()).unwrap(),
-            p(&[("memory.oom_control", "1")])
-        );
-        assert!(mem(r#"{"disableOOMKiller":false}"#, &FakeProbe::v1())
-            .unwrap()
-            .is_empty());
+        assert_eq!(mem(r#"{"disableOOMKiller":true}"#, &FakeProbe::v1()).unwrap(), p(&[("memory.oom_control", "1")]));
+        assert!(mem(r#"{"disableOOMKiller":false}"#, &FakeProbe::v1()).unwrap().is_empty());
     }
 
     #[test]
     fn kernel_limits_only_where_the_files_exist() {
         let json = r#"{"kernel":1000,"kernelTCP":2000}"#;
         assert!(mem(json, &FakeProbe::v1()).unwrap().is_empty());
-        let probe = FakeProbe::v1()
-            .file(Controller::Memory, KMEM)
-            .file(Controller::Memory, KMEM_TCP);
-        assert_eq!(
-            mem(json, &probe).unwrap(),
-            p(&[(KMEM, "1000"), (KMEM_TCP, "2000")])
-        );
+        let probe = FakeProbe::v1().file(Controller::Memory, KMEM).file(Controller::Memory, KMEM_TCP);
+        assert_eq!(mem(json, &probe).unwrap(), p(&[(KMEM, "1000"), (KMEM_TCP, "2000")]));
     }
 
     #[test]
     fn memory_needs_its_controller_only_when_something_is_set() {
         let none = FakeProbe::default();
         assert!(mem("{}", &none).unwrap().is_empty());
-        assert_eq!(
-            mem(r#"{"limit":1}"#, &none).unwrap_err().to_string(),
-            "cgroup controller \"memory\" is not mounted"
-        );
+        assert_eq!(mem(r#"{"limit":1}"#, &none).unwrap_err().to_string(), "cgroup controller \"memory\" is not mounted");
     }
 }

@@ -13,19 +13,13 @@ use crate::CgroupError;
 
 const SWAP: &str = "memory.swap.max";
 
-pub(super) fn translate(
-    m: &LinuxMemory,
-    probe: &dyn Probe,
-    out: &mut Vec<Write>,
-) -> Result<(), CgroupError> {
+pub(super) fn translate(m: &LinuxMemory, probe: &dyn Probe, out: &mut Vec<Write>) -> Result<(), CgroupError> {
     let w = |file: &str, value: String| Write::new(Controller::Memory, file, value);
     if let Some(swap) = swap_max(m.limit(), m.swap())? {
         if probe.exists(Controller::Memory, SWAP) {
             out.push(w(SWAP, swap));
         } else if swap != "max" && swap != "0" {
-            tracing::warn!(
-                "swap limit requested but {SWAP} does not exist (swap accounting off); ignoring it"
-            );
+            tracing::warn!("swap limit requested but {SWAP} does not exist (swap accounting off); ignoring it");
         }
     }
     if let Some(v) = m.limit().and_then(v2_value) {
@@ -42,9 +36,7 @@ pub(super) fn translate(
     ];
     for (field, set) in ignored {
         if set {
-            tracing::warn!(
-                "linux.resources.memory.{field} has no cgroup v2 equivalent; ignoring it"
-            );
+            tracing::warn!("linux.resources.memory.{field} has no cgroup v2 equivalent; ignoring it");
         }
     }
     Ok(())
@@ -63,22 +55,15 @@ fn v2_value(v: i64) -> Option<String> {
 /// when swap is left as it is.
 pub fn swap_max(limit: Option<i64>, swap: Option<i64>) -> Result<Option<String>, CgroupError> {
     let limit = limit.unwrap_or(0);
-    let invalid = |reason| CgroupError::InvalidResource {
-        field: "linux.resources.memory.swap".into(),
-        value: swap.unwrap_or(0).to_string(),
-        reason,
-    };
+    let invalid =
+        |reason| CgroupError::InvalidResource { field: "linux.resources.memory.swap".into(), value: swap.unwrap_or(0).to_string(), reason };
     match swap.unwrap_or(0) {
         0 if limit == -1 => Ok(Some("max".to_string())),
         0 => Ok(None),
         -1 => Ok(Some("max".to_string())),
-        s if s < 0 => Err(invalid(
-            "must be -1 (unlimited) or a positive number of bytes",
-        )),
+        s if s < 0 => Err(invalid("must be -1 (unlimited) or a positive number of bytes")),
         _ if limit <= 0 => Err(invalid("a swap limit needs a memory limit on cgroup v2")),
-        s if s < limit => Err(invalid(
-            "memory+swap must not be lower than the memory limit",
-        )),
+        s if s < limit => Err(invalid("memory+swap must not be lower than the memory limit")),
         s => Ok(Some((s - limit).to_string())),
     }
 }
@@ -127,39 +112,20 @@ mod tests {
     #[test]
     fn limit_swap_and_low() {
         assert_eq!(
-            mem(
-                r#"{"limit":1048576,"swap":3145728,"reservation":524288}"#,
-                &v2(true)
-            )
-            .unwrap(),
-            p(&[
-                ("memory.swap.max", "2097152"),
-                ("memory.max", "1048576"),
-                ("memory.low", "524288")
-            ])
+            mem(r#"{"limit":1048576,"swap":3145728,"reservation":524288}"#, &v2(true)).unwrap(),
+            p(&[("memory.swap.max", "2097152"), ("memory.max", "1048576"), ("memory.low", "524288")])
         );
-        assert_eq!(
-            mem(r#"{"limit":-1}"#, &v2(true)).unwrap(),
-            p(&[("memory.swap.max", "max"), ("memory.max", "max")])
-        );
+        assert_eq!(mem(r#"{"limit":-1}"#, &v2(true)).unwrap(), p(&[("memory.swap.max", "max"), ("memory.max", "max")]));
     }
 
     #[test]
     fn swap_without_accounting_is_skipped() {
-        assert_eq!(
-            mem(r#"{"limit":1048576,"swap":3145728}"#, &v2(false)).unwrap(),
-            p(&[("memory.max", "1048576")])
-        );
+        assert_eq!(mem(r#"{"limit":1048576,"swap":3145728}"#, &v2(false)).unwrap(), p(&[("memory.max", "1048576")]));
     }
 
     #[test]
     fn v1_only_knobs_write_nothing() {
-        assert!(mem(
-            r#"{"kernel":1000,"kernelTCP":1000,"swappiness":10,"disableOOMKiller":true}"#,
-            &v2(true)
-        )
-        .unwrap()
-        .is_empty());
+        assert!(mem(r#"{"kernel":1000,"kernelTCP":1000,"swappiness":10,"disableOOMKiller":true}"#, &v2(true)).unwrap().is_empty());
     }
 
     #[test]

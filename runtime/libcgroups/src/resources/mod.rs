@@ -69,10 +69,7 @@ impl Controller {
     /// Controllers whose resources are skipped with a warning when the host lacks them,
     /// as runc does; for the others a missing controller is an error.
     pub fn optional(self) -> bool {
-        matches!(
-            self,
-            Controller::NetCls | Controller::NetPrio | Controller::Hugetlb | Controller::Rdma
-        )
+        matches!(self, Controller::NetCls | Controller::NetPrio | Controller::Hugetlb | Controller::Rdma)
     }
 }
 
@@ -105,11 +102,7 @@ pub struct Write {
 
 impl Write {
     pub fn new(controller: Controller, file: impl Into<String>, value: impl ToString) -> Self {
-        Write {
-            controller,
-            file: file.into(),
-            value: value.to_string(),
-        }
+        Write { controller, file: file.into(), value: value.to_string() }
     }
 }
 
@@ -154,10 +147,7 @@ pub fn translate(r: &LinuxResources, probe: &dyn Probe) -> Result<Vec<Write>, Cg
 pub(crate) fn need(probe: &dyn Probe, c: Controller) -> Result<Option<Placement>, CgroupError> {
     match probe.placement(c) {
         Placement::Absent if c.optional() => {
-            tracing::warn!(
-                controller = c.name(),
-                "controller is not mounted; ignoring its resources"
-            );
+            tracing::warn!(controller = c.name(), "controller is not mounted; ignoring its resources");
             Ok(None)
         }
         Placement::Absent => Err(CgroupError::NotMounted(c.name())),
@@ -170,10 +160,7 @@ pub(crate) fn need_v1(probe: &dyn Probe, c: Controller) -> Result<bool, CgroupEr
     match need(probe, c)? {
         None => Ok(false),
         Some(Placement::V1) => Ok(true),
-        Some(_) => Err(CgroupError::NotSupportedYet(format!(
-            "the {} controller on cgroup v2",
-            c.name()
-        ))),
+        Some(_) => Err(CgroupError::NotSupportedYet(format!("the {} controller on cgroup v2", c.name()))),
     }
 }
 
@@ -214,18 +201,14 @@ pub(crate) mod fake {
         }
         pub fn content(mut self, c: Controller, name: &str, value: &str) -> Self {
             self.files.insert((c, name.to_string()));
-            self.contents
-                .insert((c, name.to_string()), value.to_string());
+            self.contents.insert((c, name.to_string()), value.to_string());
             self
         }
     }
 
     impl Probe for FakeProbe {
         fn placement(&self, c: Controller) -> Placement {
-            self.placements
-                .get(&c)
-                .copied()
-                .unwrap_or(Placement::Absent)
+            self.placements.get(&c).copied().unwrap_or(Placement::Absent)
         }
         fn exists(&self, c: Controller, file: &str) -> bool {
             self.files.contains(&(c, file.to_string()))
@@ -252,10 +235,7 @@ pub(crate) mod fake {
 
     /// The writes as `(file, value)` pairs, for short assertions.
     pub fn pairs(writes: &[super::Write]) -> Vec<(&str, &str)> {
-        writes
-            .iter()
-            .map(|w| (w.file.as_str(), w.value.as_str()))
-            .collect()
+        writes.iter().map(|w| (w.file.as_str(), w.value.as_str())).collect()
     }
 }
 
@@ -266,9 +246,7 @@ mod tests {
 
     #[test]
     fn empty_resources_write_nothing() {
-        assert!(translate(&res("{}"), &FakeProbe::default())
-            .unwrap()
-            .is_empty());
+        assert!(translate(&res("{}"), &FakeProbe::default()).unwrap().is_empty());
     }
 
     #[test]
@@ -285,9 +263,7 @@ mod tests {
     fn a_missing_required_controller_is_named() {
         let probe = FakeProbe::default();
         assert_eq!(
-            translate(&res(r#"{"pids":{"limit":5}}"#), &probe)
-                .unwrap_err()
-                .to_string(),
+            translate(&res(r#"{"pids":{"limit":5}}"#), &probe).unwrap_err().to_string(),
             "cgroup controller \"pids\" is not mounted"
         );
     }
@@ -296,9 +272,7 @@ mod tests {
     fn a_controller_on_v2_without_v2_rules_is_not_supported_yet() {
         let probe = FakeProbe::default().with(Controller::NetCls, Placement::V2);
         assert_eq!(
-            translate(&res(r#"{"network":{"classID":5}}"#), &probe)
-                .unwrap_err()
-                .to_string(),
+            translate(&res(r#"{"network":{"classID":5}}"#), &probe).unwrap_err().to_string(),
             "the net_cls controller on cgroup v2 is not supported yet"
         );
     }

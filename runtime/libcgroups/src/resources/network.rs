@@ -6,11 +6,7 @@ use oci_spec::runtime::LinuxNetwork;
 use super::{need_v1, Controller, Probe, Write};
 use crate::CgroupError;
 
-pub(super) fn translate(
-    n: &LinuxNetwork,
-    probe: &dyn Probe,
-    out: &mut Vec<Write>,
-) -> Result<(), CgroupError> {
+pub(super) fn translate(n: &LinuxNetwork, probe: &dyn Probe, out: &mut Vec<Write>) -> Result<(), CgroupError> {
     if let Some(id) = n.class_id() {
         if need_v1(probe, Controller::NetCls)? {
             out.push(Write::new(Controller::NetCls, "net_cls.classid", id));
@@ -27,11 +23,7 @@ pub(super) fn translate(
                     reason: "must be a non-empty interface name without spaces",
                 });
             }
-            out.push(Write::new(
-                Controller::NetPrio,
-                "net_prio.ifpriomap",
-                format!("{name} {}", p.priority()),
-            ));
+            out.push(Write::new(Controller::NetPrio, "net_prio.ifpriomap", format!("{name} {}", p.priority())));
         }
     }
     Ok(())
@@ -48,20 +40,14 @@ mod tests {
         "priorities":[{"name":"eth0","priority":5},{"name":"eth1","priority":1000}]}}"#;
 
     fn probe() -> FakeProbe {
-        FakeProbe::v1()
-            .with(Controller::NetCls, Placement::V1)
-            .with(Controller::NetPrio, Placement::V1)
+        FakeProbe::v1().with(Controller::NetCls, Placement::V1).with(Controller::NetPrio, Placement::V1)
     }
 
     #[test]
     fn classid_and_priorities() {
         assert_eq!(
             pairs(&translate(&res(JSON), &probe()).unwrap()),
-            [
-                ("net_cls.classid", "1048577"),
-                ("net_prio.ifpriomap", "eth0 5"),
-                ("net_prio.ifpriomap", "eth1 1000"),
-            ]
+            [("net_cls.classid", "1048577"), ("net_prio.ifpriomap", "eth0 5"), ("net_prio.ifpriomap", "eth1 1000"),]
         );
     }
 

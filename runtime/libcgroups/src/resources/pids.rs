@@ -5,11 +5,7 @@ use oci_spec::runtime::LinuxPids;
 use super::{need, Controller, Placement, Probe, Write};
 use crate::CgroupError;
 
-pub(super) fn translate(
-    p: &LinuxPids,
-    probe: &dyn Probe,
-    out: &mut Vec<Write>,
-) -> Result<(), CgroupError> {
+pub(super) fn translate(p: &LinuxPids, probe: &dyn Probe, out: &mut Vec<Write>) -> Result<(), CgroupError> {
     // pids.max has the same name and format on v1 and v2.
     if let Some(Placement::V1 | Placement::V2) = need(probe, Controller::Pids)? {
         let value = match p.limit() {
@@ -27,19 +23,12 @@ mod tests {
     use super::super::translate;
 
     fn pids(json: &str) -> Vec<(String, String)> {
-        translate(&res(&format!(r#"{{"pids":{json}}}"#)), &FakeProbe::v1())
-            .unwrap()
-            .into_iter()
-            .map(|w| (w.file, w.value))
-            .collect()
+        translate(&res(&format!(r#"{{"pids":{json}}}"#)), &FakeProbe::v1()).unwrap().into_iter().map(|w| (w.file, w.value)).collect()
     }
 
     #[test]
     fn positive_limit() {
-        assert_eq!(
-            pids(r#"{"limit":20}"#),
-            [("pids.max".to_string(), "20".to_string())]
-        );
+        assert_eq!(pids(r#"{"limit":20}"#), [("pids.max".to_string(), "20".to_string())]);
     }
 
     #[test]

@@ -7,20 +7,9 @@ use super::{Controller, Placement, Probe, Write};
 use crate::CgroupError;
 
 /// Core files the runtime itself drives (membership, controllers, freezing, killing).
-const RUNTIME_OWNED: &[&str] = &[
-    "cgroup.procs",
-    "cgroup.threads",
-    "cgroup.subtree_control",
-    "cgroup.type",
-    "cgroup.freeze",
-    "cgroup.kill",
-];
+const RUNTIME_OWNED: &[&str] = &["cgroup.procs", "cgroup.threads", "cgroup.subtree_control", "cgroup.type", "cgroup.freeze", "cgroup.kill"];
 
-pub(super) fn translate(
-    map: &HashMap<String, String>,
-    probe: &dyn Probe,
-    out: &mut Vec<Write>,
-) -> Result<(), CgroupError> {
+pub(super) fn translate(map: &HashMap<String, String>, probe: &dyn Probe, out: &mut Vec<Write>) -> Result<(), CgroupError> {
     if map.is_empty() {
         return Ok(());
     }
@@ -30,17 +19,12 @@ pub(super) fn translate(
     let mut keys: Vec<_> = map.iter().collect();
     keys.sort_by(|a, b| a.0.cmp(b.0));
     for (key, value) in keys {
-        let bad = |reason| CgroupError::UnifiedKey {
-            key: key.clone(),
-            reason,
-        };
+        let bad = |reason| CgroupError::UnifiedKey { key: key.clone(), reason };
         if key.is_empty() || key.contains('/') || key == "." || key == ".." {
             return Err(bad("not a file name"));
         }
         if RUNTIME_OWNED.contains(&key.as_str()) {
-            return Err(bad(
-                "managed by the runtime; use the matching command instead",
-            ));
+            return Err(bad("managed by the runtime; use the matching command instead"));
         }
         if !probe.exists(Controller::Unified, key) {
             return Err(bad("no such file in the container's cgroup v2 directory"));
@@ -66,22 +50,14 @@ mod tests {
     #[test]
     fn requires_cgroup_v2() {
         let r = res(r#"{"unified":{"memory.max":"1000"}}"#);
-        assert_eq!(
-            translate(&r, &FakeProbe::v1()).unwrap_err().to_string(),
-            "linux.resources.unified requires cgroup v2"
-        );
-        assert!(translate(&res(r#"{"unified":{}}"#), &FakeProbe::v1())
-            .unwrap()
-            .is_empty());
+        assert_eq!(translate(&r, &FakeProbe::v1()).unwrap_err().to_string(), "linux.resources.unified requires cgroup v2");
+        assert!(translate(&res(r#"{"unified":{}}"#), &FakeProbe::v1()).unwrap().is_empty());
     }
 
     #[test]
     fn hybrid_writes_existing_files_in_key_order() {
         let r = res(r#"{"unified":{"hugetlb.2MB.max":"4194304","cgroup.max.depth":"3"}}"#);
-        assert_eq!(
-            pairs(&translate(&r, &hybrid()).unwrap()),
-            [("cgroup.max.depth", "3"), ("hugetlb.2MB.max", "4194304")]
-        );
+        assert_eq!(pairs(&translate(&r, &hybrid()).unwrap()), [("cgroup.max.depth", "3"), ("hugetlb.2MB.max", "4194304")]);
     }
 
     #[test]
@@ -97,10 +73,7 @@ mod tests {
     fn rejects_keys_that_are_not_file_names() {
         for key in ["../cgroup.procs", "", ".."] {
             let r = res(&format!(r#"{{"unified":{{"{key}":"1"}}}}"#));
-            assert_eq!(
-                translate(&r, &hybrid()).unwrap_err().to_string(),
-                format!("linux.resources.unified key {key:?}: not a file name")
-            );
+            assert_eq!(translate(&r, &hybrid()).unwrap_err().to_string(), format!("linux.resources.unified key {key:?}: not a file name"));
         }
     }
 

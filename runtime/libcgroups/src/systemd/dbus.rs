@@ -68,9 +68,7 @@ impl Systemd {
         if props.is_empty() {
             return Ok(());
         }
-        self.call("SetUnitProperties", &(unit, true, body(props)))
-            .map(drop)
-            .map_err(|e| failed(format!("set properties of {unit}"), e))
+        self.call("SetUnitProperties", &(unit, true, body(props))).map(drop).map_err(|e| failed(format!("set properties of {unit}"), e))
     }
 
     /// Stops `unit` and waits until it is gone; a unit that does not exist counts as stopped.

@@ -93,11 +93,8 @@ pub fn quota_per_sec(quota: i64, period: u64) -> u64 {
 
 /// "0-3,6" as a little-endian bitmask of bytes: bit i of byte j is CPU 8j+i.
 pub fn bitmask(field: &str, list: &str) -> Result<Vec<u8>, CgroupError> {
-    let invalid = || CgroupError::InvalidResource {
-        field: field.to_string(),
-        value: format!("{list:?}"),
-        reason: "expected a list like 0-3,6",
-    };
+    let invalid =
+        || CgroupError::InvalidResource { field: field.to_string(), value: format!("{list:?}"), reason: "expected a list like 0-3,6" };
     let mut out: Vec<u8> = Vec::new();
     for part in list.split(',').map(str::trim) {
         let (lo, hi) = match part.split_once('-') {
@@ -130,9 +127,11 @@ mod tests {
 
     #[test]
     fn memory_cpu_pids_io() {
-        let p = props(r#"{"memory":{"limit":1048576,"swap":2097152,"reservation":4096},
+        let p = props(
+            r#"{"memory":{"limit":1048576,"swap":2097152,"reservation":4096},
             "cpu":{"shares":1024,"quota":50000,"period":100000,"cpus":"0-1","mems":"0"},
-            "pids":{"limit":100},"blockIO":{"weight":500}}"#);
+            "pids":{"limit":100},"blockIO":{"weight":500}}"#,
+        );
         assert_eq!(
             p,
             vec![

@@ -105,7 +105,10 @@ mod tests {
 
     #[test]
     fn nested_slices_follow_their_dashes() {
-        assert_eq!(slice_dir("kubepods-besteffort-pod1.slice").unwrap(), Path::new("/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod1.slice"));
+        assert_eq!(
+            slice_dir("kubepods-besteffort-pod1.slice").unwrap(),
+            Path::new("/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod1.slice")
+        );
         assert_eq!(slice_dir("-.slice").unwrap(), Path::new("/"));
     }
 

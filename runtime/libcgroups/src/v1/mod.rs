@@ -48,10 +48,7 @@ impl V1Manager {
         for d in &mut dirs {
             check_stored(d)?;
             if d.hierarchy.unified {
-                let now = host
-                    .hierarchies
-                    .iter()
-                    .find(|h| h.unified && h.mountpoint == d.hierarchy.mountpoint);
+                let now = host.hierarchies.iter().find(|h| h.unified && h.mountpoint == d.hierarchy.mountpoint);
                 if let Some(now) = now {
                     d.hierarchy.controllers = now.controllers.clone();
                 }
@@ -70,12 +67,7 @@ impl V1Manager {
                 .dirs
                 .iter()
                 .find(|d| d.hierarchy.has_v1(c.name()))
-                .or_else(|| {
-                    unified().filter(|d| {
-                        c == Controller::Hugetlb
-                            && d.hierarchy.controllers.iter().any(|x| x == "hugetlb")
-                    })
-                }),
+                .or_else(|| unified().filter(|d| c == Controller::Hugetlb && d.hierarchy.controllers.iter().any(|x| x == "hugetlb"))),
         }
     }
 
@@ -110,10 +102,7 @@ impl V1Manager {
                 if let Err(e) = files::write(file, "THAWED") {
                     tracing::warn!(error = %e, "thawing after a failed freeze");
                 }
-                return Err(CgroupError::FreezeTimeout {
-                    path: file.to_path_buf(),
-                    millis: FREEZE_PATIENCE.as_millis() as u64,
-                });
+                return Err(CgroupError::FreezeTimeout { path: file.to_path_buf(), millis: FREEZE_PATIENCE.as_millis() as u64 });
             }
             thread::sleep(pause);
             pause = (pause * 2).min(Duration::from_millis(20));
@@ -135,8 +124,7 @@ impl Probe for V1Manager {
     }
 
     fn read(&self, c: Controller, file: &str) -> Option<String> {
-        self.dir_of(c)
-            .and_then(|d| fs::read_to_string(d.dir.join(file)).ok())
+        self.dir_of(c).and_then(|d| fs::read_to_string(d.dir.join(file)).ok())
     }
 }
 
@@ -166,10 +154,7 @@ impl CgroupManager for V1Manager {
 
     fn set_resources(&self, r: &LinuxResources) -> Result<(), CgroupError> {
         let wants_hugetlb = r.hugepage_limits().as_ref().is_some_and(|l| !l.is_empty());
-        if let Some(d) = self
-            .dir_of(Controller::Hugetlb)
-            .filter(|d| wants_hugetlb && d.hierarchy.unified)
-        {
+        if let Some(d) = self.dir_of(Controller::Hugetlb).filter(|d| wants_hugetlb && d.hierarchy.unified) {
             setup::enable_in_ancestors(&d.hierarchy.mountpoint, &d.dir, "hugetlb")?;
         }
         for w in translate(r, self)? {
@@ -180,10 +165,7 @@ impl CgroupManager for V1Manager {
     }
 
     fn freeze(&self, state: FreezerState) -> Result<(), CgroupError> {
-        let file = self
-            .need_dir(Controller::Freezer)?
-            .dir
-            .join("freezer.state");
+        let file = self.need_dir(Controller::Freezer)?.dir.join("freezer.state");
         match state {
             FreezerState::Thawed => files::write(&file, "THAWED"),
             FreezerState::Frozen => self.freeze_until_frozen(&file),
@@ -196,9 +178,7 @@ impl CgroupManager for V1Manager {
 
     fn stats(&self) -> Result<crate::stats::Stats, CgroupError> {
         let dir = |c| self.dir_of(c).map(|d| d.dir.as_path());
-        let hugetlb = self
-            .dir_of(Controller::Hugetlb)
-            .map(|d| (d.dir.as_path(), d.hierarchy.unified));
+        let hugetlb = self.dir_of(Controller::Hugetlb).map(|d| (d.dir.as_path(), d.hierarchy.unified));
         Ok(crate::stats::read_v1(&crate::stats::V1Dirs {
             cpu: dir(Controller::Cpu),
             cpuacct: dir(Controller::Cpuacct),
@@ -215,34 +195,20 @@ impl CgroupManager for V1Manager {
             return Ok(None);
         };
         let control = d.dir.join("memory.oom_control");
-        let file = std::fs::File::open(&control).map_err(|source| CgroupError::Io {
-            op: "open",
-            path: control.clone(),
-            source,
-        })?;
+        let file = std::fs::File::open(&control).map_err(|source| CgroupError::Io { op: "open", path: control.clone(), source })?;
         // SAFETY: eventfd returns a new fd or -1.
         let efd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC) };
         if efd < 0 {
-            return Err(CgroupError::Io {
-                op: "create an eventfd for",
-                path: control,
-                source: std::io::Error::last_os_error(),
-            });
+            return Err(CgroupError::Io { op: "create an eventfd for", path: control, source: std::io::Error::last_os_error() });
         }
         // SAFETY: a fresh fd from the kernel.
         let efd = unsafe { OwnedFd::from_raw_fd(efd) };
-        files::write(
-            &d.dir.join("cgroup.event_control"),
-            &format!("{} {}", efd.as_raw_fd(), file.as_raw_fd()),
-        )?;
+        files::write(&d.dir.join("cgroup.event_control"), &format!("{} {}", efd.as_raw_fd(), file.as_raw_fd()))?;
         Ok(Some(efd))
     }
 
     fn pids(&self) -> Result<Vec<i32>, CgroupError> {
-        let best = PIDS_FROM
-            .iter()
-            .find_map(|c| self.dirs.iter().find(|d| d.hierarchy.has_v1(c)))
-            .or_else(|| self.dirs.first());
+        let best = PIDS_FROM.iter().find_map(|c| self.dirs.iter().find(|d| d.hierarchy.has_v1(c))).or_else(|| self.dirs.first());
         match best {
             Some(d) => files::pids_recursive(&d.dir),
             None => Ok(Vec::new()),
@@ -267,11 +233,7 @@ impl CgroupManager for V1Manager {
             .iter()
             .map(|d| {
                 let h = &d.hierarchy;
-                let names: Vec<String> = h
-                    .controllers
-                    .iter()
-                    .map(|c| c.strip_prefix("name=").unwrap_or(c).to_string())
-                    .collect();
+                let names: Vec<String> = h.controllers.iter().map(|c| c.strip_prefix("name=").unwrap_or(c).to_string()).collect();
                 let (name, aliases) = if h.unified {
                     ("unified".to_string(), Vec::new())
                 } else if names.len() > 1 {
@@ -279,21 +241,13 @@ impl CgroupManager for V1Manager {
                 } else {
                     (names.into_iter().next().unwrap_or_default(), Vec::new())
                 };
-                CgroupView {
-                    name,
-                    aliases,
-                    host_dir: d.dir.clone(),
-                }
+                CgroupView { name, aliases, host_dir: d.dir.clone() }
             })
             .collect()
     }
 
     fn state(&self) -> CgroupState {
-        CgroupState {
-            driver: Driver::V1,
-            path: self.path.clone(),
-            dirs: self.dirs.clone(),
-        }
+        CgroupState { driver: Driver::V1, path: self.path.clone(), dirs: self.dirs.clone() }
     }
 }
 

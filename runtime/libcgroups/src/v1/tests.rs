@@ -12,14 +12,7 @@ use crate::{path::resolve, resources::fake::res, Hierarchy, Layout};
 
 /// Control files created in the container's directory of each hierarchy.
 const FILES: &[(&str, &[(&str, &str)])] = &[
-    (
-        "cpu,cpuacct",
-        &[
-            ("cpu.shares", "1024"),
-            ("cpu.cfs_quota_us", "-1"),
-            ("cpu.cfs_period_us", "100000"),
-        ],
-    ),
+    ("cpu,cpuacct", &[("cpu.shares", "1024"), ("cpu.cfs_quota_us", "-1"), ("cpu.cfs_period_us", "100000")]),
     ("cpuset", &[("cpuset.cpus", ""), ("cpuset.mems", "")]),
     (
         "memory",
@@ -35,18 +28,8 @@ const FILES: &[(&str, &[(&str, &str)])] = &[
     ("blkio", &[("blkio.throttle.read_bps_device", "")]),
     ("pids", &[("pids.max", "max")]),
     ("name=systemd", &[]),
-    (
-        "net_cls,net_prio",
-        &[("net_cls.classid", "0"), ("net_prio.ifpriomap", "")],
-    ),
-    (
-        "unified",
-        &[
-            ("hugetlb.2MB.max", "max"),
-            ("hugetlb.2MB.rsvd.max", "max"),
-            ("cgroup.max.depth", "max"),
-        ],
-    ),
+    ("net_cls,net_prio", &[("net_cls.classid", "0"), ("net_prio.ifpriomap", "")]),
+    ("unified", &[("hugetlb.2MB.max", "max"), ("hugetlb.2MB.rsvd.max", "max"), ("cgroup.max.depth", "max")]),
 ];
 
 struct Fake {
@@ -68,11 +51,7 @@ impl Fake {
             let mountpoint = root.join(dir_name);
             fs::create_dir_all(&mountpoint).unwrap();
             let unified = *name == "unified";
-            let controllers: Vec<&str> = if unified {
-                vec!["hugetlb"]
-            } else {
-                name.split(',').collect()
-            };
+            let controllers: Vec<&str> = if unified { vec!["hugetlb"] } else { name.split(',').collect() };
             hierarchies.push(Hierarchy::new(&mountpoint, &controllers, unified));
             for (file, _) in *files {
                 fs::write(mountpoint.join(file), "").unwrap();
@@ -95,21 +74,12 @@ impl Fake {
                 fs::write(root.join("cpuset/youki").join(f), "").unwrap();
             }
         }
-        let host = HostCgroups {
-            layout: Layout::Hybrid,
-            hierarchies,
-        };
-        Fake {
-            _tmp: tmp,
-            root,
-            host,
-        }
+        let host = HostCgroups { layout: Layout::Hybrid, hierarchies };
+        Fake { _tmp: tmp, root, host }
     }
 
     fn without(mut self, controller: &str) -> Fake {
-        self.host
-            .hierarchies
-            .retain(|h| !h.controllers.iter().any(|c| c == controller));
+        self.host.hierarchies.retain(|h| !h.controllers.iter().any(|c| c == controller));
         self
     }
 
@@ -138,57 +108,32 @@ fn set_resources_writes_every_controller() {
         "unified": {"cgroup.max.depth": "3"}
     }"#);
     fake.manager().set_resources(&r).unwrap();
-    assert_eq!(
-        fake.read("memory/youki/abc/memory.limit_in_bytes"),
-        "67108864"
-    );
-    assert_eq!(
-        fake.read("memory/youki/abc/memory.memsw.limit_in_bytes"),
-        "134217728"
-    );
+    assert_eq!(fake.read("memory/youki/abc/memory.limit_in_bytes"), "67108864");
+    assert_eq!(fake.read("memory/youki/abc/memory.memsw.limit_in_bytes"), "134217728");
     assert_eq!(fake.read("memory/youki/abc/memory.swappiness"), "10");
     assert_eq!(fake.read("cpu,cpuacct/youki/abc/cpu.shares"), "512");
     assert_eq!(fake.read("cpu,cpuacct/youki/abc/cpu.cfs_quota_us"), "50000");
-    assert_eq!(
-        fake.read("cpu,cpuacct/youki/abc/cpu.cfs_period_us"),
-        "100000"
-    );
+    assert_eq!(fake.read("cpu,cpuacct/youki/abc/cpu.cfs_period_us"), "100000");
     assert_eq!(fake.read("cpuset/youki/abc/cpuset.cpus"), "1");
     assert_eq!(fake.read("cpuset/youki/abc/cpuset.mems"), "0");
     assert_eq!(fake.read("pids/youki/abc/pids.max"), "20");
     assert_eq!(fake.read("devices/youki/abc/devices.deny"), "a");
     assert_eq!(fake.read("devices/youki/abc/devices.allow"), "c 1:3 rwm");
-    assert_eq!(
-        fake.read("blkio/youki/abc/blkio.throttle.read_bps_device"),
-        "8:0 600"
-    );
-    assert_eq!(
-        fake.read("net_cls,net_prio/youki/abc/net_cls.classid"),
-        "1048577"
-    );
-    assert_eq!(
-        fake.read("net_cls,net_prio/youki/abc/net_prio.ifpriomap"),
-        "eth0 5"
-    );
+    assert_eq!(fake.read("blkio/youki/abc/blkio.throttle.read_bps_device"), "8:0 600");
+    assert_eq!(fake.read("net_cls,net_prio/youki/abc/net_cls.classid"), "1048577");
+    assert_eq!(fake.read("net_cls,net_prio/youki/abc/net_prio.ifpriomap"), "eth0 5");
     assert_eq!(fake.read("unified/youki/abc/hugetlb.2MB.max"), "4194304");
-    assert_eq!(
-        fake.read("unified/youki/abc/hugetlb.2MB.rsvd.max"),
-        "4194304"
-    );
+    assert_eq!(fake.read("unified/youki/abc/hugetlb.2MB.rsvd.max"), "4194304");
     assert_eq!(fake.read("unified/youki/abc/cgroup.max.depth"), "3");
     // hugetlb enabled from the cgroup2 root down to the container's parent.
     assert_eq!(fake.read("unified/cgroup.subtree_control"), "+hugetlb");
-    assert_eq!(
-        fake.read("unified/youki/cgroup.subtree_control"),
-        "+hugetlb"
-    );
+    assert_eq!(fake.read("unified/youki/cgroup.subtree_control"), "+hugetlb");
 }
 
 #[test]
 fn optional_controllers_are_skipped_when_absent() {
     let fake = Fake::new(true).without("net_cls").without("hugetlb");
-    let r =
-        res(r#"{"network": {"classID": 7}, "hugepageLimits": [{"pageSize": "2MB", "limit": 1}]}"#);
+    let r = res(r#"{"network": {"classID": 7}, "hugepageLimits": [{"pageSize": "2MB", "limit": 1}]}"#);
     fake.manager().set_resources(&r).unwrap();
     assert_eq!(fake.read("net_cls,net_prio/youki/abc/net_cls.classid"), "0");
     assert_eq!(fake.read("unified/youki/abc/hugetlb.2MB.max"), "max");
@@ -197,10 +142,7 @@ fn optional_controllers_are_skipped_when_absent() {
 #[test]
 fn a_missing_controller_is_named() {
     let fake = Fake::new(true).without("pids");
-    let err = fake
-        .manager()
-        .set_resources(&res(r#"{"pids": {"limit": 5}}"#))
-        .unwrap_err();
+    let err = fake.manager().set_resources(&res(r#"{"pids": {"limit": 5}}"#)).unwrap_err();
     assert_eq!(err.to_string(), "cgroup controller \"pids\" is not mounted");
 }
 
@@ -219,11 +161,7 @@ fn apply_adds_the_pid_everywhere_and_fills_cpuset() {
     fake.manager().apply(4242).unwrap();
     for (name, _) in FILES {
         let dir = name.strip_prefix("name=").unwrap_or(name);
-        assert_eq!(
-            fake.read(&format!("{dir}/youki/abc/cgroup.procs")),
-            "4242",
-            "{name}"
-        );
+        assert_eq!(fake.read(&format!("{dir}/youki/abc/cgroup.procs")), "4242", "{name}");
     }
     assert_eq!(fake.read("cpuset/youki/cpuset.cpus"), "0-1");
     assert_eq!(fake.read("cpuset/youki/abc/cpuset.mems"), "0");
@@ -235,10 +173,7 @@ fn apply_creates_missing_directories() {
     // must exist by then. (cpuset needs its files: see the test above.)
     let fake = Fake::new(false).without("cpuset");
     let err = fake.manager().apply(1).unwrap_err();
-    assert!(
-        err.to_string().ends_with("/youki/abc/cgroup.procs\""),
-        "{err}"
-    );
+    assert!(err.to_string().ends_with("/youki/abc/cgroup.procs\""), "{err}");
     assert!(fake.root.join("memory/youki/abc").is_dir());
     assert!(fake.root.join("systemd/youki/abc").is_dir());
     assert!(fake.root.join("unified/youki/abc").is_dir());
@@ -252,15 +187,8 @@ fn freeze_and_thaw_write_freezer_state() {
     assert_eq!(fake.read("freezer/youki/abc/freezer.state"), "FROZEN");
     m.freeze(FreezerState::Thawed).unwrap();
     assert_eq!(fake.read("freezer/youki/abc/freezer.state"), "THAWED");
-    let err = Fake::new(true)
-        .without("freezer")
-        .manager()
-        .freeze(FreezerState::Frozen)
-        .unwrap_err();
-    assert_eq!(
-        err.to_string(),
-        "cgroup controller \"freezer\" is not mounted"
-    );
+    let err = Fake::new(true).without("freezer").manager().freeze(FreezerState::Frozen).unwrap_err();
+    assert_eq!(err.to_string(), "cgroup controller \"freezer\" is not mounted");
 }
 
 #[test]
@@ -292,15 +220,7 @@ fn remove_deletes_every_directory_and_is_idempotent() {
 fn views_name_each_hierarchy() {
     let fake = Fake::new(false);
     let views = fake.manager().views();
-    let names: Vec<(&str, Vec<&str>)> = views
-        .iter()
-        .map(|v| {
-            (
-                v.name.as_str(),
-                v.aliases.iter().map(String::as_str).collect(),
-            )
-        })
-        .collect();
+    let names: Vec<(&str, Vec<&str>)> = views.iter().map(|v| (v.name.as_str(), v.aliases.iter().map(String::as_str).collect())).collect();
     assert_eq!(
         names,
         [
@@ -338,45 +258,28 @@ fn from_state_rejects_directories_outside_their_hierarchy() {
     for bad in ["/etc", "", "youki/../../etc"] {
         let mut s = fake.manager().state();
         let mountpoint = s.dirs[0].hierarchy.mountpoint.clone();
-        s.dirs[0].dir = if bad.starts_with('/') {
-            PathBuf::from(bad)
-        } else {
-            mountpoint.join(bad)
-        };
+        s.dirs[0].dir = if bad.starts_with('/') { PathBuf::from(bad) } else { mountpoint.join(bad) };
         let err = V1Manager::from_state(&fake.host, &s).unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            format!(
-                "invalid cgroup state: {:?} is not a cgroup below {:?}",
-                s.dirs[0].dir, mountpoint
-            )
-        );
+        assert_eq!(err.to_string(), format!("invalid cgroup state: {:?} is not a cgroup below {:?}", s.dirs[0].dir, mountpoint));
     }
 }
 
 #[test]
 fn unified_keys_need_a_cgroup2_mount() {
     let fake = Fake::new(true).without("hugetlb");
-    let v1_only: Vec<CgroupDir> = fake
-        .manager()
-        .state()
-        .dirs
-        .into_iter()
-        .filter(|d| !d.hierarchy.unified)
-        .collect();
+    let v1_only: Vec<CgroupDir> = fake.manager().state().dirs.into_iter().filter(|d| !d.hierarchy.unified).collect();
     let m = V1Manager::new("/youki/abc".into(), v1_only);
-    let err = m
-        .set_resources(&res(r#"{"unified": {"pids.max": "5"}}"#))
-        .unwrap_err();
-    assert_eq!(
-        err.to_string(),
-        "linux.resources.unified requires cgroup v2"
-    );
+    let err = m.set_resources(&res(r#"{"unified": {"pids.max": "5"}}"#)).unwrap_err();
+    assert_eq!(err.to_string(), "linux.resources.unified requires cgroup v2");
 }
 
 #[test]
 fn apply_refuses_a_frozen_cgroup_before_adding_the_pid() {
-    for (file, value) in [("freezer/youki/abc/freezer.state", "FROZEN\n"), ("freezer/youki/abc/freezer.state", "FREEZING"), ("unified/youki/abc/cgroup.freeze", "1\n")] {
+    for (file, value) in [
+        ("freezer/youki/abc/freezer.state", "FROZEN\n"),
+        ("freezer/youki/abc/freezer.state", "FREEZING"),
+        ("unified/youki/abc/cgroup.freeze", "1\n"),
+    ] {
         let fake = Fake::new(true);
         fs::write(fake.root.join(file), value).unwrap();
         let m = fake.manager();

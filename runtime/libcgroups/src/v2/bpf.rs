@@ -76,8 +76,7 @@ struct GetFdById {
 fn bpf<T>(cmd: libc::c_int, attr: &mut T) -> io::Result<libc::c_long> {
     // SAFETY: `attr` is a live, properly sized repr(C) union member for `cmd`; the kernel
     // reads and writes only within the size passed.
-    let ret =
-        unsafe { libc::syscall(libc::SYS_bpf, cmd, attr as *mut T, std::mem::size_of::<T>()) };
+    let ret = unsafe { libc::syscall(libc::SYS_bpf, cmd, attr as *mut T, std::mem::size_of::<T>()) };
     if ret < 0 {
         Err(io::Error::last_os_error())
     } else {
@@ -91,11 +90,7 @@ fn owned(ret: libc::c_long) -> OwnedFd {
 }
 
 fn failed(op: &'static str, cgroup: &Path, source: io::Error) -> CgroupError {
-    CgroupError::Io {
-        op,
-        path: cgroup.to_path_buf(),
-        source,
-    }
+    CgroupError::Io { op, path: cgroup.to_path_buf(), source }
 }
 
 /// Loads `prog` as a cgroup device program; the verifier's log becomes part of the error.
@@ -120,11 +115,7 @@ pub fn load(prog: &[Insn], cgroup: &Path) -> Result<OwnedFd, CgroupError> {
             let _ = bpf(BPF_PROG_LOAD, &mut attr);
             let text = String::from_utf8_lossy(&log);
             let text = text.trim_end_matches('\0').trim();
-            let source = if text.is_empty() {
-                e
-            } else {
-                io::Error::new(e.kind(), format!("{e}: {text}"))
-            };
+            let source = if text.is_empty() { e } else { io::Error::new(e.kind(), format!("{e}: {text}")) };
             Err(failed("load the device program for", cgroup, source))
         }
     }
@@ -140,20 +131,14 @@ pub fn attached(dir: BorrowedFd, cgroup: &Path) -> Result<Vec<u32>, CgroupError>
         prog_cnt: ids.len() as u32,
         ..Default::default()
     };
-    bpf(BPF_PROG_QUERY, &mut attr)
-        .map_err(|e| failed("query the device programs of", cgroup, e))?;
+    bpf(BPF_PROG_QUERY, &mut attr).map_err(|e| failed("query the device programs of", cgroup, e))?;
     ids.truncate(attr.prog_cnt as usize);
     Ok(ids)
 }
 
 fn prog_fd(id: u32, cgroup: &Path) -> Result<OwnedFd, CgroupError> {
-    let mut attr = GetFdById {
-        prog_id: id,
-        ..Default::default()
-    };
-    bpf(BPF_PROG_GET_FD_BY_ID, &mut attr)
-        .map(owned)
-        .map_err(|e| failed("open an attached device program of", cgroup, e))
+    let mut attr = GetFdById { prog_id: id, ..Default::default() };
+    bpf(BPF_PROG_GET_FD_BY_ID, &mut attr).map(owned).map_err(|e| failed("open an attached device program of", cgroup, e))
 }
 
 /// Attaches `prog` to `dir`, replacing the device programs attached there before.
@@ -170,12 +155,9 @@ pub fn attach_replacing(dir: BorrowedFd, prog: &OwnedFd, cgroup: &Path) -> Resul
         let old_fd = prog_fd(*only, cgroup)?;
         attr.attach_flags |= BPF_F_REPLACE;
         attr.replace_bpf_fd = old_fd.as_raw_fd() as u32;
-        return bpf(BPF_PROG_ATTACH, &mut attr)
-            .map(drop)
-            .map_err(|e| failed("replace the device program of", cgroup, e));
+        return bpf(BPF_PROG_ATTACH, &mut attr).map(drop).map_err(|e| failed("replace the device program of", cgroup, e));
     }
-    bpf(BPF_PROG_ATTACH, &mut attr)
-        .map_err(|e| failed("attach the device program to", cgroup, e))?;
+    bpf(BPF_PROG_ATTACH, &mut attr).map_err(|e| failed("attach the device program to", cgroup, e))?;
     for id in old {
         let old_fd = prog_fd(id, cgroup)?;
         let mut detach = Attach {
@@ -184,8 +166,7 @@ pub fn attach_replacing(dir: BorrowedFd, prog: &OwnedFd, cgroup: &Path) -> Resul
             attach_type: BPF_CGROUP_DEVICE,
             ..Default::default()
         };
-        bpf(BPF_PROG_DETACH, &mut detach)
-            .map_err(|e| failed("detach an old device program from", cgroup, e))?;
+        bpf(BPF_PROG_DETACH, &mut detach).map_err(|e| failed("detach an old device program from", cgroup, e))?;
     }
     Ok(())
 }

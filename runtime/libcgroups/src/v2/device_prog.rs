@@ -40,12 +40,7 @@ const JMP_JEQ_K: u8 = 0x15;
 const EXIT: u8 = 0x95;
 
 fn insn(code: u8, dst: u8, src: u8, off: i16, imm: i32) -> Insn {
-    Insn {
-        code,
-        regs: dst | (src << 4),
-        off,
-        imm,
-    }
+    Insn { code, regs: dst | (src << 4), off, imm }
 }
 
 /// The instructions of the program that enforces `access`.
@@ -102,11 +97,7 @@ mod tests {
     use crate::device_rules::{Kind, Request, MKNOD, READ, WRITE};
 
     fn run(prog: &[Insn], req: Request) -> u64 {
-        let ctx = [
-            ((req.access as u32) << 16) | req.kind as u32,
-            req.major,
-            req.minor,
-        ];
+        let ctx = [((req.access as u32) << 16) | req.kind as u32, req.major, req.minor];
         let mut r = [0u64; 11];
         let mut pc = 0usize;
         loop {
@@ -137,12 +128,7 @@ mod tests {
         for kind in [Kind::Char, Kind::Block] {
             for (major, minor) in [(1, 3), (1, 5), (5, 0), (136, 0), (136, 9), (8, 0), (8, 16)] {
                 for access in [READ, WRITE, READ | WRITE, MKNOD] {
-                    out.push(Request {
-                        kind,
-                        major,
-                        minor,
-                        access,
-                    });
+                    out.push(Request { kind, major, minor, access });
                 }
             }
         }
@@ -161,8 +147,7 @@ mod tests {
             r#"[{"allow":false,"access":"rwm"},{"allow":true,"type":"b","access":"r"},{"allow":true,"type":"c","major":1,"access":"m"}]"#,
         ];
         for json in lists {
-            let rules: Vec<oci_spec::runtime::LinuxDeviceCgroup> =
-                serde_json::from_str(json).unwrap();
+            let rules: Vec<oci_spec::runtime::LinuxDeviceCgroup> = serde_json::from_str(json).unwrap();
             let access = DeviceAccess::from_rules(&rules).unwrap();
             let prog = program(&access);
             for req in requests() {
@@ -173,19 +158,11 @@ mod tests {
 
     #[test]
     fn wildcards_leave_out_their_test() {
-        let access = DeviceAccess {
-            default_allow: false,
-            exceptions: vec![],
-        };
+        let access = DeviceAccess { default_allow: false, exceptions: vec![] };
         assert_eq!(program(&access).len(), 8);
-        let rules: Vec<oci_spec::runtime::LinuxDeviceCgroup> = serde_json::from_str(
-            r#"[{"allow":false},{"allow":true,"type":"c","major":136,"access":"rwm"}]"#,
-        )
-        .unwrap();
+        let rules: Vec<oci_spec::runtime::LinuxDeviceCgroup> =
+            serde_json::from_str(r#"[{"allow":false},{"allow":true,"type":"c","major":136,"access":"rwm"}]"#).unwrap();
         // kind and major tests, the access test (3), the verdict (2).
-        assert_eq!(
-            program(&DeviceAccess::from_rules(&rules).unwrap()).len(),
-            8 + 7
-        );
+        assert_eq!(program(&DeviceAccess::from_rules(&rules).unwrap()).len(), 8 + 7);
     }
 }

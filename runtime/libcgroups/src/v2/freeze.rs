@@ -32,10 +32,7 @@ pub(super) fn set(dir: &Path, state: FreezerState) -> Result<(), CgroupError> {
                     tracing::warn!(error = %e, "thawing after a failed freeze");
                 }
             }
-            return Err(CgroupError::FreezeTimeout {
-                path: events,
-                millis: PATIENCE.as_millis() as u64,
-            });
+            return Err(CgroupError::FreezeTimeout { path: events, millis: PATIENCE.as_millis() as u64 });
         }
         thread::sleep(pause);
         pause = (pause * 2).min(Duration::from_millis(20));
@@ -55,10 +52,7 @@ pub(crate) fn frozen_file(dir: &Path) -> Option<std::path::PathBuf> {
 
 /// The value of the "frozen" line of cgroup.events.
 fn frozen_field(events: &str) -> Option<&str> {
-    events
-        .lines()
-        .find_map(|l| l.strip_prefix("frozen "))
-        .map(str::trim)
+    events.lines().find_map(|l| l.strip_prefix("frozen ")).map(str::trim)
 }
 
 #[cfg(test)]

@@ -52,9 +52,7 @@ impl V2Manager {
                 check_stored(d)?;
                 Ok(V2Manager::new(s.path.clone(), d.clone()))
             }
-            _ => Err(CgroupError::InvalidState(
-                "a v2 cgroup has exactly one cgroup2 directory".into(),
-            )),
+            _ => Err(CgroupError::InvalidState("a v2 cgroup has exactly one cgroup2 directory".into())),
         }
     }
 
@@ -72,15 +70,10 @@ impl V2Manager {
     }
 
     fn open_dir(&self) -> Result<OwnedFd, CgroupError> {
-        fs::File::open(self.dir())
-            .map(OwnedFd::from)
-            .map_err(|e| CgroupError::io("open", self.dir(), e))
+        fs::File::open(self.dir()).map(OwnedFd::from).map_err(|e| CgroupError::io("open", self.dir(), e))
     }
 
-    fn set_devices(
-        &self,
-        rules: &[oci_spec::runtime::LinuxDeviceCgroup],
-    ) -> Result<(), CgroupError> {
+    fn set_devices(&self, rules: &[oci_spec::runtime::LinuxDeviceCgroup]) -> Result<(), CgroupError> {
         let access = DeviceAccess::from_rules(rules)?;
         let prog = bpf::load(&device_prog::program(&access), self.dir())?;
         let dir = self.open_dir()?;
@@ -134,19 +127,12 @@ impl Probe for DirProbe<'_> {
 fn enable_controllers(parent: &Path) -> Result<(), CgroupError> {
     let offered = files::read(&parent.join("cgroup.controllers"))?;
     let on = files::read(&parent.join("cgroup.subtree_control"))?;
-    let missing: Vec<&str> = offered
-        .split_whitespace()
-        .filter(|c| !on.split_whitespace().any(|o| o == *c))
-        .collect();
+    let missing: Vec<&str> = offered.split_whitespace().filter(|c| !on.split_whitespace().any(|o| o == *c)).collect();
     if missing.is_empty() {
         return Ok(());
     }
     let file = parent.join("cgroup.subtree_control");
-    let line = missing
-        .iter()
-        .map(|c| format!("+{c}"))
-        .collect::<Vec<_>>()
-        .join(" ");
+    let line = missing.iter().map(|c| format!("+{c}")).collect::<Vec<_>>().join(" ");
     match files::write(&file, &line) {
         Err(CgroupError::Write { source, .. }) if source.raw_os_error() == Some(libc::EBUSY) => {
             Err(CgroupError::InternalProcesses(parent.to_path_buf()))
@@ -158,9 +144,8 @@ fn enable_controllers(parent: &Path) -> Result<(), CgroupError> {
 impl CgroupManager for V2Manager {
     fn prepare(&self) -> Result<Option<OwnedFd>, CgroupError> {
         let mount = &self.dir.hierarchy.mountpoint;
-        let rel = self.dir().strip_prefix(mount).map_err(|_| {
-            CgroupError::InvalidState(format!("{:?} is not below {mount:?}", self.dir()))
-        })?;
+        let rel =
+            self.dir().strip_prefix(mount).map_err(|_| CgroupError::InvalidState(format!("{:?} is not below {mount:?}", self.dir())))?;
         let mut level = mount.to_path_buf();
         for part in rel.components() {
             enable_controllers(&level)?;
@@ -188,10 +173,7 @@ impl CgroupManager for V2Manager {
     }
 
     fn set_resources(&self, r: &LinuxResources) -> Result<(), CgroupError> {
-        let probe = DirProbe {
-            dir: self.dir(),
-            enabled: self.enabled(),
-        };
+        let probe = DirProbe { dir: self.dir(), enabled: self.enabled() };
         for w in translate(r, &probe)? {
             files::write(&self.dir().join(&w.file), &w.value)?;
         }
@@ -229,19 +211,11 @@ impl CgroupManager for V2Manager {
     }
 
     fn views(&self) -> Vec<CgroupView> {
-        vec![CgroupView {
-            name: String::new(),
-            aliases: Vec::new(),
-            host_dir: self.dir().to_path_buf(),
-        }]
+        vec![CgroupView { name: String::new(), aliases: Vec::new(), host_dir: self.dir().to_path_buf() }]
     }
 
     fn state(&self) -> CgroupState {
-        CgroupState {
-            driver: Driver::V2,
-            path: self.path.clone(),
-            dirs: vec![self.dir.clone()],
-        }
+        CgroupState { driver: Driver::V2, path: self.path.clone(), dirs: vec![self.dir.clone()] }
     }
 
     fn stats(&self) -> Result<crate::stats::Stats, CgroupError> {
@@ -265,4 +239,3 @@ impl CgroupManager for V2Manager {
         crate::stats::parse_flat_keyed(&text).get("oom_kill").copied()
     }
 }
-

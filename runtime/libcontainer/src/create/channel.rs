@@ -146,8 +146,8 @@ pub type ChildEnd = End<ToParent, ToInit>;
 
 /// Makes the pair: (parent's end, child's end).
 pub fn pair() -> Result<(ParentEnd, ChildEnd), ChannelError> {
-    let (a, b) = socket::socketpair(AddressFamily::Unix, SockType::SeqPacket, None, SockFlag::SOCK_CLOEXEC)
-        .map_err(ChannelError::Create)?;
+    let (a, b) =
+        socket::socketpair(AddressFamily::Unix, SockType::SeqPacket, None, SockFlag::SOCK_CLOEXEC).map_err(ChannelError::Create)?;
     Ok((End { fd: a, _types: Default::default() }, End { fd: b, _types: Default::default() }))
 }
 

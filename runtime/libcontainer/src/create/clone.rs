@@ -154,7 +154,11 @@ mod tests {
         let child = clone_child(CloneFlags::empty(), None, || {
             let armed = parent_death_signal();
             disarm_parent_death();
-            if armed == libc::SIGKILL && parent_death_signal() == 0 { 0 } else { 1 }
+            if armed == libc::SIGKILL && parent_death_signal() == 0 {
+                0
+            } else {
+                1
+            }
         })
         .unwrap();
         let status = nix::sys::wait::waitpid(child.pid, None).unwrap();

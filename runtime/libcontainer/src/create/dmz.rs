@@ -101,9 +101,7 @@ pub fn exec(t: &Trampoline, exe: &CString, argv: &[CString], envp: &[CString]) -
     }
     if crate::process::seccomp::may_call("execveat") {
         // SAFETY: NUL-terminated arrays of valid C strings that outlive the call.
-        unsafe {
-            libc::syscall(libc::SYS_execveat, t.fd.as_raw_fd(), c"".as_ptr(), args.as_ptr(), env.as_ptr(), libc::AT_EMPTY_PATH)
-        };
+        unsafe { libc::syscall(libc::SYS_execveat, t.fd.as_raw_fd(), c"".as_ptr(), args.as_ptr(), env.as_ptr(), libc::AT_EMPTY_PATH) };
         let e = nix::Error::last();
         if e != nix::Error::ENOSYS {
             return e;

@@ -175,7 +175,9 @@ fn stages(ctx: &InitContext) -> Result<(Prepared, OwnedFd), Failure> {
         }
     }
     set_comm("youki:hooks");
-    tl.stage("hook:createContainer", || hooks::run_all("createContainer", plan.hooks.create_container(), &state("creating")).stage("hooks"))?;
+    tl.stage("hook:createContainer", || {
+        hooks::run_all("createContainer", plan.hooks.create_container(), &state("creating")).stage("hooks")
+    })?;
 
     set_comm("youki:pivot");
     tl.stage("pivot_root", || -> Result<(), ChildError> {
@@ -307,4 +309,3 @@ fn wait_for_start(state_dir: &OwnedFd) -> Result<OwnedFd, SysError> {
     )
     .ctx(|| "open the exec fifo")
 }
-

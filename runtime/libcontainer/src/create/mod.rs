@@ -104,8 +104,11 @@ pub fn parse_config(data: &[u8], path: &Path) -> Result<(Spec, RawExtras), Conta
     // through serde_path_to_error so that they name the field.
     let mut de = serde_json::Deserializer::from_slice(data);
     let typed: Result<Spec, _> = serde_path_to_error::deserialize(&mut de);
-    let mut raw: serde_json::Value = serde_json::from_slice(data)
-        .map_err(|source| ContainerError::InvalidConfig { path: path.to_path_buf(), field: String::new(), source })?;
+    let mut raw: serde_json::Value = serde_json::from_slice(data).map_err(|source| ContainerError::InvalidConfig {
+        path: path.to_path_buf(),
+        field: String::new(),
+        source,
+    })?;
     let invalid = |e: serde_path_to_error::Error<serde_json::Error>| ContainerError::InvalidConfig {
         path: path.to_path_buf(),
         field: e.path().to_string(),
@@ -210,7 +213,8 @@ fn create_in(
 ) -> Result<Created, ContainerError> {
     let dir_path = undo.dir.clone().unwrap_or_default();
     let fifo = dir_path.join(state::FIFO);
-    nix::unistd::mkfifo(&fifo, Mode::from_bits_truncate(0o622)).map_err(|e| ContainerError::sys(format!("create exec fifo {fifo:?}"), e))?;
+    nix::unistd::mkfifo(&fifo, Mode::from_bits_truncate(0o622))
+        .map_err(|e| ContainerError::sys(format!("create exec fifo {fifo:?}"), e))?;
     // Init may run as another uid (a user namespace); the umask must not take its write bit.
     nix::sys::stat::fchmodat(nix::fcntl::AT_FDCWD, &fifo, Mode::from_bits_truncate(0o622), nix::sys::stat::FchmodatFlags::FollowSymlink)
         .map_err(|e| ContainerError::sys(format!("chmod exec fifo {fifo:?}"), e))?;
@@ -230,10 +234,11 @@ fn create_in(
         extra_env.push(format!("LISTEN_FDS={n}"));
         extra_env.push("LISTEN_PID=1".to_string());
     }
-    let seccomp_listener = match plan.seccomp.as_ref().filter(|s| crate::process::seccomp::uses_notify(s)).and_then(|s| s.listener_path().clone()) {
-        Some(path) => Some(tty::connect(&path).map_err(|source| ContainerError::SeccompListener { path, source })?),
-        None => None,
-    };
+    let seccomp_listener =
+        match plan.seccomp.as_ref().filter(|s| crate::process::seccomp::uses_notify(s)).and_then(|s| s.listener_path().clone()) {
+            Some(path) => Some(tty::connect(&path).map_err(|source| ContainerError::SeccompListener { path, source })?),
+            None => None,
+        };
     let pidfd_socket = o.pidfd_socket.map(crate::create::pidfd_socket::connect).transpose()?;
     let in_user_ns = plan.id_maps.is_some() || plan.joins.iter().any(|j| j.kind == NsKind::User);
     // Every namespace joined by path is opened here, before init goes into a joined user

@@ -50,8 +50,14 @@ pub fn send(socket: &OwnedFd, pid: Pid, pidfd: Option<BorrowedFd>, kind: Kind) -
         }
     };
     let fds = [fd.as_raw_fd()];
-    sendmsg::<()>(socket.as_raw_fd(), &[IoSlice::new(kind.payload().as_bytes())], &[ControlMessage::ScmRights(&fds)], MsgFlags::empty(), None)
-        .map_err(|e| ContainerError::sys("send the pidfd to the pidfd socket", e))?;
+    sendmsg::<()>(
+        socket.as_raw_fd(),
+        &[IoSlice::new(kind.payload().as_bytes())],
+        &[ControlMessage::ScmRights(&fds)],
+        MsgFlags::empty(),
+        None,
+    )
+    .map_err(|e| ContainerError::sys("send the pidfd to the pidfd socket", e))?;
     Ok(())
 }
 

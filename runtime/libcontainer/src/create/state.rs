@@ -138,9 +138,18 @@ pub enum StateError {
     #[error("invalid container id {0:?}: use letters, digits, '_', '+', '-' and '.', not starting with '.'")]
     BadId(String),
     #[error("{op} {path:?}")]
-    Io { op: &'static str, path: PathBuf, #[source] source: std::io::Error },
+    Io {
+        op: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("read state {path:?}")]
-    Decode { path: PathBuf, #[source] source: serde_json::Error },
+    Decode {
+        path: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
     #[error("state {path:?} has format {found}, newer than this youki understands ({FORMAT})")]
     TooNew { path: PathBuf, found: u32 },
     #[error("{path:?} is not a youki container")]
@@ -153,11 +162,13 @@ pub enum StateError {
 
 /// Checks a container id the way runc does.
 pub fn check_id(id: &str) -> Result<(), StateError> {
-    let ok = !id.is_empty()
-        && !id.starts_with('.')
-        && id.len() <= 1024
-        && id.chars().all(|c| c.is_ascii_alphanumeric() || "_+-.".contains(c));
-    if ok { Ok(()) } else { Err(StateError::BadId(id.to_string())) }
+    let ok =
+        !id.is_empty() && !id.starts_with('.') && id.len() <= 1024 && id.chars().all(|c| c.is_ascii_alphanumeric() || "_+-.".contains(c));
+    if ok {
+        Ok(())
+    } else {
+        Err(StateError::BadId(id.to_string()))
+    }
 }
 
 /// A container's directory under the root, held with a lock for the life of this value.
@@ -194,15 +205,20 @@ impl ContainerDir {
             return Err(StateError::NotFound(id.to_string()));
         }
         match Self::lock(path) {
-            Err(StateError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => Err(StateError::NotFound(id.to_string())),
+            Err(StateError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+                Err(StateError::NotFound(id.to_string()))
+            }
             other => other,
         }
     }
 
     fn lock(path: PathBuf) -> Result<Self, StateError> {
         let f = File::open(&path).map_err(io("open state directory", &path))?;
-        let lock = Flock::lock(f, FlockArg::LockExclusive)
-            .map_err(|(_, e)| StateError::Io { op: "lock state directory", path: path.clone(), source: e.into() })?;
+        let lock = Flock::lock(f, FlockArg::LockExclusive).map_err(|(_, e)| StateError::Io {
+            op: "lock state directory",
+            path: path.clone(),
+            source: e.into(),
+        })?;
         Ok(ContainerDir { path, _lock: lock })
     }
 
@@ -283,7 +299,11 @@ pub fn write_atomic(dir: &Path, path: &Path, data: &[u8], durable: bool) -> Resu
     let written = (|| -> std::io::Result<()> {
         let mut f = fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&tmp)?;
         f.write_all(data)?;
-        if durable { f.sync_all() } else { Ok(()) }
+        if durable {
+            f.sync_all()
+        } else {
+            Ok(())
+        }
     })();
     let renamed = written.and_then(|()| fs::rename(&tmp, path));
     if let Err(e) = renamed {
@@ -338,7 +358,11 @@ pub fn read_record(dir: &Path) -> Result<Record, StateError> {
     match fs::read(&path) {
         Ok(data) => Ok(decode(Some(&data))),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            if dir.is_dir() { Ok(Record::Missing) } else { Err(StateError::NotFound(dir_id(dir))) }
+            if dir.is_dir() {
+                Ok(Record::Missing)
+            } else {
+                Err(StateError::NotFound(dir_id(dir)))
+            }
         }
         Err(e) => Err(StateError::Io { op: "read state", path, source: e }),
     }
@@ -395,7 +419,11 @@ impl ContainerState {
             None if self.status == Status::Paused => return Status::Paused,
             _ => {}
         }
-        if dir.join(FIFO).exists() { Status::Created } else { Status::Running }
+        if dir.join(FIFO).exists() {
+            Status::Created
+        } else {
+            Status::Running
+        }
     }
 
     /// Whether the `create` writing this "creating" record still runs.
@@ -478,8 +506,12 @@ pub fn user_name(uid: u32) -> String {
 /// Opens the exec fifo directory of a container as O_PATH, for the child to reach the fifo
 /// after pivot_root.
 pub fn open_dir_path(dir: &Path) -> Result<std::os::fd::OwnedFd, StateError> {
-    nix::fcntl::open(dir, nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty())
-        .map_err(|e| StateError::Io { op: "open state directory", path: dir.to_path_buf(), source: e.into() })
+    nix::fcntl::open(
+        dir,
+        nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .map_err(|e| StateError::Io { op: "open state directory", path: dir.to_path_buf(), source: e.into() })
 }
 
 /// The ids in a root directory, sorted.
@@ -500,7 +532,6 @@ pub fn list_ids(root: &Path) -> Result<Vec<String>, StateError> {
     ids.sort();
     Ok(ids)
 }
-
 
 #[cfg(test)]
 mod tests {
@@ -552,7 +583,10 @@ mod tests {
         // A bare directory opens; loading it says what is wrong.
         fs::create_dir(d.path().join("bare")).unwrap();
         let bare = ContainerDir::open(d.path(), "bare").unwrap();
-        assert_eq!(bare.load().unwrap_err().to_string(), r#"container "bare" has no readable state (no state file): remove it with delete --force"#);
+        assert_eq!(
+            bare.load().unwrap_err().to_string(),
+            r#"container "bare" has no readable state (no state file): remove it with delete --force"#
+        );
     }
 
     #[test]

@@ -66,7 +66,13 @@ pub fn clone_in(userns: BorrowedFd, maps: Option<&IdMaps>, flags: CloneFlags, ch
 }
 
 /// The joiner: into the user namespace, the maps checked, init cloned as our parent's child.
-fn join_and_clone(userns: BorrowedFd, proc: &ProcRoot, maps: Option<&IdMaps>, flags: CloneFlags, child: impl FnOnce() -> i32) -> Result<i32, SysError> {
+fn join_and_clone(
+    userns: BorrowedFd,
+    proc: &ProcRoot,
+    maps: Option<&IdMaps>,
+    flags: CloneFlags,
+    child: impl FnOnce() -> i32,
+) -> Result<i32, SysError> {
     nix::sched::setns(userns.as_fd(), CloneFlags::CLONE_NEWUSER).ctx(|| "setns")?;
     if let Some(given) = maps {
         crate::create::userns_maps::check_own(proc, given)?;

@@ -10,8 +10,8 @@ use crate::create::state::{ContainerDir, ContainerState, Status};
 use crate::criu::criu_plan::{self, DumpFacts, DumpOptions, ExternalNs, Live, DUMP_FACTS};
 use crate::criu::{self, CriuError};
 use crate::error::ContainerError;
-use crate::plan::Plan;
 use crate::plan::host::HostFacts;
+use crate::plan::Plan;
 
 /// Dumps the container `id` into `o.criu.image_path`.
 pub fn checkpoint(root: &Path, id: &str, o: &DumpOptions) -> Result<(), ContainerError> {

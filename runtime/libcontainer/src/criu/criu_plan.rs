@@ -55,7 +55,11 @@ impl CriuOptions {
     }
 
     fn program(&self) -> PathBuf {
-        if self.program.as_os_str().is_empty() { PathBuf::from("criu") } else { self.program.clone() }
+        if self.program.as_os_str().is_empty() {
+            PathBuf::from("criu")
+        } else {
+            self.program.clone()
+        }
     }
 }
 

@@ -42,10 +42,7 @@ fn bind_mounts_cgroup_views_and_masked_files_are_external() {
     mounts.push(json!({"destination": "/data", "type": "bind", "source": "/srv/data", "options": ["rbind"]}));
     let p = plan_of(json!({ "mounts": mounts }));
     let m = external_mounts(&p, &v2_view(), &["/proc/kcore".into()], false);
-    assert_eq!(
-        keys(&m),
-        vec!["/sys/fs/cgroup=/sys/fs/cgroup/conformance/c1", "/data=/srv/data", "/proc/kcore=/dev/null"]
-    );
+    assert_eq!(keys(&m), vec!["/sys/fs/cgroup=/sys/fs/cgroup/conformance/c1", "/data=/srv/data", "/proc/kcore=/dev/null"]);
     // No device binds without a user namespace: the nodes are made inside with mknod.
     let in_userns = external_mounts(&p, &[], &[], true);
     assert!(keys(&in_userns).contains(&"/dev/null=/dev/null".to_string()), "{in_userns:?}");
@@ -59,10 +56,7 @@ fn cgroup_v1_views_are_one_mount_each() {
         CgroupView { name: "cpu,cpuacct".into(), aliases: vec![], host_dir: "/sys/fs/cgroup/cpu,cpuacct/x".into() },
     ];
     let m = external_mounts(&p, &views, &[], false);
-    assert_eq!(
-        keys(&m),
-        vec!["/sys/fs/cgroup/memory=/sys/fs/cgroup/memory/x", "/sys/fs/cgroup/cpu,cpuacct=/sys/fs/cgroup/cpu,cpuacct/x"]
-    );
+    assert_eq!(keys(&m), vec!["/sys/fs/cgroup/memory=/sys/fs/cgroup/memory/x", "/sys/fs/cgroup/cpu,cpuacct=/sys/fs/cgroup/cpu,cpuacct/x"]);
 }
 
 #[test]
@@ -83,16 +77,8 @@ fn joined_net_is_external_and_joined_ipc_is_refused() {
 
 #[test]
 fn only_pipes_and_sockets_of_stdio_are_inherited() {
-    let got = inherited_stdio(&[
-        (0, "/dev/null".into()),
-        (1, "pipe:[77]".into()),
-        (2, "socket:[78]".into()),
-        (3, "pipe:[79]".into()),
-    ]);
-    assert_eq!(
-        got,
-        vec![InheritedStdio { fd: 1, target: "pipe:[77]".into() }, InheritedStdio { fd: 2, target: "socket:[78]".into() }]
-    );
+    let got = inherited_stdio(&[(0, "/dev/null".into()), (1, "pipe:[77]".into()), (2, "socket:[78]".into()), (3, "pipe:[79]".into())]);
+    assert_eq!(got, vec![InheritedStdio { fd: 1, target: "pipe:[77]".into() }, InheritedStdio { fd: 2, target: "socket:[78]".into() }]);
 }
 
 #[test]
@@ -158,7 +144,13 @@ fn pre_dump_tracks_memory_and_the_final_dump_names_its_parent() {
 
 #[test]
 fn restore_arguments() {
-    let o = CriuOptions { program: "/opt/criu".into(), image_path: "/img".into(), shell_job: true, empty_ns: vec!["network".into()], ..Default::default() };
+    let o = CriuOptions {
+        program: "/opt/criu".into(),
+        image_path: "/img".into(),
+        shell_job: true,
+        empty_ns: vec!["network".into()],
+        ..Default::default()
+    };
     let p = Prepared {
         root: "/run/youki/c1/criu-root".into(),
         pidfile: "/img/restore.pid".into(),

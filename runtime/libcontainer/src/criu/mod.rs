@@ -18,9 +18,19 @@ pub enum CriuError {
     #[error(transparent)]
     Plan(#[from] PlanError),
     #[error("{op} {path:?}")]
-    Io { op: &'static str, path: PathBuf, #[source] source: std::io::Error },
+    Io {
+        op: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("run {program:?} for {action}")]
-    Spawn { action: &'static str, program: PathBuf, #[source] source: std::io::Error },
+    Spawn {
+        action: &'static str,
+        program: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("criu {action} of container {id:?} failed ({status}); its log {log:?} ends with:\n{tail}")]
     Failed { action: &'static str, id: String, status: String, log: PathBuf, tail: String },
     #[error("restore: image directory {0:?} does not exist")]
@@ -110,7 +120,10 @@ mod tests {
     #[test]
     fn tail_prefers_error_lines() {
         let log = "(00.01) a\n(00.02) Error (criu/vdso.c:613): vdso: Failed\n(00.03) b\n(00.04) Error (criu/crtools.c:260): Could not init\n(00.05) c\n";
-        assert_eq!(log_tail(log, 6), "  (00.02) Error (criu/vdso.c:613): vdso: Failed\n  (00.04) Error (criu/crtools.c:260): Could not init");
+        assert_eq!(
+            log_tail(log, 6),
+            "  (00.02) Error (criu/vdso.c:613): vdso: Failed\n  (00.04) Error (criu/crtools.c:260): Could not init"
+        );
         assert_eq!(log_tail("x\ny\nz\n", 2), "  y\n  z");
         assert_eq!(log_tail("", 3), "");
     }

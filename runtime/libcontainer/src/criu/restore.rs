@@ -116,7 +116,9 @@ fn restore_in(
         }
     }
     crate::failpoint::hit("restore:before-criu");
-    crate::telemetry::span("criu restore", || run_restore(&criu_plan, o.id, cg.as_ref(), cgroup_fd.as_ref(), &ns_fds, plan.resources.as_ref()))?;
+    crate::telemetry::span("criu restore", || {
+        run_restore(&criu_plan, o.id, cg.as_ref(), cgroup_fd.as_ref(), &ns_fds, plan.resources.as_ref())
+    })?;
     crate::failpoint::hit("restore:after-criu");
     let pid = read_pid(&pidfile)?;
     let _ = fs::remove_file(&pidfile);
@@ -126,9 +128,7 @@ fn restore_in(
     st.created = crate::rfc3339::now();
     st.status = Status::Running;
     st.trace_context = crate::telemetry::traceparent();
-    ContainerDir::open(o.root, o.id)
-        .map_err(|_| state::StateError::Gone(o.id.to_string()))?
-        .save_if_creator(&st, st.creator_pid)?;
+    ContainerDir::open(o.root, o.id).map_err(|_| state::StateError::Gone(o.id.to_string()))?.save_if_creator(&st, st.creator_pid)?;
     crate::failpoint::hit("restore:after-state-saved");
     if let Some(path) = o.pid_file {
         crate::create::write_pid_file(path, pid)?;
@@ -182,7 +182,8 @@ fn make_bind_targets(plan: &Plan) -> Result<(), ContainerError> {
     for step in plan.mounts.iter().filter(|m| m.kind == MountKind::Bind) {
         let Some(src) = &step.source else { continue };
         let leaf = if src.is_dir() { crate::rootfs::in_root::Leaf::Dir } else { crate::rootfs::in_root::Leaf::File };
-        root.make(&step.destination, leaf).map_err(|e| ContainerError::sys(format!("create mount point {:?}: {} {:?}", step.destination, e.op, e.path), e.source))?;
+        root.make(&step.destination, leaf)
+            .map_err(|e| ContainerError::sys(format!("create mount point {:?}: {} {:?}", step.destination, e.op, e.path), e.source))?;
     }
     Ok(())
 }
@@ -198,7 +199,8 @@ fn run_restore(
     resources: Option<&oci_spec::runtime::LinuxResources>,
 ) -> Result<(), ContainerError> {
     let program = plan.program.clone();
-    let cstr = |s: &str| CString::new(s).map_err(|_| ContainerError::sys(format!("criu argument {s:?} holds a NUL byte"), nix::Error::EINVAL));
+    let cstr =
+        |s: &str| CString::new(s).map_err(|_| ContainerError::sys(format!("criu argument {s:?} holds a NUL byte"), nix::Error::EINVAL));
     let prog = cstr(&program.to_string_lossy())?;
     let mut argv = vec![prog.clone()];
     for a in plan.args() {
@@ -236,12 +238,9 @@ fn run_restore(
     drop(gate_w);
     let status = match waitpid(child.pid, None) {
         Ok(WaitStatus::Exited(_, 0)) => return Ok(()),
-        Ok(WaitStatus::Exited(_, 127)) => return Err(CriuError::Spawn {
-            action: "restore",
-            program,
-            source: std::io::Error::from_raw_os_error(libc::ENOENT),
+        Ok(WaitStatus::Exited(_, 127)) => {
+            return Err(CriuError::Spawn { action: "restore", program, source: std::io::Error::from_raw_os_error(libc::ENOENT) }.into())
         }
-        .into()),
         Ok(WaitStatus::Exited(_, code)) => format!("exit status {code}"),
         Ok(WaitStatus::Signaled(_, sig, _)) => format!("killed by {sig}"),
         Ok(other) => format!("{other:?}"),

@@ -68,13 +68,13 @@ use std::collections::HashMap;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::path::Path;
 
-pub use composed::Composed;
-pub use default::DefaultExecutor;
-pub use wasm_request::{wasm_request, WasmRequest};
 #[cfg(feature = "wasm-wasmer")]
 pub use self::wasmer::WasmerExecutor;
 #[cfg(feature = "wasm-wasmtime")]
 pub use self::wasmtime::WasmtimeExecutor;
+pub use composed::Composed;
+pub use default::DefaultExecutor;
+pub use wasm_request::{wasm_request, WasmRequest};
 
 use crate::create::channel::ChildError;
 
@@ -167,7 +167,8 @@ impl Handover {
     /// later write can land in a file the workload opens under a reused number.
     pub fn begin(self) {
         if !self.inherited.is_empty() {
-            let null = nix::fcntl::open("/dev/null", nix::fcntl::OFlag::O_RDWR | nix::fcntl::OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty());
+            let null =
+                nix::fcntl::open("/dev/null", nix::fcntl::OFlag::O_RDWR | nix::fcntl::OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty());
             for fd in &self.inherited {
                 match &null {
                     // SAFETY: dup3 onto a number this process holds only as an inherited copy.

@@ -50,7 +50,8 @@ fn smart_native(w: &Workload) -> bool {
         return false;
     }
     let mut magic = [0u8; 4];
-    let is_module = std::fs::File::open(program).and_then(|mut f| std::io::Read::read_exact(&mut f, &mut magic)).is_ok() && &magic == b"\0asm";
+    let is_module =
+        std::fs::File::open(program).and_then(|mut f| std::io::Read::read_exact(&mut f, &mut magic)).is_ok() && &magic == b"\0asm";
     !is_module
 }
 

@@ -58,7 +58,10 @@ mod tests {
     #[test]
     fn annotations_and_extensions_ask_for_wasm() {
         assert_eq!(request("/app", &[("run.oci.handler", "wasm")]).as_deref(), Some("annotation run.oci.handler=wasm"));
-        assert_eq!(request("/app", &[("module.wasm.image/variant", "compat")]).as_deref(), Some("annotation module.wasm.image/variant=compat"));
+        assert_eq!(
+            request("/app", &[("module.wasm.image/variant", "compat")]).as_deref(),
+            Some("annotation module.wasm.image/variant=compat")
+        );
         assert_eq!(
             request("/app", &[("module.wasm.image/variant", "compat-smart")]).as_deref(),
             Some("annotation module.wasm.image/variant=compat-smart")

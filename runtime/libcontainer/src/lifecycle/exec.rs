@@ -13,7 +13,7 @@ use nix::sys::wait::waitpid;
 use nix::unistd::Pid;
 use oci_spec::runtime::Process;
 
-use crate::create::channel::{self, ChannelError, ChildError, ChildEnd, ToInit, ToParent};
+use crate::create::channel::{self, ChannelError, ChildEnd, ChildError, ToInit, ToParent};
 use crate::create::clone::clone_child;
 use crate::create::stage::Stage;
 use crate::create::state::{ContainerDir, Status};
@@ -222,8 +222,8 @@ pub fn exec(o: ExecOptions) -> Result<i32, ContainerError> {
                 parent_end.close_copy_in_child();
                 ctx.join_and_fork()
             })
-                .map_err(|e| ContainerError::sys("clone the exec process", e))?
-                .pid;
+            .map_err(|e| ContainerError::sys("clone the exec process", e))?
+            .pid;
             let forked = parent.recv();
             let _ = waitpid(joiner, None);
             match forked {
@@ -285,7 +285,9 @@ pub fn exec(o: ExecOptions) -> Result<i32, ContainerError> {
             let _ = waitpid(pid, None);
             return Err(ContainerError::Init(e));
         }
-        Ok(ToParent::MountsReady | ToParent::Forked { .. }) | Err(ChannelError::Closed) => return Err(ContainerError::InitDied(crate::create::reap(pid))),
+        Ok(ToParent::MountsReady | ToParent::Forked { .. }) | Err(ChannelError::Closed) => {
+            return Err(ContainerError::InitDied(crate::create::reap(pid)))
+        }
         Err(e) => return Err(e.into()),
     }
     if let Some(sock) = &pidfd_socket {
@@ -311,7 +313,8 @@ pub fn exec(o: ExecOptions) -> Result<i32, ContainerError> {
 
 /// The order namespaces are joined in: the user namespace first (it gives the rights to join
 /// the others), the mount namespace last (joining it moves our root and cwd).
-pub const JOIN_ORDER: [NsKind; 8] = [NsKind::User, NsKind::Ipc, NsKind::Uts, NsKind::Net, NsKind::Pid, NsKind::Cgroup, NsKind::Time, NsKind::Mount];
+pub const JOIN_ORDER: [NsKind; 8] =
+    [NsKind::User, NsKind::Ipc, NsKind::Uts, NsKind::Net, NsKind::Pid, NsKind::Cgroup, NsKind::Time, NsKind::Mount];
 
 /// The namespaces of `pid` that differ from ours, in join order.
 fn differing_namespaces(pid: i32) -> Result<Vec<(NsKind, PathBuf)>, ContainerError> {

@@ -255,7 +255,11 @@ mod tests {
 
     #[test]
     fn busy_is_ebusy_on_a_write() {
-        let write = |errno| libcgroups::CgroupError::Write { path: "/x/cgroup.procs".into(), value: "1".into(), source: std::io::Error::from_raw_os_error(errno) };
+        let write = |errno| libcgroups::CgroupError::Write {
+            path: "/x/cgroup.procs".into(),
+            value: "1".into(),
+            source: std::io::Error::from_raw_os_error(errno),
+        };
         assert!(is_busy(&write(libc::EBUSY)));
         assert!(!is_busy(&write(libc::ENOENT)));
     }

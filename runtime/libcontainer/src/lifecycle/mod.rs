@@ -95,9 +95,8 @@ fn release(id: &str, fifo: &Path, st: &ContainerState) -> Result<(), ContainerEr
             Ok(_) => {
                 if !got_byte {
                     // Init has the fifo open; from now on the container counts as running.
-                    std::fs::remove_file(fifo).map_err(|e| {
-                        ContainerError::sys(format!("remove exec fifo {fifo:?}"), crate::syserror::errno_of(&e))
-                    })?;
+                    std::fs::remove_file(fifo)
+                        .map_err(|e| ContainerError::sys(format!("remove exec fifo {fifo:?}"), crate::syserror::errno_of(&e)))?;
                 }
                 got_byte = true;
                 continue;
@@ -148,7 +147,9 @@ pub fn kill(root: &Path, id: &str, signal: Signal, all: bool) -> Result<(), Cont
 
 fn signal_all(st: &ContainerState, signal: Signal) -> Result<(), ContainerError> {
     match &st.cgroup {
-        Some(_) => crate::lifecycle::cgroup_ops::signal_frozen(crate::lifecycle::cgroup_ops::manager_of(st)?.as_ref(), Some(st.pid), signal),
+        Some(_) => {
+            crate::lifecycle::cgroup_ops::signal_frozen(crate::lifecycle::cgroup_ops::manager_of(st)?.as_ref(), Some(st.pid), signal)
+        }
         None => match send_signal(Pid::from_raw(st.pid), signal) {
             Ok(()) | Err(nix::Error::ESRCH) => Ok(()),
             Err(e) => Err(ContainerError::sys(format!("send {signal} to pid {}", st.pid), e)),

@@ -5,7 +5,6 @@ use std::os::fd::AsFd;
 
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 
-
 use nix::sys::signal::{kill, SigSet, SigmaskHow, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
@@ -180,4 +179,3 @@ fn reap(init: Pid) -> Result<Option<i32>, ContainerError> {
         }
     }
 }
-

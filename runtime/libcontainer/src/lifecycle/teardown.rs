@@ -69,11 +69,7 @@ pub fn plan(id: &str, record: &Record, live: Option<Status>, recovery: Option<&R
                 _ => return Err(ContainerError::BadStatus { op: "delete", id: id.to_string(), status }),
             };
             let reached_created = st.status != Status::Creating;
-            let poststop = st
-                .poststop
-                .clone()
-                .filter(|h| reached_created && !h.is_empty())
-                .map(|h| (h, st.to_oci(Status::Stopped)));
+            let poststop = st.poststop.clone().filter(|h| reached_created && !h.is_empty()).map(|h| (h, st.to_oci(Status::Stopped)));
             Ok(Teardown {
                 kill,
                 init: (st.pid > 0 && st.pid_start_time > 0).then_some((st.pid, st.pid_start_time)),
@@ -171,8 +167,8 @@ fn kill_all(init: Option<(i32, u64)>, mgr: Option<&dyn CgroupManager>) -> Result
 /// Waits until `pid` (with start time `start`) has exited, through a pidfd (init is usually
 /// not our child).
 pub fn wait_gone(pid: i32, start: u64, limit: Duration) -> Result<(), ContainerError> {
-    use std::os::fd::AsFd;
     use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    use std::os::fd::AsFd;
     let Ok(pidfd) = crate::create::clone::pidfd_open(pid) else {
         return Ok(()); // already gone
     };

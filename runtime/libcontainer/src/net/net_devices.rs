@@ -59,7 +59,11 @@ fn check_name(name: &str) -> Result<(), &'static str> {
 
 /// Plans the moves: every key must name a device of the host (`host_devices`), every new
 /// name must be valid and distinct, and the container must have a network namespace.
-pub fn plan(devices: &HashMap<String, LinuxNetDevice>, host_devices: &[String], has_net_ns: bool) -> Result<Vec<NetDevice>, NetDeviceError> {
+pub fn plan(
+    devices: &HashMap<String, LinuxNetDevice>,
+    host_devices: &[String],
+    has_net_ns: bool,
+) -> Result<Vec<NetDevice>, NetDeviceError> {
     if devices.is_empty() {
         return Ok(Vec::new());
     }
@@ -86,9 +90,7 @@ pub fn plan(devices: &HashMap<String, LinuxNetDevice>, host_devices: &[String], 
 
 /// The host's network devices, from /sys/class/net (empty when unreadable).
 pub fn host_devices() -> Vec<String> {
-    std::fs::read_dir("/sys/class/net")
-        .map(|d| d.filter_map(|e| e.ok()?.file_name().into_string().ok()).collect())
-        .unwrap_or_default()
+    std::fs::read_dir("/sys/class/net").map(|d| d.filter_map(|e| e.ok()?.file_name().into_string().ok()).collect()).unwrap_or_default()
 }
 
 /// Moves every device into the network namespace at `netns`, re-adds its permanent global
@@ -126,7 +128,8 @@ fn index_of(name: &str) -> Result<i32, SysError> {
 
 /// A route socket in the namespace `target`: this thread enters it for the socket call only.
 fn route_in(target: &std::os::fd::OwnedFd, path: &Path) -> Result<Route, SysError> {
-    let own = open("/proc/thread-self/ns/net", OFlag::O_RDONLY | OFlag::O_CLOEXEC, Mode::empty()).ctx(|| "open /proc/thread-self/ns/net")?;
+    let own =
+        open("/proc/thread-self/ns/net", OFlag::O_RDONLY | OFlag::O_CLOEXEC, Mode::empty()).ctx(|| "open /proc/thread-self/ns/net")?;
     setns(target, CloneFlags::CLONE_NEWNET).ctx(|| format!("enter the network namespace {path:?}"))?;
     let route = Route::open();
     setns(&own, CloneFlags::CLONE_NEWNET).ctx(|| "return to the runtime's network namespace")?;
@@ -150,10 +153,7 @@ mod tests {
         let p = plan(&devices(serde_json::json!({"veth1": {"name": "ctr0"}, "eth0": {}})), &host(), true).unwrap();
         assert_eq!(
             p,
-            vec![
-                NetDevice { host_name: "eth0".into(), name: "eth0".into() },
-                NetDevice { host_name: "veth1".into(), name: "ctr0".into() }
-            ]
+            vec![NetDevice { host_name: "eth0".into(), name: "eth0".into() }, NetDevice { host_name: "veth1".into(), name: "ctr0".into() }]
         );
         assert!(plan(&HashMap::new(), &host(), false).unwrap().is_empty());
         let p = plan(&devices(serde_json::json!({"veth1": {"name": "net%d"}, "eth0": {"name": "net%d"}})), &host(), true).unwrap();

@@ -184,8 +184,15 @@ impl Route {
                 match kind {
                     NLMSG_DONE => return Ok(()),
                     NLMSG_ERROR => {
-                        let code = msg.get(NLMSG_HDR..NLMSG_HDR + 4).map(|b| i32::from_ne_bytes([b[0], b[1], b[2], b[3]])).unwrap_or(-libc::EBADMSG);
-                        return if code == 0 { Ok(()) } else { Err(SysError::new(format!("netlink: {what}"), nix::Error::from_raw(-code))) };
+                        let code = msg
+                            .get(NLMSG_HDR..NLMSG_HDR + 4)
+                            .map(|b| i32::from_ne_bytes([b[0], b[1], b[2], b[3]]))
+                            .unwrap_or(-libc::EBADMSG);
+                        return if code == 0 {
+                            Ok(())
+                        } else {
+                            Err(SysError::new(format!("netlink: {what}"), nix::Error::from_raw(-code)))
+                        };
                     }
                     _ => each(msg),
                 }

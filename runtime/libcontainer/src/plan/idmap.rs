@@ -248,8 +248,14 @@ mod tests {
         let err = |bind: bool, o: &[&str], g: MountMappings| plan_mount(bind, &opts(o), &g, new).unwrap_err().to_string();
         assert_eq!(err(true, &["bind", "idmap"], given(Some(map(0, 1, 1)), None)), "uidMappings needs gidMappings as well");
         assert_eq!(err(true, &["bind"], given(None, Some(map(0, 1, 1)))), "gidMappings needs uidMappings as well");
-        assert_eq!(err(true, &["bind", "idmap"], given(Some(map(0, 1, 0)), Some(map(0, 1, 1)))), "uidMappings: size must be greater than zero");
-        assert_eq!(err(true, &["bind", "idmap"], given(Some(map(0, 1, 1)), Some(map(0, 1, 0)))), "gidMappings: size must be greater than zero");
+        assert_eq!(
+            err(true, &["bind", "idmap"], given(Some(map(0, 1, 0)), Some(map(0, 1, 1)))),
+            "uidMappings: size must be greater than zero"
+        );
+        assert_eq!(
+            err(true, &["bind", "idmap"], given(Some(map(0, 1, 1)), Some(map(0, 1, 0)))),
+            "gidMappings: size must be greater than zero"
+        );
         assert_eq!(err(false, &["idmap"], given(None, None)), "only bind mounts can be idmapped");
         assert_eq!(err(false, &[], given(Some(map(0, 1, 1)), Some(map(0, 1, 1)))), "only bind mounts can be idmapped");
     }

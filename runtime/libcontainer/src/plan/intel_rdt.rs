@@ -80,7 +80,12 @@ pub enum RdtError {
     #[error("resctrl group {group:?} exists with other schemata: {line:?} does not match")]
     Mismatch { group: PathBuf, line: String },
     #[error("{op} {path:?}")]
-    Io { op: &'static str, path: PathBuf, #[source] source: std::io::Error },
+    Io {
+        op: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 fn io<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> RdtError + 'a {
@@ -109,7 +114,8 @@ pub fn from_spec(r: &oci_spec::runtime::LinuxIntelRdt) -> RdtConfig {
 
 /// Checks the object and decides the group, the schemata lines and the MON group.
 pub fn plan(c: &RdtConfig, id: &str) -> Result<RdtPlan, RdtPlanError> {
-    let invalid = |field: &'static str, value: &str, why: &str| RdtPlanError::Invalid { field, value: value.to_string(), why: why.to_string() };
+    let invalid =
+        |field: &'static str, value: &str, why: &str| RdtPlanError::Invalid { field, value: value.to_string(), why: why.to_string() };
     let clos_id = c.clos_id.as_deref().filter(|s| !s.is_empty());
     let group = match clos_id {
         Some("/") => Group::Root,
@@ -269,7 +275,11 @@ fn compare_schemata(group: &Path, lines: &[String]) -> Result<(), RdtError> {
     }
     let norm = |v: &str| {
         let t = v.trim_start_matches('0').to_ascii_lowercase();
-        if t.is_empty() { "0".to_string() } else { t }
+        if t.is_empty() {
+            "0".to_string()
+        } else {
+            t
+        }
     };
     for line in lines {
         let Ok((res, doms)) = parse_line(line) else { continue };
@@ -299,7 +309,11 @@ pub fn remove(a: &Applied) -> Result<(), RdtError> {
 }
 
 fn missing_ok(e: std::io::Error) -> std::io::Result<()> {
-    if e.kind() == std::io::ErrorKind::NotFound { Ok(()) } else { Err(e) }
+    if e.kind() == std::io::ErrorKind::NotFound {
+        Ok(())
+    } else {
+        Err(e)
+    }
 }
 
 /// Saves the record in the container's state directory.

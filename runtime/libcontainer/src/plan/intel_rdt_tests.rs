@@ -40,11 +40,16 @@ fn kernel_files_gone(dir: &Path) {
 fn absent_or_null_is_none_and_every_1_3_field_is_read() {
     assert_eq!(from_config(&json!({"linux": {}})).unwrap(), None);
     assert_eq!(from_config(&json!({"linux": {"intelRdt": null}})).unwrap(), None);
-    let c = cfg(json!({"closID": "g", "l3CacheSchema": "L3:0=f", "memBwSchema": "MB:0=20", "schemata": ["L2:0=f"], "enableMonitoring": true, "enableCMT": true}));
+    let c = cfg(
+        json!({"closID": "g", "l3CacheSchema": "L3:0=f", "memBwSchema": "MB:0=20", "schemata": ["L2:0=f"], "enableMonitoring": true, "enableCMT": true}),
+    );
     assert_eq!(c.clos_id.as_deref(), Some("g"));
     assert_eq!(c.schemata, Some(vec!["L2:0=f".to_string()]));
     assert_eq!(c.enable_monitoring, Some(true));
-    assert!(from_config(&json!({"linux": {"intelRdt": {"schemata": "L3:0=f"}}})).unwrap_err().to_string().starts_with("invalid linux.intelRdt: "));
+    assert!(from_config(&json!({"linux": {"intelRdt": {"schemata": "L3:0=f"}}}))
+        .unwrap_err()
+        .to_string()
+        .starts_with("invalid linux.intelRdt: "));
 }
 
 #[test]
@@ -65,13 +70,20 @@ fn group_is_the_clos_id_the_root_or_the_container_id() {
 
 #[test]
 fn schemata_lines_in_spec_order_and_checked() {
-    let p = planned(json!({"closID": "g", "schemata": ["L2:0=f;1=f", "MB:0=70"], "memBwSchema": "MB:0=20", "l3CacheSchema": "L3:0=7f0;1=1f"}));
+    let p =
+        planned(json!({"closID": "g", "schemata": ["L2:0=f;1=f", "MB:0=70"], "memBwSchema": "MB:0=20", "l3CacheSchema": "L3:0=7f0;1=1f"}));
     assert_eq!(p.schemas, vec!["L3:0=7f0;1=1f", "MB:0=20"]);
     assert_eq!(p.schemata, vec!["L2:0=f;1=f", "MB:0=70"]);
     assert_eq!(planned(json!({"closID": "g", "l3CacheSchema": ""})).schemas, Vec::<String>::new());
     assert_eq!(plan_err(json!({"memBwSchema": "L3:0=f"})), r#"invalid linux.intelRdt.memBwSchema "L3:0=f": must start with MB:"#);
-    assert_eq!(plan_err(json!({"l3CacheSchema": "MB:0=f"})), r#"invalid linux.intelRdt.l3CacheSchema "MB:0=f": must start with L3: (or L3CODE:/L3DATA:)"#);
-    assert_eq!(plan_err(json!({"schemata": ["L3:0=f\nMB:0=1"]})), r#"invalid linux.intelRdt.schemata "L3:0=f\nMB:0=1": must not contain a newline"#);
+    assert_eq!(
+        plan_err(json!({"l3CacheSchema": "MB:0=f"})),
+        r#"invalid linux.intelRdt.l3CacheSchema "MB:0=f": must start with L3: (or L3CODE:/L3DATA:)"#
+    );
+    assert_eq!(
+        plan_err(json!({"schemata": ["L3:0=f\nMB:0=1"]})),
+        r#"invalid linux.intelRdt.schemata "L3:0=f\nMB:0=1": must not contain a newline"#
+    );
     assert_eq!(plan_err(json!({"schemata": ["L3"]})), r#"invalid linux.intelRdt.schemata "L3": expected RESOURCE:DOMAIN=VALUE;..."#);
     assert_eq!(plan_err(json!({"schemata": ["L3:x=f"]})), r#"invalid linux.intelRdt.schemata "L3:x=f": "x" is not a domain id"#);
     assert_eq!(plan_err(json!({"schemata": ["L3:0="]})), r#"invalid linux.intelRdt.schemata "L3:0=": "" is not a bitmask or bandwidth"#);
@@ -139,7 +151,10 @@ fn pre_configured_group_is_joined_compared_and_kept() {
 fn clos_id_without_schemata_must_exist() {
     let root = fake_root();
     let e = apply(root.path(), &planned(json!({"closID": "silver"})), 7).unwrap_err();
-    assert_eq!(e.to_string(), format!("resctrl group {:?} does not exist, and linux.intelRdt gives no schemata to create it with", root.path().join("silver")));
+    assert_eq!(
+        e.to_string(),
+        format!("resctrl group {:?} does not exist, and linux.intelRdt gives no schemata to create it with", root.path().join("silver"))
+    );
     assert!(!root.path().join("silver").exists());
     // With schemata the runtime makes it; a given closID is still never removed.
     let a = apply(root.path(), &planned(json!({"closID": "silver", "memBwSchema": "MB:0=30"})), 7).unwrap();

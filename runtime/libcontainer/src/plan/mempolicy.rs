@@ -218,10 +218,12 @@ mod tests {
     fn flags_the_kernel_refuses() {
         let p = policy(serde_json::json!({"mode": "MPOL_INTERLEAVE", "nodes": "0", "flags": ["MPOL_F_STATIC_NODES"]})).unwrap();
         assert_eq!(p.mode, MPOL_INTERLEAVE | MPOL_F_STATIC_NODES);
-        let p = policy(serde_json::json!({"mode": "MPOL_BIND", "nodes": "0", "flags": ["MPOL_F_NUMA_BALANCING", "MPOL_F_RELATIVE_NODES"]})).unwrap();
+        let p = policy(serde_json::json!({"mode": "MPOL_BIND", "nodes": "0", "flags": ["MPOL_F_NUMA_BALANCING", "MPOL_F_RELATIVE_NODES"]}))
+            .unwrap();
         assert_eq!(p.mode, MPOL_BIND | MPOL_F_NUMA_BALANCING | MPOL_F_RELATIVE_NODES);
         assert_eq!(
-            policy(serde_json::json!({"mode": "MPOL_BIND", "nodes": "0", "flags": ["MPOL_F_STATIC_NODES", "MPOL_F_RELATIVE_NODES"]})).unwrap_err(),
+            policy(serde_json::json!({"mode": "MPOL_BIND", "nodes": "0", "flags": ["MPOL_F_STATIC_NODES", "MPOL_F_RELATIVE_NODES"]}))
+                .unwrap_err(),
             "invalid linux.memoryPolicy.flags: MPOL_F_STATIC_NODES and MPOL_F_RELATIVE_NODES exclude each other"
         );
         assert_eq!(

@@ -287,8 +287,7 @@ pub fn plan_with_mount_mappings(spec: &Spec, mount_maps: &[MountMappings], bundl
     }
 
     // Sysctl: only namespaced keys, and only when that namespace is the container's own.
-    let mut sysctl: Vec<(String, String)> =
-        linux.sysctl().clone().unwrap_or_default().into_iter().collect();
+    let mut sysctl: Vec<(String, String)> = linux.sysctl().clone().unwrap_or_default().into_iter().collect();
     sysctl.sort();
     for (key, _) in &sysctl {
         let kind = sysctl_namespace(key).map_err(|why| SpecError::Sysctl { key: key.clone(), why })?;
@@ -487,7 +486,13 @@ fn rlimit_resource(t: oci_spec::runtime::PosixRlimitType) -> (&'static str, i32)
     (name, res as i32)
 }
 
-fn plan_mounts(spec: &Spec, bundle: &Path, mount_maps: &[MountMappings], userns: ContainerUserns, real_root: bool) -> Result<Vec<MountStep>, SpecError> {
+fn plan_mounts(
+    spec: &Spec,
+    bundle: &Path,
+    mount_maps: &[MountMappings],
+    userns: ContainerUserns,
+    real_root: bool,
+) -> Result<Vec<MountStep>, SpecError> {
     let in_userns = !matches!(userns, ContainerUserns::None);
     let mut out = Vec::new();
     for (i, m) in spec.mounts().as_deref().unwrap_or(&[]).iter().enumerate() {
@@ -518,8 +523,13 @@ fn plan_mounts(spec: &Spec, bundle: &Path, mount_maps: &[MountMappings], userns:
             (MountKind::Bind, Some(s)) if s.is_relative() => Some(bundle.join(s)),
             (_, s) => s.clone(),
         };
-        let idmap = crate::plan::idmap::plan_mount(kind == MountKind::Bind, &options, mount_maps.get(i).unwrap_or(&MountMappings::default()), userns)
-            .map_err(|e| SpecError::MountOption { dest: dest.clone(), why: e.into() })?;
+        let idmap = crate::plan::idmap::plan_mount(
+            kind == MountKind::Bind,
+            &options,
+            mount_maps.get(i).unwrap_or(&MountMappings::default()),
+            userns,
+        )
+        .map_err(|e| SpecError::MountOption { dest: dest.clone(), why: e.into() })?;
         let from_parent = kind == MountKind::Bind && (idmap.is_some() || (in_userns && real_root));
         out.push(MountStep { kind, source, destination: clean(dest), options, idmap, from_parent });
     }

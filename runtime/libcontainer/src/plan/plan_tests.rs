@@ -84,10 +84,7 @@ fn rejects_bad_versions_and_missing_parts() {
 
 #[test]
 fn namespace_rules() {
-    assert_eq!(
-        err(json!({"linux": {"namespaces": [{"type": "pid"}, {"type": "pid"}]}})),
-        "invalid linux.namespaces: pid is listed twice"
-    );
+    assert_eq!(err(json!({"linux": {"namespaces": [{"type": "pid"}, {"type": "pid"}]}})), "invalid linux.namespaces: pid is listed twice");
     assert_eq!(
         err(json!({"linux": {"namespaces": [{"type": "network", "path": "run/netns/x"}]}})),
         r#"invalid linux.namespaces: path "run/netns/x" of the network namespace must be absolute"#
@@ -100,10 +97,7 @@ fn namespace_rules() {
         err(json!({"linux": {"uidMappings": [{"containerID": 0, "hostID": 1000, "size": 1}]}})),
         "linux.uidMappings and linux.gidMappings need a user namespace"
     );
-    assert_eq!(
-        err(json!({"hostname": "box", "linux": {"namespaces": [{"type": "mount"}]}})),
-        "hostname needs a uts namespace"
-    );
+    assert_eq!(err(json!({"hostname": "box", "linux": {"namespaces": [{"type": "mount"}]}})), "hostname needs a uts namespace");
 }
 
 #[test]
@@ -164,10 +158,7 @@ fn time_offsets_move_the_unshare_to_the_parent() {
     assert_eq!(o[1], TimeOffset { clock: "monotonic", secs: 10, nanos: 0 });
     let p = ok(json!({"linux": {"namespaces": [{"type": "time"}]}}));
     assert!(p.clone_flags.contains(NsKind::Time.flag()));
-    assert_eq!(
-        err(json!({"linux": {"timeOffsets": {"monotonic": {"secs": 1}}}})),
-        "linux.timeOffsets needs a new time namespace"
-    );
+    assert_eq!(err(json!({"linux": {"timeOffsets": {"monotonic": {"secs": 1}}}})), "linux.timeOffsets needs a new time namespace");
     assert_eq!(
         err(json!({"linux": {"namespaces": [{"type": "time"}], "timeOffsets": {"realtime": {"secs": 1}}}})),
         r#"invalid linux.timeOffsets: unknown clock "realtime" (expected monotonic or boottime)"#
@@ -199,7 +190,9 @@ fn user_sysctls_need_a_new_user_namespace() {
         r#"invalid linux.sysctl "user.max_user_namespaces": needs a new user namespace"#
     );
     assert_eq!(
-        err(json!({"linux": {"namespaces": [{"type": "mount"}, {"type": "user", "path": "/proc/1/ns/user"}], "sysctl": {"user.max_user_namespaces": "5"}}})),
+        err(
+            json!({"linux": {"namespaces": [{"type": "mount"}, {"type": "user", "path": "/proc/1/ns/user"}], "sysctl": {"user.max_user_namespaces": "5"}}})
+        ),
         r#"invalid linux.sysctl "user.max_user_namespaces": needs a new user namespace"#
     );
     let map = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
@@ -240,10 +233,7 @@ fn devices_and_propagation() {
 
 #[test]
 fn hooks_need_absolute_paths() {
-    assert_eq!(
-        err(json!({"hooks": {"poststop": [{"path": "hook.sh"}]}})),
-        r#"invalid hooks.poststop path "hook.sh": must be absolute"#
-    );
+    assert_eq!(err(json!({"hooks": {"poststop": [{"path": "hook.sh"}]}})), r#"invalid hooks.poststop path "hook.sh": must be absolute"#);
 }
 
 #[test]
@@ -297,19 +287,28 @@ fn lsm_and_scheduling_fields_are_planned() {
         err(json!({"process": {"selinuxLabel": "system_u:system_r:container_t:s0"}})),
         "process.selinuxLabel is set, but SELinux is not enabled on this host"
     );
-    assert_eq!(err(json!({"process": {"scheduler": {"policy": "SCHED_RR"}}})), "invalid process.scheduler: priority 0 must be 1 to 99 for policy SCHED_RR");
+    assert_eq!(
+        err(json!({"process": {"scheduler": {"policy": "SCHED_RR"}}})),
+        "invalid process.scheduler: priority 0 must be 1 to 99 for policy SCHED_RR"
+    );
 }
 
 #[test]
 fn net_devices_are_planned_against_the_host() {
     let p = ok(json!({"linux": {"netDevices": {"veth-test0": {"name": "eth1"}}}}));
     assert_eq!(p.net_devices, vec![crate::net::net_devices::NetDevice { host_name: "veth-test0".into(), name: "eth1".into() }]);
-    assert_eq!(err(json!({"linux": {"netDevices": {"veth-gone": {}}}})), r#"invalid linux.netDevices "veth-gone": no such network device on the host"#);
+    assert_eq!(
+        err(json!({"linux": {"netDevices": {"veth-gone": {}}}})),
+        r#"invalid linux.netDevices "veth-gone": no such network device on the host"#
+    );
 }
 
 #[test]
 fn intel_rdt_is_refused_clearly() {
-    assert_eq!(err(json!({"linux": {"intelRdt": {"closID": "x"}}})), "linux.intelRdt needs resctrl, which is not mounted at /sys/fs/resctrl");
+    assert_eq!(
+        err(json!({"linux": {"intelRdt": {"closID": "x"}}})),
+        "linux.intelRdt needs resctrl, which is not mounted at /sys/fs/resctrl"
+    );
     let mut h = host();
     h.resctrl = true;
     assert!(plan(&spec(json!({"linux": {"intelRdt": {"closID": "x"}}})), Path::new("/bundle"), &h).unwrap().intel_rdt);
@@ -317,7 +316,10 @@ fn intel_rdt_is_refused_clearly() {
     // The object is checked before the host: the same error with or without resctrl.
     for h in [host(), h] {
         let e = plan(&spec(json!({"linux": {"intelRdt": {"closID": "../x"}}})), Path::new("/bundle"), &h).unwrap_err();
-        assert_eq!(e.to_string(), r#"invalid linux.intelRdt.closID "../x": must be a single path component (or "/" for the default group)"#);
+        assert_eq!(
+            e.to_string(),
+            r#"invalid linux.intelRdt.closID "../x": must be a single path component (or "/" for the default group)"#
+        );
         let e = plan(&spec(json!({"linux": {"intelRdt": {"memBwSchema": "MB:0=20\nL3:0=f"}}})), Path::new("/bundle"), &h).unwrap_err();
         assert_eq!(e.to_string(), r#"invalid linux.intelRdt.memBwSchema "MB:0=20\nL3:0=f": must not contain a newline"#);
     }
@@ -336,7 +338,10 @@ fn idmapped_mounts_are_planned_and_their_errors_name_the_mount() {
     assert_eq!(m.idmap, Some(crate::plan::idmap::Idmap { recursive: true, userns: crate::plan::idmap::Userns::Container }));
     assert!(m.options.data.is_empty(), "idmap must not reach mount(2)");
     // The mount's own mappings, read beside the typed spec, win.
-    let maps = crate::plan::idmap::MountMappings { uid: Some(vec![IdMap { container: 0, host: 1, size: 1 }]), gid: Some(vec![IdMap { container: 0, host: 2, size: 1 }]) };
+    let maps = crate::plan::idmap::MountMappings {
+        uid: Some(vec![IdMap { container: 0, host: 1, size: 1 }]),
+        gid: Some(vec![IdMap { container: 0, host: 2, size: 1 }]),
+    };
     let mut with_mount = userns.clone();
     with_mount["mounts"] = json!([{"destination": "/data", "type": "bind", "source": "/srv", "options": ["bind"]}]);
     let p = plan_with_mount_mappings(&spec(with_mount), &[maps], Path::new("/bundle"), &host()).unwrap();

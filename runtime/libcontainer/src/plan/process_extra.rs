@@ -2,7 +2,9 @@
 //! `execCPUAffinity` of a process, and `linux.personality`. Pure: every bad value is refused
 //! here, before anything is made, with the field named.
 
-use oci_spec::runtime::{IOPriorityClass, LinuxPersonality, LinuxPersonalityDomain, LinuxSchedulerFlag, LinuxSchedulerPolicy, Process, Scheduler};
+use oci_spec::runtime::{
+    IOPriorityClass, LinuxPersonality, LinuxPersonalityDomain, LinuxSchedulerFlag, LinuxSchedulerPolicy, Process, Scheduler,
+};
 
 use crate::plan::cpu_list::{self, CpuListError};
 use crate::process::lsm::{self, ExecLabels, LabelError};
@@ -77,7 +79,11 @@ pub enum ExtraError {
     #[error("invalid process.ioPriority.priority {0}: must be 0 (highest) to 7 (lowest)")]
     IoPriority(i64),
     #[error("invalid process.execCPUAffinity.{field}: {source}")]
-    CpuList { field: &'static str, #[source] source: CpuListError },
+    CpuList {
+        field: &'static str,
+        #[source]
+        source: CpuListError,
+    },
     #[error("invalid linux.personality.flags {0:?}: runtime-spec 1.2 supports no flag")]
     PersonalityFlags(Vec<String>),
 }

@@ -25,8 +25,12 @@ fn scheduler_fields_convert() {
     assert_eq!(p.scheduler, Some(SchedAttr { policy: SCHED_FIFO, priority: 10, flags: 0x02 | 0x08, ..Default::default() }));
     let p = plan_of(serde_json::json!({"scheduler": {"policy": "SCHED_BATCH", "nice": -5}})).unwrap();
     assert_eq!(p.scheduler, Some(SchedAttr { policy: SCHED_BATCH, nice: -5, ..Default::default() }));
-    let p = plan_of(serde_json::json!({"scheduler": {"policy": "SCHED_DEADLINE", "runtime": 10000, "deadline": 20000, "period": 30000}})).unwrap();
-    assert_eq!(p.scheduler, Some(SchedAttr { policy: SCHED_DEADLINE, runtime: 10000, deadline: 20000, period: 30000, ..Default::default() }));
+    let p = plan_of(serde_json::json!({"scheduler": {"policy": "SCHED_DEADLINE", "runtime": 10000, "deadline": 20000, "period": 30000}}))
+        .unwrap();
+    assert_eq!(
+        p.scheduler,
+        Some(SchedAttr { policy: SCHED_DEADLINE, runtime: 10000, deadline: 20000, period: 30000, ..Default::default() })
+    );
 }
 
 #[test]
@@ -35,8 +39,14 @@ fn bad_schedulers_are_refused_with_the_field() {
         (serde_json::json!({"policy": "SCHED_ISO"}), "invalid process.scheduler: policy SCHED_ISO is not implemented by Linux"),
         (serde_json::json!({"policy": "SCHED_OTHER", "nice": 20}), "invalid process.scheduler: nice 20 must be -20 to 19"),
         (serde_json::json!({"policy": "SCHED_RR"}), "invalid process.scheduler: priority 0 must be 1 to 99 for policy SCHED_RR"),
-        (serde_json::json!({"policy": "SCHED_FIFO", "priority": 100}), "invalid process.scheduler: priority 100 must be 1 to 99 for policy SCHED_FIFO"),
-        (serde_json::json!({"policy": "SCHED_IDLE", "priority": 3}), "invalid process.scheduler: priority 3 must be 0 for policy SCHED_IDLE"),
+        (
+            serde_json::json!({"policy": "SCHED_FIFO", "priority": 100}),
+            "invalid process.scheduler: priority 100 must be 1 to 99 for policy SCHED_FIFO",
+        ),
+        (
+            serde_json::json!({"policy": "SCHED_IDLE", "priority": 3}),
+            "invalid process.scheduler: priority 3 must be 0 for policy SCHED_IDLE",
+        ),
         (
             serde_json::json!({"policy": "SCHED_DEADLINE", "runtime": 10}),
             "invalid process.scheduler: runtime 10 must be at least 1024 ns for SCHED_DEADLINE",
@@ -53,7 +63,9 @@ fn bad_schedulers_are_refused_with_the_field() {
 
 #[test]
 fn unknown_policy_names_fail_to_parse() {
-    let p: Result<Process, _> = serde_json::from_value(serde_json::json!({"args": ["sh"], "cwd": "/", "user": {"uid": 0, "gid": 0}, "scheduler": {"policy": "SCHED_FAST"}}));
+    let p: Result<Process, _> = serde_json::from_value(
+        serde_json::json!({"args": ["sh"], "cwd": "/", "user": {"uid": 0, "gid": 0}, "scheduler": {"policy": "SCHED_FAST"}}),
+    );
     assert!(p.unwrap_err().to_string().contains("SCHED_FAST"));
 }
 
@@ -77,7 +89,10 @@ fn exec_cpu_affinity_lists_are_parsed() {
         p.set_exec_cpu_affinity(Some(a));
         plan(&p, false).map(|_| ())
     });
-    assert_eq!(e.unwrap_err().to_string(), r#"invalid process.execCPUAffinity.final: cpu 2000 in cpu list "0-2000" is above the highest cpu 1023"#);
+    assert_eq!(
+        e.unwrap_err().to_string(),
+        r#"invalid process.execCPUAffinity.final: cpu 2000 in cpu list "0-2000" is above the highest cpu 1023"#
+    );
 }
 
 #[test]

@@ -128,7 +128,8 @@ mod tests {
         assert_eq!(check_raw(&v).unwrap_err().to_string(), r#"invalid linux.intelRdt.schemata "MB": expected RESOURCE:DOMAIN=VALUE;..."#);
         let v = serde_json::json!({"linux": {"intelRdt": {"enableMonitoring": "yes"}}});
         assert!(check_raw(&v).unwrap_err().to_string().starts_with("invalid linux.intelRdt: invalid type"));
-        assert!(check_raw(&serde_json::json!({"linux": {"intelRdt": {"closID": "g", "schemata": ["L3:0=f"], "enableMonitoring": true}}})).is_ok());
+        assert!(check_raw(&serde_json::json!({"linux": {"intelRdt": {"closID": "g", "schemata": ["L3:0=f"], "enableMonitoring": true}}}))
+            .is_ok());
     }
 
     #[test]

@@ -2,7 +2,6 @@
 //! gets at its execve (written to /proc/self/attr/.../exec), and the SELinux mount label as a
 //! `context=` mount option. The checks and the option string are pure; `apply` writes.
 
-
 use crate::rootfs::procfs::ProcRoot;
 use crate::syserror::SysError;
 

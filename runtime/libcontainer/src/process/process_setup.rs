@@ -5,12 +5,11 @@
 
 use std::os::fd::{OwnedFd, RawFd};
 
-
 use crate::create::channel::ChildError;
 use crate::create::stage::{child_error, Stage};
 use crate::executor::{Executor, Handover, Launch, Workload};
-use crate::plan::ProcessPlan;
 use crate::plan::process_extra::ExtraPlan;
+use crate::plan::ProcessPlan;
 use crate::process::identity;
 use crate::process::sched;
 use crate::syserror::SysError;

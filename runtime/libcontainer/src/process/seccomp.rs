@@ -17,9 +17,17 @@ use crate::syserror::SysError;
 #[derive(Debug, thiserror::Error)]
 pub enum SeccompError {
     #[error("seccomp: {op}")]
-    Lib { op: String, #[source] source: libseccomp::error::SeccompError },
+    Lib {
+        op: String,
+        #[source]
+        source: libseccomp::error::SeccompError,
+    },
     #[error("seccomp: {op} the exported filter")]
-    Export { op: String, #[source] source: std::io::Error },
+    Export {
+        op: String,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 fn lib(op: impl Into<String>) -> impl FnOnce(libseccomp::error::SeccompError) -> SeccompError {
@@ -375,9 +383,13 @@ mod tests {
     fn rejections() {
         let notify_default = seccomp(serde_json::json!({"defaultAction": "SCMP_ACT_NOTIFY"}));
         assert_eq!(validate(&notify_default).unwrap_err().to_string(), "invalid linux.seccomp: defaultAction must not be SCMP_ACT_NOTIFY");
-        let no_listener = seccomp(serde_json::json!({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_NOTIFY"}]}));
+        let no_listener = seccomp(
+            serde_json::json!({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_NOTIFY"}]}),
+        );
         assert_eq!(validate(&no_listener).unwrap_err().to_string(), "invalid linux.seccomp: SCMP_ACT_NOTIFY needs listenerPath");
-        let big_index = seccomp(serde_json::json!({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_ERRNO", "args": [{"index": 6, "value": 1, "op": "SCMP_CMP_EQ"}]}]}));
+        let big_index = seccomp(
+            serde_json::json!({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_ERRNO", "args": [{"index": 6, "value": 1, "op": "SCMP_CMP_EQ"}]}]}),
+        );
         assert!(validate(&big_index).unwrap_err().to_string().contains("argument index 6"));
         let relative = seccomp(serde_json::json!({"defaultAction": "SCMP_ACT_ALLOW", "listenerPath": "sock"}));
         assert_eq!(validate(&relative).unwrap_err().to_string(), r#"invalid linux.seccomp: listenerPath "sock" must be absolute"#);
@@ -413,11 +425,15 @@ mod tests {
 
     #[test]
     fn an_allow_default_gets_no_stub_and_notify_asks_for_a_listener() {
-        let s = seccomp(serde_json::json!({"defaultAction": "SCMP_ACT_ALLOW", "listenerPath": "/l", "flags": ["SECCOMP_FILTER_FLAG_TSYNC"],
+        let s =
+            seccomp(serde_json::json!({"defaultAction": "SCMP_ACT_ALLOW", "listenerPath": "/l", "flags": ["SECCOMP_FILTER_FLAG_TSYNC"],
             "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_NOTIFY"}]}));
         let f = build(&s.into()).unwrap();
         assert_eq!(crate::process::seccomp_bpf::tests::run(&f.program, seccomp_bpf::AUDIT_ARCH_X86_64, 436), 0x7fff_0000);
-        assert_eq!(f.flags, libc::SECCOMP_FILTER_FLAG_TSYNC | libc::SECCOMP_FILTER_FLAG_NEW_LISTENER | libc::SECCOMP_FILTER_FLAG_TSYNC_ESRCH);
+        assert_eq!(
+            f.flags,
+            libc::SECCOMP_FILTER_FLAG_TSYNC | libc::SECCOMP_FILTER_FLAG_NEW_LISTENER | libc::SECCOMP_FILTER_FLAG_TSYNC_ESRCH
+        );
     }
 
     #[test]
@@ -425,8 +441,12 @@ mod tests {
         let p = |v: serde_json::Value| Allowed::of(&seccomp(v)).allows("execveat");
         assert!(p(serde_json::json!({"defaultAction": "SCMP_ACT_ALLOW"})));
         assert!(!p(serde_json::json!({"defaultAction": "SCMP_ACT_ERRNO"})));
-        assert!(p(serde_json::json!({"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [{"names": ["execveat"], "action": "SCMP_ACT_ALLOW"}]})));
-        assert!(!p(serde_json::json!({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["execveat"], "action": "SCMP_ACT_ERRNO"}]})));
+        assert!(p(
+            serde_json::json!({"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [{"names": ["execveat"], "action": "SCMP_ACT_ALLOW"}]})
+        ));
+        assert!(!p(
+            serde_json::json!({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["execveat"], "action": "SCMP_ACT_ERRNO"}]})
+        ));
         assert!(!p(serde_json::json!({"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [{"names": ["execveat"], "action": "SCMP_ACT_ALLOW",
             "args": [{"index": 4, "value": 0, "op": "SCMP_CMP_EQ"}]}]})));
     }
@@ -436,13 +456,19 @@ mod tests {
         let mut raw = serde_json::json!({"linux": {"seccomp": {"defaultAction": "SCMP_ACT_ALLOW", "listenerPath": "/l",
             "flags": ["SECCOMP_FILTER_FLAG_LOG", WAIT_KILLABLE_RECV],
             "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_NOTIFY"}]}}});
-        assert!(serde_json::from_value::<LinuxSeccomp>(raw["linux"]["seccomp"].clone()).is_err(), "oci-spec learned the flag: drop RawFlags");
+        assert!(
+            serde_json::from_value::<LinuxSeccomp>(raw["linux"]["seccomp"].clone()).is_err(),
+            "oci-spec learned the flag: drop RawFlags"
+        );
         let extra = RawFlags::take(&mut raw);
         assert!(extra.any());
         let mut profile = Some(Profile::from(seccomp(raw["linux"]["seccomp"].clone())));
         extra.restore(profile.as_mut());
         let p = profile.unwrap();
-        assert_eq!(build(&p).unwrap().flags, libc::SECCOMP_FILTER_FLAG_LOG | libc::SECCOMP_FILTER_FLAG_NEW_LISTENER | libc::SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV);
+        assert_eq!(
+            build(&p).unwrap().flags,
+            libc::SECCOMP_FILTER_FLAG_LOG | libc::SECCOMP_FILTER_FLAG_NEW_LISTENER | libc::SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV
+        );
         // Kept in the state file beside the spec's object, read back the same.
         let stored = serde_json::to_value(&p).unwrap();
         assert_eq!(stored["youkiWaitKillableRecv"], true);

@@ -61,19 +61,14 @@ fn make_node(d: &DeviceNode, root: &Root) -> Result<(), SysError> {
 
 fn bind_device(d: &DeviceNode, root: &Root) -> Result<(), SysError> {
     let dest = root.make(&d.path, Leaf::File)?;
-    mount(Some(&d.path), &in_root::fd_path(&dest), None::<&str>, MsFlags::MS_BIND, None::<&str>)
-        .ctx(|| format!("bind device {:?}", d.path))
+    mount(Some(&d.path), &in_root::fd_path(&dest), None::<&str>, MsFlags::MS_BIND, None::<&str>).ctx(|| format!("bind device {:?}", d.path))
 }
 
 /// The /dev symlinks every container has, and /dev/ptmx pointing at the container's devpts.
 pub fn dev_symlinks(root: &Root) -> Result<(), SysError> {
     let dev = root.dir(Path::new("/dev"))?;
-    let mut links = vec![
-        ("/proc/self/fd", "fd"),
-        ("/proc/self/fd/0", "stdin"),
-        ("/proc/self/fd/1", "stdout"),
-        ("/proc/self/fd/2", "stderr"),
-    ];
+    let mut links =
+        vec![("/proc/self/fd", "fd"), ("/proc/self/fd/0", "stdin"), ("/proc/self/fd/1", "stdout"), ("/proc/self/fd/2", "stderr")];
     if Path::new("/proc/kcore").exists() {
         links.push(("/proc/kcore", "core"));
     }

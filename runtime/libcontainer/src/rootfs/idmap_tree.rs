@@ -179,7 +179,8 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("youki-idmap-test-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join("f"), b"").unwrap();
-        let maps = IdMaps { uid: vec![IdMap { container: 0, host: 4000, size: 10 }], gid: vec![IdMap { container: 0, host: 5000, size: 10 }] };
+        let maps =
+            IdMaps { uid: vec![IdMap { container: 0, host: 4000, size: 10 }], gid: vec![IdMap { container: 0, host: 5000, size: 10 }] };
         let ns = throwaway_userns(&maps).unwrap();
         let tree = mount_api::clone_tree_at(&dir, false).unwrap();
         let result = mount_api::set_idmap(&tree, &ns, false);

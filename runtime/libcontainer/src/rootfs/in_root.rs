@@ -148,9 +148,7 @@ fn open_in(root: BorrowedFd, rel: &Path, flags: OFlag) -> nix::Result<OwnedFd> {
         // the process's root, and `..` climbs out.
         return nix::fcntl::openat(root, target, (flags - OFlag::O_NOFOLLOW) | OFlag::O_CLOEXEC, Mode::empty());
     }
-    let how = OpenHow::new()
-        .flags(flags | OFlag::O_CLOEXEC)
-        .resolve(ResolveFlag::RESOLVE_IN_ROOT | ResolveFlag::RESOLVE_NO_MAGICLINKS);
+    let how = OpenHow::new().flags(flags | OFlag::O_CLOEXEC).resolve(ResolveFlag::RESOLVE_IN_ROOT | ResolveFlag::RESOLVE_NO_MAGICLINKS);
     let mut last = Errno::EAGAIN;
     for _ in 0..RETRIES {
         match openat2(root, target, how) {

@@ -103,7 +103,11 @@ fn mount_one(root: &Root, step: &MountStep, views: &[CgroupView], tree: Option<O
         _ => Leaf::Dir,
     };
     let dest = root.make(&step.destination, leaf).map_err(|e| {
-        let what = if e.path == step.destination { "create the mount point".to_string() } else { format!("create the mount point: {} {:?}", e.op, e.path) };
+        let what = if e.path == step.destination {
+            "create the mount point".to_string()
+        } else {
+            format!("create the mount point: {} {:?}", e.op, e.path)
+        };
         SysError::new(what, e.source)
     })?;
     let target = in_root::fd_path(&dest);
@@ -114,7 +118,8 @@ fn mount_one(root: &Root, step: &MountStep, views: &[CgroupView], tree: Option<O
         MountKind::Fs(fstype) => mount_fs(step, fstype, &target)?,
     }
     let attrs = step.options.flags & ATTR_FLAGS;
-    let needs_mount = (step.kind == MountKind::Bind && !attrs.is_empty()) || !step.options.propagation.is_empty() || !step.options.recursive.is_empty();
+    let needs_mount =
+        (step.kind == MountKind::Bind && !attrs.is_empty()) || !step.options.propagation.is_empty() || !step.options.recursive.is_empty();
     if needs_mount {
         let mounted = mounted_at(root, &step.destination, &dest, shown)?;
         let mounted_path = in_root::fd_path(&mounted);
@@ -179,9 +184,11 @@ fn mount_cgroup(step: &MountStep, root: &Root, target: &Path, shown: &Path, view
         mount(Some("tmpfs"), target, Some("tmpfs"), base, Some("mode=755")).ctx(|| format!("mount tmpfs on {shown:?}"))?;
     }
     let dest = &step.destination;
-    let tmpfs_dir = if single { None } else { Some(in_root::reopen_dir(&root.open_at(dest, OFlag::O_PATH)?).ctx(|| format!("open {shown:?}"))?) };
+    let tmpfs_dir =
+        if single { None } else { Some(in_root::reopen_dir(&root.open_at(dest, OFlag::O_PATH)?).ctx(|| format!("open {shown:?}"))?) };
     for v in views {
-        let (sub, sub_shown) = if v.name.is_empty() { (dest.clone(), shown.to_path_buf()) } else { (dest.join(&v.name), shown.join(&v.name)) };
+        let (sub, sub_shown) =
+            if v.name.is_empty() { (dest.clone(), shown.to_path_buf()) } else { (dest.join(&v.name), shown.join(&v.name)) };
         let at = root.make(&sub, Leaf::Dir)?;
         mount(Some(&v.host_dir), &in_root::fd_path(&at), NONE, MsFlags::MS_BIND | MsFlags::MS_REC, NONE)
             .ctx(|| format!("bind cgroup {:?} on {sub_shown:?}", v.host_dir))?;
@@ -215,11 +222,9 @@ fn locked_flags(path: &Path) -> MsFlags {
     let mut out = MsFlags::empty();
     if let Ok(st) = statvfs(path) {
         let f = st.flags();
-        for (fs, ms) in [
-            (FsFlags::ST_NOSUID, MsFlags::MS_NOSUID),
-            (FsFlags::ST_NODEV, MsFlags::MS_NODEV),
-            (FsFlags::ST_NOEXEC, MsFlags::MS_NOEXEC),
-        ] {
+        for (fs, ms) in
+            [(FsFlags::ST_NOSUID, MsFlags::MS_NOSUID), (FsFlags::ST_NODEV, MsFlags::MS_NODEV), (FsFlags::ST_NOEXEC, MsFlags::MS_NOEXEC)]
+        {
             if f.contains(fs) {
                 out |= ms;
             }
@@ -251,8 +256,7 @@ pub fn wants_devices(plan: &Plan) -> bool {
 /// Binds the host's NOTIFY_SOCKET into the container at `/run/notify/notify.sock`.
 pub fn bind_notify_socket(root: &Root, host_socket: &Path) -> Result<(), SysError> {
     let dest = root.make(Path::new(crate::NOTIFY_SOCKET_IN_CONTAINER), Leaf::File)?;
-    mount(Some(host_socket), &in_root::fd_path(&dest), NONE, MsFlags::MS_BIND, NONE)
-        .ctx(|| format!("bind notify socket {host_socket:?}"))
+    mount(Some(host_socket), &in_root::fd_path(&dest), NONE, MsFlags::MS_BIND, NONE).ctx(|| format!("bind notify socket {host_socket:?}"))
 }
 
 /// Swaps the root with pivot_root(2) and detaches the old one.
@@ -309,7 +313,12 @@ mod tests {
         assert_eq!(mount_op(&step(Some("/nonexistent")), ""), r#"mount "/data" (source "/nonexistent")"#);
         assert_eq!(mount_op(&step(Some("/srv")), "create the mount point"), r#"mount "/data" (source "/srv"): create the mount point"#);
         assert_eq!(mount_op(&step(None), "mount tmpfs"), r#"mount "/data": mount tmpfs"#);
-        let e = crate::create::channel::ChildError { stage: "mounts".into(), op: mount_op(&step(Some("/nonexistent")), ""), errno: Some(libc::ENOENT), detail: None };
+        let e = crate::create::channel::ChildError {
+            stage: "mounts".into(),
+            op: mount_op(&step(Some("/nonexistent")), ""),
+            errno: Some(libc::ENOENT),
+            detail: None,
+        };
         assert_eq!(e.to_string(), r#"mounts: mount "/data" (source "/nonexistent"): no such file or directory"#);
     }
 }

@@ -70,7 +70,14 @@ pub fn set_idmap(fd: &impl AsRawFd, userns: &impl AsRawFd, recursive: bool) -> n
     let attr = MountAttr { attr_set: MOUNT_ATTR_IDMAP, attr_clr: 0, propagation: 0, userns_fd: userns.as_raw_fd() as u64 };
     // SAFETY: an fd, an empty C string and a correctly laid out mount_attr.
     let rc = unsafe {
-        libc::syscall(libc::SYS_mount_setattr, fd.as_raw_fd(), c"".as_ptr(), flags, &attr as *const MountAttr, std::mem::size_of::<MountAttr>())
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            fd.as_raw_fd(),
+            c"".as_ptr(),
+            flags,
+            &attr as *const MountAttr,
+            std::mem::size_of::<MountAttr>(),
+        )
     };
     if rc < 0 {
         return Err(Errno::last());
@@ -82,9 +89,7 @@ pub fn set_idmap(fd: &impl AsRawFd, userns: &impl AsRawFd, recursive: bool) -> n
 pub fn attach(tree: &OwnedFd, target: &impl AsRawFd) -> nix::Result<()> {
     let flags = MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH;
     // SAFETY: move_mount between two fds with empty C string paths.
-    let rc = unsafe {
-        libc::syscall(libc::SYS_move_mount, tree.as_raw_fd(), c"".as_ptr(), target.as_raw_fd(), c"".as_ptr(), flags)
-    };
+    let rc = unsafe { libc::syscall(libc::SYS_move_mount, tree.as_raw_fd(), c"".as_ptr(), target.as_raw_fd(), c"".as_ptr(), flags) };
     if rc < 0 {
         return Err(Errno::last());
     }
@@ -98,7 +103,14 @@ pub fn new_fs(fstype: &CStr, attrs: u64) -> nix::Result<OwnedFd> {
     let fs = owned(unsafe { libc::syscall(libc::SYS_fsopen, fstype.as_ptr(), FSOPEN_CLOEXEC) })?;
     // SAFETY: fsconfig CMD_CREATE takes no key or value.
     let rc = unsafe {
-        libc::syscall(libc::SYS_fsconfig, fs.as_raw_fd(), FSCONFIG_CMD_CREATE, std::ptr::null::<libc::c_char>(), std::ptr::null::<libc::c_void>(), 0)
+        libc::syscall(
+            libc::SYS_fsconfig,
+            fs.as_raw_fd(),
+            FSCONFIG_CMD_CREATE,
+            std::ptr::null::<libc::c_char>(),
+            std::ptr::null::<libc::c_void>(),
+            0,
+        )
     };
     if rc < 0 {
         return Err(Errno::last());
@@ -117,7 +129,14 @@ pub fn set_attrs(fd: &impl AsRawFd, set: u64, clear: u64, recursive: bool) -> ni
     let attr = MountAttr { attr_set: set, attr_clr: clear, propagation: 0, userns_fd: 0 };
     // SAFETY: an fd, an empty C string and a correctly laid out mount_attr.
     let rc = unsafe {
-        libc::syscall(libc::SYS_mount_setattr, fd.as_raw_fd(), c"".as_ptr(), flags, &attr as *const MountAttr, std::mem::size_of::<MountAttr>())
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            fd.as_raw_fd(),
+            c"".as_ptr(),
+            flags,
+            &attr as *const MountAttr,
+            std::mem::size_of::<MountAttr>(),
+        )
     };
     if rc < 0 {
         return Err(Errno::last());

@@ -17,8 +17,8 @@ use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
 use nix::fcntl::{openat2, OFlag, OpenHow, ResolveFlag};
-use nix::sys::statfs::{fstatfs, PROC_SUPER_MAGIC};
 use nix::sys::stat::Mode;
+use nix::sys::statfs::{fstatfs, PROC_SUPER_MAGIC};
 
 use crate::rootfs::mount_api;
 
@@ -95,9 +95,9 @@ impl ProcRoot {
             let flags = flags | OFlag::O_CLOEXEC | OFlag::O_NOCTTY;
             return nix::fcntl::open(&Path::new("/proc").join(path), flags, Mode::empty()).map_err(fail("open"));
         }
-        let how = OpenHow::new().flags(flags | OFlag::O_CLOEXEC | OFlag::O_NOCTTY).resolve(
-            ResolveFlag::RESOLVE_BENEATH | ResolveFlag::RESOLVE_NO_XDEV | ResolveFlag::RESOLVE_NO_MAGICLINKS,
-        );
+        let how = OpenHow::new()
+            .flags(flags | OFlag::O_CLOEXEC | OFlag::O_NOCTTY)
+            .resolve(ResolveFlag::RESOLVE_BENEATH | ResolveFlag::RESOLVE_NO_XDEV | ResolveFlag::RESOLVE_NO_MAGICLINKS);
         let fd = openat2(self.fd.as_fd(), path, how).map_err(fail("open"))?;
         let fs = fstatfs(&fd).map_err(fail("check procfs at"))?;
         if fs.filesystem_type() != PROC_SUPER_MAGIC {
@@ -120,8 +120,11 @@ impl ProcRoot {
     pub fn read(&self, path: &Path) -> Result<String, ProcError> {
         let fd = self.open_file(path, OFlag::O_RDONLY)?;
         let mut out = String::new();
-        std::io::Read::read_to_string(&mut std::fs::File::from(fd), &mut out)
-            .map_err(|e| ProcError { op: "read", path: path.to_path_buf(), source: crate::syserror::errno_of(&e) })?;
+        std::io::Read::read_to_string(&mut std::fs::File::from(fd), &mut out).map_err(|e| ProcError {
+            op: "read",
+            path: path.to_path_buf(),
+            source: crate::syserror::errno_of(&e),
+        })?;
         Ok(out)
     }
 }

@@ -12,7 +12,11 @@ pub enum HttpError {
     #[error("endpoint {0:?}: bad address")]
     Address(String),
     #[error("endpoint {url:?}")]
-    Io { url: String, #[source] source: std::io::Error },
+    Io {
+        url: String,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("endpoint {url:?} answered {status}")]
     Status { url: String, status: String },
 }
@@ -38,7 +42,10 @@ pub fn post(url: &str, content_type: &str, headers: &[(String, String)], body: &
     let mut s = TcpStream::connect_timeout(&addr, timeout).map_err(io)?;
     s.set_read_timeout(Some(timeout)).map_err(io)?;
     s.set_write_timeout(Some(timeout)).map_err(io)?;
-    let mut req = format!("POST {path} HTTP/1.1\r\nHost: {authority}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n", body.len());
+    let mut req = format!(
+        "POST {path} HTTP/1.1\r\nHost: {authority}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n",
+        body.len()
+    );
     for (k, v) in headers {
         req.push_str(&format!("{k}: {v}\r\n"));
     }

@@ -243,9 +243,21 @@ fn build(rec: &Recorder, end: u64, error: Option<&str>) -> otlp::ExportTraceServ
 
 fn print_console(rec: &Recorder, end: u64, error: Option<&str>) {
     let ms = |a: u64, b: u64| Duration::from_nanos(b.saturating_sub(a)).as_secs_f64() * 1000.0;
-    let mut out = format!("span {} {:.3} ms trace {}{}\n", rec.name, ms(rec.start, end), rec.root.traceparent(), error.map(|e| format!(" ERROR {e}")).unwrap_or_default());
+    let mut out = format!(
+        "span {} {:.3} ms trace {}{}\n",
+        rec.name,
+        ms(rec.start, end),
+        rec.root.traceparent(),
+        error.map(|e| format!(" ERROR {e}")).unwrap_or_default()
+    );
     for s in &rec.spans {
-        out.push_str(&format!("  +{:8.3} ms {:8.3} ms  {}{}\n", ms(rec.start, s.start), ms(s.start, s.end), s.name, s.error.as_ref().map(|e| format!(" ERROR {e}")).unwrap_or_default()));
+        out.push_str(&format!(
+            "  +{:8.3} ms {:8.3} ms  {}{}\n",
+            ms(rec.start, s.start),
+            ms(s.start, s.end),
+            s.name,
+            s.error.as_ref().map(|e| format!(" ERROR {e}")).unwrap_or_default()
+        ));
     }
     eprint!("{out}");
 }

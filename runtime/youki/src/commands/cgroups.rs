@@ -4,8 +4,8 @@ use std::io::Read;
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
-use liboci_cli::{Events, OutputFormat, Ps, Update};
 use libcontainer::lifecycle::cgroup_ops;
+use liboci_cli::{Events, OutputFormat, Ps, Update};
 use oci_spec::runtime::LinuxResources;
 use serde_json::{json, Value};
 

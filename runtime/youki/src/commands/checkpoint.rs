@@ -3,10 +3,10 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Result};
-use liboci_cli::{Checkpoint, CriuOpts, GlobalOpts, ManageCgroupsMode, Restore};
 use libcontainer::criu::checkpoint;
 use libcontainer::criu::criu_plan::{CgroupMode, CriuOptions, DumpOptions};
 use libcontainer::criu::restore::{self, RestoreOptions};
+use liboci_cli::{Checkpoint, CriuOpts, GlobalOpts, ManageCgroupsMode, Restore};
 
 fn criu_options(g: &GlobalOpts, c: &CriuOpts, default_images: Option<&Path>) -> Result<CriuOptions> {
     let Some(image_path) = c.image_path.clone().or_else(|| default_images.map(Path::to_path_buf)) else {

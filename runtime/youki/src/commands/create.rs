@@ -3,10 +3,10 @@
 use std::path::Path;
 
 use anyhow::Result;
-use liboci_cli::{Create, CreateOpts, GlobalOpts, Rootless, Run};
 use libcontainer::create::{Console, CreateOptions};
 use libcontainer::executor::Executor;
 use libcontainer::lifecycle::run::RunOptions;
+use liboci_cli::{Create, CreateOpts, GlobalOpts, Rootless, Run};
 
 fn options<'a>(
     g: &GlobalOpts,

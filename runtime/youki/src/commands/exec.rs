@@ -4,9 +4,9 @@
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
-use liboci_cli::Exec;
 use libcontainer::create::Console;
 use libcontainer::lifecycle::exec::{ExecOptions, Overrides};
+use liboci_cli::Exec;
 
 pub fn exec(root: &Path, e: Exec) -> Result<i32> {
     let process = match &e.process {

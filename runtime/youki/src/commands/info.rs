@@ -36,7 +36,14 @@ pub fn info() -> Result<i32> {
     let apparmor = std::fs::read_to_string("/sys/module/apparmor/parameters/enabled").map(|s| s.trim() == "Y").unwrap_or(false);
     println!("apparmor: {}", if apparmor { "enabled" } else { "disabled" });
     let selinux = std::fs::read_to_string("/sys/fs/selinux/enforce").map(|s| s.trim().to_string());
-    println!("selinux: {}", match selinux { Ok(s) if s == "1" => "enforcing", Ok(_) => "permissive", Err(_) => "disabled" });
+    println!(
+        "selinux: {}",
+        match selinux {
+            Ok(s) if s == "1" => "enforcing",
+            Ok(_) => "permissive",
+            Err(_) => "disabled",
+        }
+    );
     let caps_last = std::fs::read_to_string("/proc/sys/kernel/cap_last_cap").unwrap_or_default();
     println!("capabilities: last cap {}", caps_last.trim());
     println!("executors: {}", super::executors::all().names().join(", "));

@@ -3,8 +3,8 @@
 use std::path::Path;
 
 use anyhow::Result;
-use liboci_cli::{List, OutputFormat};
 use libcontainer::create::state::OciState;
+use liboci_cli::{List, OutputFormat};
 
 pub fn list(root: &Path, l: &List) -> Result<i32> {
     let states = libcontainer::lifecycle::list(root)?;

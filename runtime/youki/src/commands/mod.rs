@@ -14,8 +14,8 @@ mod state;
 use std::path::PathBuf;
 
 use anyhow::{bail, Result};
-use liboci_cli::{Cli, Command, GlobalOpts};
 use libcontainer::lifecycle;
+use liboci_cli::{Cli, Command, GlobalOpts};
 
 pub fn dispatch(cli: Cli) -> Result<i32> {
     let g = &cli.global;

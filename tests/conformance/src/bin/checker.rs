@@ -60,9 +60,7 @@ fn opt_str(value: Option<String>) -> Json {
 
 fn cstr_field(field: &[libc::c_char]) -> String {
     // SAFETY: uname(2) NUL-terminates every utsname field within its array.
-    unsafe { CStr::from_ptr(field.as_ptr()) }
-        .to_string_lossy()
-        .into_owned()
+    unsafe { CStr::from_ptr(field.as_ptr()) }.to_string_lossy().into_owned()
 }
 
 fn uname() -> Option<(String, String)> {
@@ -86,18 +84,7 @@ fn supplementary_groups() -> Vec<u32> {
     groups
 }
 
-const NAMESPACES: [&str; 10] = [
-    "cgroup",
-    "ipc",
-    "mnt",
-    "net",
-    "pid",
-    "pid_for_children",
-    "time",
-    "time_for_children",
-    "user",
-    "uts",
-];
+const NAMESPACES: [&str; 10] = ["cgroup", "ipc", "mnt", "net", "pid", "pid_for_children", "time", "time_for_children", "user", "uts"];
 
 fn namespaces() -> Json {
     let links = NAMESPACES.iter().map(|name| {
@@ -130,16 +117,10 @@ const RLIMITS: [(&str, libc::__rlimit_resource_t); 16] = [
 fn rlimits() -> Json {
     let mut out = Vec::new();
     for (name, resource) in RLIMITS {
-        let mut lim = libc::rlimit {
-            rlim_cur: 0,
-            rlim_max: 0,
-        };
+        let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
         // SAFETY: getrlimit writes into the struct we own.
         if unsafe { libc::getrlimit(resource, &mut lim) } == 0 {
-            let value = Json::Obj(vec![
-                ("soft".into(), Json::num(lim.rlim_cur)),
-                ("hard".into(), Json::num(lim.rlim_max)),
-            ]);
+            let value = Json::Obj(vec![("soft".into(), Json::num(lim.rlim_cur)), ("hard".into(), Json::num(lim.rlim_max))]);
             out.push((name.to_string(), value));
         }
     }
@@ -167,9 +148,7 @@ fn status_facts(status: &str) -> Vec<(String, Json)> {
 /// closed before the links are read, so it drops out of the answer.
 fn open_fds() -> Json {
     let numbers: Vec<u32> = match fs::read_dir("/proc/self/fd") {
-        Ok(dir) => dir
-            .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
-            .collect(),
+        Ok(dir) => dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok()).collect(),
         Err(_) => return Json::Null,
     };
     let mut out = Vec::new();
@@ -193,36 +172,17 @@ fn per_path(paths: &[String], answer: fn(&str) -> Json) -> Json {
 
 fn collect(args: Vec<String>, req: &Request) -> Json {
     let (hostname, uts_domain) = uname().unzip();
-    let domainname = read_text("/proc/sys/kernel/domainname")
-        .map(|d| d.trim_end_matches('\n').to_string())
-        .or(uts_domain);
+    let domainname = read_text("/proc/sys/kernel/domainname").map(|d| d.trim_end_matches('\n').to_string()).or(uts_domain);
     let status = read_text("/proc/self/status").unwrap_or_default();
-    let mounts = read_text("/proc/self/mountinfo").map(|text| {
-        Json::Arr(
-            procfs::parse_mountinfo(&text)
-                .iter()
-                .map(|m| m.to_json())
-                .collect(),
-        )
-    });
+    let mounts =
+        read_text("/proc/self/mountinfo").map(|text| Json::Arr(procfs::parse_mountinfo(&text).iter().map(|m| m.to_json()).collect()));
     let cgroup = read_text("/proc/self/cgroup").map(|t| Json::strs(t.lines()));
     let oom = read_text("/proc/self/oom_score_adj").and_then(|t| t.trim().parse::<i32>().ok());
-    let env = std::env::vars_os()
-        .map(|(k, v)| format!("{}={}", k.to_string_lossy(), v.to_string_lossy()));
-    let cwd = std::env::current_dir()
-        .ok()
-        .map(|p| p.to_string_lossy().into_owned());
+    let env = std::env::vars_os().map(|(k, v)| format!("{}={}", k.to_string_lossy(), v.to_string_lossy()));
+    let cwd = std::env::current_dir().ok().map(|p| p.to_string_lossy().into_owned());
 
     // SAFETY: these id getters cannot fail.
-    let (uid, gid, euid, egid, ppid) = unsafe {
-        (
-            libc::getuid(),
-            libc::getgid(),
-            libc::geteuid(),
-            libc::getegid(),
-            libc::getppid(),
-        )
-    };
+    let (uid, gid, euid, egid, ppid) = unsafe { (libc::getuid(), libc::getgid(), libc::geteuid(), libc::getegid(), libc::getppid()) };
     let mut fields: Vec<(String, Json)> = vec![
         ("argv".into(), Json::strs(args)),
         ("pid".into(), Json::num(std::process::id())),
@@ -231,10 +191,7 @@ fn collect(args: Vec<String>, req: &Request) -> Json {
         ("gid".into(), Json::num(gid)),
         ("euid".into(), Json::num(euid)),
         ("egid".into(), Json::num(egid)),
-        (
-            "groups".into(),
-            Json::Arr(supplementary_groups().into_iter().map(Json::num).collect()),
-        ),
+        ("groups".into(), Json::Arr(supplementary_groups().into_iter().map(Json::num).collect())),
         ("cwd".into(), opt_str(cwd)),
         ("env".into(), Json::strs(env)),
         ("hostname".into(), opt_str(hostname)),
@@ -249,22 +206,12 @@ fn collect(args: Vec<String>, req: &Request) -> Json {
     fields.extend(sched::facts());
     fields.extend(mempolicy::facts());
     fields.extend([
-        (
-            "tty".into(),
-            Json::Obj(vec![
-                ("stdin".into(), isatty(0)),
-                ("stdout".into(), isatty(1)),
-                ("stderr".into(), isatty(2)),
-            ]),
-        ),
+        ("tty".into(), Json::Obj(vec![("stdin".into(), isatty(0)), ("stdout".into(), isatty(1)), ("stderr".into(), isatty(2))])),
         ("fds".into(), open_fds()),
         ("read".into(), per_path(&req.reads, probe::read)),
         ("stat".into(), per_path(&req.stats, probe::stat)),
         ("ls".into(), per_path(&req.lists, probe::ls)),
-        (
-            "write_test".into(),
-            per_path(&req.write_tests, probe::write_test),
-        ),
+        ("write_test".into(), per_path(&req.write_tests, probe::write_test)),
     ]);
     Json::Obj(fields)
 }
@@ -301,17 +248,7 @@ mod tests {
 
     #[test]
     fn parses_repeated_path_requests() {
-        let req = parse_args(&strings(&[
-            "--read",
-            "/a",
-            "--read",
-            "/b",
-            "--stat",
-            "/dev/null",
-            "--exit",
-            "4",
-        ]))
-        .expect("valid arguments");
+        let req = parse_args(&strings(&["--read", "/a", "--read", "/b", "--stat", "/dev/null", "--exit", "4"])).expect("valid arguments");
         assert_eq!(req.reads, strings(&["/a", "/b"]));
         assert_eq!(req.stats, strings(&["/dev/null"]));
         assert_eq!(req.exit_code, 4);

@@ -23,23 +23,20 @@ pub fn cases() -> Vec<Case> {
         Case::new(m, "wrong_field_type", wrong_type),
         Case::new(m, "missing_rootfs", missing_rootfs),
         Case::new(m, "relative_mount_destination", relative_destination),
-        Case::new(m, "missing_bind_source", missing_bind_source).runc13_xfail(
-            "runc 1.3 names only the missing host source, not the mount's destination in the container",
-        ),
+        Case::new(m, "missing_bind_source", missing_bind_source)
+            .runc13_xfail("runc 1.3 names only the missing host source, not the mount's destination in the container"),
         Case::new(m, "args0_not_found", args0_not_found),
         Case::new(m, "duplicate_id", duplicate_id),
         Case::new(m, "invalid_id", invalid_id),
         Case::new(m, "unknown_rlimit_type", unknown_rlimit),
-        Case::new(m, "duplicate_rlimits", duplicate_rlimits).runc_xfail(
-            "runc 1.1.5 accepts duplicated rlimit types; config.md says they MUST be an error",
-        )
-        .runc13_xfail("runc 1.3 still accepts duplicated rlimit types; config.md says they MUST be an error"),
+        Case::new(m, "duplicate_rlimits", duplicate_rlimits)
+            .runc_xfail("runc 1.1.5 accepts duplicated rlimit types; config.md says they MUST be an error")
+            .runc13_xfail("runc 1.3 still accepts duplicated rlimit types; config.md says they MUST be an error"),
         Case::new(m, "duplicate_namespace_type", duplicate_namespace),
         Case::new(m, "namespace_path_of_wrong_type", namespace_wrong_type),
         Case::new(m, "intel_rdt_without_resctrl", intel_rdt),
-        Case::new(m, "idmapped_mount_mapped_or_refused", idmapped_mount).runc_xfail(
-            "runc 1.1.5 predates idmapped mounts (runtime-spec 1.2 mounts[].uidMappings) and mounts them without the mapping",
-        ),
+        Case::new(m, "idmapped_mount_mapped_or_refused", idmapped_mount)
+            .runc_xfail("runc 1.1.5 predates idmapped mounts (runtime-spec 1.2 mounts[].uidMappings) and mounts them without the mapping"),
     ]
     // Each one passes by the runtime refusing the config or the call.
     .into_iter()
@@ -50,13 +47,7 @@ pub fn cases() -> Vec<Case> {
 /// `create --bundle DIR ID` with `--log`, expected to fail.
 fn create_failing(ctx: &Ctx, dir: &Path, id: &str) -> Result<Output> {
     let dir = dir.to_string_lossy().into_owned();
-    let out = ctx.call_with(
-        &["create", "--bundle", &dir, id],
-        Call {
-            log: true,
-            ..Call::default()
-        },
-    )?;
+    let out = ctx.call_with(&["create", "--bundle", &dir, id], Call { log: true, ..Call::default() })?;
     check!(!out.success(), "create succeeded: {}", out.describe());
     check!(!out.timed_out, "create hung: {}", out.describe());
     Ok(out)
@@ -65,29 +56,15 @@ fn create_failing(ctx: &Ctx, dir: &Path, id: &str) -> Result<Output> {
 /// The error names one of `words` (case-insensitive), on stderr or in the --log file.
 pub(super) fn mentions(out: &Output, words: &[&str]) -> Result<()> {
     let text = out.messages().to_lowercase();
-    check!(
-        !text.trim().is_empty(),
-        "the failure printed no error: {}",
-        out.describe()
-    );
-    check!(
-        words.iter().any(|w| text.contains(&w.to_lowercase())),
-        "the error mentions none of {words:?}: {}",
-        out.describe()
-    );
+    check!(!text.trim().is_empty(), "the failure printed no error: {}", out.describe());
+    check!(words.iter().any(|w| text.contains(&w.to_lowercase())), "the error mentions none of {words:?}: {}", out.describe());
     Ok(())
 }
 
 /// Nothing of the failed container remains, checked before the case cleanup would hide it.
 fn nothing_left(ctx: &Ctx, id: &str, cgroup: Option<&str>) -> Result<()> {
-    check!(
-        !ctx.state_dir_exists(id),
-        "the runtime root still holds a state dir for {id}"
-    );
-    check!(
-        ctx.call(&["state", id])?.code != Some(0),
-        "state of {id} succeeds after the failed create"
-    );
+    check!(!ctx.state_dir_exists(id), "the runtime root still holds a state dir for {id}");
+    check!(ctx.call(&["state", id])?.code != Some(0), "state of {id} succeeds after the failed create");
     if let Some(path) = cgroup {
         let dirs = host::existing_cgroup_dirs(&[path.to_string()])?;
         check!(dirs.is_empty(), "cgroup dirs remain: {dirs:?}");
@@ -114,13 +91,7 @@ pub(super) fn bundle_with_cgroup(ctx: &mut Ctx) -> Result<(Bundle, String, Place
 
 /// Writes the (broken) config, expects create to fail naming one of `words`, and checks that
 /// nothing remains.
-pub(super) fn rejected(
-    ctx: &mut Ctx,
-    b: &mut Bundle,
-    id: &str,
-    cg: &Placement,
-    words: &[&str],
-) -> Result<Outcome> {
+pub(super) fn rejected(ctx: &mut Ctx, b: &mut Bundle, id: &str, cg: &Placement, words: &[&str]) -> Result<Outcome> {
     if b.config.is_object() {
         spec::set(&mut b.config, "/linux/cgroupsPath", json!(cg.spec_value))?;
     }
@@ -166,8 +137,7 @@ fn missing_config(ctx: &mut Ctx) -> Result<Outcome> {
 
 fn invalid_json(ctx: &mut Ctx) -> Result<Outcome> {
     let b = ctx.bundle()?;
-    fs::write(b.config_path(), "{ \"ociVersion\": \"1.0.2\", not json")
-        .context("writing config.json")?;
+    fs::write(b.config_path(), "{ \"ociVersion\": \"1.0.2\", not json").context("writing config.json")?;
     let id = ctx.id();
     let out = create_failing(ctx, &b.dir, &id)?;
     mentions(&out, &["json", "config", "invalid character", "parse"])?;
@@ -178,25 +148,13 @@ fn invalid_json(ctx: &mut Ctx) -> Result<Outcome> {
 fn wrong_type(ctx: &mut Ctx) -> Result<Outcome> {
     let (mut b, id, cg) = bundle_with_cgroup(ctx)?;
     spec::set(&mut b.config, "/process", json!(5))?;
-    rejected(
-        ctx,
-        &mut b,
-        &id,
-        &cg,
-        &["process", "json", "config", "unmarshal", "type"],
-    )
+    rejected(ctx, &mut b, &id, &cg, &["process", "json", "config", "unmarshal", "type"])
 }
 
 fn missing_rootfs(ctx: &mut Ctx) -> Result<Outcome> {
     let (mut b, id, cg) = bundle_with_cgroup(ctx)?;
     spec::set(&mut b.config, "/root/path", json!("no-such-rootfs"))?;
-    rejected(
-        ctx,
-        &mut b,
-        &id,
-        &cg,
-        &["no-such-rootfs", "rootfs", "no such file"],
-    )
+    rejected(ctx, &mut b, &id, &cg, &["no-such-rootfs", "rootfs", "no such file"])
 }
 
 /// config.md (1.3): on Linux a relative destination is deprecated; a runtime that accepts
@@ -205,21 +163,14 @@ fn missing_rootfs(ctx: &mut Ctx) -> Result<Outcome> {
 fn relative_destination(ctx: &mut Ctx) -> Result<Outcome> {
     let (mut b, id, cg) = bundle_with_cgroup(ctx)?;
     spec::set(&mut b.config, "/linux/cgroupsPath", json!(cg.spec_value))?;
-    spec::add_mount(
-        &mut b.config,
-        spec::mount("data", "tmpfs", "tmpfs", &["size=1m"]),
-    )?;
+    spec::add_mount(&mut b.config, spec::mount("data", "tmpfs", "tmpfs", &["size=1m"]))?;
     spec::checker_args(&mut b.config, &[])?;
     let out = ctx.run_as(&b, &id, &[])?;
     check!(!out.timed_out, "run hung: {}", out.describe());
     if out.success() {
         let f = crate::facts::parse(&out.stdout)?;
         let m = f.require_mount("/data")?;
-        check!(
-            m.fstype == "tmpfs",
-            "/data is a {} mount, not the configured tmpfs",
-            m.fstype
-        );
+        check!(m.fstype == "tmpfs", "/data is a {} mount, not the configured tmpfs", m.fstype);
     } else {
         mentions(&out, &["data"])?;
         nothing_left(ctx, &id, Some(&cg.cgroup))?;
@@ -233,11 +184,7 @@ fn args0_not_found(ctx: &mut Ctx) -> Result<Outcome> {
     spec::set(&mut b.config, "/linux/cgroupsPath", json!(cg.spec_value))?;
     spec::args(&mut b.config, &["/no/such/program-xyz"])?;
     let out = ctx.run_as(&b, &id, &[])?;
-    check!(
-        !out.success() && !out.timed_out,
-        "run succeeded: {}",
-        out.describe()
-    );
+    check!(!out.success() && !out.timed_out, "run succeeded: {}", out.describe());
     mentions(&out, &["program-xyz"])?;
     nothing_left(ctx, &id, Some(&cg.cgroup))?;
     Ok(Outcome::Pass)
@@ -246,34 +193,20 @@ fn args0_not_found(ctx: &mut Ctx) -> Result<Outcome> {
 /// A second create with a taken id fails without creating anything of its own.
 fn duplicate_id(ctx: &mut Ctx) -> Result<Outcome> {
     let (mut first, id, cg) = bundle_with_cgroup(ctx)?;
-    spec::set(
-        &mut first.config,
-        "/linux/cgroupsPath",
-        json!(cg.spec_value),
-    )?;
+    spec::set(&mut first.config, "/linux/cgroupsPath", json!(cg.spec_value))?;
     spec::args(&mut first.config, &["sleep", "100"])?;
     ctx.create(&first, &id, &[])?.ok("the first create")?;
     let pid = ctx.state(&id)?["pid"].clone();
     let mut second = ctx.bundle()?;
     let other = ctx.placement(&format!("{id}-second"));
-    spec::set(
-        &mut second.config,
-        "/linux/cgroupsPath",
-        json!(other.spec_value),
-    )?;
+    spec::set(&mut second.config, "/linux/cgroupsPath", json!(other.spec_value))?;
     second.write()?;
     let out = create_failing(ctx, &second.dir, &id)?;
     mentions(&out, &[&id, "exist", "already"])?;
     let dirs = host::existing_cgroup_dirs(&[other.cgroup])?;
-    check!(
-        dirs.is_empty(),
-        "the refused create made cgroup dirs: {dirs:?}"
-    );
+    check!(dirs.is_empty(), "the refused create made cgroup dirs: {dirs:?}");
     let st = ctx.state(&id)?;
-    check!(
-        st["pid"] == pid && st["status"] == "created",
-        "the first container changed: {st}"
-    );
+    check!(st["pid"] == pid && st["status"] == "created", "the first container changed: {st}");
     Ok(Outcome::Pass)
 }
 
@@ -287,32 +220,20 @@ fn invalid_id(ctx: &mut Ctx) -> Result<Outcome> {
     let out = create_failing(ctx, &b.dir, &id)?;
     mentions(&out, &["id", "invalid"])?;
     let outside = ctx.rt().root.join(&id);
-    check!(
-        !outside.exists(),
-        "create made {} outside the runtime root",
-        outside.display()
-    );
+    check!(!outside.exists(), "create made {} outside the runtime root", outside.display());
     nothing_left(ctx, &escape, Some(&cg.cgroup))?;
     Ok(Outcome::Pass)
 }
 
 fn unknown_rlimit(ctx: &mut Ctx) -> Result<Outcome> {
     let (mut b, id, cg) = bundle_with_cgroup(ctx)?;
-    spec::push(
-        &mut b.config,
-        "/process/rlimits",
-        json!({"type": "RLIMIT_NOPE", "soft": 1, "hard": 1}),
-    )?;
+    spec::push(&mut b.config, "/process/rlimits", json!({"type": "RLIMIT_NOPE", "soft": 1, "hard": 1}))?;
     rejected(ctx, &mut b, &id, &cg, &["RLIMIT_NOPE"])
 }
 
 fn duplicate_rlimits(ctx: &mut Ctx) -> Result<Outcome> {
     let (mut b, id, cg) = bundle_with_cgroup(ctx)?;
-    spec::push(
-        &mut b.config,
-        "/process/rlimits",
-        json!({"type": "RLIMIT_NOFILE", "soft": 512, "hard": 512}),
-    )?;
+    spec::push(&mut b.config, "/process/rlimits", json!({"type": "RLIMIT_NOFILE", "soft": 512, "hard": 512}))?;
     rejected(ctx, &mut b, &id, &cg, &["RLIMIT_NOFILE", "duplicate"])
 }
 
@@ -327,18 +248,11 @@ fn namespace_wrong_type(ctx: &mut Ctx) -> Result<Outcome> {
     let pid = ctx.spawn_helper("unshare", &["--uts", "/bin/busybox", "sleep", "60"])?;
     let started = Instant::now();
     while host::namespaces(&pid.to_string()).get("uts") == ctx.suite.host_ns.get("uts") {
-        check!(
-            started.elapsed() < Duration::from_secs(5),
-            "the unshare helper did not start"
-        );
+        check!(started.elapsed() < Duration::from_secs(5), "the unshare helper did not start");
         std::thread::sleep(Duration::from_millis(10));
     }
     let (mut b, id, cg) = bundle_with_cgroup(ctx)?;
-    spec::namespace(
-        &mut b.config,
-        "network",
-        Some(&format!("/proc/{pid}/ns/uts")),
-    )?;
+    spec::namespace(&mut b.config, "network", Some(&format!("/proc/{pid}/ns/uts")))?;
     spec::set(&mut b.config, "/linux/cgroupsPath", json!(cg.spec_value))?;
     b.write()?;
     let out = create_failing(ctx, &b.dir, &id)?;
@@ -355,7 +269,11 @@ fn intel_rdt(ctx: &mut Ctx) -> Result<Outcome> {
         return Ok(Outcome::Skip("resctrl is mounted on this host".into()));
     }
     let (mut b, id, cg) = bundle_with_cgroup(ctx)?;
-    spec::set(&mut b.config, "/linux/intelRdt", json!({"closID": "conformance", "l3CacheSchema": "L3:0=ff", "schemata": ["MB:0=50"], "enableMonitoring": true}))?;
+    spec::set(
+        &mut b.config,
+        "/linux/intelRdt",
+        json!({"closID": "conformance", "l3CacheSchema": "L3:0=ff", "schemata": ["MB:0=50"], "enableMonitoring": true}),
+    )?;
     rejected(ctx, &mut b, &id, &cg, &["rdt"])
 }
 

@@ -60,7 +60,8 @@ fn pause_resume(ctx: &mut Ctx) -> Result<Outcome> {
 fn ps_json(ctx: &mut Ctx) -> Result<Outcome> {
     let (id, _) = running(ctx)?;
     let out = ctx.call(&["ps", "--format", "json", &id])?.ok("ps --format json")?;
-    let pids: Vec<u64> = serde_json::from_str(out.stdout.trim()).with_context(|| format!("ps output is not a JSON array: {:?}", out.stdout))?;
+    let pids: Vec<u64> =
+        serde_json::from_str(out.stdout.trim()).with_context(|| format!("ps output is not a JSON array: {:?}", out.stdout))?;
     let init = ctx.state(&id)?["pid"].as_u64().context("state has no pid")?;
     check!(pids.contains(&init), "ps {pids:?} lacks the init pid {init}");
     Ok(Outcome::Pass)

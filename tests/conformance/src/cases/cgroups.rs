@@ -48,12 +48,7 @@ fn absolute_path(ctx: &mut Ctx) -> Result<Outcome> {
     let f = ctx.checker(&mut b, &[])?;
     for h in &hierarchies {
         let got = f.cgroup_path(line_key(h));
-        check_eq!(
-            got,
-            Some(path.as_str()),
-            "cgroup of the process in the {:?} hierarchy",
-            h.key()
-        );
+        check_eq!(got, Some(path.as_str()), "cgroup of the process in the {:?} hierarchy", h.key());
     }
     Ok(Outcome::Pass)
 }
@@ -65,12 +60,7 @@ fn device_rules(list: &str) -> Vec<(String, String, String, String)> {
             let mut parts = l.split_whitespace();
             let kind = parts.next()?.to_string();
             let (major, minor) = parts.next()?.split_once(':')?;
-            Some((
-                kind,
-                major.to_string(),
-                minor.to_string(),
-                parts.next()?.to_string(),
-            ))
+            Some((kind, major.to_string(), minor.to_string(), parts.next()?.to_string()))
         })
         .collect()
 }
@@ -83,19 +73,12 @@ fn block_io_support(layout: Layout) -> (bool, bool) {
     match layout {
         Layout::V1 => {
             let bfq_loaded = host::hierarchy("blkio").is_ok_and(|h| {
-                fs::read_dir(&h.mount_point).is_ok_and(|d| {
-                    d.flatten()
-                        .any(|e| e.file_name().to_string_lossy().starts_with("blkio.bfq."))
-                })
+                fs::read_dir(&h.mount_point).is_ok_and(|d| d.flatten().any(|e| e.file_name().to_string_lossy().starts_with("blkio.bfq.")))
             });
-            (
-                root("blkio.weight") || bfq_loaded,
-                root("blkio.throttle.read_bps_device"),
-            )
+            (root("blkio.weight") || bfq_loaded, root("blkio.throttle.read_bps_device"))
         }
         Layout::Unified => {
-            let io = host::read_cgroup_file(layout, "", "/", "cgroup.controllers")
-                .is_ok_and(|c| c.split_whitespace().any(|c| c == "io"));
+            let io = host::read_cgroup_file(layout, "", "/", "cgroup.controllers").is_ok_and(|c| c.split_whitespace().any(|c| c == "io"));
             (io && root("io.cost.qos"), io)
         }
     }
@@ -112,21 +95,9 @@ fn resources_applied(ctx: &mut Ctx) -> Result<Outcome> {
     let (weight, throttle) = block_io_support(layout);
     let disk = host::first_disk().filter(|_| throttle);
     let want = Requested::for_case(weight.then_some(500), disk);
-    spec::set(
-        &mut b.config,
-        "/linux/resources/memory",
-        want.to_json()["memory"].clone(),
-    )?;
-    spec::set(
-        &mut b.config,
-        "/linux/resources/cpu",
-        want.to_json()["cpu"].clone(),
-    )?;
-    spec::set(
-        &mut b.config,
-        "/linux/resources/pids",
-        want.to_json()["pids"].clone(),
-    )?;
+    spec::set(&mut b.config, "/linux/resources/memory", want.to_json()["memory"].clone())?;
+    spec::set(&mut b.config, "/linux/resources/cpu", want.to_json()["cpu"].clone())?;
+    spec::set(&mut b.config, "/linux/resources/pids", want.to_json()["pids"].clone())?;
     if let Some(block_io) = want.to_json().get("blockIO") {
         spec::set(&mut b.config, "/linux/resources/blockIO", block_io.clone())?;
     }
@@ -136,33 +107,19 @@ fn resources_applied(ctx: &mut Ctx) -> Result<Outcome> {
 
     let exists = |file: &str| host::cgroup_file_exists(layout, "blkio", &cgroup, file);
     let weight_file = match layout {
-        Layout::V1 => ["blkio.weight", "blkio.bfq.weight"]
-            .into_iter()
-            .find(|f| exists(f)),
-        Layout::Unified => ["io.bfq.weight", "io.weight"]
-            .into_iter()
-            .find(|f| exists(f)),
+        Layout::V1 => ["blkio.weight", "blkio.bfq.weight"].into_iter().find(|f| exists(f)),
+        Layout::Unified => ["io.bfq.weight", "io.weight"].into_iter().find(|f| exists(f)),
     };
     let swap_file = match layout {
-        Layout::V1 => {
-            host::cgroup_file_exists(layout, "memory", "/", "memory.memsw.limit_in_bytes")
-        }
+        Layout::V1 => host::cgroup_file_exists(layout, "memory", "/", "memory.memsw.limit_in_bytes"),
         Layout::Unified => host::cgroup_file_exists(layout, "", &cgroup, "memory.swap.max"),
     };
     for e in want.files(layout, weight_file, swap_file) {
         let got = host::read_cgroup_file(layout, e.controller, &cgroup, &e.file)?;
-        check!(
-            cgroup_files::matches(&got, &e.value),
-            "{}: expected {:?}, got {got:?}",
-            e.file,
-            e.value
-        );
+        check!(cgroup_files::matches(&got, &e.value), "{}: expected {:?}, got {got:?}", e.file, e.value);
     }
     if want.blkio_weight.is_some() {
-        check!(
-            weight_file.is_some(),
-            "the container's cgroup has no block IO weight file"
-        );
+        check!(weight_file.is_some(), "the container's cgroup has no block IO weight file");
     }
     if layout == Layout::V1 {
         v1_device_rules(&cgroup)?;
@@ -181,25 +138,10 @@ fn resources_applied(ctx: &mut Ctx) -> Result<Outcome> {
 fn v1_device_rules(cgroup: &str) -> Result<()> {
     let list = host::read_cgroup_file(Layout::V1, "devices", cgroup, "devices.list")?;
     let rules = device_rules(&list);
-    check!(
-        !rules.iter().any(|r| r.0 == "a"),
-        "devices.list still allows everything: {rules:?}"
-    );
-    for (major, minor) in [
-        ("1", "3"),
-        ("1", "5"),
-        ("1", "7"),
-        ("1", "8"),
-        ("1", "9"),
-        ("5", "0"),
-    ] {
-        let allowed = rules.iter().any(|r| {
-            r.0 == "c" && r.1 == major && r.2 == minor && r.3.contains('r') && r.3.contains('w')
-        });
-        check!(
-            allowed,
-            "devices.list does not allow default device c {major}:{minor} rw: {rules:?}"
-        );
+    check!(!rules.iter().any(|r| r.0 == "a"), "devices.list still allows everything: {rules:?}");
+    for (major, minor) in [("1", "3"), ("1", "5"), ("1", "7"), ("1", "8"), ("1", "9"), ("5", "0")] {
+        let allowed = rules.iter().any(|r| r.0 == "c" && r.1 == major && r.2 == minor && r.3.contains('r') && r.3.contains('w'));
+        check!(allowed, "devices.list does not allow default device c {major}:{minor} rw: {rules:?}");
     }
     Ok(())
 }
@@ -215,21 +157,12 @@ fn relative_path(ctx: &mut Ctx) -> Result<Outcome> {
     let f = ctx.checker(&mut b, &[])?;
     let mut seen = Vec::new();
     for h in placement_hierarchies()? {
-        let path = f
-            .cgroup_path(line_key(&h))
-            .with_context(|| format!("no {} line", h.key()))?;
-        check!(
-            path.ends_with(&suffix),
-            "{} cgroup {path:?} does not end in {suffix} (cgroupsPath {rel:?})",
-            h.key()
-        );
+        let path = f.cgroup_path(line_key(&h)).with_context(|| format!("no {} line", h.key()))?;
+        check!(path.ends_with(&suffix), "{} cgroup {path:?} does not end in {suffix} (cgroupsPath {rel:?})", h.key());
         seen.push(path.to_string());
     }
     let left = host::existing_cgroup_dirs(&seen)?;
-    check!(
-        left.is_empty(),
-        "cgroup dirs remain after the run: {left:?}"
-    );
+    check!(left.is_empty(), "cgroup dirs remain after the run: {left:?}");
     Ok(Outcome::Pass)
 }
 
@@ -241,21 +174,12 @@ fn default_path(ctx: &mut Ctx) -> Result<Outcome> {
     let f = ctx.checker(&mut b, &[])?;
     let mut seen = Vec::new();
     for h in placement_hierarchies()? {
-        let path = f
-            .cgroup_path(line_key(&h))
-            .with_context(|| format!("no {} line", h.key()))?;
-        check!(
-            own.get(&h.key()).map(String::as_str) != Some(path),
-            "the container shares the runtime's {} cgroup {path}",
-            h.key()
-        );
+        let path = f.cgroup_path(line_key(&h)).with_context(|| format!("no {} line", h.key()))?;
+        check!(own.get(&h.key()).map(String::as_str) != Some(path), "the container shares the runtime's {} cgroup {path}", h.key());
         seen.push(path.to_string());
     }
     let left = host::existing_cgroup_dirs(&seen)?;
-    check!(
-        left.is_empty(),
-        "cgroup dirs remain after the run: {left:?}"
-    );
+    check!(left.is_empty(), "cgroup dirs remain after the run: {left:?}");
     Ok(Outcome::Pass)
 }
 

@@ -18,16 +18,15 @@ use crate::{check, check_eq, host, spec};
 use anyhow::{Context, Result};
 use serde_json::json;
 use std::fs;
-use std::path::Path;
 use std::os::unix::process::CommandExt;
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 const WAIT: Duration = Duration::from_secs(20);
 /// criu under qemu TCG takes seconds; the default call limit is too short.
 const CRIU_CALL: Duration = Duration::from_secs(120);
-const COUNTER: &str =
-    "exec </dev/null >/dev/null 2>&1; i=0; while :; do i=$((i+1)); echo $i > /count; sleep 0.1; done";
+const COUNTER: &str = "exec </dev/null >/dev/null 2>&1; i=0; while :; do i=$((i+1)); echo $i > /count; sleep 0.1; done";
 
 pub fn cases() -> Vec<Case> {
     let m = "checkpoint";
@@ -100,10 +99,7 @@ fn skip_without_criu() -> Option<Outcome> {
 /// A pre-dump needs the kernel's soft-dirty bits (`criu check --feature mem_dirty_track`);
 /// a kernel built without them (this host's 6.18) makes every runtime's pre-dump fail.
 fn skip_without_dirty_tracking() -> Option<Outcome> {
-    let out = Command::new("criu")
-        .args(["check", "--feature", "mem_dirty_track"])
-        .stdin(Stdio::null())
-        .output();
+    let out = Command::new("criu").args(["check", "--feature", "mem_dirty_track"]).stdin(Stdio::null()).output();
     match out {
         Ok(o) if o.status.success() => None,
         Ok(o) => Some(Outcome::Skip(format!(
@@ -166,11 +162,7 @@ fn wait_count_above(b: &Bundle, n: u64) -> Result<u64> {
         if let Some(c) = count(b).filter(|c| *c > n) {
             return Ok(c);
         }
-        check!(
-            started.elapsed() < WAIT,
-            "the counter did not pass {n} within {WAIT:?} (it shows {:?})",
-            count(b)
-        );
+        check!(started.elapsed() < WAIT, "the counter did not pass {n} within {WAIT:?} (it shows {:?})", count(b));
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -205,8 +197,7 @@ fn check_checkpointed_away(ctx: &Ctx, id: &str, pid: u32) -> Result<()> {
 fn restore_and_check(ctx: &mut Ctx, id: &str, b: &Bundle, images: &Path, before: u64, inner: &str) -> Result<()> {
     let pid_file = ctx.path(&format!("{id}.pid"));
     let (img, bundle, pf) = (images.display().to_string(), b.dir.display().to_string(), pid_file.display().to_string());
-    criu_call(ctx, &["restore", "--detach", "--image-path", &img, "--bundle", &bundle, "--pid-file", &pf, id])?
-        .ok("restore")?;
+    criu_call(ctx, &["restore", "--detach", "--image-path", &img, "--bundle", &bundle, "--pid-file", &pf, id])?.ok("restore")?;
     let pid = state_pid(ctx, id)?;
     let written = fs::read_to_string(&pid_file).context("reading the restore --pid-file")?;
     check_eq!(written.trim(), pid.to_string(), "--pid-file of restore against state pid");
@@ -273,17 +264,13 @@ fn pre_dump_then_dump(ctx: &mut Ctx) -> Result<Outcome> {
     let inner = inner_pid(pid)?;
     let pre = ctx.path("pre");
     let fin = ctx.path("final");
-    criu_call(ctx, &["checkpoint", "--pre-dump", "--image-path", &pre.display().to_string(), &id])?
-        .ok("checkpoint --pre-dump")?;
+    criu_call(ctx, &["checkpoint", "--pre-dump", "--image-path", &pre.display().to_string(), &id])?.ok("checkpoint --pre-dump")?;
     check_eq!(state_pid(ctx, &id)?, pid, "pid after the pre-dump (it leaves the container running)");
     let c = running_count(&b)?;
     wait_count_above(&b, c + 2)?;
     // --parent-path is relative to the image directory, as in criu's --prev-images-dir.
-    criu_call(
-        ctx,
-        &["checkpoint", "--parent-path", "../pre", "--image-path", &fin.display().to_string(), &id],
-    )?
-    .ok("checkpoint --parent-path")?;
+    criu_call(ctx, &["checkpoint", "--parent-path", "../pre", "--image-path", &fin.display().to_string(), &id])?
+        .ok("checkpoint --parent-path")?;
     check_checkpointed_away(ctx, &id, pid)?;
     let parent = fs::read_link(fin.join("parent")).context("the final dump has no parent link to the pre-dump")?;
     check_eq!(parent.display().to_string(), "../pre", "parent link of the final images");

@@ -37,7 +37,8 @@ pub fn cases() -> Vec<Case> {
         Case::new(m, "exec_cgroup_missing_or_escaping_refused", exec_cgroup_refused).refusal(),
         Case::new(m, "exec_joins_init_cgroup_when_the_container_cgroup_is_busy", exec_cgroup_v2_fallback),
         Case::new(m, "pidfd_socket_create", pidfd_create).runc_xfail(NO_PIDFD_SOCKET),
-        Case::new(m, "pidfd_socket_nobody_listening_refused", pidfd_nobody_listening).refusal()
+        Case::new(m, "pidfd_socket_nobody_listening_refused", pidfd_nobody_listening)
+            .refusal()
             .runc_xfail(NO_PIDFD_SOCKET)
             .runc13_xfail("runc 1.3.6 refuses the socket but leaves the container's state dir behind"),
         Case::new(m, "pidfd_socket_run_detached", pidfd_run).runc_xfail(NO_PIDFD_SOCKET),
@@ -132,13 +133,19 @@ fn process_file_without_user(ctx: &mut Ctx) -> Result<Outcome> {
 fn process_file_without_caps(ctx: &mut Ctx) -> Result<Outcome> {
     let id = running(ctx)?;
     let pid = ctx.state(&id)?["pid"].as_i64().context("no pid in state")?;
-    let caps_of = |status: &str| -> Vec<String> { status.lines().filter(|l| l.starts_with("Cap") && !l.starts_with("CapAmb")).map(str::to_string).collect() };
+    let caps_of = |status: &str| -> Vec<String> {
+        status.lines().filter(|l| l.starts_with("Cap") && !l.starts_with("CapAmb")).map(str::to_string).collect()
+    };
     let init = caps_of(&std::fs::read_to_string(format!("/proc/{pid}/status"))?);
     let path = ctx.path("process.json");
     let process = json!({"cwd": "/", "user": {"uid": 0, "gid": 0}, "args": ["cat", "/proc/self/status"], "env": ["PATH=/bin"]});
     std::fs::write(&path, process.to_string())?;
     let out = ctx.call(&["exec", "--process", &path.to_string_lossy(), &id])?.ok("exec --process without capabilities")?;
-    check_eq!(caps_of(&out.stdout), init, "capability sets of a process from a file without capabilities (left) and of the container's init");
+    check_eq!(
+        caps_of(&out.stdout),
+        init,
+        "capability sets of a process from a file without capabilities (left) and of the container's init"
+    );
     Ok(Outcome::Pass)
 }
 
@@ -146,7 +153,8 @@ fn process_file_without_caps(ctx: &mut Ctx) -> Result<Outcome> {
 /// directory still starts in it.
 fn exec_cwd_only_root(ctx: &mut Ctx) -> Result<Outcome> {
     let id = running(ctx)?;
-    let out = ctx.call(&["exec", "--user", "1000:1001", "--cwd", "/secret", &id, "sh", "-c", "pwd"])?.ok("exec --user 1000 --cwd /secret")?;
+    let out =
+        ctx.call(&["exec", "--user", "1000:1001", "--cwd", "/secret", &id, "sh", "-c", "pwd"])?.ok("exec --user 1000 --cwd /secret")?;
     check_eq!(out.stdout.trim(), "/secret", "cwd of the exec'd process");
     Ok(Outcome::Pass)
 }
@@ -381,7 +389,9 @@ fn exec_cgroup_v2_fallback(ctx: &mut Ctx) -> Result<Outcome> {
     // youki falls back on the cgroup2 hierarchy of a hybrid host too; runc (1.1.5, 1.3.6)
     // only on a pure cgroup v2 host, and fails with EBUSY here.
     if ctx.rt().peer.is_some() && host::layout()? != Layout::Unified {
-        return Ok(Outcome::Skip("runc falls back to init's cgroup only on a pure cgroup v2 host (1.1.5 and 1.3.6 fail with EBUSY here)".into()));
+        return Ok(Outcome::Skip(
+            "runc falls back to init's cgroup only on a pure cgroup v2 host (1.1.5 and 1.3.6 fail with EBUSY here)".into(),
+        ));
     }
     let mut b = ctx.bundle()?;
     spec::args(&mut b.config, &["sleep", "100"])?;
@@ -390,7 +400,10 @@ fn exec_cgroup_v2_fallback(ctx: &mut Ctx) -> Result<Outcome> {
     ctx.run_as(&b, &id, &["--detach"])?.ok("run --detach")?;
     let pid = ctx.state(&id)?["pid"].as_i64().context("no pid in state")?;
     let v2 = host::hierarchy("")?;
-    let own = host::cgroup_paths(&std::fs::read_to_string(format!("/proc/{pid}/cgroup"))?).get("").cloned().context("init has no cgroup v2 line")?;
+    let own = host::cgroup_paths(&std::fs::read_to_string(format!("/proc/{pid}/cgroup"))?)
+        .get("")
+        .cloned()
+        .context("init has no cgroup v2 line")?;
     let dir = v2.dir(&own);
     let scope = dir.join("init.scope");
     std::fs::create_dir_all(&scope)?;
@@ -408,7 +421,11 @@ fn exec_cgroup_v2_fallback(ctx: &mut Ctx) -> Result<Outcome> {
         }
     }
     let joined = exec_cgroups(ctx, &[], &id)?;
-    check_eq!(joined.get("").cloned().unwrap_or_default(), format!("{}/init.scope", own.trim_end_matches('/')), "cgroup v2 of a process exec'd into a busy container cgroup");
+    check_eq!(
+        joined.get("").cloned().unwrap_or_default(),
+        format!("{}/init.scope", own.trim_end_matches('/')),
+        "cgroup v2 of a process exec'd into a busy container cgroup"
+    );
     let out = ctx.call(&["exec", "--cgroup", "/", &id, "true"])?;
     check_eq!(out.code, Some(255), "exit status of exec --cgroup / into the busy container cgroup ({})", out.describe());
     Ok(Outcome::Pass)

@@ -90,8 +90,7 @@ fn run_default(ctx: &mut Ctx, fixture: &str) -> Result<Outcome> {
     let f = if terminal {
         let sock = ctx.path("console.sock");
         let console = ConsoleSocket::listen(&sock)?;
-        ctx.create(&b, &id, &["--console-socket", &sock.to_string_lossy()])?
-            .ok("create --console-socket")?;
+        ctx.create(&b, &id, &["--console-socket", &sock.to_string_lossy()])?.ok("create --console-socket")?;
         let reader = console.drain(WAIT)?;
         ctx.start(&id)?.ok("start")?;
         ctx.wait_status(&id, "stopped", WAIT)?;
@@ -117,22 +116,13 @@ fn ns_link(kind: &str) -> &str {
 
 /// The strings of an array at a JSON pointer (none when absent).
 fn strings<'a>(config: &'a Value, pointer: &str) -> Vec<&'a str> {
-    config
-        .pointer(pointer)
-        .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(Value::as_str).collect())
-        .unwrap_or_default()
+    config.pointer(pointer).and_then(Value::as_array).map(|a| a.iter().filter_map(Value::as_str).collect()).unwrap_or_default()
 }
 
 /// What the checker saw matches what the config asks for.
 fn honoured(ctx: &Ctx, config: &Value, f: &Facts, terminal: bool) -> Result<()> {
-    let listed: Vec<&str> = config
-        .pointer("/linux/namespaces")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(|n| n["type"].as_str())
-        .collect();
+    let listed: Vec<&str> =
+        config.pointer("/linux/namespaces").and_then(Value::as_array).into_iter().flatten().filter_map(|n| n["type"].as_str()).collect();
     for kind in ["pid", "network", "ipc", "uts", "mount", "cgroup", "user"] {
         let link = ns_link(kind);
         let (Some(host), Some(inside)) = (ctx.suite.host_ns.get(link), f.ns(link)) else {

@@ -23,14 +23,8 @@ pub fn cases() -> Vec<Case> {
 }
 
 /// config-linux.md "Default Devices" with their numbers from the kernel's devices.txt.
-const DEFAULTS: [(&str, u64, u64); 6] = [
-    ("/dev/null", 1, 3),
-    ("/dev/zero", 1, 5),
-    ("/dev/full", 1, 7),
-    ("/dev/random", 1, 8),
-    ("/dev/urandom", 1, 9),
-    ("/dev/tty", 5, 0),
-];
+const DEFAULTS: [(&str, u64, u64); 6] =
+    [("/dev/null", 1, 3), ("/dev/zero", 1, 5), ("/dev/full", 1, 7), ("/dev/random", 1, 8), ("/dev/urandom", 1, 9), ("/dev/tty", 5, 0)];
 
 fn default_devices(ctx: &mut Ctx) -> Result<Outcome> {
     let mut b = ctx.bundle()?;
@@ -42,11 +36,7 @@ fn default_devices(ctx: &mut Ctx) -> Result<Outcome> {
     for (path, major, minor) in DEFAULTS {
         let st = f.stat(path)?;
         check_eq!(st.kind.as_deref(), Some("char"), "type of {path}");
-        check_eq!(
-            (st.major, st.minor),
-            (Some(major), Some(minor)),
-            "device numbers of {path}"
-        );
+        check_eq!((st.major, st.minor), (Some(major), Some(minor)), "device numbers of {path}");
     }
     Ok(Outcome::Pass)
 }
@@ -75,17 +65,10 @@ fn dev_symlinks(ctx: &mut Ctx) -> Result<Outcome> {
     match ptmx.kind.as_deref() {
         Some("symlink") => {
             let t = ptmx.target.as_deref().unwrap_or("");
-            check!(
-                t == "pts/ptmx" || t == "/dev/pts/ptmx",
-                "/dev/ptmx points at {t:?}"
-            );
+            check!(t == "pts/ptmx" || t == "/dev/pts/ptmx", "/dev/ptmx points at {t:?}");
         }
         Some("char") => {
-            check_eq!(
-                (ptmx.major, ptmx.minor),
-                (Some(5), Some(2)),
-                "/dev/ptmx device numbers"
-            );
+            check_eq!((ptmx.major, ptmx.minor), (Some(5), Some(2)), "/dev/ptmx device numbers");
             f.require_mount("/dev/ptmx")?;
         }
         other => {
@@ -102,25 +85,13 @@ fn added_char_device(ctx: &mut Ctx) -> Result<Outcome> {
         "fileMode": 0o640, "uid": 1000, "gid": 1001
     });
     spec::push(&mut b.config, "/linux/devices", device)?;
-    spec::push(
-        &mut b.config,
-        "/linux/resources/devices",
-        json!({"allow": true, "type": "c", "major": 10, "minor": 229, "access": "rw"}),
-    )?;
+    spec::push(&mut b.config, "/linux/resources/devices", json!({"allow": true, "type": "c", "major": 10, "minor": 229, "access": "rw"}))?;
     let f = ctx.checker(&mut b, &["--stat", "/dev/testdev"])?;
     let st = f.stat("/dev/testdev")?;
     check_eq!(st.kind.as_deref(), Some("char"), "type of /dev/testdev");
-    check_eq!(
-        (st.major, st.minor),
-        (Some(10), Some(229)),
-        "device numbers of /dev/testdev"
-    );
+    check_eq!((st.major, st.minor), (Some(10), Some(229)), "device numbers of /dev/testdev");
     check_eq!(st.mode, Some(0o640), "file mode of /dev/testdev");
-    check_eq!(
-        (st.uid, st.gid),
-        (Some(1000), Some(1001)),
-        "owner of /dev/testdev"
-    );
+    check_eq!((st.uid, st.gid), (Some(1000), Some(1001)), "owner of /dev/testdev");
     Ok(Outcome::Pass)
 }
 
@@ -150,60 +121,16 @@ const RULES: [(bool, &str, i64, i64, &str); 6] = [
 ];
 
 const NODES: [Node; 7] = [
-    Node {
-        path: "/dev-unlisted",
-        kind: SFlag::S_IFCHR,
-        major: 240,
-        minor: 0,
-        readable: false,
-    },
-    Node {
-        path: "/dev-rw",
-        kind: SFlag::S_IFCHR,
-        major: 240,
-        minor: 1,
-        readable: true,
-    },
-    Node {
-        path: "/dev-write-only",
-        kind: SFlag::S_IFCHR,
-        major: 240,
-        minor: 2,
-        readable: false,
-    },
-    Node {
-        path: "/dev-wildcard",
-        kind: SFlag::S_IFCHR,
-        major: 241,
-        minor: 5,
-        readable: true,
-    },
-    Node {
-        path: "/dev-read-revoked",
-        kind: SFlag::S_IFCHR,
-        major: 243,
-        minor: 0,
-        readable: false,
-    },
-    Node {
-        path: "/dev-block-same-numbers",
-        kind: SFlag::S_IFBLK,
-        major: 242,
-        minor: 3,
-        readable: false,
-    },
-    Node {
-        path: "/dev-char",
-        kind: SFlag::S_IFCHR,
-        major: 242,
-        minor: 3,
-        readable: true,
-    },
+    Node { path: "/dev-unlisted", kind: SFlag::S_IFCHR, major: 240, minor: 0, readable: false },
+    Node { path: "/dev-rw", kind: SFlag::S_IFCHR, major: 240, minor: 1, readable: true },
+    Node { path: "/dev-write-only", kind: SFlag::S_IFCHR, major: 240, minor: 2, readable: false },
+    Node { path: "/dev-wildcard", kind: SFlag::S_IFCHR, major: 241, minor: 5, readable: true },
+    Node { path: "/dev-read-revoked", kind: SFlag::S_IFCHR, major: 243, minor: 0, readable: false },
+    Node { path: "/dev-block-same-numbers", kind: SFlag::S_IFBLK, major: 242, minor: 3, readable: false },
+    Node { path: "/dev-char", kind: SFlag::S_IFCHR, major: 242, minor: 3, readable: true },
 ];
 
-fn rule_json(
-    (allow, kind, major, minor, access): (bool, &str, i64, i64, &str),
-) -> serde_json::Value {
+fn rule_json((allow, kind, major, minor, access): (bool, &str, i64, i64, &str)) -> serde_json::Value {
     let mut rule = json!({"allow": allow, "type": kind, "access": access, "major": major});
     if minor >= 0 {
         rule["minor"] = json!(minor);
@@ -215,13 +142,8 @@ fn rule_json(
 fn make_nodes(b: &Bundle) -> Result<()> {
     for n in &NODES {
         let path = b.rootfs().join(n.path.trim_start_matches('/'));
-        mknod(
-            &path,
-            n.kind,
-            Mode::from_bits_truncate(0o666),
-            makedev(n.major, n.minor),
-        )
-        .with_context(|| format!("mknod {}", path.display()))?;
+        mknod(&path, n.kind, Mode::from_bits_truncate(0o666), makedev(n.major, n.minor))
+            .with_context(|| format!("mknod {}", path.display()))?;
     }
     Ok(())
 }
@@ -244,11 +166,7 @@ pub fn nodev_skip(ctx: &Ctx) -> Result<Option<Outcome>> {
 fn check_nodes(f: &Facts, when: &str) -> Result<()> {
     for n in &NODES {
         let errno = f.read_answer(n.path)?.errno;
-        check!(
-            errno != Some(libc::EACCES),
-            "{when}: {} gives EACCES although the bundle is not on a nodev mount",
-            n.path
-        );
+        check!(errno != Some(libc::EACCES), "{when}: {} gives EACCES although the bundle is not on a nodev mount", n.path);
         let denied = errno == Some(libc::EPERM);
         check!(
             denied != n.readable,

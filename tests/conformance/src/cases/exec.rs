@@ -2,8 +2,8 @@
 //! takes the flags' user, env and cwd, and passes its exit status back.
 
 use super::{Case, Outcome};
-use crate::ctx::Ctx;
 use crate::console::ConsoleSocket;
+use crate::ctx::Ctx;
 use crate::runtime::Output;
 use crate::spec;
 use crate::{check, check_eq};
@@ -40,7 +40,8 @@ fn joins(ctx: &mut Ctx) -> Result<Outcome> {
         check!(out.stdout.contains(&format!("same-{n}")), "exec'd process is not in the container's {n} namespace: {:?}", out.stdout);
     }
     // Every hierarchy, v1 or v2, whatever the driver: the same cgroups as the container's init.
-    let cgroups = |text: &str| -> Vec<String> { text.lines().filter(|l| l.contains(':') && !l.starts_with("same-")).map(str::to_string).collect() };
+    let cgroups =
+        |text: &str| -> Vec<String> { text.lines().filter(|l| l.contains(':') && !l.starts_with("same-")).map(str::to_string).collect() };
     let (own, init) = out.stdout.split_once("---").unwrap_or((&out.stdout, ""));
     check!(!cgroups(own).is_empty(), "no cgroup lines from the exec'd process: {:?}", out.stdout);
     check_eq!(cgroups(own), cgroups(init), "cgroups of the exec'd process (left) and of the container's init");
@@ -105,7 +106,11 @@ fn stopped(ctx: &mut Ctx) -> Result<Outcome> {
     ctx.run_as(&b, &id, &["--keep"])?.ok("run --keep")?;
     let out = ctx.call(&["exec", &id, "true"])?;
     check!(!out.success(), "exec into a stopped container succeeded");
-    check!(out.messages().to_lowercase().contains("stopped") || out.messages().contains("not running"), "the error does not say the container is stopped: {:?}", out.messages());
+    check!(
+        out.messages().to_lowercase().contains("stopped") || out.messages().contains("not running"),
+        "the error does not say the container is stopped: {:?}",
+        out.messages()
+    );
     Ok(Outcome::Pass)
 }
 
@@ -141,7 +146,8 @@ fn tty(ctx: &mut Ctx) -> Result<Outcome> {
     let sock = ctx.path("exec-console.sock");
     let console = ConsoleSocket::listen(&sock)?;
     let script = "t=$(tty); case $t in /dev/pts/*) echo on-a-pty;; *) echo not-a-pty:$t;; esac";
-    ctx.call(&["exec", "--detach", "--tty", "--console-socket", &sock.to_string_lossy(), &id, "sh", "-c", script])?.ok("exec --detach --tty --console-socket")?;
+    ctx.call(&["exec", "--detach", "--tty", "--console-socket", &sock.to_string_lossy(), &id, "sh", "-c", script])?
+        .ok("exec --detach --tty --console-socket")?;
     let reader = console.drain(std::time::Duration::from_secs(10))?;
     let output = reader.join().map_err(|_| anyhow::anyhow!("the pty reader panicked"))?;
     let text = String::from_utf8_lossy(&output);

@@ -15,14 +15,12 @@ use std::time::{Duration, Instant};
 pub fn cases() -> Vec<Case> {
     let m = "faults";
     vec![
-        Case::new(m, "corrupt_state_then_delete_force", corrupt_state).runc_xfail(
-            "runc 1.1.5 cannot load a corrupt state.json: delete --force fails and the process and cgroup stay",
-        )
-        .runc13_xfail("runc 1.3.6 cannot load a corrupt state.json either (\"unexpected EOF\"): the process and cgroup stay"),
-        Case::new(m, "missing_state_then_delete_force", missing_state).runc_xfail(
-            "runc 1.1.5 removes a state dir without state.json but leaves the container's process and cgroup",
-        )
-        .runc13_xfail("runc 1.3.6 removes a state dir without state.json but leaves the container's process and cgroup"),
+        Case::new(m, "corrupt_state_then_delete_force", corrupt_state)
+            .runc_xfail("runc 1.1.5 cannot load a corrupt state.json: delete --force fails and the process and cgroup stay")
+            .runc13_xfail("runc 1.3.6 cannot load a corrupt state.json either (\"unexpected EOF\"): the process and cgroup stay"),
+        Case::new(m, "missing_state_then_delete_force", missing_state)
+            .runc_xfail("runc 1.1.5 removes a state dir without state.json but leaves the container's process and cgroup")
+            .runc13_xfail("runc 1.3.6 removes a state dir without state.json but leaves the container's process and cgroup"),
         Case::new(m, "slow_poststart_holds_up_nobody", slow_poststart),
         Case::new(m, "state_is_private", state_is_private),
     ]

@@ -18,23 +18,17 @@ use std::time::Duration;
 pub fn cases() -> Vec<Case> {
     let m = "hooks";
     vec![
-        Case::new(m, "order", order).runc_xfail(
-            "runc 1.1.5 runs poststart hooks during create, before start runs the program",
-        )
-        .runc13_xfail("runc 1.3 still runs poststart hooks during create, before start runs the program"),
+        Case::new(m, "order", order)
+            .runc_xfail("runc 1.1.5 runs poststart hooks during create, before start runs the program")
+            .runc13_xfail("runc 1.3 still runs poststart hooks during create, before start runs the program"),
         Case::new(m, "state_on_stdin", state_on_stdin),
         Case::new(m, "namespaces", namespaces),
         Case::new(m, "args_and_env", args_and_env),
         Case::new(m, "timeout_fails_create", timeout_fails_create),
-        Case::new(
-            m,
-            "failing_create_runtime_undoes_create",
-            failing_create_runtime,
-        ),
-        Case::new(m, "failing_poststop_is_only_a_warning", failing_poststop).runc_xfail(
-            "runc 1.1.5 skips the poststop hooks after a failing one (delete itself succeeds)",
-        )
-        .runc13_xfail("runc 1.3 fails delete at the first failing poststop hook; runtime.md step 13 makes it a warning"),
+        Case::new(m, "failing_create_runtime_undoes_create", failing_create_runtime),
+        Case::new(m, "failing_poststop_is_only_a_warning", failing_poststop)
+            .runc_xfail("runc 1.1.5 skips the poststop hooks after a failing one (delete itself succeeds)")
+            .runc13_xfail("runc 1.3 fails delete at the first failing poststop hook; runtime.md step 13 makes it a warning"),
     ]
 }
 
@@ -45,13 +39,7 @@ printf '%s|%s|%s|%s|%s|%s\n' "$name" "$(readlink /proc/self/ns/mnt)" "$(readlink
 "#;
 
 const HOSTNAME: &str = "hooked";
-const HOST_HOOKS: [&str; 5] = [
-    "prestart",
-    "createRuntime",
-    "createContainer",
-    "poststart",
-    "poststop",
-];
+const HOST_HOOKS: [&str; 5] = ["prestart", "createRuntime", "createContainer", "poststart", "poststop"];
 
 /// One line of the hook log.
 #[derive(Debug, Clone)]
@@ -100,17 +88,12 @@ impl HookDir {
     }
 
     fn mark(&self, what: &str) -> Result<()> {
-        let mut f = OpenOptions::new()
-            .append(true)
-            .open(self.dir.join("log"))
-            .context("opening the hook log")?;
+        let mut f = OpenOptions::new().append(true).open(self.dir.join("log")).context("opening the hook log")?;
         writeln!(f, "harness:{what}|||||").context("writing a harness marker")
     }
 
     fn entries(&self) -> Result<Vec<Entry>> {
-        Ok(parse_log(
-            &fs::read_to_string(self.dir.join("log")).context("reading the hook log")?,
-        ))
+        Ok(parse_log(&fs::read_to_string(self.dir.join("log")).context("reading the hook log")?))
     }
 }
 
@@ -125,12 +108,7 @@ fn logging_hook(hd: &HookDir, kind: &str, extra_args: &[&str]) -> Value {
     let mut args = vec!["sh", script.as_str(), kind, log.as_str()];
     args.extend_from_slice(extra_args);
     let env_var = format!("HOOK_VAR={kind}-env");
-    spec::hook(
-        "/bin/sh",
-        &args,
-        &["PATH=/usr/sbin:/usr/bin:/sbin:/bin", &env_var],
-        None,
-    )
+    spec::hook("/bin/sh", &args, &["PATH=/usr/sbin:/usr/bin:/sbin:/bin", &env_var], None)
 }
 
 /// What a full lifecycle with all six hooks logged.
@@ -143,19 +121,8 @@ struct HookRun {
 
 impl HookRun {
     fn index(&self, name: &str) -> Result<usize> {
-        let hits: Vec<usize> = self
-            .entries
-            .iter()
-            .enumerate()
-            .filter(|(_, e)| e.name == name)
-            .map(|(i, _)| i)
-            .collect();
-        check!(
-            hits.len() == 1,
-            "{name} appears {} times in the hook log: {:?}",
-            hits.len(),
-            self.names()
-        );
+        let hits: Vec<usize> = self.entries.iter().enumerate().filter(|(_, e)| e.name == name).map(|(i, _)| i).collect();
+        check!(hits.len() == 1, "{name} appears {} times in the hook log: {:?}", hits.len(), self.names());
         Ok(hits[0])
     }
 
@@ -172,15 +139,7 @@ fn full_lifecycle(ctx: &mut Ctx) -> Result<HookRun> {
     let hd = HookDir::new(ctx)?;
     let mut b = ctx.bundle()?;
     spec::set(&mut b.config, "/hostname", serde_json::json!(HOSTNAME))?;
-    spec::add_mount(
-        &mut b.config,
-        spec::mount(
-            "/hooklog",
-            "none",
-            &hd.dir.to_string_lossy(),
-            &["bind", "rw"],
-        ),
-    )?;
+    spec::add_mount(&mut b.config, spec::mount("/hooklog", "none", &hd.dir.to_string_lossy(), &["bind", "rw"]))?;
     for kind in HOST_HOOKS.iter().chain(["startContainer"].iter()) {
         spec::add_hook(&mut b.config, kind, logging_hook(&hd, kind, &["a1", "a2"]))?;
     }
@@ -200,22 +159,14 @@ fn full_lifecycle(ctx: &mut Ctx) -> Result<HookRun> {
     hd.mark("delete-begin")?;
     ctx.delete(&id)?.ok("delete")?;
     hd.mark("delete-end")?;
-    Ok(HookRun {
-        entries: hd.entries()?,
-        id,
-        bundle: b.dir.clone(),
-        created_pid,
-    })
+    Ok(HookRun { entries: hd.entries()?, id, bundle: b.dir.clone(), created_pid })
 }
 
 fn order(ctx: &mut Ctx) -> Result<Outcome> {
     let run = full_lifecycle(ctx)?;
     let names = run.names();
     let before = |a: &str, b: &str| -> Result<()> {
-        check!(
-            run.index(a)? < run.index(b)?,
-            "{a} should come before {b}; log order: {names:?}"
-        );
+        check!(run.index(a)? < run.index(b)?, "{a} should come before {b}; log order: {names:?}");
         Ok(())
     };
     before("harness:create-begin", "prestart")?;
@@ -244,29 +195,12 @@ fn state_on_stdin(ctx: &mut Ctx) -> Result<Outcome> {
         ("poststop", &["stopped"]),
     ] {
         let entry = run.entry(kind)?;
-        let state = entry
-            .state
-            .as_ref()
-            .with_context(|| format!("{kind} read no JSON state on stdin"))?;
-        check!(
-            state["ociVersion"].is_string(),
-            "{kind} state lacks ociVersion: {state}"
-        );
-        check_eq!(
-            state["id"].as_str(),
-            Some(run.id.as_str()),
-            "{kind} state id"
-        );
-        check_eq!(
-            state["bundle"].as_str(),
-            Some(bundle.as_str()),
-            "{kind} state bundle"
-        );
+        let state = entry.state.as_ref().with_context(|| format!("{kind} read no JSON state on stdin"))?;
+        check!(state["ociVersion"].is_string(), "{kind} state lacks ociVersion: {state}");
+        check_eq!(state["id"].as_str(), Some(run.id.as_str()), "{kind} state id");
+        check_eq!(state["bundle"].as_str(), Some(bundle.as_str()), "{kind} state bundle");
         let status = state["status"].as_str().unwrap_or("");
-        check!(
-            statuses.contains(&status),
-            "{kind} state status {status:?}, expected one of {statuses:?}"
-        );
+        check!(statuses.contains(&status), "{kind} state status {status:?}, expected one of {statuses:?}");
         let pid = state["pid"].as_i64().unwrap_or(0);
         match kind {
             "poststop" => {}
@@ -285,38 +219,16 @@ fn namespaces(ctx: &mut Ctx) -> Result<Outcome> {
     let host_uts = ctx.suite.host_ns.get("uts").cloned().unwrap_or_default();
     let run = full_lifecycle(ctx)?;
     let process = run.entry("process")?;
-    check!(
-        process.mnt_ns != host_mnt,
-        "the process runs in the host mount namespace"
-    );
-    check!(
-        process.uts_ns != host_uts,
-        "the process runs in the host uts namespace"
-    );
+    check!(process.mnt_ns != host_mnt, "the process runs in the host mount namespace");
+    check!(process.uts_ns != host_uts, "the process runs in the host uts namespace");
     for kind in ["createContainer", "startContainer"] {
         let e = run.entry(kind)?;
-        check_eq!(
-            e.mnt_ns,
-            process.mnt_ns,
-            "{kind} mount namespace (the container's)"
-        );
-        check_eq!(
-            e.uts_ns,
-            process.uts_ns,
-            "{kind} uts namespace (the container's)"
-        );
+        check_eq!(e.mnt_ns, process.mnt_ns, "{kind} mount namespace (the container's)");
+        check_eq!(e.uts_ns, process.uts_ns, "{kind} uts namespace (the container's)");
     }
     for kind in ["prestart", "createRuntime", "poststart", "poststop"] {
-        check_eq!(
-            run.entry(kind)?.mnt_ns,
-            host_mnt,
-            "{kind} mount namespace (the runtime's)"
-        );
-        check_eq!(
-            run.entry(kind)?.uts_ns,
-            host_uts,
-            "{kind} uts namespace (the runtime's)"
-        );
+        check_eq!(run.entry(kind)?.mnt_ns, host_mnt, "{kind} mount namespace (the runtime's)");
+        check_eq!(run.entry(kind)?.uts_ns, host_uts, "{kind} uts namespace (the runtime's)");
     }
     Ok(Outcome::Pass)
 }
@@ -325,25 +237,14 @@ fn args_and_env(ctx: &mut Ctx) -> Result<Outcome> {
     let run = full_lifecycle(ctx)?;
     for kind in HOST_HOOKS.iter().chain(["startContainer"].iter()) {
         let e = run.entry(kind)?;
-        check_eq!(
-            e.args.as_str(),
-            "a1 a2",
-            "{kind} arguments after the script's own"
-        );
-        check_eq!(
-            e.env,
-            format!("{kind}-env"),
-            "{kind} HOOK_VAR from the hook's env"
-        );
+        check_eq!(e.args.as_str(), "a1 a2", "{kind} arguments after the script's own");
+        check_eq!(e.env, format!("{kind}-env"), "{kind} HOOK_VAR from the hook's env");
     }
     Ok(Outcome::Pass)
 }
 
 /// Create a `sleep` container with extra hooks; returns the id and the create output.
-fn create_with_hooks(
-    ctx: &mut Ctx,
-    hooks: &[(&str, Value)],
-) -> Result<(String, crate::runtime::Output)> {
+fn create_with_hooks(ctx: &mut Ctx, hooks: &[(&str, Value)]) -> Result<(String, crate::runtime::Output)> {
     let mut b = ctx.bundle()?;
     let id = ctx.id();
     ctx.place_in_cgroup(&mut b, &id)?;
@@ -357,16 +258,9 @@ fn create_with_hooks(
 
 /// runtime.md "Errors": a failed create leaves the environment as it was.
 fn nothing_left(ctx: &Ctx, id: &str) -> Result<()> {
-    check!(
-        ctx.call(&["state", id])?.code != Some(0),
-        "state of {id} succeeds after the failed create"
-    );
+    check!(ctx.call(&["state", id])?.code != Some(0), "state of {id} succeeds after the failed create");
     let leftovers = ctx.leftovers();
-    check!(
-        leftovers.is_empty(),
-        "the failed create left behind: {}",
-        leftovers.join("; ")
-    );
+    check!(leftovers.is_empty(), "the failed create left behind: {}", leftovers.join("; "));
     Ok(())
 }
 
@@ -374,32 +268,16 @@ fn timeout_fails_create(ctx: &mut Ctx) -> Result<Outcome> {
     // One process without children: a hook's orphans may hold its pipes open.
     let hook = spec::hook("/bin/busybox", &["busybox", "sleep", "10"], &[], Some(1));
     let (id, out) = create_with_hooks(ctx, &[("createRuntime", hook)])?;
-    check!(
-        !out.success(),
-        "create succeeded although its hook outlived its 1 s timeout: {}",
-        out.describe()
-    );
-    check!(
-        out.elapsed < Duration::from_secs(6),
-        "create took {:?} with a 1 s hook timeout",
-        out.elapsed
-    );
+    check!(!out.success(), "create succeeded although its hook outlived its 1 s timeout: {}", out.describe());
+    check!(out.elapsed < Duration::from_secs(6), "create took {:?} with a 1 s hook timeout", out.elapsed);
     nothing_left(ctx, &id)?;
     Ok(Outcome::Pass)
 }
 
 fn failing_create_runtime(ctx: &mut Ctx) -> Result<Outcome> {
-    let hook = spec::hook(
-        "/bin/sh",
-        &["sh", "-c", "echo hook-says-no >&2; exit 3"],
-        &[],
-        None,
-    );
+    let hook = spec::hook("/bin/sh", &["sh", "-c", "echo hook-says-no >&2; exit 3"], &[], None);
     let (id, out) = create_with_hooks(ctx, &[("createRuntime", hook)])?;
-    check!(
-        !out.success() && !out.timed_out,
-        "create succeeded although a createRuntime hook failed"
-    );
+    check!(!out.success() && !out.timed_out, "create succeeded although a createRuntime hook failed");
     nothing_left(ctx, &id)?;
     Ok(Outcome::Pass)
 }
@@ -409,24 +287,13 @@ fn failing_create_runtime(ctx: &mut Ctx) -> Result<Outcome> {
 fn failing_poststop(ctx: &mut Ctx) -> Result<Outcome> {
     let marker = ctx.path("second-poststop-ran");
     let failing = spec::hook("/bin/sh", &["sh", "-c", "exit 1"], &[], None);
-    let second = spec::hook(
-        "/bin/sh",
-        &["sh", "-c", &format!("touch {}", marker.display())],
-        &[],
-        None,
-    );
+    let second = spec::hook("/bin/sh", &["sh", "-c", &format!("touch {}", marker.display())], &[], None);
     let (id, out) = create_with_hooks(ctx, &[("poststop", failing), ("poststop", second)])?;
     out.ok("create")?;
     ctx.kill(&id, "KILL")?.ok("kill")?;
     ctx.wait_status(&id, "stopped", Duration::from_secs(10))?;
     ctx.delete(&id)?.ok("delete with a failing poststop hook")?;
-    check!(
-        marker.exists(),
-        "the poststop hook after the failing one did not run"
-    );
-    check!(
-        ctx.call(&["state", &id])?.code != Some(0),
-        "the container still exists after delete"
-    );
+    check!(marker.exists(), "the poststop hook after the failing one did not run");
+    check!(ctx.call(&["state", &id])?.code != Some(0), "the container still exists after delete");
     Ok(Outcome::Pass)
 }

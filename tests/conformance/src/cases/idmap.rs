@@ -90,10 +90,7 @@ fn host_root_is_container_root(ctx: &mut Ctx) -> Result<Outcome> {
     let src = host_dir(ctx, "src")?;
     let mut b = userns_bundle(ctx)?;
     spec::add_mount(&mut b.config, spec::mount("/mnt", "bind", &src.to_string_lossy(), &["rbind", "idmap"]))?;
-    spec::shell(
-        &mut b.config,
-        "touch /mnt/made-inside && exec /checker --stat /mnt/file --stat /mnt/file-1000 --stat /mnt/made-inside",
-    )?;
+    spec::shell(&mut b.config, "touch /mnt/made-inside && exec /checker --stat /mnt/file --stat /mnt/file-1000 --stat /mnt/made-inside")?;
     let (_, out) = ctx.run(&b)?;
     let f = crate::facts::parse(&out.ok("running the container")?.stdout)?;
     check_eq!((f.uid, f.gid), (0, 0), "ids of the process");
@@ -117,10 +114,7 @@ fn ridmap_and_submounts(ctx: &mut Ctx) -> Result<Outcome> {
     let source = src.to_string_lossy().into_owned();
     spec::add_mount(&mut b.config, spec::mount("/mnt", "bind", &source, &["rbind", "ridmap"]))?;
     spec::add_mount(&mut b.config, spec::mount("/root", "bind", &source, &["rbind", "idmap"]))?;
-    let f = ctx.checker(
-        &mut b,
-        &["--stat", "/mnt/file", "--stat", "/mnt/sub/file", "--stat", "/root/file", "--stat", "/root/sub/file"],
-    )?;
+    let f = ctx.checker(&mut b, &["--stat", "/mnt/file", "--stat", "/mnt/sub/file", "--stat", "/root/file", "--stat", "/root/sub/file"])?;
     check_eq!(owner(&f, "/mnt/file")?, (0, 0), "ridmap: owner of host root's file");
     check_eq!(owner(&f, "/mnt/sub/file")?, (0, 0), "ridmap: owner of host root's file on the submount");
     check_eq!(owner(&f, "/root/file")?, (0, 0), "idmap: owner of host root's file");
@@ -203,11 +197,7 @@ fn bad_idmapped_mounts(ctx: &mut Ctx) -> Result<Outcome> {
 fn features(ctx: &mut Ctx) -> Result<Outcome> {
     let out = ctx.call(&["features"])?.ok("features")?;
     let doc: Value = serde_json::from_str(&out.stdout).context("features printed no JSON")?;
-    check_eq!(
-        doc.pointer("/linux/mountExtensions/idmap/enabled"),
-        Some(&json!(true)),
-        "linux.mountExtensions.idmap.enabled"
-    );
+    check_eq!(doc.pointer("/linux/mountExtensions/idmap/enabled"), Some(&json!(true)), "linux.mountExtensions.idmap.enabled");
     let options = doc["mountOptions"].as_array().context("no mountOptions")?;
     for o in ["idmap", "ridmap"] {
         check!(options.iter().any(|v| v == o), "mountOptions lacks {o}: {options:?}");

@@ -171,9 +171,9 @@ mod lifecycle;
 mod lsm;
 mod mounts;
 mod namespaces;
-mod path_races;
 mod net_devices;
 mod no_hang;
+mod path_races;
 mod process;
 mod robustness;
 mod rootless;
@@ -350,15 +350,9 @@ mod tests {
 
     #[test]
     fn refusal_names_are_marked_refusals() {
-        let says_no = |name: &str| {
-            name.starts_with("bad_input/")
-                || ["_refused", "_rejected", "_fails"].iter().any(|end| name.ends_with(end))
-        };
-        let unmarked: Vec<String> = all()
-            .into_iter()
-            .filter(|c| says_no(&c.name) && !c.refusal)
-            .map(|c| c.name)
-            .collect();
+        let says_no =
+            |name: &str| name.starts_with("bad_input/") || ["_refused", "_rejected", "_fails"].iter().any(|end| name.ends_with(end));
+        let unmarked: Vec<String> = all().into_iter().filter(|c| says_no(&c.name) && !c.refusal).map(|c| c.name).collect();
         assert!(unmarked.is_empty(), "cases named as refusals but not marked: {unmarked:?}");
         assert!(!Case::new("m", "n", |_| Ok(Outcome::Pass)).refusal);
         assert!(Case::new("m", "n", |_| Ok(Outcome::Pass)).refusal().refusal);
@@ -367,10 +361,7 @@ mod tests {
     /// The case names written as `module/name` in `text` between the lines starting with
     /// `from` and the next line starting with `to`, on the lines `keep` accepts.
     fn names_between(text: &str, from: &str, to: &str, keep: fn(&str) -> bool) -> BTreeSet<String> {
-        let start = text
-            .lines()
-            .position(|l| l.starts_with(from))
-            .unwrap_or_else(|| panic!("no line starts with {from:?}"));
+        let start = text.lines().position(|l| l.starts_with(from)).unwrap_or_else(|| panic!("no line starts with {from:?}"));
         let known: BTreeSet<String> = all().into_iter().map(|c| c.name).collect();
         text.lines()
             .skip(start + 1)

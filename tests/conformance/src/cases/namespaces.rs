@@ -23,16 +23,18 @@ pub fn cases() -> Vec<Case> {
         Case::new(m, "user_ns_mappings", user_ns_mappings),
         Case::new(m, "join_by_path", join_by_path),
         Case::new(m, "join_user_ns_with_its_mappings", join_user_ns_with_its_mappings),
-        Case::new(m, "join_user_ns_with_other_mappings_refused", join_user_ns_with_other_mappings).refusal()
+        Case::new(m, "join_user_ns_with_other_mappings_refused", join_user_ns_with_other_mappings)
+            .refusal()
             .runc_xfail("runc 1.1.5 does not compare the mappings with the joined user namespace's and runs the container")
-            .runc13_xfail("runc 1.3.6 refuses it, but its error names neither mapping (\"both namespace path and non-matching mapping specified\")"),
+            .runc13_xfail(
+                "runc 1.3.6 refuses it, but its error names neither mapping (\"both namespace path and non-matching mapping specified\")",
+            ),
         Case::new(m, "join_user_ns_and_a_root_only_netns_path", join_user_ns_and_root_only_netns),
         Case::new(m, "join_user_ns_and_a_bind_from_a_root_only_dir", join_user_ns_and_bind_from_root_only_dir),
         Case::new(m, "join_user_ns_with_oom_score_adj", join_user_ns_with_oom_score_adj),
         Case::new(m, "new_user_ns_with_oom_score_adj", new_user_ns_with_oom_score_adj),
-        Case::new(m, "time_offsets", time_offsets).runc_xfail(
-            "runc 1.1.5 does not know the time namespace or linux.timeOffsets (runtime-spec 1.2)",
-        ),
+        Case::new(m, "time_offsets", time_offsets)
+            .runc_xfail("runc 1.1.5 does not know the time namespace or linux.timeOffsets (runtime-spec 1.2)"),
     ]
 }
 
@@ -41,18 +43,9 @@ fn new_namespace(ctx: &mut Ctx, kind: &str, link_name: &str) -> Result<Outcome> 
     let mut b = ctx.bundle()?;
     spec::namespace(&mut b.config, kind, None)?;
     let facts = ctx.checker(&mut b, &[])?;
-    let host = ctx
-        .suite
-        .host_ns
-        .get(link_name)
-        .with_context(|| format!("host has no {link_name} ns link"))?;
-    let inside = facts
-        .ns(link_name)
-        .with_context(|| format!("the checker saw no {link_name} ns link"))?;
-    check!(
-        inside != host,
-        "{kind} namespace is the host's ({host}) although a new one was requested"
-    );
+    let host = ctx.suite.host_ns.get(link_name).with_context(|| format!("host has no {link_name} ns link"))?;
+    let inside = facts.ns(link_name).with_context(|| format!("the checker saw no {link_name} ns link"))?;
+    check!(inside != host, "{kind} namespace is the host's ({host}) although a new one was requested");
     Ok(Outcome::Pass)
 }
 
@@ -61,16 +54,10 @@ fn new_cgroup(ctx: &mut Ctx) -> Result<Outcome> {
     spec::namespace(&mut b.config, "cgroup", None)?;
     let facts = ctx.checker(&mut b, &[])?;
     let host = &ctx.suite.host_ns["cgroup"];
-    check!(
-        facts.ns("cgroup") != Some(host.as_str()),
-        "cgroup namespace is the host's ({host})"
-    );
+    check!(facts.ns("cgroup") != Some(host.as_str()), "cgroup namespace is the host's ({host})");
     // In its own cgroup namespace the container's cgroups are the namespace roots.
     for line in facts.cgroup.as_deref().unwrap_or_default() {
-        check!(
-            line.ends_with(":/"),
-            "with a new cgroup namespace /proc/self/cgroup should show \"/\": {line:?}"
-        );
+        check!(line.ends_with(":/"), "with a new cgroup namespace /proc/self/cgroup should show \"/\": {line:?}");
     }
     Ok(Outcome::Pass)
 }
@@ -92,11 +79,7 @@ fn unlisted_are_inherited(ctx: &mut Ctx) -> Result<Outcome> {
     let facts = ctx.checker(&mut b, &[])?;
     for link in ["ipc", "uts", "user", "cgroup"] {
         let host = &ctx.suite.host_ns[link];
-        check_eq!(
-            facts.ns(link),
-            Some(host.as_str()),
-            "{link} namespace not listed in the config"
-        );
+        check_eq!(facts.ns(link), Some(host.as_str()), "{link} namespace not listed in the config");
     }
     Ok(Outcome::Pass)
 }
@@ -107,24 +90,9 @@ fn user_ns_mappings(ctx: &mut Ctx) -> Result<Outcome> {
     let mapping = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
     spec::set(&mut b.config, "/linux/uidMappings", mapping.clone())?;
     spec::set(&mut b.config, "/linux/gidMappings", mapping)?;
-    let facts = ctx.checker(
-        &mut b,
-        &[
-            "--read",
-            "/proc/self/uid_map",
-            "--read",
-            "/proc/self/gid_map",
-        ],
-    )?;
-    check!(
-        facts.ns("user") != Some(ctx.suite.host_ns["user"].as_str()),
-        "user namespace is the host's"
-    );
-    check_eq!(
-        (facts.uid, facts.gid),
-        (0, 0),
-        "ids inside the user namespace"
-    );
+    let facts = ctx.checker(&mut b, &["--read", "/proc/self/uid_map", "--read", "/proc/self/gid_map"])?;
+    check!(facts.ns("user") != Some(ctx.suite.host_ns["user"].as_str()), "user namespace is the host's");
+    check_eq!((facts.uid, facts.gid), (0, 0), "ids inside the user namespace");
     for map in ["/proc/self/uid_map", "/proc/self/gid_map"] {
         let fields: Vec<&str> = facts.content(map)?.split_whitespace().collect();
         check_eq!(fields, vec!["0", "100000", "65536"], "{map}");
@@ -137,25 +105,16 @@ fn wait_for_new_ns(ctx: &Ctx, pid: u32, links: &[&str]) -> Result<()> {
     let started = Instant::now();
     loop {
         let ns = host::namespaces(&pid.to_string());
-        if links.iter().all(|l| {
-            ns.get(*l)
-                .is_some_and(|v| Some(v) != ctx.suite.host_ns.get(*l))
-        }) {
+        if links.iter().all(|l| ns.get(*l).is_some_and(|v| Some(v) != ctx.suite.host_ns.get(*l))) {
             return Ok(());
         }
-        check!(
-            started.elapsed() < Duration::from_secs(5),
-            "helper {pid} did not enter new namespaces"
-        );
+        check!(started.elapsed() < Duration::from_secs(5), "helper {pid} did not enter new namespaces");
         std::thread::sleep(Duration::from_millis(10));
     }
 }
 
 fn join_by_path(ctx: &mut Ctx) -> Result<Outcome> {
-    let pid = ctx.spawn_helper(
-        "unshare",
-        &["--net", "--uts", "--ipc", "/bin/busybox", "sleep", "60"],
-    )?;
+    let pid = ctx.spawn_helper("unshare", &["--net", "--uts", "--ipc", "/bin/busybox", "sleep", "60"])?;
     wait_for_new_ns(ctx, pid, &["net", "uts", "ipc"])?;
     let helper = host::namespaces(&pid.to_string());
     let mut b = ctx.bundle()?;
@@ -164,11 +123,7 @@ fn join_by_path(ctx: &mut Ctx) -> Result<Outcome> {
     }
     let facts = ctx.checker(&mut b, &[])?;
     for link in ["net", "uts", "ipc"] {
-        check_eq!(
-            facts.ns(link),
-            helper.get(link).map(String::as_str),
-            "{link} namespace joined by path"
-        );
+        check_eq!(facts.ns(link), helper.get(link).map(String::as_str), "{link} namespace joined by path");
     }
     Ok(Outcome::Pass)
 }
@@ -182,36 +137,14 @@ fn time_offsets(ctx: &mut Ctx) -> Result<Outcome> {
         json!({"monotonic": {"secs": 86400, "nanosecs": 0}, "boottime": {"secs": 3600, "nanosecs": 500}}),
     )?;
     let facts = ctx.checker(&mut b, &["--read", "/proc/self/timens_offsets"])?;
-    let host = ctx
-        .suite
-        .host_ns
-        .get("time")
-        .context("the host has no time namespace link")?;
-    check!(
-        facts.ns("time") != Some(host.as_str()),
-        "time namespace is the host's ({host})"
-    );
+    let host = ctx.suite.host_ns.get("time").context("the host has no time namespace link")?;
+    check!(facts.ns("time") != Some(host.as_str()), "time namespace is the host's ({host})");
     let offsets = facts.content("/proc/self/timens_offsets")?;
-    let rows: Vec<Vec<&str>> = offsets
-        .lines()
-        .map(|l| l.split_whitespace().collect())
-        .collect();
+    let rows: Vec<Vec<&str>> = offsets.lines().map(|l| l.split_whitespace().collect()).collect();
     // time_namespaces(7): one line per clock, named or numbered (1 = monotonic, 7 = boottime).
-    let find = |names: [&str; 2]| {
-        rows.iter()
-            .find(|r| r.first().is_some_and(|c| names.contains(c)))
-            .cloned()
-    };
-    check_eq!(
-        find(["monotonic", "1"]).map(|r| r[1..].to_vec()),
-        Some(vec!["86400", "0"]),
-        "monotonic offset"
-    );
-    check_eq!(
-        find(["boottime", "7"]).map(|r| r[1..].to_vec()),
-        Some(vec!["3600", "500"]),
-        "boottime offset"
-    );
+    let find = |names: [&str; 2]| rows.iter().find(|r| r.first().is_some_and(|c| names.contains(c))).cloned();
+    check_eq!(find(["monotonic", "1"]).map(|r| r[1..].to_vec()), Some(vec!["86400", "0"]), "monotonic offset");
+    check_eq!(find(["boottime", "7"]).map(|r| r[1..].to_vec()), Some(vec!["3600", "500"]), "boottime offset");
     Ok(Outcome::Pass)
 }
 

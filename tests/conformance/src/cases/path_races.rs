@@ -91,20 +91,12 @@ fn own_dev(ctx: &mut Ctx, name: &str, links: &[(&str, &str)]) -> Result<(crate::
         symlink(target, dev.join(link)).with_context(|| format!("symlink {link}"))?;
     }
     let mut b = ctx.bundle()?;
-    let mounts: Vec<serde_json::Value> = b.config["mounts"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|m| m["destination"] != "/dev")
-        .collect();
+    let mounts: Vec<serde_json::Value> =
+        b.config["mounts"].as_array().cloned().unwrap_or_default().into_iter().filter(|m| m["destination"] != "/dev").collect();
     b.config["mounts"] = json!(mounts);
     let source = dev.to_string_lossy().into_owned();
     // Before /dev/pts and friends, which mount inside it.
-    b.config["mounts"]
-        .as_array_mut()
-        .context("mounts is not an array")?
-        .insert(1, spec::mount("/dev", "bind", &source, &["rbind"]));
+    b.config["mounts"].as_array_mut().context("mounts is not an array")?.insert(1, spec::mount("/dev", "bind", &source, &["rbind"]));
     Ok((b, dev))
 }
 
@@ -155,7 +147,10 @@ fn console_symlink(ctx: &mut Ctx) -> Result<Outcome> {
     std::fs::write(b.rootfs().join("etc/target"), "plain file\n")?;
     spec::set(&mut b.config, "/process/terminal", json!(true))?;
     spec::set(&mut b.config, "/linux/maskedPaths", json!([]))?;
-    spec::shell(&mut b.config, "if test -c /etc/target; then echo target-is-a-tty; else echo target-is-a-file; fi; test -c /dev/console && echo console-is-a-tty")?;
+    spec::shell(
+        &mut b.config,
+        "if test -c /etc/target; then echo target-is-a-tty; else echo target-is-a-file; fi; test -c /dev/console && echo console-is-a-tty",
+    )?;
     let sock = ctx.path("console.sock");
     let console = ConsoleSocket::listen(&sock)?;
     let id = ctx.id();

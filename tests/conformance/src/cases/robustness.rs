@@ -33,17 +33,10 @@ fn cycles(ctx: &mut Ctx) -> Result<Outcome> {
         let id = ctx.id();
         ctx.place_in_cgroup(&mut b, &id)?;
         let fail = |what: &str, e: anyhow::Error| e.context(format!("round {round}: {what}"));
-        ctx.create(&b, &id, &[])
-            .and_then(|o| o.ok("create"))
-            .map_err(|e| fail("create", e))?;
-        ctx.start(&id)
-            .and_then(|o| o.ok("start"))
-            .map_err(|e| fail("start", e))?;
-        ctx.wait_status(&id, "stopped", Duration::from_secs(10))
-            .map_err(|e| fail("wait", e))?;
-        ctx.delete(&id)
-            .and_then(|o| o.ok("delete"))
-            .map_err(|e| fail("delete", e))?;
+        ctx.create(&b, &id, &[]).and_then(|o| o.ok("create")).map_err(|e| fail("create", e))?;
+        ctx.start(&id).and_then(|o| o.ok("start")).map_err(|e| fail("start", e))?;
+        ctx.wait_status(&id, "stopped", Duration::from_secs(10)).map_err(|e| fail("wait", e))?;
+        ctx.delete(&id).and_then(|o| o.ok("delete")).map_err(|e| fail("delete", e))?;
     }
     no_leftovers(ctx)
 }
@@ -70,10 +63,7 @@ fn twenty_at_once(ctx: &mut Ctx) -> Result<Outcome> {
     // shared cgroup parents.
     let creates = at_once(ctx, &containers, |id, dir| vec!["create", "--bundle", dir, id])?;
     let peak = peak_overlap(&creates);
-    check!(
-        peak >= MIN_OVERLAP,
-        "at most {peak} of the {AT_ONCE} creates ran at the same time (want {MIN_OVERLAP} or more)"
-    );
+    check!(peak >= MIN_OVERLAP, "at most {peak} of the {AT_ONCE} creates ran at the same time (want {MIN_OVERLAP} or more)");
     at_once(ctx, &containers, |id, _| vec!["start", id])?;
     let mut pids = std::collections::BTreeSet::new();
     for (id, _) in &containers {
@@ -114,10 +104,7 @@ fn at_once<'a>(
                 })
             })
             .collect();
-        threads
-            .into_iter()
-            .map(|t| t.join().map_err(|_| anyhow::anyhow!("a runtime call's thread panicked")))
-            .collect::<Result<Vec<_>>>()
+        threads.into_iter().map(|t| t.join().map_err(|_| anyhow::anyhow!("a runtime call's thread panicked"))).collect::<Result<Vec<_>>>()
     })?;
     let mut timed = Vec::new();
     let mut failed = Vec::new();
@@ -130,23 +117,14 @@ fn at_once<'a>(
             Err(e) => failed.push(format!("{e:#}")),
         }
     }
-    check!(
-        failed.is_empty(),
-        "{} of {} calls failed: {}",
-        failed.len(),
-        containers.len(),
-        failed.join("; ")
-    );
+    check!(failed.is_empty(), "{} of {} calls failed: {}", failed.len(), containers.len(), failed.join("; "));
     Ok(timed)
 }
 
 /// The most calls that were running at one moment.
 fn peak_overlap(calls: &[Timed]) -> usize {
     // A call counts from its start up to, not including, its end.
-    let mut edges: Vec<(Instant, i32)> = calls
-        .iter()
-        .flat_map(|c| [(c.started, 1), (c.ended, -1)])
-        .collect();
+    let mut edges: Vec<(Instant, i32)> = calls.iter().flat_map(|c| [(c.started, 1), (c.ended, -1)]).collect();
     edges.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.cmp(&b.1)));
     let mut running = 0i32;
     let mut peak = 0i32;
@@ -165,21 +143,10 @@ fn run_never_hangs(ctx: &mut Ctx) -> Result<Outcome> {
     let dir = b.dir.to_string_lossy().into_owned();
     for round in 0..100 {
         let id = ctx.id();
-        let call = Call {
-            timeout: Some(Duration::from_secs(10)),
-            ..Call::default()
-        };
+        let call = Call { timeout: Some(Duration::from_secs(10)), ..Call::default() };
         let out = ctx.call_with(&["run", "--bundle", &dir, &id], call)?;
-        check!(
-            !out.timed_out,
-            "round {round}: run hung: {}",
-            out.describe()
-        );
-        check!(
-            out.success(),
-            "round {round}: run failed: {}",
-            out.describe()
-        );
+        check!(!out.timed_out, "round {round}: run hung: {}", out.describe());
+        check!(out.success(), "round {round}: run failed: {}", out.describe());
     }
     no_leftovers(ctx)
 }

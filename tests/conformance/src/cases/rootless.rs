@@ -59,7 +59,10 @@ fn setup(ctx: &mut Ctx, script: &str) -> Result<Option<Rootless>> {
         })
         .collect();
     c["mounts"] = json!(mounts);
-    spec::add_mount(c, json!({"destination": "/sys", "type": "none", "source": "/sys", "options": ["rbind", "nosuid", "noexec", "nodev", "ro"]}))?;
+    spec::add_mount(
+        c,
+        json!({"destination": "/sys", "type": "none", "source": "/sys", "options": ["rbind", "nosuid", "noexec", "nodev", "ro"]}),
+    )?;
     spec::shell(c, script)?;
     b.write()?;
     let home = ctx.path("rootless-home");
@@ -120,7 +123,8 @@ fn exec_rootless(ctx: &mut Ctx) -> Result<Outcome> {
     let out = run_with_timeout_io(detach, Duration::from_secs(20), false)?;
     let err = std::fs::read_to_string(&err_path).unwrap_or_default();
     check!(out.status.success(), "rootless run --detach failed ({:?}): {err}", out.status);
-    let script = "id -u; cat /proc/self/uid_map; [ \"$(readlink /proc/self/ns/pid)\" = \"$(readlink /proc/1/ns/pid)\" ] && echo same-pid-ns; exit 7";
+    let script =
+        "id -u; cat /proc/self/uid_map; [ \"$(readlink /proc/self/ns/pid)\" = \"$(readlink /proc/1/ns/pid)\" ] && echo same-pid-ns; exit 7";
     let exec = r.command(ctx, &["exec", &id, "sh", "-c", script]);
     let out = run_with_timeout(exec, Duration::from_secs(20));
     // Whatever happened, the container goes.

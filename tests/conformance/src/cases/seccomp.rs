@@ -15,7 +15,8 @@ use serde_json::{json, Value};
 
 /// Why runc 1.3.6 fails the old-allowlist cases (seen here: "reopen exec fifo: get safe
 /// /proc/thread-self/fd handle: ... get root mount id").
-const RUNC13_PROCFS: &str = "runc 1.3.6 fails under this allowlist: its safe /proc/thread-self checks (\"get root mount id\") need a call the profile denies";
+const RUNC13_PROCFS: &str =
+    "runc 1.3.6 fails under this allowlist: its safe /proc/thread-self checks (\"get root mount id\") need a call the profile denies";
 
 pub fn cases() -> Vec<Case> {
     let m = "seccomp";
@@ -55,7 +56,8 @@ fn run_script(ctx: &mut Ctx, seccomp: Value, script: &str) -> Result<(Option<i32
 
 fn errno_action(ctx: &mut Ctx) -> Result<Outcome> {
     let rules = json!([{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO"}]);
-    let (code, out) = run_script(ctx, filter("SCMP_ACT_ALLOW", rules), "mkdir /dev/shm/x 2>&1; echo rc=$?; grep '^Seccomp:' /proc/self/status")?;
+    let (code, out) =
+        run_script(ctx, filter("SCMP_ACT_ALLOW", rules), "mkdir /dev/shm/x 2>&1; echo rc=$?; grep '^Seccomp:' /proc/self/status")?;
     check_eq!(code, Some(0), "exit of the script ({out})");
     check!(out.contains("Operation not permitted") && out.contains("rc=1"), "mkdir was not refused with EPERM: {out:?}");
     check!(out.contains("Seccomp:\t2"), "the process is not in filter mode: {out:?}");
@@ -351,11 +353,45 @@ fn notify_from_exec(ctx: &mut Ctx) -> Result<Outcome> {
 /// runtime parks a thread with it when another holds a lock, and at a load of 8 on two cores
 /// runc 1.1.5 failed twice in a row without it ("container process is already dead").
 const RUNC_NEEDS: &[&str] = &[
-    "arch_prctl", "brk", "capget", "capset", "chdir", "close", "epoll_ctl", "execve", "exit_group", "faccessat",
-    "fcntl", "fstat", "fstatfs", "futex", "getcwd", "getdents64", "getegid", "geteuid", "getgid", "getpid", "getppid",
-    "getrandom", "getuid", "mprotect", "newfstatat", "openat", "prctl", "prlimit64", "read", "readlink",
-    "rt_sigaction", "rt_sigreturn", "set_robust_list", "set_tid_address", "setgid", "setgroups", "setuid",
-    "uname", "write",
+    "arch_prctl",
+    "brk",
+    "capget",
+    "capset",
+    "chdir",
+    "close",
+    "epoll_ctl",
+    "execve",
+    "exit_group",
+    "faccessat",
+    "fcntl",
+    "fstat",
+    "fstatfs",
+    "futex",
+    "getcwd",
+    "getdents64",
+    "getegid",
+    "geteuid",
+    "getgid",
+    "getpid",
+    "getppid",
+    "getrandom",
+    "getuid",
+    "mprotect",
+    "newfstatat",
+    "openat",
+    "prctl",
+    "prlimit64",
+    "read",
+    "readlink",
+    "rt_sigaction",
+    "rt_sigreturn",
+    "set_robust_list",
+    "set_tid_address",
+    "setgid",
+    "setgroups",
+    "setuid",
+    "uname",
+    "write",
 ];
 
 /// The 2017 allowlist with a kill-process default, minus one call at a time: every call

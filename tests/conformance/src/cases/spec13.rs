@@ -23,20 +23,31 @@ pub fn cases() -> Vec<Case> {
     let m = "spec13";
     vec![
         Case::new(m, "oci_version_1_3_runs", version_1_3),
-        Case::new(m, "oci_version_2_refused", version_2).refusal()
+        Case::new(m, "oci_version_2_refused", version_2)
+            .refusal()
             .runc_xfail("runc 1.1.5 does not look at ociVersion and runs a 2.0.0 config")
             .runc13_xfail("runc 1.3.6 does not look at ociVersion either and runs a 2.0.0 config"),
         Case::new(m, "memory_policy_bind", mempolicy_bind).runc_xfail(NO_MEMPOLICY).runc13_xfail(NO_MEMPOLICY_13),
         Case::new(m, "memory_policy_interleave_static_nodes", mempolicy_interleave).runc_xfail(NO_MEMPOLICY).runc13_xfail(NO_MEMPOLICY_13),
-        Case::new(m, "memory_policy_bad_nodes_refused", mempolicy_bad_nodes).refusal().runc_xfail(NO_MEMPOLICY).runc13_xfail(NO_MEMPOLICY_13),
-        Case::new(m, "memory_policy_nodes_for_local_refused", mempolicy_local_nodes).refusal().runc_xfail(NO_MEMPOLICY).runc13_xfail(NO_MEMPOLICY_13),
-        Case::new(m, "memory_policy_absent_node_fails_cleanly", mempolicy_absent_node).refusal().runc_xfail(NO_MEMPOLICY).runc13_xfail(NO_MEMPOLICY_13),
+        Case::new(m, "memory_policy_bad_nodes_refused", mempolicy_bad_nodes)
+            .refusal()
+            .runc_xfail(NO_MEMPOLICY)
+            .runc13_xfail(NO_MEMPOLICY_13),
+        Case::new(m, "memory_policy_nodes_for_local_refused", mempolicy_local_nodes)
+            .refusal()
+            .runc_xfail(NO_MEMPOLICY)
+            .runc13_xfail(NO_MEMPOLICY_13),
+        Case::new(m, "memory_policy_absent_node_fails_cleanly", mempolicy_absent_node)
+            .refusal()
+            .runc_xfail(NO_MEMPOLICY)
+            .runc13_xfail(NO_MEMPOLICY_13),
         Case::new(m, "user_sysctl_in_own_user_ns", user_sysctl)
             .runc_xfail("runc 1.1.5 refuses every user.* sysctl as \"not in a separate kernel namespace\", even with a new user namespace")
             .runc13_xfail("runc 1.3.6 still refuses every user.* sysctl as \"not in a separate kernel namespace\""),
         Case::new(m, "user_sysctl_without_user_ns_refused", user_sysctl_refused).refusal(),
         Case::new(m, "intel_rdt_clos_id_escaping_resctrl_refused", rdt_bad_clos_id).refusal(),
-        Case::new(m, "intel_rdt_schemata_line_with_newline_refused", rdt_bad_schemata).refusal()
+        Case::new(m, "intel_rdt_schemata_line_with_newline_refused", rdt_bad_schemata)
+            .refusal()
             .runc_xfail("runc 1.1.5 predates linux.intelRdt.schemata (runtime-spec 1.3) and ignores an intelRdt with no field it knows")
             .runc13_xfail("runc 1.3.6 predates linux.intelRdt.schemata (runtime-spec 1.3) and runs the config"),
         Case::new(m, "features_document_is_1_3", features)
@@ -164,7 +175,9 @@ fn features(ctx: &mut Ctx) -> Result<Outcome> {
     let minor = max.strip_prefix("1.").and_then(|r| r.split('.').next()).and_then(|m| m.parse::<u32>().ok());
     check!(minor.is_some_and(|m| m >= 3), "ociVersionMax {max:?} is below 1.3.0");
     let modes = doc["linux"]["memoryPolicy"]["modes"].as_array().cloned().unwrap_or_default();
-    for mode in ["MPOL_DEFAULT", "MPOL_BIND", "MPOL_INTERLEAVE", "MPOL_WEIGHTED_INTERLEAVE", "MPOL_PREFERRED", "MPOL_PREFERRED_MANY", "MPOL_LOCAL"] {
+    for mode in
+        ["MPOL_DEFAULT", "MPOL_BIND", "MPOL_INTERLEAVE", "MPOL_WEIGHTED_INTERLEAVE", "MPOL_PREFERRED", "MPOL_PREFERRED_MANY", "MPOL_LOCAL"]
+    {
         check!(modes.iter().any(|m| m == mode), "features' linux.memoryPolicy.modes lacks {mode}: {modes:?}");
     }
     Ok(Outcome::Pass)

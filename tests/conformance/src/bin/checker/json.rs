@@ -94,10 +94,7 @@ mod tests {
             ("b".into(), Json::Arr(vec![Json::Bool(true), Json::Null])),
             ("c".into(), Json::str("q\"\\\n\u{1}")),
         ]);
-        assert_eq!(
-            v.render(),
-            r#"{"a":-3,"b":[true,null],"c":"q\"\\\n\u0001"}"#
-        );
+        assert_eq!(v.render(), r#"{"a":-3,"b":[true,null],"c":"q\"\\\n\u0001"}"#);
     }
 
     #[test]

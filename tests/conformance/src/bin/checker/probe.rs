@@ -11,10 +11,7 @@ use std::path::Path;
 const READ_LIMIT: u64 = 64 * 1024;
 
 fn error_json(err: &io::Error) -> Json {
-    Json::Obj(vec![
-        ("errno".into(), Json::num(err.raw_os_error().unwrap_or(0))),
-        ("error".into(), Json::str(err.to_string())),
-    ])
+    Json::Obj(vec![("errno".into(), Json::num(err.raw_os_error().unwrap_or(0))), ("error".into(), Json::str(err.to_string()))])
 }
 
 /// Reads the start of a file as text: `{"content": ...}` or `{"errno", "error"}`.
@@ -22,10 +19,7 @@ pub fn read(path: &str) -> Json {
     let mut buf = Vec::new();
     let result = fs::File::open(path).and_then(|f| f.take(READ_LIMIT).read_to_end(&mut buf));
     match result {
-        Ok(_) => Json::Obj(vec![(
-            "content".into(),
-            Json::str(String::from_utf8_lossy(&buf)),
-        )]),
+        Ok(_) => Json::Obj(vec![("content".into(), Json::str(String::from_utf8_lossy(&buf)))]),
         Err(err) => error_json(&err),
     }
 }
@@ -102,11 +96,7 @@ pub fn write_test(path: &str) -> Json {
     let p = Path::new(path);
     let result = if p.is_dir() {
         let probe = p.join(format!(".checker-write-test-{}", std::process::id()));
-        fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&probe)
-            .and_then(|_| fs::remove_file(&probe))
+        fs::OpenOptions::new().write(true).create_new(true).open(&probe).and_then(|_| fs::remove_file(&probe))
     } else {
         fs::OpenOptions::new().write(true).open(p).map(drop)
     };
@@ -143,16 +133,9 @@ mod tests {
 
     #[test]
     fn missing_paths_report_enoent() {
-        for v in [
-            read("/nonexistent/x"),
-            stat("/nonexistent/x"),
-            ls("/nonexistent/x"),
-        ] {
+        for v in [read("/nonexistent/x"), stat("/nonexistent/x"), ls("/nonexistent/x")] {
             assert_eq!(field(&v, "errno"), Some(&Json::num(libc::ENOENT)));
         }
-        assert_eq!(
-            field(&write_test("/nonexistent/x"), "ok"),
-            Some(&Json::Bool(false))
-        );
+        assert_eq!(field(&write_test("/nonexistent/x"), "ok"), Some(&Json::Bool(false)));
     }
 }

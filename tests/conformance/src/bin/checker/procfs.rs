@@ -30,10 +30,7 @@ impl MountInfo {
             ("propagation".into(), Json::strs(self.propagation.clone())),
             ("fstype".into(), Json::str(self.fstype.clone())),
             ("source".into(), Json::str(self.source.clone())),
-            (
-                "super_options".into(),
-                Json::str(self.super_options.clone()),
-            ),
+            ("super_options".into(), Json::str(self.super_options.clone())),
         ])
     }
 }
@@ -47,9 +44,7 @@ pub fn unescape_octal(s: &str) -> String {
         if bytes[i] == b'\\' && i + 3 < bytes.len() {
             let digits = &bytes[i + 1..i + 4];
             if digits.iter().all(|d| (b'0'..=b'7').contains(d)) {
-                let value = digits
-                    .iter()
-                    .fold(0u32, |acc, d| acc * 8 + u32::from(d - b'0'));
+                let value = digits.iter().fold(0u32, |acc, d| acc * 8 + u32::from(d - b'0'));
                 if let Ok(byte) = u8::try_from(value) {
                     out.push(byte);
                     i += 4;
@@ -78,18 +73,7 @@ pub fn parse_mountinfo_line(line: &str) -> Option<MountInfo> {
     let fstype = rest.next()?.to_string();
     let source = unescape_octal(rest.next()?);
     let super_options = rest.next().unwrap_or("").to_string();
-    Some(MountInfo {
-        id,
-        parent,
-        dev,
-        root,
-        mount_point,
-        options,
-        propagation,
-        fstype,
-        source,
-        super_options,
-    })
+    Some(MountInfo { id, parent, dev, root, mount_point, options, propagation, fstype, source, super_options })
 }
 
 pub fn parse_mountinfo(text: &str) -> Vec<MountInfo> {

@@ -20,21 +20,17 @@ struct SchedAttr {
 fn personality() -> Json {
     // SAFETY: 0xffffffff only queries the current persona.
     let p = unsafe { libc::personality(0xffff_ffff) };
-    if p < 0 { Json::Null } else { Json::num(p) }
+    if p < 0 {
+        Json::Null
+    } else {
+        Json::num(p)
+    }
 }
 
 fn sched_attr() -> Json {
     let mut a = SchedAttr::default();
     // SAFETY: the buffer is as large as the size passed, and lives for the call.
-    let rc = unsafe {
-        libc::syscall(
-            libc::SYS_sched_getattr,
-            0,
-            &mut a as *mut SchedAttr,
-            std::mem::size_of::<SchedAttr>() as u32,
-            0u32,
-        )
-    };
+    let rc = unsafe { libc::syscall(libc::SYS_sched_getattr, 0, &mut a as *mut SchedAttr, std::mem::size_of::<SchedAttr>() as u32, 0u32) };
     if rc < 0 {
         return Json::Null;
     }
