@@ -317,6 +317,8 @@ pub fn write_atomic(dir: &Path, path: &Path, data: &[u8], durable: bool) -> Resu
 }
 
 /// What a container's directory holds.
+// One lives per command for a moment: boxing the whole state would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum Record {
     /// A whole state (which may be a "creating" record).

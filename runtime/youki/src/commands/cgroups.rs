@@ -125,10 +125,8 @@ pub fn events(root: &Path, e: &Events) -> Result<i32> {
         };
         let mut fds = [nix::poll::PollFd::new(watch.fd(), nix::poll::PollFlags::POLLIN)];
         let ms = wait.as_millis().min(u16::MAX as u128) as u16;
-        if nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(ms)).unwrap_or(0) > 0 {
-            if watch.consume() {
-                println!("{}", json!({"type": "oom", "id": id}));
-            }
+        if nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(ms)).unwrap_or(0) > 0 && watch.consume() {
+            println!("{}", json!({"type": "oom", "id": id}));
         }
     }
 }
