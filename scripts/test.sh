@@ -3,7 +3,8 @@
 # executor, the cgroup v2 and systemd VM lanes, containerd through the CRI and podman/docker
 # end to end, fault injection and a soak (tests/fault), then the conformance suite against
 # youki and runc, and its security cases against youki without its defences (the negative
-# control). Prints one closing count line per part and exits non-zero on any failure.
+# control), the docs check and the lint (shellcheck, rustfmt, clippy). Prints one closing
+# count line per part and exits non-zero on any failure.
 set -uo pipefail
 export CARGO_TERM_COLOR=never
 target=${1:-target/x86_64-unknown-linux-gnu/release}
@@ -137,6 +138,12 @@ elif python3 scripts/check-docs.py; then
 else
   total_f=$((total_f + 1)); status=1; echo "docs: 0 passed, 1 failed"
 fi
+
+echo "== lint: shellcheck, rustfmt, clippy -D warnings (scripts/lint.sh)"
+bash scripts/lint.sh 2>&1 | tee /tmp/youki-lint.log
+[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+read -r li_p li_f < <(grep -E "^lint: [0-9]+ passed" /tmp/youki-lint.log | sed -E 's/.*: ([0-9]+) passed, ([0-9]+) failed/\1 \2/')
+total_p=$((total_p + ${li_p:-0})); total_f=$((total_f + ${li_f:-1}))
 
 echo "== test run took $(( $(date +%s) - start ))s, status $status"
 echo "total: $total_p passed, $total_f failed, $total_s skipped"
