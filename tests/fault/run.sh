@@ -500,7 +500,13 @@ corrupt() {
     garbage) printf '\0\377{"id": not json at all' >"$f" ;;
     too-new) jq '.format = 99' "$f" >"$f.new" && mv "$f.new" "$f" ;;
     esac
-    alive() { [[ $(awk '{print $22}' "/proc/$pid/stat" 2>/dev/null) == "$start0" ]]; }
+    # Killed but not yet reaped (a zombie: state Z) is dead: reaping is the job of whoever
+    # inherited it, PID 1 here, which may take its time.
+    alive() {
+        local st
+        st=$(awk '{print $3, $22}' "/proc/$pid/stat" 2>/dev/null)
+        [[ ${st#* } == "$start0" && ${st%% *} != Z ]]
+    }
 
     rr state "$ID"
     local rc=$?
