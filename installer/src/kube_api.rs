@@ -95,9 +95,18 @@ pub fn node_event(node: &str, reason: &str, message: &str) -> serde_json::Value 
     })
 }
 
-impl KubeNodes {
-    /// Records a Warning event on `node` (shown by `kubectl describe node`).
-    pub fn record_event(&self, node: &str, reason: &str, message: &str) -> Result<(), LabelError> {
+/// The merge patch that sets (`Some`) or removes (`None`, a JSON null) one label.
+pub fn label_patch(key: &str, value: Option<&str>) -> serde_json::Value {
+    let mut labels = serde_json::Map::new();
+    labels.insert(
+        key.to_string(),
+        value.map_or(serde_json::Value::Null, |v| v.into()),
+    );
+    serde_json::json!({ "metadata": { "labels": labels } })
+}
+
+impl NodeApi for KubeNodes {
+    fn record_event(&self, node: &str, reason: &str, message: &str) -> Result<(), LabelError> {
         let event: Event = serde_json::from_value(node_event(node, reason, message)).map_err(|e| {
             LabelError::Refused {
                 op: format!("record event {reason} on node {node:?}"),
@@ -112,19 +121,7 @@ impl KubeNodes {
         )
         .map(drop)
     }
-}
 
-/// The merge patch that sets (`Some`) or removes (`None`, a JSON null) one label.
-pub fn label_patch(key: &str, value: Option<&str>) -> serde_json::Value {
-    let mut labels = serde_json::Map::new();
-    labels.insert(
-        key.to_string(),
-        value.map_or(serde_json::Value::Null, |v| v.into()),
-    );
-    serde_json::json!({ "metadata": { "labels": labels } })
-}
-
-impl NodeApi for KubeNodes {
     fn set_label(&self, node: &str, key: &str, value: Option<&str>) -> Result<(), LabelError> {
         let patch = label_patch(key, value);
         let op = || match value {

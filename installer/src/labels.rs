@@ -46,6 +46,8 @@ pub trait NodeApi {
     fn label(&self, node: &str, key: &str) -> Result<Option<String>, LabelError>;
     /// Names of the nodes that carry `key` (any value); all nodes when `key` is None.
     fn nodes(&self, key: Option<&str>) -> Result<Vec<String>, LabelError>;
+    /// Records a Warning event about the node (shown by `kubectl describe node`).
+    fn record_event(&self, node: &str, reason: &str, message: &str) -> Result<(), LabelError>;
 }
 
 /// The chart's pre-delete hook: ask every node to uninstall, and wait until each node that
@@ -125,6 +127,9 @@ mod tests {
                 .filter(|(_, l)| key.map(|k| l.contains_key(k)).unwrap_or(true))
                 .map(|(n, _)| n.clone())
                 .collect())
+        }
+        fn record_event(&self, _: &str, _: &str, _: &str) -> Result<(), LabelError> {
+            Ok(())
         }
     }
 

@@ -5,6 +5,7 @@
 pub mod config;
 pub mod cri;
 pub mod diff;
+pub mod drift;
 pub mod error;
 pub mod fsutil;
 pub mod handler;

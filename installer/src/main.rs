@@ -4,13 +4,14 @@ use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 use nix::sys::signal::{SigSet, Signal};
 
 use youki_installer::cri::{check_handler, Verdict};
+use youki_installer::drift::{ConfigWatch, Decision, RepairBudget};
 use youki_installer::hostfs::HostRoot;
 use youki_installer::handler::Handler;
 use youki_installer::kube_api::KubeNodes;
@@ -93,9 +94,14 @@ enum Cmd {
         /// passes the pod IP); the default serves only this network namespace's loopback.
         #[arg(long, default_value = "127.0.0.1:8088")]
         listen: String,
-        /// Seconds between checks for an uninstall request.
+        /// Seconds between checks for an uninstall request and for drift of the config
+        /// (a change in the config's directory wakes the check at once).
         #[arg(long, default_value_t = 5)]
         poll: u64,
+        /// Repairs of a drifted config allowed in an hour; past that the installer stops
+        /// repairing (another tool owns the file) and says so in a node Event.
+        #[arg(long, default_value_t = 3)]
+        repair_limit: usize,
     },
 }
 
@@ -226,7 +232,72 @@ fn read_only(e: &anyhow::Error) -> bool {
         .any(|c| matches!(c.downcast_ref::<HostError>(), Some(HostError::ReadOnly { .. })))
 }
 
-fn run(cli: &Cli, node: &Node, listen: &str, poll: u64) -> Result<()> {
+/// Repairs drift (see `drift`) within the budget. The ready label goes while the node is
+/// not ready, each repair is recorded as an Event on the node, and a spent budget stops the
+/// repairs with an Event that says why.
+fn repair_drift(cli: &Cli, node: &Node, api: &KubeNodes, name: &str, budget: &mut RepairBudget) {
+    let drift = match node.drift() {
+        Ok(d) if d.is_empty() => return,
+        Ok(d) => d.join("; "),
+        Err(e) => {
+            eprintln!("check the node for drift: {e:#}");
+            return;
+        }
+    };
+    let limit = budget.limit();
+    let unlabel = || {
+        if let Err(e) = api.set_label(name, READY_LABEL, None) {
+            eprintln!("remove the ready label: {e:#}");
+        }
+    };
+    let event = |reason: &str, message: &str| {
+        if let Err(e) = api.record_event(name, reason, message) {
+            eprintln!("record event {reason}: {e:#}");
+        }
+    };
+    match budget.decide(Instant::now()) {
+        Decision::Stopped => {}
+        Decision::Stop => {
+            let message = format!(
+                "not repairing: {drift}; repaired {limit} time(s) within the last hour, so another tool \
+                 keeps rewriting it; the node stays unlabelled until this pod restarts"
+            );
+            eprintln!("{message}");
+            unlabel();
+            event("YoukiRepairStopped", &message);
+        }
+        Decision::Repair { nth } => {
+            println!("drift: {drift}; repair {nth} of at most {limit} an hour");
+            // No new youki pod lands here while the handler is missing.
+            unlabel();
+            let repaired = install(cli, node).and_then(|checked| {
+                if cli.restart != Restart::None && !checked {
+                    verify(cli, node, true)?;
+                }
+                Ok(())
+            });
+            match repaired {
+                Ok(()) => {
+                    event(
+                        "YoukiRepaired",
+                        &format!("repaired: {drift} (repair {nth} of at most {limit} an hour)"),
+                    );
+                    match api.set_label(name, READY_LABEL, Some("ready")) {
+                        Ok(()) => println!("repaired: node {name} labelled {READY_LABEL}=ready again"),
+                        Err(e) => eprintln!("label the node ready: {e:#}"),
+                    }
+                }
+                Err(e) => {
+                    let message = format!("repair failed: {drift}: {e:#}");
+                    eprintln!("{message}");
+                    event("YoukiRepairFailed", &message);
+                }
+            }
+        }
+    }
+}
+
+fn run(cli: &Cli, node: &Node, listen: &str, poll: u64, repair_limit: usize) -> Result<()> {
     let Some(name) = cli.node_name.as_deref() else {
         bail!("run needs --node-name or NODE_NAME")
     };
@@ -245,8 +316,10 @@ fn run(cli: &Cli, node: &Node, listen: &str, poll: u64) -> Result<()> {
     serve_health(listen, ready.clone())?;
     let api = KubeNodes::connect().context("connect to the Kubernetes API")?;
 
+    let mut installed = false;
     match install(cli, node) {
         Ok(checked) => {
+            installed = true;
             // Also after a crash and a no-op reinstall: label only a manager whose CRI knows youki.
             if cli.restart != Restart::None && !checked {
                 verify(cli, node, true)?;
@@ -272,10 +345,23 @@ fn run(cli: &Cli, node: &Node, listen: &str, poll: u64) -> Result<()> {
     }
     ready.store(true, Ordering::SeqCst);
 
+    // The config's directory as the installer sees it (its links resolved in the host root).
+    let watch = node
+        .target
+        .path
+        .parent()
+        .and_then(|dir| node.root().ok()?.pod_path(dir).ok())
+        .map(|dir| ConfigWatch::new(&dir));
+    let mut budget = RepairBudget::new(repair_limit, Duration::from_secs(3600));
     let mut uninstalled = false;
     let mut deferred = false;
     while !stop.load(Ordering::SeqCst) {
-        std::thread::sleep(Duration::from_secs(poll));
+        match &watch {
+            Some(w) => {
+                w.wait(Duration::from_secs(poll));
+            }
+            None => std::thread::sleep(Duration::from_secs(poll)),
+        }
         if uninstalled {
             continue;
         }
@@ -313,6 +399,9 @@ fn run(cli: &Cli, node: &Node, listen: &str, poll: u64) -> Result<()> {
             Ok(None) => {}
             Err(e) => eprintln!("read node labels: {e:#}"),
         }
+        if installed && !uninstalled && !deferred && !stop.load(Ordering::SeqCst) {
+            repair_drift(cli, node, &api, name, &mut budget);
+        }
     }
     println!("SIGTERM: leaving binaries and config in place (a rolling update keeps running pods working)");
     Ok(())
@@ -347,6 +436,10 @@ fn main() -> Result<()> {
             println!("every node is clean");
             Ok(())
         }
-        Cmd::Run { listen, poll } => run(&cli, &node(&cli, false)?, listen, *poll),
+        Cmd::Run {
+            listen,
+            poll,
+            repair_limit,
+        } => run(&cli, &node(&cli, false)?, listen, *poll, *repair_limit),
     }
 }

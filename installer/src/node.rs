@@ -147,6 +147,51 @@ impl Node {
         Ok(out)
     }
 
+    /// How the node differs from what `install` leaves: the config no longer as installed
+    /// (the handler taken out or changed), a binary gone, a restart that did not finish.
+    /// Empty when nothing drifted. Reads only, and takes no lock.
+    pub fn drift(&self) -> Result<Vec<String>, HostError> {
+        let host = self.root()?;
+        let mut found = Vec::new();
+        let path = &self.target.path;
+        let current = Self::read_text(&host, path)?;
+        let context = match &self.target.context {
+            Some(p) => Self::read_text(&host, p)?,
+            None => None,
+        };
+        let new = config::install(
+            &self.target.layout,
+            path,
+            current.as_deref(),
+            context.as_deref(),
+            &self.handler,
+        )?;
+        match &current {
+            None => found.push(format!("{} is gone", path.display())),
+            Some(text) if *text != new => {
+                let has = config::has_handler(&self.target.layout, path, text, &self.handler.name)?;
+                found.push(format!(
+                    "{} {} the {:?} handler",
+                    path.display(),
+                    if has { "changed" } else { "lost" },
+                    self.handler.name
+                ));
+            }
+            Some(_) => {}
+        }
+        let bin_dir = self.bin_dir();
+        for src in &self.binaries {
+            let dest = bin_dir.join(src.file_name().unwrap_or_default());
+            if !host.exists(&dest) {
+                found.push(format!("{} is gone", dest.display()));
+            }
+        }
+        if host.exists(&Path::new(STATE_DIR).join("restart-pending")) {
+            found.push(format!("a restart of {} did not finish", self.target.unit));
+        }
+        Ok(found)
+    }
+
     /// Refuses when an imported file would replace the CRI section the handler goes into.
     fn check_imports(&self, host: &HostRoot, text: &str) -> Result<(), HostError> {
         let (_, schema) = config::parse_config(&self.target.path, text)?;

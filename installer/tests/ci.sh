@@ -90,6 +90,7 @@ check(c["securityContext"]["privileged"] is True, "installer is privileged")
 check(c["resources"]["requests"], "installer has resource requests")
 check("--host-root=/host" in c["args"] and "run" in c["args"], "installer runs in DaemonSet mode on /host")
 check("--listen=$(POD_IP):8088" in c["args"], "health endpoints listen on the pod IP only")
+check("--repair-limit=3" in c["args"], "drift repair limited to 3 an hour by default")
 check(any(e["name"] == "POD_IP" and e["valueFrom"]["fieldRef"]["fieldPath"] == "status.podIP" for e in c["env"]), "POD_IP from the downward API")
 for probe in ("livenessProbe", "readinessProbe"):
     check("host" not in c[probe]["httpGet"], f"{probe} goes to the pod IP")
