@@ -106,6 +106,24 @@ pub fn label_patch(key: &str, value: Option<&str>) -> serde_json::Value {
 }
 
 impl NodeApi for KubeNodes {
+    fn set_labels(
+        &self,
+        node: &str,
+        labels: &std::collections::BTreeMap<String, Option<String>>,
+    ) -> Result<(), LabelError> {
+        let map: serde_json::Map<String, serde_json::Value> = labels
+            .iter()
+            .map(|(k, v)| (k.clone(), v.as_deref().map_or(serde_json::Value::Null, Into::into)))
+            .collect();
+        let patch = serde_json::json!({ "metadata": { "labels": map } });
+        self.call(
+            || format!("label node {node:?} with {} feature label(s)", labels.len()),
+            self.nodes
+                .patch(node, &PatchParams::default(), &Patch::Merge(&patch)),
+        )
+        .map(drop)
+    }
+
     fn record_event(&self, node: &str, reason: &str, message: &str) -> Result<(), LabelError> {
         let event: Event = serde_json::from_value(node_event(node, reason, message)).map_err(|e| {
             LabelError::Refused {

@@ -46,6 +46,17 @@ pub trait NodeApi {
     fn label(&self, node: &str, key: &str) -> Result<Option<String>, LabelError>;
     /// Names of the nodes that carry `key` (any value); all nodes when `key` is None.
     fn nodes(&self, key: Option<&str>) -> Result<Vec<String>, LabelError>;
+    /// Sets and removes several labels at once (`None` removes).
+    fn set_labels(
+        &self,
+        node: &str,
+        labels: &std::collections::BTreeMap<String, Option<String>>,
+    ) -> Result<(), LabelError> {
+        for (k, v) in labels {
+            self.set_label(node, k, v.as_deref())?;
+        }
+        Ok(())
+    }
     /// Records a Warning event about the node (shown by `kubectl describe node`).
     fn record_event(&self, node: &str, reason: &str, message: &str) -> Result<(), LabelError>;
 }

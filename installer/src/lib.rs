@@ -7,6 +7,7 @@ pub mod cri;
 pub mod diff;
 pub mod drift;
 pub mod error;
+pub mod features;
 pub mod fsutil;
 pub mod handler;
 pub mod health;

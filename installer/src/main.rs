@@ -16,6 +16,7 @@ use youki_installer::hostfs::HostRoot;
 use youki_installer::handler::Handler;
 use youki_installer::kube_api::KubeNodes;
 use youki_installer::error::HostError;
+use youki_installer::features;
 use youki_installer::labels::{NodeApi, READY_LABEL, UNINSTALL_LABEL, UNSUPPORTED};
 use youki_installer::locate;
 use youki_installer::node::{Node, STATE_DIR};
@@ -232,6 +233,23 @@ fn read_only(e: &anyhow::Error) -> bool {
         .any(|c| matches!(c.downcast_ref::<HostError>(), Some(HostError::ReadOnly { .. })))
 }
 
+/// Probes what the node can do and labels it (`features`); a failure is logged, not fatal.
+fn label_features(node: &Node, api: &KubeNodes, name: &str) {
+    let Ok(host) = node.root() else { return };
+    let youki = node.binaries.first().cloned().unwrap_or_default();
+    let found = features::probe(&host, &youki, Path::new("/sys/fs/cgroup"));
+    let labels = features::labels(&found);
+    let on: Vec<&str> = labels
+        .iter()
+        .filter(|(_, v)| v.is_some())
+        .map(|(k, _)| k.trim_start_matches(features::FEATURE_PREFIX))
+        .collect();
+    match api.set_labels(name, &labels) {
+        Ok(()) => println!("node {name} features: {}", if on.is_empty() { "none".to_string() } else { on.join(", ") }),
+        Err(e) => eprintln!("label the node's features: {e:#}"),
+    }
+}
+
 /// Repairs drift (see `drift`) within the budget. The ready label goes while the node is
 /// not ready, each repair is recorded as an Event on the node, and a spent budget stops the
 /// repairs with an Event that says why.
@@ -324,6 +342,7 @@ fn run(cli: &Cli, node: &Node, listen: &str, poll: u64, repair_limit: usize) -> 
             if cli.restart != Restart::None && !checked {
                 verify(cli, node, true)?;
             }
+            label_features(node, &api, name);
             api.set_label(name, READY_LABEL, Some("ready"))
                 .context("label the node ready")?;
             println!("node {name} labelled {READY_LABEL}=ready");
