@@ -125,7 +125,10 @@ impl ConfigWatch {
         };
         let ms = i32::try_from(timeout.as_millis()).unwrap_or(i32::MAX);
         let mut fds = [PollFd::new(inotify.as_fd(), PollFlags::POLLIN)];
-        let ready = match poll(&mut fds, PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX)) {
+        let ready = match poll(
+            &mut fds,
+            PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX),
+        ) {
             Ok(n) => n > 0,
             Err(_) => {
                 std::thread::sleep(timeout);
@@ -149,7 +152,10 @@ mod tests {
         let t0 = Instant::now();
         let mut b = RepairBudget::new(2, Duration::from_secs(3600));
         assert_eq!(b.decide(t0), Decision::Repair { nth: 1 });
-        assert_eq!(b.decide(t0 + Duration::from_secs(1)), Decision::Repair { nth: 2 });
+        assert_eq!(
+            b.decide(t0 + Duration::from_secs(1)),
+            Decision::Repair { nth: 2 }
+        );
         assert_eq!(b.decide(t0 + Duration::from_secs(2)), Decision::Stop);
         assert!(b.is_stopped());
         // Stopped for good, even once the window has passed.
@@ -162,7 +168,10 @@ mod tests {
         let hour = Duration::from_secs(3600);
         let mut b = RepairBudget::new(2, hour);
         assert_eq!(b.decide(t0), Decision::Repair { nth: 1 });
-        assert_eq!(b.decide(t0 + Duration::from_secs(600)), Decision::Repair { nth: 2 });
+        assert_eq!(
+            b.decide(t0 + Duration::from_secs(600)),
+            Decision::Repair { nth: 2 }
+        );
         // The first repair is an hour old: one slot is free again.
         assert_eq!(b.decide(t0 + hour), Decision::Repair { nth: 2 });
         assert_eq!(b.decide(t0 + hour + Duration::from_secs(1)), Decision::Stop);

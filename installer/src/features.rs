@@ -29,7 +29,13 @@ const CRIU_PATHS: [&str; 4] = [
     "/usr/local/bin/criu",
 ];
 /// Feature names that are always decided (set or removed) on every probe.
-const FIXED: [&str; 5] = ["cgroup-v2", "idmapped-mounts", "seccomp-notify", "criu", "wasm"];
+const FIXED: [&str; 5] = [
+    "cgroup-v2",
+    "idmapped-mounts",
+    "seccomp-notify",
+    "criu",
+    "wasm",
+];
 /// Executors a youki build may have, so a node that lost one is unlabelled.
 const KNOWN_EXECUTORS: [&str; 3] = ["wasmtime", "wasmer", "wasmedge"];
 
@@ -57,7 +63,8 @@ pub fn labels(f: &Features) -> BTreeMap<String, Option<String>> {
     let safe = |e: &str| {
         !e.is_empty()
             && e.len() <= 40
-            && e.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+            && e.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
     };
     let executors: Vec<&str> = f
         .wasm_executors
@@ -220,7 +227,9 @@ impl ProbeUserNs {
         let mut b = [0u8; 1];
         let n = nix::unistd::read(&ready_r, &mut b).map_err(std::io::Error::from)?;
         if n != 1 || b[0] != 1 {
-            return Err(std::io::Error::other("the probe child could not unshare its user namespace"));
+            return Err(std::io::Error::other(
+                "the probe child could not unshare its user namespace",
+            ));
         }
         let proc = format!("/proc/{pid}");
         std::fs::write(format!("{proc}/uid_map"), "0 100000 65536\n")?;
@@ -304,7 +313,10 @@ mod tests {
     fn youki_features_gives_seccomp_notify_and_the_executors() {
         let json = r#"{"annotations":{"io.github.youki.executors":"wasmtime,default"},
                        "linux":{"seccomp":{"enabled":true,"actions":["SCMP_ACT_ALLOW","SCMP_ACT_NOTIFY"]}}}"#;
-        assert_eq!(from_youki_features(json), (true, vec!["wasmtime".to_string()]));
+        assert_eq!(
+            from_youki_features(json),
+            (true, vec!["wasmtime".to_string()])
+        );
         let plain = r#"{"annotations":{"io.github.youki.executors":"default"},
                         "linux":{"seccomp":{"enabled":false,"actions":["SCMP_ACT_NOTIFY"]}}}"#;
         assert_eq!(from_youki_features(plain), (false, Vec::new()));

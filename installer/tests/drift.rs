@@ -42,7 +42,11 @@ impl Node {
             Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/containerd-v2.toml"),
         )
         .expect("fixture");
-        fs::write(dir.path().join("host/etc/containerd/config.toml"), &original).expect("config");
+        fs::write(
+            dir.path().join("host/etc/containerd/config.toml"),
+            &original,
+        )
+        .expect("config");
         fs::write(dir.path().join("src/youki"), "#!/bin/sh\n").expect("youki");
         let api = FakeApiServer::start(&["node-a"]);
         Node { dir, api, original }
@@ -71,7 +75,13 @@ impl Node {
                 .arg(self.path("host"))
                 .arg("--source-dir")
                 .arg(self.path("src"))
-                .args(["--restart", "none", "run", "--listen", &format!("127.0.0.1:{port}")])
+                .args([
+                    "--restart",
+                    "none",
+                    "run",
+                    "--listen",
+                    &format!("127.0.0.1:{port}"),
+                ])
                 .args(args)
                 .stdout(Stdio::null())
                 .spawn()
@@ -117,8 +127,12 @@ fn a_rewritten_config_gets_its_handler_back_with_a_repair_event() {
 
     n.rewrite();
     assert!(!n.config().contains("runtimes.youki"));
-    wait_until("the handler back", 10, || n.config().contains("runtimes.youki"));
-    wait_until("the repair event", 10, || !n.events("YoukiRepaired").is_empty());
+    wait_until("the handler back", 10, || {
+        n.config().contains("runtimes.youki")
+    });
+    wait_until("the repair event", 10, || {
+        !n.events("YoukiRepaired").is_empty()
+    });
     wait_until("ready again", 10, || n.ready());
 
     let events = n.events("YoukiRepaired");
@@ -160,8 +174,12 @@ fn a_deleted_binary_is_placed_again() {
     let _run = n.start(18802, &["--poll", "1"]);
     wait_until("ready label", 20, || n.ready());
     fs::remove_file(n.path("host/opt/youki/bin/youki")).expect("rm youki");
-    wait_until("the binary back", 10, || n.path("host/opt/youki/bin/youki").exists());
-    wait_until("the repair event", 10, || !n.events("YoukiRepaired").is_empty());
+    wait_until("the binary back", 10, || {
+        n.path("host/opt/youki/bin/youki").exists()
+    });
+    wait_until("the repair event", 10, || {
+        !n.events("YoukiRepaired").is_empty()
+    });
     let events = n.events("YoukiRepaired");
     assert!(
         message(&events[0]).contains("/opt/youki/bin/youki is gone"),

@@ -54,7 +54,15 @@ fn run_labels_the_nodes_features_before_the_ready_label() {
             .arg(&host)
             .arg("--source-dir")
             .arg(dir.path().join("src"))
-            .args(["--restart", "none", "run", "--poll", "1", "--listen", "127.0.0.1:18804"])
+            .args([
+                "--restart",
+                "none",
+                "run",
+                "--poll",
+                "1",
+                "--listen",
+                "127.0.0.1:18804",
+            ])
             .stdout(Stdio::null())
             .spawn()
             .expect("start run"),
@@ -86,5 +94,8 @@ fn run_labels_the_nodes_features_before_the_ready_label() {
             && patches[0].contains(r#""youki.dev/feature.criu":"true""#),
         "{patches:#?}"
     );
-    assert!(patches[1].contains(r#""youki.dev/runtime":"ready""#), "{patches:#?}");
+    assert!(
+        patches[1].contains(r#""youki.dev/runtime":"ready""#),
+        "{patches:#?}"
+    );
 }
