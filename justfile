@@ -110,8 +110,9 @@ test-vm *args: build
 test-kind: build
     bash kind/test-kind.sh {{target}}
 
-# Static release tarball with checksums (youki-wasm is the build with the wasm executor), and
-# the installer image as an OCI layout.
+# Static release tarball with checksums (youki-wasm is the build with the wasm executor), the
+# installer image as an OCI layout, its digest written into charts/youki/values.yaml
+# (image.digest) and the chart packaged with it; dist/SHA256SUMS covers them all.
 release: build build-wasm
     bash installer/release.sh dist {{target}} {{wasm_target}}
 

@@ -22,17 +22,10 @@ fn main() {
     loop {
         let log = server.log();
         if log.len() > written {
-            let mut f = match std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(dir.join("requests"))
-            {
+            let mut f = match std::fs::OpenOptions::new().create(true).append(true).open(dir.join("requests")) {
                 Ok(f) => f,
                 Err(e) => {
-                    eprintln!(
-                        "fake-apiserver: open {}: {e}",
-                        dir.join("requests").display()
-                    );
+                    eprintln!("fake-apiserver: open {}: {e}", dir.join("requests").display());
                     std::process::exit(1);
                 }
             };

@@ -11,8 +11,7 @@ use crate::handler::{self, Handler};
 use crate::schema::Schema;
 
 /// First line of the installer's block in a template.
-pub const BLOCK_BEGIN: &str =
-    "# youki-installer: begin (managed block, removed by `youki-installer uninstall`)";
+pub const BLOCK_BEGIN: &str = "# youki-installer: begin (managed block, removed by `youki-installer uninstall`)";
 /// Last line of the installer's block in a template.
 pub const BLOCK_END: &str = "# youki-installer: end";
 /// What a fresh k3s/rke2 template holds besides our block: their generated config.
@@ -39,10 +38,8 @@ pub enum Layout {
 }
 
 fn parse(path: &Path, text: &str) -> Result<DocumentMut, ConfigError> {
-    text.parse::<DocumentMut>().map_err(|e| ConfigError::Parse {
-        path: path.to_path_buf(),
-        message: e.to_string().trim().replace('\n', " "),
-    })
+    text.parse::<DocumentMut>()
+        .map_err(|e| ConfigError::Parse { path: path.to_path_buf(), message: e.to_string().trim().replace('\n', " ") })
 }
 
 /// Parses a config file and names its schema; refuses what is not valid TOML.
@@ -54,16 +51,7 @@ pub fn parse_config(path: &Path, text: &str) -> Result<(DocumentMut, Schema), Co
 
 /// A template with its Go actions blanked out, for reading only.
 fn mask_template(text: &str) -> String {
-    text.lines()
-        .map(|l| {
-            if l.contains("{{") || l.contains("}}") {
-                ""
-            } else {
-                l
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
+    text.lines().map(|l| if l.contains("{{") || l.contains("}}") { "" } else { l }).collect::<Vec<_>>().join("\n")
 }
 
 /// `text` without the installer's block (and the blank line put before it).
@@ -71,15 +59,8 @@ fn strip_block(text: &str) -> String {
     let Some(begin) = text.find(BLOCK_BEGIN) else {
         return text.to_string();
     };
-    let end = text[begin..]
-        .find(BLOCK_END)
-        .map(|i| begin + i + BLOCK_END.len())
-        .unwrap_or(text.len());
-    let end = if text[end..].starts_with('\n') {
-        end + 1
-    } else {
-        end
-    };
+    let end = text[begin..].find(BLOCK_END).map(|i| begin + i + BLOCK_END.len()).unwrap_or(text.len());
+    let end = if text[end..].starts_with('\n') { end + 1 } else { end };
     let mut head = &text[..begin];
     if head.ends_with("\n\n") {
         head = &head[..head.len() - 1];
@@ -113,10 +94,7 @@ pub fn install(
             let base = strip_block(current.unwrap_or(K3S_BASE_TEMPLATE));
             let (masked, masked_schema) = parse_config(path, &mask_template(&base))?;
             if handler::remove(&mut masked.clone(), masked_schema, &handler.name)? {
-                return Err(ConfigError::TemplateConflict {
-                    path: path.to_path_buf(),
-                    name: handler.name.clone(),
-                });
+                return Err(ConfigError::TemplateConflict { path: path.to_path_buf(), name: handler.name.clone() });
             }
             let (schema, source) = match (&context_doc, masked.get("version")) {
                 (_, Some(_)) => (masked_schema, &masked),
@@ -124,11 +102,7 @@ pub fn install(
                 (None, None) => (Schema::V2, &masked),
             };
             let block = handler::standalone(schema, handler, Some(source), false)?;
-            let sep = if base.is_empty() || base.ends_with('\n') {
-                ""
-            } else {
-                "\n"
-            };
+            let sep = if base.is_empty() || base.ends_with('\n') { "" } else { "\n" };
             Ok(format!("{base}{sep}\n{BLOCK_BEGIN}\n{block}{BLOCK_END}\n"))
         }
         Layout::DropIn => {
@@ -167,12 +141,7 @@ pub fn install(
 
 /// The config text after removing `name`, or None when the file should be deleted.
 /// This is the fallback when no backup can be restored byte for byte.
-pub fn uninstall(
-    layout: &Layout,
-    path: &Path,
-    current: &str,
-    name: &str,
-) -> Result<Option<String>, ConfigError> {
+pub fn uninstall(layout: &Layout, path: &Path, current: &str, name: &str) -> Result<Option<String>, ConfigError> {
     match layout {
         Layout::InPlace => {
             let (mut doc, schema) = parse_config(path, current)?;
@@ -200,13 +169,8 @@ pub fn imports(path: &Path, text: &str) -> Result<Vec<String>, ConfigError> {
     match doc.get("imports") {
         None => Ok(Vec::new()),
         Some(item) => {
-            let arr = item.as_array().ok_or_else(|| ConfigError::BadField {
-                field: "imports".to_string(),
-            })?;
-            Ok(arr
-                .iter()
-                .filter_map(|v| v.as_str().map(str::to_string))
-                .collect())
+            let arr = item.as_array().ok_or_else(|| ConfigError::BadField { field: "imports".to_string() })?;
+            Ok(arr.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
         }
     }
 }
@@ -221,12 +185,7 @@ pub fn defines_cri_plugin(path: &Path, text: &str, schema: Schema) -> Result<boo
 }
 
 /// Whether `current` holds the handler `name`.
-pub fn has_handler(
-    layout: &Layout,
-    path: &Path,
-    current: &str,
-    name: &str,
-) -> Result<bool, ConfigError> {
+pub fn has_handler(layout: &Layout, path: &Path, current: &str, name: &str) -> Result<bool, ConfigError> {
     match layout {
         Layout::InPlace => {
             let (mut doc, schema) = parse_config(path, current)?;
@@ -250,18 +209,10 @@ mod tests {
 
     #[test]
     fn corrupt_config_names_the_file() {
-        let err = install(
-            &Layout::InPlace,
-            Path::new("/etc/containerd/config.toml"),
-            Some("version = 2\n[plugins\n"),
-            None,
-            &Handler::default(),
-        )
-        .unwrap_err()
-        .to_string();
-        assert!(
-            err.starts_with("parse containerd config \"/etc/containerd/config.toml\""),
-            "{err}"
-        );
+        let err =
+            install(&Layout::InPlace, Path::new("/etc/containerd/config.toml"), Some("version = 2\n[plugins\n"), None, &Handler::default())
+                .unwrap_err()
+                .to_string();
+        assert!(err.starts_with("parse containerd config \"/etc/containerd/config.toml\""), "{err}");
     }
 }

@@ -15,17 +15,9 @@ pub enum CriError {
     #[error("start the runtime for the CRI calls")]
     Runtime(#[source] std::io::Error),
     #[error("CRI at {socket:?} did not answer within {secs}s: {last}")]
-    NoAnswer {
-        socket: PathBuf,
-        secs: u64,
-        last: String,
-    },
+    NoAnswer { socket: PathBuf, secs: u64, last: String },
     #[error("CRI at {socket:?} does not know the runtime handler {handler:?} after the restart (it knows: {})", known.join(", "))]
-    Missing {
-        socket: PathBuf,
-        handler: String,
-        known: Vec<String>,
-    },
+    Missing { socket: PathBuf, handler: String, known: Vec<String> },
     #[error("CRI at {socket:?} still knows the runtime handler {handler:?} after the restart")]
     StillThere { socket: PathBuf, handler: String },
 }
@@ -35,11 +27,7 @@ pub enum CriError {
 /// None when the answer says neither (CRI-O, for example).
 pub fn handlers_in(status: &cri::StatusResponse) -> Option<Vec<String>> {
     if !status.runtime_handlers.is_empty() {
-        let mut names: Vec<String> = status
-            .runtime_handlers
-            .iter()
-            .map(|h| h.name.clone())
-            .collect();
+        let mut names: Vec<String> = status.runtime_handlers.iter().map(|h| h.name.clone()).collect();
         names.sort();
         return Some(names);
     }
@@ -57,9 +45,7 @@ async fn status(socket: &Path) -> Result<cri::StatusResponse, String> {
     let channel = Endpoint::from_static("http://cri.invalid")
         .connect_with_connector(tower::service_fn(move |_: Uri| {
             let p = path.clone();
-            async move {
-                Ok::<_, std::io::Error>(TokioIo::new(tokio::net::UnixStream::connect(p).await?))
-            }
+            async move { Ok::<_, std::io::Error>(TokioIo::new(tokio::net::UnixStream::connect(p).await?)) }
         }))
         .await
         .map_err(|e| format!("connect: {e}"))?;
@@ -82,35 +68,19 @@ pub enum Verdict {
 
 /// Asks the CRI on `socket` until it answers and lists `handler` (`wanted`) or not, or
 /// `timeout` passes: right after a restart the CRI plugin may still be loading.
-pub fn check_handler(
-    socket: &Path,
-    handler: &str,
-    wanted: bool,
-    timeout: Duration,
-) -> Result<Verdict, CriError> {
+pub fn check_handler(socket: &Path, handler: &str, wanted: bool, timeout: Duration) -> Result<Verdict, CriError> {
     let rt = crate::runtime().map_err(CriError::Runtime)?;
     let start = Instant::now();
     loop {
-        let last = match rt
-            .block_on(async { tokio::time::timeout(Duration::from_secs(10), status(socket)).await })
-        {
+        let last = match rt.block_on(async { tokio::time::timeout(Duration::from_secs(10), status(socket)).await }) {
             Ok(Ok(s)) => match handlers_in(&s) {
                 None => return Ok(Verdict::CannotTell),
-                Some(known) if known.iter().any(|h| h == handler) == wanted => {
-                    return Ok(Verdict::AsWanted)
-                }
+                Some(known) if known.iter().any(|h| h == handler) == wanted => return Ok(Verdict::AsWanted),
                 Some(known) if start.elapsed() >= timeout => {
                     return Err(if wanted {
-                        CriError::Missing {
-                            socket: socket.to_path_buf(),
-                            handler: handler.to_string(),
-                            known,
-                        }
+                        CriError::Missing { socket: socket.to_path_buf(), handler: handler.to_string(), known }
                     } else {
-                        CriError::StillThere {
-                            socket: socket.to_path_buf(),
-                            handler: handler.to_string(),
-                        }
+                        CriError::StillThere { socket: socket.to_path_buf(), handler: handler.to_string() }
                     });
                 }
                 Some(_) => String::new(),
@@ -119,11 +89,7 @@ pub fn check_handler(
             Err(_) => "Status: no answer within 10s".to_string(),
         };
         if start.elapsed() >= timeout {
-            return Err(CriError::NoAnswer {
-                socket: socket.to_path_buf(),
-                secs: timeout.as_secs(),
-                last,
-            });
+            return Err(CriError::NoAnswer { socket: socket.to_path_buf(), secs: timeout.as_secs(), last });
         }
         std::thread::sleep(Duration::from_millis(250));
     }
@@ -140,31 +106,19 @@ mod tests {
             "runtimes":{"runc":{"runtimeType":"io.containerd.runc.v2"},
                         "youki":{"runtimeType":"io.containerd.runc.v2","podAnnotations":["io.youki.traceparent"]}}},
             "cni":{"binDir":"/opt/cni/bin"}}"#;
-        let status = cri::StatusResponse {
-            info: [("config".to_string(), config.to_string())].into(),
-            ..Default::default()
-        };
-        assert_eq!(
-            handlers_in(&status),
-            Some(vec!["runc".into(), "youki".into()])
-        );
+        let status = cri::StatusResponse { info: [("config".to_string(), config.to_string())].into(), ..Default::default() };
+        assert_eq!(handlers_in(&status), Some(vec!["runc".into(), "youki".into()]));
     }
 
     #[test]
     fn runtime_handlers_win_and_no_information_is_none() {
         let status = cri::StatusResponse {
-            runtime_handlers: vec![cri::RuntimeHandler {
-                name: "youki".into(),
-                features: None,
-            }],
+            runtime_handlers: vec![cri::RuntimeHandler { name: "youki".into(), features: None }],
             ..Default::default()
         };
         assert_eq!(handlers_in(&status), Some(vec!["youki".into()]));
         assert_eq!(handlers_in(&cri::StatusResponse::default()), None);
-        let odd = cri::StatusResponse {
-            info: [("config".to_string(), "{\"x\":1}".to_string())].into(),
-            ..Default::default()
-        };
+        let odd = cri::StatusResponse { info: [("config".to_string(), "{\"x\":1}".to_string())].into(), ..Default::default() };
         assert_eq!(handlers_in(&odd), None);
     }
 }

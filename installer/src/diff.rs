@@ -2,11 +2,7 @@
 
 /// A unified diff of `old` to `new`, labelled with the file's host path.
 pub fn unified(path: &str, old: &str, new: &str) -> String {
-    similar::TextDiff::from_lines(old, new)
-        .unified_diff()
-        .context_radius(3)
-        .header(&format!("a{path}"), &format!("b{path}"))
-        .to_string()
+    similar::TextDiff::from_lines(old, new).unified_diff().context_radius(3).header(&format!("a{path}"), &format!("b{path}")).to_string()
 }
 
 #[cfg(test)]

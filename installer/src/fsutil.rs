@@ -22,13 +22,7 @@ mod tests {
 
     #[test]
     fn under_strips_the_leading_slash() {
-        assert_eq!(
-            under(Path::new("/host"), Path::new("/etc/x")),
-            PathBuf::from("/host/etc/x")
-        );
-        assert_eq!(
-            under(Path::new("/"), Path::new("/etc/x")),
-            PathBuf::from("/etc/x")
-        );
+        assert_eq!(under(Path::new("/host"), Path::new("/etc/x")), PathBuf::from("/host/etc/x"));
+        assert_eq!(under(Path::new("/"), Path::new("/etc/x")), PathBuf::from("/etc/x"));
     }
 }

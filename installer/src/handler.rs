@@ -13,13 +13,7 @@ use crate::schema::Schema;
 pub const TRACEPARENT_ANNOTATION: &str = "io.youki.traceparent";
 
 /// Runtime-level keys of the runc handler that are never copied: we set our own.
-const NOT_COPIED: &[&str] = &[
-    "runtime_type",
-    "runtime_path",
-    "runtime_engine",
-    "runtime_root",
-    "options",
-];
+const NOT_COPIED: &[&str] = &["runtime_type", "runtime_path", "runtime_engine", "runtime_root", "options"];
 /// runc options that are never copied: they would point youki at runc's binary or state.
 const OPTIONS_NOT_COPIED: &[&str] = &["BinaryName", "Root"];
 
@@ -61,9 +55,7 @@ fn table_at<'a>(doc: &'a mut DocumentMut, path: &[String]) -> Result<&'a mut Tab
             t.set_implicit(true);
             Item::Table(t)
         });
-        table = item.as_table_mut().ok_or_else(|| ConfigError::NotATable {
-            field: walked.clone(),
-        })?;
+        table = item.as_table_mut().ok_or_else(|| ConfigError::NotATable { field: walked.clone() })?;
     }
     Ok(table)
 }
@@ -79,18 +71,10 @@ fn find_table<'a>(doc: &'a DocumentMut, path: &[String]) -> Option<&'a Table> {
 
 /// The handler whose options youki copies: the CRI default runtime, else `runc`.
 pub fn source_handler(doc: &DocumentMut, schema: Schema) -> Option<&Table> {
-    let containerd: Vec<String> = schema
-        .containerd_path()
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-    let default_name = find_table(doc, &containerd)
-        .and_then(|t| t.get("default_runtime_name"))
-        .and_then(|i| i.as_str())
-        .unwrap_or("runc")
-        .to_string();
-    find_table(doc, &schema.runtime_path(&default_name))
-        .or_else(|| find_table(doc, &schema.runtime_path("runc")))
+    let containerd: Vec<String> = schema.containerd_path().iter().map(|s| s.to_string()).collect();
+    let default_name =
+        find_table(doc, &containerd).and_then(|t| t.get("default_runtime_name")).and_then(|i| i.as_str()).unwrap_or("runc").to_string();
+    find_table(doc, &schema.runtime_path(&default_name)).or_else(|| find_table(doc, &schema.runtime_path("runc")))
 }
 
 /// Builds the handler's table from the runc handler `source` (if any).
@@ -112,20 +96,14 @@ fn build_table(handler: &Handler, source: Option<&Table>) -> Table {
         }
     }
     for wanted in &handler.pod_annotations {
-        if !annotations
-            .iter()
-            .any(|v| v.as_str() == Some(wanted.as_str()))
-        {
+        if !annotations.iter().any(|v| v.as_str() == Some(wanted.as_str())) {
             annotations.push(wanted.as_str());
         }
     }
     table.insert("pod_annotations", value(annotations));
 
     let mut options = Table::new();
-    if let Some(src_opts) = source
-        .and_then(|s| s.get("options"))
-        .and_then(|i| i.as_table())
-    {
+    if let Some(src_opts) = source.and_then(|s| s.get("options")).and_then(|i| i.as_table()) {
         for (key, item) in src_opts.iter() {
             if !OPTIONS_NOT_COPIED.contains(&key) && !item.is_table() {
                 options.insert(key, item.clone());
@@ -160,11 +138,7 @@ fn copy_layout(table: &mut Table, like: &Table) {
         .and_then(|p| p.as_str())
         .map(str::to_string);
     if let Some(indent) = indent {
-        let keys: Vec<String> = table
-            .iter()
-            .filter(|(_, i)| !i.is_table())
-            .map(|(k, _)| k.to_string())
-            .collect();
+        let keys: Vec<String> = table.iter().filter(|(_, i)| !i.is_table()).map(|(k, _)| k.to_string()).collect();
         for k in keys {
             if let Some(mut key) = table.key_mut(&k) {
                 key.leaf_decor_mut().set_prefix(indent.as_str());
@@ -175,21 +149,12 @@ fn copy_layout(table: &mut Table, like: &Table) {
 
 /// The blank lines and the last line's indentation of a decor prefix, without comments.
 fn whitespace_only(prefix: &str) -> String {
-    prefix
-        .split('\n')
-        .filter(|l| l.trim().is_empty())
-        .collect::<Vec<_>>()
-        .join("\n")
+    prefix.split('\n').filter(|l| l.trim().is_empty()).collect::<Vec<_>>().join("\n")
 }
 
 /// Adds `handler` to a parsed config, or rewrites it when present. Pure: no I/O.
 /// `source_doc` is the document whose runc handler is copied (usually `doc` itself).
-pub fn upsert(
-    doc: &mut DocumentMut,
-    schema: Schema,
-    handler: &Handler,
-    source_doc: Option<&DocumentMut>,
-) -> Result<(), ConfigError> {
+pub fn upsert(doc: &mut DocumentMut, schema: Schema, handler: &Handler, source_doc: Option<&DocumentMut>) -> Result<(), ConfigError> {
     let source = match source_doc {
         Some(src) => source_handler(src, schema).cloned(),
         None => source_handler(doc, schema).cloned(),
@@ -197,10 +162,9 @@ pub fn upsert(
     let mut table = build_table(handler, source.as_ref());
     if let Some(src) = &source {
         copy_layout(&mut table, src);
-        if let (Some(opts), Some(src_opts)) = (
-            table.get_mut("options").and_then(|i| i.as_table_mut()),
-            src.get("options").and_then(|i| i.as_table()),
-        ) {
+        if let (Some(opts), Some(src_opts)) =
+            (table.get_mut("options").and_then(|i| i.as_table_mut()), src.get("options").and_then(|i| i.as_table()))
+        {
             copy_layout(opts, src_opts);
         }
     }
@@ -208,18 +172,13 @@ pub fn upsert(
     let (parent_path, name) = path.split_at(path.len() - 1);
     let parent = table_at(doc, parent_path)?;
     if let Some(old) = parent.get(&name[0]) {
-        let old = old.as_table().ok_or_else(|| ConfigError::NotATable {
-            field: path.join("."),
-        })?;
+        let old = old.as_table().ok_or_else(|| ConfigError::NotATable { field: path.join(".") })?;
         *table.decor_mut() = old.decor().clone();
         if let Some(pos) = old.position() {
             table.set_position(pos);
         }
         let old_opts = old.get("options").and_then(|i| i.as_table());
-        if let (Some(opts), Some(old_opts)) = (
-            table.get_mut("options").and_then(|i| i.as_table_mut()),
-            old_opts,
-        ) {
+        if let (Some(opts), Some(old_opts)) = (table.get_mut("options").and_then(|i| i.as_table_mut()), old_opts) {
             *opts.decor_mut() = old_opts.decor().clone();
             if let Some(pos) = old_opts.position() {
                 opts.set_position(pos);
@@ -239,9 +198,7 @@ pub fn remove(doc: &mut DocumentMut, schema: Schema, name: &str) -> Result<bool,
         match table.get_mut(key) {
             None => return Ok(false),
             Some(item) => {
-                table = item
-                    .as_table_mut()
-                    .ok_or_else(|| ConfigError::NotATable { field: key.clone() })?;
+                table = item.as_table_mut().ok_or_else(|| ConfigError::NotATable { field: key.clone() })?;
             }
         }
     }
@@ -250,12 +207,7 @@ pub fn remove(doc: &mut DocumentMut, schema: Schema, name: &str) -> Result<bool,
 
 /// Renders a standalone file holding only the handler, for drop-in directories and for
 /// the installer's block in a template.
-pub fn standalone(
-    schema: Schema,
-    handler: &Handler,
-    source_doc: Option<&DocumentMut>,
-    with_version: bool,
-) -> Result<String, ConfigError> {
+pub fn standalone(schema: Schema, handler: &Handler, source_doc: Option<&DocumentMut>, with_version: bool) -> Result<String, ConfigError> {
     let mut doc = DocumentMut::new();
     if with_version {
         if let Some(v) = schema.version_number() {
@@ -287,11 +239,7 @@ pub fn standalone(
     table_at(&mut doc, parent_path)?.insert(&name[0], Item::Table(table));
     let mut text = doc.to_string();
     // Key prefixes copied from an indented source file are normalised too.
-    text = text
-        .lines()
-        .map(|l| l.trim_start())
-        .collect::<Vec<_>>()
-        .join("\n");
+    text = text.lines().map(|l| l.trim_start()).collect::<Vec<_>>().join("\n");
     text.push('\n');
     Ok(text)
 }

@@ -61,11 +61,7 @@ fn read_line(stream: &mut TcpStream) -> std::io::Result<Option<String>> {
 
 fn respond(stream: &mut TcpStream, code: &str, body: &str) {
     let _ = stream.set_write_timeout(Some(IO_TIMEOUT));
-    let _ = write!(
-        stream,
-        "HTTP/1.1 {code}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
+    let _ = write!(stream, "HTTP/1.1 {code}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
     let _ = stream.flush();
 }
 
@@ -89,12 +85,10 @@ pub fn serve(listener: TcpListener, ready: Arc<AtomicBool>) {
                 continue;
             }
             let (ready, done) = (ready.clone(), active.clone());
-            let spawned = std::thread::Builder::new()
-                .name("health".into())
-                .spawn(move || {
-                    handle(stream, &ready);
-                    done.fetch_sub(1, Ordering::SeqCst);
-                });
+            let spawned = std::thread::Builder::new().name("health".into()).spawn(move || {
+                handle(stream, &ready);
+                done.fetch_sub(1, Ordering::SeqCst);
+            });
             if spawned.is_err() {
                 active.fetch_sub(1, Ordering::SeqCst);
             }

@@ -32,10 +32,7 @@ pub struct HostRoot {
 
 /// `host_path` relative to the root ("." for the root itself).
 fn rel(host_path: &Path) -> PathBuf {
-    let r: PathBuf = host_path
-        .components()
-        .filter(|c| !matches!(c, Component::RootDir))
-        .collect();
+    let r: PathBuf = host_path.components().filter(|c| !matches!(c, Component::RootDir)).collect();
     if r.as_os_str().is_empty() {
         PathBuf::from(".")
     } else {
@@ -51,10 +48,7 @@ fn io(e: Errno) -> std::io::Error {
 /// or `..` endings.
 fn split(host_path: &Path) -> Option<(PathBuf, &std::ffi::OsStr)> {
     match host_path.components().next_back()? {
-        Component::Normal(name) => Some((
-            host_path.parent().map(Path::to_path_buf).unwrap_or_default(),
-            name,
-        )),
+        Component::Normal(name) => Some((host_path.parent().map(Path::to_path_buf).unwrap_or_default(), name)),
         _ => None,
     }
 }
@@ -63,14 +57,8 @@ impl HostRoot {
     /// Opens the host root mounted at `mounted`.
     pub fn open(mounted: &Path) -> Result<Self, HostError> {
         let how = OpenHow::new().flags(OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC);
-        let fd = openat2(nix::fcntl::AT_FDCWD, mounted, how).map_err(|e| HostError::Read {
-            path: mounted.to_path_buf(),
-            source: io(e),
-        })?;
-        Ok(HostRoot {
-            fd,
-            mounted: mounted.to_path_buf(),
-        })
+        let fd = openat2(nix::fcntl::AT_FDCWD, mounted, how).map_err(|e| HostError::Read { path: mounted.to_path_buf(), source: io(e) })?;
+        Ok(HostRoot { fd, mounted: mounted.to_path_buf() })
     }
 
     /// Where `host_path` is in the installer's filesystem, for messages.
@@ -96,18 +84,12 @@ impl HostRoot {
 
     fn read_err(&self, host_path: &Path) -> impl FnOnce(Errno) -> HostError {
         let path = self.shown(host_path);
-        move |e| HostError::Read {
-            path,
-            source: io(e),
-        }
+        move |e| HostError::Read { path, source: io(e) }
     }
 
     fn write_err(&self, host_path: &Path) -> impl Fn(Errno) -> HostError {
         let path = self.shown(host_path);
-        move |e| HostError::Write {
-            path: path.clone(),
-            source: io(e),
-        }
+        move |e| HostError::Write { path: path.clone(), source: io(e) }
     }
 
     /// Reads a file, or None when it does not exist (a dangling link counts as absent).
@@ -118,19 +100,12 @@ impl HostRoot {
             Err(e) => return Err(self.read_err(host_path)(e)),
         };
         let mut bytes = Vec::new();
-        File::from(fd)
-            .read_to_end(&mut bytes)
-            .map_err(|source| HostError::Read {
-                path: self.shown(host_path),
-                source,
-            })?;
+        File::from(fd).read_to_end(&mut bytes).map_err(|source| HostError::Read { path: self.shown(host_path), source })?;
         Ok(Some(bytes))
     }
 
     fn stat(&self, host_path: &Path) -> Option<nix::sys::stat::FileStat> {
-        let fd = self
-            .open_at(host_path, OFlag::O_PATH, Mode::empty())
-            .ok()?;
+        let fd = self.open_at(host_path, OFlag::O_PATH, Mode::empty()).ok()?;
         fstat(fd.as_fd()).ok()
     }
 
@@ -141,15 +116,12 @@ impl HostRoot {
 
     /// Whether `host_path` is a directory.
     pub fn is_dir(&self, host_path: &Path) -> bool {
-        self.stat(host_path)
-            .is_some_and(|s| SFlag::from_bits_truncate(s.st_mode) & SFlag::S_IFMT == SFlag::S_IFDIR)
+        self.stat(host_path).is_some_and(|s| SFlag::from_bits_truncate(s.st_mode) & SFlag::S_IFMT == SFlag::S_IFDIR)
     }
 
     /// Permission bits of an existing file, or `default`.
     pub fn mode_or(&self, host_path: &Path, default: u32) -> u32 {
-        self.stat(host_path)
-            .map(|s| s.st_mode & 0o7777)
-            .unwrap_or(default)
+        self.stat(host_path).map(|s| s.st_mode & 0o7777).unwrap_or(default)
     }
 
     /// `host_path` with the symlinks of its last component followed, as a host path the
@@ -170,20 +142,13 @@ impl HostRoot {
             match readlinkat(dir.as_fd(), name) {
                 Ok(target) => {
                     let target = PathBuf::from(target);
-                    path = if target.is_absolute() {
-                        target
-                    } else {
-                        parent.join(target)
-                    };
+                    path = if target.is_absolute() { target } else { parent.join(target) };
                 }
                 Err(Errno::EINVAL) | Err(Errno::ENOENT) => return Ok(path),
                 Err(e) => return Err(self.read_err(&path)(e)),
             }
         }
-        Err(HostError::Read {
-            path: self.shown(host_path),
-            source: io(Errno::ELOOP),
-        })
+        Err(HostError::Read { path: self.shown(host_path), source: io(Errno::ELOOP) })
     }
 
     /// Opens directory `host_path`, creating it and its missing parents (mode 0755).
@@ -203,8 +168,7 @@ impl HostRoot {
             Ok(()) | Err(Errno::EEXIST) => {}
             Err(e) => return Err(self.write_err(host_path)(e)),
         }
-        self.open_at(host_path, flags, Mode::empty())
-            .map_err(self.write_err(host_path))
+        self.open_at(host_path, flags, Mode::empty()).map_err(self.write_err(host_path))
     }
 
     /// Refuses a directory on a read-only mount (a NixOS store, a read-only bind mount).
@@ -217,10 +181,7 @@ impl HostRoot {
     }
 
     fn read_only(&self, asked: &Path, target: &Path) -> HostError {
-        HostError::ReadOnly {
-            path: asked.to_path_buf(),
-            target: target.to_path_buf(),
-        }
+        HostError::ReadOnly { path: asked.to_path_buf(), target: target.to_path_buf() }
     }
 
     /// Fails with `HostError::ReadOnly` when writing `host_path` (at its link target) could
@@ -247,11 +208,7 @@ impl HostRoot {
         };
         let dir = self.create_dir_all(&dir_path)?;
         self.check_writable(dir.as_fd(), host_path, &target)?;
-        let tmp = format!(
-            ".{}.youki-installer.{}",
-            name.to_string_lossy(),
-            std::process::id()
-        );
+        let tmp = format!(".{}.youki-installer.{}", name.to_string_lossy(), std::process::id());
         let tmp_path = dir_path.join(&tmp);
         let werr = |e: Errno| match e {
             Errno::EROFS => self.read_only(host_path, &target),
@@ -270,10 +227,7 @@ impl HostRoot {
             let mut file = File::from(fd);
             file.write_all(bytes)
                 .and_then(|()| file.sync_all())
-                .map_err(|source| HostError::Write {
-                    path: self.shown(&tmp_path),
-                    source,
-                })?;
+                .map_err(|source| HostError::Write { path: self.shown(&tmp_path), source })?;
             renameat(dir.as_fd(), tmp.as_str(), dir.as_fd(), name).map_err(|e| match e {
                 Errno::EROFS => self.read_only(host_path, &target),
                 e => self.write_err(&target)(e),
@@ -293,19 +247,11 @@ impl HostRoot {
         let dir = match self.open_at(&parent, OFlag::O_PATH | OFlag::O_DIRECTORY, Mode::empty()) {
             Ok(fd) => fd,
             Err(Errno::ENOENT) => return Ok(()),
-            Err(e) => {
-                return Err(HostError::Remove {
-                    path: self.shown(shown),
-                    source: io(e),
-                })
-            }
+            Err(e) => return Err(HostError::Remove { path: self.shown(shown), source: io(e) }),
         };
         match unlinkat(dir.as_fd(), name, UnlinkatFlags::NoRemoveDir) {
             Ok(()) | Err(Errno::ENOENT) => Ok(()),
-            Err(e) => Err(HostError::Remove {
-                path: self.shown(shown),
-                source: io(e),
-            }),
+            Err(e) => Err(HostError::Remove { path: self.shown(shown), source: io(e) }),
         }
     }
 
@@ -356,35 +302,20 @@ impl HostRoot {
 
     /// Opens (creating) a file for a lock.
     pub fn open_lock(&self, host_path: &Path) -> Result<File, HostError> {
-        let lock_err = |e: Errno| HostError::Lock {
-            path: self.shown(host_path),
-            source: io(e),
-        };
+        let lock_err = |e: Errno| HostError::Lock { path: self.shown(host_path), source: io(e) };
         if let Some((parent, _)) = split(host_path) {
             self.create_dir_all(&parent)?;
         }
-        self.open_at(
-            host_path,
-            OFlag::O_WRONLY | OFlag::O_CREAT,
-            Mode::from_bits_truncate(0o644),
-        )
-        .map(File::from)
-        .map_err(lock_err)
+        self.open_at(host_path, OFlag::O_WRONLY | OFlag::O_CREAT, Mode::from_bits_truncate(0o644)).map(File::from).map_err(lock_err)
     }
 
     /// A path to `host_path` in the installer's filesystem with every link already resolved
     /// inside the root (for sockets, which are reached by path): `/proc/self/fd/N` of an
     /// `O_PATH` fd would close with the fd, so the fd's own path is read back instead.
     pub fn pod_path(&self, host_path: &Path) -> Result<PathBuf, HostError> {
-        let fd = self
-            .open_at(host_path, OFlag::O_PATH, Mode::empty())
-            .map_err(self.read_err(host_path))?;
-        std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd())).map_err(|source| {
-            HostError::Read {
-                path: self.shown(host_path),
-                source,
-            }
-        })
+        let fd = self.open_at(host_path, OFlag::O_PATH, Mode::empty()).map_err(self.read_err(host_path))?;
+        std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd()))
+            .map_err(|source| HostError::Read { path: self.shown(host_path), source })
     }
 }
 
@@ -402,18 +333,10 @@ mod tests {
         std::fs::write(root.join("store/c"), "inside").expect("write");
         std::fs::write(top.path().join("c"), "outside").expect("write");
         let h = HostRoot::open(&root).expect("open");
-        for (link, target) in [
-            ("abs", "/store/c"),
-            ("rel", "../store/c"),
-            ("up", "../../../../../../store/c"),
-        ] {
+        for (link, target) in [("abs", "/store/c"), ("rel", "../store/c"), ("up", "../../../../../../store/c")] {
             symlink(target, root.join("etc").join(link)).expect("symlink");
             let p = Path::new("/etc").join(link);
-            assert_eq!(
-                h.read_optional(&p).expect("read").as_deref(),
-                Some(&b"inside"[..]),
-                "{link}"
-            );
+            assert_eq!(h.read_optional(&p).expect("read").as_deref(), Some(&b"inside"[..]), "{link}");
         }
         // A link that leaves the root lands inside it, where nothing is.
         symlink("../../c", root.join("etc/escape")).expect("symlink");

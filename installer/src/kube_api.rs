@@ -30,9 +30,7 @@ impl KubeNodes {
     /// the in-cluster service account.
     pub fn connect() -> Result<Self, LabelError> {
         let rt = crate::runtime().map_err(LabelError::Runtime)?;
-        let config = rt
-            .block_on(Config::infer())
-            .map_err(|e| LabelError::Config(Box::new(e)))?;
+        let config = rt.block_on(Config::infer()).map_err(|e| LabelError::Config(Box::new(e)))?;
         let client = {
             // The client's buffer task is spawned on this runtime.
             let _entered = rt.enter();
@@ -43,37 +41,17 @@ impl KubeNodes {
 
     /// Uses `client`, which must have been made inside `rt` (see `kube::Client::new`).
     pub fn from_client(rt: tokio::runtime::Runtime, client: Client) -> Self {
-        KubeNodes {
-            rt,
-            nodes: Api::all(client.clone()),
-            events: Api::namespaced(client, EVENT_NAMESPACE),
-        }
+        KubeNodes { rt, nodes: Api::all(client.clone()), events: Api::namespaced(client, EVENT_NAMESPACE) }
     }
 
-    fn call<T>(
-        &self,
-        op: impl Fn() -> String,
-        fut: impl Future<Output = Result<T, kube::Error>>,
-    ) -> Result<T, LabelError> {
-        match self
-            .rt
-            .block_on(async { tokio::time::timeout(DEADLINE, fut).await })
-        {
+    fn call<T>(&self, op: impl Fn() -> String, fut: impl Future<Output = Result<T, kube::Error>>) -> Result<T, LabelError> {
+        match self.rt.block_on(async { tokio::time::timeout(DEADLINE, fut).await }) {
             Ok(Ok(v)) => Ok(v),
-            Ok(Err(kube::Error::Api(status))) => Err(LabelError::Refused {
-                op: op(),
-                code: status.code,
-                reason: status.reason.clone(),
-                message: status.message.clone(),
-            }),
-            Ok(Err(source)) => Err(LabelError::Request {
-                op: op(),
-                source: Box::new(source),
-            }),
-            Err(_) => Err(LabelError::Timeout {
-                op: op(),
-                secs: DEADLINE.as_secs(),
-            }),
+            Ok(Err(kube::Error::Api(status))) => {
+                Err(LabelError::Refused { op: op(), code: status.code, reason: status.reason.clone(), message: status.message.clone() })
+            }
+            Ok(Err(source)) => Err(LabelError::Request { op: op(), source: Box::new(source) }),
+            Err(_) => Err(LabelError::Timeout { op: op(), secs: DEADLINE.as_secs() }),
         }
     }
 }
@@ -95,48 +73,42 @@ pub fn node_event(node: &str, reason: &str, message: &str) -> serde_json::Value 
     })
 }
 
-impl KubeNodes {
-    /// Records a Warning event on `node` (shown by `kubectl describe node`).
-    pub fn record_event(&self, node: &str, reason: &str, message: &str) -> Result<(), LabelError> {
-        let event: Event = serde_json::from_value(node_event(node, reason, message)).map_err(|e| {
-            LabelError::Refused {
-                op: format!("record event {reason} on node {node:?}"),
-                code: 0,
-                reason: "Invalid".to_string(),
-                message: e.to_string(),
-            }
-        })?;
-        self.call(
-            || format!("record event {reason} on node {node:?}"),
-            self.events.create(&PostParams::default(), &event),
-        )
-        .map(drop)
-    }
-}
-
 /// The merge patch that sets (`Some`) or removes (`None`, a JSON null) one label.
 pub fn label_patch(key: &str, value: Option<&str>) -> serde_json::Value {
     let mut labels = serde_json::Map::new();
-    labels.insert(
-        key.to_string(),
-        value.map_or(serde_json::Value::Null, |v| v.into()),
-    );
+    labels.insert(key.to_string(), value.map_or(serde_json::Value::Null, |v| v.into()));
     serde_json::json!({ "metadata": { "labels": labels } })
 }
 
 impl NodeApi for KubeNodes {
+    fn set_labels(&self, node: &str, labels: &std::collections::BTreeMap<String, Option<String>>) -> Result<(), LabelError> {
+        let map: serde_json::Map<String, serde_json::Value> =
+            labels.iter().map(|(k, v)| (k.clone(), v.as_deref().map_or(serde_json::Value::Null, Into::into))).collect();
+        let patch = serde_json::json!({ "metadata": { "labels": map } });
+        self.call(
+            || format!("label node {node:?} with {} feature label(s)", labels.len()),
+            self.nodes.patch(node, &PatchParams::default(), &Patch::Merge(&patch)),
+        )
+        .map(drop)
+    }
+
+    fn record_event(&self, node: &str, reason: &str, message: &str) -> Result<(), LabelError> {
+        let event: Event = serde_json::from_value(node_event(node, reason, message)).map_err(|e| LabelError::Refused {
+            op: format!("record event {reason} on node {node:?}"),
+            code: 0,
+            reason: "Invalid".to_string(),
+            message: e.to_string(),
+        })?;
+        self.call(|| format!("record event {reason} on node {node:?}"), self.events.create(&PostParams::default(), &event)).map(drop)
+    }
+
     fn set_label(&self, node: &str, key: &str, value: Option<&str>) -> Result<(), LabelError> {
         let patch = label_patch(key, value);
         let op = || match value {
             Some(v) => format!("label node {node:?} {key}={v}"),
             None => format!("remove label {key} from node {node:?}"),
         };
-        self.call(
-            op,
-            self.nodes
-                .patch(node, &PatchParams::default(), &Patch::Merge(&patch)),
-        )
-        .map(drop)
+        self.call(op, self.nodes.patch(node, &PatchParams::default(), &Patch::Merge(&patch))).map(drop)
     }
 
     fn label(&self, node: &str, key: &str) -> Result<Option<String>, LabelError> {
@@ -154,11 +126,7 @@ impl NodeApi for KubeNodes {
             None => "list nodes".to_string(),
         };
         let list = self.call(op, self.nodes.list(&lp))?;
-        Ok(list
-            .items
-            .into_iter()
-            .filter_map(|n| n.metadata.name)
-            .collect())
+        Ok(list.items.into_iter().filter_map(|n| n.metadata.name).collect())
     }
 }
 
@@ -166,10 +134,7 @@ impl NodeApi for KubeNodes {
 mod tests {
     #[test]
     fn removal_is_a_json_null_and_setting_a_string() {
-        assert_eq!(
-            super::label_patch("youki.dev/runtime", None).to_string(),
-            r#"{"metadata":{"labels":{"youki.dev/runtime":null}}}"#
-        );
+        assert_eq!(super::label_patch("youki.dev/runtime", None).to_string(), r#"{"metadata":{"labels":{"youki.dev/runtime":null}}}"#);
         assert_eq!(
             super::label_patch("youki.dev/runtime", Some("ready")).to_string(),
             r#"{"metadata":{"labels":{"youki.dev/runtime":"ready"}}}"#

@@ -22,12 +22,7 @@ pub enum LabelError {
     #[error("make the Kubernetes client")]
     Client(#[source] Box<kube::Error>),
     #[error("{op}: the API server answered {code} {reason}: {message}")]
-    Refused {
-        op: String,
-        code: u16,
-        reason: String,
-        message: String,
-    },
+    Refused { op: String, code: u16, reason: String, message: String },
     #[error("{op}: no answer from the API server")]
     Request {
         op: String,
@@ -46,6 +41,15 @@ pub trait NodeApi {
     fn label(&self, node: &str, key: &str) -> Result<Option<String>, LabelError>;
     /// Names of the nodes that carry `key` (any value); all nodes when `key` is None.
     fn nodes(&self, key: Option<&str>) -> Result<Vec<String>, LabelError>;
+    /// Sets and removes several labels at once (`None` removes).
+    fn set_labels(&self, node: &str, labels: &std::collections::BTreeMap<String, Option<String>>) -> Result<(), LabelError> {
+        for (k, v) in labels {
+            self.set_label(node, k, v.as_deref())?;
+        }
+        Ok(())
+    }
+    /// Records a Warning event about the node (shown by `kubectl describe node`).
+    fn record_event(&self, node: &str, reason: &str, message: &str) -> Result<(), LabelError>;
 }
 
 /// The chart's pre-delete hook: ask every node to uninstall, and wait until each node that
@@ -53,11 +57,7 @@ pub trait NodeApi {
 /// uninstall) or `timeout` passes. Then withdraw the request everywhere, so nodes without an
 /// installer are not left labelled and installers that had to defer go back to ready.
 /// Returns the nodes that did not finish.
-pub fn cleanup(
-    api: &dyn NodeApi,
-    timeout: std::time::Duration,
-    poll: std::time::Duration,
-) -> Result<Vec<String>, LabelError> {
+pub fn cleanup(api: &dyn NodeApi, timeout: std::time::Duration, poll: std::time::Duration) -> Result<Vec<String>, LabelError> {
     let installed = api.nodes(Some(READY_LABEL))?;
     for node in api.nodes(None)? {
         api.set_label(&node, UNINSTALL_LABEL, Some("requested"))?;
@@ -65,11 +65,7 @@ pub fn cleanup(
     let start = std::time::Instant::now();
     let pending = |api: &dyn NodeApi| -> Result<Vec<String>, LabelError> {
         let requested = api.nodes(Some(UNINSTALL_LABEL))?;
-        Ok(installed
-            .iter()
-            .filter(|n| requested.contains(n))
-            .cloned()
-            .collect())
+        Ok(installed.iter().filter(|n| requested.contains(n)).cloned().collect())
     };
     let mut left = pending(api)?;
     while !left.is_empty() && start.elapsed() < timeout {
@@ -106,11 +102,7 @@ mod tests {
             Ok(())
         }
         fn label(&self, node: &str, key: &str) -> Result<Option<String>, LabelError> {
-            Ok(self
-                .nodes
-                .borrow()
-                .get(node)
-                .and_then(|l| l.get(key).cloned()))
+            Ok(self.nodes.borrow().get(node).and_then(|l| l.get(key).cloned()))
         }
         fn nodes(&self, key: Option<&str>) -> Result<Vec<String>, LabelError> {
             let mut nodes = self.nodes.borrow_mut();
@@ -120,29 +112,22 @@ mod tests {
                     labels.remove(UNINSTALL_LABEL);
                 }
             }
-            Ok(nodes
-                .iter()
-                .filter(|(_, l)| key.map(|k| l.contains_key(k)).unwrap_or(true))
-                .map(|(n, _)| n.clone())
-                .collect())
+            Ok(nodes.iter().filter(|(_, l)| key.map(|k| l.contains_key(k)).unwrap_or(true)).map(|(n, _)| n.clone()).collect())
+        }
+        fn record_event(&self, _: &str, _: &str, _: &str) -> Result<(), LabelError> {
+            Ok(())
         }
     }
 
     #[test]
     fn cleanup_asks_every_node_and_clears_the_request() {
-        let api = FakeApi {
-            nodes: RefCell::new(BTreeMap::new()),
-        };
-        api.set_label("a", READY_LABEL, Some("ready"))
-            .expect("label");
+        let api = FakeApi { nodes: RefCell::new(BTreeMap::new()) };
+        api.set_label("a", READY_LABEL, Some("ready")).expect("label");
         api.set_label("b", "other", Some("x")).expect("label");
         let left = cleanup(&api, Duration::from_secs(1), Duration::ZERO).expect("cleanup");
         assert!(left.is_empty());
         assert_eq!(api.label("a", READY_LABEL).expect("read"), None);
-        assert_eq!(
-            api.nodes(Some(UNINSTALL_LABEL)).expect("list"),
-            Vec::<String>::new()
-        );
+        assert_eq!(api.nodes(Some(UNINSTALL_LABEL)).expect("list"), Vec::<String>::new());
         assert_eq!(api.label("b", "other").expect("read").as_deref(), Some("x"));
     }
 }

@@ -33,12 +33,7 @@ pub enum Original {
 impl<'a> Ledger<'a> {
     /// The ledger of `host_path` under `state_dir`, both as the host sees them.
     pub fn new(host: &'a HostRoot, state_dir: &Path, host_path: &Path) -> Self {
-        let key: String = host_path
-            .to_string_lossy()
-            .trim_start_matches('/')
-            .chars()
-            .map(|c| if c == '/' { '_' } else { c })
-            .collect();
+        let key: String = host_path.to_string_lossy().trim_start_matches('/').chars().map(|c| if c == '/' { '_' } else { c }).collect();
         Ledger {
             host,
             original: state_dir.join(format!("{key}.orig")),
@@ -60,11 +55,7 @@ impl<'a> Ledger<'a> {
 
     /// Records the bytes the installer wrote.
     pub fn record_installed(&self, written: &[u8]) -> Result<(), HostError> {
-        self.host.replace_atomically(
-            &self.installed,
-            format!("{}\n", sha256(written)).as_bytes(),
-            0o600,
-        )
+        self.host.replace_atomically(&self.installed, format!("{}\n", sha256(written)).as_bytes(), 0o600)
     }
 
     /// The saved original.
@@ -109,18 +100,11 @@ mod tests {
     fn backs_up_only_the_first_original() {
         let dir = tempfile::tempdir().expect("tempdir");
         let host = HostRoot::open(dir.path()).expect("host root");
-        let ledger = Ledger::new(
-            &host,
-            Path::new("/opt/youki/installer"),
-            Path::new("/etc/containerd/config.toml"),
-        );
+        let ledger = Ledger::new(&host, Path::new("/opt/youki/installer"), Path::new("/etc/containerd/config.toml"));
         assert_eq!(ledger.original().expect("read"), Original::Unknown);
         ledger.back_up_once(Some(b"first")).expect("backup");
         ledger.back_up_once(Some(b"second")).expect("backup again");
-        assert_eq!(
-            ledger.original().expect("read"),
-            Original::Bytes(b"first".to_vec())
-        );
+        assert_eq!(ledger.original().expect("read"), Original::Bytes(b"first".to_vec()));
         ledger.record_installed(b"ours").expect("record");
         assert!(ledger.is_ours(Some(b"ours")).expect("ours"));
         assert!(!ledger.is_ours(Some(b"edited")).expect("edited"));

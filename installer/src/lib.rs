@@ -5,7 +5,9 @@
 pub mod config;
 pub mod cri;
 pub mod diff;
+pub mod drift;
 pub mod error;
+pub mod features;
 pub mod fsutil;
 pub mod handler;
 pub mod health;
@@ -23,7 +25,5 @@ pub mod systemd;
 /// A single-threaded async runtime with timers and I/O, on which the installer blocks for its
 /// few network calls (the Kubernetes API, systemd's D-Bus, the CRI).
 pub fn runtime() -> Result<tokio::runtime::Runtime, std::io::Error> {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
+    tokio::runtime::Builder::new_current_thread().enable_all().build()
 }

@@ -57,11 +57,7 @@ fn exists(host_root: &Path, host_path: &str) -> bool {
 /// The first of `units` with a unit file on the host, else the first.
 fn unit(host_root: &Path, units: &[&str]) -> String {
     for u in units {
-        for dir in [
-            "/etc/systemd/system",
-            "/lib/systemd/system",
-            "/usr/lib/systemd/system",
-        ] {
+        for dir in ["/etc/systemd/system", "/lib/systemd/system", "/usr/lib/systemd/system"] {
             if exists(host_root, &format!("{dir}/{u}.service")) {
                 return u.to_string();
             }
@@ -77,17 +73,9 @@ fn rancher(host_root: &Path, flavor: Flavor, dir: &str, units: &[&str]) -> Targe
     let v3 = HostRoot::open(host_root)
         .ok()
         .and_then(|h| h.read_optional(&rendered).ok().flatten())
-        .map(|t| {
-            String::from_utf8_lossy(&t)
-                .lines()
-                .any(|l| l.trim().replace(' ', "") == "version=3")
-        })
+        .map(|t| String::from_utf8_lossy(&t).lines().any(|l| l.trim().replace(' ', "") == "version=3"))
         .unwrap_or(false);
-    let template = if v3 {
-        "config-v3.toml.tmpl"
-    } else {
-        "config.toml.tmpl"
-    };
+    let template = if v3 { "config-v3.toml.tmpl" } else { "config.toml.tmpl" };
     Target {
         flavor,
         layout: Layout::Template,
@@ -105,67 +93,31 @@ fn rancher(host_root: &Path, flavor: Flavor, dir: &str, units: &[&str]) -> Targe
 pub fn explicit(host_root: &Path, path: &Path) -> Target {
     let name = path.to_string_lossy();
     let (flavor, layout, process, socket) = if name.ends_with(".tmpl") {
-        (
-            Flavor::K3s,
-            Layout::Template,
-            "containerd",
-            "/run/k3s/containerd/containerd.sock",
-        )
+        (Flavor::K3s, Layout::Template, "containerd", "/run/k3s/containerd/containerd.sock")
     } else if name.starts_with("/etc/crio/") {
-        (
-            Flavor::Crio,
-            Layout::Crio,
-            "crio",
-            "/var/run/crio/crio.sock",
-        )
+        (Flavor::Crio, Layout::Crio, "crio", "/var/run/crio/crio.sock")
     } else {
-        (
-            Flavor::Containerd,
-            Layout::InPlace,
-            "containerd",
-            CONTAINERD_SOCKET,
-        )
+        (Flavor::Containerd, Layout::InPlace, "containerd", CONTAINERD_SOCKET)
     };
     let context = match layout {
         Layout::Template => path.parent().map(|d| d.join("config.toml")),
         _ => None,
     };
     let unit = match flavor {
-        Flavor::K3s => unit(
-            host_root,
-            &["k3s", "k3s-agent", "rke2-server", "rke2-agent"],
-        ),
+        Flavor::K3s => unit(host_root, &["k3s", "k3s-agent", "rke2-server", "rke2-agent"]),
         Flavor::Crio => unit(host_root, &["crio"]),
         _ => unit(host_root, &["containerd"]),
     };
-    Target {
-        flavor,
-        layout,
-        path: path.to_path_buf(),
-        context,
-        unit,
-        process,
-        socket: PathBuf::from(socket),
-    }
+    Target { flavor, layout, path: path.to_path_buf(), context, unit, process, socket: PathBuf::from(socket) }
 }
 
 /// Finds the setup of the node mounted at `host_root`.
 pub fn detect(host_root: &Path) -> Result<Target, HostError> {
     if exists(host_root, K3S_DIR) {
-        return Ok(rancher(
-            host_root,
-            Flavor::K3s,
-            K3S_DIR,
-            &["k3s", "k3s-agent"],
-        ));
+        return Ok(rancher(host_root, Flavor::K3s, K3S_DIR, &["k3s", "k3s-agent"]));
     }
     if exists(host_root, RKE2_DIR) {
-        return Ok(rancher(
-            host_root,
-            Flavor::Rke2,
-            RKE2_DIR,
-            &["rke2-server", "rke2-agent"],
-        ));
+        return Ok(rancher(host_root, Flavor::Rke2, RKE2_DIR, &["rke2-server", "rke2-agent"]));
     }
     if exists(host_root, "/etc/k0s") {
         return Ok(Target {
@@ -202,14 +154,7 @@ pub fn detect(host_root: &Path) -> Result<Target, HostError> {
     }
     Err(HostError::NoConfig {
         host_root: host_root.to_path_buf(),
-        tried: [
-            K3S_DIR,
-            RKE2_DIR,
-            "/etc/k0s",
-            "/etc/containerd",
-            "/etc/crio",
-        ]
-        .join(", "),
+        tried: [K3S_DIR, RKE2_DIR, "/etc/k0s", "/etc/containerd", "/etc/crio"].join(", "),
     })
 }
 
@@ -230,24 +175,15 @@ mod tests {
 
     #[test]
     fn vanilla_containerd() {
-        let h = host(&[
-            ("/etc/containerd/config.toml", ""),
-            ("/lib/systemd/system/containerd.service", ""),
-        ]);
+        let h = host(&[("/etc/containerd/config.toml", ""), ("/lib/systemd/system/containerd.service", "")]);
         let t = detect(h.path()).expect("detect");
-        assert_eq!(
-            (t.flavor, t.layout, t.unit.as_str()),
-            (Flavor::Containerd, Layout::InPlace, "containerd")
-        );
+        assert_eq!((t.flavor, t.layout, t.unit.as_str()), (Flavor::Containerd, Layout::InPlace, "containerd"));
     }
 
     #[test]
     fn k3s_agent_with_containerd_2_uses_the_v3_template() {
         let h = host(&[
-            (
-                "/var/lib/rancher/k3s/agent/etc/containerd/config.toml",
-                "version = 3\n",
-            ),
+            ("/var/lib/rancher/k3s/agent/etc/containerd/config.toml", "version = 3\n"),
             ("/etc/systemd/system/k3s-agent.service", ""),
         ]);
         let t = detect(h.path()).expect("detect");
@@ -265,9 +201,6 @@ mod tests {
     #[test]
     fn nothing_found_lists_what_was_tried() {
         let h = host(&[]);
-        assert!(detect(h.path())
-            .unwrap_err()
-            .to_string()
-            .contains("/etc/containerd"));
+        assert!(detect(h.path()).unwrap_err().to_string().contains("/etc/containerd"));
     }
 }

@@ -18,10 +18,7 @@ pub struct HostLock {
 impl HostLock {
     /// Takes the lock at host path `path`, retrying until `timeout` passes.
     pub fn acquire(host: &HostRoot, path: &Path, timeout: Duration) -> Result<Self, HostError> {
-        let lock_err = |source| HostError::Lock {
-            path: host.shown(path),
-            source,
-        };
+        let lock_err = |source| HostError::Lock { path: host.shown(path), source };
         let started = Instant::now();
         let mut file = host.open_lock(path)?;
         loop {
@@ -29,9 +26,7 @@ impl HostLock {
                 Ok(flock) => return Ok(HostLock { _flock: flock }),
                 Err((f, nix::errno::Errno::EWOULDBLOCK)) => {
                     if started.elapsed() >= timeout {
-                        return Err(HostError::Busy {
-                            path: host.shown(path),
-                        });
+                        return Err(HostError::Busy { path: host.shown(path) });
                     }
                     file = f;
                     std::thread::sleep(Duration::from_millis(100));
@@ -52,13 +47,8 @@ mod tests {
         let host = HostRoot::open(dir.path()).expect("host root");
         let path = Path::new("/run/youki-installer.lock");
         let first = HostLock::acquire(&host, path, Duration::ZERO).expect("first");
-        let err = HostLock::acquire(&host, path, Duration::from_millis(200))
-            .err()
-            .expect("busy");
-        assert!(
-            err.to_string().ends_with("another installer holds it"),
-            "{err}"
-        );
+        let err = HostLock::acquire(&host, path, Duration::from_millis(200)).err().expect("busy");
+        assert!(err.to_string().ends_with("another installer holds it"), "{err}");
         drop(first);
         HostLock::acquire(&host, path, Duration::ZERO).expect("after release");
     }

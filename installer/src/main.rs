@@ -4,17 +4,19 @@ use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 use nix::sys::signal::{SigSet, Signal};
 
 use youki_installer::cri::{check_handler, Verdict};
-use youki_installer::hostfs::HostRoot;
-use youki_installer::handler::Handler;
-use youki_installer::kube_api::KubeNodes;
+use youki_installer::drift::{ConfigWatch, Decision, RepairBudget};
 use youki_installer::error::HostError;
+use youki_installer::features;
+use youki_installer::handler::Handler;
+use youki_installer::hostfs::HostRoot;
+use youki_installer::kube_api::KubeNodes;
 use youki_installer::labels::{NodeApi, READY_LABEL, UNINSTALL_LABEL, UNSUPPORTED};
 use youki_installer::locate;
 use youki_installer::node::{Node, STATE_DIR};
@@ -22,10 +24,7 @@ use youki_installer::restart::wait_for_socket;
 use youki_installer::restart::{restart, Manager, Restart};
 
 #[derive(Parser, Debug)]
-#[command(
-    name = "youki-installer",
-    about = "Install youki on a Kubernetes node and remove it again"
-)]
+#[command(name = "youki-installer", about = "Install youki on a Kubernetes node and remove it again")]
 struct Cli {
     /// Where the host's root filesystem is mounted.
     #[arg(long, global = true, default_value = "/")]
@@ -93,9 +92,14 @@ enum Cmd {
         /// passes the pod IP); the default serves only this network namespace's loopback.
         #[arg(long, default_value = "127.0.0.1:8088")]
         listen: String,
-        /// Seconds between checks for an uninstall request.
+        /// Seconds between checks for an uninstall request and for drift of the config
+        /// (a change in the config's directory wakes the check at once).
         #[arg(long, default_value_t = 5)]
         poll: u64,
+        /// Repairs of a drifted config allowed in an hour; past that the installer stops
+        /// repairing (another tool owns the file) and says so in a node Event.
+        #[arg(long, default_value_t = 3)]
+        repair_limit: usize,
     },
 }
 
@@ -120,14 +124,7 @@ fn node(cli: &Cli, force: bool) -> Result<Node> {
     if trace.exists() {
         binaries.push(trace);
     }
-    Ok(Node {
-        host_root: cli.host_root.clone(),
-        target,
-        handler: Handler::default(),
-        binaries,
-        dry_run: cli.dry_run,
-        force,
-    })
+    Ok(Node { host_root: cli.host_root.clone(), target, handler: Handler::default(), binaries, dry_run: cli.dry_run, force })
 }
 
 /// Restarts when the config changed, or when an earlier restart did not finish (a marker in
@@ -153,8 +150,7 @@ fn restart_if(cli: &Cli, node: &Node, changed: bool, wanted: bool) -> Result<boo
         proc_dir: &cli.proc_dir,
         socket: &socket,
     };
-    restart(cli.restart, &manager, Duration::from_secs(cli.timeout))
-        .with_context(|| format!("restart {}", t.unit))?;
+    restart(cli.restart, &manager, Duration::from_secs(cli.timeout)).with_context(|| format!("restart {}", t.unit))?;
     host.remove_optional(&pending)?;
     // After an uninstall the marker was the last thing in the state dir.
     host.remove_dir_if_empty(state_dir);
@@ -171,11 +167,7 @@ fn restart_if(cli: &Cli, node: &Node, changed: bool, wanted: bool) -> Result<boo
 /// reached by path, so the socket itself may come and go during a restart.
 fn socket_path(host: &HostRoot, socket: &Path) -> PathBuf {
     let name = socket.file_name().unwrap_or_default();
-    socket
-        .parent()
-        .and_then(|dir| host.pod_path(dir).ok())
-        .map(|dir| dir.join(name))
-        .unwrap_or_else(|| host.shown(socket))
+    socket.parent().and_then(|dir| host.pod_path(dir).ok()).map(|dir| dir.join(name)).unwrap_or_else(|| host.shown(socket))
 }
 
 /// Waits until the manager answers, then asks its CRI whether it knows the handler.
@@ -187,10 +179,9 @@ fn verify(cli: &Cli, node: &Node, wanted: bool) -> Result<()> {
     match check_handler(&socket, name, wanted, timeout)? {
         Verdict::AsWanted if wanted => println!("CRI: {} knows the {name:?} handler", socket.display()),
         Verdict::AsWanted => println!("CRI: {} no longer knows the {name:?} handler", socket.display()),
-        Verdict::CannotTell => println!(
-            "CRI: {} answers but does not list its runtime handlers; the {name:?} handler was not checked",
-            socket.display()
-        ),
+        Verdict::CannotTell => {
+            println!("CRI: {} answers but does not list its runtime handlers; the {name:?} handler was not checked", socket.display())
+        }
     }
     Ok(())
 }
@@ -222,14 +213,86 @@ fn serve_health(listen: &str, ready: Arc<AtomicBool>) -> Result<()> {
 
 /// Whether `e` is a refusal to edit a config on a read-only filesystem.
 fn read_only(e: &anyhow::Error) -> bool {
-    e.chain()
-        .any(|c| matches!(c.downcast_ref::<HostError>(), Some(HostError::ReadOnly { .. })))
+    e.chain().any(|c| matches!(c.downcast_ref::<HostError>(), Some(HostError::ReadOnly { .. })))
 }
 
-fn run(cli: &Cli, node: &Node, listen: &str, poll: u64) -> Result<()> {
-    let Some(name) = cli.node_name.as_deref() else {
-        bail!("run needs --node-name or NODE_NAME")
+/// Probes what the node can do and labels it (`features`); a failure is logged, not fatal.
+fn label_features(node: &Node, api: &KubeNodes, name: &str) {
+    let Ok(host) = node.root() else { return };
+    let youki = node.binaries.first().cloned().unwrap_or_default();
+    let found = features::probe(&host, &youki, Path::new("/sys/fs/cgroup"));
+    let labels = features::labels(&found);
+    let on: Vec<&str> = labels.iter().filter(|(_, v)| v.is_some()).map(|(k, _)| k.trim_start_matches(features::FEATURE_PREFIX)).collect();
+    match api.set_labels(name, &labels) {
+        Ok(()) => println!("node {name} features: {}", if on.is_empty() { "none".to_string() } else { on.join(", ") }),
+        Err(e) => eprintln!("label the node's features: {e:#}"),
+    }
+}
+
+/// Repairs drift (see `drift`) within the budget. The ready label goes while the node is
+/// not ready, each repair is recorded as an Event on the node, and a spent budget stops the
+/// repairs with an Event that says why.
+fn repair_drift(cli: &Cli, node: &Node, api: &KubeNodes, name: &str, budget: &mut RepairBudget) {
+    let drift = match node.drift() {
+        Ok(d) if d.is_empty() => return,
+        Ok(d) => d.join("; "),
+        Err(e) => {
+            eprintln!("check the node for drift: {e:#}");
+            return;
+        }
     };
+    let limit = budget.limit();
+    let unlabel = || {
+        if let Err(e) = api.set_label(name, READY_LABEL, None) {
+            eprintln!("remove the ready label: {e:#}");
+        }
+    };
+    let event = |reason: &str, message: &str| {
+        if let Err(e) = api.record_event(name, reason, message) {
+            eprintln!("record event {reason}: {e:#}");
+        }
+    };
+    match budget.decide(Instant::now()) {
+        Decision::Stopped => {}
+        Decision::Stop => {
+            let message = format!(
+                "not repairing: {drift}; repaired {limit} time(s) within the last hour, so another tool \
+                 keeps rewriting it; the node stays unlabelled until this pod restarts"
+            );
+            eprintln!("{message}");
+            unlabel();
+            event("YoukiRepairStopped", &message);
+        }
+        Decision::Repair { nth } => {
+            println!("drift: {drift}; repair {nth} of at most {limit} an hour");
+            // No new youki pod lands here while the handler is missing.
+            unlabel();
+            let repaired = install(cli, node).and_then(|checked| {
+                if cli.restart != Restart::None && !checked {
+                    verify(cli, node, true)?;
+                }
+                Ok(())
+            });
+            match repaired {
+                Ok(()) => {
+                    event("YoukiRepaired", &format!("repaired: {drift} (repair {nth} of at most {limit} an hour)"));
+                    match api.set_label(name, READY_LABEL, Some("ready")) {
+                        Ok(()) => println!("repaired: node {name} labelled {READY_LABEL}=ready again"),
+                        Err(e) => eprintln!("label the node ready: {e:#}"),
+                    }
+                }
+                Err(e) => {
+                    let message = format!("repair failed: {drift}: {e:#}");
+                    eprintln!("{message}");
+                    event("YoukiRepairFailed", &message);
+                }
+            }
+        }
+    }
+}
+
+fn run(cli: &Cli, node: &Node, listen: &str, poll: u64, repair_limit: usize) -> Result<()> {
+    let Some(name) = cli.node_name.as_deref() else { bail!("run needs --node-name or NODE_NAME") };
     let mut signals = SigSet::empty();
     signals.add(Signal::SIGTERM);
     signals.add(Signal::SIGINT);
@@ -245,14 +308,16 @@ fn run(cli: &Cli, node: &Node, listen: &str, poll: u64) -> Result<()> {
     serve_health(listen, ready.clone())?;
     let api = KubeNodes::connect().context("connect to the Kubernetes API")?;
 
+    let mut installed = false;
     match install(cli, node) {
         Ok(checked) => {
+            installed = true;
             // Also after a crash and a no-op reinstall: label only a manager whose CRI knows youki.
             if cli.restart != Restart::None && !checked {
                 verify(cli, node, true)?;
             }
-            api.set_label(name, READY_LABEL, Some("ready"))
-                .context("label the node ready")?;
+            label_features(node, &api, name);
+            api.set_label(name, READY_LABEL, Some("ready")).context("label the node ready")?;
             println!("node {name} labelled {READY_LABEL}=ready");
         }
         // A config on a read-only store (NixOS) is the node's own to change: say so on the
@@ -264,18 +329,25 @@ fn run(cli: &Cli, node: &Node, listen: &str, poll: u64) -> Result<()> {
             if let Err(ev) = api.record_event(name, "YoukiUnsupported", &message) {
                 eprintln!("record the reason as an event: {ev:#}");
             }
-            api.set_label(name, READY_LABEL, Some(UNSUPPORTED))
-                .context("label the node unsupported")?;
+            api.set_label(name, READY_LABEL, Some(UNSUPPORTED)).context("label the node unsupported")?;
             println!("node {name} labelled {READY_LABEL}={UNSUPPORTED}");
         }
         Err(e) => return Err(e),
     }
     ready.store(true, Ordering::SeqCst);
 
+    // The config's directory as the installer sees it (its links resolved in the host root).
+    let watch = node.target.path.parent().and_then(|dir| node.root().ok()?.pod_path(dir).ok()).map(|dir| ConfigWatch::new(&dir));
+    let mut budget = RepairBudget::new(repair_limit, Duration::from_secs(3600));
     let mut uninstalled = false;
     let mut deferred = false;
     while !stop.load(Ordering::SeqCst) {
-        std::thread::sleep(Duration::from_secs(poll));
+        match &watch {
+            Some(w) => {
+                w.wait(Duration::from_secs(poll));
+            }
+            None => std::thread::sleep(Duration::from_secs(poll)),
+        }
         if uninstalled {
             continue;
         }
@@ -287,9 +359,7 @@ fn run(cli: &Cli, node: &Node, listen: &str, poll: u64) -> Result<()> {
                     eprintln!("remove the ready label: {e:#}");
                     continue;
                 }
-                match uninstall(cli, node)
-                    .and_then(|_| Ok(api.set_label(name, UNINSTALL_LABEL, None)?))
-                {
+                match uninstall(cli, node).and_then(|_| Ok(api.set_label(name, UNINSTALL_LABEL, None)?)) {
                     Ok(()) => {
                         println!("node {name} is clean");
                         uninstalled = true;
@@ -313,6 +383,9 @@ fn run(cli: &Cli, node: &Node, listen: &str, poll: u64) -> Result<()> {
             Ok(None) => {}
             Err(e) => eprintln!("read node labels: {e:#}"),
         }
+        if installed && !uninstalled && !deferred && !stop.load(Ordering::SeqCst) {
+            repair_drift(cli, node, &api, name, &mut budget);
+        }
     }
     println!("SIGTERM: leaving binaries and config in place (a rolling update keeps running pods working)");
     Ok(())
@@ -333,20 +406,13 @@ fn main() -> Result<()> {
         }
         Cmd::Cleanup { wait } => {
             let api = KubeNodes::connect().context("connect to the Kubernetes API")?;
-            let left = youki_installer::labels::cleanup(
-                &api,
-                Duration::from_secs(*wait),
-                Duration::from_secs(2),
-            )?;
+            let left = youki_installer::labels::cleanup(&api, Duration::from_secs(*wait), Duration::from_secs(2))?;
             if !left.is_empty() {
-                bail!(
-                    "nodes not clean after {wait}s (youki pods still running there?): {}",
-                    left.join(", ")
-                );
+                bail!("nodes not clean after {wait}s (youki pods still running there?): {}", left.join(", "));
             }
             println!("every node is clean");
             Ok(())
         }
-        Cmd::Run { listen, poll } => run(&cli, &node(&cli, false)?, listen, *poll),
+        Cmd::Run { listen, poll, repair_limit } => run(&cli, &node(&cli, false)?, listen, *poll, *repair_limit),
     }
 }

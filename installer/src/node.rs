@@ -48,10 +48,7 @@ impl Node {
     }
 
     fn bin_dir(&self) -> PathBuf {
-        Path::new(&self.handler.binary)
-            .parent()
-            .map(Path::to_path_buf)
-            .unwrap_or_else(|| PathBuf::from("/opt/youki/bin"))
+        Path::new(&self.handler.binary).parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("/opt/youki/bin"))
     }
 
     fn ledger<'a>(&self, host: &'a HostRoot) -> Ledger<'a> {
@@ -66,9 +63,7 @@ impl Node {
     }
 
     fn read_text(host: &HostRoot, host_path: &Path) -> Result<Option<String>, HostError> {
-        Ok(host
-            .read_optional(host_path)?
-            .map(|b| String::from_utf8_lossy(&b).into_owned()))
+        Ok(host.read_optional(host_path)?.map(|b| String::from_utf8_lossy(&b).into_owned()))
     }
 
     /// Checks that what is about to be written still parses, before anything restarts.
@@ -76,20 +71,13 @@ impl Node {
         let path = self.target.path.as_path();
         match self.target.layout {
             Layout::Template => {
-                let masked: String = text
-                    .lines()
-                    .filter(|l| !l.contains("{{"))
-                    .collect::<Vec<_>>()
-                    .join("\n");
+                let masked: String = text.lines().filter(|l| !l.contains("{{")).collect::<Vec<_>>().join("\n");
                 config::parse_config(path, &masked).map(|_| ())
             }
             Layout::Crio => text
                 .parse::<toml_edit::DocumentMut>()
                 .map(|_| ())
-                .map_err(|e| ConfigError::Parse {
-                    path: path.to_path_buf(),
-                    message: e.to_string(),
-                }),
+                .map_err(|e| ConfigError::Parse { path: path.to_path_buf(), message: e.to_string() }),
             _ => config::parse_config(path, text).map(|_| ()),
         }
     }
@@ -107,13 +95,7 @@ impl Node {
         if let (Layout::InPlace, Some(text)) = (&self.target.layout, current.as_deref()) {
             self.check_imports(&host, text)?;
         }
-        let new = config::install(
-            &self.target.layout,
-            &self.target.path,
-            current.as_deref(),
-            context.as_deref(),
-            &self.handler,
-        )?;
+        let new = config::install(&self.target.layout, &self.target.path, current.as_deref(), context.as_deref(), &self.handler)?;
         // The config is computed (and a corrupt one, or one on a read-only store, refused)
         // before anything on the host changes.
         if !self.dry_run && current.as_deref() != Some(new.as_str()) {
@@ -123,18 +105,11 @@ impl Node {
         for src in &self.binaries {
             let name = src.file_name().map(PathBuf::from).unwrap_or_default();
             let dest = bin_dir.join(&name);
-            let bytes = std::fs::read(src).map_err(|source| HostError::Read {
-                path: src.clone(),
-                source,
-            })?;
-            let same = host
-                .read_optional(&dest)?
-                .map(|d| sha256(&d) == sha256(&bytes))
-                .unwrap_or(false);
+            let bytes = std::fs::read(src).map_err(|source| HostError::Read { path: src.clone(), source })?;
+            let same = host.read_optional(&dest)?.map(|d| sha256(&d) == sha256(&bytes)).unwrap_or(false);
             let shown = host.shown(&dest);
             if same {
-                out.messages
-                    .push(format!("{} is up to date", shown.display()));
+                out.messages.push(format!("{} is up to date", shown.display()));
             } else if self.dry_run {
                 out.messages.push(format!("would place {}", shown.display()));
             } else {
@@ -147,6 +122,40 @@ impl Node {
         Ok(out)
     }
 
+    /// How the node differs from what `install` leaves: the config no longer as installed
+    /// (the handler taken out or changed), a binary gone, a restart that did not finish.
+    /// Empty when nothing drifted. Reads only, and takes no lock.
+    pub fn drift(&self) -> Result<Vec<String>, HostError> {
+        let host = self.root()?;
+        let mut found = Vec::new();
+        let path = &self.target.path;
+        let current = Self::read_text(&host, path)?;
+        let context = match &self.target.context {
+            Some(p) => Self::read_text(&host, p)?,
+            None => None,
+        };
+        let new = config::install(&self.target.layout, path, current.as_deref(), context.as_deref(), &self.handler)?;
+        match &current {
+            None => found.push(format!("{} is gone", path.display())),
+            Some(text) if *text != new => {
+                let has = config::has_handler(&self.target.layout, path, text, &self.handler.name)?;
+                found.push(format!("{} {} the {:?} handler", path.display(), if has { "changed" } else { "lost" }, self.handler.name));
+            }
+            Some(_) => {}
+        }
+        let bin_dir = self.bin_dir();
+        for src in &self.binaries {
+            let dest = bin_dir.join(src.file_name().unwrap_or_default());
+            if !host.exists(&dest) {
+                found.push(format!("{} is gone", dest.display()));
+            }
+        }
+        if host.exists(&Path::new(STATE_DIR).join("restart-pending")) {
+            found.push(format!("a restart of {} did not finish", self.target.unit));
+        }
+        Ok(found)
+    }
+
     /// Refuses when an imported file would replace the CRI section the handler goes into.
     fn check_imports(&self, host: &HostRoot, text: &str) -> Result<(), HostError> {
         let (_, schema) = config::parse_config(&self.target.path, text)?;
@@ -157,11 +166,7 @@ impl Node {
                 };
                 let imported = String::from_utf8_lossy(&bytes);
                 if config::defines_cri_plugin(&file, &imported, schema)? {
-                    return Err(ConfigError::ImportedCriSection {
-                        import: file,
-                        main: self.target.path.clone(),
-                    }
-                    .into());
+                    return Err(ConfigError::ImportedCriSection { import: file, main: self.target.path.clone() }.into());
                 }
             }
         }
@@ -173,32 +178,20 @@ impl Node {
     fn expand(&self, host: &HostRoot, import: &str) -> Vec<PathBuf> {
         let base = self.target.path.parent().unwrap_or(Path::new("/"));
         let path = base.join(import);
-        let (Some(dir), Some(pattern)) = (path.parent(), path.file_name().and_then(|n| n.to_str()))
-        else {
+        let (Some(dir), Some(pattern)) = (path.parent(), path.file_name().and_then(|n| n.to_str())) else {
             return Vec::new();
         };
         if !pattern.contains('*') {
             return vec![path.clone()];
         }
-        let mut found: Vec<PathBuf> = host
-            .list_dir(dir)
-            .into_iter()
-            .map(|(n, _)| n)
-            .filter(|n| wildcard(pattern, n))
-            .map(|n| dir.join(n))
-            .collect();
+        let mut found: Vec<PathBuf> =
+            host.list_dir(dir).into_iter().map(|(n, _)| n).filter(|n| wildcard(pattern, n)).map(|n| dir.join(n)).collect();
         found.sort();
         found
     }
 
     /// Writes the new config (None deletes the file), with a diff in dry-run mode.
-    fn write_config(
-        &self,
-        host: &HostRoot,
-        current: Option<&str>,
-        new: Option<&str>,
-        out: &mut Outcome,
-    ) -> Result<(), HostError> {
+    fn write_config(&self, host: &HostRoot, current: Option<&str>, new: Option<&str>, out: &mut Outcome) -> Result<(), HostError> {
         let shown = self.target.path.display().to_string();
         if current == new {
             out.messages.push(format!("{shown} is up to date"));
@@ -208,11 +201,7 @@ impl Node {
             self.reparse(text)?;
         }
         if self.dry_run {
-            out.messages.push(crate::diff::unified(
-                &shown,
-                current.unwrap_or(""),
-                new.unwrap_or(""),
-            ));
+            out.messages.push(crate::diff::unified(&shown, current.unwrap_or(""), new.unwrap_or("")));
             out.config_changed = true;
             return Ok(());
         }
@@ -264,10 +253,7 @@ impl Node {
         let host = self.root()?;
         let running = self.running_containers(&host);
         if !running.is_empty() && !self.force {
-            return Err(HostError::InUse {
-                count: running.len(),
-                root: host.shown(Path::new(&self.handler.root)),
-            });
+            return Err(HostError::InUse { count: running.len(), root: host.shown(Path::new(&self.handler.root)) });
         }
         let _lock = self.lock(&host)?;
         let mut out = Outcome::default();
@@ -279,12 +265,7 @@ impl Node {
             }
             Original::Absent if ledger.is_ours(current.as_deref().map(str::as_bytes))? => None,
             _ => match current.as_deref() {
-                Some(text) => config::uninstall(
-                    &self.target.layout,
-                    &self.target.path,
-                    text,
-                    &self.handler.name,
-                )?,
+                Some(text) => config::uninstall(&self.target.layout, &self.target.path, text, &self.handler.name)?,
                 None => None,
             },
         };
@@ -299,8 +280,7 @@ impl Node {
             }
             let shown = host.shown(&dest);
             if self.dry_run {
-                out.messages
-                    .push(format!("would remove {}", shown.display()));
+                out.messages.push(format!("would remove {}", shown.display()));
             } else {
                 host.remove_optional(&dest)?;
                 out.messages.push(format!("removed {}", shown.display()));
@@ -337,12 +317,7 @@ impl Node {
         }
         let current = Self::read_text(&host, &self.target.path)?;
         let has = match &current {
-            Some(text) => config::has_handler(
-                &self.target.layout,
-                &self.target.path,
-                text,
-                &self.handler.name,
-            )?,
+            Some(text) => config::has_handler(&self.target.layout, &self.target.path, text, &self.handler.name)?,
             None => false,
         };
         ok &= has;
@@ -353,10 +328,7 @@ impl Node {
             self.handler.name,
             if has { "present" } else { "absent" }
         ));
-        lines.push(format!(
-            "running youki containers: {}",
-            self.running_containers(&host).len()
-        ));
+        lines.push(format!("running youki containers: {}", self.running_containers(&host).len()));
         Ok((ok, lines))
     }
 }
@@ -368,10 +340,7 @@ fn wildcard(pattern: &str, name: &str) -> bool {
     if parts.len() == 1 {
         return pattern == name;
     }
-    if !name.starts_with(first)
-        || !name[first.len()..].ends_with(last)
-        || name.len() < first.len() + last.len()
-    {
+    if !name.starts_with(first) || !name[first.len()..].ends_with(last) || name.len() < first.len() + last.len() {
         return false;
     }
     let mut rest = &name[first.len()..name.len() - last.len()];

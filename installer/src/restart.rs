@@ -59,11 +59,7 @@ pub enum RestartError {
         source: nix::Error,
     },
     #[error("{process} (pid {pid}) did not exit within {secs}s of SIGTERM")]
-    NoExit {
-        process: String,
-        pid: i32,
-        secs: u64,
-    },
+    NoExit { process: String, pid: i32, secs: u64 },
     #[error("{socket:?} did not answer within {secs}s after the restart")]
     NoAnswer { socket: PathBuf, secs: u64 },
 }
@@ -79,10 +75,7 @@ pub fn pids_named(proc_dir: &Path, name: &str) -> Vec<i32> {
         let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
             continue;
         };
-        if std::fs::read_to_string(e.path().join("comm"))
-            .map(|c| c.trim_end() == name)
-            .unwrap_or(false)
-        {
+        if std::fs::read_to_string(e.path().join("comm")).map(|c| c.trim_end() == name).unwrap_or(false) {
             pids.push(pid);
         }
     }
@@ -97,10 +90,7 @@ pub fn wait_for_socket(socket: &Path, timeout: Duration) -> Result<(), RestartEr
             return Ok(());
         }
         if start.elapsed() >= timeout {
-            return Err(RestartError::NoAnswer {
-                socket: socket.to_path_buf(),
-                secs: timeout.as_secs(),
-            });
+            return Err(RestartError::NoAnswer { socket: socket.to_path_buf(), secs: timeout.as_secs() });
         }
         std::thread::sleep(Duration::from_millis(200));
     }
@@ -126,19 +116,12 @@ pub struct Manager<'a> {
 
 /// Restarts the manager by `how`, then waits until its socket answers.
 pub fn restart(how: Restart, m: &Manager<'_>, timeout: Duration) -> Result<(), RestartError> {
-    let Manager {
-        host_root,
-        unit,
-        process,
-        socket,
-        ..
-    } = *m;
+    let Manager { host_root, unit, process, socket, .. } = *m;
     match how {
         Restart::None => return Ok(()),
         Restart::Systemd => {
             let rt = crate::runtime().map_err(RestartError::Runtime)?;
-            rt.block_on(crate::systemd::restart_unit(host_root, unit, timeout))
-                .map_err(|e| RestartError::Systemd(Box::new(e)))?;
+            rt.block_on(crate::systemd::restart_unit(host_root, unit, timeout)).map_err(|e| RestartError::Systemd(Box::new(e)))?;
         }
         Restart::Signal => {
             let (pid, pidfd) = match (m.pid, m.pid_file) {
@@ -151,11 +134,7 @@ pub fn restart(how: Restart, m: &Manager<'_>, timeout: Duration) -> Result<(), R
             };
             pidfd_send_signal(&pidfd, libc::SIGTERM).map_err(kill_err(process, pid))?;
             if !wait_exit(&pidfd, timeout) {
-                return Err(RestartError::NoExit {
-                    process: process.to_string(),
-                    pid,
-                    secs: timeout.as_secs(),
-                });
+                return Err(RestartError::NoExit { process: process.to_string(), pid, secs: timeout.as_secs() });
             }
         }
     }
@@ -163,27 +142,17 @@ pub fn restart(how: Restart, m: &Manager<'_>, timeout: Duration) -> Result<(), R
 }
 
 fn kill_err(process: &str, pid: i32) -> impl FnOnce(Errno) -> RestartError + '_ {
-    move |source| RestartError::Kill {
-        process: process.to_string(),
-        pid,
-        source,
-    }
+    move |source| RestartError::Kill { process: process.to_string(), pid, source }
 }
 
 /// The process serving `socket`: its pid (as this pid namespace sees it) and a pidfd.
 pub fn serving(socket: &Path) -> Result<(i32, OwnedFd), RestartError> {
-    let peer_err = |source| RestartError::Peer {
-        socket: socket.to_path_buf(),
-        source,
-    };
+    let peer_err = |source| RestartError::Peer { socket: socket.to_path_buf(), source };
     let stream = UnixStream::connect(socket).map_err(peer_err)?;
-    let cred = getsockopt(&stream, sockopt::PeerCredentials)
-        .map_err(|e| peer_err(std::io::Error::from(e)))?;
+    let cred = getsockopt(&stream, sockopt::PeerCredentials).map_err(|e| peer_err(std::io::Error::from(e)))?;
     let pid = cred.pid();
     if pid <= 0 {
-        return Err(RestartError::PeerNotVisible {
-            socket: socket.to_path_buf(),
-        });
+        return Err(RestartError::PeerNotVisible { socket: socket.to_path_buf() });
     }
     // SO_PEERPIDFD (Linux 6.5) names the very process; older kernels: the pid, opened now.
     let pidfd = match getsockopt(&stream, sockopt::PeerPidfd) {
@@ -195,10 +164,7 @@ pub fn serving(socket: &Path) -> Result<(i32, OwnedFd), RestartError> {
 
 /// The pid in the manager's pid file (a host path, read through the host root).
 fn read_pid_file(host_root: &Path, file: &Path) -> Result<i32, RestartError> {
-    let pid_err = |source| RestartError::PidFile {
-        path: file.to_path_buf(),
-        source,
-    };
+    let pid_err = |source| RestartError::PidFile { path: file.to_path_buf(), source };
     let host = crate::hostfs::HostRoot::open(host_root).map_err(|e| pid_err(std::io::Error::other(e)))?;
     let bytes = host
         .read_optional(file)
@@ -207,10 +173,7 @@ fn read_pid_file(host_root: &Path, file: &Path) -> Result<i32, RestartError> {
     let content = String::from_utf8_lossy(&bytes).trim().to_string();
     match content.parse::<i32>() {
         Ok(pid) if pid > 0 => Ok(pid),
-        _ => Err(RestartError::BadPidFile {
-            path: file.to_path_buf(),
-            content,
-        }),
+        _ => Err(RestartError::BadPidFile { path: file.to_path_buf(), content }),
     }
 }
 
@@ -224,15 +187,7 @@ fn pidfd_open(pid: i32) -> Result<OwnedFd, Errno> {
 
 fn pidfd_send_signal(pidfd: &OwnedFd, signal: i32) -> Result<(), Errno> {
     // SAFETY: a valid pidfd, a signal number, no siginfo, no flags.
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_pidfd_send_signal,
-            pidfd.as_raw_fd(),
-            signal,
-            std::ptr::null::<libc::siginfo_t>(),
-            0,
-        )
-    };
+    let r = unsafe { libc::syscall(libc::SYS_pidfd_send_signal, pidfd.as_raw_fd(), signal, std::ptr::null::<libc::siginfo_t>(), 0) };
     Errno::result(r).map(drop)
 }
 

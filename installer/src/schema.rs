@@ -27,13 +27,9 @@ impl Schema {
                 Some(1) => Ok(Schema::V1),
                 Some(2) => Ok(Schema::V2),
                 Some(3) => Ok(Schema::V3),
-                _ => Err(ConfigError::UnsupportedVersion(
-                    v.to_string().trim().to_string(),
-                )),
+                _ => Err(ConfigError::UnsupportedVersion(v.to_string().trim().to_string())),
             },
-            Some(other) => Err(ConfigError::UnsupportedVersion(
-                other.to_string().trim().to_string(),
-            )),
+            Some(other) => Err(ConfigError::UnsupportedVersion(other.to_string().trim().to_string())),
         }
     }
 
@@ -58,11 +54,7 @@ impl Schema {
 
     /// Table path of the runtime handler `name`.
     pub fn runtime_path(self, name: &str) -> Vec<String> {
-        let mut path: Vec<String> = self
-            .containerd_path()
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
+        let mut path: Vec<String> = self.containerd_path().iter().map(|s| s.to_string()).collect();
         path.push("runtimes".to_string());
         path.push(name.to_string());
         path
@@ -71,11 +63,7 @@ impl Schema {
     /// The runtime handler's table header as it is written in a file, e.g.
     /// `plugins."io.containerd.grpc.v1.cri".containerd.runtimes.youki`.
     pub fn runtime_header(self, name: &str) -> String {
-        self.runtime_path(name)
-            .iter()
-            .map(|k| toml_edit::Key::new(k.as_str()).display_repr().to_string())
-            .collect::<Vec<_>>()
-            .join(".")
+        self.runtime_path(name).iter().map(|k| toml_edit::Key::new(k.as_str()).display_repr().to_string()).collect::<Vec<_>>().join(".")
     }
 }
 
@@ -96,21 +84,12 @@ mod tests {
 
     #[test]
     fn refuses_unknown_version() {
-        assert_eq!(
-            schema("version = 9\n").unwrap_err().to_string(),
-            "unsupported containerd config version 9 (expected 2, 3 or none)"
-        );
+        assert_eq!(schema("version = 9\n").unwrap_err().to_string(), "unsupported containerd config version 9 (expected 2, 3 or none)");
     }
 
     #[test]
     fn quotes_dotted_plugin_names_in_headers() {
-        assert_eq!(
-            Schema::V2.runtime_header("youki"),
-            r#"plugins."io.containerd.grpc.v1.cri".containerd.runtimes.youki"#
-        );
-        assert_eq!(
-            Schema::V1.runtime_header("youki"),
-            "plugins.cri.containerd.runtimes.youki"
-        );
+        assert_eq!(Schema::V2.runtime_header("youki"), r#"plugins."io.containerd.grpc.v1.cri".containerd.runtimes.youki"#);
+        assert_eq!(Schema::V1.runtime_header("youki"), "plugins.cri.containerd.runtimes.youki");
     }
 }

@@ -40,17 +40,9 @@ pub enum SystemdError {
         source: Box<zbus::Error>,
     },
     #[error("systemd job {job} restarting {unit} ended with result {result:?} (see `journalctl -u {unit}` on the node)")]
-    JobFailed {
-        unit: String,
-        job: String,
-        result: String,
-    },
+    JobFailed { unit: String, job: String, result: String },
     #[error("systemd job {job} restarting {unit} did not finish within {secs}s")]
-    JobTimeout {
-        unit: String,
-        job: String,
-        secs: u64,
-    },
+    JobTimeout { unit: String, job: String, secs: u64 },
 }
 
 /// A unit name as systemd's manager wants it: `containerd` means `containerd.service`.
@@ -91,20 +83,13 @@ pub fn job_outcome(unit: &str, job: &str, signal: &JobRemoved) -> Option<Result<
     Some(if result == "done" {
         Ok(())
     } else {
-        Err(SystemdError::JobFailed {
-            unit: unit.to_string(),
-            job: job.to_string(),
-            result: result.clone(),
-        })
+        Err(SystemdError::JobFailed { unit: unit.to_string(), job: job.to_string(), result: result.clone() })
     })
 }
 
 fn call_err(op: impl Into<String>) -> impl FnOnce(zbus::Error) -> SystemdError {
     let op = op.into();
-    move |source| SystemdError::Call {
-        op,
-        source: Box::new(source),
-    }
+    move |source| SystemdError::Call { op, source: Box::new(source) }
 }
 
 /// Connects to the host's system bus, giving up after `timeout`.
@@ -113,38 +98,22 @@ async fn connect(host_root: &Path, timeout: Duration) -> Result<Connection, Syst
     if !socket.exists() {
         return Err(SystemdError::NoBus { socket });
     }
-    let build = async {
-        zbus::connection::Builder::address(bus_address(&socket).as_str())?
-            .build()
-            .await
-    };
+    let build = async { zbus::connection::Builder::address(bus_address(&socket).as_str())?.build().await };
     match tokio::time::timeout(timeout, build).await {
         Ok(Ok(conn)) => Ok(conn),
-        Ok(Err(source)) => Err(SystemdError::Connect {
-            socket,
-            source: Box::new(source),
-        }),
-        Err(_) => Err(SystemdError::ConnectTimeout {
-            socket,
-            secs: timeout.as_secs(),
-        }),
+        Ok(Err(source)) => Err(SystemdError::Connect { socket, source: Box::new(source) }),
+        Err(_) => Err(SystemdError::ConnectTimeout { socket, secs: timeout.as_secs() }),
     }
 }
 
 /// Restarts `unit` (RestartUnit, mode "replace") and waits up to `timeout` for its job to
 /// be removed; only the result "done" is a success. The connection gets `timeout` too.
-pub async fn restart_unit(
-    host_root: &Path,
-    unit: &str,
-    timeout: Duration,
-) -> Result<(), SystemdError> {
+pub async fn restart_unit(host_root: &Path, unit: &str, timeout: Duration) -> Result<(), SystemdError> {
     let unit = unit_name(unit);
     let conn = connect(host_root, timeout).await?;
     // systemd sends job signals only to subscribed clients; subscribe and listen before
     // the job exists, so its end cannot be missed.
-    conn.call_method(Some(DEST), PATH, Some(MANAGER), "Subscribe", &())
-        .await
-        .map_err(call_err("Subscribe"))?;
+    conn.call_method(Some(DEST), PATH, Some(MANAGER), "Subscribe", &()).await.map_err(call_err("Subscribe"))?;
     let rule = MatchRule::builder()
         .msg_type(Type::Signal)
         .sender(DEST)
@@ -153,23 +122,12 @@ pub async fn restart_unit(
         .and_then(|b| b.member("JobRemoved"))
         .map_err(call_err("match JobRemoved"))?
         .build();
-    let mut signals = MessageStream::for_match_rule(rule, &conn, None)
-        .await
-        .map_err(call_err("listen for JobRemoved"))?;
+    let mut signals = MessageStream::for_match_rule(rule, &conn, None).await.map_err(call_err("listen for JobRemoved"))?;
     let reply = conn
-        .call_method(
-            Some(DEST),
-            PATH,
-            Some(MANAGER),
-            "RestartUnit",
-            &(unit.as_str(), "replace"),
-        )
+        .call_method(Some(DEST), PATH, Some(MANAGER), "RestartUnit", &(unit.as_str(), "replace"))
         .await
         .map_err(call_err(format!("RestartUnit {unit}")))?;
-    let job: OwnedObjectPath = reply
-        .body()
-        .deserialize()
-        .map_err(call_err(format!("read the job of RestartUnit {unit}")))?;
+    let job: OwnedObjectPath = reply.body().deserialize().map_err(call_err(format!("read the job of RestartUnit {unit}")))?;
     let wait = async {
         while let Some(msg) = signals.next().await {
             let msg = msg.map_err(call_err("read JobRemoved"))?;
@@ -182,21 +140,15 @@ pub async fn restart_unit(
         }
         Err(SystemdError::Call {
             op: "wait for JobRemoved".to_string(),
-            source: Box::new(zbus::Error::InputOutput(std::sync::Arc::new(
-                std::io::Error::new(
-                    std::io::ErrorKind::UnexpectedEof,
-                    "the bus connection closed",
-                ),
-            ))),
+            source: Box::new(zbus::Error::InputOutput(std::sync::Arc::new(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "the bus connection closed",
+            )))),
         })
     };
     match tokio::time::timeout(timeout, wait).await {
         Ok(outcome) => outcome,
-        Err(_) => Err(SystemdError::JobTimeout {
-            unit,
-            job: job.to_string(),
-            secs: timeout.as_secs(),
-        }),
+        Err(_) => Err(SystemdError::JobTimeout { unit, job: job.to_string(), secs: timeout.as_secs() }),
     }
 }
 
@@ -205,12 +157,7 @@ mod tests {
     use super::*;
 
     fn signal(job: &str, result: &str) -> JobRemoved {
-        (
-            7,
-            OwnedObjectPath::try_from(job).expect("path"),
-            "containerd.service".to_string(),
-            result.to_string(),
-        )
+        (7, OwnedObjectPath::try_from(job).expect("path"), "containerd.service".to_string(), result.to_string())
     }
 
     #[test]
@@ -218,14 +165,9 @@ mod tests {
         let ours = "/org/freedesktop/systemd1/job/42";
         let other = signal("/org/freedesktop/systemd1/job/41", "done");
         assert!(job_outcome("containerd.service", ours, &other).is_none());
-        assert!(matches!(
-            job_outcome("containerd.service", ours, &signal(ours, "done")),
-            Some(Ok(()))
-        ));
+        assert!(matches!(job_outcome("containerd.service", ours, &signal(ours, "done")), Some(Ok(()))));
         for bad in ["failed", "timeout", "canceled", "dependency", "skipped"] {
-            let err = job_outcome("containerd.service", ours, &signal(ours, bad))
-                .expect("our job")
-                .expect_err("not done");
+            let err = job_outcome("containerd.service", ours, &signal(ours, bad)).expect("our job").expect_err("not done");
             assert_eq!(
                 err.to_string(),
                 format!("systemd job {ours} restarting containerd.service ended with result \"{bad}\" (see `journalctl -u containerd.service` on the node)")
@@ -242,13 +184,7 @@ mod tests {
 
     #[test]
     fn bus_addresses_escape_odd_bytes() {
-        assert_eq!(
-            bus_address(Path::new("/host/run/dbus/system_bus_socket")),
-            "unix:path=/host/run/dbus/system_bus_socket"
-        );
-        assert_eq!(
-            bus_address(Path::new("/tmp/a b;c")),
-            "unix:path=/tmp/a%20b%3bc"
-        );
+        assert_eq!(bus_address(Path::new("/host/run/dbus/system_bus_socket")), "unix:path=/host/run/dbus/system_bus_socket");
+        assert_eq!(bus_address(Path::new("/tmp/a b;c")), "unix:path=/tmp/a%20b%3bc");
     }
 }

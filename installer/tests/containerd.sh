@@ -214,7 +214,9 @@ if [[ -n $youki ]]; then
     run install >/dev/null
     wait_sock
     # Not through the `run` function: SIGTERM must reach the installer, not a subshell.
-    "$installer" --host-root "$host" --source-dir "$work/src" --restart signal --containerd-pid "$(cat "$work/pid")" \
+    # No --containerd-pid: a repair restarts containerd more than once, so the process to
+    # stop is found each time from the socket it serves.
+    "$installer" --host-root "$host" --source-dir "$work/src" --restart signal \
         --timeout 30 run --listen 127.0.0.1:18790 --poll 1 > "$work/run.log" 2>&1 &
     run_pid=$!
     for _ in $(seq 150); do grep -qs 'labelled youki.dev/runtime=ready' "$work/run.log" && break; sleep 0.2; done
@@ -223,6 +225,18 @@ if [[ -n $youki ]]; then
     label_line=$(grep -n 'labelled youki.dev/runtime=ready' "$work/run.log" | cut -d: -f1)
     [[ -n $cri_line && $cri_line -lt $label_line ]] || { cat "$work/run.log"; fail "the node was labelled before the CRI check"; }
     grep -q '^PATCH /api/v1/nodes/node-a.*"youki.dev/runtime":"ready"' "$work/api/requests" || fail "no ready label reached the API server"
+    say "drift repair: config.toml rewritten under the running installer gets the handler back"
+    before=$(starts)
+    cp "$work/original.toml" "$cfg"
+    for _ in $(seq 300); do grep -qs '^repaired: node node-a labelled' "$work/run.log" && break; sleep 0.2; done
+    grep -q '^repaired: node node-a labelled' "$work/run.log" || { cat "$work/run.log"; fail "the rewritten config was not repaired"; }
+    grep -q 'runtimes.youki' "$cfg" || fail "the handler is not back in config.toml"
+    [[ $(starts) -gt $before ]] || fail "containerd was not restarted by the repair"
+    cri_line | grep "$has_youki" >/dev/null || fail "the CRI plugin restarted by the repair does not list the youki handler"
+    [[ $(grep -c 'CRI: .* knows the "youki" handler' "$work/run.log") -ge 2 ]] || { cat "$work/run.log"; fail "the repair was not checked through the CRI"; }
+    for _ in $(seq 50); do grep -qs '^POST /api/v1/namespaces/default/events.*"reason":"YoukiRepaired"' "$work/api/requests" && break; sleep 0.1; done
+    grep -q '^POST /api/v1/namespaces/default/events.*"reason":"YoukiRepaired"' "$work/api/requests" || fail "no repair Event reached the API server"
+    grep -q '^PATCH /api/v1/nodes/node-a.*"youki.dev/runtime":null' "$work/api/requests" || fail "the ready label was not dropped during the repair"
     cri_e2e smoke || fail "a pod with handler youki did not run while the DaemonSet is up"
     "$installer" cleanup --wait 60 || { cat "$work/run.log"; fail "the pre-delete hook did not see the node clean"; }
     grep -q 'CRI: .* no longer knows the "youki" handler' "$work/run.log" || { cat "$work/run.log"; fail "run's uninstall did not check the CRI"; }
@@ -233,6 +247,32 @@ if [[ -n $youki ]]; then
     cmp "$cfg" "$work/original.toml" || fail "the pre-delete uninstall did not restore the config byte for byte"
     [[ ! -e $host/opt/youki ]] || fail "/opt/youki was left behind by the pre-delete uninstall"
     cri_e2e smoke --gone || fail "the CRI still takes pods with handler youki after the pre-delete uninstall"
+
+    say "drift repair: a tool that keeps rewriting config.toml stops the repairs after the limit"
+    "$installer" --host-root "$host" --source-dir "$work/src" --restart signal \
+        --timeout 30 run --listen 127.0.0.1:18790 --poll 1 --repair-limit 1 > "$work/run2.log" 2>&1 &
+    run_pid=$!
+    for _ in $(seq 150); do grep -qs 'labelled youki.dev/runtime=ready' "$work/run2.log" && break; sleep 0.2; done
+    grep -q 'labelled youki.dev/runtime=ready' "$work/run2.log" || { cat "$work/run2.log"; fail "the second run did not label the node"; }
+    repaired() { grep -c '^POST /api/v1/namespaces/default/events.*"reason":"YoukiRepaired"' "$work/api/requests" || true; }
+    before=$(repaired)
+    # The other tool writes its config, waits for the repair to finish (containerd restarted,
+    # the handler checked), and writes it again.
+    cp "$work/original.toml" "$cfg"
+    for _ in $(seq 300); do grep -qs '^repaired: node node-a labelled' "$work/run2.log" && break; sleep 0.2; done
+    grep -q '^repaired: node node-a labelled' "$work/run2.log" || { cat "$work/run2.log"; fail "the second run did not repair"; }
+    cp "$work/original.toml" "$cfg"
+    for _ in $(seq 100); do grep -qs '"reason":"YoukiRepairStopped"' "$work/api/requests" && break; sleep 0.2; done
+    grep -q '^POST /api/v1/namespaces/default/events.*"reason":"YoukiRepairStopped"' "$work/api/requests" \
+        || { cat "$work/run2.log"; fail "the repairs did not stop against a tool that keeps rewriting the config"; }
+    sleep 3
+    [[ $(( $(repaired) - before )) -eq 1 ]] || { cat "$work/run2.log"; fail "want exactly 1 repair before stopping, got $(( $(repaired) - before ))"; }
+    ! grep -q 'runtimes.youki' "$cfg" || fail "the installer went on repairing after it stopped"
+    grep -q 'not repairing: .*repaired 1 time(s) within the last hour' "$work/run2.log" || { cat "$work/run2.log"; fail "the installer did not say why it stopped"; }
+    kill -0 "$run_pid" || fail "run exited after it stopped repairing"
+    kill -TERM "$run_pid"
+    wait "$run_pid" || fail "the second run did not exit 0 on SIGTERM"
+    run_pid=
     unset KUBECONFIG NODE_NAME
 fi
 say "lane $lane, containerd $(containerd --version | awk '{print $3}'): install, restart, uninstall verified"

@@ -12,8 +12,7 @@ fn fixtures() -> PathBuf {
 }
 
 fn read(name: &str) -> String {
-    std::fs::read_to_string(fixtures().join(name))
-        .unwrap_or_else(|e| panic!("read fixture {name}: {e}"))
+    std::fs::read_to_string(fixtures().join(name)).unwrap_or_else(|e| panic!("read fixture {name}: {e}"))
 }
 
 /// Compares `actual` with the golden file `name`, or rewrites it under UPDATE_GOLDEN.
@@ -24,13 +23,9 @@ fn golden(name: &str, actual: &str) {
         std::fs::write(&path, actual).expect("write golden");
         return;
     }
-    let expected =
-        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read golden {name}: {e}"));
+    let expected = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read golden {name}: {e}"));
     if expected != actual {
-        let diff = similar::TextDiff::from_lines(expected.as_str(), actual)
-            .unified_diff()
-            .header("expected", "actual")
-            .to_string();
+        let diff = similar::TextDiff::from_lines(expected.as_str(), actual).unified_diff().header("expected", "actual").to_string();
         panic!("golden {name} differs:\n{diff}");
     }
 }
@@ -42,97 +37,48 @@ fn case(layout: Layout, input: Option<&str>, context: Option<&str>, expected: &s
     let original = input.map(read);
     let context = context.map(read);
     let handler = Handler::default();
-    let installed = config::install(
-        &layout,
-        path,
-        original.as_deref(),
-        context.as_deref(),
-        &handler,
-    )
-    .expect("install");
+    let installed = config::install(&layout, path, original.as_deref(), context.as_deref(), &handler).expect("install");
     golden(expected, &installed);
-    let again = config::install(
-        &layout,
-        path,
-        Some(&installed),
-        context.as_deref(),
-        &handler,
-    )
-    .expect("reinstall");
+    let again = config::install(&layout, path, Some(&installed), context.as_deref(), &handler).expect("reinstall");
     assert_eq!(again, installed, "a second install must change nothing");
     let back = config::uninstall(&layout, path, &installed, &handler.name).expect("uninstall");
     if layout == Layout::InPlace && original.is_some() && !expected.starts_with("already-youki") {
-        assert_eq!(
-            back.as_deref(),
-            original.as_deref(),
-            "uninstall edit must restore the original"
-        );
+        assert_eq!(back.as_deref(), original.as_deref(), "uninstall edit must restore the original");
     }
     installed
 }
 
 #[test]
 fn containerd_1x_without_version_key() {
-    let out = case(
-        Layout::InPlace,
-        Some("containerd-1x.toml"),
-        None,
-        "containerd-1x.toml",
-    );
+    let out = case(Layout::InPlace, Some("containerd-1x.toml"), None, "containerd-1x.toml");
     assert!(out.contains("[plugins.cri.containerd.runtimes.youki]"));
 }
 
 #[test]
 fn containerd_v2() {
-    let out = case(
-        Layout::InPlace,
-        Some("containerd-v2.toml"),
-        None,
-        "containerd-v2.toml",
-    );
-    assert!(
-        out.contains(r#"[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.youki.options]"#)
-    );
+    let out = case(Layout::InPlace, Some("containerd-v2.toml"), None, "containerd-v2.toml");
+    assert!(out.contains(r#"[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.youki.options]"#));
 }
 
 #[test]
 fn containerd_v3() {
-    let out = case(
-        Layout::InPlace,
-        Some("containerd-v3.toml"),
-        None,
-        "containerd-v3.toml",
-    );
+    let out = case(Layout::InPlace, Some("containerd-v3.toml"), None, "containerd-v3.toml");
     assert!(out.contains(r#"[plugins."io.containerd.cri.v1.runtime".containerd.runtimes.youki]"#));
-    assert!(out.contains(
-        r#"pod_annotations = ["io.kubernetes.cri.untrusted-workload", "io.youki.traceparent"]"#
-    ));
+    assert!(out.contains(r#"pod_annotations = ["io.kubernetes.cri.untrusted-workload", "io.youki.traceparent"]"#));
 }
 
 #[test]
 fn comments_and_imports_are_kept_in_place() {
     // containerd 1.x replaces a whole plugin section with an imported one, so the handler
     // goes into the main file, next to runc, and `imports` stays as it was.
-    let out = case(
-        Layout::InPlace,
-        Some("comments-imports.toml"),
-        None,
-        "comments-imports.toml",
-    );
-    assert!(out.contains(
-        r#"imports = ["/etc/containerd/conf.d/*.toml", "/etc/containerd/registry.toml"]"#
-    ));
+    let out = case(Layout::InPlace, Some("comments-imports.toml"), None, "comments-imports.toml");
+    assert!(out.contains(r#"imports = ["/etc/containerd/conf.d/*.toml", "/etc/containerd/registry.toml"]"#));
     assert!(out.contains("# pinned by the platform team"));
 }
 
 #[test]
 fn existing_youki_handler_is_rewritten() {
-    let out = case(
-        Layout::InPlace,
-        Some("already-youki.toml"),
-        None,
-        "already-youki.toml",
-    );
+    let out = case(Layout::InPlace, Some("already-youki.toml"), None, "already-youki.toml");
     assert!(!out.contains("/usr/local/bin/youki"));
     assert_eq!(out.matches("runtimes.youki]").count(), 1);
 }
@@ -144,41 +90,22 @@ fn missing_config_gets_a_minimal_v2_file() {
 
 #[test]
 fn k3s_template_with_go_actions() {
-    let out = case(
-        Layout::Template,
-        Some("k3s-config.toml.tmpl"),
-        Some("k3s-config.toml"),
-        "k3s-config.toml.tmpl",
-    );
+    let out = case(Layout::Template, Some("k3s-config.toml.tmpl"), Some("k3s-config.toml"), "k3s-config.toml.tmpl");
     assert!(out.starts_with(&read("k3s-config.toml.tmpl")));
-    let back =
-        config::uninstall(&Layout::Template, Path::new("t"), &out, "youki").expect("uninstall");
+    let back = config::uninstall(&Layout::Template, Path::new("t"), &out, "youki").expect("uninstall");
     assert_eq!(back, Some(read("k3s-config.toml.tmpl")));
 }
 
 #[test]
 fn k3s_without_template_extends_the_base_template() {
-    let out = case(
-        Layout::Template,
-        None,
-        Some("k3s-config.toml"),
-        "k3s-new.toml.tmpl",
-    );
+    let out = case(Layout::Template, None, Some("k3s-config.toml"), "k3s-new.toml.tmpl");
     assert!(out.starts_with(config::K3S_BASE_TEMPLATE));
-    assert_eq!(
-        config::uninstall(&Layout::Template, Path::new("t"), &out, "youki").expect("uninstall"),
-        None
-    );
+    assert_eq!(config::uninstall(&Layout::Template, Path::new("t"), &out, "youki").expect("uninstall"), None);
 }
 
 #[test]
 fn k0s_drop_in() {
-    case(
-        Layout::DropIn,
-        None,
-        Some("k0s-containerd.toml"),
-        "k0s-youki.toml",
-    );
+    case(Layout::DropIn, None, Some("k0s-containerd.toml"), "k0s-youki.toml");
 }
 
 #[test]
@@ -188,17 +115,9 @@ fn crio_drop_in() {
 
 #[test]
 fn corrupt_config_is_refused() {
-    let err = config::install(
-        &Layout::InPlace,
-        Path::new("/etc/containerd/config.toml"),
-        Some(&read("corrupt.toml")),
-        None,
-        &Handler::default(),
-    )
-    .unwrap_err()
-    .to_string();
-    assert!(
-        err.starts_with(r#"parse containerd config "/etc/containerd/config.toml": "#),
-        "{err}"
-    );
+    let err =
+        config::install(&Layout::InPlace, Path::new("/etc/containerd/config.toml"), Some(&read("corrupt.toml")), None, &Handler::default())
+            .unwrap_err()
+            .to_string();
+    assert!(err.starts_with(r#"parse containerd config "/etc/containerd/config.toml": "#), "{err}");
 }

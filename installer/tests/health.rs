@@ -72,15 +72,10 @@ fn an_idle_connection_does_not_block_the_next_probe() {
     let _run = start(dir.path(), &api, 18791);
     wait_healthy(18791);
     // Connected, sends nothing, stays open.
-    let _idle: Vec<TcpStream> = (0..3)
-        .map(|_| TcpStream::connect(("127.0.0.1", 18791)).expect("idle connect"))
-        .collect();
+    let _idle: Vec<TcpStream> = (0..3).map(|_| TcpStream::connect(("127.0.0.1", 18791)).expect("idle connect")).collect();
     std::thread::sleep(Duration::from_millis(200));
     let line = probe(18791, "/healthz", Duration::from_secs(1));
-    assert!(
-        line.as_deref().is_some_and(|l| l.contains("200")),
-        "a probe behind idle connections got {line:?}"
-    );
+    assert!(line.as_deref().is_some_and(|l| l.contains("200")), "a probe behind idle connections got {line:?}");
 }
 
 #[test]

@@ -18,12 +18,7 @@ use youki_installer::locate;
 use youki_installer::node::Node;
 
 fn fixture(name: &str) -> String {
-    fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/fixtures")
-            .join(name),
-    )
-    .expect("fixture")
+    fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)).expect("fixture")
 }
 
 /// A fake host: files at host paths, and a source dir with a `youki` binary.
@@ -72,10 +67,7 @@ impl Host {
                     out.insert(rel.clone(), "<dir>".to_string());
                     walk(&p, base, out);
                 } else if rel != Path::new("run/youki-installer.lock") {
-                    out.insert(
-                        rel,
-                        String::from_utf8_lossy(&fs::read(&p).expect("read")).into_owned(),
-                    );
+                    out.insert(rel, String::from_utf8_lossy(&fs::read(&p).expect("read")).into_owned());
                 }
             }
         }
@@ -91,89 +83,44 @@ fn round_trip(files: &[(&str, &str)], edited: &str) {
     let before = host.snapshot();
     let out = host.node(false).install().expect("install");
     assert!(out.config_changed);
-    assert!(fs::read_to_string(host.path(edited))
-        .expect("edited")
-        .contains("youki"));
+    assert!(fs::read_to_string(host.path(edited)).expect("edited").contains("youki"));
     assert!(host.path("/opt/youki/bin/youki").is_file());
     let again = host.node(false).install().expect("second install");
-    assert!(
-        !again.config_changed,
-        "a repeated install changes nothing: {:?}",
-        again.messages
-    );
+    assert!(!again.config_changed, "a repeated install changes nothing: {:?}", again.messages);
     assert!(host.node(false).status().expect("status").0);
     host.node(false).uninstall().expect("uninstall");
-    assert_eq!(
-        host.snapshot(),
-        before,
-        "uninstall must leave the host as it was found"
-    );
-    host.node(false)
-        .uninstall()
-        .expect("a second uninstall is a no-op");
+    assert_eq!(host.snapshot(), before, "uninstall must leave the host as it was found");
+    host.node(false).uninstall().expect("a second uninstall is a no-op");
 }
 
 #[test]
 fn vanilla_v2_round_trip() {
-    round_trip(
-        &[(
-            "/etc/containerd/config.toml",
-            &fixture("containerd-v2.toml"),
-        )],
-        "/etc/containerd/config.toml",
-    );
+    round_trip(&[("/etc/containerd/config.toml", &fixture("containerd-v2.toml"))], "/etc/containerd/config.toml");
 }
 
 #[test]
 fn containerd_1x_round_trip() {
-    round_trip(
-        &[(
-            "/etc/containerd/config.toml",
-            &fixture("containerd-1x.toml"),
-        )],
-        "/etc/containerd/config.toml",
-    );
+    round_trip(&[("/etc/containerd/config.toml", &fixture("containerd-1x.toml"))], "/etc/containerd/config.toml");
 }
 
 #[test]
 fn v3_round_trip() {
-    round_trip(
-        &[(
-            "/etc/containerd/config.toml",
-            &fixture("containerd-v3.toml"),
-        )],
-        "/etc/containerd/config.toml",
-    );
+    round_trip(&[("/etc/containerd/config.toml", &fixture("containerd-v3.toml"))], "/etc/containerd/config.toml");
 }
 
 #[test]
 fn comments_and_imports_round_trip() {
-    round_trip(
-        &[(
-            "/etc/containerd/config.toml",
-            &fixture("comments-imports.toml"),
-        )],
-        "/etc/containerd/config.toml",
-    );
+    round_trip(&[("/etc/containerd/config.toml", &fixture("comments-imports.toml"))], "/etc/containerd/config.toml");
 }
 
 #[test]
 fn existing_youki_handler_comes_back_on_uninstall() {
-    round_trip(
-        &[(
-            "/etc/containerd/config.toml",
-            &fixture("already-youki.toml"),
-        )],
-        "/etc/containerd/config.toml",
-    );
+    round_trip(&[("/etc/containerd/config.toml", &fixture("already-youki.toml"))], "/etc/containerd/config.toml");
 }
 
 #[test]
 fn absent_config_is_created_then_removed() {
-    round_trip(
-        &[("/etc/containerd/.keep", "")],
-        "/etc/containerd/config.toml",
-    );
+    round_trip(&[("/etc/containerd/.keep", "")], "/etc/containerd/config.toml");
 }
 
 #[test]
@@ -182,10 +129,7 @@ fn k3s_existing_template_round_trip() {
     round_trip(
         &[
             (&format!("{dir}/config.toml"), &fixture("k3s-config.toml")),
-            (
-                &format!("{dir}/config.toml.tmpl"),
-                &fixture("k3s-config.toml.tmpl"),
-            ),
+            (&format!("{dir}/config.toml.tmpl"), &fixture("k3s-config.toml.tmpl")),
         ],
         &format!("{dir}/config.toml.tmpl"),
     );
@@ -194,58 +138,38 @@ fn k3s_existing_template_round_trip() {
 #[test]
 fn k3s_new_template_round_trip() {
     let dir = "/var/lib/rancher/k3s/agent/etc/containerd";
-    round_trip(
-        &[(&format!("{dir}/config.toml"), &fixture("k3s-config.toml"))],
-        &format!("{dir}/config.toml.tmpl"),
-    );
+    round_trip(&[(&format!("{dir}/config.toml"), &fixture("k3s-config.toml"))], &format!("{dir}/config.toml.tmpl"));
 }
 
 #[test]
 fn k0s_drop_in_round_trip() {
     round_trip(
-        &[
-            ("/etc/k0s/containerd.toml", &fixture("k0s-containerd.toml")),
-            ("/etc/k0s/containerd.d/.keep", ""),
-        ],
+        &[("/etc/k0s/containerd.toml", &fixture("k0s-containerd.toml")), ("/etc/k0s/containerd.d/.keep", "")],
         "/etc/k0s/containerd.d/youki.toml",
     );
 }
 
 #[test]
 fn someone_elses_later_edit_survives_uninstall() {
-    let host = Host::new(&[(
-        "/etc/containerd/config.toml",
-        &fixture("containerd-v2.toml"),
-    )]);
+    let host = Host::new(&[("/etc/containerd/config.toml", &fixture("containerd-v2.toml"))]);
     host.node(false).install().expect("install");
     let path = host.path("/etc/containerd/config.toml");
-    let edited = fs::read_to_string(&path).expect("read").replace(
-        "sandbox_image = \"registry.k8s.io/pause:3.9\"",
-        "sandbox_image = \"pause:4\"",
-    );
+    let edited =
+        fs::read_to_string(&path).expect("read").replace("sandbox_image = \"registry.k8s.io/pause:3.9\"", "sandbox_image = \"pause:4\"");
     fs::write(&path, &edited).expect("edit");
     host.node(false).uninstall().expect("uninstall");
     let after = fs::read_to_string(&path).expect("read");
-    assert!(
-        after.contains("pause:4") && !after.contains("runtimes.youki"),
-        "{after}"
-    );
+    assert!(after.contains("pause:4") && !after.contains("runtimes.youki"), "{after}");
 }
 
 #[test]
 fn dry_run_prints_a_diff_and_changes_nothing() {
-    let host = Host::new(&[(
-        "/etc/containerd/config.toml",
-        &fixture("containerd-v2.toml"),
-    )]);
+    let host = Host::new(&[("/etc/containerd/config.toml", &fixture("containerd-v2.toml"))]);
     let before = host.snapshot();
     let out = host.node(true).install().expect("dry run");
     let text = out.messages.join("\n");
     assert!(text.contains("--- a/etc/containerd/config.toml"), "{text}");
-    assert!(
-        text.contains("+        [plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes.youki]"),
-        "{text}"
-    );
+    assert!(text.contains("+        [plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes.youki]"), "{text}");
     assert!(text.contains("would place"), "{text}");
     assert_eq!(host.snapshot(), before);
 }
@@ -255,65 +179,36 @@ fn corrupt_config_is_refused_and_untouched() {
     let host = Host::new(&[("/etc/containerd/config.toml", &fixture("corrupt.toml"))]);
     let before = host.snapshot();
     let err = format!("{}", host.node(false).install().expect_err("refused"));
-    assert!(
-        err.starts_with("parse containerd config \"/etc/containerd/config.toml\""),
-        "{err}"
-    );
+    assert!(err.starts_with("parse containerd config \"/etc/containerd/config.toml\""), "{err}");
     assert_eq!(host.snapshot(), before);
 }
 
 #[test]
 fn uninstall_is_refused_while_youki_containers_run() {
-    let host = Host::new(&[(
-        "/etc/containerd/config.toml",
-        &fixture("containerd-v2.toml"),
-    )]);
+    let host = Host::new(&[("/etc/containerd/config.toml", &fixture("containerd-v2.toml"))]);
     host.node(false).install().expect("install");
     let state = host.path("/run/containerd/youki/k8s.io/abc");
     fs::create_dir_all(&state).expect("mkdir");
     fs::write(state.join("state.json"), "{}").expect("state");
-    let err = host
-        .node(false)
-        .uninstall()
-        .expect_err("refused")
-        .to_string();
-    assert!(
-        err.starts_with("refusing to uninstall: 1 youki container(s)"),
-        "{err}"
-    );
+    let err = host.node(false).uninstall().expect_err("refused").to_string();
+    assert!(err.starts_with("refusing to uninstall: 1 youki container(s)"), "{err}");
     assert!(host.path("/opt/youki/bin/youki").exists());
 }
 
 #[test]
 fn a_running_binary_is_replaced_without_etxtbsy() {
     let _serial = EXEC.lock().unwrap_or_else(|e| e.into_inner());
-    let host = Host::new(&[(
-        "/etc/containerd/config.toml",
-        &fixture("containerd-v2.toml"),
-    )]);
+    let host = Host::new(&[("/etc/containerd/config.toml", &fixture("containerd-v2.toml"))]);
     // The placed binary is a real executable that keeps running during the upgrade.
     fs::copy("/bin/sleep", host.src.path().join("youki")).expect("copy sleep");
     host.node(false).install().expect("install");
-    let mut child = Command::new(host.path("/opt/youki/bin/youki"))
-        .arg("30")
-        .spawn()
-        .expect("run placed binary");
+    let mut child = Command::new(host.path("/opt/youki/bin/youki")).arg("30").spawn().expect("run placed binary");
     fs::write(host.src.path().join("youki"), b"#!/bin/sh\necho v2\n").expect("new version");
     let out = host.node(false).install().expect("upgrade while running");
-    assert!(
-        out.messages.iter().any(|m| m.starts_with("placed")),
-        "{:?}",
-        out.messages
-    );
+    assert!(out.messages.iter().any(|m| m.starts_with("placed")), "{:?}", out.messages);
     assert!(!out.config_changed, "an upgrade keeps the config");
-    assert_eq!(
-        fs::read(host.path("/opt/youki/bin/youki")).expect("read"),
-        b"#!/bin/sh\necho v2\n"
-    );
-    assert!(
-        child.try_wait().expect("poll").is_none(),
-        "the old binary keeps running"
-    );
+    assert_eq!(fs::read(host.path("/opt/youki/bin/youki")).expect("read"), b"#!/bin/sh\necho v2\n");
+    assert!(child.try_wait().expect("poll").is_none(), "the old binary keeps running");
     child.kill().expect("kill");
     let _ = child.wait();
 }
@@ -321,10 +216,7 @@ fn a_running_binary_is_replaced_without_etxtbsy() {
 #[test]
 fn cli_dry_run_and_status() {
     let _serial = EXEC.lock().unwrap_or_else(|e| e.into_inner());
-    let host = Host::new(&[(
-        "/etc/containerd/config.toml",
-        &fixture("containerd-1x.toml"),
-    )]);
+    let host = Host::new(&[("/etc/containerd/config.toml", &fixture("containerd-1x.toml"))]);
     let bin = env!("CARGO_BIN_EXE_youki-installer");
     let run = |args: &[&str]| {
         Command::new(bin)
@@ -338,29 +230,24 @@ fn cli_dry_run_and_status() {
             .expect("run installer")
     };
     let out = run(&["--dry-run", "install"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(String::from_utf8_lossy(&out.stdout)
-        .contains("+      [plugins.cri.containerd.runtimes.youki]"));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("+      [plugins.cri.containerd.runtimes.youki]"));
     let status = run(&["status"]);
     assert_eq!(status.status.code(), Some(1), "nothing is installed yet");
     assert!(run(&["install"]).status.success());
     assert!(run(&["status"]).status.success());
     assert!(run(&["uninstall"]).status.success());
-    assert_eq!(
-        fs::read_to_string(host.path("/etc/containerd/config.toml")).expect("read"),
-        fixture("containerd-1x.toml")
-    );
+    assert_eq!(fs::read_to_string(host.path("/etc/containerd/config.toml")).expect("read"), fixture("containerd-1x.toml"));
 }
 
 #[test]
 fn an_import_that_replaces_the_cri_section_is_refused() {
     let host = Host::new(&[
         ("/etc/containerd/config.toml", &fixture("comments-imports.toml")),
-        ("/etc/containerd/conf.d/10-mirrors.toml", "version = 2\n[plugins.\"io.containerd.grpc.v1.cri\".registry]\n  config_path = \"/etc/containerd/certs.d\"\n"),
+        (
+            "/etc/containerd/conf.d/10-mirrors.toml",
+            "version = 2\n[plugins.\"io.containerd.grpc.v1.cri\".registry]\n  config_path = \"/etc/containerd/certs.d\"\n",
+        ),
         ("/etc/containerd/conf.d/20-metrics.toml", "version = 2\n[metrics]\n  address = \"127.0.0.1:1339\"\n"),
     ]);
     let before = host.snapshot();
@@ -373,14 +260,8 @@ fn an_import_that_replaces_the_cri_section_is_refused() {
 fn imports_without_the_cri_section_are_fine() {
     round_trip(
         &[
-            (
-                "/etc/containerd/config.toml",
-                &fixture("comments-imports.toml"),
-            ),
-            (
-                "/etc/containerd/conf.d/20-metrics.toml",
-                "version = 2\n[metrics]\n  address = \"127.0.0.1:1339\"\n",
-            ),
+            ("/etc/containerd/config.toml", &fixture("comments-imports.toml")),
+            ("/etc/containerd/conf.d/20-metrics.toml", "version = 2\n[metrics]\n  address = \"127.0.0.1:1339\"\n"),
         ],
         "/etc/containerd/config.toml",
     );
@@ -388,27 +269,14 @@ fn imports_without_the_cri_section_are_fine() {
 
 #[test]
 fn concurrent_installers_take_turns() {
-    let host = Host::new(&[(
-        "/etc/containerd/config.toml",
-        &fixture("containerd-v2.toml"),
-    )]);
+    let host = Host::new(&[("/etc/containerd/config.toml", &fixture("containerd-v2.toml"))]);
     let before = host.snapshot();
     let nodes: Vec<Node> = (0..4).map(|_| host.node(false)).collect();
     let results: Vec<bool> = std::thread::scope(|s| {
-        let handles: Vec<_> = nodes
-            .iter()
-            .map(|n| s.spawn(move || n.install().map(|o| o.config_changed)))
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().expect("join").expect("install"))
-            .collect()
+        let handles: Vec<_> = nodes.iter().map(|n| s.spawn(move || n.install().map(|o| o.config_changed))).collect();
+        handles.into_iter().map(|h| h.join().expect("join").expect("install")).collect()
     });
-    assert_eq!(
-        results.iter().filter(|changed| **changed).count(),
-        1,
-        "exactly one installer edits the config"
-    );
+    assert_eq!(results.iter().filter(|changed| **changed).count(), 1, "exactly one installer edits the config");
     let config = fs::read_to_string(host.path("/etc/containerd/config.toml")).expect("read");
     assert_eq!(config.matches("runtimes.youki]").count(), 1);
     host.node(false).uninstall().expect("uninstall");

@@ -15,8 +15,7 @@ use youki_installer::node::Node;
 const CONFIG: &str = "/etc/containerd/config.toml";
 
 fn original() -> String {
-    fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/containerd-v2.toml"))
-        .expect("fixture")
+    fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/containerd-v2.toml")).expect("fixture")
 }
 
 /// `top/` holds the host root (`top/root`), an "outside" tree the installer must never touch
@@ -96,19 +95,12 @@ impl Host {
     }
 
     fn outside_is_untouched(&self, before: &[(PathBuf, String)]) {
-        let now: Vec<(PathBuf, String)> = self
-            .snapshot()
-            .into_iter()
-            .filter(|(p, _)| p.starts_with("outside"))
-            .collect();
+        let now: Vec<(PathBuf, String)> = self.snapshot().into_iter().filter(|(p, _)| p.starts_with("outside")).collect();
         assert_eq!(now, before, "the installer wrote outside the host root");
     }
 
     fn outside_snapshot(&self) -> Vec<(PathBuf, String)> {
-        self.snapshot()
-            .into_iter()
-            .filter(|(p, _)| p.starts_with("outside"))
-            .collect()
+        self.snapshot().into_iter().filter(|(p, _)| p.starts_with("outside")).collect()
     }
 }
 
@@ -120,17 +112,10 @@ fn edited_at_target(host: &Host, target: &str) {
     let outside = host.outside_snapshot();
     let out = host.node().install().expect("install");
     assert!(out.config_changed, "{:?}", out.messages);
-    assert_eq!(
-        fs::read_link(host.path(CONFIG)).expect("still a link"),
-        link_before,
-        "the link was replaced"
-    );
+    assert_eq!(fs::read_link(host.path(CONFIG)).expect("still a link"), link_before, "the link was replaced");
     let edited = fs::read_to_string(host.path(target)).expect("target");
     assert!(edited.contains("youki"), "the target was not edited:\n{edited}");
-    assert!(
-        edited.contains("SystemdCgroup"),
-        "the target lost its original content:\n{edited}"
-    );
+    assert!(edited.contains("SystemdCgroup"), "the target lost its original content:\n{edited}");
     host.outside_is_untouched(&outside);
     assert!(host.node().status().expect("status").0);
     host.node().uninstall().expect("uninstall");
@@ -178,10 +163,7 @@ fn relative_link_that_climbs_out_of_the_root_stays_inside() {
     host.write(&inside, &original());
     host.link(CONFIG, &target);
     edited_at_target(&host, &inside);
-    assert_eq!(
-        fs::read_to_string(host.outside().join("config.toml")).expect("decoy"),
-        "decoy = true\n"
-    );
+    assert_eq!(fs::read_to_string(host.outside().join("config.toml")).expect("decoy"), "decoy = true\n");
 }
 
 #[test]
@@ -196,16 +178,13 @@ fn absolute_link_to_a_path_outside_resolves_inside_the_root() {
     let out = host.node().install().expect("install");
     assert!(out.config_changed);
     assert_eq!(fs::read_to_string(&outside).expect("decoy"), "decoy = true\n");
-    assert!(fs::symlink_metadata(host.path(CONFIG))
-        .expect("lstat")
-        .file_type()
-        .is_symlink());
+    assert!(fs::symlink_metadata(host.path(CONFIG)).expect("lstat").file_type().is_symlink());
     let inside = host.path(&outside.to_string_lossy());
     assert!(fs::read_to_string(&inside).expect("created inside").contains("youki"));
     host.node().uninstall().expect("uninstall");
     let mut after = host.snapshot();
     // The directories made for the link's target inside the root stay (empty).
-    after.retain(|p, v| !(v == "<dir>" && before.get(p).is_none()));
+    after.retain(|p, v| !(v == "<dir>" && !before.contains_key(p)));
     assert_eq!(after, before);
 }
 
@@ -217,11 +196,7 @@ fn binary_dir_linked_outside_stays_inside_the_root() {
         let outside = host.outside();
         let link = match target {
             "abs" => outside.to_string_lossy().into_owned(),
-            _ => format!(
-                "{}{}",
-                "../".repeat(host.root().components().count() + 4),
-                outside.to_string_lossy().trim_start_matches('/')
-            ),
+            _ => format!("{}{}", "../".repeat(host.root().components().count() + 4), outside.to_string_lossy().trim_start_matches('/')),
         };
         fs::create_dir_all(host.path(&outside.to_string_lossy())).expect("mkdir inside");
         host.link("/opt/youki", &link);
@@ -251,14 +226,7 @@ impl ReadOnlyMount {
         for (name, content) in files {
             fs::write(dir.join(name), content).expect("write");
         }
-        mount(
-            None::<&str>,
-            dir,
-            None::<&str>,
-            MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY,
-            None::<&str>,
-        )
-        .expect("remount ro");
+        mount(None::<&str>, dir, None::<&str>, MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY, None::<&str>).expect("remount ro");
         Some(m)
     }
 }
@@ -280,10 +248,6 @@ fn a_link_into_a_read_only_store_is_refused_and_nothing_changes() {
     let before = host.snapshot();
     let err = host.node().install().expect_err("read-only target");
     let msg = err.to_string();
-    assert!(
-        msg.contains("/nix/store/abc-containerd-config/config.toml")
-            && msg.contains("read-only filesystem"),
-        "{msg}"
-    );
+    assert!(msg.contains("/nix/store/abc-containerd-config/config.toml") && msg.contains("read-only filesystem"), "{msg}");
     assert_eq!(host.snapshot(), before, "a refused install changes nothing");
 }

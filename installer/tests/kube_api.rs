@@ -15,9 +15,7 @@ type MockHandle = Handle<Request<Body>, Response<Body>>;
 
 /// A `KubeNodes` on a mock service, and a thread that answers with `serve`.
 fn with_mock<T>(
-    serve: impl FnOnce(MockHandle) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>
-        + Send
-        + 'static,
+    serve: impl FnOnce(MockHandle) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> + Send + 'static,
     test: impl FnOnce(&KubeNodes) -> T,
 ) -> T {
     let (service, handle) = mock::pair::<Request<Body>, Response<Body>>();
@@ -40,17 +38,9 @@ fn with_mock<T>(
 async fn body_of(req: Request<Body>) -> (String, String, Option<String>, Value) {
     let method = req.method().to_string();
     let uri = req.uri().to_string();
-    let ctype = req
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
+    let ctype = req.headers().get("content-type").and_then(|v| v.to_str().ok()).map(str::to_string);
     let bytes = req.into_body().collect_bytes().await.expect("body");
-    let body = if bytes.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_slice(&bytes).expect("json body")
-    };
+    let body = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).expect("json body") };
     (method, uri, ctype, body)
 }
 
@@ -76,30 +66,19 @@ fn labels_are_set_and_removed_with_a_merge_patch() {
                 assert_eq!(method, "PATCH");
                 assert_eq!(uri, "/api/v1/nodes/node-a?");
                 assert_eq!(ctype.as_deref(), Some("application/merge-patch+json"));
-                assert_eq!(
-                    body,
-                    json!({"metadata": {"labels": {"youki.dev/runtime": "ready"}}})
-                );
-                send.send_response(answer(
-                    200,
-                    node("node-a", json!({"youki.dev/runtime": "ready"})),
-                ));
+                assert_eq!(body, json!({"metadata": {"labels": {"youki.dev/runtime": "ready"}}}));
+                send.send_response(answer(200, node("node-a", json!({"youki.dev/runtime": "ready"}))));
 
                 let (req, send) = h.next_request().await.expect("remove");
                 let (method, _, _, body) = body_of(req).await;
                 assert_eq!(method, "PATCH");
-                assert_eq!(
-                    body,
-                    json!({"metadata": {"labels": {"youki.dev/runtime": null}}})
-                );
+                assert_eq!(body, json!({"metadata": {"labels": {"youki.dev/runtime": null}}}));
                 send.send_response(answer(200, node("node-a", json!({}))));
             })
         },
         |api| {
-            api.set_label("node-a", "youki.dev/runtime", Some("ready"))
-                .expect("set");
-            api.set_label("node-a", "youki.dev/runtime", None)
-                .expect("remove");
+            api.set_label("node-a", "youki.dev/runtime", Some("ready")).expect("set");
+            api.set_label("node-a", "youki.dev/runtime", None).expect("remove");
         },
     );
 }
@@ -109,16 +88,10 @@ fn the_uninstall_label_is_read_from_the_node_and_nodes_listed_by_selector() {
     let (label, missing, listed) = with_mock(
         |mut h| {
             Box::pin(async move {
-                for labels in [
-                    json!({"youki.dev/uninstall": "requested"}),
-                    json!({"other": "x"}),
-                ] {
+                for labels in [json!({"youki.dev/uninstall": "requested"}), json!({"other": "x"})] {
                     let (req, send) = h.next_request().await.expect("get");
                     let (method, uri, _, _) = body_of(req).await;
-                    assert_eq!(
-                        (method.as_str(), uri.as_str()),
-                        ("GET", "/api/v1/nodes/node-a")
-                    );
+                    assert_eq!((method.as_str(), uri.as_str()), ("GET", "/api/v1/nodes/node-a"));
                     send.send_response(answer(200, node("node-a", labels)));
                 }
                 let (req, send) = h.next_request().await.expect("list");
@@ -159,10 +132,7 @@ fn a_refusal_names_the_call_the_code_and_the_servers_message() {
                 ));
             })
         },
-        |api| {
-            api.set_label("node-a", "youki.dev/runtime", Some("ready"))
-                .expect_err("refused")
-        },
+        |api| api.set_label("node-a", "youki.dev/runtime", Some("ready")).expect_err("refused"),
     );
     assert_eq!(
         err.to_string(),
@@ -177,21 +147,12 @@ fn a_broken_connection_is_reported_with_the_call() {
         |mut h| {
             Box::pin(async move {
                 let (_, send) = h.next_request().await.expect("get");
-                send.send_error(std::io::Error::new(
-                    std::io::ErrorKind::ConnectionRefused,
-                    "connection refused",
-                ));
+                send.send_error(std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "connection refused"));
             })
         },
-        |api| {
-            api.label("node-a", "youki.dev/uninstall")
-                .expect_err("broken")
-        },
+        |api| api.label("node-a", "youki.dev/uninstall").expect_err("broken"),
     );
     let chain = format!("{:#}", anyhow::Error::from(err));
-    assert!(
-        chain.starts_with("read node \"node-a\": no answer from the API server: "),
-        "{chain}"
-    );
+    assert!(chain.starts_with("read node \"node-a\": no answer from the API server: "), "{chain}");
     assert!(chain.contains("connection refused"), "{chain}");
 }

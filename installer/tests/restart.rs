@@ -33,9 +33,7 @@ impl Drop for Bus {
 }
 
 fn start_bus(host: &Path) -> Option<Bus> {
-    let daemon = ["/usr/bin/dbus-daemon", "/bin/dbus-daemon"]
-        .into_iter()
-        .find(|p| Path::new(p).exists());
+    let daemon = ["/usr/bin/dbus-daemon", "/bin/dbus-daemon"].into_iter().find(|p| Path::new(p).exists());
     let Some(daemon) = daemon else {
         eprintln!("skipped: needs dbus-daemon (apt-get install dbus-daemon) for a private bus");
         return None;
@@ -69,10 +67,7 @@ fn start_bus(host: &Path) -> Option<Bus> {
     let bus = Bus(child);
     let start = Instant::now();
     while !socket.exists() {
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "the private bus did not start"
-        );
+        assert!(start.elapsed() < Duration::from_secs(10), "the private bus did not start");
         std::thread::sleep(Duration::from_millis(20));
     }
     Some(bus)
@@ -82,10 +77,7 @@ fn start_bus(host: &Path) -> Option<Bus> {
 /// announces the end of another job and, unless `result` is None, of job 42 with `result`.
 /// Returns the units it was asked to restart, once the bus goes away.
 fn fake_systemd(host: &Path, result: Option<&'static str>) -> std::thread::JoinHandle<Vec<String>> {
-    let address = format!(
-        "unix:path={}",
-        host.join("run/dbus/system_bus_socket").display()
-    );
+    let address = format!("unix:path={}", host.join("run/dbus/system_bus_socket").display());
     let conn = zbus::blocking::connection::Builder::address(address.as_str())
         .expect("address")
         .name("org.freedesktop.systemd1")
@@ -105,28 +97,12 @@ fn fake_systemd(host: &Path, result: Option<&'static str>) -> std::thread::JoinH
                 Some("RestartUnit") => {
                     let (unit, mode): (String, String) = msg.body().deserialize().expect("args");
                     assert_eq!(mode, "replace");
-                    let job =
-                        ObjectPath::try_from("/org/freedesktop/systemd1/job/42").expect("path");
+                    let job = ObjectPath::try_from("/org/freedesktop/systemd1/job/42").expect("path");
                     conn.reply(&header, &job).expect("reply");
-                    let other =
-                        ObjectPath::try_from("/org/freedesktop/systemd1/job/41").expect("path");
-                    conn.emit_signal(
-                        None::<()>,
-                        PATH,
-                        MANAGER,
-                        "JobRemoved",
-                        &(41u32, other, "other.service", "failed"),
-                    )
-                    .expect("signal");
+                    let other = ObjectPath::try_from("/org/freedesktop/systemd1/job/41").expect("path");
+                    conn.emit_signal(None::<()>, PATH, MANAGER, "JobRemoved", &(41u32, other, "other.service", "failed")).expect("signal");
                     if let Some(result) = result {
-                        conn.emit_signal(
-                            None::<()>,
-                            PATH,
-                            MANAGER,
-                            "JobRemoved",
-                            &(42u32, job, unit.as_str(), result),
-                        )
-                        .expect("signal");
+                        conn.emit_signal(None::<()>, PATH, MANAGER, "JobRemoved", &(42u32, job, unit.as_str(), result)).expect("signal");
                     }
                     restarted.push(unit);
                     return restarted;
@@ -139,25 +115,13 @@ fn fake_systemd(host: &Path, result: Option<&'static str>) -> std::thread::JoinH
 }
 
 fn manager<'a>(host: &'a Path, socket: &'a Path) -> Manager<'a> {
-    Manager {
-        host_root: host,
-        unit: "containerd",
-        process: "containerd",
-        pid: None,
-        proc_dir: Path::new("/proc"),
-        pid_file: None,
-        socket,
-    }
+    Manager { host_root: host, unit: "containerd", process: "containerd", pid: None, proc_dir: Path::new("/proc"), pid_file: None, socket }
 }
 
 /// Restarts through a fake systemd that ends the job with `result` (never, with None), with
 /// the manager's socket answering when `answering`. Returns the outcome and the units the
 /// fake was asked to restart; None when there is no dbus-daemon.
-fn restart_via_fake(
-    result: Option<&'static str>,
-    answering: bool,
-    timeout: Duration,
-) -> Option<(Result<(), RestartError>, Vec<String>)> {
+fn restart_via_fake(result: Option<&'static str>, answering: bool, timeout: Duration) -> Option<(Result<(), RestartError>, Vec<String>)> {
     let host = tempfile::tempdir().expect("tempdir");
     let _bus = start_bus(host.path())?;
     let systemd = fake_systemd(host.path(), result);
@@ -169,8 +133,7 @@ fn restart_via_fake(
 
 #[test]
 fn systemd_restart_waits_for_the_job_and_then_for_the_socket() {
-    let Some((outcome, units)) = restart_via_fake(Some("done"), true, Duration::from_secs(5))
-    else {
+    let Some((outcome, units)) = restart_via_fake(Some("done"), true, Duration::from_secs(5)) else {
         return;
     };
     outcome.expect("restart");
@@ -204,12 +167,7 @@ fn a_job_that_never_ends_times_out() {
 fn no_bus_under_the_host_root_is_a_clear_error() {
     let host = tempfile::tempdir().expect("tempdir");
     let socket = host.path().join("none.sock");
-    let err = restart(
-        Restart::Systemd,
-        &manager(host.path(), &socket),
-        Duration::from_secs(1),
-    )
-    .expect_err("no bus");
+    let err = restart(Restart::Systemd, &manager(host.path(), &socket), Duration::from_secs(1)).expect_err("no bus");
     assert_eq!(
         err.to_string(),
         format!(
@@ -229,10 +187,7 @@ fn signal_restart_stops_only_the_given_pid_and_times_out_without_a_socket() {
     // Right after fork the child still has the test's name; wait for the exec.
     let start = std::time::Instant::now();
     while !pids_named(Path::new("/proc"), "sleep").contains(&pid) {
-        assert!(
-            start.elapsed() < Duration::from_secs(5),
-            "sleep never showed up in /proc"
-        );
+        assert!(start.elapsed() < Duration::from_secs(5), "sleep never showed up in /proc");
         std::thread::sleep(Duration::from_millis(10));
     }
     let socket = dir.path().join("none.sock");
@@ -247,13 +202,6 @@ fn signal_restart_stops_only_the_given_pid_and_times_out_without_a_socket() {
     };
     let waiter = std::thread::spawn(move || child.wait().expect("wait"));
     let err = restart(Restart::Signal, &m, Duration::from_secs(1)).expect_err("no socket");
-    assert!(
-        err.to_string()
-            .ends_with("did not answer within 1s after the restart"),
-        "{err}"
-    );
-    assert!(
-        !waiter.join().expect("join").success(),
-        "SIGTERM ended the process"
-    );
+    assert!(err.to_string().ends_with("did not answer within 1s after the restart"), "{err}");
+    assert!(!waiter.join().expect("join").success(), "SIGTERM ended the process");
 }

@@ -32,10 +32,7 @@ fn wait_for(what: &str, mut f: impl FnMut() -> bool) {
 }
 
 fn comm(pid: u32) -> String {
-    fs::read_to_string(format!("/proc/{pid}/comm"))
-        .unwrap_or_default()
-        .trim_end()
-        .to_string()
+    fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default().trim_end().to_string()
 }
 
 #[test]
@@ -105,23 +102,11 @@ fn signal_stops_the_process_serving_the_socket_not_one_named_containerd() {
         .stderr(Stdio::piped())
         .output()
         .expect("run installer");
-    let log = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let log = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     // The decoy must still run: the installer did not signal by name.
-    assert_eq!(
-        decoy.0.try_wait().expect("try_wait"),
-        None,
-        "the decoy named containerd was signalled:\n{log}"
-    );
+    assert_eq!(decoy.0.try_wait().expect("try_wait"), None, "the decoy named containerd was signalled:\n{log}");
     let (status, _listener) = supervisor.join().expect("supervisor");
-    assert_eq!(
-        status.signal(),
-        Some(libc::SIGTERM),
-        "the socket's server was not stopped by SIGTERM:\n{log}"
-    );
+    assert_eq!(status.signal(), Some(libc::SIGTERM), "the socket's server was not stopped by SIGTERM:\n{log}");
     assert!(log.contains("restarted containerd (Signal)"), "{log}");
     let _ = decoy.0.kill();
     assert!(Path::new(&socket).exists());
@@ -145,12 +130,8 @@ fn a_pid_file_names_the_process() {
         pid_file: Some(Path::new("/run/containerd/containerd.pid")),
         socket: &socket,
     };
-    let err = youki_installer::restart::restart(
-        youki_installer::restart::Restart::Signal,
-        &m,
-        Duration::from_secs(1),
-    )
-    .expect_err("no socket after the restart");
+    let err = youki_installer::restart::restart(youki_installer::restart::Restart::Signal, &m, Duration::from_secs(1))
+        .expect_err("no socket after the restart");
     assert!(err.to_string().contains("did not answer"), "{err}");
     let status = child.0.wait().expect("wait");
     assert_eq!(status.signal(), Some(libc::SIGTERM));

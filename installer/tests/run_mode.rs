@@ -31,10 +31,8 @@ impl Cluster {
         for d in ["host/etc/containerd", "host/opt", "host/run", "src"] {
             fs::create_dir_all(dir.path().join(d)).expect("mkdir");
         }
-        let original = fs::read_to_string(
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/containerd-v2.toml"),
-        )
-        .expect("fixture");
+        let original =
+            fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/containerd-v2.toml")).expect("fixture");
         fs::write(dir.path().join("host/etc/containerd/config.toml"), original).expect("config");
         fs::write(dir.path().join("src/youki"), "#!/bin/sh\n").expect("youki");
         let api = FakeApiServer::start(&["node-a"]);
@@ -67,16 +65,10 @@ impl Cluster {
 
     fn start(&self, port: u16) -> Running {
         Running(
-            self.installer(&[
-                "run",
-                "--listen",
-                &format!("127.0.0.1:{port}"),
-                "--poll",
-                "1",
-            ])
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("start run"),
+            self.installer(&["run", "--listen", &format!("127.0.0.1:{port}"), "--poll", "1"])
+                .stdout(Stdio::null())
+                .spawn()
+                .expect("start run"),
         )
     }
 }
@@ -104,10 +96,7 @@ fn get(port: u16, path: &str) -> Option<String> {
 fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
     let start = Instant::now();
     while !f() {
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "timed out waiting for {what}"
-        );
+        assert!(start.elapsed() < Duration::from_secs(20), "timed out waiting for {what}");
         std::thread::sleep(Duration::from_millis(100));
     }
 }
@@ -122,20 +111,14 @@ fn sigterm(run: &mut Running) -> std::process::ExitStatus {
 fn sigterm_keeps_the_node_installed_and_labelled() {
     let c = Cluster::new();
     let mut run = c.start(18781);
-    wait_until("readyz", || {
-        get(18781, "/readyz").is_some_and(|l| l.contains("200"))
-    });
+    wait_until("readyz", || get(18781, "/readyz").is_some_and(|l| l.contains("200")));
     assert!(get(18781, "/healthz").is_some_and(|l| l.contains("200")));
     assert_eq!(c.label("youki.dev/runtime").as_deref(), Some("ready"));
     assert!(c.path("host/opt/youki/bin/youki").exists());
     assert!(sigterm(&mut run).success());
     // A rolling update: the binary, the config and the label stay for the next pod.
     assert!(c.path("host/opt/youki/bin/youki").exists());
-    assert!(
-        fs::read_to_string(c.path("host/etc/containerd/config.toml"))
-            .expect("read")
-            .contains("runtimes.youki")
-    );
+    assert!(fs::read_to_string(c.path("host/etc/containerd/config.toml")).expect("read").contains("runtimes.youki"));
     assert_eq!(c.label("youki.dev/runtime").as_deref(), Some("ready"));
 }
 
@@ -147,11 +130,7 @@ fn pre_delete_request_uninstalls_and_cleanup_waits_for_it() {
     // Another node without an installer must not hold the hook up.
     c.api.add_node("node-b");
     let hook = output(&mut c.installer(&["cleanup", "--wait", "20"]));
-    assert!(
-        hook.status.success(),
-        "{}",
-        String::from_utf8_lossy(&hook.stderr)
-    );
+    assert!(hook.status.success(), "{}", String::from_utf8_lossy(&hook.stderr));
     assert_eq!(c.label("youki.dev/runtime"), None);
     assert_eq!(c.label("youki.dev/uninstall"), None);
     assert_eq!(c.api.label("node-b", "youki.dev/uninstall"), None);
@@ -159,22 +138,13 @@ fn pre_delete_request_uninstalls_and_cleanup_waits_for_it() {
     let log = c.api.log();
     assert!(
         log.iter()
-            .any(|l| l.starts_with("PATCH /api/v1/nodes/node-b")
-                && l.ends_with(r#"{"metadata":{"labels":{"youki.dev/uninstall":null}}}"#)),
+            .any(|l| l.starts_with("PATCH /api/v1/nodes/node-b") && l.ends_with(r#"{"metadata":{"labels":{"youki.dev/uninstall":null}}}"#)),
         "{log:#?}"
     );
     assert!(!c.path("host/opt/youki").exists());
-    let original = fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/containerd-v2.toml"),
-    )
-    .expect("fixture");
-    assert_eq!(
-        fs::read_to_string(c.path("host/etc/containerd/config.toml")).expect("read"),
-        original
-    );
-    wait_until("readyz off", || {
-        get(18782, "/readyz").is_some_and(|l| l.contains("503"))
-    });
+    let original = fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/containerd-v2.toml")).expect("fixture");
+    assert_eq!(fs::read_to_string(c.path("host/etc/containerd/config.toml")).expect("read"), original);
+    wait_until("readyz off", || get(18782, "/readyz").is_some_and(|l| l.contains("503")));
     assert!(sigterm(&mut run).success());
 }
 
@@ -189,18 +159,13 @@ fn uninstall_is_deferred_while_youki_containers_run() {
     // The hook gives up after its timeout: the node keeps youki and is labelled ready again.
     let hook = output(&mut c.installer(&["cleanup", "--wait", "3"]));
     assert!(!hook.status.success());
-    assert!(String::from_utf8_lossy(&hook.stderr)
-        .contains("nodes not clean after 3s (youki pods still running there?): node-a"));
+    assert!(String::from_utf8_lossy(&hook.stderr).contains("nodes not clean after 3s (youki pods still running there?): node-a"));
     assert!(c.path("host/opt/youki/bin/youki").exists());
     wait_until("ready again", || c.label("youki.dev/runtime").is_some());
     // Once the pod is gone, the next request goes through.
     fs::remove_dir_all(c.path("host/run/containerd/youki")).expect("rm state");
     let hook = output(&mut c.installer(&["cleanup", "--wait", "20"]));
-    assert!(
-        hook.status.success(),
-        "{}",
-        String::from_utf8_lossy(&hook.stderr)
-    );
+    assert!(hook.status.success(), "{}", String::from_utf8_lossy(&hook.stderr));
     assert!(!c.path("host/opt/youki").exists());
     assert!(sigterm(&mut run).success());
 }
@@ -232,11 +197,7 @@ fn the_node_is_not_labelled_while_the_runtime_does_not_answer_its_cri() {
     assert!(!out.status.success());
     assert!(stderr.contains("did not answer within 2s"), "{stderr}");
     assert_eq!(c.label("youki.dev/runtime"), None);
-    assert!(
-        !c.api.log().iter().any(|l| l.starts_with("PATCH")),
-        "{:#?}",
-        c.api.log()
-    );
+    assert!(!c.api.log().iter().any(|l| l.starts_with("PATCH")), "{:#?}", c.api.log());
 }
 
 #[test]
@@ -251,7 +212,8 @@ fn api_errors_name_the_call_and_the_servers_answer() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(
-        stderr.contains(r#"label node "node-a" youki.dev/runtime=ready: the API server answered 403 Forbidden: nodes "node-a" is forbidden"#),
+        stderr
+            .contains(r#"label node "node-a" youki.dev/runtime=ready: the API server answered 403 Forbidden: nodes "node-a" is forbidden"#),
         "{stderr}"
     );
 
@@ -261,23 +223,13 @@ fn api_errors_name_the_call_and_the_servers_answer() {
     let server = format!("http://{}", closed.local_addr().expect("addr"));
     drop(closed);
     let gone = write_kubeconfig(dir.path(), &server);
-    let out = output(
-        c.installer(&["cleanup", "--wait", "1"])
-            .env("KUBECONFIG", &gone),
-    );
+    let out = output(c.installer(&["cleanup", "--wait", "1"]).env("KUBECONFIG", &gone));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
-    assert!(
-        stderr.contains("list nodes labelled youki.dev/runtime: no answer from the API server"),
-        "{stderr}"
-    );
+    assert!(stderr.contains("list nodes labelled youki.dev/runtime: no answer from the API server"), "{stderr}");
 
     // No config: no KUBECONFIG file, no home config, not in a pod.
-    let out = output(
-        c.installer(&["cleanup", "--wait", "1"])
-            .env("KUBECONFIG", dir.path().join("missing"))
-            .env("HOME", dir.path()),
-    );
+    let out = output(c.installer(&["cleanup", "--wait", "1"]).env("KUBECONFIG", dir.path().join("missing")).env("HOME", dir.path()));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(stderr.contains("no Kubernetes API config: neither KUBECONFIG (or ~/.kube/config) nor the pod's service account"), "{stderr}");

@@ -18,15 +18,8 @@ fn skip() -> bool {
 }
 
 fn systemctl(args: &[&str]) -> String {
-    let out = Command::new("systemctl")
-        .args(args)
-        .output()
-        .expect("systemctl");
-    assert!(
-        out.status.success(),
-        "systemctl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = Command::new("systemctl").args(args).output().expect("systemctl");
+    assert!(out.status.success(), "systemctl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
@@ -84,15 +77,9 @@ fn a_service_that_fails_to_start_is_a_failed_job() {
     if skip() {
         return;
     }
-    let _unit = Unit::new(
-        "youki-inst-broken.service",
-        "Type=oneshot\nExecStart=/bin/false",
-    );
+    let _unit = Unit::new("youki-inst-broken.service", "Type=oneshot\nExecStart=/bin/false");
     let err = restart(Path::new("/"), "youki-inst-broken.service").expect_err("fails");
     let text = err.to_string();
     println!("youki-inst-broken.service: {text}");
-    assert!(
-        text.contains("restarting youki-inst-broken.service ended with result \"failed\""),
-        "{text}"
-    );
+    assert!(text.contains("restarting youki-inst-broken.service ended with result \"failed\""), "{text}");
 }

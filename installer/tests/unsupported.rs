@@ -39,8 +39,7 @@ fn read_only_store(dir: &Path, file: &str, content: &str) -> Option<ReadOnlyMoun
     }
     let m = ReadOnlyMount(dir.to_path_buf());
     fs::write(dir.join(file), content).expect("write");
-    mount(None::<&str>, dir, None::<&str>, MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY, None::<&str>)
-        .expect("remount ro");
+    mount(None::<&str>, dir, None::<&str>, MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY, None::<&str>).expect("remount ro");
     Some(m)
 }
 
@@ -51,18 +50,10 @@ fn a_read_only_config_labels_the_node_unsupported_with_an_event() {
     for d in ["etc/containerd", "opt", "run"] {
         fs::create_dir_all(host.join(d)).expect("mkdir");
     }
-    let Some(_ro) = read_only_store(
-        &host.join("nix/store/abc-containerd-config"),
-        "config.toml",
-        "version = 2\n",
-    ) else {
+    let Some(_ro) = read_only_store(&host.join("nix/store/abc-containerd-config"), "config.toml", "version = 2\n") else {
         return;
     };
-    std::os::unix::fs::symlink(
-        "/nix/store/abc-containerd-config/config.toml",
-        host.join("etc/containerd/config.toml"),
-    )
-    .expect("symlink");
+    std::os::unix::fs::symlink("/nix/store/abc-containerd-config/config.toml", host.join("etc/containerd/config.toml")).expect("symlink");
     fs::create_dir_all(dir.path().join("src")).expect("mkdir");
     fs::write(dir.path().join("src/youki"), "#!/bin/sh\n").expect("youki");
     let api = FakeApiServer::start(&["node-a"]);
@@ -86,10 +77,7 @@ fn a_read_only_config_labels_the_node_unsupported_with_an_event() {
         assert!(start.elapsed() < Duration::from_secs(20), "never labelled");
         std::thread::sleep(Duration::from_millis(100));
     }
-    assert_eq!(
-        api.label("node-a", "youki.dev/runtime").as_deref(),
-        Some("unsupported")
-    );
+    assert_eq!(api.label("node-a", "youki.dev/runtime").as_deref(), Some("unsupported"));
     while api.events().is_empty() {
         assert!(start.elapsed() < Duration::from_secs(20), "no event recorded");
         std::thread::sleep(Duration::from_millis(100));
@@ -101,19 +89,12 @@ fn a_read_only_config_labels_the_node_unsupported_with_an_event() {
     assert_eq!(e["involvedObject"]["name"], "node-a");
     assert_eq!(e["reason"], "YoukiUnsupported");
     let message = e["message"].as_str().unwrap_or_default();
-    assert!(
-        message.contains("/nix/store/abc-containerd-config/config.toml")
-            && message.contains("read-only"),
-        "{message}"
-    );
+    assert!(message.contains("/nix/store/abc-containerd-config/config.toml") && message.contains("read-only"), "{message}");
     // Nothing changed on the host: the link, the store, no binary placed.
     assert_eq!(
         fs::read_link(host.join("etc/containerd/config.toml")).expect("link"),
         Path::new("/nix/store/abc-containerd-config/config.toml")
     );
-    assert_eq!(
-        fs::read_to_string(host.join("nix/store/abc-containerd-config/config.toml")).expect("store"),
-        "version = 2\n"
-    );
+    assert_eq!(fs::read_to_string(host.join("nix/store/abc-containerd-config/config.toml")).expect("store"), "version = 2\n");
     assert!(!host.join("opt/youki").exists());
 }

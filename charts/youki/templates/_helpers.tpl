@@ -21,9 +21,23 @@ app.kubernetes.io/name: {{ include "youki.name" . }}-installer
 app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end -}}
 
-{{/* The installer image reference. */}}
+{{/* The installer image reference: repository@digest when a digest is set (checked for
+     its form), else repository:tag (the chart's appVersion when no tag is set). */}}
 {{- define "youki.image" -}}
+{{- with .Values.image.digest -}}
+{{- if not (regexMatch "^sha256:[0-9a-f]{64}$" .) -}}
+{{- fail (printf "image.digest %q: want sha256: and 64 lowercase hex digits" .) -}}
+{{- end -}}
+{{ $.Values.image.repository }}@{{ . }}
+{{- else -}}
 {{ .Values.image.repository }}:{{ .Values.image.tag | default .Chart.AppVersion }}
+{{- end -}}
+{{- end -}}
+
+{{/* The pull policy: the value when set, else IfNotPresent (a digest never changes, and a
+     release tag is never moved). */}}
+{{- define "youki.pullPolicy" -}}
+{{- .Values.image.pullPolicy | default "IfNotPresent" -}}
 {{- end -}}
 
 {{/* Host directories the installer writes, when the config is named (containerdConfig):

@@ -58,8 +58,7 @@ fn percent_decode(s: &str) -> String {
 
 impl State {
     fn answer(&mut self, method: &str, target: &str, body: &str) -> (u16, Value) {
-        self.log
-            .push(format!("{method} {target} {body}").trim_end().to_string());
+        self.log.push(format!("{method} {target} {body}").trim_end().to_string());
         let (path, query) = target.split_once('?').unwrap_or((target, ""));
         if method == "POST" && path.starts_with("/api/v1/namespaces/") && path.ends_with("/events") {
             let event: Value = match serde_json::from_str(body) {
@@ -75,20 +74,14 @@ impl State {
         let name = rest.trim_start_matches('/');
         match (method, name) {
             ("GET", "") => {
-                let selector = query
-                    .split('&')
-                    .find_map(|kv| kv.strip_prefix("labelSelector="))
-                    .map(percent_decode);
+                let selector = query.split('&').find_map(|kv| kv.strip_prefix("labelSelector=")).map(percent_decode);
                 let items: Vec<Value> = self
                     .nodes
                     .iter()
                     .filter(|(_, l)| selector.as_ref().is_none_or(|k| l.contains_key(k)))
                     .map(|(n, l)| node_json(n, l))
                     .collect();
-                (
-                    200,
-                    json!({"apiVersion": "v1", "kind": "NodeList", "metadata": {}, "items": items}),
-                )
+                (200, json!({"apiVersion": "v1", "kind": "NodeList", "metadata": {}, "items": items}))
             }
             ("GET", n) => match self.nodes.get(n) {
                 Some(l) => (200, node_json(n, l)),
@@ -145,12 +138,7 @@ fn read_request(reader: &mut BufReader<TcpStream>) -> Option<(String, String, St
     }
     let mut body = vec![0; len];
     reader.read_exact(&mut body).ok()?;
-    Some((
-        method,
-        target,
-        content_type,
-        String::from_utf8_lossy(&body).into_owned(),
-    ))
+    Some((method, target, content_type, String::from_utf8_lossy(&body).into_owned()))
 }
 
 fn serve(stream: TcpStream, state: Arc<Mutex<State>>) {
@@ -161,22 +149,12 @@ fn serve(stream: TcpStream, state: Arc<Mutex<State>>) {
     let mut write = write;
     while let Some((method, target, content_type, body)) = read_request(&mut reader) {
         let (code, value) = if method == "PATCH" && content_type != "application/merge-patch+json" {
-            status(
-                415,
-                "UnsupportedMediaType",
-                &format!("fake: patch as {content_type:?}"),
-            )
+            status(415, "UnsupportedMediaType", &format!("fake: patch as {content_type:?}"))
         } else {
-            state
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .answer(&method, &target, &body)
+            state.lock().unwrap_or_else(|e| e.into_inner()).answer(&method, &target, &body)
         };
         let text = value.to_string();
-        let head = format!(
-            "HTTP/1.1 {code} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
-            text.len()
-        );
+        let head = format!("HTTP/1.1 {code} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n", text.len());
         // One write: a head and a body in two would wait on the client's delayed ACK.
         if write.write_all(format!("{head}{text}").as_bytes()).is_err() {
             return;
