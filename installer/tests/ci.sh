@@ -46,18 +46,9 @@ say "helm template (every option switched)"
     --set cleanup.enabled=false --set restart=signal --set containerdConfig=/etc/containerd/config.toml \
     --set 'imagePullSecrets[0].name=regcred' --set runtimeClass.overhead.cpu=10m > "$out/alt.yaml"
 
-<<<<<<< HEAD
 say "helm template (the flight recorder on)"
 "$helm" template youki "$repo/charts/youki" --set trace.recorder.enabled=true > "$out/recorder.yaml"
 
-say "kubernetes-validate --strict against $k8s_version"
-"$tools/venv/bin/kubernetes-validate" --strict --quiet -k "$k8s_version" "$out/all.yaml" "$out/alt.yaml" "$out/novap.yaml" "$out/recorder.yaml" \
-    || fail "rendered objects do not match the Kubernetes $k8s_version schemas"
-
-say "assertions on the rendered objects"
-"$py" - "$out/all.yaml" "$out/alt.yaml" "$out/novap.yaml" "$out/recorder.yaml" <<'PY'
-import sys, yaml
-=======
 export DIGEST=sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
 say "helm template (the image by digest, as \`just release\` writes it)"
 "$helm" template youki "$repo/charts/youki" --set image.digest=$DIGEST > "$out/digest.yaml"
@@ -69,13 +60,12 @@ grep -q 'image.digest "sha256:abc": want sha256: and 64 lowercase hex digits' "$
 "$helm" template youki "$repo/charts/youki" --set image.pullPolicy=Always > "$out/always.yaml"
 
 say "kubernetes-validate --strict against $k8s_version"
-"$tools/venv/bin/kubernetes-validate" --strict --quiet -k "$k8s_version" "$out/all.yaml" "$out/alt.yaml" "$out/novap.yaml" "$out/digest.yaml" \
+"$tools/venv/bin/kubernetes-validate" --strict --quiet -k "$k8s_version" "$out/all.yaml" "$out/alt.yaml" "$out/novap.yaml" "$out/recorder.yaml" "$out/digest.yaml" \
     || fail "rendered objects do not match the Kubernetes $k8s_version schemas"
 
 say "assertions on the rendered objects"
-"$py" - "$out/all.yaml" "$out/alt.yaml" "$out/novap.yaml" "$out/digest.yaml" "$out/always.yaml" "$repo/charts/youki/values.yaml" <<'PY'
+"$py" - "$out/all.yaml" "$out/alt.yaml" "$out/novap.yaml" "$out/recorder.yaml" "$out/digest.yaml" "$out/always.yaml" "$repo/charts/youki/values.yaml" <<'PY'
 import os, sys, yaml
->>>>>>> installer2
 
 def load(path):
     return {(d["kind"], d["metadata"]["name"]): d for d in yaml.safe_load_all(open(path)) if d}
@@ -146,7 +136,6 @@ mounts = {m["mountPath"]: m for m in apod["containers"][0]["volumeMounts"]}
 check(mounts["/host"].get("readOnly") is True, "a named config: host root read-only")
 rw = sorted(p for p, m in mounts.items() if p.startswith("/host/") and not m.get("readOnly"))
 check(rw == ["/host/etc/containerd", "/host/opt/youki", "/host/run"], f"a named config: only its directory, /opt/youki and /run writable ({rw})")
-<<<<<<< HEAD
 check([c["name"] for c in pod["containers"]] == ["installer"], "no flight recorder by default")
 rec_pod = load(sys.argv[4])[("DaemonSet", "youki-installer")]["spec"]["template"]["spec"]
 rec = {c["name"]: c for c in rec_pod["containers"]}["recorder"]
@@ -163,21 +152,19 @@ check(rmounts["/run/containerd"].get("readOnly") is True, "bundles mounted read-
 check(not rmounts["/var/log/youki/failures"].get("readOnly"), "report directory writable")
 vols = {v["name"]: v for v in rec_pod["volumes"]}
 check(vols["tracefs"]["hostPath"]["path"] == "/sys/kernel/tracing", "tracefs from the host")
-=======
 # The image: repository:tag by default, repository@digest once a digest is set; the pull
 # policy IfNotPresent for both unless set.
-image = yaml.safe_load(open(sys.argv[6]))["image"]
+image = yaml.safe_load(open(sys.argv[7]))["image"]
 check(image["digest"] == "", "values.yaml ships no digest (release.sh writes it)")
 by_tag = f'{image["repository"]}:{image["tag"]}'
 by_digest = f'{image["repository"]}@{os.environ["DIGEST"]}'
-for path, want, policy in ((sys.argv[1], by_tag, "IfNotPresent"), (sys.argv[4], by_digest, "IfNotPresent"),
-                           (sys.argv[5], by_tag, "Always")):
+for path, want, policy in ((sys.argv[1], by_tag, "IfNotPresent"), (sys.argv[5], by_digest, "IfNotPresent"),
+                           (sys.argv[6], by_tag, "Always")):
     rendered = load(path)
     for key in (("DaemonSet", "youki-installer"), ("Job", "youki-cleanup")):
         c = rendered[key]["spec"]["template"]["spec"]["containers"][0]
         check(c["image"] == want, f"{key[0]} image is {want} in {path} (got {c['image']})")
         check(c["imagePullPolicy"] == policy, f"{key[0]} pull policy is {policy} in {path} (got {c['imagePullPolicy']})")
->>>>>>> installer2
 print(f"ok: {len(objs)} objects checked")
 PY
 
