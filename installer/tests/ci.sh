@@ -17,6 +17,7 @@ fail() { printf 'FAIL: %s\n' "$*" >&2; exit 1; }
 
 # The plain manifests target clusters that serve ValidatingAdmissionPolicy (1.30+).
 vap_api=admissionregistration.k8s.io/v1/ValidatingAdmissionPolicy
+# shellcheck disable=SC2120 # callers may pass extra helm flags
 render() {
     # Hooks are left out: applied as plain manifests, the pre-delete Job would run at once.
     "$tools/bin/helm" template youki "$repo/charts/youki" --no-hooks --kube-version "$k8s_version" --api-versions "$vap_api" "$@"

@@ -6,7 +6,10 @@
 # Every function says what it needs; none changes the host outside the paths it is given.
 
 lib_repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+# For the scripts that source this file.
+# shellcheck disable=SC2034
 lib_release=$lib_repo/target/x86_64-unknown-linux-gnu/release
+# shellcheck disable=SC2034
 lib_debug=$lib_repo/target/x86_64-unknown-linux-gnu/debug
 
 lib_say() { printf '== %s\n' "$*"; }

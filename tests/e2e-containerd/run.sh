@@ -35,7 +35,8 @@ elif [[ -x $wasm_default && ${#handlers[@]} -eq 0 ]]; then
     export YOUKI_WASM=$wasm_default
 fi
 if [[ -n ${YOUKI_WASM:-} ]]; then
-    export YOUKI_WASM=$(realpath "$YOUKI_WASM")
+    YOUKI_WASM=$(realpath "$YOUKI_WASM")
+    export YOUKI_WASM
     export WAT2WASM=${WAT2WASM:-$(dirname "$YOUKI_WASM")/wat2wasm}
     [[ -x $WAT2WASM ]] || lib_fail "no wat2wasm at $WAT2WASM (just build-wasm)"
 fi
@@ -64,7 +65,7 @@ if [[ ${YOUKI_PRIVATE_VIEW:-} != 1 ]]; then
         fi
         YOUKI_PRIVATE_VIEW=1 YOUKI_CTD_LANE=$lane "$lib_repo/tests/bench/hostview.sh" unshare --net \
             bash "$0" "$youki" "${handlers[@]}" 2>&1 | tee "$log" || true
-        p= f= x=
+        p='' f='' x=
         read -r p f < <(sed -nE "s/^lane $lane: ([0-9]+) passed, ([0-9]+) failed$/\1 \2/p" "$log" | tail -n 1) || true
         read -r x < <(sed -nE 's/^\(([0-9]+) known failure.*/\1/p' "$log" | tail -n 1) || true
         total_p=$((total_p + ${p:-0})) total_f=$((total_f + ${f:-1})) total_x=$((total_x + ${x:-0}))
