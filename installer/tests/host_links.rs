@@ -184,7 +184,7 @@ fn absolute_link_to_a_path_outside_resolves_inside_the_root() {
     host.node().uninstall().expect("uninstall");
     let mut after = host.snapshot();
     // The directories made for the link's target inside the root stay (empty).
-    after.retain(|p, v| !(v == "<dir>" && !before.contains_key(p)));
+    after.retain(|p, v| v != "<dir>" || before.contains_key(p));
     assert_eq!(after, before);
 }
 
