@@ -83,6 +83,9 @@
 //!   #3671, #3708, #3845). On cgroup v2 systemd's device program and runc's must both allow
 //!   an open; `update` makes systemd rebuild its program without the rule, so an allowed
 //!   node with no driver behind it turns EPERM.
+//! - `checkpoint/leave_running`: its restore beside the still-running original failed once
+//!   in two runs in the systemd VM ("criu failed: type NOTIFY errno 0"); flaky, so a pass
+//!   is a pass.
 //!
 //! ### Expected failures of runc 1.3 (1.3.6 from Debian sid, scripts/peers.sh; `Case::runc13_xfail`)
 //!
