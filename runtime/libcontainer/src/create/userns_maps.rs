@@ -122,20 +122,29 @@ mod tests {
         let ns = std::fs::File::open(format!("/proc/{pid}/ns/user")).unwrap();
         let other = IdMaps { uid: maps.uid.clone(), gid: vec![m(0, 6000, 10)] };
         // The checks run in a forked child: setns(CLONE_NEWUSER) needs a single-threaded caller.
+        // fork(3), not a raw clone: the test harness runs other tests on threads, and only
+        // libc's fork makes malloc usable again in the child (a raw clone hung here, in a
+        // futex of the allocator, once in a few runs).
         let run = |want: IdMaps| {
-            let ns = &ns;
-            let child = crate::create::clone::clone_child(nix::sched::CloneFlags::empty(), None, move || {
-                let proc = ProcRoot::host().unwrap();
-                if nix::sched::setns(std::os::fd::AsFd::as_fd(ns), nix::sched::CloneFlags::CLONE_NEWUSER).is_err() {
-                    return 2;
+            // SAFETY: the child only allocates (made safe by fork), makes syscalls and exits.
+            let child = match unsafe { nix::unistd::fork() }.unwrap() {
+                nix::unistd::ForkResult::Child => {
+                    let code = match ProcRoot::host() {
+                        Ok(proc) if nix::sched::setns(std::os::fd::AsFd::as_fd(&ns), nix::sched::CloneFlags::CLONE_NEWUSER).is_ok() => {
+                            if check_own(&proc, &want).is_ok() {
+                                0
+                            } else {
+                                1
+                            }
+                        }
+                        _ => 2,
+                    };
+                    // SAFETY: ends the forked child without running the harness's exit path.
+                    unsafe { libc::_exit(code) }
                 }
-                match check_own(&proc, &want) {
-                    Ok(()) => 0,
-                    Err(_) => 1,
-                }
-            })
-            .unwrap();
-            match nix::sys::wait::waitpid(child.pid, None).unwrap() {
+                nix::unistd::ForkResult::Parent { child } => child,
+            };
+            match nix::sys::wait::waitpid(child, None).unwrap() {
                 nix::sys::wait::WaitStatus::Exited(_, code) => code,
                 other => panic!("{other:?}"),
             }
