@@ -25,22 +25,13 @@ T=$(readlink -f "$YOUKI_TRACE")
 
 work=$(mktemp -d /tmp/youki-trace-ci.XXXXXX)
 trap 'rm -rf "$work"' EXIT
-pass=0
-fail=0
-ok() { echo "ok   $1"; pass=$((pass + 1)); }
-bad() {
-    echo "FAIL $1"
-    fail=$((fail + 1))
-    if [ -n "${2:-}" ]; then sed 's/^/     | /' "$2" 2>/dev/null | head -n 12 || true; fi
-}
+# shellcheck source=lib.sh
+source "$here/lib.sh"
 
 # A busybox bundle; $2 is Python that edits the config dict `c`.
 bundle() {
     local dir="$work/$1"
-    mkdir -p "$dir/rootfs/bin"
-    cp /bin/busybox "$dir/rootfs/bin/"
-    for a in sh echo true false cat sleep ls; do ln -s busybox "$dir/rootfs/bin/$a"; done
-    (cd "$dir" && "$YOUKI" spec)
+    busybox_bundle "$dir"
     python3 - "$dir/config.json" "$2" <<'PY'
 import json, sys
 p = sys.argv[1]
@@ -79,13 +70,7 @@ expect_first() {
     ok "$rt $name: $line"
 }
 
-cat >"$work/killinit.sh" <<'SH'
-#!/bin/sh
-# createRuntime hook: SIGKILL the container's init, whose pid is in the state on stdin.
-pid=$(sed -n 's/.*"pid": *\([0-9]*\).*/\1/p')
-kill -9 "$pid"
-SH
-chmod +x "$work/killinit.sh"
+kill_hooks
 
 bundle good ""
 bundle noexec 'c["process"]["args"] = ["/bin/nonexistent"]'

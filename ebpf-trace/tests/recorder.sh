@@ -26,23 +26,16 @@ cleanup() {
     [ -n "${KEEP:-}" ] || rm -rf "$work"
 }
 trap cleanup EXIT
-pass=0
-fail=0
-ok() { echo "ok   $1"; pass=$((pass + 1)); }
-bad() {
-    echo "FAIL $1"
-    fail=$((fail + 1))
-    if [ -n "${2:-}" ]; then sed 's/^/     | /' "$2" 2>/dev/null | head -n 20 || true; fi
-}
+excerpt=20
+# shellcheck source=lib.sh
+source "$(dirname "$0")/lib.sh"
 
 # A busybox bundle; $2 is Python that edits the config dict `c`.
 bundle() {
     local dir="$work/$1"
-    mkdir -p "$dir/rootfs/bin" "$dir/rootfs/etc"
-    cp /bin/busybox "$dir/rootfs/bin/"
-    for a in sh echo true false cat sleep ls; do ln -s busybox "$dir/rootfs/bin/$a"; done
+    busybox_bundle "$dir"
+    mkdir -p "$dir/rootfs/etc"
     echo "root:x:0:0:root:/root:/bin/sh" >"$dir/rootfs/etc/passwd"
-    (cd "$dir" && "$YOUKI" spec)
     python3 - "$dir/config.json" "$2" "$1" <<'PY'
 import json, sys
 p, edit, name = sys.argv[1], sys.argv[2], sys.argv[3]
@@ -60,18 +53,7 @@ json.dump(c, open(p, "w"), indent=1)
 PY
 }
 
-cat >"$work/killinit.sh" <<'SH'
-#!/bin/sh
-# createRuntime hook: SIGKILL the container's init, whose pid is in the state on stdin.
-pid=$(sed -n 's/.*"pid": *\([0-9]*\).*/\1/p')
-kill -9 "$pid"
-SH
-cat >"$work/killself.sh" <<'SH'
-#!/bin/sh
-# createContainer hook that dies by SIGKILL.
-kill -9 $$
-SH
-chmod +x "$work/killinit.sh" "$work/killself.sh"
+kill_hooks
 
 seccomp() { # $1: action on execve/execveat
     echo "c['linux']['seccomp'] = {'defaultAction': 'SCMP_ACT_ALLOW', 'architectures': ['SCMP_ARCH_X86_64'], 'syscalls': [{'names': ['execve', 'execveat'], 'action': '$1', 'errnoRet': 1}]}"
