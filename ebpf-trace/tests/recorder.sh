@@ -102,7 +102,9 @@ id_of() { echo "yr-$1-$$"; }
 for c in "${cases[@]}"; do
     IFS='|' read -r name sub _ _ <<<"$c"
     id=$(id_of "$name")
-    (cd "$work/$name" && timeout 60 "$YOUKI" "$sub" "$id" >"$work/$name.out" 2>&1) || true
+    # --bundle, as containerd passes it: a bundle known only as youki's cwd is read from
+    # /proc/PID/cwd, which a create that fails within a few ms has already left.
+    timeout 60 "$YOUKI" "$sub" --bundle "$work/$name" "$id" >"$work/$name.out" 2>&1 || true
     "$YOUKI" delete -f "$id" >/dev/null 2>&1 || true
 done
 id=$(id_of statedir)
