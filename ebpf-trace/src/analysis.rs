@@ -299,6 +299,12 @@ pub fn first_failure(events: &[Event], exits: &[ProcExit], root: Option<RootStat
     let stderr = last_output(events, None, u64::MAX);
     let hint = its_output.as_deref().and_then(errno_hint).or_else(|| stderr.as_deref().and_then(errno_hint));
     let own = if killed_by_other || seccomp { None } else { failed_of(events, exit.pid, Some(&exit.stage), exit.ts_ns, hint) };
+    // EPIPE on its own write: the runtime above it had already given up and closed the
+    // channel, so the runtime's failed syscall before that write is the answer.
+    let own = match own {
+        Some(e) if e.errno() == Some(32) => exit.ancestors.iter().find_map(|a| failed_of(events, *a, None, e.ts_ns, hint)).or(Some(e)),
+        other => other,
+    };
     // Killed by the runtime that started it, with nothing failed of its own: the runtime
     // gave up because of its own failure (a cgroup write, the state file), so that is the answer.
     let killer = match &exit.how {

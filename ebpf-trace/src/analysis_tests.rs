@@ -267,3 +267,19 @@ fn the_errno_in_the_error_text_wins_over_a_later_cleanup_probe() {
     assert_eq!(errno_hint(br#"{"Failed":{"errno":2}}"#), Some(2));
     assert_eq!(errno_hint(b"(os error 2) then (os error 13)"), Some(13));
 }
+
+#[test]
+fn a_child_that_fails_on_the_closed_channel_points_at_the_runtimes_failure() {
+    let mut s = stream();
+    create_until(&mut s, "youki:init");
+    // The runtime's cgroup write fails (ERANGE); it closes the channel, and init's next send
+    // there fails with EPIPE before init exits 1 on its own.
+    s.call(10, "youki", 1, -34, "99")
+        .call(11, "youki:init", 44, -32, "")
+        .exit_group(11, "youki:init", 1)
+        .gone(11, "youki:init", 0)
+        .exit_group(10, "youki", 1);
+    let a = analyse(&s.events, Some(RootStatus::Exited(1)));
+    let f = a.failure.expect("a failure");
+    assert_eq!(failed_syscall(&f), ("youki".into(), "write".into(), "ERANGE".into()));
+}
