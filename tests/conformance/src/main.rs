@@ -107,7 +107,8 @@ fn real_main() -> Result<i32> {
                 notes.push(format!("runc 1.3 xfail: {why}"));
             }
             if let Some(why) = case.runc_systemd_xfail {
-                notes.push(format!("runc --systemd-cgroup xfail: {why}"));
+                let word = if case.runc_systemd_flaky { "flaky" } else { "xfail" };
+                notes.push(format!("runc --systemd-cgroup {word}: {why}"));
             }
             println!("{}{}", case.name, if notes.is_empty() { String::new() } else { format!(" ({})", notes.join("; ")) });
         }

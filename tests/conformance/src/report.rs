@@ -2,7 +2,7 @@
 //! per case, makes the closing lines (the passes split into features and refusals, then the
 //! counts), and writes the optional JSON report.
 
-use crate::cases::{Case, Outcome};
+use crate::cases::{Case, Expected, Outcome};
 use crate::ctx::{Ctx, Suite};
 use anyhow::{Context, Result};
 use serde::Serialize;
@@ -51,7 +51,7 @@ pub struct CaseResult {
 
 /// Decides the result of a case from what it returned, what it left behind, and whether the
 /// runtime is runc with a known gap for this case.
-pub fn classify(outcome: Result<Outcome>, leaks: &[String], runc_xfail: Option<&str>) -> (Kind, String) {
+pub fn classify(outcome: Result<Outcome>, leaks: &[String], runc_xfail: Option<Expected>) -> (Kind, String) {
     let failure = match outcome {
         Ok(Outcome::Skip(why)) if leaks.is_empty() => return (Kind::Skip, why),
         Ok(_) if leaks.is_empty() => None,
@@ -66,9 +66,10 @@ pub fn classify(outcome: Result<Outcome>, leaks: &[String], runc_xfail: Option<&
     };
     match (failure, runc_xfail) {
         (None, None) => (Kind::Pass, String::new()),
-        (None, Some(why)) => (Kind::Fail, format!("passed although marked as an expected runc failure ({why}): update the list")),
+        (None, Some(Expected { why, may_pass: true })) => (Kind::Pass, format!("passed this time (fails at times: {why})")),
+        (None, Some(Expected { why, .. })) => (Kind::Fail, format!("passed although marked as an expected runc failure ({why}): update the list")),
         (Some(msg), None) => (Kind::Fail, msg),
-        (Some(msg), Some(why)) => (Kind::Xfail, format!("{why} (observed: {msg})")),
+        (Some(msg), Some(Expected { why, .. })) => (Kind::Xfail, format!("{why} (observed: {msg})")),
     }
 }
 
@@ -164,10 +165,16 @@ mod tests {
 
     #[test]
     fn expected_failures_are_xfail_only_when_they_fail() {
-        let (kind, detail) = classify(Err(anyhow!("boom")), &[], Some("no time ns"));
+        let always = Some(Expected { why: "no time ns", may_pass: false });
+        let (kind, detail) = classify(Err(anyhow!("boom")), &[], always);
         assert_eq!(kind, Kind::Xfail);
         assert_eq!(detail, "no time ns (observed: boom)");
-        assert_eq!(classify(Ok(Outcome::Pass), &[], Some("no time ns")).0, Kind::Fail);
+        assert_eq!(classify(Ok(Outcome::Pass), &[], always).0, Kind::Fail);
+        let flaky = Some(Expected { why: "criu at times", may_pass: true });
+        assert_eq!(classify(Ok(Outcome::Pass), &[], flaky).0, Kind::Pass);
+        assert_eq!(classify(Err(anyhow!("boom")), &[], flaky).0, Kind::Xfail);
+        // A leak is a failure of the runtime's cleanup, flaky or not: it stays an XFAIL, not a pass.
+        assert_eq!(classify(Ok(Outcome::Pass), &["state dir x".into()], flaky).0, Kind::Xfail);
         assert_eq!(classify(Ok(Outcome::Skip("why".into())), &[], None), (Kind::Skip, "why".into()));
     }
 

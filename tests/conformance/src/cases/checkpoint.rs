@@ -32,7 +32,7 @@ pub fn cases() -> Vec<Case> {
     let m = "checkpoint";
     vec![
         Case::new(m, "full_cycle", full_cycle),
-        Case::new(m, "leave_running", leave_running).runc_systemd_xfail(
+        Case::new(m, "leave_running", leave_running).runc_systemd_flaky(
             "runc 1.1.5 with --systemd-cgroup failed the restore beside the still-running original once in two runs in the systemd VM (\"criu failed: type NOTIFY errno 0\"); youki passed both",
         ),
         Case::new(m, "pre_dump_then_dump", pre_dump_then_dump),

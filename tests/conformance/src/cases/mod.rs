@@ -194,6 +194,14 @@ pub enum Outcome {
 
 pub type CaseFn = fn(&mut Ctx) -> Result<Outcome>;
 
+/// A known failure of one runtime in one case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Expected {
+    pub why: &'static str,
+    /// Seen in some runs only, so a pass is no failure of the list.
+    pub may_pass: bool,
+}
+
 pub struct Case {
     /// `module/name`, what `--filter` matches.
     pub name: String,
@@ -204,6 +212,8 @@ pub struct Case {
     pub runc_xfail: Option<&'static str>,
     /// Why runc 1.1.5 is expected to fail this case with its systemd cgroup driver.
     pub runc_systemd_xfail: Option<&'static str>,
+    /// The systemd failure above comes and goes: a pass is no news either.
+    pub runc_systemd_flaky: bool,
     /// Why runc 1.3 (today's 1.3.6, and any runc from 1.2 on) is expected to fail this case.
     pub runc13_xfail: Option<&'static str>,
     /// Passes only by a refusal: proves a guard, not a working feature (see the module doc).
@@ -218,6 +228,7 @@ impl Case {
             slow: false,
             runc_xfail: None,
             runc_systemd_xfail: None,
+            runc_systemd_flaky: false,
             runc13_xfail: None,
             refusal: false,
         }
@@ -244,17 +255,28 @@ impl Case {
         self
     }
 
+    /// Like `runc_systemd_xfail`, for a failure seen in some runs only: a pass counts as a pass.
+    pub fn runc_systemd_flaky(mut self, why: &'static str) -> Case {
+        self.runc_systemd_xfail = Some(why);
+        self.runc_systemd_flaky = true;
+        self
+    }
+
     pub fn runc13_xfail(mut self, why: &'static str) -> Case {
         self.runc13_xfail = Some(why);
         self
     }
 
     /// Why this case is expected to fail for this runtime and cgroup driver, if it is.
-    pub fn expected_failure(&self, peer: Option<Peer>, driver: &CgroupDriver) -> Option<&'static str> {
+    pub fn expected_failure(&self, peer: Option<Peer>, driver: &CgroupDriver) -> Option<Expected> {
+        let always = |why| Expected { why, may_pass: false };
         match (peer?, driver) {
-            (Peer::Runc11, CgroupDriver::Systemd { .. }) => self.runc_xfail.or(self.runc_systemd_xfail),
-            (Peer::Runc11, CgroupDriver::Fs { .. }) => self.runc_xfail,
-            (Peer::Runc13, _) => self.runc13_xfail,
+            (Peer::Runc11, CgroupDriver::Systemd { .. }) => self
+                .runc_xfail
+                .map(always)
+                .or(self.runc_systemd_xfail.map(|why| Expected { why, may_pass: self.runc_systemd_flaky })),
+            (Peer::Runc11, CgroupDriver::Fs { .. }) => self.runc_xfail.map(always),
+            (Peer::Runc13, _) => self.runc13_xfail.map(always),
         }
     }
 }
@@ -333,7 +355,11 @@ mod tests {
         let case = Case::new("m", "n", |_| Ok(Outcome::Pass)).runc_systemd_xfail("why");
         let fs = CgroupDriver::for_runtime_args(&[]);
         let sd = CgroupDriver::for_runtime_args(&["--systemd-cgroup".to_string()]);
-        assert_eq!(case.expected_failure(Some(Peer::Runc11), &sd), Some("why"));
+        assert_eq!(case.expected_failure(Some(Peer::Runc11), &sd).map(|e| e.why), Some("why"));
+        assert_eq!(case.expected_failure(Some(Peer::Runc11), &sd).map(|e| e.may_pass), Some(false));
+        let flaky = Case::new("m", "n", |_| Ok(Outcome::Pass)).runc_systemd_flaky("sometimes");
+        assert_eq!(flaky.expected_failure(Some(Peer::Runc11), &sd), Some(Expected { why: "sometimes", may_pass: true }));
+        assert_eq!(flaky.expected_failure(Some(Peer::Runc11), &fs), None);
         assert_eq!(case.expected_failure(Some(Peer::Runc11), &fs), None);
         assert_eq!(case.expected_failure(None, &sd), None);
         assert_eq!(case.expected_failure(Some(Peer::Runc13), &sd), None);
@@ -343,11 +369,11 @@ mod tests {
     fn each_runc_version_has_its_own_list() {
         let fs = CgroupDriver::for_runtime_args(&[]);
         let old = Case::new("m", "n", |_| Ok(Outcome::Pass)).runc_xfail("old");
-        assert_eq!(old.expected_failure(Some(Peer::Runc11), &fs), Some("old"));
+        assert_eq!(old.expected_failure(Some(Peer::Runc11), &fs).map(|e| e.why), Some("old"));
         assert_eq!(old.expected_failure(Some(Peer::Runc13), &fs), None);
         let new = Case::new("m", "n", |_| Ok(Outcome::Pass)).runc13_xfail("new");
         assert_eq!(new.expected_failure(Some(Peer::Runc11), &fs), None);
-        assert_eq!(new.expected_failure(Some(Peer::Runc13), &fs), Some("new"));
+        assert_eq!(new.expected_failure(Some(Peer::Runc13), &fs).map(|e| e.why), Some("new"));
         assert_eq!(new.expected_failure(None, &fs), None);
     }
 
