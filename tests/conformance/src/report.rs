@@ -67,7 +67,9 @@ pub fn classify(outcome: Result<Outcome>, leaks: &[String], runc_xfail: Option<E
     match (failure, runc_xfail) {
         (None, None) => (Kind::Pass, String::new()),
         (None, Some(Expected { why, may_pass: true })) => (Kind::Pass, format!("passed this time (fails at times: {why})")),
-        (None, Some(Expected { why, .. })) => (Kind::Fail, format!("passed although marked as an expected runc failure ({why}): update the list")),
+        (None, Some(Expected { why, .. })) => {
+            (Kind::Fail, format!("passed although marked as an expected runc failure ({why}): update the list"))
+        }
         (Some(msg), None) => (Kind::Fail, msg),
         (Some(msg), Some(Expected { why, .. })) => (Kind::Xfail, format!("{why} (observed: {msg})")),
     }

@@ -145,6 +145,26 @@ pub fn kill(root: &Path, id: &str, signal: Signal, all: bool) -> Result<(), Cont
     }
 }
 
+/// `kill ID 0`: kill(2)'s existence check. Succeeds while the container has a process
+/// (created, running or paused) and sends nothing; a stopped container is an error.
+pub fn probe(root: &Path, id: &str) -> Result<(), ContainerError> {
+    crate::telemetry::attr("container.id", id);
+    let st = ContainerDir::open(root, id)?.load()?;
+    let status = st.live_status(&root.join(id));
+    let stopped = || ContainerError::BadStatus { op: "kill", id: id.to_string(), status: Status::Stopped };
+    if status == Status::Stopped {
+        return Err(stopped());
+    }
+    if st.pid <= 0 {
+        return Err(ContainerError::BadStatus { op: "kill", id: id.to_string(), status });
+    }
+    match nix::sys::signal::kill(Pid::from_raw(st.pid), None) {
+        Ok(()) => Ok(()),
+        Err(nix::Error::ESRCH) => Err(stopped()),
+        Err(e) => Err(ContainerError::sys(format!("probe pid {} with signal 0", st.pid), e)),
+    }
+}
+
 fn signal_all(st: &ContainerState, signal: Signal) -> Result<(), ContainerError> {
     match &st.cgroup {
         Some(_) => {

@@ -12,6 +12,11 @@ pub fn parse(s: &str) -> Option<Signal> {
     name.parse::<Signal>().ok()
 }
 
+/// Signal 0, which checks that a process exists and sends nothing (see `lifecycle::probe`).
+pub fn is_zero(s: &str) -> bool {
+    s.parse::<i32>() == Ok(0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -26,5 +31,7 @@ mod tests {
         assert_eq!(parse("NOPE"), None);
         assert_eq!(parse("0"), None);
         assert_eq!(parse("99"), None);
+        assert!(is_zero("0") && is_zero("00") && is_zero("+0"));
+        assert!(!is_zero("") && !is_zero("KILL") && !is_zero("9"));
     }
 }

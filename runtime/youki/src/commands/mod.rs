@@ -29,6 +29,10 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
             Ok(0)
         }
         Command::State(s) => state::state(&root, &s.container_id),
+        Command::Kill(k) if libcontainer::lifecycle::signal::is_zero(&k.signal) => {
+            lifecycle::probe(&root, &k.container_id)?;
+            Ok(0)
+        }
         Command::Kill(k) => {
             let Some(sig) = libcontainer::lifecycle::signal::parse(&k.signal) else {
                 return Err(libcontainer::ContainerError::BadSignal(k.signal).into());

@@ -24,6 +24,7 @@ pub fn cases() -> Vec<Case> {
         Case::new(m, "kill_9", |c| start_kill_delete(c, "9")),
         Case::new(m, "kill_TERM", |c| start_kill_delete(c, "TERM")),
         Case::new(m, "kill_all", kill_all),
+        Case::new(m, "kill_0_probes_without_signalling", kill_zero),
         Case::new(m, "delete_force_running", delete_force_running),
         Case::new(m, "delete_force_unknown_id", delete_force_unknown),
         Case::new(m, "delete_running_fails", delete_running_fails).refusal(),
@@ -121,6 +122,23 @@ fn kill_all(ctx: &mut Ctx) -> Result<Outcome> {
         std::thread::sleep(Duration::from_millis(20));
     }
     check_eq!(count(&procs), 0, "processes left in the container cgroup after kill --all");
+    ctx.delete(&id)?.ok("delete")?;
+    Ok(Outcome::Pass)
+}
+
+/// Signal 0 (kill(2)'s existence check), as runc takes it: success while the container has a
+/// process, with no effect on it; an error once it is stopped.
+fn kill_zero(ctx: &mut Ctx) -> Result<Outcome> {
+    let id = create_shell(ctx, TRAP_TERM)?;
+    ctx.kill(&id, "0")?.ok("kill 0 of a created container")?;
+    check_eq!(ctx.state(&id)?["status"].as_str(), Some("created"), "status after kill 0 of a created container");
+    ctx.start(&id)?.ok("start")?;
+    ctx.kill(&id, "0")?.ok("kill 0 of a running container")?;
+    ctx.call(&["kill", "--all", &id, "0"])?.ok("kill --all 0 of a running container")?;
+    check_eq!(ctx.state(&id)?["status"].as_str(), Some("running"), "status after kill 0");
+    ctx.kill(&id, "KILL")?.ok("kill KILL")?;
+    ctx.wait_status(&id, "stopped", WAIT)?;
+    check!(!ctx.kill(&id, "0")?.success(), "kill 0 of a stopped container succeeded");
     ctx.delete(&id)?.ok("delete")?;
     Ok(Outcome::Pass)
 }

@@ -271,10 +271,9 @@ impl Case {
     pub fn expected_failure(&self, peer: Option<Peer>, driver: &CgroupDriver) -> Option<Expected> {
         let always = |why| Expected { why, may_pass: false };
         match (peer?, driver) {
-            (Peer::Runc11, CgroupDriver::Systemd { .. }) => self
-                .runc_xfail
-                .map(always)
-                .or(self.runc_systemd_xfail.map(|why| Expected { why, may_pass: self.runc_systemd_flaky })),
+            (Peer::Runc11, CgroupDriver::Systemd { .. }) => {
+                self.runc_xfail.map(always).or(self.runc_systemd_xfail.map(|why| Expected { why, may_pass: self.runc_systemd_flaky }))
+            }
             (Peer::Runc11, CgroupDriver::Fs { .. }) => self.runc_xfail.map(always),
             (Peer::Runc13, _) => self.runc13_xfail.map(always),
         }
