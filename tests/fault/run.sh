@@ -137,7 +137,7 @@ recovery() {
 # The log file is hard-linked into the rootfs at the same path, so that the init's hits
 # after pivot_root land in the same file.
 
-lifecycle=(create start exec-d exec kill delete)
+lifecycle=(create start exec-d exec pause ps resume update kill kill-all delete)
 runchain=(run-d delete)
 
 # step_args STEP: the step's command line in A (uses ID and B).
@@ -147,7 +147,12 @@ step_args() {
     start) A=(start "$ID") ;;
     exec-d) A=(exec -d "$ID" sleep 30) ;;
     exec) A=(exec "$ID" true) ;;
+    pause) A=(pause "$ID") ;;
+    ps) A=(ps "$ID") ;;
+    resume) A=(resume "$ID") ;;
+    update) A=(update --pids-limit 200 "$ID") ;;
     kill) A=(kill "$ID" CONT) ;;
+    kill-all) A=(kill --all "$ID" CONT) ;;
     delete) A=(delete --force "$ID") ;;
     run-d) A=(run -d --bundle "$B" "$ID") ;;
     esac

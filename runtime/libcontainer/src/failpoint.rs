@@ -1,4 +1,5 @@
-//! Failpoints: named spots between the stages of create, start, exec, delete and restore
+//! Failpoints: named spots between the stages of create, start, exec, delete, restore and the
+//! commands on a live container (kill, pause, resume, ps, update)
 //! where a test build can kill, stop, fail or slow the runtime on purpose.
 //!
 //! They exist only with the `failpoints` cargo feature (youki's `failpoints`, built by

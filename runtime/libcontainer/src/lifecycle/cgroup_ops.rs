@@ -31,7 +31,9 @@ fn open_in(root: &Path, id: &str, op: &'static str, allowed: &[Status]) -> Resul
 
 pub fn pause(root: &Path, id: &str) -> Result<(), ContainerError> {
     let (dir, mut st) = open_in(root, id, "pause", &[Status::Running, Status::Created])?;
+    crate::failpoint::hit("pause:after-load");
     manager_of(&st)?.freeze(FreezerState::Frozen)?;
+    crate::failpoint::hit("pause:after-freeze");
     st.status = Status::Paused;
     dir.save(&st)?;
     Ok(())
@@ -39,7 +41,9 @@ pub fn pause(root: &Path, id: &str) -> Result<(), ContainerError> {
 
 pub fn resume(root: &Path, id: &str) -> Result<(), ContainerError> {
     let (dir, mut st) = open_in(root, id, "resume", &[Status::Paused])?;
+    crate::failpoint::hit("resume:after-load");
     manager_of(&st)?.freeze(FreezerState::Thawed)?;
+    crate::failpoint::hit("resume:after-thaw");
     st.status = Status::Running;
     dir.save(&st)?;
     Ok(())
@@ -48,6 +52,7 @@ pub fn resume(root: &Path, id: &str) -> Result<(), ContainerError> {
 /// Host pids of every process in the container.
 pub fn pids(root: &Path, id: &str) -> Result<Vec<i32>, ContainerError> {
     let (_, st) = open_in(root, id, "list the processes of", &[Status::Created, Status::Running, Status::Paused])?;
+    crate::failpoint::hit("ps:after-load");
     Ok(manager_of(&st)?.pids()?)
 }
 
@@ -55,9 +60,11 @@ pub fn pids(root: &Path, id: &str) -> Result<Vec<i32>, ContainerError> {
 /// does on update (containerd sends them).
 pub fn update(root: &Path, id: &str, resources: &LinuxResources) -> Result<(), ContainerError> {
     let (_, st) = open_in(root, id, "update", &[Status::Created, Status::Running, Status::Paused])?;
+    crate::failpoint::hit("update:after-load");
     let mut r = resources.clone();
     r.set_devices(None);
     manager_of(&st)?.set_resources(&r)?;
+    crate::failpoint::hit("update:after-set");
     Ok(())
 }
 
@@ -134,6 +141,7 @@ pub fn signal_frozen(mgr: &dyn CgroupManager, extra: Option<i32>, signal: nix::s
         return Ok(());
     }
     let froze = !was_frozen && mgr.freeze(FreezerState::Frozen).is_ok();
+    crate::failpoint::hit("kill:after-freeze");
     let mut pids = mgr.pids()?;
     pids.extend(extra);
     pids.sort_unstable();

@@ -126,6 +126,7 @@ pub fn kill(root: &Path, id: &str, signal: Signal, all: bool) -> Result<(), Cont
     let st = ContainerDir::open(root, id)?.load()?;
     crate::telemetry::link_create(st.trace_context.as_deref());
     let status = st.live_status(&root.join(id));
+    crate::failpoint::hit("kill:after-load");
     if status == Status::Stopped {
         if all {
             // Init is gone, but processes it left (a shared pid namespace) may remain in
@@ -141,6 +142,7 @@ pub fn kill(root: &Path, id: &str, signal: Signal, all: bool) -> Result<(), Cont
         Err(ContainerError::BadStatus { op: "kill", id: id.to_string(), status })
     } else {
         send_signal(Pid::from_raw(st.pid), signal).map_err(|e| ContainerError::sys(format!("send {signal} to pid {}", st.pid), e))?;
+        crate::failpoint::hit("kill:after-signal");
         crate::lifecycle::cgroup_ops::thaw_for_sigkill(&st, signal)
     }
 }
