@@ -109,7 +109,7 @@ python3 - "$bin" "$work/bundle" "$roots" "$work/tmpfs" "$run_list" "$runs" "$ids
 import json, os, statistics, subprocess, sys, time
 bin_dir, bundle, run_root, tmpfs, names, runs, ids, dest = sys.argv[1:]
 runtimes, runs = names.split(","), int(runs)
-fstype = subprocess.run(["stat", "-f", "-c", "%T", "/run"], capture_output=True, text=True).stdout.strip()
+fstype = subprocess.run(["findmnt", "-n", "-o", "FSTYPE", "-T", "/run"], capture_output=True, text=True).stdout.strip()
 roots = {f"/run ({fstype})": run_root, "tmpfs": tmpfs}
 devnull = os.open(os.devnull, os.O_RDWR)
 def call(argv):
@@ -155,19 +155,21 @@ else
 fi
 
 # 4. strace of each runtime's create. strace -f follows the container's init, which waits
-# for `start`: once the create has written its state the container is deleted, and strace ends.
+# for `start`: once the create command (the trace's first pid) has exited, the container is
+# deleted, and strace ends.
 note "strace, $runs creates per runtime"
 for i in $(seq "$runs"); do
     for rt in "${runtimes[@]}"; do
         r=(--root "$roots/$rt")
         strace -f -ttt -T -y -s 128 -o "$out/$rt.strace.$i" "$bin/$rt" "${r[@]}" create --bundle "$work/bundle" "$ids-s" &
         tracer=$!
-        for _ in $(seq 300); do
-            if "$bin/$rt" "${r[@]}" state "$ids-s" 2>/dev/null | grep -q '"created"'; then break; fi
+        trace="$out/$rt.strace.$i"
+        for _ in $(seq 600); do
+            top=$(awk '{ print $1; exit }' "$trace" 2>/dev/null) || true
+            if [[ -n $top ]] && grep -q "^$top .*+++ exited" "$trace"; then break; fi
             kill -0 "$tracer" 2>/dev/null || break
             sleep 0.05
         done
-        sleep 0.2
         "$bin/$rt" "${r[@]}" delete --force "$ids-s" >/dev/null 2>&1 || true
         wait "$tracer" || note "strace of $rt create failed"
     done
