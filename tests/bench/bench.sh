@@ -22,6 +22,8 @@
 #   per worker instead of seconds
 #   BENCH_IDLE_COUNT (10): the idle case's containers per runtime
 #   BENCH_YOUKI_ROWS (1): 0 leaves out the youki-only rows (trace, spans, wasm) below
+#   BENCH_STATE_TMPFS (0): 1 mounts a tmpfs for every runtime's --root (under /run, which is
+#   ext4 on this VM and a tmpfs on a node); the result files name the roots' file system
 #   BENCH_OUT (bench/results in this repo): where the interleaved cases' JSON files go,
 #   one per case, named <UTC date and time>-<case>.json (tests/bench/table.py makes the
 #   README's tables from them)
@@ -156,6 +158,12 @@ bundle="$work/bundle"
 bin="$work/bin"                      # runc, crun, youki as symlinks: one name per runtime
 ids_prefix="yb$$"
 mkdir -p "$results" "$state" "$bin" "$bundle/rootfs/bin"
+# BENCH_STATE_TMPFS=1 puts the roots on a tmpfs, as /run is on a node; on this VM /run is
+# ext4, where youki's fsynced state commits wait for the journal (docs/performance.md, "Where
+# the time of a create goes"). Mounted in the host's namespace, so every view sees it.
+if [[ ${BENCH_STATE_TMPFS:-0} == 1 ]]; then
+    mount -t tmpfs -o mode=0700 youki-bench "$state"
+fi
 
 runtimes=(runc crun)
 wasm_cases=()
@@ -205,6 +213,7 @@ cleanup() {
         [[ -f $pidfile ]] && kill "$(cat "$pidfile")" 2>/dev/null || true
     done
     [[ -n ${sink_pid:-} ]] && kill "$sink_pid" 2>/dev/null || true
+    if mountpoint -q "$state"; then umount "$state"; fi
     rm -rf "$state" "$work"
 }
 trap cleanup EXIT

@@ -410,6 +410,15 @@ def layout(mounts):
     return {"cgroup": "v1", "cgroup2": "v2"}.get(next(iter(kinds), ""), "none")
 
 
+def state_fs(path):
+    """The file system type of the runtimes' roots (`ext4`, `tmpfs`)."""
+    try:
+        out = subprocess.run(["findmnt", "-n", "-o", "FSTYPE", "-T", path], capture_output=True, text=True, timeout=10)
+        return out.stdout.strip() or "unknown"
+    except OSError as e:
+        return f"unknown: {e}"
+
+
 def version_of(path):
     try:
         out = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=10)
@@ -465,6 +474,7 @@ def machine_facts(args, runtimes, bench):
             "cgroup_layout_bench_view": layout(view_cg),
             "cgroup_mounts_bench_view": view_cg,
             "python": platform.python_version(),
+            "state_root_fs": state_fs(args.state),
         },
         "youki_commit": {"repo_head": commit, "repo_dirty": dirty},
         "runtimes": rts,

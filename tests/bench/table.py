@@ -122,7 +122,8 @@ def footer(files, paths, labels):
           f" {span([x for f in files for x in f['round_load_1min']] or [0.0])} over the rounds")
     print(f"- host: {m['cpu_model']}, {m['cores_usable']} cores, {m['memory_mib']} MiB, kernel {m['kernel']},"
           f" cgroups {m['cgroup_layout_host']} (the bench view: {m['cgroup_layout_bench_view']},"
-          f" every runtime alike)")
+          f" every runtime alike)" + (f"; the runtimes' state roots on {m['state_root_fs']}"
+                                      if m.get("state_root_fs") else ""))
     commit = first["youki_commit"]
     youki_version = first["runtimes"].get("youki", {}).get("version", "").replace("\n", "; ")
     print(f"- youki: repo at {commit['repo_head'][:12]}{' (dirty)' if commit['repo_dirty'] else ''},"
