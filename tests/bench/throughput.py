@@ -24,6 +24,7 @@ failures, and per runtime and N: the median throughput over the rounds and the p
 and max latency over all the rounds' cycles, with youki's ratios.
 """
 
+import math
 import statistics
 import threading
 import time
@@ -36,7 +37,7 @@ def percentile(sorted_values, p):
     """The nearest-rank percentile (p in 0..100) of a sorted list."""
     if not sorted_values:
         return None
-    k = max(0, min(len(sorted_values) - 1, int(round(p / 100.0 * len(sorted_values) + 0.5)) - 1))
+    k = max(0, min(len(sorted_values) - 1, math.ceil(p / 100.0 * len(sorted_values)) - 1))
     return sorted_values[k]
 
 
