@@ -84,6 +84,13 @@ bench *args: build build-wasm build-no-otel
     cargo build --release --locked -p e2e-containerd --bin otlp-sink
     bash tests/bench/bench.sh {{args}} {{target}}/youki {{wasm_target}}/youki
 
+# Where a create's time goes per runtime (tests/bench/breakdown.sh, never in CI): untraced on
+# /run and on a tmpfs, under youki-trace and strace by syscall category, youki's spans, and
+# the kernel's cgroup attach alone. `just bench-breakdown --force` runs under load.
+bench-breakdown *args: build
+    cargo build --locked -p e2e-containerd --bin otlp-sink
+    bash tests/bench/breakdown.sh {{args}} {{target}}/youki
+
 # youki-trace on the real kernel: healthy and broken creates, youki and runc side by side.
 test-trace: build
     YOUKI={{target}}/youki YOUKI_TRACE={{target}}/youki-trace bash ebpf-trace/tests/ci.sh

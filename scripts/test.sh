@@ -130,8 +130,9 @@ bash tests/fuzz/run.sh "${FUZZ_SECS:-30}" 2>&1 | tee /tmp/youki-fuzz.log
 read -r fz_p fz_f < <(grep -E "^fuzz: [0-9]+ passed" /tmp/youki-fuzz.log | sed -E 's/.*: ([0-9]+) passed, ([0-9]+) failed/\1 \2/')
 total_p=$((total_p + ${fz_p:-0})); total_f=$((total_f + ${fz_f:-1}))
 
-echo "== docs: README and docs/ tables against the committed results, relative links (scripts/check-docs.py)"
-if ! python3 scripts/check-docs.py --self-test >/tmp/youki-docs-self-test.log 2>&1; then
+echo "== docs: README and docs/ tables against the committed results, relative links (scripts/check-docs.py),"
+echo "   and the bench's parsers that make them (tests/bench/selftest.py, no runtime)"
+if ! { python3 scripts/check-docs.py --self-test && python3 tests/bench/selftest.py; } >/tmp/youki-docs-self-test.log 2>&1; then
   cat /tmp/youki-docs-self-test.log; total_f=$((total_f + 1)); status=1; echo "docs: 0 passed, 1 failed"
 elif python3 scripts/check-docs.py; then
   total_p=$((total_p + 1)); echo "docs: 1 passed, 0 failed"

@@ -17,6 +17,13 @@
 # Environment knobs:
 #   BENCH_WARMUP (5)  BENCH_RUNS (50)  BENCH_RSS_SAMPLES (10)  BENCH_LIST_SIZE (100)
 #   BENCH_CASES (all): a comma-separated subset of the interleaved cases below
+#   BENCH_TP_N (1,4,16,64)  BENCH_TP_SECONDS (10)  BENCH_TP_ROUNDS (3)  BENCH_TP_COUNT (0: use
+#   the seconds): the throughput case's concurrent loops, seconds per trial, rounds, or cycles
+#   per worker instead of seconds
+#   BENCH_IDLE_COUNT (10): the idle case's containers per runtime
+#   BENCH_YOUKI_ROWS (1): 0 leaves out the youki-only rows (trace, spans, wasm) below
+#   BENCH_STATE_TMPFS (0): 1 mounts a tmpfs for every runtime's --root (under /run, which is
+#   ext4 on this VM and a tmpfs on a node); the result files name the roots' file system
 #   BENCH_OUT (bench/results in this repo): where the interleaved cases' JSON files go,
 #   one per case, named <UTC date and time>-<case>.json (tests/bench/table.py makes the
 #   README's tables from them)
@@ -40,6 +47,13 @@
 #   rss        peak RSS of `create`, from /usr/bin/time -v, BENCH_RSS_SAMPLES rounds
 #   state      state of a created container, with BENCH_LIST_SIZE created containers
 #   list       list with the same BENCH_LIST_SIZE created containers
+#   throughput N concurrent create+start+delete loops (N = each of BENCH_TP_N) for
+#              BENCH_TP_SECONDS per runtime, N and round: containers per second, and p50 and
+#              p99 of one cycle (throughput.py; about 20 x BENCH_TP_SECONDS x BENCH_TP_ROUNDS
+#              seconds with the five runtimes, plus warm-up)
+#   idle       BENCH_IDLE_COUNT `sleep` containers per runtime alive side by side, created, then
+#              started: the processes, memory and fds each holds, and any process the runtime
+#              keeps besides the container's own (idle.py)
 #
 # youki alone, each a hyperfine invocation of its own (not interleaved):
 #   trace      create + start + delete, plain and with `youki-trace --comm` following it
@@ -79,7 +93,8 @@ warmup=${BENCH_WARMUP:-5}
 runs=${BENCH_RUNS:-50}
 rss_samples=${BENCH_RSS_SAMPLES:-10}
 list_size=${BENCH_LIST_SIZE:-100}
-cases=${BENCH_CASES:-lifecycle,limits,run,exec,seccomp,rss,state,list}
+cases=${BENCH_CASES:-lifecycle,limits,run,exec,seccomp,rss,state,list,throughput,idle}
+youki_rows=${BENCH_YOUKI_ROWS:-1}
 out_dir=${BENCH_OUT:-$repo/bench/results}
 results=${BENCH_RESULTS:-${TMPDIR:-/tmp}/youki-bench-$(date +%Y%m%d-%H%M%S)}
 load_max=${BENCH_LOAD_MAX:-0.5}
@@ -143,6 +158,12 @@ bundle="$work/bundle"
 bin="$work/bin"                      # runc, crun, youki as symlinks: one name per runtime
 ids_prefix="yb$$"
 mkdir -p "$results" "$state" "$bin" "$bundle/rootfs/bin"
+# BENCH_STATE_TMPFS=1 puts the roots on a tmpfs, as /run is on a node; on this VM /run is
+# ext4, where youki's fsynced state commits wait for the journal (docs/performance.md, "Where
+# the time of a create goes"). Mounted in the host's namespace, so every view sees it.
+if [[ ${BENCH_STATE_TMPFS:-0} == 1 ]]; then
+    mount -t tmpfs -o mode=0700 youki-bench "$state"
+fi
 
 runtimes=(runc crun)
 wasm_cases=()
@@ -192,6 +213,7 @@ cleanup() {
         [[ -f $pidfile ]] && kill "$(cat "$pidfile")" 2>/dev/null || true
     done
     [[ -n ${sink_pid:-} ]] && kill "$sink_pid" 2>/dev/null || true
+    if mountpoint -q "$state"; then umount "$state"; fi
     rm -rf "$state" "$work"
 }
 trap cleanup EXIT
@@ -273,7 +295,10 @@ mkdir -p "$work/driver"
 "$hostview" python3 "$here/interleave.py" --bin "$bin" --state "$state" --bundles "$work" \
     --work "$work/driver" --out "$out_dir" --runtimes "$driver_list" --cases "$cases" \
     --runs "$runs" --warmup "$warmup" --rss-samples "$rss_samples" --list-size "$list_size" \
-    --load-max "$load_max" --stamp "$stamp" --repo "$repo" "${forced[@]}" >"$work/driver/files" ||
+    --load-max "$load_max" --stamp "$stamp" --repo "$repo" "${forced[@]}" \
+    --tp-n "${BENCH_TP_N:-1,4,16,64}" --tp-seconds "${BENCH_TP_SECONDS:-10}" \
+    --tp-rounds "${BENCH_TP_ROUNDS:-3}" --tp-count "${BENCH_TP_COUNT:-0}" \
+    --idle-count "${BENCH_IDLE_COUNT:-10}" >"$work/driver/files" ||
     note "the interleaved cases failed; files written so far: $(paste -sd' ' "$work/driver/files")"
 mapfile -t case_files <"$work/driver/files"
 
@@ -292,7 +317,9 @@ yhf() {
 
 # trace: the same youki with and without youki-trace following it.
 youki_trace=${YOUKI_TRACE:-$(dirname "$youki_path")/youki-trace}
-if [[ ! -x $youki_path ]]; then
+if [[ $youki_rows == 0 ]]; then
+    note "youki-only rows left out (BENCH_YOUKI_ROWS=0)"
+elif [[ ! -x $youki_path ]]; then
     note "trace row skipped: no youki"
 elif [[ ! -x $youki_trace ]]; then
     note "trace row skipped: no youki-trace at $youki_trace (just build, or set YOUKI_TRACE)"
@@ -322,7 +349,9 @@ fi
 # spans: no `otel` feature, spans off, spans on (exported to otlp-sink on loopback).
 no_otel=${YOUKI_NO_OTEL:-$repo/target/no-otel/x86_64-unknown-linux-gnu/release/youki}
 otlp_sink=${OTLP_SINK:-$(dirname "$youki_path")/otlp-sink}
-if [[ ! -x $youki_path ]]; then
+if [[ $youki_rows == 0 ]]; then
+    :
+elif [[ ! -x $youki_path ]]; then
     note "spans row skipped: no youki"
 elif [[ ! -x $no_otel ]]; then
     note "spans row skipped: no build without otel at $no_otel (just build-no-otel, or set YOUKI_NO_OTEL)"
@@ -365,7 +394,9 @@ else
 fi
 
 # WebAssembly against busybox: each case is a directory with `rt` (the binary) and `bundle`.
-if [[ -x $wasm_path && -x $youki_path ]]; then
+if [[ $youki_rows == 0 ]]; then
+    :
+elif [[ -x $wasm_path && -x $youki_path ]]; then
     note "metric wasm ($wasm_path)"
     hello="$bundle/rootfs/hello.wasm"
     if [[ -x $(dirname "$wasm_path")/wat2wasm ]]; then

@@ -32,6 +32,7 @@ mean and the ratio of its median to youki's.
 
 import argparse
 import datetime
+import importlib
 import json
 import os
 import platform
@@ -40,6 +41,7 @@ import signal
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -54,6 +56,8 @@ CASES = {
     "state": ("state, with N containers", "ms", 1),
     "list": ("list, with N containers", "ms", 1),
 }
+# Cases with a driver of their own (not rounds of one timed run per runtime): module names.
+SCALE_CASES = {"throughput": "throughput", "idle": "idle"}
 MAX_FAILURES = 3  # failed runs after which a runtime leaves the case
 # A run that outlives --timeout seconds (a set-up: that times 1 + list size) is killed and
 # counted as failed; the alarm is armed before the timed part starts.
@@ -70,12 +74,23 @@ class Spawner:
         self.work = Path(work)
         self.devnull = os.open("/dev/null", os.O_RDWR)
         self.err = {}
-        self.current = None
+        self.live = set()  # pids being waited for (the throughput case calls from threads)
+        self.lock = threading.Lock()
 
     def err_fd(self, rt):
-        if rt not in self.err:
-            self.err[rt] = os.open(self.work / f"stderr-{rt}", os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
-        return self.err[rt]
+        with self.lock:
+            if rt not in self.err:
+                self.err[rt] = os.open(self.work / f"stderr-{rt}", os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
+            return self.err[rt]
+
+    def kill_all(self):
+        """SIGKILL to every call being waited for."""
+        with self.lock:
+            for pid in self.live:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
 
     def reset(self, rt):
         fd = self.err_fd(rt)
@@ -88,14 +103,15 @@ class Spawner:
         data = os.read(fd, 1 << 16).decode(errors="replace").strip().splitlines()
         return "\n".join(data[-3:])
 
-    def call(self, rt, argv):
-        """Exit code of argv (a path, no shell)."""
+    def call(self, rt, argv, err=None):
+        """Exit code of argv (a path, no shell); stderr to the file of `err` (default: rt)."""
         pid = os.posix_spawn(argv[0], argv, os.environ, file_actions=[
             (os.POSIX_SPAWN_DUP2, self.devnull, 0),
             (os.POSIX_SPAWN_DUP2, self.devnull, 1),
-            (os.POSIX_SPAWN_DUP2, self.err_fd(rt), 2),
+            (os.POSIX_SPAWN_DUP2, self.err_fd(err or rt), 2),
         ])
-        self.current = pid
+        with self.lock:
+            self.live.add(pid)
         try:
             _, status = os.waitpid(pid, 0)
         except Deadline:
@@ -103,7 +119,8 @@ class Spawner:
             os.waitpid(pid, 0)
             raise RunFailed(f"{os.path.basename(argv[0])} {' '.join(argv[3:4])}: killed at the deadline")
         finally:
-            self.current = None
+            with self.lock:
+                self.live.discard(pid)
         return os.waitstatus_to_exitcode(status)
 
 
@@ -150,15 +167,19 @@ class Bench:
     def quiet(self, rt, *args):
         self.spawn.call(rt, self.rt(rt, *args))
 
-    def timed(self, rt, steps):
-        """ns for the steps (each (name, args...)) run one after the other."""
+    def timed(self, rt, steps, stderr=None):
+        """ns for the steps (each (name, args...)) run one after the other; stderr: the key of
+        the file the runtime's stderr goes to (default: rt), one per thread when threaded."""
         argvs = [(s[0], self.rt(rt, *s[1:])) for s in steps]
         call = self.spawn.call
+        err = stderr or rt
+        if stderr:
+            self.spawn.reset(err)
         t0 = time.perf_counter_ns()
         for step, argv in argvs:
-            code = call(rt, argv)
+            code = call(rt, argv, err)
             if code != 0:
-                raise RunFailed(f"{step}: exit {code}: {self.spawn.stderr_tail(rt)}")
+                raise RunFailed(f"{step}: exit {code}: {self.spawn.stderr_tail(err)}")
         return time.perf_counter_ns() - t0
 
     # Each case: setup(rt) once, then per run prepare(rt) (untimed), measure(rt) -> raw value,
@@ -389,6 +410,15 @@ def layout(mounts):
     return {"cgroup": "v1", "cgroup2": "v2"}.get(next(iter(kinds), ""), "none")
 
 
+def state_fs(path):
+    """The file system type of the runtimes' roots (`ext4`, `tmpfs`)."""
+    try:
+        out = subprocess.run(["findmnt", "-n", "-o", "FSTYPE", "-T", path], capture_output=True, text=True, timeout=10)
+        return out.stdout.strip() or "unknown"
+    except OSError as e:
+        return f"unknown: {e}"
+
+
 def version_of(path):
     try:
         out = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=10)
@@ -444,6 +474,7 @@ def machine_facts(args, runtimes, bench):
             "cgroup_layout_bench_view": layout(view_cg),
             "cgroup_mounts_bench_view": view_cg,
             "python": platform.python_version(),
+            "state_root_fs": state_fs(args.state),
         },
         "youki_commit": {"repo_head": commit, "repo_dirty": dirty},
         "runtimes": rts,
@@ -472,19 +503,30 @@ def main():
     p.add_argument("--timeout", type=float, default=60.0, help="seconds a run may take before it is killed")
     p.add_argument("--load-max", type=float, default=0.5, help="the gate bench.sh applied")
     p.add_argument("--forced", metavar="REASON", help="the load gate was overridden, and why")
+    p.add_argument("--tp-n", default="1,4,16,64", help="throughput: the numbers of concurrent loops")
+    p.add_argument("--tp-seconds", type=float, default=10.0, help="throughput: seconds per trial")
+    p.add_argument("--tp-count", type=int, default=0, help="throughput: cycles per worker instead of seconds")
+    p.add_argument("--tp-rounds", type=int, default=3, help="throughput: rounds")
+    p.add_argument("--idle-count", type=int, default=10, help="idle: containers per runtime")
     args = p.parse_args()
     runtimes = args.runtimes.split(",")
     cases = args.cases.split(",")
     for c in cases:
-        if c not in CASES:
-            raise SystemExit(f"interleave.py: unknown case {c!r} (known: {', '.join(CASES)})")
+        if c not in CASES and c not in SCALE_CASES:
+            raise SystemExit(f"interleave.py: unknown case {c!r} (known: {', '.join([*CASES, *SCALE_CASES])})")
     signal.signal(signal.SIGALRM, on_alarm)
     bench = Bench(args)
     facts = machine_facts(args, runtimes, bench)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    helpers = {"log": log, "loadavg": loadavg, "utc_now": utc_now, "RunFailed": RunFailed}
     for case in cases:
-        result = bench.run_case(case, runtimes, facts)
+        if case in SCALE_CASES:
+            sys.path.insert(0, str(Path(__file__).resolve().parent))
+            module = importlib.import_module(SCALE_CASES[case])
+            result = module.run(bench, runtimes, facts, helpers)
+        else:
+            result = bench.run_case(case, runtimes, facts)
         path = out / f"{args.stamp}-{case}.json"
         path.write_text(dump(result))
         print(path)

@@ -14,6 +14,8 @@ import json
 import sys
 from pathlib import Path
 
+import table_scale
+
 REPO = Path(__file__).resolve().parents[2]
 # The columns' order, whatever the order of the files given (a shell glob sorts by name).
 CASE_ORDER = ["lifecycle", "limits", "run", "exec", "seccomp", "rss", "state", "list"]
@@ -56,6 +58,18 @@ def main():
         raise SystemExit("usage: table.py FILE...")
     rank = {c: i for i, c in enumerate(CASE_ORDER)}
     loaded = [(json.loads(Path(p).read_text()), p) for p in paths]
+    scale = [(f, p) for f, p in loaded if f["case"] in table_scale.RENDERERS]
+    loaded = [(f, p) for f, p in loaded if f["case"] not in table_scale.RENDERERS]
+    if loaded:
+        interleaved(loaded, rank)
+    for i, (f, p) in enumerate(sorted(scale, key=lambda fp: table_scale.ORDER.index(fp[0]["case"]))):
+        if loaded or i:
+            print()
+        table_scale.RENDERERS[f["case"]](f, p)
+
+
+def interleaved(loaded, rank):
+    """The cases of one timed value per run: one column per case."""
     loaded.sort(key=lambda fp: (rank.get(fp[0]["case"], len(rank)), fp[0]["started"]))
     files = [f for f, _ in loaded]
     paths = [p for _, p in loaded]
@@ -93,8 +107,14 @@ def main():
         rows.append(row)
     print(table(header, rows))
 
-    m = first["machine"]
     print()
+    footer(files, paths, labels)
+
+
+def footer(files, paths, labels):
+    """The lines under a table: files, times and load, host, versions, spawn cost, failures."""
+    first = files[0]
+    m = first["machine"]
     print("- files: " + ", ".join(f"`{shown(p)}`" for p in paths))
     print(f"- started {min(f['started'] for f in files)}, finished {max(f['finished'] for f in files)};"
           f" 1-minute load average {span([f['load_start'][0] for f in files])} at the starts of the cases,"
@@ -102,7 +122,8 @@ def main():
           f" {span([x for f in files for x in f['round_load_1min']] or [0.0])} over the rounds")
     print(f"- host: {m['cpu_model']}, {m['cores_usable']} cores, {m['memory_mib']} MiB, kernel {m['kernel']},"
           f" cgroups {m['cgroup_layout_host']} (the bench view: {m['cgroup_layout_bench_view']},"
-          f" every runtime alike)")
+          f" every runtime alike)" + (f"; the runtimes' state roots on {m['state_root_fs']}"
+                                      if m.get("state_root_fs") else ""))
     commit = first["youki_commit"]
     youki_version = first["runtimes"].get("youki", {}).get("version", "").replace("\n", "; ")
     print(f"- youki: repo at {commit['repo_head'][:12]}{' (dirty)' if commit['repo_dirty'] else ''},"
@@ -115,7 +136,7 @@ def main():
     base = first["spawn_baseline_ms"]
     print(f"- each call includes the driver's posix_spawn + wait, {base['median']:.2f} ms for a static"
           " `busybox true` (not subtracted; create+start+delete makes three calls)")
-    failed = {(f["case"], rt): len(v) for f in files for rt, v in f.get("failures", {}).items()}
+    failed = {(f["case"], rt): len(v) for f in files for rt, v in (f.get("failures") or {}).items()}
     if failed:
         print("- failed runs: " + ", ".join(f"{labels[rt]} {n} in {case}" for (case, rt), n in failed.items()))
 
