@@ -170,6 +170,10 @@ fn step(tracer: &mut Tracer, creates: &mut Creates, batch: &mut Vec<Event>, watc
             if let Ok(cwd) = std::fs::read_link(format!("/proc/{pid}/cwd")) {
                 creates.set_cwd(pid, cwd);
             }
+            // The pod now: containerd removes the bundle of a create that failed.
+            if let Some(pod) = creates.bundle_of(pid).as_deref().and_then(bundle::pod) {
+                creates.set_pod(pid, pod);
+            }
             watch.at_start.insert(pid, tracer.drops()?);
         }
     }
@@ -200,7 +204,7 @@ fn warn_drops(tracer: &Tracer, watch: &mut DropWatch) -> Result<()> {
 /// when the bundle named a pod.
 fn write_report(store: &Store, f: &FailedCreate, drops: Drops) -> Result<(String, Option<Failure>)> {
     let bundle = f.bundle();
-    let pod = bundle.as_deref().and_then(bundle::pod);
+    let pod = f.pod.clone().or_else(|| bundle.as_deref().and_then(bundle::pod));
     let ctx = Context { unix_ms: unix_ms(), drops, bundle, pod };
     let report = report::build(f, &ctx);
     let id = f.invocation.container_id.as_deref().unwrap_or("unknown");

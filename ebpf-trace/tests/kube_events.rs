@@ -1,6 +1,7 @@
 //! `youki-trace record --kube-api` against the installer's in-process fake API server, on
 //! the real kernel: a youki create fails twice for the same container of a pod (CRI
-//! annotations in its bundle), and one more fails for a bundle that names no pod. Exactly
+//! annotations in its bundle, which is removed right after, as containerd does), and one
+//! more fails for a bundle that names no pod. Exactly
 //! one Event must arrive, on that pod, with reason YoukiCreateFailed and the report's
 //! first-failure line as its message.
 //!
@@ -109,18 +110,21 @@ fn a_failed_create_of_a_pod_posts_one_event() {
     let mut work = Work { dir: dir.clone(), recorder: None, ids: vec![] };
     fs::copy(&youki, dir.join(COMM)).unwrap();
 
-    let pod = bundle(
-        &dir,
-        "pod",
-        json!({
+    let pod_bundle = |name: &str| {
+        bundle(
+            &dir,
+            name,
+            json!({
             "io.kubernetes.cri.container-type": "container",
             "io.kubernetes.cri.container-name": "app",
             "io.kubernetes.cri.sandbox-id": "5b1f0c",
             "io.kubernetes.cri.sandbox-name": "web-0",
             "io.kubernetes.cri.sandbox-namespace": "shop",
             "io.kubernetes.cri.sandbox-uid": "0f1e2d3c-uid",
-        }),
-    );
+            }),
+        )
+    };
+    let pods = [pod_bundle("pod-1"), pod_bundle("pod-2")];
     let plain = bundle(&dir, "plain", json!({}));
 
     let api = apiserver::FakeApiServer::start(&[]);
@@ -142,10 +146,13 @@ fn a_failed_create_of_a_pod_posts_one_event() {
     let id = format!("yev-{}", std::process::id());
     let other = format!("yev-plain-{}", std::process::id());
     work.ids = vec![id.clone(), other.clone()];
-    for (bundle, id) in [(&pod, &id), (&pod, &id), (&plain, &other)] {
+    for (bundle, id) in [(&pods[0], &id), (&pods[1], &id), (&plain, &other)] {
         let out = Command::new(dir.join(COMM)).arg("create").arg("--bundle").arg(bundle).arg(id).output().unwrap();
         assert!(!out.status.success(), "create of {id} should fail");
         let _ = Command::new(dir.join(COMM)).args(["delete", "-f", id]).output();
+        // As containerd does: the bundle of a failed create goes at once, before the
+        // recorder's report; the pod must have been read when the create began.
+        fs::remove_dir_all(bundle).unwrap();
     }
     assert!(wait_for(&err, &format!("create of {other} failed"), Duration::from_secs(10)), "{}", fs::read_to_string(&err).unwrap());
     // The Event is posted by the recorder's own thread; stopping waits for it.

@@ -27,6 +27,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 youki=$(realpath "${1:-$lib_release/youki}")
 shift || true
+# The flight recorder, for the Event of a broken pod (handler youki): beside youki by default.
+youki_trace=${YOUKI_TRACE:-$(dirname "$youki")/youki-trace}
 handlers=("$@")
 wasm_default=$lib_repo/target/wasm/x86_64-unknown-linux-gnu/release/youki
 if [[ -n ${YOUKI_WASM:-} ]]; then
@@ -143,6 +145,11 @@ for h in "${handlers[@]}"; do
     else
         run_client "$h" "${extra[@]}" cycle
         run_client "$h" "${extra[@]}" failures
+        if [[ $h == youki && -x $youki_trace ]]; then
+            run_client "$h" events --youki-trace "$youki_trace"
+        elif [[ $h == youki ]]; then
+            echo "skip youki: the recorder's Event: no youki-trace at $youki_trace (YOUKI_TRACE)"
+        fi
     fi
     echo "$h: $(lib_since "$t")"
 done
