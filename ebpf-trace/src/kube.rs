@@ -383,4 +383,117 @@ mod tests {
         assert!(request.contains("\r\nContent-Type: application/json\r\n"), "{request}");
         std::fs::remove_file(&token).unwrap();
     }
+
+    /// A CA and a server certificate for 127.0.0.1 signed by it, made with the openssl CLI
+    /// in `dir`; None when openssl is missing.
+    fn test_pki(dir: &Path) -> Option<()> {
+        let run = |args: &[&str]| {
+            let ok = std::process::Command::new("openssl").args(args).current_dir(dir).output().ok()?.status.success();
+            ok.then_some(())
+        };
+        run(&[
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.crt",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=test-ca",
+        ])?;
+        run(&[
+            "req",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-keyout",
+            "srv.key",
+            "-out",
+            "srv.csr",
+            "-subj",
+            "/CN=apiserver",
+        ])?;
+        std::fs::write(dir.join("ext"), "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n").ok()?;
+        run(&[
+            "x509",
+            "-req",
+            "-in",
+            "srv.csr",
+            "-CA",
+            "ca.crt",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "srv.crt",
+            "-days",
+            "1",
+            "-extfile",
+            "ext",
+        ])
+    }
+
+    #[test]
+    fn posts_over_tls_to_a_server_the_ca_vouches_for_and_refuses_another() {
+        use rustls::pki_types::PrivateKeyDer;
+        let dir = std::env::temp_dir().join(format!("youki-trace-tls-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        if test_pki(&dir).is_none() {
+            eprintln!("skipped: no openssl to make certificates");
+            return;
+        }
+        let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(dir.join("srv.crt")).unwrap().map(Result::unwrap).collect();
+        let key = PrivateKeyDer::from_pem_file(dir.join("srv.key")).unwrap();
+        let server = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(certs, key)
+            .unwrap();
+        let server = Arc::new(server);
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let handle = std::thread::spawn(move || {
+            let mut got = Vec::new();
+            for _ in 0..2 {
+                let (tcp, _) = listener.accept().unwrap();
+                let mut tls = rustls::StreamOwned::new(rustls::ServerConnection::new(server.clone()).unwrap(), tcp);
+                let mut buf = [0u8; 4096];
+                let mut req = Vec::new();
+                while !String::from_utf8_lossy(&req).ends_with("}") {
+                    match tls.read(&mut buf) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => req.extend_from_slice(&buf[..n]),
+                    }
+                }
+                if !req.is_empty() {
+                    let _ = tls.write_all(b"HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\n{}");
+                    let _ = tls.flush();
+                    got.push(String::from_utf8_lossy(&req).into_owned());
+                }
+            }
+            got
+        });
+        let url = format!("https://{addr}");
+        let api = ApiServer::from_url(&url, None, Some(&dir.join("ca.crt"))).unwrap();
+        assert_eq!(api.post("/api/v1/namespaces/ns/events", &json!({"x": 1})).unwrap().code, 201);
+        // Trusting only the server's own leaf as a CA bundle is not trusting its issuer.
+        let other = ApiServer::from_url(&url, None, Some(&dir.join("srv.crt"))).unwrap();
+        let e = other.post("/api/v1/namespaces/ns/events", &json!({"x": 1})).unwrap_err();
+        assert!(format!("{:#}", anyhow::Error::from(e)).contains("exchange with the api server"), "refused");
+        let got = handle.join().unwrap();
+        assert_eq!(got.len(), 1);
+        assert!(got[0].starts_with("POST /api/v1/namespaces/ns/events HTTP/1.1\r\n"));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }
