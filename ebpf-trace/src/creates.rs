@@ -38,6 +38,9 @@ pub struct FailedCreate {
     pub invocation: Invocation,
     /// The root's working directory when it was first seen, for a relative bundle.
     pub cwd: Option<PathBuf>,
+    /// The pod facts of the bundle, read when the create began (the bundle of a create
+    /// that fails may be gone by its end: containerd removes it).
+    pub pod: Option<serde_json::Value>,
     pub status: RootStatus,
     pub events: Vec<Event>,
     /// Events evicted from the bounded window.
@@ -46,15 +49,20 @@ pub struct FailedCreate {
     pub ended_ns: u64,
 }
 
+/// The bundle directory: `--bundle` (relative to the cwd), else the cwd.
+fn bundle_dir(invocation: &Invocation, cwd: Option<&PathBuf>) -> Option<PathBuf> {
+    let b = invocation.bundle.as_deref().unwrap_or(".");
+    let p = PathBuf::from(b);
+    if p.is_absolute() {
+        return Some(p);
+    }
+    cwd.map(|c| if b == "." { c.clone() } else { c.join(p) })
+}
+
 impl FailedCreate {
     /// The bundle directory: `--bundle` (relative to the cwd), else the cwd.
     pub fn bundle(&self) -> Option<PathBuf> {
-        let b = self.invocation.bundle.as_deref().unwrap_or(".");
-        let p = PathBuf::from(b);
-        if p.is_absolute() {
-            return Some(p);
-        }
-        self.cwd.as_ref().map(|c| if b == "." { c.clone() } else { c.join(p) })
+        bundle_dir(&self.invocation, self.cwd.as_ref())
     }
 }
 
@@ -63,6 +71,7 @@ struct Create {
     args: Vec<String>,
     invocation: Invocation,
     cwd: Option<PathBuf>,
+    pod: Option<serde_json::Value>,
     pids: Vec<u32>,
     calls: VecDeque<Event>,
     lifecycle: VecDeque<Event>,
@@ -134,6 +143,18 @@ impl Creates {
         }
     }
 
+    /// The bundle directory of a create followed now, as far as known.
+    pub fn bundle_of(&self, root: u32) -> Option<PathBuf> {
+        self.creates.get(&root).and_then(|c| bundle_dir(&c.invocation, c.cwd.as_ref()))
+    }
+
+    /// Records the pod facts of a create's bundle.
+    pub fn set_pod(&mut self, root: u32, pod: serde_json::Value) {
+        if let Some(c) = self.creates.get_mut(&root) {
+            c.pod = Some(pod);
+        }
+    }
+
     /// The pids the kernel side should stop following, taken once.
     pub fn take_untrace(&mut self) -> Vec<u32> {
         std::mem::take(&mut self.untrace)
@@ -190,6 +211,7 @@ impl Creates {
             args,
             invocation,
             cwd: None,
+            pod: None,
             pids: vec![pid],
             calls: VecDeque::new(),
             lifecycle: VecDeque::new(),
@@ -298,6 +320,7 @@ impl Creates {
                 args: c.args,
                 invocation: c.invocation,
                 cwd: c.cwd,
+                pod: c.pod,
                 status,
                 events,
                 evicted: c.evicted,

@@ -132,6 +132,20 @@ fn too_many_creates_give_up_the_oldest() {
 }
 
 #[test]
+fn the_pod_read_at_the_start_stays_with_the_failed_create() {
+    let mut c = Creates::new("youki", limits());
+    c.feed(exec(1, 10, "youki create --bundle rel b"));
+    assert_eq!(c.bundle_of(10), None, "relative bundle without a known cwd");
+    c.set_cwd(10, PathBuf::from("/run/c"));
+    assert_eq!(c.bundle_of(10), Some(PathBuf::from("/run/c/rel")));
+    assert_eq!(c.bundle_of(11), None);
+    c.set_pod(10, serde_json::json!({"namespace": "ns", "name": "p"}));
+    c.feed(gone(2, 10, "youki", 1 << 8));
+    let f = c.finish(1_000).remove(0);
+    assert_eq!(f.pod, Some(serde_json::json!({"namespace": "ns", "name": "p"})));
+}
+
+#[test]
 fn a_foreground_run_is_let_go_once_init_execs_the_container_process() {
     let mut c = Creates::new("youki", limits());
     c.feed(exec(1, 10, "youki run x"));

@@ -7,9 +7,12 @@ mod bundle;
 mod creates;
 mod decode;
 mod event;
+mod events;
+mod kube;
 mod launch;
 mod loader;
 mod names;
+mod notify;
 mod record;
 mod render;
 mod report;
@@ -96,6 +99,30 @@ struct RecordArgs {
     /// Ring buffer bytes (a power of two), instead of 8 MiB.
     #[arg(long, value_name = "BYTES", hide = true)]
     ring_bytes: Option<u32>,
+    /// Post a Kubernetes Event (reason YoukiCreateFailed) on the pod of each failed create,
+    /// to the pod's own API server (KUBERNETES_SERVICE_HOST and _PORT, the service
+    /// account's token and CA).
+    #[arg(long)]
+    kube_events: bool,
+    /// Post the Events to this API server instead (http://HOST:PORT, or https:// with
+    /// --kube-ca); no token unless --kube-token-file.
+    #[arg(long, value_name = "URL")]
+    kube_api: Option<String>,
+    /// The CA bundle (PEM) of an https --kube-api.
+    #[arg(long, value_name = "FILE", requires = "kube_api")]
+    kube_ca: Option<PathBuf>,
+    /// A bearer token file for --kube-api.
+    #[arg(long, value_name = "FILE", requires = "kube_api")]
+    kube_token_file: Option<PathBuf>,
+    /// The node's name, the Events' source [default: $NODE_NAME, else the host name].
+    #[arg(long, value_name = "NAME")]
+    node_name: Option<String>,
+    /// Events posted at once before the rate applies.
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    event_burst: u32,
+    /// Events posted per minute after the burst; more are dropped and counted.
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    events_per_minute: u32,
 }
 
 #[derive(clap::Args, Debug)]
@@ -168,7 +195,26 @@ fn run() -> Result<i32> {
     })
 }
 
+/// The node's name: --node-name, else $NODE_NAME, else the kernel's host name.
+fn node_name(r: &RecordArgs) -> String {
+    r.node_name
+        .clone()
+        .or_else(|| std::env::var("NODE_NAME").ok().filter(|n| !n.is_empty()))
+        .or_else(|| std::fs::read_to_string("/proc/sys/kernel/hostname").ok().map(|h| h.trim().to_string()))
+        .unwrap_or_default()
+}
+
 fn record(r: &RecordArgs) -> Result<()> {
+    let api = match (&r.kube_api, r.kube_events) {
+        (Some(url), _) => Some(kube::ApiServer::from_url(url, r.kube_token_file.clone(), r.kube_ca.as_deref())?),
+        (None, true) => Some(kube::ApiServer::in_cluster()?),
+        (None, false) => None,
+    };
+    let events = api.map(|api| record::Events {
+        api,
+        node: node_name(r),
+        limits: notify::Limits { burst: r.event_burst, per_minute: r.events_per_minute, ..Default::default() },
+    });
     record::run(&record::Options {
         dir: r.dir.clone(),
         max_files: r.max_files,
@@ -176,6 +222,7 @@ fn record(r: &RecordArgs) -> Result<()> {
         comm: r.comm.clone(),
         limits: creates::Limits { calls: r.max_events.max(16), creates: r.max_creates.max(1), ..Default::default() },
         ring_bytes: r.ring_bytes,
+        events,
     })
 }
 

@@ -1,7 +1,8 @@
 //! `youki-trace record`: the flight recorder. Follows every youki command on the node by
 //! comm and lineage, keeps a bounded window of each create's events, lets the creates that
 //! succeed go (and stops following their processes), and writes one NDJSON report per
-//! failed create into the report directory. Runs until SIGINT or SIGTERM.
+//! failed create into the report directory; with events on, each report also becomes a
+//! Kubernetes Event on its pod (see `notify`). Runs until SIGINT or SIGTERM.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -12,7 +13,10 @@ use anyhow::{Context as _, Result};
 use crate::bundle;
 use crate::creates::{Creates, FailedCreate, Limits};
 use crate::event::{Event, Kind};
+use crate::events::{Failure, PodRef};
+use crate::kube::ApiServer;
 use crate::loader::{self, Drops, Tracer};
+use crate::notify::{self, Notifier, Offer};
 use crate::report::{self, Context};
 use crate::store::Store;
 
@@ -26,7 +30,21 @@ pub struct Options {
     pub limits: Limits,
     /// Ring buffer size instead of the object's 8 MiB (tests use a tiny one to see drops).
     pub ring_bytes: Option<u32>,
+    /// Post an Event per report, when set.
+    pub events: Option<Events>,
 }
+
+/// Where and how the recorder posts Events.
+#[derive(Debug, Clone)]
+pub struct Events {
+    pub api: ApiServer,
+    /// The node's name, the Events' source.
+    pub node: String,
+    pub limits: notify::Limits,
+}
+
+/// How long a stopping recorder waits for the Events still queued.
+const EVENTS_GRACE: Duration = Duration::from_secs(5);
 
 static STOP: AtomicBool = AtomicBool::new(false);
 
@@ -61,6 +79,13 @@ pub fn run(opts: &Options) -> Result<()> {
         libc::signal(libc::SIGINT, on_stop as *const () as libc::sighandler_t);
         libc::signal(libc::SIGTERM, on_stop as *const () as libc::sighandler_t);
     }
+    let mut notifier = match &opts.events {
+        Some(e) => {
+            eprintln!("youki-trace record: posting an event per failed create of a pod to {:?} as node {:?}", e.api, e.node);
+            Some(Notifier::start(e.api.clone(), e.node.clone(), e.limits).context("start the events thread")?)
+        }
+        None => None,
+    };
     let mut tracer = Tracer::attach_with(None, Some(&opts.comm), opts.ring_bytes).context("attach the tracer")?;
     eprintln!(
         "youki-trace record: following `{}` commands; failure reports go to {} (at most {} \
@@ -82,9 +107,12 @@ pub fn run(opts: &Options) -> Result<()> {
             let started = watch.at_start.remove(&f.root).unwrap_or_default();
             let drops = tracer.drops()?.since(&started);
             match write_report(&store, &f, drops) {
-                Ok(line) => {
+                Ok((line, failure)) => {
                     written += 1;
                     eprintln!("youki-trace record: {line}");
+                    if let (Some(n), Some(failure)) = (notifier.as_mut(), failure) {
+                        offer(n, &failure);
+                    }
                 }
                 Err(e) => eprintln!("youki-trace record: {e:#}"),
             }
@@ -111,7 +139,24 @@ pub fn run(opts: &Options) -> Result<()> {
         d.untraced
     );
     tracer.detach();
+    if let Some(n) = notifier {
+        let counts = n.counts.clone();
+        let drained = n.finish(EVENTS_GRACE);
+        let left = if drained { "" } else { "; gave up on the events still queued" };
+        eprintln!("youki-trace record: {}{left}", counts.line());
+    }
     Ok(())
+}
+
+/// Hands a failure to the events thread; says why when it is not queued.
+fn offer(n: &mut Notifier, f: &Failure) {
+    let why = match n.offer(f) {
+        Offer::Queued => return,
+        Offer::Duplicate => "its container already has one",
+        Offer::RateLimited => "rate limit",
+        Offer::QueueFull => "queue full",
+    };
+    eprintln!("youki-trace record: no event for {} on pod {}/{}: {why}", f.container_id, f.pod.namespace, f.pod.name);
 }
 
 /// Feeds one batch of events and lets go of the processes no create needs.
@@ -124,6 +169,10 @@ fn step(tracer: &mut Tracer, creates: &mut Creates, batch: &mut Vec<Event>, watc
             // The cwd resolves a relative --bundle; the process may already be gone.
             if let Ok(cwd) = std::fs::read_link(format!("/proc/{pid}/cwd")) {
                 creates.set_cwd(pid, cwd);
+            }
+            // The pod now: containerd removes the bundle of a create that failed.
+            if let Some(pod) = creates.bundle_of(pid).as_deref().and_then(bundle::pod) {
+                creates.set_pod(pid, pod);
             }
             watch.at_start.insert(pid, tracer.drops()?);
         }
@@ -151,9 +200,11 @@ fn warn_drops(tracer: &Tracer, watch: &mut DropWatch) -> Result<()> {
     Ok(())
 }
 
-fn write_report(store: &Store, f: &FailedCreate, drops: Drops) -> Result<String> {
+/// Writes the report of `f`; returns the line to log, and the failure to post as an Event
+/// when the bundle named a pod.
+fn write_report(store: &Store, f: &FailedCreate, drops: Drops) -> Result<(String, Option<Failure>)> {
     let bundle = f.bundle();
-    let pod = bundle.as_deref().and_then(bundle::pod);
+    let pod = f.pod.clone().or_else(|| bundle.as_deref().and_then(bundle::pod));
     let ctx = Context { unix_ms: unix_ms(), drops, bundle, pod };
     let report = report::build(f, &ctx);
     let id = f.invocation.container_id.as_deref().unwrap_or("unknown");
@@ -161,6 +212,12 @@ fn write_report(store: &Store, f: &FailedCreate, drops: Drops) -> Result<String>
     for r in removed {
         eprintln!("youki-trace record: rotated out {}", r.display());
     }
-    let first = report.first_failure;
-    Ok(format!("create of {id} failed: {first}; report {}", path.display()))
+    let line = format!("create of {id} failed: {}; report {}", report.first_failure, path.display());
+    let failure = ctx.pod.as_ref().and_then(PodRef::from_report).map(|pod| Failure {
+        container_id: id.to_string(),
+        pod,
+        first_failure: report.first_failure,
+        unix_ms: ctx.unix_ms,
+    });
+    Ok((line, failure))
 }

@@ -154,6 +154,7 @@ mod tests {
             args: vec!["youki".into(), "create".into(), "c1".into()],
             invocation: Invocation { subcommand: Some("create".into()), container_id: Some("c1".into()), bundle: None },
             cwd: None,
+            pod: None,
             status: RootStatus::Exited(1),
             events: vec![call, gone],
             evicted: 0,

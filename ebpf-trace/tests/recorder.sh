@@ -3,6 +3,7 @@
 # broken creates (and one healthy one) goes by; each failure must give exactly one report
 # whose first-failure line matches, `why` must print it, and the healthy create none.
 # Then the recorder's own failure modes: BTF missing, tracefs missing, a ring buffer too small.
+# Last, the Events it posts to a fake Kubernetes API server (tests/kube_events.rs, via cargo).
 # Needs root, busybox-static; called by ci.sh, or alone:
 #   YOUKI=path/to/youki YOUKI_TRACE=path/to/youki-trace bash ebpf-trace/tests/recorder.sh
 # Closes with "youki-trace recorder: N passed, M failed".
@@ -250,6 +251,19 @@ if grep -q "warning: lost [1-9][0-9]* events (ring buffer full)" "$work/tiny.err
     ok "ring full: drops counted and reported"
 else
     bad "ring full: no drop warning" "$work/tiny.err"
+fi
+
+# Events: `record --kube-api` posts exactly one Event (reason YoukiCreateFailed, the report's
+# first-failure line) on the pod of a container whose create fails twice, and none for a
+# bundle that names no pod, at the installer's in-process fake API server
+# (ebpf-trace/tests/kube_events.rs, run here with this youki and youki-trace).
+repo=$(cd "$(dirname "$0")/../.." && pwd)
+if (cd "$repo" && YOUKI="$YOUKI" YOUKI_TRACE="$T" cargo test --locked -p youki-trace --test kube_events -- --nocapture) \
+    >"$work/events.out" 2>&1 && grep -q "^kube_events: one Event on" "$work/events.out"; then
+    ok "events: $(grep -o 'one Event on.*' "$work/events.out")"
+else
+    tail -n 40 "$work/events.out" >"$work/events.tail"
+    excerpt=40 bad "events: the kube_events test" "$work/events.tail"
 fi
 
 echo "youki-trace recorder: $pass passed, $fail failed"

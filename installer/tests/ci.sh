@@ -153,6 +153,12 @@ check(rmounts["/run/containerd"].get("readOnly") is True, "bundles mounted read-
 check(not rmounts["/var/log/youki/failures"].get("readOnly"), "report directory writable")
 vols = {v["name"]: v for v in rec_pod["volumes"]}
 check(vols["tracefs"]["hostPath"]["path"] == "/sys/kernel/tracing", "tracefs from the host")
+check("--kube-events" in rec["args"] and {"name": "NODE_NAME", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}} in rec["env"],
+      "recorder posts Events, as its node")
+rec_objs = load(sys.argv[4])
+check(rec_objs[("ClusterRole", "youki-recorder-events")]["rules"] == [{"apiGroups": [""], "resources": ["events"], "verbs": ["create"]}],
+      "recorder may create events, nothing else")
+check(("ClusterRole", "youki-recorder-events") not in load(sys.argv[1]), "no events role without the recorder")
 # The image: repository:tag by default, repository@digest once a digest is set; the pull
 # policy IfNotPresent for both unless set.
 image = yaml.safe_load(open(sys.argv[7]))["image"]

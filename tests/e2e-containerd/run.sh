@@ -5,7 +5,9 @@
 # state, socket and config; handlers youki, runc and crun through the runc shim) in a
 # private mount and network namespace, images built locally, and `cri-e2e` playing the
 # kubelet: the pod cycle and the failure cases against each handler, with youki's spans
-# received and checked. The 2.1 lane adds a user-namespaced pod (hostUsers: false: the
+# received and checked, and for youki the flight recorder (`youki-trace record --kube-api`,
+# YOUKI_TRACE or beside youki) posting exactly one Event on a broken pod to cri-e2e's
+# in-process fake API server. The 2.1 lane adds a user-namespaced pod (hostUsers: false: the
 # pod's own user namespace, an idmapped host volume) on youki and runc, and a spec with
 # ociVersion 1.3.0 (base_runtime_spec) on youki. In each lane, for youki and runc, pods start
 # at once while their shims and then containerd are SIGKILLed; containerd restarts, every pod
@@ -27,6 +29,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 youki=$(realpath "${1:-$lib_release/youki}")
 shift || true
+# The flight recorder, for the Event of a broken pod (handler youki): beside youki by default.
+youki_trace=${YOUKI_TRACE:-$(dirname "$youki")/youki-trace}
 handlers=("$@")
 wasm_default=$lib_repo/target/wasm/x86_64-unknown-linux-gnu/release/youki
 if [[ -n ${YOUKI_WASM:-} ]]; then
@@ -143,6 +147,11 @@ for h in "${handlers[@]}"; do
     else
         run_client "$h" "${extra[@]}" cycle
         run_client "$h" "${extra[@]}" failures
+        if [[ $h == youki && -x $youki_trace ]]; then
+            run_client "$h" events --youki-trace "$youki_trace"
+        elif [[ $h == youki ]]; then
+            echo "skip youki: the recorder's Event: no youki-trace at $youki_trace (YOUKI_TRACE)"
+        fi
     fi
     echo "$h: $(lib_since "$t")"
 done

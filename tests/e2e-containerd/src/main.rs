@@ -3,16 +3,22 @@
 //! pod (`wasm`), runs a user-namespaced pod (`userns`), checks a spec's ociVersion
 //! (`oci-version`), runs one plain pod (`smoke`) or holds one across a change (`hold`,
 //! `release`), kills the shims and containerd while pods start and cleans up after the
-//! restart (`crash-kill`, `crash-recover`), and times pod starts (`bench`) on one runtime handler; with `--otlp` it also
+//! restart (`crash-kill`, `crash-recover`), checks the flight recorder's Event on a broken
+//! pod against an in-process fake API server (`events`), and times pod starts (`bench`) on one runtime handler; with `--otlp` it also
 //! receives the runtime's spans and checks their tree.
 //! tests/e2e-containerd/run.sh sets up the containerd it talks to. Prints one
 //! `ok   HANDLER: step` line per passed check; the first failure ends the run.
 
+// The installer's fake Kubernetes API server, shared with its tests and youki-trace's.
+#[allow(dead_code)]
+#[path = "../../../installer/tests/support/apiserver.rs"]
+mod apiserver;
 mod bench;
 mod cgroup;
 mod crash;
 mod cri;
 mod cycle;
+mod events;
 mod failures;
 mod held;
 mod ociver;
@@ -106,6 +112,13 @@ enum Cmd {
     /// After containerd's restart: the recorded pods are listed, stopped and removed through
     /// the CRI (a bounded number of retries), and nothing is left under their cgroup parents
     CrashRecover,
+    /// `youki-trace record --kube-api` while a pod's container fails to start: exactly one
+    /// Event (YoukiCreateFailed) on that pod reaches the in-process fake API server
+    Events {
+        /// The youki-trace binary
+        #[arg(long)]
+        youki_trace: PathBuf,
+    },
     /// Pod start latency (RunPodSandbox to the container running), as JSON
     Bench {
         #[arg(long, default_value_t = 10)]
@@ -212,6 +225,7 @@ async fn run(cli: Cli) -> Result<usize> {
         Cmd::Smoke { gone } => smoke::run(&mut env, gone).await?,
         Cmd::CrashKill { containerd_pid, pods } => crash::kill(&mut env, &cli.socket, containerd_pid, pods).await?,
         Cmd::CrashRecover => crash::recover(&mut env).await?,
+        Cmd::Events { youki_trace } => events::run(&mut env, &youki_trace).await?,
         Cmd::Bench { runs, warmup } => bench::run(&mut env, runs, warmup).await?,
     }
     Ok(env.passed)
