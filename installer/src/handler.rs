@@ -1,6 +1,7 @@
-//! The `youki` runtime handler as containerd's CRI plugin sees it, and how it is written
-//! into a parsed config: a copy of the runc handler with our binary, our state root and the
-//! trace-context annotation allowlist.
+//! The runtime handlers as containerd's CRI plugin sees them, and how they are written into a
+//! parsed config: a copy of the runc handler with our binary, our state root and the
+//! trace-context annotation allowlist. `youki` always; `youki-wasm` (the build with a wasm
+//! executor) only where that binary is shipped.
 
 use toml_edit::{value, Array, DocumentMut, Item, Table};
 
@@ -38,6 +39,63 @@ impl Default for Handler {
             root: "/run/containerd/youki".to_string(),
             pod_annotations: vec![TRACEPARENT_ANNOTATION.to_string()],
         }
+    }
+}
+
+/// The handler of the wasm build: youki with a wasm executor, shipped as `youki-wasm`.
+pub const WASM_HANDLER: &str = "youki-wasm";
+
+impl Handler {
+    /// The `youki-wasm` handler: the wasm build beside youki, with a state root of its own.
+    pub fn wasm() -> Self {
+        Handler {
+            name: WASM_HANDLER.to_string(),
+            binary: "/opt/youki/bin/youki-wasm".to_string(),
+            root: "/run/containerd/youki-wasm".to_string(),
+            pod_annotations: vec![TRACEPARENT_ANNOTATION.to_string()],
+        }
+    }
+}
+
+/// The handlers the installer owns on a node: `youki`, and `youki-wasm` when the wasm build
+/// is shipped. A node whose image stopped shipping it has `youki-wasm` retired: an install
+/// takes that handler out, so no RuntimeClass reaches a binary that is no longer updated.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Handlers {
+    pub youki: Handler,
+    pub wasm: Option<Handler>,
+}
+
+impl Handlers {
+    /// `youki`, plus `youki-wasm` when `wasm_shipped`.
+    pub fn new(wasm_shipped: bool) -> Self {
+        Handlers { youki: Handler::default(), wasm: wasm_shipped.then(Handler::wasm) }
+    }
+
+    /// The handlers to register, `youki` first.
+    pub fn wanted(&self) -> Vec<&Handler> {
+        std::iter::once(&self.youki).chain(self.wasm.as_ref()).collect()
+    }
+
+    /// Handlers the installer owns but does not register here: taken out on install.
+    pub fn retired(&self) -> Vec<String> {
+        if self.wasm.is_none() {
+            vec![WASM_HANDLER.to_string()]
+        } else {
+            Vec::new()
+        }
+    }
+
+    /// Every handler the installer owns, registered or retired: what uninstall takes out.
+    pub fn all_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.wanted().iter().map(|h| h.name.clone()).collect();
+        names.extend(self.retired());
+        names
+    }
+
+    /// The state roots of every owned handler (a retired one may still have containers).
+    pub fn roots(&self) -> Vec<String> {
+        vec![self.youki.root.clone(), self.wasm.clone().unwrap_or_else(Handler::wasm).root]
     }
 }
 
@@ -205,9 +263,14 @@ pub fn remove(doc: &mut DocumentMut, schema: Schema, name: &str) -> Result<bool,
     Ok(table.remove(&leaf[0]).is_some())
 }
 
-/// Renders a standalone file holding only the handler, for drop-in directories and for
+/// Renders a standalone file holding only the handlers, for drop-in directories and for
 /// the installer's block in a template.
-pub fn standalone(schema: Schema, handler: &Handler, source_doc: Option<&DocumentMut>, with_version: bool) -> Result<String, ConfigError> {
+pub fn standalone(
+    schema: Schema,
+    handlers: &[&Handler],
+    source_doc: Option<&DocumentMut>,
+    with_version: bool,
+) -> Result<String, ConfigError> {
     let mut doc = DocumentMut::new();
     if with_version {
         if let Some(v) = schema.version_number() {
@@ -219,24 +282,26 @@ pub fn standalone(schema: Schema, handler: &Handler, source_doc: Option<&Documen
     if let Some(src) = source.as_mut() {
         src.decor_mut().clear();
     }
-    let mut table = build_table(handler, source.as_ref());
-    for (_, item) in table.iter_mut() {
-        if let Some(v) = item.as_value_mut() {
-            v.decor_mut().set_prefix(" ");
-            v.decor_mut().set_suffix("");
-        }
-    }
-    if let Some(opts) = table.get_mut("options").and_then(|i| i.as_table_mut()) {
-        for (_, item) in opts.iter_mut() {
+    for handler in handlers {
+        let mut table = build_table(handler, source.as_ref());
+        for (_, item) in table.iter_mut() {
             if let Some(v) = item.as_value_mut() {
                 v.decor_mut().set_prefix(" ");
                 v.decor_mut().set_suffix("");
             }
         }
+        if let Some(opts) = table.get_mut("options").and_then(|i| i.as_table_mut()) {
+            for (_, item) in opts.iter_mut() {
+                if let Some(v) = item.as_value_mut() {
+                    v.decor_mut().set_prefix(" ");
+                    v.decor_mut().set_suffix("");
+                }
+            }
+        }
+        let path = schema.runtime_path(&handler.name);
+        let (parent_path, name) = path.split_at(path.len() - 1);
+        table_at(&mut doc, parent_path)?.insert(&name[0], Item::Table(table));
     }
-    let path = schema.runtime_path(&handler.name);
-    let (parent_path, name) = path.split_at(path.len() - 1);
-    table_at(&mut doc, parent_path)?.insert(&name[0], Item::Table(table));
     let mut text = doc.to_string();
     // Key prefixes copied from an indented source file are normalised too.
     text = text.lines().map(|l| l.trim_start()).collect::<Vec<_>>().join("\n");

@@ -14,7 +14,7 @@ use youki_installer::cri::{check_handler, Verdict};
 use youki_installer::drift::{ConfigWatch, Decision, RepairBudget};
 use youki_installer::error::HostError;
 use youki_installer::features;
-use youki_installer::handler::Handler;
+use youki_installer::handler::{Handlers, WASM_HANDLER};
 use youki_installer::hostfs::HostRoot;
 use youki_installer::kube_api::KubeNodes;
 use youki_installer::labels::{NodeApi, READY_LABEL, UNINSTALL_LABEL, UNSUPPORTED};
@@ -124,7 +124,14 @@ fn node(cli: &Cli, force: bool) -> Result<Node> {
     if trace.exists() {
         binaries.push(trace);
     }
-    Ok(Node { host_root: cli.host_root.clone(), target, handler: Handler::default(), binaries, dry_run: cli.dry_run, force })
+    // The wasm build, shipped beside youki when the image has it: its own handler.
+    let wasm = source_dir.join(WASM_HANDLER);
+    let wasm_shipped = wasm.exists();
+    if wasm_shipped {
+        binaries.push(wasm);
+    }
+    let handlers = Handlers::new(wasm_shipped);
+    Ok(Node { host_root: cli.host_root.clone(), target, handlers, binaries, dry_run: cli.dry_run, force })
 }
 
 /// Restarts when the config changed, or when an earlier restart did not finish (a marker in
@@ -170,17 +177,21 @@ fn socket_path(host: &HostRoot, socket: &Path) -> PathBuf {
     socket.parent().and_then(|dir| host.pod_path(dir).ok()).map(|dir| dir.join(name)).unwrap_or_else(|| host.shown(socket))
 }
 
-/// Waits until the manager answers, then asks its CRI whether it knows the handler.
+/// Waits until the manager answers, then asks its CRI whether it knows each handler
+/// (`wanted`: the registered ones) or none of them any more (after an uninstall).
 fn verify(cli: &Cli, node: &Node, wanted: bool) -> Result<()> {
     let socket = socket_path(&node.root()?, &node.target.socket);
     let timeout = Duration::from_secs(cli.timeout);
     wait_for_socket(&socket, timeout).context("wait for the container manager")?;
-    let name = &node.handler.name;
-    match check_handler(&socket, name, wanted, timeout)? {
-        Verdict::AsWanted if wanted => println!("CRI: {} knows the {name:?} handler", socket.display()),
-        Verdict::AsWanted => println!("CRI: {} no longer knows the {name:?} handler", socket.display()),
-        Verdict::CannotTell => {
-            println!("CRI: {} answers but does not list its runtime handlers; the {name:?} handler was not checked", socket.display())
+    let names: Vec<String> =
+        if wanted { node.handlers.wanted().iter().map(|h| h.name.clone()).collect() } else { node.handlers.all_names() };
+    for name in &names {
+        match check_handler(&socket, name, wanted, timeout)? {
+            Verdict::AsWanted if wanted => println!("CRI: {} knows the {name:?} handler", socket.display()),
+            Verdict::AsWanted => println!("CRI: {} no longer knows the {name:?} handler", socket.display()),
+            Verdict::CannotTell => {
+                println!("CRI: {} answers but does not list its runtime handlers; the {name:?} handler was not checked", socket.display())
+            }
         }
     }
     Ok(())
@@ -220,7 +231,10 @@ fn read_only(e: &anyhow::Error) -> bool {
 fn label_features(node: &Node, api: &KubeNodes, name: &str) {
     let Ok(host) = node.root() else { return };
     let youki = node.binaries.first().cloned().unwrap_or_default();
-    let found = features::probe(&host, &youki, Path::new("/sys/fs/cgroup"));
+    // The wasm labels come from the binary behind the `youki-wasm` handler, so the
+    // `youki-wasm` RuntimeClass lands only where that handler is configured.
+    let wasm = node.handlers.wasm.as_ref().and_then(|_| node.binaries.iter().find(|b| b.ends_with(WASM_HANDLER)));
+    let found = features::probe(&host, &youki, wasm.map(PathBuf::as_path), Path::new("/sys/fs/cgroup"));
     let labels = features::labels(&found);
     let on: Vec<&str> = labels.iter().filter(|(_, v)| v.is_some()).map(|(k, _)| k.trim_start_matches(features::FEATURE_PREFIX)).collect();
     match api.set_labels(name, &labels) {

@@ -45,7 +45,12 @@ say "helm template (an API server without ValidatingAdmissionPolicy)"
 say "helm template (every option switched)"
 "$helm" template youki "$repo/charts/youki" --set namespace.create=false --set runtimeClass.create=false \
     --set cleanup.enabled=false --set restart=signal --set containerdConfig=/etc/containerd/config.toml \
+    --set runtimeClass.wasm.name=wasm --set runtimeClass.wasm.overhead.cpu=5m \
     --set 'imagePullSecrets[0].name=regcred' --set runtimeClass.overhead.cpu=10m > "$out/alt.yaml"
+
+say "helm template (no wasm RuntimeClass)"
+export NOWASM=$out/nowasm.yaml
+"$helm" template youki "$repo/charts/youki" --set runtimeClass.wasm.create=false > "$NOWASM"
 
 say "helm template (the flight recorder on)"
 "$helm" template youki "$repo/charts/youki" --set trace.recorder.enabled=true > "$out/recorder.yaml"
@@ -61,7 +66,7 @@ grep -q 'image.digest "sha256:abc": want sha256: and 64 lowercase hex digits' "$
 "$helm" template youki "$repo/charts/youki" --set image.pullPolicy=Always > "$out/always.yaml"
 
 say "kubernetes-validate --strict against $k8s_version"
-"$tools/venv/bin/kubernetes-validate" --strict --quiet -k "$k8s_version" "$out/all.yaml" "$out/alt.yaml" "$out/novap.yaml" "$out/recorder.yaml" "$out/digest.yaml" \
+"$tools/venv/bin/kubernetes-validate" --strict --quiet -k "$k8s_version" "$out/all.yaml" "$out/alt.yaml" "$out/novap.yaml" "$out/recorder.yaml" "$out/digest.yaml" "$NOWASM" \
     || fail "rendered objects do not match the Kubernetes $k8s_version schemas"
 
 say "assertions on the rendered objects"
@@ -79,6 +84,10 @@ def check(cond, what):
 rc = objs[("RuntimeClass", "youki")]
 check(rc["handler"] == "youki", "RuntimeClass handler is youki")
 check(rc["scheduling"]["nodeSelector"] == {"youki.dev/runtime": "ready"}, "RuntimeClass waits for the ready label")
+wrc = objs[("RuntimeClass", "youki-wasm")]
+check(wrc["handler"] == "youki-wasm", "wasm RuntimeClass handler is youki-wasm")
+check(wrc["scheduling"]["nodeSelector"] == {"youki.dev/runtime": "ready", "youki.dev/feature.wasm": "true"},
+      "wasm RuntimeClass waits for the ready label and the wasm feature label")
 
 ns = objs[("Namespace", "youki-system")]
 check(ns["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "privileged", "namespace is privileged")
@@ -128,6 +137,12 @@ check(job["spec"]["template"]["spec"]["containers"][0]["args"][0] == "cleanup", 
 
 alt = load(sys.argv[2])
 check(("RuntimeClass", "youki") not in alt and ("Namespace", "youki-system") not in alt, "create flags honoured")
+check(("RuntimeClass", "youki-wasm") not in alt, "runtimeClass.wasm.name renames the wasm RuntimeClass")
+walt = alt[("RuntimeClass", "wasm")]
+check(walt["handler"] == "youki-wasm" and walt["overhead"]["podFixed"] == {"cpu": "5m"},
+      "the wasm class stands without the youki class, under its own name and overhead")
+nowasm = load(os.environ["NOWASM"])
+check(("RuntimeClass", "youki-wasm") not in nowasm and ("RuntimeClass", "youki") in nowasm, "runtimeClass.wasm.create=false drops only the wasm class")
 check(("Job", "youki-cleanup") not in alt, "cleanup.enabled=false drops the hook")
 args = alt[("DaemonSet", "youki-installer")]["spec"]["template"]["spec"]["containers"][0]["args"]
 check("--restart=signal" in args and "--containerd-config=/etc/containerd/config.toml" in args, "restart and config values reach the args")
