@@ -322,3 +322,12 @@ fn uninstall_waits_for_containers_of_the_wasm_handler() {
     fs::remove_dir_all(host.path("/run/containerd")).expect("clean");
     host.node(false).uninstall().expect("uninstall");
 }
+
+#[test]
+fn a_containerd_2_3_config_version_4_is_refused_by_name_and_untouched() {
+    let host = Host::new(&[("/etc/containerd/config.toml", &fixture("containerd-v4.toml"))]);
+    let before = host.snapshot();
+    let err = host.node(false).install().unwrap_err().to_string();
+    assert!(err.starts_with("unsupported containerd config version 4 (containerd 2.3): "), "{err}");
+    assert_eq!(host.snapshot(), before, "a refused install changes nothing");
+}
