@@ -100,6 +100,15 @@ enum Cmd {
         /// repairing (another tool owns the file) and says so in a node Event.
         #[arg(long, default_value_t = 3)]
         repair_limit: usize,
+        /// Do the one-shot part (install, restart, the CRI check, the feature labels) and
+        /// exit, leaving the ready label, the probes and drift repair to a long-running
+        /// `run`: the chart's privileged init container.
+        #[arg(long)]
+        once: bool,
+        /// Leave the feature labels alone: the init container (`run --once`) set them, and
+        /// their probes need privileges (CAP_SYS_ADMIN) a reduced container lacks.
+        #[arg(long)]
+        no_features: bool,
     },
 }
 
@@ -305,7 +314,50 @@ fn repair_drift(cli: &Cli, node: &Node, api: &KubeNodes, name: &str, budget: &mu
     }
 }
 
-fn run(cli: &Cli, node: &Node, listen: &str, poll: u64, repair_limit: usize) -> Result<()> {
+/// The one-shot part of `run`: install, restart and check through the CRI, then the feature
+/// labels (unless `features` is false). Returns whether youki is installed; a config on a
+/// read-only store is the node's own to change, so the node is labelled unsupported with the
+/// reason as an Event, and this returns false instead of failing (crash-looping would not
+/// help, and the rollout goes on).
+fn start(cli: &Cli, node: &Node, api: &KubeNodes, name: &str, features: bool) -> Result<bool> {
+    match install(cli, node) {
+        Ok(checked) => {
+            // Also after a crash and a no-op reinstall: label only a manager whose CRI knows youki.
+            if cli.restart != Restart::None && !checked {
+                verify(cli, node, true)?;
+            }
+            if features {
+                label_features(node, api, name);
+            }
+            Ok(true)
+        }
+        Err(e) if read_only(&e) => {
+            let message = format!("{e:#}");
+            eprintln!("{message}");
+            // The reason first, so whoever sees the label finds it.
+            if let Err(ev) = api.record_event(name, "YoukiUnsupported", &message) {
+                eprintln!("record the reason as an event: {ev:#}");
+            }
+            api.set_label(name, READY_LABEL, Some(UNSUPPORTED)).context("label the node unsupported")?;
+            println!("node {name} labelled {READY_LABEL}={UNSUPPORTED}");
+            Ok(false)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// `run --once`, the chart's privileged init container: the one-shot part, then exit. The
+/// ready label, the probes and drift repair are the long-running `run`'s.
+fn run_once(cli: &Cli, node: &Node) -> Result<()> {
+    let Some(name) = cli.node_name.as_deref() else { bail!("run needs --node-name or NODE_NAME") };
+    let api = KubeNodes::connect().context("connect to the Kubernetes API")?;
+    if start(cli, node, &api, name, true)? {
+        println!("node {name}: installed; the ready label is left to the long-running installer");
+    }
+    Ok(())
+}
+
+fn run(cli: &Cli, node: &Node, listen: &str, poll: u64, repair_limit: usize, features: bool) -> Result<()> {
     let Some(name) = cli.node_name.as_deref() else { bail!("run needs --node-name or NODE_NAME") };
     let mut signals = SigSet::empty();
     signals.add(Signal::SIGTERM);
@@ -322,31 +374,10 @@ fn run(cli: &Cli, node: &Node, listen: &str, poll: u64, repair_limit: usize) -> 
     serve_health(listen, ready.clone())?;
     let api = KubeNodes::connect().context("connect to the Kubernetes API")?;
 
-    let mut installed = false;
-    match install(cli, node) {
-        Ok(checked) => {
-            installed = true;
-            // Also after a crash and a no-op reinstall: label only a manager whose CRI knows youki.
-            if cli.restart != Restart::None && !checked {
-                verify(cli, node, true)?;
-            }
-            label_features(node, &api, name);
-            api.set_label(name, READY_LABEL, Some("ready")).context("label the node ready")?;
-            println!("node {name} labelled {READY_LABEL}=ready");
-        }
-        // A config on a read-only store (NixOS) is the node's own to change: say so on the
-        // node and stay up (crash-looping would not help), so the rollout goes on.
-        Err(e) if read_only(&e) => {
-            let message = format!("{e:#}");
-            eprintln!("{message}");
-            // The reason first, so whoever sees the label finds it.
-            if let Err(ev) = api.record_event(name, "YoukiUnsupported", &message) {
-                eprintln!("record the reason as an event: {ev:#}");
-            }
-            api.set_label(name, READY_LABEL, Some(UNSUPPORTED)).context("label the node unsupported")?;
-            println!("node {name} labelled {READY_LABEL}={UNSUPPORTED}");
-        }
-        Err(e) => return Err(e),
+    let installed = start(cli, node, &api, name, features)?;
+    if installed {
+        api.set_label(name, READY_LABEL, Some("ready")).context("label the node ready")?;
+        println!("node {name} labelled {READY_LABEL}=ready");
     }
     ready.store(true, Ordering::SeqCst);
 
@@ -427,6 +458,9 @@ fn main() -> Result<()> {
             println!("every node is clean");
             Ok(())
         }
-        Cmd::Run { listen, poll, repair_limit } => run(&cli, &node(&cli, false)?, listen, *poll, *repair_limit),
+        Cmd::Run { once: true, .. } => run_once(&cli, &node(&cli, false)?),
+        Cmd::Run { listen, poll, repair_limit, no_features, .. } => {
+            run(&cli, &node(&cli, false)?, listen, *poll, *repair_limit, !no_features)
+        }
     }
 }
