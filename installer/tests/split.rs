@@ -3,7 +3,8 @@
 //! `run --no-features` the long-running container's, which keeps its hands off the feature
 //! labels. The long-running part is run here with no capability at all (setpriv, as uid 0):
 //! it labels the node ready and repairs a rewritten config, so file writes on a root-owned
-//! host need no capability. A control shows that the setpriv really drops them.
+//! host need no capability, and neither does the signal restart of a same-uid process. A
+//! control shows that the setpriv really drops them.
 
 #[allow(dead_code)]
 mod support;
@@ -164,4 +165,48 @@ fn without_capabilities_a_file_root_does_not_own_is_out_of_reach() {
     // With its capabilities, root reads it (and installs).
     let out = run_to_end(node.command(&[], &["install"]));
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn the_signal_restart_needs_no_capability_either() {
+    // The reduced container with `restart: signal`: uid 0 without capabilities stops the
+    // process serving the socket (root, with every capability, as the host's containerd),
+    // found through SO_PEERCRED/SO_PEERPIDFD and signalled through a pidfd.
+    if !can_drop_caps() || Command::new("python3").arg("-c").arg("pass").status().is_err() {
+        eprintln!("skipped: needs root, setpriv and python3");
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path().join("host");
+    for d in ["etc/containerd", "opt", "run/containerd", "src"] {
+        fs::create_dir_all(root.join(d)).expect("mkdir");
+    }
+    fs::write(root.join("etc/containerd/config.toml"), "version = 2\n").expect("config");
+    fs::write(root.join("src/youki"), "#!/bin/sh\n").expect("youki");
+    let socket = root.join("run/containerd/containerd.sock");
+    let mut server = Command::new("python3")
+        .arg("-c")
+        .arg("import socket,sys,time\ns=socket.socket(socket.AF_UNIX)\ns.bind(sys.argv[1])\ns.listen(8)\ntime.sleep(60)\n")
+        .arg(&socket)
+        .spawn()
+        .expect("fake server");
+    wait_until("the fake server's socket", 10, || socket.exists());
+    let mut c = Command::new("setpriv");
+    c.args(NO_CAPS)
+        .arg(env!("CARGO_BIN_EXE_youki-installer"))
+        .arg("--host-root")
+        .arg(&root)
+        .arg("--source-dir")
+        .arg(root.join("src"))
+        .args(["--containerd-config", "/etc/containerd/config.toml"])
+        .args(["--restart", "signal", "--timeout", "3", "--proc-dir", "/nonexistent", "install"]);
+    let out = run_to_end(c);
+    let log = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let status = server.try_wait().expect("try_wait");
+    let _ = server.kill();
+    let _ = server.wait();
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(status.and_then(|s| s.signal()), Some(libc::SIGTERM), "the server was not stopped by SIGTERM:\n{log}");
+    // No supervisor starts it again here, so the wait for the socket fails after that.
+    assert!(log.contains("did not answer") || log.contains("restarted containerd (Signal)"), "{log}");
 }
