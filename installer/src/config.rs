@@ -137,7 +137,8 @@ pub fn install(
                 table.insert("runtime_type", value("oci"));
                 table.insert("runtime_root", value(crio_root(&handler.name)));
                 let mut allowed = Array::new();
-                for a in &handler.pod_annotations {
+                // CRI-O's one allowlist covers pod and container annotations.
+                for a in handler.pod_annotations.iter().chain(&handler.container_annotations) {
                     allowed.push(a.as_str());
                 }
                 table.insert("allowed_annotations", value(allowed));

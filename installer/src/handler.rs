@@ -29,6 +29,9 @@ pub struct Handler {
     pub root: String,
     /// Pod annotations containerd forwards to the runtime.
     pub pod_annotations: Vec<String>,
+    /// Container annotations containerd forwards to the runtime (none: the key is left as
+    /// runc has it).
+    pub container_annotations: Vec<String>,
 }
 
 impl Default for Handler {
@@ -38,9 +41,15 @@ impl Default for Handler {
             binary: "/opt/youki/bin/youki".to_string(),
             root: "/run/containerd/youki".to_string(),
             pod_annotations: vec![TRACEPARENT_ANNOTATION.to_string()],
+            container_annotations: Vec::new(),
         }
     }
 }
+
+/// The container annotation that selects the wasm executor (crun's, which youki reads too).
+/// containerd passes a container annotation to the runtime only when the handler lists it in
+/// `container_annotations` (1.6 drops the others).
+pub const WASM_SELECT_ANNOTATION: &str = "run.oci.handler";
 
 /// The handler of the wasm build: youki with a wasm executor, shipped as `youki-wasm`.
 pub const WASM_HANDLER: &str = "youki-wasm";
@@ -53,6 +62,7 @@ impl Handler {
             binary: "/opt/youki/bin/youki-wasm".to_string(),
             root: "/run/containerd/youki-wasm".to_string(),
             pod_annotations: vec![TRACEPARENT_ANNOTATION.to_string()],
+            container_annotations: vec![WASM_SELECT_ANNOTATION.to_string()],
         }
     }
 }
@@ -135,30 +145,43 @@ pub fn source_handler(doc: &DocumentMut, schema: Schema) -> Option<&Table> {
     find_table(doc, &schema.runtime_path(&default_name)).or_else(|| find_table(doc, &schema.runtime_path("runc")))
 }
 
+/// The source's list `key` (its values kept as written) extended with `wanted`.
+fn merged_list(source: Option<&Table>, key: &str, wanted: &[String]) -> Array {
+    let mut list = Array::new();
+    if let Some(existing) = source.and_then(|src| src.get(key)).and_then(|i| i.as_array()) {
+        for v in existing.iter() {
+            list.push(v.clone().decorated("", ""));
+        }
+    }
+    for w in wanted {
+        if !list.iter().any(|v| v.as_str() == Some(w.as_str())) {
+            list.push(w.as_str());
+        }
+    }
+    list
+}
+
 /// Builds the handler's table from the runc handler `source` (if any).
 fn build_table(handler: &Handler, source: Option<&Table>) -> Table {
     let mut table = Table::new();
     table.insert("runtime_type", value("io.containerd.runc.v2"));
-    let mut annotations = Array::new();
+    // Lists the handler extends; runc's other runtime-level keys are copied as they are.
+    let extends_containers = !handler.container_annotations.is_empty();
     if let Some(src) = source {
         for (key, item) in src.iter() {
             if NOT_COPIED.contains(&key) || item.is_table() || key == "pod_annotations" {
                 continue;
             }
+            if key == "container_annotations" && extends_containers {
+                continue;
+            }
             table.insert(key, item.clone());
         }
-        if let Some(existing) = src.get("pod_annotations").and_then(|i| i.as_array()) {
-            for v in existing.iter() {
-                annotations.push(v.clone().decorated("", ""));
-            }
-        }
     }
-    for wanted in &handler.pod_annotations {
-        if !annotations.iter().any(|v| v.as_str() == Some(wanted.as_str())) {
-            annotations.push(wanted.as_str());
-        }
+    table.insert("pod_annotations", value(merged_list(source, "pod_annotations", &handler.pod_annotations)));
+    if extends_containers {
+        table.insert("container_annotations", value(merged_list(source, "container_annotations", &handler.container_annotations)));
     }
-    table.insert("pod_annotations", value(annotations));
 
     let mut options = Table::new();
     if let Some(src_opts) = source.and_then(|s| s.get("options")).and_then(|i| i.as_table()) {
@@ -307,4 +330,36 @@ pub fn standalone(
     text = text.lines().map(|l| l.trim_start()).collect::<Vec<_>>().join("\n");
     text.push('\n');
     Ok(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const V2_WITH_CONTAINER_ANNOTATIONS: &str = r#"version = 2
+[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+  runtime_type = "io.containerd.runc.v2"
+  container_annotations = ["io.example.keep"]
+"#;
+
+    fn installed(handler: &Handler) -> DocumentMut {
+        let mut doc: DocumentMut = V2_WITH_CONTAINER_ANNOTATIONS.parse().expect("toml");
+        upsert(&mut doc, Schema::V2, handler, None).expect("upsert");
+        doc
+    }
+
+    fn container_annotations(doc: &DocumentMut, name: &str) -> Vec<String> {
+        let path = Schema::V2.runtime_path(name);
+        let table = find_table(doc, &path).expect("handler table");
+        let list = table.get("container_annotations").and_then(|i| i.as_array()).expect("container_annotations");
+        list.iter().filter_map(|v| v.as_str().map(str::to_string)).collect()
+    }
+
+    #[test]
+    fn the_wasm_handler_extends_runcs_container_annotations_and_youki_copies_them() {
+        let doc = installed(&Handler::wasm());
+        assert_eq!(container_annotations(&doc, WASM_HANDLER), ["io.example.keep", "run.oci.handler"]);
+        let doc = installed(&Handler::default());
+        assert_eq!(container_annotations(&doc, "youki"), ["io.example.keep"]);
+    }
 }

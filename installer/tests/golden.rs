@@ -146,6 +146,8 @@ fn assert_wasm_handler(out: &str, header: &str) {
     assert!(out.contains(&format!("[{header}.youki-wasm.options]")), "{out}");
     assert!(out.contains(r#"BinaryName = "/opt/youki/bin/youki-wasm""#), "{out}");
     assert!(out.contains(r#"Root = "/run/containerd/youki-wasm""#), "{out}");
+    // The run.oci.handler container annotation reaches the wasm build, and only it.
+    assert_eq!(out.matches(r#"container_annotations = ["run.oci.handler"]"#).count(), 1, "{out}");
 }
 
 #[test]
