@@ -93,8 +93,8 @@ pub fn install(
             for handler in handlers.wanted() {
                 handler::upsert(&mut doc, schema, handler, None)?;
             }
-            for name in handlers.retired() {
-                handler::remove(&mut doc, schema, &name)?;
+            for retired in handlers.retired() {
+                handler::remove_if_ours(&mut doc, schema, &retired)?;
             }
             Ok(doc.to_string())
         }
@@ -152,15 +152,19 @@ pub fn install(
     }
 }
 
-/// The config text after removing the handlers `names`, or None when the file should be
-/// deleted. This is the fallback when no backup can be restored byte for byte.
-pub fn uninstall(layout: &Layout, path: &Path, current: &str, names: &[String]) -> Result<Option<String>, ConfigError> {
+/// The config text after removing the `handlers` (the retired ones only when they are the
+/// installer's), or None when the file should be deleted. This is the fallback when no
+/// backup can be restored byte for byte.
+pub fn uninstall(layout: &Layout, path: &Path, current: &str, handlers: &Handlers) -> Result<Option<String>, ConfigError> {
     match layout {
         Layout::InPlace => {
             let (mut doc, schema) = parse_config(path, current)?;
             let mut removed = false;
-            for name in names {
-                removed |= handler::remove(&mut doc, schema, name)?;
+            for wanted in handlers.wanted() {
+                removed |= handler::remove(&mut doc, schema, &wanted.name)?;
+            }
+            for retired in handlers.retired() {
+                removed |= handler::remove_if_ours(&mut doc, schema, &retired)?;
             }
             if removed {
                 Ok(Some(doc.to_string()))

@@ -87,20 +87,14 @@ impl Handlers {
         std::iter::once(&self.youki).chain(self.wasm.as_ref()).collect()
     }
 
-    /// Handlers the installer owns but does not register here: taken out on install.
-    pub fn retired(&self) -> Vec<String> {
+    /// Handlers the installer owns but does not register here: taken out on install when
+    /// they are the installer's (see `remove_if_ours`).
+    pub fn retired(&self) -> Vec<Handler> {
         if self.wasm.is_none() {
-            vec![WASM_HANDLER.to_string()]
+            vec![Handler::wasm()]
         } else {
             Vec::new()
         }
-    }
-
-    /// Every handler the installer owns, registered or retired: what uninstall takes out.
-    pub fn all_names(&self) -> Vec<String> {
-        let mut names: Vec<String> = self.wanted().iter().map(|h| h.name.clone()).collect();
-        names.extend(self.retired());
-        names
     }
 
     /// The state roots of every owned handler (a retired one may still have containers).
@@ -270,6 +264,19 @@ pub fn upsert(doc: &mut DocumentMut, schema: Schema, handler: &Handler, source_d
     Ok(())
 }
 
+/// Removes `handler` only when its `BinaryName` is the installer's binary: a handler of the
+/// same name written by hand for another binary (docs/operator/containerd.md shows one for
+/// youki-wasm) is the operator's and stays. Returns whether it was removed. Pure: no I/O.
+pub fn remove_if_ours(doc: &mut DocumentMut, schema: Schema, handler: &Handler) -> Result<bool, ConfigError> {
+    let mut options = schema.runtime_path(&handler.name);
+    options.push("options".to_string());
+    let binary = find_table(doc, &options).and_then(|t| t.get("BinaryName")).and_then(|i| i.as_str());
+    if binary != Some(handler.binary.as_str()) {
+        return Ok(false);
+    }
+    remove(doc, schema, &handler.name)
+}
+
 /// Removes the handler `name`; returns whether it was there. Pure: no I/O.
 pub fn remove(doc: &mut DocumentMut, schema: Schema, name: &str) -> Result<bool, ConfigError> {
     let path = schema.runtime_path(name);
@@ -353,6 +360,23 @@ mod tests {
         let table = find_table(doc, &path).expect("handler table");
         let list = table.get("container_annotations").and_then(|i| i.as_array()).expect("container_annotations");
         list.iter().filter_map(|v| v.as_str().map(str::to_string)).collect()
+    }
+
+    #[test]
+    fn only_the_installers_own_handler_is_removed_by_binary() {
+        let hand_made = r#"version = 2
+[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.youki-wasm]
+  runtime_type = "io.containerd.runc.v2"
+  [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.youki-wasm.options]
+    BinaryName = "/usr/local/bin/youki-wasm"
+"#;
+        let mut doc: DocumentMut = hand_made.parse().expect("toml");
+        assert!(!remove_if_ours(&mut doc, Schema::V2, &Handler::wasm()).expect("remove"));
+        assert_eq!(doc.to_string(), hand_made);
+        let mut doc: DocumentMut = V2_WITH_CONTAINER_ANNOTATIONS.parse().expect("toml");
+        upsert(&mut doc, Schema::V2, &Handler::wasm(), None).expect("upsert");
+        assert!(remove_if_ours(&mut doc, Schema::V2, &Handler::wasm()).expect("remove"));
+        assert_eq!(doc.to_string(), V2_WITH_CONTAINER_ANNOTATIONS);
     }
 
     #[test]

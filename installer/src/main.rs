@@ -186,15 +186,14 @@ fn socket_path(host: &HostRoot, socket: &Path) -> PathBuf {
     socket.parent().and_then(|dir| host.pod_path(dir).ok()).map(|dir| dir.join(name)).unwrap_or_else(|| host.shown(socket))
 }
 
-/// Waits until the manager answers, then asks its CRI whether it knows each handler
-/// (`wanted`: the registered ones) or none of them any more (after an uninstall).
+/// Waits until the manager answers, then asks its CRI whether it knows each registered
+/// handler (`wanted`) or none of them any more (after an uninstall). A retired handler is not
+/// asked about: one of that name written by hand for another binary stays.
 fn verify(cli: &Cli, node: &Node, wanted: bool) -> Result<()> {
     let socket = socket_path(&node.root()?, &node.target.socket);
     let timeout = Duration::from_secs(cli.timeout);
     wait_for_socket(&socket, timeout).context("wait for the container manager")?;
-    let names: Vec<String> =
-        if wanted { node.handlers.wanted().iter().map(|h| h.name.clone()).collect() } else { node.handlers.all_names() };
-    for name in &names {
+    for name in node.handlers.wanted().iter().map(|h| &h.name) {
         match check_handler(&socket, name, wanted, timeout)? {
             Verdict::AsWanted if wanted => println!("CRI: {} knows the {name:?} handler", socket.display()),
             Verdict::AsWanted => println!("CRI: {} no longer knows the {name:?} handler", socket.display()),

@@ -288,7 +288,7 @@ impl Node {
             }
             Original::Absent if ledger.is_ours(current.as_deref().map(str::as_bytes))? => None,
             _ => match current.as_deref() {
-                Some(text) => config::uninstall(&self.target.layout, &self.target.path, text, &self.handlers.all_names())?,
+                Some(text) => config::uninstall(&self.target.layout, &self.target.path, text, &self.handlers)?,
                 None => None,
             },
         };

@@ -53,7 +53,7 @@ fn case_with(handlers: &Handlers, layout: Layout, input: Option<&str>, context: 
     for h in handlers.wanted() {
         assert!(config::has_handler(&layout, path, &installed, &h.name).expect("has handler"), "{expected} lacks {:?}", h.name);
     }
-    let back = config::uninstall(&layout, path, &installed, &handlers.all_names()).expect("uninstall");
+    let back = config::uninstall(&layout, path, &installed, handlers).expect("uninstall");
     if layout == Layout::InPlace && original.is_some() && !expected.starts_with("already-youki") {
         assert_eq!(back.as_deref(), original.as_deref(), "uninstall edit must restore the original");
     }
@@ -104,7 +104,7 @@ fn missing_config_gets_a_minimal_v2_file() {
 fn k3s_template_with_go_actions() {
     let out = case(Layout::Template, Some("k3s-config.toml.tmpl"), Some("k3s-config.toml"), "k3s-config.toml.tmpl");
     assert!(out.starts_with(&read("k3s-config.toml.tmpl")));
-    let back = config::uninstall(&Layout::Template, Path::new("t"), &out, &["youki".to_string()]).expect("uninstall");
+    let back = config::uninstall(&Layout::Template, Path::new("t"), &out, &Handlers::default()).expect("uninstall");
     assert_eq!(back, Some(read("k3s-config.toml.tmpl")));
 }
 
@@ -112,7 +112,7 @@ fn k3s_template_with_go_actions() {
 fn k3s_without_template_extends_the_base_template() {
     let out = case(Layout::Template, None, Some("k3s-config.toml"), "k3s-new.toml.tmpl");
     assert!(out.starts_with(config::K3S_BASE_TEMPLATE));
-    assert_eq!(config::uninstall(&Layout::Template, Path::new("t"), &out, &["youki".to_string()]).expect("uninstall"), None);
+    assert_eq!(config::uninstall(&Layout::Template, Path::new("t"), &out, &Handlers::default()).expect("uninstall"), None);
 }
 
 #[test]
@@ -194,7 +194,7 @@ fn uninstall_takes_out_a_wasm_handler_the_image_no_longer_ships() {
     let original = read("containerd-v2.toml");
     let both = config::install(&Layout::InPlace, path, Some(&original), None, &Handlers::new(true)).expect("install both");
     // The uninstalling installer ships no wasm build, and still owns the wasm handler.
-    let back = config::uninstall(&Layout::InPlace, path, &both, &Handlers::default().all_names()).expect("uninstall");
+    let back = config::uninstall(&Layout::InPlace, path, &both, &Handlers::default()).expect("uninstall");
     assert_eq!(back.as_deref(), Some(original.as_str()));
 }
 
@@ -215,4 +215,20 @@ fn k0s_drop_in_with_the_wasm_handler() {
 fn crio_drop_in_with_the_wasm_handler() {
     let out = wasm_case(Layout::Crio, None, None, "crio-99-youki-wasm.conf");
     assert!(out.contains("[crio.runtime.runtimes.youki-wasm]") && out.contains(r#"runtime_root = "/run/youki-wasm""#), "{out}");
+}
+
+#[test]
+fn a_hand_made_youki_wasm_handler_for_another_binary_stays() {
+    // docs/operator/containerd.md shows how to add a youki-wasm handler by hand: an installer
+    // whose image has no wasm build leaves it alone on install and on uninstall.
+    let path = Path::new("/etc/containerd/config.toml");
+    let mut original = read("containerd-v2.toml");
+    original.push_str(
+        "\n[plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes.youki-wasm]\n  runtime_type = \"io.containerd.runc.v2\"\n  \
+         [plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes.youki-wasm.options]\n    BinaryName = \"/usr/local/bin/youki-wasm\"\n",
+    );
+    let installed = config::install(&Layout::InPlace, path, Some(&original), None, &Handlers::default()).expect("install");
+    assert!(installed.contains(r#"BinaryName = "/usr/local/bin/youki-wasm""#), "{installed}");
+    let back = config::uninstall(&Layout::InPlace, path, &installed, &Handlers::default()).expect("uninstall");
+    assert_eq!(back.as_deref(), Some(original.as_str()));
 }
