@@ -1,17 +1,20 @@
 #!/usr/bin/env bash
 # Builds the installer image as an OCI layout, without docker: umoci, static binaries, no
-# base image. Contents: /usr/local/bin/{youki-installer,youki,youki-trace (when built)}
-# and an empty /tmp. The chart's DaemonSet and pre-delete Job both run it.
+# base image. Contents: /usr/local/bin/{youki-installer,youki,youki-trace (when built),
+# youki-wasm (with WASM_RELEASE_DIR: its youki, built with the wasm executor)} and an empty
+# /tmp. The chart's DaemonSet and pre-delete Job both run it; the installer registers the
+# youki-wasm handler only when the image holds youki-wasm.
 #
-#   bash installer/image.sh OUT_DIR [RELEASE_DIR]
+#   bash installer/image.sh OUT_DIR [RELEASE_DIR [WASM_RELEASE_DIR]]
 # Writes OUT_DIR/layout (the OCI layout, tag = the crate version) and
 # OUT_DIR/youki-installer-<tag>.oci.tar (that layout as one tar, for `ctr images import`,
 # `skopeo copy oci-archive:...` or `kind load image-archive` after a skopeo conversion).
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-out=${1:?usage: image.sh OUT_DIR [RELEASE_DIR]}
+out=${1:?usage: image.sh OUT_DIR [RELEASE_DIR [WASM_RELEASE_DIR]]}
 release=${2:-$repo/target/x86_64-unknown-linux-gnu/release}
+wasm_release=${3:-}
 # shellcheck source=../tests/e2e-containerd/lib.sh
 source "$repo/tests/e2e-containerd/lib.sh"
 name=${YOUKI_IMAGE_NAME:-ghcr.io/youki-dev/youki-installer}
@@ -25,6 +28,10 @@ for bin in youki youki-installer; do
     [[ -x $release/$bin ]] || fail "missing $release/$bin (build it first)"
     is_static "$release/$bin" || fail "$release/$bin is not a static binary"
 done
+if [[ -n $wasm_release ]]; then
+    [[ -x $wasm_release/youki ]] || fail "missing $wasm_release/youki (just build-wasm)"
+    is_static "$wasm_release/youki" || fail "$wasm_release/youki is not a static binary"
+fi
 
 layout=$out/layout
 # The image's files: the static binaries and an empty /tmp. The installer talks to the
@@ -34,6 +41,7 @@ fill() {
     chmod 1777 "$1/tmp"
     install -m 0755 "$release/youki-installer" "$release/youki" "$1/usr/local/bin/"
     if [[ -x $release/youki-trace ]]; then install -m 0755 "$release/youki-trace" "$1/usr/local/bin/"; fi
+    if [[ -n $wasm_release ]]; then install -m 0755 "$wasm_release/youki" "$1/usr/local/bin/youki-wasm"; fi
 }
 mkdir -p "$out"
 # containerd names an imported image after the index's io.containerd.image.name.

@@ -39,7 +39,7 @@ for b in "${bins[@]}"; do install -m 0755 "$(source_of "$b")" "$work/$name/$b"; 
 # Reproducible: fixed owner, order and times.
 tar --sort=name --owner=0 --group=0 --numeric-owner --mtime=@0 -C "$work" -czf "$out/$name.tar.gz" "$name"
 (cd "$out" && sha256sum "$name.tar.gz" > "$name.tar.gz.sha256")
-bash "$repo/installer/image.sh" "$out/image" "$release"
+bash "$repo/installer/image.sh" "$out/image" "$release" "$wasm_release"
 
 # The image's manifest digest, as a registry keeps it when the layout is copied unchanged.
 digest=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["manifests"][0]["digest"])' "$out/image/layout/index.json")

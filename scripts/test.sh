@@ -22,7 +22,7 @@ failed=$(grep -Eo "[0-9]+ failed" /tmp/youki-cargo-test.log | awk '{s+=$1} END {
 echo "cargo: $passed passed, $failed failed"
 
 echo "== installer: chart, deploy/ sync, a private containerd, the installer image"
-if bash installer/tests/all.sh "$target"; then
+if bash installer/tests/all.sh "$target" "$wasm_target"; then
   inst_p=1; inst_f=0
 else
   inst_p=0; inst_f=1; status=1

@@ -7,7 +7,7 @@ use std::path::Path;
 use toml_edit::{value, Array, DocumentMut};
 
 use crate::error::ConfigError;
-use crate::handler::{self, Handler};
+use crate::handler::{self, Handlers};
 use crate::schema::Schema;
 
 /// First line of the installer's block in a template.
@@ -17,8 +17,11 @@ pub const BLOCK_END: &str = "# youki-installer: end";
 /// What a fresh k3s/rke2 template holds besides our block: their generated config.
 pub const K3S_BASE_TEMPLATE: &str = "{{ template \"base\" . }}\n";
 
-/// youki's state root under CRI-O, apart from runc's `/run/runc`.
-pub const CRIO_ROOT: &str = "/run/youki";
+/// A handler's state root under CRI-O, apart from runc's `/run/runc`: `/run/youki` for
+/// `youki`, `/run/youki-wasm` for `youki-wasm`.
+pub fn crio_root(name: &str) -> String {
+    format!("/run/{name}")
+}
 
 /// How the runtime is added to a file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,7 +71,7 @@ fn strip_block(text: &str) -> String {
     format!("{head}{}", &text[end..])
 }
 
-/// The config text after installing `handler`.
+/// The config text after installing the wanted `handlers` (and taking out the retired ones).
 /// `current` is the file's content (None when it does not exist); `context` is the
 /// distribution's rendered or main config, used for the schema and the runc options when the
 /// edited file is not itself the full config.
@@ -77,7 +80,7 @@ pub fn install(
     path: &Path,
     current: Option<&str>,
     context: Option<&str>,
-    handler: &Handler,
+    handlers: &Handlers,
 ) -> Result<String, ConfigError> {
     let context_doc = match context {
         Some(text) => Some(parse_config(path, text)?),
@@ -87,21 +90,28 @@ pub fn install(
         Layout::InPlace => {
             let text = current.unwrap_or("version = 2\n");
             let (mut doc, schema) = parse_config(path, text)?;
-            handler::upsert(&mut doc, schema, handler, None)?;
+            for handler in handlers.wanted() {
+                handler::upsert(&mut doc, schema, handler, None)?;
+            }
+            for retired in handlers.retired() {
+                handler::remove_if_ours(&mut doc, schema, &retired)?;
+            }
             Ok(doc.to_string())
         }
         Layout::Template => {
             let base = strip_block(current.unwrap_or(K3S_BASE_TEMPLATE));
             let (masked, masked_schema) = parse_config(path, &mask_template(&base))?;
-            if handler::remove(&mut masked.clone(), masked_schema, &handler.name)? {
-                return Err(ConfigError::TemplateConflict { path: path.to_path_buf(), name: handler.name.clone() });
+            for handler in handlers.wanted() {
+                if handler::remove(&mut masked.clone(), masked_schema, &handler.name)? {
+                    return Err(ConfigError::TemplateConflict { path: path.to_path_buf(), name: handler.name.clone() });
+                }
             }
             let (schema, source) = match (&context_doc, masked.get("version")) {
                 (_, Some(_)) => (masked_schema, &masked),
                 (Some((doc, schema)), None) => (*schema, doc),
                 (None, None) => (Schema::V2, &masked),
             };
-            let block = handler::standalone(schema, handler, Some(source), false)?;
+            let block = handler::standalone(schema, &handlers.wanted(), Some(source), false)?;
             let sep = if base.is_empty() || base.ends_with('\n') { "" } else { "\n" };
             Ok(format!("{base}{sep}\n{BLOCK_BEGIN}\n{block}{BLOCK_END}\n"))
         }
@@ -110,27 +120,30 @@ pub fn install(
                 Some((doc, schema)) => (*schema, Some(doc)),
                 None => (Schema::V2, None),
             };
-            let body = handler::standalone(schema, handler, source, true)?;
+            let body = handler::standalone(schema, &handlers.wanted(), source, true)?;
             Ok(format!("# Managed by youki-installer; `youki-installer uninstall` deletes this file.\n{body}"))
         }
         Layout::Crio => {
             let mut doc = DocumentMut::new();
-            let mut table = toml_edit::Table::new();
-            table.insert("runtime_path", value(handler.binary.as_str()));
-            table.insert("runtime_type", value("oci"));
-            table.insert("runtime_root", value(CRIO_ROOT));
-            let mut allowed = Array::new();
-            for a in &handler.pod_annotations {
-                allowed.push(a.as_str());
-            }
-            table.insert("allowed_annotations", value(allowed));
             let mut crio = toml_edit::Table::new();
             crio.set_implicit(true);
             let mut runtime = toml_edit::Table::new();
             runtime.set_implicit(true);
             let mut runtimes = toml_edit::Table::new();
             runtimes.set_implicit(true);
-            runtimes.insert(&handler.name, toml_edit::Item::Table(table));
+            for handler in handlers.wanted() {
+                let mut table = toml_edit::Table::new();
+                table.insert("runtime_path", value(handler.binary.as_str()));
+                table.insert("runtime_type", value("oci"));
+                table.insert("runtime_root", value(crio_root(&handler.name)));
+                let mut allowed = Array::new();
+                // CRI-O's one allowlist covers pod and container annotations.
+                for a in handler.pod_annotations.iter().chain(&handler.container_annotations) {
+                    allowed.push(a.as_str());
+                }
+                table.insert("allowed_annotations", value(allowed));
+                runtimes.insert(&handler.name, toml_edit::Item::Table(table));
+            }
             runtime.insert("runtimes", toml_edit::Item::Table(runtimes));
             crio.insert("runtime", toml_edit::Item::Table(runtime));
             doc.insert("crio", toml_edit::Item::Table(crio));
@@ -139,13 +152,21 @@ pub fn install(
     }
 }
 
-/// The config text after removing `name`, or None when the file should be deleted.
-/// This is the fallback when no backup can be restored byte for byte.
-pub fn uninstall(layout: &Layout, path: &Path, current: &str, name: &str) -> Result<Option<String>, ConfigError> {
+/// The config text after removing the `handlers` (the retired ones only when they are the
+/// installer's), or None when the file should be deleted. This is the fallback when no
+/// backup can be restored byte for byte.
+pub fn uninstall(layout: &Layout, path: &Path, current: &str, handlers: &Handlers) -> Result<Option<String>, ConfigError> {
     match layout {
         Layout::InPlace => {
             let (mut doc, schema) = parse_config(path, current)?;
-            if handler::remove(&mut doc, schema, name)? {
+            let mut removed = false;
+            for wanted in handlers.wanted() {
+                removed |= handler::remove(&mut doc, schema, &wanted.name)?;
+            }
+            for retired in handlers.retired() {
+                removed |= handler::remove_if_ours(&mut doc, schema, &retired)?;
+            }
+            if removed {
                 Ok(Some(doc.to_string()))
             } else {
                 Ok(Some(current.to_string()))
@@ -184,6 +205,20 @@ pub fn defines_cri_plugin(path: &Path, text: &str, schema: Schema) -> Result<boo
     Ok(doc.get(plugin[0]).and_then(|p| p.get(plugin[1])).is_some())
 }
 
+/// The installer's block in a template, markers included.
+fn block(text: &str) -> Option<&str> {
+    let begin = text.find(BLOCK_BEGIN)?;
+    let end = text[begin..].find(BLOCK_END).map(|i| begin + i + BLOCK_END.len()).unwrap_or(text.len());
+    Some(&text[begin..end])
+}
+
+/// Whether text the installer wrote has a header of the runtime table `name`.
+fn names_table(text: &str, name: &str) -> bool {
+    let key = toml_edit::Key::new(name).display_repr().to_string();
+    let end = format!(".runtimes.{key}]");
+    text.lines().map(str::trim).any(|l| l.starts_with('[') && l.ends_with(&end))
+}
+
 /// Whether `current` holds the handler `name`.
 pub fn has_handler(layout: &Layout, path: &Path, current: &str, name: &str) -> Result<bool, ConfigError> {
     match layout {
@@ -191,8 +226,9 @@ pub fn has_handler(layout: &Layout, path: &Path, current: &str, name: &str) -> R
             let (mut doc, schema) = parse_config(path, current)?;
             handler::remove(&mut doc, schema, name)
         }
-        Layout::Template => Ok(current.contains(BLOCK_BEGIN)),
-        Layout::DropIn | Layout::Crio => Ok(true),
+        // The installer's own text: its block of a template, or its whole drop-in.
+        Layout::Template => Ok(block(current).is_some_and(|b| names_table(b, name))),
+        Layout::DropIn | Layout::Crio => Ok(names_table(current, name)),
     }
 }
 
@@ -209,10 +245,15 @@ mod tests {
 
     #[test]
     fn corrupt_config_names_the_file() {
-        let err =
-            install(&Layout::InPlace, Path::new("/etc/containerd/config.toml"), Some("version = 2\n[plugins\n"), None, &Handler::default())
-                .unwrap_err()
-                .to_string();
+        let err = install(
+            &Layout::InPlace,
+            Path::new("/etc/containerd/config.toml"),
+            Some("version = 2\n[plugins\n"),
+            None,
+            &Handlers::default(),
+        )
+        .unwrap_err()
+        .to_string();
         assert!(err.starts_with("parse containerd config \"/etc/containerd/config.toml\""), "{err}");
     }
 }

@@ -9,6 +9,11 @@ pub enum ConfigError {
     Parse { path: PathBuf, message: String },
     #[error("unsupported containerd config version {0} (expected 2, 3 or none)")]
     UnsupportedVersion(String),
+    /// A version containerd has but the installer does not write: its layout could not be
+    /// checked against containerd's own source, and a handler at a guessed table path would
+    /// be ignored by containerd without a word.
+    #[error("unsupported containerd config version {version} ({release}): the installer writes versions 2, 3 or none, and refuses version {version} until its CRI runtimes table is confirmed against containerd's own source; add the youki handler to this config by hand, or write it as version 3")]
+    UnconfirmedVersion { version: i64, release: &'static str },
     #[error("containerd config field {field:?} is not a table")]
     NotATable { field: String },
     #[error("containerd config field {field:?} has an unexpected type")]

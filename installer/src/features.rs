@@ -9,8 +9,10 @@
 //!   namespace of a child made for the probe;
 //! - `seccomp-notify`: `youki features` lists `SCMP_ACT_NOTIFY` with seccomp enabled;
 //! - `criu`: a `criu` binary in the host's usual directories;
-//! - `wasm` and `wasm-<executor>`: the executors `youki features` names in the
-//!   `io.github.youki.executors` annotation, other than `default`.
+//! - `wasm` and `wasm-<executor>`: the executors that `youki-wasm features` (the binary
+//!   behind the `youki-wasm` handler) names in the `io.github.youki.executors` annotation,
+//!   other than `default`. A node without that handler has no wasm label, whatever the
+//!   `youki` binary was built with: the label is what the `youki-wasm` RuntimeClass selects.
 
 use std::collections::BTreeMap;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -79,20 +81,25 @@ pub fn from_youki_features(json: &str) -> (bool, Vec<String>) {
     (notify, executors)
 }
 
-/// Probes the node: `youki` is the binary to ask (`youki features`), `cgroup` the cgroup
-/// filesystem as the installer sees it. A probe that cannot run counts as absent.
-pub fn probe(host: &HostRoot, youki: &Path, cgroup: &Path) -> Features {
+/// Probes the node: `youki` is the binary to ask for seccomp notify (`youki features`),
+/// `wasm` the wasm build behind the `youki-wasm` handler (None: no such handler), `cgroup`
+/// the cgroup filesystem as the installer sees it. A probe that cannot run counts as absent.
+pub fn probe(host: &HostRoot, youki: &Path, wasm: Option<&Path>, cgroup: &Path) -> Features {
     let cgroup_v2 = nix::sys::statfs::statfs(cgroup).map(|s| s.filesystem_type() == nix::sys::statfs::CGROUP2_SUPER_MAGIC).unwrap_or(false);
     let kubelet = host.pod_path(Path::new("/var/lib/kubelet")).unwrap_or_else(|_| host.shown(Path::new("/")));
     let idmapped_mounts = idmap_probe(&kubelet).unwrap_or(false);
     let criu = CRIU_PATHS.iter().any(|p| host.exists(Path::new(p)));
-    let (seccomp_notify, wasm_executors) = Command::new(youki)
-        .arg("features")
-        .output()
-        .ok()
-        .filter(|o| o.status.success())
-        .map(|o| from_youki_features(&String::from_utf8_lossy(&o.stdout)))
-        .unwrap_or_default();
+    let ask = |binary: &Path| {
+        Command::new(binary)
+            .arg("features")
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| from_youki_features(&String::from_utf8_lossy(&o.stdout)))
+            .unwrap_or_default()
+    };
+    let (seccomp_notify, _) = ask(youki);
+    let wasm_executors = wasm.map(|w| ask(w).1).unwrap_or_default();
     Features { cgroup_v2, idmapped_mounts, seccomp_notify, criu, wasm_executors }
 }
 

@@ -1,6 +1,7 @@
-//! The `youki` runtime handler as containerd's CRI plugin sees it, and how it is written
-//! into a parsed config: a copy of the runc handler with our binary, our state root and the
-//! trace-context annotation allowlist.
+//! The runtime handlers as containerd's CRI plugin sees them, and how they are written into a
+//! parsed config: a copy of the runc handler with our binary, our state root and the
+//! trace-context annotation allowlist. `youki` always; `youki-wasm` (the build with a wasm
+//! executor) only where that binary is shipped.
 
 use toml_edit::{value, Array, DocumentMut, Item, Table};
 
@@ -28,6 +29,9 @@ pub struct Handler {
     pub root: String,
     /// Pod annotations containerd forwards to the runtime.
     pub pod_annotations: Vec<String>,
+    /// Container annotations containerd forwards to the runtime (none: the key is left as
+    /// runc has it).
+    pub container_annotations: Vec<String>,
 }
 
 impl Default for Handler {
@@ -37,7 +41,65 @@ impl Default for Handler {
             binary: "/opt/youki/bin/youki".to_string(),
             root: "/run/containerd/youki".to_string(),
             pod_annotations: vec![TRACEPARENT_ANNOTATION.to_string()],
+            container_annotations: Vec::new(),
         }
+    }
+}
+
+/// The container annotation that selects the wasm executor (crun's, which youki reads too).
+/// containerd passes a container annotation to the runtime only when the handler lists it in
+/// `container_annotations` (1.6 drops the others).
+pub const WASM_SELECT_ANNOTATION: &str = "run.oci.handler";
+
+/// The handler of the wasm build: youki with a wasm executor, shipped as `youki-wasm`.
+pub const WASM_HANDLER: &str = "youki-wasm";
+
+impl Handler {
+    /// The `youki-wasm` handler: the wasm build beside youki, with a state root of its own.
+    pub fn wasm() -> Self {
+        Handler {
+            name: WASM_HANDLER.to_string(),
+            binary: "/opt/youki/bin/youki-wasm".to_string(),
+            root: "/run/containerd/youki-wasm".to_string(),
+            pod_annotations: vec![TRACEPARENT_ANNOTATION.to_string()],
+            container_annotations: vec![WASM_SELECT_ANNOTATION.to_string()],
+        }
+    }
+}
+
+/// The handlers the installer owns on a node: `youki`, and `youki-wasm` when the wasm build
+/// is shipped. A node whose image stopped shipping it has `youki-wasm` retired: an install
+/// takes that handler out, so no RuntimeClass reaches a binary that is no longer updated.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Handlers {
+    pub youki: Handler,
+    pub wasm: Option<Handler>,
+}
+
+impl Handlers {
+    /// `youki`, plus `youki-wasm` when `wasm_shipped`.
+    pub fn new(wasm_shipped: bool) -> Self {
+        Handlers { youki: Handler::default(), wasm: wasm_shipped.then(Handler::wasm) }
+    }
+
+    /// The handlers to register, `youki` first.
+    pub fn wanted(&self) -> Vec<&Handler> {
+        std::iter::once(&self.youki).chain(self.wasm.as_ref()).collect()
+    }
+
+    /// Handlers the installer owns but does not register here: taken out on install when
+    /// they are the installer's (see `remove_if_ours`).
+    pub fn retired(&self) -> Vec<Handler> {
+        if self.wasm.is_none() {
+            vec![Handler::wasm()]
+        } else {
+            Vec::new()
+        }
+    }
+
+    /// The state roots of every owned handler (a retired one may still have containers).
+    pub fn roots(&self) -> Vec<String> {
+        vec![self.youki.root.clone(), self.wasm.clone().unwrap_or_else(Handler::wasm).root]
     }
 }
 
@@ -77,30 +139,43 @@ pub fn source_handler(doc: &DocumentMut, schema: Schema) -> Option<&Table> {
     find_table(doc, &schema.runtime_path(&default_name)).or_else(|| find_table(doc, &schema.runtime_path("runc")))
 }
 
+/// The source's list `key` (its values kept as written) extended with `wanted`.
+fn merged_list(source: Option<&Table>, key: &str, wanted: &[String]) -> Array {
+    let mut list = Array::new();
+    if let Some(existing) = source.and_then(|src| src.get(key)).and_then(|i| i.as_array()) {
+        for v in existing.iter() {
+            list.push(v.clone().decorated("", ""));
+        }
+    }
+    for w in wanted {
+        if !list.iter().any(|v| v.as_str() == Some(w.as_str())) {
+            list.push(w.as_str());
+        }
+    }
+    list
+}
+
 /// Builds the handler's table from the runc handler `source` (if any).
 fn build_table(handler: &Handler, source: Option<&Table>) -> Table {
     let mut table = Table::new();
     table.insert("runtime_type", value("io.containerd.runc.v2"));
-    let mut annotations = Array::new();
+    // Lists the handler extends; runc's other runtime-level keys are copied as they are.
+    let extends_containers = !handler.container_annotations.is_empty();
     if let Some(src) = source {
         for (key, item) in src.iter() {
             if NOT_COPIED.contains(&key) || item.is_table() || key == "pod_annotations" {
                 continue;
             }
+            if key == "container_annotations" && extends_containers {
+                continue;
+            }
             table.insert(key, item.clone());
         }
-        if let Some(existing) = src.get("pod_annotations").and_then(|i| i.as_array()) {
-            for v in existing.iter() {
-                annotations.push(v.clone().decorated("", ""));
-            }
-        }
     }
-    for wanted in &handler.pod_annotations {
-        if !annotations.iter().any(|v| v.as_str() == Some(wanted.as_str())) {
-            annotations.push(wanted.as_str());
-        }
+    table.insert("pod_annotations", value(merged_list(source, "pod_annotations", &handler.pod_annotations)));
+    if extends_containers {
+        table.insert("container_annotations", value(merged_list(source, "container_annotations", &handler.container_annotations)));
     }
-    table.insert("pod_annotations", value(annotations));
 
     let mut options = Table::new();
     if let Some(src_opts) = source.and_then(|s| s.get("options")).and_then(|i| i.as_table()) {
@@ -189,6 +264,19 @@ pub fn upsert(doc: &mut DocumentMut, schema: Schema, handler: &Handler, source_d
     Ok(())
 }
 
+/// Removes `handler` only when its `BinaryName` is the installer's binary: a handler of the
+/// same name written by hand for another binary (docs/operator/containerd.md shows one for
+/// youki-wasm) is the operator's and stays. Returns whether it was removed. Pure: no I/O.
+pub fn remove_if_ours(doc: &mut DocumentMut, schema: Schema, handler: &Handler) -> Result<bool, ConfigError> {
+    let mut options = schema.runtime_path(&handler.name);
+    options.push("options".to_string());
+    let binary = find_table(doc, &options).and_then(|t| t.get("BinaryName")).and_then(|i| i.as_str());
+    if binary != Some(handler.binary.as_str()) {
+        return Ok(false);
+    }
+    remove(doc, schema, &handler.name)
+}
+
 /// Removes the handler `name`; returns whether it was there. Pure: no I/O.
 pub fn remove(doc: &mut DocumentMut, schema: Schema, name: &str) -> Result<bool, ConfigError> {
     let path = schema.runtime_path(name);
@@ -205,9 +293,14 @@ pub fn remove(doc: &mut DocumentMut, schema: Schema, name: &str) -> Result<bool,
     Ok(table.remove(&leaf[0]).is_some())
 }
 
-/// Renders a standalone file holding only the handler, for drop-in directories and for
+/// Renders a standalone file holding only the handlers, for drop-in directories and for
 /// the installer's block in a template.
-pub fn standalone(schema: Schema, handler: &Handler, source_doc: Option<&DocumentMut>, with_version: bool) -> Result<String, ConfigError> {
+pub fn standalone(
+    schema: Schema,
+    handlers: &[&Handler],
+    source_doc: Option<&DocumentMut>,
+    with_version: bool,
+) -> Result<String, ConfigError> {
     let mut doc = DocumentMut::new();
     if with_version {
         if let Some(v) = schema.version_number() {
@@ -219,27 +312,78 @@ pub fn standalone(schema: Schema, handler: &Handler, source_doc: Option<&Documen
     if let Some(src) = source.as_mut() {
         src.decor_mut().clear();
     }
-    let mut table = build_table(handler, source.as_ref());
-    for (_, item) in table.iter_mut() {
-        if let Some(v) = item.as_value_mut() {
-            v.decor_mut().set_prefix(" ");
-            v.decor_mut().set_suffix("");
-        }
-    }
-    if let Some(opts) = table.get_mut("options").and_then(|i| i.as_table_mut()) {
-        for (_, item) in opts.iter_mut() {
+    for handler in handlers {
+        let mut table = build_table(handler, source.as_ref());
+        for (_, item) in table.iter_mut() {
             if let Some(v) = item.as_value_mut() {
                 v.decor_mut().set_prefix(" ");
                 v.decor_mut().set_suffix("");
             }
         }
+        if let Some(opts) = table.get_mut("options").and_then(|i| i.as_table_mut()) {
+            for (_, item) in opts.iter_mut() {
+                if let Some(v) = item.as_value_mut() {
+                    v.decor_mut().set_prefix(" ");
+                    v.decor_mut().set_suffix("");
+                }
+            }
+        }
+        let path = schema.runtime_path(&handler.name);
+        let (parent_path, name) = path.split_at(path.len() - 1);
+        table_at(&mut doc, parent_path)?.insert(&name[0], Item::Table(table));
     }
-    let path = schema.runtime_path(&handler.name);
-    let (parent_path, name) = path.split_at(path.len() - 1);
-    table_at(&mut doc, parent_path)?.insert(&name[0], Item::Table(table));
     let mut text = doc.to_string();
     // Key prefixes copied from an indented source file are normalised too.
     text = text.lines().map(|l| l.trim_start()).collect::<Vec<_>>().join("\n");
     text.push('\n');
     Ok(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const V2_WITH_CONTAINER_ANNOTATIONS: &str = r#"version = 2
+[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+  runtime_type = "io.containerd.runc.v2"
+  container_annotations = ["io.example.keep"]
+"#;
+
+    fn installed(handler: &Handler) -> DocumentMut {
+        let mut doc: DocumentMut = V2_WITH_CONTAINER_ANNOTATIONS.parse().expect("toml");
+        upsert(&mut doc, Schema::V2, handler, None).expect("upsert");
+        doc
+    }
+
+    fn container_annotations(doc: &DocumentMut, name: &str) -> Vec<String> {
+        let path = Schema::V2.runtime_path(name);
+        let table = find_table(doc, &path).expect("handler table");
+        let list = table.get("container_annotations").and_then(|i| i.as_array()).expect("container_annotations");
+        list.iter().filter_map(|v| v.as_str().map(str::to_string)).collect()
+    }
+
+    #[test]
+    fn only_the_installers_own_handler_is_removed_by_binary() {
+        let hand_made = r#"version = 2
+[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.youki-wasm]
+  runtime_type = "io.containerd.runc.v2"
+  [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.youki-wasm.options]
+    BinaryName = "/usr/local/bin/youki-wasm"
+"#;
+        let mut doc: DocumentMut = hand_made.parse().expect("toml");
+        assert!(!remove_if_ours(&mut doc, Schema::V2, &Handler::wasm()).expect("remove"));
+        assert_eq!(doc.to_string(), hand_made);
+        let mut doc: DocumentMut = V2_WITH_CONTAINER_ANNOTATIONS.parse().expect("toml");
+        upsert(&mut doc, Schema::V2, &Handler::wasm(), None).expect("upsert");
+        assert!(remove_if_ours(&mut doc, Schema::V2, &Handler::wasm()).expect("remove"));
+        assert_eq!(doc.to_string(), V2_WITH_CONTAINER_ANNOTATIONS);
+    }
+
+    #[test]
+    fn the_wasm_handler_extends_runcs_container_annotations_and_youki_copies_them() {
+        let doc = installed(&Handler::wasm());
+        assert_eq!(container_annotations(&doc, WASM_HANDLER), ["io.example.keep", "run.oci.handler"]);
+        let doc = installed(&Handler::default());
+        assert_eq!(container_annotations(&doc, "youki"), ["io.example.keep"]);
+    }
 }

@@ -14,7 +14,7 @@ use youki_installer::cri::{check_handler, Verdict};
 use youki_installer::drift::{ConfigWatch, Decision, RepairBudget};
 use youki_installer::error::HostError;
 use youki_installer::features;
-use youki_installer::handler::Handler;
+use youki_installer::handler::{Handlers, WASM_HANDLER};
 use youki_installer::hostfs::HostRoot;
 use youki_installer::kube_api::KubeNodes;
 use youki_installer::labels::{NodeApi, READY_LABEL, UNINSTALL_LABEL, UNSUPPORTED};
@@ -100,6 +100,15 @@ enum Cmd {
         /// repairing (another tool owns the file) and says so in a node Event.
         #[arg(long, default_value_t = 3)]
         repair_limit: usize,
+        /// Do the one-shot part (install, restart, the CRI check, the feature labels) and
+        /// exit, leaving the ready label, the probes and drift repair to a long-running
+        /// `run`: the chart's privileged init container.
+        #[arg(long)]
+        once: bool,
+        /// Leave the feature labels alone: the init container (`run --once`) set them, and
+        /// their probes need privileges (CAP_SYS_ADMIN) a reduced container lacks.
+        #[arg(long)]
+        no_features: bool,
     },
 }
 
@@ -124,7 +133,14 @@ fn node(cli: &Cli, force: bool) -> Result<Node> {
     if trace.exists() {
         binaries.push(trace);
     }
-    Ok(Node { host_root: cli.host_root.clone(), target, handler: Handler::default(), binaries, dry_run: cli.dry_run, force })
+    // The wasm build, shipped beside youki when the image has it: its own handler.
+    let wasm = source_dir.join(WASM_HANDLER);
+    let wasm_shipped = wasm.exists();
+    if wasm_shipped {
+        binaries.push(wasm);
+    }
+    let handlers = Handlers::new(wasm_shipped);
+    Ok(Node { host_root: cli.host_root.clone(), target, handlers, binaries, dry_run: cli.dry_run, force })
 }
 
 /// Restarts when the config changed, or when an earlier restart did not finish (a marker in
@@ -170,17 +186,20 @@ fn socket_path(host: &HostRoot, socket: &Path) -> PathBuf {
     socket.parent().and_then(|dir| host.pod_path(dir).ok()).map(|dir| dir.join(name)).unwrap_or_else(|| host.shown(socket))
 }
 
-/// Waits until the manager answers, then asks its CRI whether it knows the handler.
+/// Waits until the manager answers, then asks its CRI whether it knows each registered
+/// handler (`wanted`) or none of them any more (after an uninstall). A retired handler is not
+/// asked about: one of that name written by hand for another binary stays.
 fn verify(cli: &Cli, node: &Node, wanted: bool) -> Result<()> {
     let socket = socket_path(&node.root()?, &node.target.socket);
     let timeout = Duration::from_secs(cli.timeout);
     wait_for_socket(&socket, timeout).context("wait for the container manager")?;
-    let name = &node.handler.name;
-    match check_handler(&socket, name, wanted, timeout)? {
-        Verdict::AsWanted if wanted => println!("CRI: {} knows the {name:?} handler", socket.display()),
-        Verdict::AsWanted => println!("CRI: {} no longer knows the {name:?} handler", socket.display()),
-        Verdict::CannotTell => {
-            println!("CRI: {} answers but does not list its runtime handlers; the {name:?} handler was not checked", socket.display())
+    for name in node.handlers.wanted().iter().map(|h| &h.name) {
+        match check_handler(&socket, name, wanted, timeout)? {
+            Verdict::AsWanted if wanted => println!("CRI: {} knows the {name:?} handler", socket.display()),
+            Verdict::AsWanted => println!("CRI: {} no longer knows the {name:?} handler", socket.display()),
+            Verdict::CannotTell => {
+                println!("CRI: {} answers but does not list its runtime handlers; the {name:?} handler was not checked", socket.display())
+            }
         }
     }
     Ok(())
@@ -220,7 +239,10 @@ fn read_only(e: &anyhow::Error) -> bool {
 fn label_features(node: &Node, api: &KubeNodes, name: &str) {
     let Ok(host) = node.root() else { return };
     let youki = node.binaries.first().cloned().unwrap_or_default();
-    let found = features::probe(&host, &youki, Path::new("/sys/fs/cgroup"));
+    // The wasm labels come from the binary behind the `youki-wasm` handler, so the
+    // `youki-wasm` RuntimeClass lands only where that handler is configured.
+    let wasm = node.handlers.wasm.as_ref().and_then(|_| node.binaries.iter().find(|b| b.ends_with(WASM_HANDLER)));
+    let found = features::probe(&host, &youki, wasm.map(PathBuf::as_path), Path::new("/sys/fs/cgroup"));
     let labels = features::labels(&found);
     let on: Vec<&str> = labels.iter().filter(|(_, v)| v.is_some()).map(|(k, _)| k.trim_start_matches(features::FEATURE_PREFIX)).collect();
     match api.set_labels(name, &labels) {
@@ -291,7 +313,50 @@ fn repair_drift(cli: &Cli, node: &Node, api: &KubeNodes, name: &str, budget: &mu
     }
 }
 
-fn run(cli: &Cli, node: &Node, listen: &str, poll: u64, repair_limit: usize) -> Result<()> {
+/// The one-shot part of `run`: install, restart and check through the CRI, then the feature
+/// labels (unless `features` is false). Returns whether youki is installed; a config on a
+/// read-only store is the node's own to change, so the node is labelled unsupported with the
+/// reason as an Event, and this returns false instead of failing (crash-looping would not
+/// help, and the rollout goes on).
+fn start(cli: &Cli, node: &Node, api: &KubeNodes, name: &str, features: bool) -> Result<bool> {
+    match install(cli, node) {
+        Ok(checked) => {
+            // Also after a crash and a no-op reinstall: label only a manager whose CRI knows youki.
+            if cli.restart != Restart::None && !checked {
+                verify(cli, node, true)?;
+            }
+            if features {
+                label_features(node, api, name);
+            }
+            Ok(true)
+        }
+        Err(e) if read_only(&e) => {
+            let message = format!("{e:#}");
+            eprintln!("{message}");
+            // The reason first, so whoever sees the label finds it.
+            if let Err(ev) = api.record_event(name, "YoukiUnsupported", &message) {
+                eprintln!("record the reason as an event: {ev:#}");
+            }
+            api.set_label(name, READY_LABEL, Some(UNSUPPORTED)).context("label the node unsupported")?;
+            println!("node {name} labelled {READY_LABEL}={UNSUPPORTED}");
+            Ok(false)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// `run --once`, the chart's privileged init container: the one-shot part, then exit. The
+/// ready label, the probes and drift repair are the long-running `run`'s.
+fn run_once(cli: &Cli, node: &Node) -> Result<()> {
+    let Some(name) = cli.node_name.as_deref() else { bail!("run needs --node-name or NODE_NAME") };
+    let api = KubeNodes::connect().context("connect to the Kubernetes API")?;
+    if start(cli, node, &api, name, true)? {
+        println!("node {name}: installed; the ready label is left to the long-running installer");
+    }
+    Ok(())
+}
+
+fn run(cli: &Cli, node: &Node, listen: &str, poll: u64, repair_limit: usize, features: bool) -> Result<()> {
     let Some(name) = cli.node_name.as_deref() else { bail!("run needs --node-name or NODE_NAME") };
     let mut signals = SigSet::empty();
     signals.add(Signal::SIGTERM);
@@ -308,31 +373,10 @@ fn run(cli: &Cli, node: &Node, listen: &str, poll: u64, repair_limit: usize) -> 
     serve_health(listen, ready.clone())?;
     let api = KubeNodes::connect().context("connect to the Kubernetes API")?;
 
-    let mut installed = false;
-    match install(cli, node) {
-        Ok(checked) => {
-            installed = true;
-            // Also after a crash and a no-op reinstall: label only a manager whose CRI knows youki.
-            if cli.restart != Restart::None && !checked {
-                verify(cli, node, true)?;
-            }
-            label_features(node, &api, name);
-            api.set_label(name, READY_LABEL, Some("ready")).context("label the node ready")?;
-            println!("node {name} labelled {READY_LABEL}=ready");
-        }
-        // A config on a read-only store (NixOS) is the node's own to change: say so on the
-        // node and stay up (crash-looping would not help), so the rollout goes on.
-        Err(e) if read_only(&e) => {
-            let message = format!("{e:#}");
-            eprintln!("{message}");
-            // The reason first, so whoever sees the label finds it.
-            if let Err(ev) = api.record_event(name, "YoukiUnsupported", &message) {
-                eprintln!("record the reason as an event: {ev:#}");
-            }
-            api.set_label(name, READY_LABEL, Some(UNSUPPORTED)).context("label the node unsupported")?;
-            println!("node {name} labelled {READY_LABEL}={UNSUPPORTED}");
-        }
-        Err(e) => return Err(e),
+    let installed = start(cli, node, &api, name, features)?;
+    if installed {
+        api.set_label(name, READY_LABEL, Some("ready")).context("label the node ready")?;
+        println!("node {name} labelled {READY_LABEL}=ready");
     }
     ready.store(true, Ordering::SeqCst);
 
@@ -413,6 +457,9 @@ fn main() -> Result<()> {
             println!("every node is clean");
             Ok(())
         }
-        Cmd::Run { listen, poll, repair_limit } => run(&cli, &node(&cli, false)?, listen, *poll, *repair_limit),
+        Cmd::Run { once: true, .. } => run_once(&cli, &node(&cli, false)?),
+        Cmd::Run { listen, poll, repair_limit, no_features, .. } => {
+            run(&cli, &node(&cli, false)?, listen, *poll, *repair_limit, !no_features)
+        }
     }
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use crate::config::{self, Layout};
 use crate::error::{ConfigError, HostError};
 use crate::fsutil::sha256;
-use crate::handler::Handler;
+use crate::handler::Handlers;
 use crate::hostfs::HostRoot;
 use crate::ledger::{Ledger, Original};
 use crate::locate::Target;
@@ -18,6 +18,8 @@ use crate::lock::HostLock;
 pub const STATE_DIR: &str = "/opt/youki/installer";
 /// The host lock, on the host's /run so a reboot clears it.
 pub const LOCK_PATH: &str = "/run/youki-installer.lock";
+/// Every binary the installer may place in the binary directory.
+const OWNED_BINARIES: [&str; 3] = ["youki", "youki-trace", "youki-wasm"];
 
 /// Everything install and uninstall need to know.
 #[derive(Debug, Clone)]
@@ -25,7 +27,8 @@ pub struct Node {
     /// Where the host's root filesystem is mounted (`/` when run on the host).
     pub host_root: PathBuf,
     pub target: Target,
-    pub handler: Handler,
+    /// The handlers to register (`youki`, and `youki-wasm` when its binary is shipped).
+    pub handlers: Handlers,
     /// Binaries to place, as paths in the installer's own filesystem.
     pub binaries: Vec<PathBuf>,
     /// Print what would change, change nothing.
@@ -48,7 +51,7 @@ impl Node {
     }
 
     fn bin_dir(&self) -> PathBuf {
-        Path::new(&self.handler.binary).parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("/opt/youki/bin"))
+        Path::new(&self.handlers.youki.binary).parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("/opt/youki/bin"))
     }
 
     fn ledger<'a>(&self, host: &'a HostRoot) -> Ledger<'a> {
@@ -95,7 +98,7 @@ impl Node {
         if let (Layout::InPlace, Some(text)) = (&self.target.layout, current.as_deref()) {
             self.check_imports(&host, text)?;
         }
-        let new = config::install(&self.target.layout, &self.target.path, current.as_deref(), context.as_deref(), &self.handler)?;
+        let new = config::install(&self.target.layout, &self.target.path, current.as_deref(), context.as_deref(), &self.handlers)?;
         // The config is computed (and a corrupt one, or one on a read-only store, refused)
         // before anything on the host changes.
         if !self.dry_run && current.as_deref() != Some(new.as_str()) {
@@ -134,12 +137,21 @@ impl Node {
             Some(p) => Self::read_text(&host, p)?,
             None => None,
         };
-        let new = config::install(&self.target.layout, path, current.as_deref(), context.as_deref(), &self.handler)?;
+        let new = config::install(&self.target.layout, path, current.as_deref(), context.as_deref(), &self.handlers)?;
         match &current {
             None => found.push(format!("{} is gone", path.display())),
             Some(text) if *text != new => {
-                let has = config::has_handler(&self.target.layout, path, text, &self.handler.name)?;
-                found.push(format!("{} {} the {:?} handler", path.display(), if has { "changed" } else { "lost" }, self.handler.name));
+                let mut lost = Vec::new();
+                for h in self.handlers.wanted() {
+                    if !config::has_handler(&self.target.layout, path, text, &h.name)? {
+                        lost.push(format!("{:?}", h.name));
+                    }
+                }
+                if lost.is_empty() {
+                    found.push(format!("{} changed the installer's handlers", path.display()));
+                } else {
+                    found.push(format!("{} lost the {} handler", path.display(), lost.join(" and ")));
+                }
             }
             Some(_) => {}
         }
@@ -225,11 +237,10 @@ impl Node {
         Ok(())
     }
 
-    /// Containers youki still manages: state directories under its root.
+    /// Containers youki still manages: state directories under the roots of its handlers.
     pub fn running_containers(&self, host: &HostRoot) -> Vec<PathBuf> {
-        let root = PathBuf::from(&self.handler.root);
         let mut found = Vec::new();
-        let mut dirs = vec![(root, 0)];
+        let mut dirs: Vec<(PathBuf, usize)> = self.handlers.roots().into_iter().map(|r| (PathBuf::from(r), 0)).collect();
         while let Some((dir, depth)) = dirs.pop() {
             for (name, is_dir) in host.list_dir(&dir) {
                 if !is_dir {
@@ -247,13 +258,25 @@ impl Node {
         found
     }
 
+    /// File names of the binaries uninstall removes: those shipped now, and those an earlier
+    /// image may have shipped (a `youki-wasm` placed before the image dropped it).
+    fn owned_binaries(&self) -> Vec<PathBuf> {
+        let mut names: Vec<PathBuf> = self.binaries.iter().filter_map(|b| b.file_name().map(PathBuf::from)).collect();
+        for known in OWNED_BINARIES {
+            if !names.iter().any(|n| n.as_os_str() == known) {
+                names.push(PathBuf::from(known));
+            }
+        }
+        names
+    }
+
     /// Restores the config, removes the binaries and the ledger. Idempotent. Refuses while
     /// youki containers still run, unless `force`.
     pub fn uninstall(&self) -> Result<Outcome, HostError> {
         let host = self.root()?;
         let running = self.running_containers(&host);
         if !running.is_empty() && !self.force {
-            return Err(HostError::InUse { count: running.len(), root: host.shown(Path::new(&self.handler.root)) });
+            return Err(HostError::InUse { count: running.len(), root: host.shown(Path::new(&self.handlers.youki.root)) });
         }
         let _lock = self.lock(&host)?;
         let mut out = Outcome::default();
@@ -265,15 +288,14 @@ impl Node {
             }
             Original::Absent if ledger.is_ours(current.as_deref().map(str::as_bytes))? => None,
             _ => match current.as_deref() {
-                Some(text) => config::uninstall(&self.target.layout, &self.target.path, text, &self.handler.name)?,
+                Some(text) => config::uninstall(&self.target.layout, &self.target.path, text, &self.handlers)?,
                 None => None,
             },
         };
         self.write_config(&host, current.as_deref(), new.as_deref(), &mut out)?;
 
         let bin_dir = self.bin_dir();
-        for src in &self.binaries {
-            let name = src.file_name().map(PathBuf::from).unwrap_or_default();
+        for name in self.owned_binaries() {
             let dest = bin_dir.join(name);
             if !host.exists(&dest) {
                 continue;
@@ -316,18 +338,20 @@ impl Node {
             lines.push(format!("binary {}: {state}", host.shown(&dest).display()));
         }
         let current = Self::read_text(&host, &self.target.path)?;
-        let has = match &current {
-            Some(text) => config::has_handler(&self.target.layout, &self.target.path, text, &self.handler.name)?,
-            None => false,
-        };
-        ok &= has;
-        lines.push(format!(
-            "config {} ({:?}): handler {:?} {}",
-            self.target.path.display(),
-            self.target.flavor,
-            self.handler.name,
-            if has { "present" } else { "absent" }
-        ));
+        for h in self.handlers.wanted() {
+            let has = match &current {
+                Some(text) => config::has_handler(&self.target.layout, &self.target.path, text, &h.name)?,
+                None => false,
+            };
+            ok &= has;
+            lines.push(format!(
+                "config {} ({:?}): handler {:?} {}",
+                self.target.path.display(),
+                self.target.flavor,
+                h.name,
+                if has { "present" } else { "absent" }
+            ));
+        }
         lines.push(format!("running youki containers: {}", self.running_containers(&host).len()));
         Ok((ok, lines))
     }

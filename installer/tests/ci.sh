@@ -45,7 +45,18 @@ say "helm template (an API server without ValidatingAdmissionPolicy)"
 say "helm template (every option switched)"
 "$helm" template youki "$repo/charts/youki" --set namespace.create=false --set runtimeClass.create=false \
     --set cleanup.enabled=false --set restart=signal --set containerdConfig=/etc/containerd/config.toml \
+    --set runtimeClass.wasm.name=wasm --set runtimeClass.wasm.overhead.cpu=5m \
     --set 'imagePullSecrets[0].name=regcred' --set runtimeClass.overhead.cpu=10m > "$out/alt.yaml"
+
+say "helm template (no wasm RuntimeClass)"
+export NOWASM=$out/nowasm.yaml
+"$helm" template youki "$repo/charts/youki" --set runtimeClass.wasm.create=false > "$NOWASM"
+
+say "helm template (the privilege split, for each restart mode)"
+export SPLIT_DIR=$out
+for mode in systemd signal none; do
+    "$helm" template youki "$repo/charts/youki" --set installer.splitInit=true --set restart=$mode > "$out/split-$mode.yaml"
+done
 
 say "helm template (the flight recorder on)"
 "$helm" template youki "$repo/charts/youki" --set trace.recorder.enabled=true > "$out/recorder.yaml"
@@ -61,7 +72,8 @@ grep -q 'image.digest "sha256:abc": want sha256: and 64 lowercase hex digits' "$
 "$helm" template youki "$repo/charts/youki" --set image.pullPolicy=Always > "$out/always.yaml"
 
 say "kubernetes-validate --strict against $k8s_version"
-"$tools/venv/bin/kubernetes-validate" --strict --quiet -k "$k8s_version" "$out/all.yaml" "$out/alt.yaml" "$out/novap.yaml" "$out/recorder.yaml" "$out/digest.yaml" \
+"$tools/venv/bin/kubernetes-validate" --strict --quiet -k "$k8s_version" "$out/all.yaml" "$out/alt.yaml" "$out/novap.yaml" "$out/recorder.yaml" "$out/digest.yaml" "$NOWASM" \
+    "$out/split-systemd.yaml" "$out/split-signal.yaml" "$out/split-none.yaml" \
     || fail "rendered objects do not match the Kubernetes $k8s_version schemas"
 
 say "assertions on the rendered objects"
@@ -79,6 +91,10 @@ def check(cond, what):
 rc = objs[("RuntimeClass", "youki")]
 check(rc["handler"] == "youki", "RuntimeClass handler is youki")
 check(rc["scheduling"]["nodeSelector"] == {"youki.dev/runtime": "ready"}, "RuntimeClass waits for the ready label")
+wrc = objs[("RuntimeClass", "youki-wasm")]
+check(wrc["handler"] == "youki-wasm", "wasm RuntimeClass handler is youki-wasm")
+check(wrc["scheduling"]["nodeSelector"] == {"youki.dev/runtime": "ready", "youki.dev/feature.wasm": "true"},
+      "wasm RuntimeClass waits for the ready label and the wasm feature label")
 
 ns = objs[("Namespace", "youki-system")]
 check(ns["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "privileged", "namespace is privileged")
@@ -103,9 +119,11 @@ check(host["hostPath"]["path"] == "/", "host root mounted")
 check(not c["volumeMounts"][1].get("readOnly"), "detection needs the host root writable")
 check(ds["spec"]["updateStrategy"]["type"] == "RollingUpdate", "rolling updates")
 
-def verbs(name):
-    rules = objs[("ClusterRole", name)]["rules"]
+def verbs_of(rendered, name):
+    rules = rendered[("ClusterRole", name)]["rules"]
     return {(tuple(r["apiGroups"]), tuple(r["resources"])): sorted(r["verbs"]) for r in rules}
+def verbs(name):
+    return verbs_of(objs, name)
 check(verbs("youki-installer") == {(("",), ("nodes",)): ["get", "patch"]}, "installer may only get/patch nodes")
 ev = objs[("Role", "youki-installer-events")]
 check(ev["metadata"]["namespace"] == "default" and ev["rules"] == [{"apiGroups": [""], "resources": ["events"], "verbs": ["create"]}], "installer may only create events in default")
@@ -128,6 +146,12 @@ check(job["spec"]["template"]["spec"]["containers"][0]["args"][0] == "cleanup", 
 
 alt = load(sys.argv[2])
 check(("RuntimeClass", "youki") not in alt and ("Namespace", "youki-system") not in alt, "create flags honoured")
+check(("RuntimeClass", "youki-wasm") not in alt, "runtimeClass.wasm.name renames the wasm RuntimeClass")
+walt = alt[("RuntimeClass", "wasm")]
+check(walt["handler"] == "youki-wasm" and walt["overhead"]["podFixed"] == {"cpu": "5m"},
+      "the wasm class stands without the youki class, under its own name and overhead")
+nowasm = load(os.environ["NOWASM"])
+check(("RuntimeClass", "youki-wasm") not in nowasm and ("RuntimeClass", "youki") in nowasm, "runtimeClass.wasm.create=false drops only the wasm class")
 check(("Job", "youki-cleanup") not in alt, "cleanup.enabled=false drops the hook")
 args = alt[("DaemonSet", "youki-installer")]["spec"]["template"]["spec"]["containers"][0]["args"]
 check("--restart=signal" in args and "--containerd-config=/etc/containerd/config.toml" in args, "restart and config values reach the args")
@@ -172,6 +196,25 @@ for path, want, policy in ((sys.argv[1], by_tag, "IfNotPresent"), (sys.argv[5], 
         c = rendered[key]["spec"]["template"]["spec"]["containers"][0]
         check(c["image"] == want, f"{key[0]} image is {want} in {path} (got {c['image']})")
         check(c["imagePullPolicy"] == policy, f"{key[0]} pull policy is {policy} in {path} (got {c['imagePullPolicy']})")
+# The privilege split: a privileged init container does the one-shot part; the long-running
+# container is not privileged and has only what its restart mode needs.
+check("initContainers" not in pod and "--no-features" not in pod["containers"][0]["args"], "no split by default")
+for mode, caps, apparmor, host_pid in (("systemd", ["SYS_ADMIN"], True, False), ("signal", None, True, True), ("none", None, False, False)):
+    split = load(os.path.join(os.environ["SPLIT_DIR"], f"split-{mode}.yaml"))
+    spod = split[("DaemonSet", "youki-installer")]["spec"]["template"]["spec"]
+    init, = spod["initContainers"]
+    main, = spod["containers"]
+    check(init["name"] == "install" and init["args"][-2:] == ["run", "--once"], f"{mode}: the init container runs run --once")
+    check(init["securityContext"] == {"privileged": True}, f"{mode}: the init container is privileged")
+    check(f"--restart={mode}" in init["args"] and "--host-root=/host" in init["args"], f"{mode}: the init container has the global flags")
+    check("--no-features" in main["args"] and "run" in main["args"], f"{mode}: the long-running container leaves the features to the init container")
+    sc = main["securityContext"]
+    check(sc["privileged"] is False and sc["allowPrivilegeEscalation"] is False and sc["runAsUser"] == 0, f"{mode}: the long-running container is not privileged")
+    check(sc["capabilities"].get("drop") == ["ALL"] and sc["capabilities"].get("add") == caps, f"{mode}: capabilities {caps} ({sc['capabilities']})")
+    check(("appArmorProfile" in sc) == apparmor, f"{mode}: AppArmor unconfined only where the restart needs it")
+    check(spod.get("hostPID", False) == host_pid, f"{mode}: hostPID only for signal")
+    check(init["volumeMounts"] == main["volumeMounts"], f"{mode}: both containers mount the same host paths")
+    check(verbs_of(split, "youki-installer") == {(("",), ("nodes",)): ["get", "patch"]}, f"{mode}: the RBAC verbs do not change")
 print(f"ok: {len(objs)} objects checked")
 PY
 

@@ -9,12 +9,16 @@
 # youki held running through the CRI survives an upgrade of the binary (exec, stop, removal
 # still work, cri-e2e hold/release) and blocks uninstall while it runs; uninstall restores
 # the config byte for byte, and the CRI no longer knows the handler (the installer's check,
-# and a pod with handler `youki` refused by name). Then the DaemonSet mode (`run`) against
+# and a pod with handler `youki` refused by name). The wasm build: youki-wasm shipped beside
+# youki gets its own handler, which the CRI knows (and runs a pod with), an image without it
+# takes the handler out, and uninstall removes its binary. Then the DaemonSet mode (`run`) against
 # the tests' fake API server (no API server can run here): the node is labelled only after
 # the CRI check, a pod runs, the pre-delete request (`cleanup`) uninstalls, SIGTERM exits 0.
 #
 #   bash installer/tests/containerd.sh [INSTALLER] [YOUKI]   # default: a debug build, no youki
 #   YOUKI_CTD_LANES=2.1 bash installer/tests/containerd.sh ...  # one lane (default "1.6 2.1")
+#   YOUKI_WASM=target/wasm/.../youki WAT2WASM=... bash installer/tests/containerd.sh ...
+#       # the wasm build as youki-wasm (with WAT2WASM: a pod of wasm modules through it)
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -90,7 +94,7 @@ cleanup() {
     [[ -f $work/pid ]] && kill "$(cat "$work/pid")" 2>/dev/null || true
     lib_containerd_shims "$sock" | xargs -r kill -9 2>/dev/null || true
     lib_cgroup_remove "$cgroup_top"
-    umount /opt /run/containerd/youki 2>/dev/null || true
+    umount /opt /run/containerd/youki /run/containerd/youki-wasm 2>/dev/null || true
     [[ -n $sup_pid ]] && wait "$sup_pid" 2>/dev/null || true
     grep -o " $work/[^ ]*" /proc/mounts | sort -r | xargs -r umount 2>/dev/null || true
     rm -rf "$work"
@@ -99,7 +103,8 @@ cleanup() {
 trap cleanup EXIT
 
 say "private containerd config (containerd config default, paths under $work)"
-mkdir -p "$host/etc/containerd" "$host/opt" "$work/src" /opt "$host/run/containerd/youki" /run/containerd/youki
+mkdir -p "$host/etc/containerd" "$host/opt" "$work/src" /opt "$host/run/containerd/youki" /run/containerd/youki \
+    "$host/run/containerd/youki-wasm" /run/containerd/youki-wasm
 if [[ $lane == 2.1 ]]; then
     # The peers live under /opt, which the fake host's /opt is about to cover.
     [[ -x $ctd2_dir/containerd ]] || fail "no containerd 2.1 in $ctd2_dir"
@@ -109,9 +114,15 @@ if [[ $lane == 2.1 ]]; then
 fi
 mount --bind "$host/opt" /opt
 mount --bind "$host/run/containerd/youki" /run/containerd/youki
+mount --bind "$host/run/containerd/youki-wasm" /run/containerd/youki-wasm
 # A runc option set away from its default, to see it copied; the cgroupfs driver stays,
 # as this host has no systemd. The pause image is built here (no registry).
-lib_containerd_default_config "$work" "$sock" -e "s|NoNewKeyring = false|NoNewKeyring = true|" -e "$pause_sed" > "$cfg"
+# A pod network for the wasm pod: the test's bridge on TEST-NET-1 (lib_cni_conf) in this
+# private network namespace, the distribution's CNI plugins (2.1 lists /usr/lib/cni already).
+lib_cni_conf "$work"
+lib_containerd_default_config "$work" "$sock" -e "s|NoNewKeyring = false|NoNewKeyring = true|" -e "$pause_sed" \
+    -e "s|bin_dir = \"/opt/cni/bin\"|bin_dir = \"/usr/lib/cni\"|" -e "s|conf_dir = [\"']/etc/cni/net.d[\"']|conf_dir = \"$work/cni\"|" \
+    -e "s|netns_mounts_under_state_dir = false|netns_mounts_under_state_dir = true|" > "$cfg"
 grep -q 'localhost/youki-e2e/pause:1' "$cfg" || fail "could not set the sandbox image"
 grep -q "address = \"$sock\"" "$cfg" || fail "could not point the grpc socket at $sock"
 cp "$cfg" "$work/original.toml"
@@ -202,6 +213,51 @@ cmp "$cfg" "$work/original.toml" || fail "uninstall did not restore the config b
 cri_line | grep "$has_youki" >/dev/null && fail "the handler is still loaded after uninstall"
 [[ ! -e $host/opt/youki ]] || fail "/opt/youki was left behind"
 cri_e2e smoke --gone || fail "the CRI still takes pods with handler youki after uninstall"
+
+say "the wasm build: a youki-wasm handler beside youki, known to the CRI, taken out again"
+# YOUKI_WASM (youki built with the wasm executor) or else the same youki, shipped as youki-wasm.
+cp "${YOUKI_WASM:-$work/src/youki}" "$work/src/youki-wasm"
+before=$(starts)
+run install | tee "$work/wasm-install"
+for h in youki youki-wasm; do
+    grep -q "CRI: .* knows the \"$h\" handler" "$work/wasm-install" || fail "the installer did not check the $h handler through the CRI"
+done
+wait_sock
+[[ $(starts) -gt $before ]] || fail "containerd was not restarted for the wasm handler"
+containerd --config "$cfg" config dump > "$work/wasm-dump"
+grep -A12 'runtimes.youki-wasm.options' "$work/wasm-dump" | grep "BinaryName = .*/opt/youki/bin/youki-wasm" >/dev/null \
+    || fail "config dump lacks the youki-wasm handler with its binary"
+grep -A12 'runtimes.youki-wasm.options' "$work/wasm-dump" | grep 'NoNewKeyring = true' >/dev/null \
+    || fail "NoNewKeyring was not copied from runc to youki-wasm"
+cri_wasm() { "$lib_debug/cri-e2e" --socket "$sock" --handler youki-wasm --work "$work/cri" --cgroup-top "$cgroup_top" "$@"; }
+if [[ -n $youki ]]; then
+    cri_wasm smoke || fail "a pod with handler youki-wasm did not run through the CRI"
+fi
+if [[ -n ${YOUKI_WASM:-} && -n ${WAT2WASM:-} ]]; then
+    # Wasm modules as the pod's containers, one picked by its extension and one by the
+    # run.oci.handler annotation, which reaches youki only through the handler's
+    # container_annotations.
+    wasm_fill() {
+        mkdir -p "$1/wasm"
+        "$WAT2WASM" "$repo/tests/wasm/modules/args.wat" "$1/wasm/args.wasm"
+        "$WAT2WASM" "$repo/tests/wasm/modules/exit3.wat" "$1/wasm/exit3-module"
+    }
+    lib_oci_image "$work/wasm" localhost/youki-e2e/wasm:1 wasm_fill --config.cmd /wasm/args.wasm
+    ctr --address "$sock" --namespace k8s.io images import "$work/wasm.tar" >/dev/null || fail "ctr images import wasm"
+    cri_wasm --image localhost/youki-e2e/wasm:1 wasm || fail "wasm modules did not run in a pod with handler youki-wasm"
+fi
+# An image without the wasm build: its install takes the handler out, and its uninstall
+# still removes the youki-wasm binary an earlier image placed.
+rm "$work/src/youki-wasm"
+run install > "$work/wasm-retire"
+wait_sock
+containerd --config "$cfg" config dump | grep 'runtimes.youki-wasm' >/dev/null && fail "the retired youki-wasm handler is still loaded"
+if [[ -n $youki ]]; then
+    cri_wasm smoke --gone || fail "the CRI still takes pods with handler youki-wasm after it was retired"
+fi
+run uninstall > "$work/wasm-uninstall"
+cmp "$cfg" "$work/original.toml" || fail "uninstall after the wasm build did not restore the config byte for byte"
+[[ ! -e $host/opt/youki ]] || { ls -lR "$host/opt/youki"; fail "/opt/youki (youki-wasm) was left behind"; }
 if [[ -n $youki ]]; then
     say "DaemonSet mode: the label only once the CRI knows youki; the pre-delete request uninstalls"
     # The fake API server of the Rust tests, as a process: no API server can run here.

@@ -13,7 +13,7 @@ use std::sync::Mutex;
 /// which never forks while writing).
 static EXEC: Mutex<()> = Mutex::new(());
 
-use youki_installer::handler::Handler;
+use youki_installer::handler::Handlers;
 use youki_installer::locate;
 use youki_installer::node::Node;
 
@@ -50,7 +50,7 @@ impl Host {
         Node {
             host_root: self.root.path().to_path_buf(),
             target: locate::detect(self.root.path()).expect("detect"),
-            handler: Handler::default(),
+            handlers: Handlers::default(),
             binaries: vec![self.src.path().join("youki")],
             dry_run,
             force: false,
@@ -281,4 +281,53 @@ fn concurrent_installers_take_turns() {
     assert_eq!(config.matches("runtimes.youki]").count(), 1);
     host.node(false).uninstall().expect("uninstall");
     assert_eq!(host.snapshot(), before);
+}
+
+#[test]
+fn the_wasm_build_gets_its_handler_and_both_go_on_uninstall() {
+    let host = Host::new(&[("/etc/containerd/config.toml", &fixture("containerd-v2.toml"))]);
+    let before = host.snapshot();
+    fs::write(host.src.path().join("youki-wasm"), b"#!/bin/sh\necho youki-wasm v1\n").expect("write youki-wasm");
+    let wasm_node = || Node {
+        handlers: Handlers::new(true),
+        binaries: vec![host.src.path().join("youki"), host.src.path().join("youki-wasm")],
+        ..host.node(false)
+    };
+    assert!(wasm_node().install().expect("install").config_changed);
+    let config = fs::read_to_string(host.path("/etc/containerd/config.toml")).expect("config");
+    assert!(config.contains(r#"BinaryName = "/opt/youki/bin/youki-wasm""#), "{config}");
+    assert!(host.path("/opt/youki/bin/youki-wasm").is_file());
+    let (ok, lines) = wasm_node().status().expect("status");
+    assert!(ok && lines.iter().any(|l| l.contains(r#"handler "youki-wasm" present"#)), "{lines:#?}");
+    // An image without the wasm build takes the handler out; the binary stays until
+    // uninstall (a running wasm pod's shim may still call it).
+    assert!(host.node(false).install().expect("install without wasm").config_changed);
+    let config = fs::read_to_string(host.path("/etc/containerd/config.toml")).expect("config");
+    assert!(!config.contains("youki-wasm"), "{config}");
+    assert!(host.path("/opt/youki/bin/youki-wasm").is_file());
+    // Uninstall by that image still removes the wasm binary it owns.
+    host.node(false).uninstall().expect("uninstall");
+    assert_eq!(host.snapshot(), before, "uninstall must leave the host as it was found");
+}
+
+#[test]
+fn uninstall_waits_for_containers_of_the_wasm_handler() {
+    let host = Host::new(&[("/etc/containerd/config.toml", &fixture("containerd-v2.toml"))]);
+    host.node(false).install().expect("install");
+    let state = host.path("/run/containerd/youki-wasm/k8s.io/abc");
+    fs::create_dir_all(&state).expect("mkdir");
+    fs::write(state.join("state.json"), "{}").expect("state");
+    let err = host.node(false).uninstall().unwrap_err().to_string();
+    assert!(err.starts_with("refusing to uninstall: 1 youki container(s)"), "{err}");
+    fs::remove_dir_all(host.path("/run/containerd")).expect("clean");
+    host.node(false).uninstall().expect("uninstall");
+}
+
+#[test]
+fn a_containerd_2_3_config_version_4_is_refused_by_name_and_untouched() {
+    let host = Host::new(&[("/etc/containerd/config.toml", &fixture("containerd-v4.toml"))]);
+    let before = host.snapshot();
+    let err = host.node(false).install().unwrap_err().to_string();
+    assert!(err.starts_with("unsupported containerd config version 4 (containerd 2.3): "), "{err}");
+    assert_eq!(host.snapshot(), before, "a refused install changes nothing");
 }

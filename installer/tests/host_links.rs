@@ -8,7 +8,7 @@ use std::fs;
 use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
 
-use youki_installer::handler::Handler;
+use youki_installer::handler::Handlers;
 use youki_installer::locate;
 use youki_installer::node::Node;
 
@@ -63,7 +63,7 @@ impl Host {
         Node {
             host_root: self.root(),
             target: locate::explicit(&self.root(), Path::new(CONFIG)),
-            handler: Handler::default(),
+            handlers: Handlers::default(),
             binaries: vec![self.top.path().join("src/youki")],
             dry_run: false,
             force: false,

@@ -50,3 +50,43 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 []
 {{- end -}}
 {{- end -}}
+
+{{/* The installer's global flags, shared by the init container and the long-running one. */}}
+{{- define "youki.installerGlobalArgs" -}}
+- --host-root=/host
+- --restart={{ .Values.restart }}
+- --timeout={{ .Values.restartTimeoutSeconds }}
+{{- with .Values.containerdConfig }}
+- --containerd-config={{ . }}
+{{- end }}
+{{- end -}}
+
+{{/* The installer's environment: its node and no kubeconfig under HOME. */}}
+{{- define "youki.installerEnv" -}}
+# No kubeconfig under HOME: the kube client uses the service account.
+- name: HOME
+  value: /tmp
+- name: NODE_NAME
+  valueFrom:
+    fieldRef:
+      fieldPath: spec.nodeName
+{{- end -}}
+
+{{/* The installer's mounts: the host root (read-only when the config is named, with the
+     directories it writes mounted writable), and /tmp. */}}
+{{- define "youki.installerMounts" -}}
+- name: tmp
+  mountPath: /tmp
+- name: host-root
+  mountPath: /host
+  mountPropagation: HostToContainer
+  {{- if .Values.containerdConfig }}
+  # Read-only: the installer writes only the directories mounted below. A config
+  # that links outside them is refused (read-only) and the node labelled unsupported.
+  readOnly: true
+  {{- end }}
+{{- range $i, $d := include "youki.writableDirs" . | fromYamlArray }}
+- name: host-rw-{{ $i }}
+  mountPath: /host{{ $d }}
+{{- end }}
+{{- end -}}
