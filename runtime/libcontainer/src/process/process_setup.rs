@@ -6,7 +6,7 @@
 use std::os::fd::{OwnedFd, RawFd};
 
 use crate::create::channel::ChildError;
-use crate::create::stage::{child_error, Stage};
+use crate::create::stage::Stage;
 use crate::executor::{Executor, Handover, Launch, Workload};
 use crate::plan::process_extra::ExtraPlan;
 use crate::plan::ProcessPlan;
@@ -14,9 +14,11 @@ use crate::process::identity;
 use crate::process::sched;
 use crate::syserror::SysError;
 
-/// The seccomp part: the profile, and where SCMP_ACT_NOTIFY's fd goes with which state.
+/// The seccomp part: the profile, its program (compiled by the parent, see `seccomp_cache`),
+/// and where SCMP_ACT_NOTIFY's fd goes with which state.
 pub struct SeccompSetup<'a> {
     pub spec: &'a crate::process::seccomp::Profile,
+    pub filter: &'a crate::process::seccomp::Filter,
     pub listener: Option<&'a OwnedFd>,
     pub listener_state: serde_json::Value,
 }
@@ -50,10 +52,7 @@ pub fn apply(
 ) -> Result<Prepared, ChildError> {
     apply_scheduling(&p.extra)?;
     identity::set_rlimits(p).stage("rlimits")?;
-    let filter = match seccomp {
-        Some(s) => Some(crate::process::seccomp::build(s.spec).map_err(|e| child_error("seccomp", &e))?),
-        None => None,
-    };
+    let filter = seccomp.map(|s| s.filter);
     if let Some(caps) = &p.caps {
         identity::drop_bounding(caps).stage("capabilities")?;
     }
@@ -76,7 +75,7 @@ pub fn apply(
     // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it before the
     // capabilities go. With it, load it as late as possible.
     if !p.no_new_privileges {
-        load_seccomp(seccomp, filter.as_ref())?;
+        load_seccomp(seccomp, filter)?;
     }
     identity::give_stdio_to_user(p.uid, p.terminal).stage("user")?;
     let cwd_done = identity::set_cwd_before_user(&p.cwd).stage("cwd")?;
@@ -92,7 +91,7 @@ pub fn apply(
     }
     let launch = executor.prepare(workload)?;
     if p.no_new_privileges {
-        load_seccomp(seccomp, filter.as_ref())?;
+        load_seccomp(seccomp, filter)?;
     }
     Ok(Prepared { launch, inherited })
 }
