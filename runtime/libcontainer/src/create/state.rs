@@ -389,7 +389,7 @@ pub fn load(dir: &Path) -> Result<ContainerState, StateError> {
 
 /// Start time of a process (clock ticks since boot), or None when it is gone or a zombie.
 pub fn process_start_time(pid: i32) -> Option<u64> {
-    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let stat = libcgroups::read_text(format!("/proc/{pid}/stat")).ok()?;
     parse_stat_start_time(&stat)
 }
 
