@@ -1,4 +1,4 @@
-//! Records the git commit for `youki --version`.
+//! Records the git commit for `youki --version`, and packs the binary's relocations.
 
 fn main() {
     let commit = std::process::Command::new("git")
@@ -11,4 +11,9 @@ fn main() {
     println!("cargo:rustc-env=YOUKI_COMMIT={commit}");
     println!("cargo:rerun-if-changed=../../.git/HEAD");
     println!("cargo:rerun-if-changed=../../.git/refs/heads");
+    // youki is a static PIE (see .cargo/config.toml): glibc's start-up code applies its
+    // relative relocations. Packed as DT_RELR (binutils 2.38+, glibc 2.36+) the 12,700 of
+    // them take a few KiB instead of a 304 KiB .rela.dyn that every start reads; the pages
+    // they patch, and ASLR, are the same.
+    println!("cargo:rustc-link-arg-bins=-Wl,-z,pack-relative-relocs");
 }

@@ -13,7 +13,30 @@ use crate::CgroupError;
 
 /// Reads a control file.
 pub(crate) fn read(path: &Path) -> Result<String, CgroupError> {
-    fs::read_to_string(path).map_err(|e| CgroupError::io("read", path, e))
+    read_text(path).map_err(|e| CgroupError::io("read", path, e))
+}
+
+/// Reads a small text file (a control file, or one under /proc) into a 4 KiB buffer, grown
+/// only when full: open, one read(2) for a whole small file, the read that finds its end,
+/// close. std's readers first ask statx (and lseek) for a size, which these files report as
+/// 0 or 4096, then read 32 bytes and double: about eight calls for a 2 KiB mountinfo.
+pub fn read_text(path: impl AsRef<Path>) -> io::Result<String> {
+    let mut f = fs::File::open(path)?;
+    let mut buf = vec![0u8; 4096];
+    let mut len = 0;
+    loop {
+        if len == buf.len() {
+            buf.resize(buf.len() * 2, 0);
+        }
+        match io::Read::read(&mut f, &mut buf[len..]) {
+            Ok(0) => break,
+            Ok(n) => len += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    buf.truncate(len);
+    String::from_utf8(buf).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
 }
 
 /// Writes `value` to an existing control file in one write(2).
@@ -79,7 +102,7 @@ pub(crate) fn pids_recursive(dir: &Path) -> Result<Vec<i32>, CgroupError> {
     let mut pids = Vec::new();
     for d in tree_deepest_first(dir)? {
         let file = d.join("cgroup.procs");
-        let text = match fs::read_to_string(&file) {
+        let text = match read_text(&file) {
             Ok(t) => t,
             Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
             Err(e) => return Err(CgroupError::io("read", &file, e)),
@@ -101,6 +124,19 @@ pub(crate) fn pids_recursive(dir: &Path) -> Result<Vec<i32>, CgroupError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn read_text_reads_small_and_large_files_whole() {
+        let tmp = tempfile::tempdir().unwrap();
+        let big = "0123456789abcdef\n".repeat(1000);
+        fs::write(tmp.path().join("big"), &big).unwrap();
+        assert_eq!(read_text(tmp.path().join("big")).unwrap(), big);
+        fs::write(tmp.path().join("small"), "max\n").unwrap();
+        assert_eq!(read_text(tmp.path().join("small")).unwrap(), "max\n");
+        // A /proc file reports a size of 0: it still reads to its end.
+        assert_eq!(read_text("/proc/self/mountinfo").unwrap(), fs::read_to_string("/proc/self/mountinfo").unwrap());
+        assert_eq!(read_text(tmp.path().join("gone")).unwrap_err().kind(), io::ErrorKind::NotFound);
+    }
 
     #[test]
     fn write_replaces_and_never_creates() {

@@ -1,7 +1,7 @@
 //! The one interface libcontainer uses for a container's cgroup, and how a driver is picked
 //! (`manager`, at create) or rebuilt from the state file (`from_state`, in later commands).
 
-use std::{fmt, fs, path::Path};
+use std::{fmt, path::Path};
 
 use oci_spec::runtime::LinuxResources;
 use serde::{Deserialize, Serialize};
@@ -67,7 +67,7 @@ impl CgroupState {
         let mut known = None;
         for d in &self.dirs {
             let frozen = if d.hierarchy.has_v1("freezer") {
-                fs::read_to_string(d.dir.join("freezer.state")).ok().map(|s| matches!(s.trim(), "FROZEN" | "FREEZING"))
+                crate::files::read_text(d.dir.join("freezer.state")).ok().map(|s| matches!(s.trim(), "FROZEN" | "FREEZING"))
             } else if d.hierarchy.unified && d.dir.join("cgroup.freeze").exists() {
                 Some(crate::v2::frozen_file(&d.dir).is_some())
             } else {
@@ -125,7 +125,7 @@ pub fn manager(
         Vec::new()
     } else {
         let file = "/proc/self/cgroup";
-        let text = fs::read_to_string(file).map_err(|e| CgroupError::io("read", file, e))?;
+        let text = crate::files::read_text(file).map_err(|e| CgroupError::io("read", file, e))?;
         parse_proc_cgroup(&text)?
     };
     let resolved = resolve(host, &own, cgroups_path, container_id)?;

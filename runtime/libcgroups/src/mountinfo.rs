@@ -1,7 +1,7 @@
 //! Finds the host's cgroup hierarchies in /proc/self/mountinfo and decides the layout
 //! (v1, hybrid or pure v2). Parsing is pure; [`detect`] does the two reads.
 
-use std::{fs, path::PathBuf};
+use std::path::PathBuf;
 
 use crate::{CgroupError, Hierarchy, HostCgroups, Layout};
 
@@ -13,11 +13,11 @@ const NOT_CONTROLLERS: &[&str] = &["rw", "ro", "none", "noprefix", "clone_childr
 /// Reads the host's cgroup layout: /proc/self/mountinfo once, plus cgroup.controllers of
 /// the cgroup2 mount when there is one.
 pub fn detect() -> Result<HostCgroups, CgroupError> {
-    let text = fs::read_to_string(MOUNTINFO).map_err(|e| CgroupError::io("read", MOUNTINFO, e))?;
+    let text = crate::files::read_text(MOUNTINFO).map_err(|e| CgroupError::io("read", MOUNTINFO, e))?;
     let mut host = parse_mountinfo(&text)?;
     for h in host.hierarchies.iter_mut().filter(|h| h.unified) {
         let file = h.mountpoint.join("cgroup.controllers");
-        let text = fs::read_to_string(&file).map_err(|e| CgroupError::io("read", &file, e))?;
+        let text = crate::files::read_text(&file).map_err(|e| CgroupError::io("read", &file, e))?;
         h.controllers = parse_controllers(&text);
     }
     Ok(host)

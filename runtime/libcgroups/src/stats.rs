@@ -120,7 +120,7 @@ pub fn parse_blkio(s: &str) -> Vec<BlkioEntry> {
 }
 
 pub(crate) fn read(dir: &Path, file: &str) -> Option<String> {
-    std::fs::read_to_string(dir.join(file)).ok()
+    crate::files::read_text(dir.join(file)).ok()
 }
 
 pub(crate) fn num(dir: &Path, file: &str) -> u64 {

@@ -49,6 +49,8 @@ pub enum ContainerError {
         source: std::io::Error,
     },
     #[error(transparent)]
+    Seccomp(#[from] crate::process::seccomp::SeccompError),
+    #[error(transparent)]
     State(#[from] StateError),
     #[error(transparent)]
     Cgroup(#[from] libcgroups::CgroupError),

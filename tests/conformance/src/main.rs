@@ -177,7 +177,9 @@ fn setup(runtime: PathBuf, runtime_args: Vec<String>, checker: Option<PathBuf>) 
 /// shared cgroup parent (when empty). Keeps the dir when something is still in use.
 fn teardown(suite: &Suite) {
     let remaining = |root: &std::path::Path| -> Vec<String> {
-        std::fs::read_dir(root).map(|d| d.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect()).unwrap_or_default()
+        // Names starting with '.' are no containers (youki's seccomp cache is `.cache`).
+        let names = std::fs::read_dir(root).map(|d| d.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect::<Vec<_>>());
+        names.unwrap_or_default().into_iter().filter(|n| !n.starts_with('.')).collect()
     };
     for id in remaining(&suite.rt.root) {
         let _ = suite.rt.call(&suite.base, &["delete", "--force", &id], runtime::Call::default());

@@ -7,7 +7,7 @@
 //! the writes that [`translate`] returns.
 
 use std::{
-    fs, thread,
+    thread,
     time::{Duration, Instant},
 };
 
@@ -124,7 +124,7 @@ impl Probe for V1Manager {
     }
 
     fn read(&self, c: Controller, file: &str) -> Option<String> {
-        self.dir_of(c).and_then(|d| fs::read_to_string(d.dir.join(file)).ok())
+        self.dir_of(c).and_then(|d| crate::files::read_text(d.dir.join(file)).ok())
     }
 }
 

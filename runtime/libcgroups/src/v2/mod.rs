@@ -63,7 +63,7 @@ impl V2Manager {
     /// Controllers enabled for the container's directory (its cgroup.controllers), or those
     /// of the mount when the directory does not exist yet.
     fn enabled(&self) -> Vec<String> {
-        match fs::read_to_string(self.dir().join("cgroup.controllers")) {
+        match crate::files::read_text(self.dir().join("cgroup.controllers")) {
             Ok(text) => text.split_whitespace().map(str::to_string).collect(),
             Err(_) => self.dir.hierarchy.controllers.clone(),
         }
@@ -118,7 +118,7 @@ impl Probe for DirProbe<'_> {
     }
 
     fn read(&self, _c: Controller, file: &str) -> Option<String> {
-        fs::read_to_string(self.dir.join(file)).ok()
+        crate::files::read_text(self.dir.join(file)).ok()
     }
 }
 
@@ -235,7 +235,7 @@ impl CgroupManager for V2Manager {
     }
 
     fn oom_kills(&self) -> Option<u64> {
-        let text = fs::read_to_string(self.dir().join("memory.events")).ok()?;
+        let text = crate::files::read_text(self.dir().join("memory.events")).ok()?;
         crate::stats::parse_flat_keyed(&text).get("oom_kill").copied()
     }
 }

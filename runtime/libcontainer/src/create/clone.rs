@@ -99,6 +99,7 @@ pub fn clone_child(flags: CloneFlags, cgroup: Option<BorrowedFd>, child: impl Fn
     // cannot tell in a new pid namespace, where it is 0).
     let parent = if sibling { nix::unistd::getppid() } else { nix::unistd::getpid() };
     let parent_fd = pidfd_open(parent.as_raw()).ok();
+    crate::process::process_setup::note_ignored_signals();
     let mut args = CloneArgs {
         flags: flags.bits() as u64 | libc::CLONE_PIDFD as u64,
         pidfd: &mut pidfd as *mut libc::c_int as u64,

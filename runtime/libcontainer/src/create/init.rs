@@ -32,6 +32,8 @@ pub struct InitContext<'a> {
     pub console: Option<OwnedFd>,
     /// Connected to linux.seccomp.listenerPath when the filter has notify rules.
     pub seccomp_listener: Option<OwnedFd>,
+    /// linux.seccomp's program, compiled (or read from the cache) by the parent.
+    pub seccomp_filter: Option<&'a crate::process::seccomp::Filter>,
     pub views: Vec<CgroupView>,
     pub notify_socket: Option<PathBuf>,
     /// fds 3 .. 3+N stay open in the container.
@@ -225,7 +227,12 @@ fn stages(ctx: &InitContext) -> Result<(Prepared, OwnedFd), Failure> {
         "metadata": plan.seccomp.as_ref().and_then(|s| s.listener_metadata().clone()).unwrap_or_default(),
         "state": OciState::for_hooks(ctx.id, "creating", host_pid, ctx.bundle, &plan.annotations),
     });
-    let seccomp = plan.seccomp.as_ref().map(|spec| SeccompSetup { spec, listener: ctx.seccomp_listener.as_ref(), listener_state });
+    let seccomp = plan.seccomp.as_ref().zip(ctx.seccomp_filter).map(|(spec, filter)| SeccompSetup {
+        spec,
+        filter,
+        listener: ctx.seccomp_listener.as_ref(),
+        listener_state,
+    });
     let env: Vec<String> = p.env.iter().chain(&ctx.extra_env).cloned().collect();
     let workload = Workload { args: &p.args, env: &env, cwd: &p.cwd, annotations: &plan.annotations };
     if let Some(policy) = &plan.memory_policy {

@@ -155,6 +155,10 @@ pub fn create(mut o: CreateOptions) -> Result<Created, ContainerError> {
     let p = &plan.process;
     let workload = Workload { args: &p.args, env: &p.env, cwd: &p.cwd, annotations: &plan.annotations };
     o.executor.can_handle(&workload).map_err(|reason| ContainerError::NoExecutor { program: p.args[0].clone(), reason })?;
+    // Compiled here, before anything is made: a profile libseccomp refuses leaves nothing.
+    let filter = crate::telemetry::span("seccomp", || {
+        plan.seccomp.as_ref().map(|s| crate::process::seccomp_cache::compile(Some(o.root), s)).transpose()
+    })?;
     let (keep, console) = Console::endpoints(std::mem::replace(&mut o.console, Console::None), plan.process.terminal)?;
     let cgroup = libcgroups::manager(&host.cgroups, plan.cgroups_path.as_deref(), o.id, o.systemd_cgroup)?;
     // A user without a delegated cgroup tree runs without a cgroup, as runc does. With the
@@ -178,7 +182,8 @@ pub fn create(mut o: CreateOptions) -> Result<Created, ContainerError> {
     }
     drop(dir); // the lock: held only around reading and writing state
     crate::failpoint::hit("create:after-record");
-    let mut result = create_in(&o, &bundle, &plan, cgroup, console, record, &mut undo);
+    let planned = Planned { bundle: &bundle, plan: &plan, seccomp_filter: filter.as_ref() };
+    let mut result = create_in(&o, planned, cgroup, console, record, &mut undo);
     match result.as_mut() {
         Ok(created) => created.console = keep,
         Err(e) => {
@@ -202,15 +207,22 @@ fn still_ours(undo: &Undo) -> bool {
     }
 }
 
+/// What `create` decided before the first record: the bundle, the plan and its seccomp program.
+struct Planned<'a> {
+    bundle: &'a Path,
+    plan: &'a Plan,
+    seccomp_filter: Option<&'a crate::process::seccomp::Filter>,
+}
+
 fn create_in(
     o: &CreateOptions,
-    bundle: &Path,
-    plan: &Plan,
+    planned: Planned,
     cgroup: Option<Box<dyn CgroupManager>>,
     console: Option<OwnedFd>,
     mut st: ContainerState,
     undo: &mut Undo,
 ) -> Result<Created, ContainerError> {
+    let Planned { bundle, plan, seccomp_filter } = planned;
     let dir_path = undo.dir.clone().unwrap_or_default();
     let fifo = dir_path.join(state::FIFO);
     nix::unistd::mkfifo(&fifo, Mode::from_bits_truncate(0o622))
@@ -253,6 +265,7 @@ fn create_in(
         state_dir,
         console,
         seccomp_listener,
+        seccomp_filter,
         views,
         notify_socket,
         preserve_fds,

@@ -45,8 +45,3 @@ impl<T> Stage<T> for Result<T, namespaces::NamespaceError> {
         })
     }
 }
-
-/// A `ChildError` from any error, its source kept as detail.
-pub(crate) fn child_error(stage: &str, e: &dyn std::error::Error) -> ChildError {
-    ChildError { stage: stage.into(), op: e.to_string(), errno: None, detail: e.source().map(|s| s.to_string()) }
-}

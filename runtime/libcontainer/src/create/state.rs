@@ -389,7 +389,7 @@ pub fn load(dir: &Path) -> Result<ContainerState, StateError> {
 
 /// Start time of a process (clock ticks since boot), or None when it is gone or a zombie.
 pub fn process_start_time(pid: i32) -> Option<u64> {
-    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let stat = libcgroups::read_text(format!("/proc/{pid}/stat")).ok()?;
     parse_stat_start_time(&stat)
 }
 
@@ -516,7 +516,8 @@ pub fn open_dir_path(dir: &Path) -> Result<std::os::fd::OwnedFd, StateError> {
     .map_err(|e| StateError::Io { op: "open state directory", path: dir.to_path_buf(), source: e.into() })
 }
 
-/// The ids in a root directory, sorted.
+/// The ids in a root directory, sorted. A name starting with '.' is no id (the seccomp cache
+/// lives in `.cache`).
 pub fn list_ids(root: &Path) -> Result<Vec<String>, StateError> {
     let mut ids = Vec::new();
     let rd = match fs::read_dir(root) {
@@ -526,7 +527,7 @@ pub fn list_ids(root: &Path) -> Result<Vec<String>, StateError> {
     };
     for entry in rd.flatten() {
         if entry.file_type().map(|t| t.is_dir()).unwrap_or(false) {
-            if let Some(name) = entry.file_name().to_str() {
+            if let Some(name) = entry.file_name().to_str().filter(|n| !n.starts_with('.')) {
                 ids.push(name.to_string());
             }
         }
@@ -579,6 +580,7 @@ mod tests {
         dir.save(&sample("c1")).unwrap();
         assert_eq!(dir.load().unwrap().id, "c1");
         assert!(matches!(ContainerDir::create(d.path(), "c1"), Err(StateError::Exists(_))));
+        fs::create_dir_all(d.path().join(crate::process::seccomp_cache::DIR)).unwrap();
         assert_eq!(list_ids(d.path()).unwrap(), vec!["c1".to_string()]);
         dir.remove().unwrap();
         assert!(matches!(ContainerDir::open(d.path(), "c1"), Err(StateError::NotFound(_))));

@@ -169,6 +169,8 @@ pub fn exec(o: ExecOptions) -> Result<i32, ContainerError> {
     plan.extra.personality = st.personality;
     let workload = Workload { args: &plan.args, env: &plan.env, cwd: &plan.cwd, annotations: &st.annotations };
     o.executor.can_handle(&workload).map_err(|reason| ContainerError::NoExecutor { program: plan.args[0].clone(), reason })?;
+    // The container's profile, compiled (or read from the cache) before the child exists.
+    let filter = st.seccomp.as_ref().map(|s| crate::process::seccomp_cache::compile(Some(o.root), s)).transpose()?;
     let init = st.pid;
     let (mut keep, console) = Console::endpoints(o.console, plan.terminal)?;
     let pidfd_socket = o.pidfd_socket.map(crate::create::pidfd_socket::connect).transpose()?;
@@ -195,7 +197,7 @@ pub fn exec(o: ExecOptions) -> Result<i32, ContainerError> {
         joins: &joins,
         route,
         console,
-        seccomp: st.seccomp.as_ref(),
+        seccomp: st.seccomp.as_ref().zip(filter.as_ref()),
         listener: listener.as_ref(),
         listener_state: &listener_state,
         preserve_fds: o.preserve_fds,
@@ -373,7 +375,8 @@ struct ExecChild<'a> {
     joins: &'a [(NsKind, PathBuf)],
     route: JoinRoute,
     console: Option<OwnedFd>,
-    seccomp: Option<&'a crate::process::seccomp::Profile>,
+    /// linux.seccomp and its program.
+    seccomp: Option<(&'a crate::process::seccomp::Profile, &'a crate::process::seccomp::Filter)>,
     /// Connected to linux.seccomp.listenerPath when the profile has notify rules.
     listener: Option<&'a OwnedFd>,
     /// What the listener gets beside the fd; `pid` is filled in once known.
@@ -476,7 +479,7 @@ impl ExecChild<'_> {
         }
         let mut listener_state = self.listener_state.clone();
         listener_state["pid"] = serde_json::json!(host_pid);
-        let seccomp = self.seccomp.map(|spec| SeccompSetup { spec, listener: self.listener, listener_state });
+        let seccomp = self.seccomp.map(|(spec, filter)| SeccompSetup { spec, filter, listener: self.listener, listener_state });
         // As in init: from here on (user switch, seccomp) a dead runtime shows as EOF.
         crate::create::clone::disarm_parent_death();
         let prepared = process_setup::apply(self.plan, seccomp.as_ref(), self.preserve_fds, self.executor, &self.workload)?;

@@ -52,7 +52,7 @@ impl HostFacts {
 /// Whether this process is in the host's (initial) user namespace: its uid_map is the
 /// identity over all 2^32 - 1 ids.
 fn in_initial_userns() -> bool {
-    std::fs::read_to_string("/proc/self/uid_map").is_ok_and(|m| {
+    libcgroups::read_text("/proc/self/uid_map").is_ok_and(|m| {
         let fields: Vec<&str> = m.split_whitespace().collect();
         fields == ["0", "0", "4294967295"]
     })

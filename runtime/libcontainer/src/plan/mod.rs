@@ -340,12 +340,18 @@ pub fn plan_with_mount_mappings(spec: &Spec, mount_maps: &[MountMappings], bundl
     let hooks = spec.hooks().clone().unwrap_or_default();
     check_hooks(&hooks)?;
 
-    // The device cgroup must let the container use the devices it is given.
+    // The device cgroup must let the container use the devices it is given. What is appended
+    // after the spec's rules only allows, so a rule already appended (the default nodes are
+    // also in the default rules) is left out: one devices.allow write less for each on v1.
     let mut resources = linux.resources().clone();
     if let Some(r) = resources.as_mut() {
         let mut rules = r.devices().clone().unwrap_or_default();
-        rules.extend(libcgroups::default_device_rules());
-        rules.extend(devices.iter().filter_map(device_rule));
+        let from = rules.len();
+        for rule in libcgroups::default_device_rules().into_iter().chain(devices.iter().filter_map(device_rule)) {
+            if !rules[from..].contains(&rule) {
+                rules.push(rule);
+            }
+        }
         r.set_devices(Some(rules));
     }
 

@@ -379,3 +379,30 @@ fn binds_of_a_container_in_a_user_namespace_come_from_the_parent() {
     assert_eq!(from_parent(new_userns, &rootless), [false, false]);
     assert_eq!(from_parent(joined, &rootless), [false, false]);
 }
+
+#[test]
+fn device_rules_are_appended_once_after_the_specs() {
+    let p = ok(json!({"linux": {
+        "resources": {"devices": [{"allow": false, "access": "rwm"}, {"allow": true, "type": "c", "major": 1, "minor": 3, "access": "rwm"}]},
+        "devices": [{"path": "/dev/fuse", "type": "c", "major": 10, "minor": 229}]}}));
+    let rules = p.resources.as_ref().unwrap().devices().clone().unwrap();
+    let lines: Vec<String> = rules.iter().map(|r| format!("{} {}", r.allow(), libcgroups::device_rule_line(r).unwrap().unwrap())).collect();
+    assert_eq!(
+        lines,
+        [
+            // The spec's rules as they are, a repeat of a default included.
+            "false a",
+            "true c 1:3 rwm",
+            // The defaults (the default nodes' rules among them), then the spec's node.
+            "true c 1:3 rwm",
+            "true c 1:5 rwm",
+            "true c 1:7 rwm",
+            "true c 1:8 rwm",
+            "true c 1:9 rwm",
+            "true c 5:0 rwm",
+            "true c 5:2 rwm",
+            "true c 136:* rwm",
+            "true c 10:229 rwm",
+        ]
+    );
+}

@@ -8,4 +8,5 @@ pub mod process_setup;
 pub mod sched;
 pub mod seccomp;
 pub mod seccomp_bpf;
+pub mod seccomp_cache;
 pub mod tty;

@@ -6,7 +6,7 @@
 use std::os::fd::{OwnedFd, RawFd};
 
 use crate::create::channel::ChildError;
-use crate::create::stage::{child_error, Stage};
+use crate::create::stage::Stage;
 use crate::executor::{Executor, Handover, Launch, Workload};
 use crate::plan::process_extra::ExtraPlan;
 use crate::plan::ProcessPlan;
@@ -14,9 +14,11 @@ use crate::process::identity;
 use crate::process::sched;
 use crate::syserror::SysError;
 
-/// The seccomp part: the profile, and where SCMP_ACT_NOTIFY's fd goes with which state.
+/// The seccomp part: the profile, its program (compiled by the parent, see `seccomp_cache`),
+/// and where SCMP_ACT_NOTIFY's fd goes with which state.
 pub struct SeccompSetup<'a> {
     pub spec: &'a crate::process::seccomp::Profile,
+    pub filter: &'a crate::process::seccomp::Filter,
     pub listener: Option<&'a OwnedFd>,
     pub listener_state: serde_json::Value,
 }
@@ -50,10 +52,7 @@ pub fn apply(
 ) -> Result<Prepared, ChildError> {
     apply_scheduling(&p.extra)?;
     identity::set_rlimits(p).stage("rlimits")?;
-    let filter = match seccomp {
-        Some(s) => Some(crate::process::seccomp::build(s.spec).map_err(|e| child_error("seccomp", &e))?),
-        None => None,
-    };
+    let filter = seccomp.map(|s| s.filter);
     if let Some(caps) = &p.caps {
         identity::drop_bounding(caps).stage("capabilities")?;
     }
@@ -76,7 +75,7 @@ pub fn apply(
     // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it before the
     // capabilities go. With it, load it as late as possible.
     if !p.no_new_privileges {
-        load_seccomp(seccomp, filter.as_ref())?;
+        load_seccomp(seccomp, filter)?;
     }
     identity::give_stdio_to_user(p.uid, p.terminal).stage("user")?;
     let cwd_done = identity::set_cwd_before_user(&p.cwd).stage("cwd")?;
@@ -92,7 +91,7 @@ pub fn apply(
     }
     let launch = executor.prepare(workload)?;
     if p.no_new_privileges {
-        load_seccomp(seccomp, filter.as_ref())?;
+        load_seccomp(seccomp, filter)?;
     }
     Ok(Prepared { launch, inherited })
 }
@@ -170,10 +169,64 @@ pub fn launch(prepared: Prepared, fds: Vec<OwnedFd>) -> Result<i32, ChildError> 
     prepared.launch.launch(Handover::new(fds, prepared.inherited)).map_err(ChildError::from)
 }
 
+/// The signals the runtime ignores (`SigIgn` of /proc/self/status: those ignored by whoever
+/// started it, and SIGPIPE, ignored by Rust's start-up), read once by the parent before its
+/// first clone and inherited by the child with its memory. The runtime never ignores a signal
+/// itself, so the child's set is the same; with it `reset_signals` makes one call per ignored
+/// signal instead of asking the kernel about all 64.
+static IGNORED: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+
+/// Reads the ignored signals (see `IGNORED`); called by `clone_child` before the clone.
+pub fn note_ignored_signals() {
+    if IGNORED.get().is_some() {
+        return;
+    }
+    let mut status = [0u8; 4096];
+    let read = std::fs::File::open("/proc/self/status").and_then(|mut f| read_full(&mut f, &mut status));
+    if let Some(mask) = read.ok().and_then(|n| parse_sig_ign(&status[..n])) {
+        let _ = IGNORED.set(mask);
+    }
+}
+
+/// Fills `buf` as far as the file goes (/proc files come in one read when the buffer holds
+/// them).
+fn read_full(f: &mut std::fs::File, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match std::io::Read::read(f, &mut buf[n..])? {
+            0 => break,
+            got => n += got,
+        }
+    }
+    Ok(n)
+}
+
+/// The `SigIgn:` mask of a /proc/PID/status text (bit N-1 for signal N).
+fn parse_sig_ign(status: &[u8]) -> Option<u64> {
+    let text = std::str::from_utf8(status).ok()?;
+    let hex = text.lines().find_map(|l| l.strip_prefix("SigIgn:"))?;
+    u64::from_str_radix(hex.trim(), 16).ok()
+}
+
 /// Unblocks every signal and puts ignored ones back to their default, as a fresh program
 /// expects. Handlers stay: execve resets them anyway, and an executor that runs the workload
 /// here (wasmtime's trap handlers) installed them on purpose.
 fn reset_signals() {
+    match IGNORED.get() {
+        Some(mask) => {
+            for sig in (1..=64).filter(|s| mask & (1u64 << (s - 1)) != 0) {
+                // SAFETY: restoring the default disposition is always valid.
+                unsafe { libc::signal(sig, libc::SIG_DFL) };
+            }
+        }
+        None => reset_each_ignored_signal(),
+    }
+    let empty = nix::sys::signal::SigSet::empty();
+    let _ = nix::sys::signal::sigprocmask(nix::sys::signal::SigmaskHow::SIG_SETMASK, Some(&empty), None);
+}
+
+/// Without the mask: asks the kernel about each signal.
+fn reset_each_ignored_signal() {
     for sig in 1..=64 {
         if sig == libc::SIGKILL || sig == libc::SIGSTOP {
             continue;
@@ -187,6 +240,20 @@ fn reset_signals() {
             unsafe { libc::signal(sig, libc::SIG_DFL) };
         }
     }
-    let empty = nix::sys::signal::SigSet::empty();
-    let _ = nix::sys::signal::sigprocmask(nix::sys::signal::SigmaskHow::SIG_SETMASK, Some(&empty), None);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_ignored_mask_is_read_from_status() {
+        let status = b"Name:\tyouki\nSigBlk:\t0000000000000000\nSigIgn:\t0000000000001001\nSigCgt:\t0000000180000000\n";
+        assert_eq!(parse_sig_ign(status), Some((1 << (libc::SIGPIPE - 1)) | (1 << (libc::SIGHUP - 1))));
+        assert_eq!(parse_sig_ign(b"Name:\tx\n"), None);
+        // This test process ignores SIGPIPE (Rust's start-up does): the parent's note sees it.
+        note_ignored_signals();
+        let mask = IGNORED.get().copied().expect("read /proc/self/status");
+        assert_ne!(mask & (1 << (libc::SIGPIPE - 1)), 0, "{mask:#x}");
+    }
 }

@@ -153,9 +153,43 @@ fn compare(a: &oci_spec::runtime::LinuxSeccompArg) -> ScmpArgCompare {
 
 /// A compiled profile: the program (the ENOSYS stub, then libseccomp's) and the flags of
 /// its load. See `seccomp_bpf`.
+#[derive(Clone)]
 pub struct Filter {
     program: Vec<libc::sock_filter>,
     flags: libc::c_ulong,
+}
+
+impl Filter {
+    pub(crate) fn from_parts(program: Vec<libc::sock_filter>, flags: libc::c_ulong) -> Filter {
+        Filter { program, flags }
+    }
+
+    pub(crate) fn flags(&self) -> libc::c_ulong {
+        self.flags
+    }
+
+    /// The instructions as the kernel takes them (8 bytes each, native order).
+    pub(crate) fn program_bytes(&self) -> Vec<u8> {
+        self.program.iter().flat_map(|i| [&i.code.to_ne_bytes()[..], &[i.jt, i.jf], &i.k.to_ne_bytes()].concat()).collect()
+    }
+
+    /// Changes the first instruction's constant: a program no compile gives.
+    #[cfg(test)]
+    pub(crate) fn mark_for_test(&mut self) {
+        self.program[0].k ^= 0x5a5a;
+    }
+}
+
+impl PartialEq for Filter {
+    fn eq(&self, other: &Filter) -> bool {
+        self.flags == other.flags && self.program_bytes() == other.program_bytes()
+    }
+}
+
+impl std::fmt::Debug for Filter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Filter {{ {} instructions, flags {:#x} }}", self.program.len(), self.flags)
+    }
 }
 
 /// Compiles the profile, before anything it may deny runs. Unknown syscall names are
