@@ -22,6 +22,7 @@ use youki_installer::locate;
 use youki_installer::node::{Node, STATE_DIR};
 use youki_installer::restart::wait_for_socket;
 use youki_installer::restart::{restart, Manager, Restart};
+use youki_installer::rollout::{self, Rollout};
 
 #[derive(Parser, Debug)]
 #[command(name = "youki-installer", about = "Install youki on a Kubernetes node and remove it again")]
@@ -100,7 +101,24 @@ enum Cmd {
         /// repairing (another tool owns the file) and says so in a node Event.
         #[arg(long, default_value_t = 3)]
         repair_limit: usize,
+        #[command(flatten)]
+        canary: CanaryArgs,
     },
+}
+
+/// The canary pod run through the CRI after a new youki binary is placed (see `rollout`).
+#[derive(clap::Args, Debug)]
+struct CanaryArgs {
+    /// Place a new binary without a canary (it also never runs with `--restart none`).
+    #[arg(long)]
+    no_canary: bool,
+    /// The canary container's image; default: the manager's sandbox image (every node has
+    /// it), else the canary is the pod sandbox alone.
+    #[arg(long)]
+    canary_image: Option<String>,
+    /// The canary pod's cgroup parent, as the kubelet would pass it; default: the runtime's.
+    #[arg(long, default_value = "")]
+    canary_cgroup_parent: String,
 }
 
 fn node(cli: &Cli, force: bool) -> Result<Node> {
@@ -200,6 +218,9 @@ fn install(cli: &Cli, node: &Node) -> Result<bool> {
 
 fn uninstall(cli: &Cli, node: &Node) -> Result<bool> {
     let out = node.uninstall().context("uninstall")?;
+    if !cli.dry_run {
+        rollout::forget(&node.root()?, Path::new(&node.handler.binary)).context("uninstall")?;
+    }
     print(&out.messages);
     restart_if(cli, node, out.config_changed, false)
 }
@@ -291,7 +312,50 @@ fn repair_drift(cli: &Cli, node: &Node, api: &KubeNodes, name: &str, budget: &mu
     }
 }
 
-fn run(cli: &Cli, node: &Node, listen: &str, poll: u64, repair_limit: usize) -> Result<()> {
+/// Before the install: keeps the placed binary and holds the ready label while a canary is
+/// pending (see `rollout`); None when no canary runs.
+fn start_rollout(cli: &Cli, node: &Node, args: &CanaryArgs, api: &KubeNodes, name: &str) -> Result<Option<Rollout>> {
+    let Some(src) = node.binaries.first() else { return Ok(None) };
+    if args.no_canary || cli.restart == Restart::None || cli.dry_run {
+        return Ok(None);
+    }
+    let new = std::fs::read(src).with_context(|| format!("read {}", src.display()))?;
+    let mut r = Rollout::prepare(&node.root()?, Path::new(&node.handler.binary), &new).context("keep the previous binary")?;
+    if let Err(e) = r.hold_label(api, name) {
+        eprintln!("hold the ready label during the canary: {e:#}");
+    }
+    Ok(Some(r))
+}
+
+/// Runs the canary of a rollout and acts on it; returns whether the pod may report ready.
+fn finish_rollout(cli: &Cli, node: &Node, args: &CanaryArgs, rollout: &Rollout, api: &KubeNodes, name: &str) -> Result<bool> {
+    if !rollout.needs_canary() {
+        return Ok(true);
+    }
+    let host = node.root()?;
+    let config = youki_installer::canary::CanaryConfig {
+        handler: node.handler.name.clone(),
+        image: args.canary_image.clone(),
+        cgroup_parent: args.canary_cgroup_parent.clone(),
+        timeout: Duration::from_secs(cli.timeout),
+    };
+    let socket = socket_path(&host, &node.target.socket);
+    let mut canary = || match youki_installer::canary::run(&socket, &config) {
+        Ok(ran) => {
+            println!("canary passed: a pod with handler {:?} ran ({})", config.handler, ran.image.as_deref().unwrap_or("sandbox only"));
+            rollout::Outcome::Passed
+        }
+        Err(e) => rollout::Outcome::Failed(e.to_string()),
+    };
+    let mut log = Vec::new();
+    let verdict = rollout.finish(&host, api, name, &mut canary, &mut log);
+    for line in &log {
+        eprintln!("{line}");
+    }
+    Ok(verdict.context("finish the rollout")?.pod_ready)
+}
+
+fn run(cli: &Cli, node: &Node, listen: &str, poll: u64, repair_limit: usize, canary: &CanaryArgs) -> Result<()> {
     let Some(name) = cli.node_name.as_deref() else { bail!("run needs --node-name or NODE_NAME") };
     let mut signals = SigSet::empty();
     signals.add(Signal::SIGTERM);
@@ -309,6 +373,8 @@ fn run(cli: &Cli, node: &Node, listen: &str, poll: u64, repair_limit: usize) -> 
     let api = KubeNodes::connect().context("connect to the Kubernetes API")?;
 
     let mut installed = false;
+    let mut pod_ready = true;
+    let rollout = start_rollout(cli, node, canary, &api, name)?;
     match install(cli, node) {
         Ok(checked) => {
             installed = true;
@@ -316,9 +382,18 @@ fn run(cli: &Cli, node: &Node, listen: &str, poll: u64, repair_limit: usize) -> 
             if cli.restart != Restart::None && !checked {
                 verify(cli, node, true)?;
             }
+            if let Some(r) = &rollout {
+                pod_ready = finish_rollout(cli, node, canary, r, &api, name)?;
+            }
             label_features(node, &api, name);
-            api.set_label(name, READY_LABEL, Some("ready")).context("label the node ready")?;
-            println!("node {name} labelled {READY_LABEL}=ready");
+            if pod_ready {
+                api.set_label(name, READY_LABEL, Some("ready")).context("label the node ready")?;
+                println!("node {name} labelled {READY_LABEL}=ready");
+            } else {
+                // Not ready: the rolling update stops here; no repair places the new binary again.
+                installed = false;
+                eprintln!("canary failed: this pod stays not ready, so the rollout stops at node {name}");
+            }
         }
         // A config on a read-only store (NixOS) is the node's own to change: say so on the
         // node and stay up (crash-looping would not help), so the rollout goes on.
@@ -334,7 +409,7 @@ fn run(cli: &Cli, node: &Node, listen: &str, poll: u64, repair_limit: usize) -> 
         }
         Err(e) => return Err(e),
     }
-    ready.store(true, Ordering::SeqCst);
+    ready.store(pod_ready, Ordering::SeqCst);
 
     // The config's directory as the installer sees it (its links resolved in the host root).
     let watch = node.target.path.parent().and_then(|dir| node.root().ok()?.pod_path(dir).ok()).map(|dir| ConfigWatch::new(&dir));
@@ -413,6 +488,6 @@ fn main() -> Result<()> {
             println!("every node is clean");
             Ok(())
         }
-        Cmd::Run { listen, poll, repair_limit } => run(&cli, &node(&cli, false)?, listen, *poll, *repair_limit),
+        Cmd::Run { listen, poll, repair_limit, canary } => run(&cli, &node(&cli, false)?, listen, *poll, *repair_limit, canary),
     }
 }
