@@ -275,6 +275,7 @@ if [[ -n $youki ]]; then
     run_pid=
     grep -q '^canary passed: a pod with handler "youki" ran' "$work/run2.log" \
         || { cat "$work/run2.log"; fail "the fresh install's canary did not run through the CRI"; }
+    echo "fresh install: $(grep '^canary passed' "$work/run2.log")"
 
     say "safe rollout: a broken youki fails its canary, the previous binary comes back, an Event, not ready"
     # The "new" youki of a bad release: it fails every command. The node still has the real
@@ -282,7 +283,7 @@ if [[ -n $youki ]]; then
     mkdir -p "$work/src-broken"
     printf '#!/bin/sh\necho broken youki >&2\nexit 1\n' > "$work/src-broken/youki"
     chmod 0755 "$work/src-broken/youki"
-    cmp -s "$host/opt/youki/bin/youki" "$youki" || fail "the real youki is not the placed binary before the rollout"
+    cmp -s "$host/opt/youki/bin/youki" "$work/src/youki" || fail "the real youki is not the placed binary before the rollout"
     # The old release's pod: the handler back in the config, the node labelled ready; then
     # SIGTERM, as a rolling update sends it, which keeps binary, config and label.
     "$installer" --host-root "$host" --source-dir "$work/src" --restart signal \
@@ -305,8 +306,9 @@ if [[ -n $youki ]]; then
     grep -q '^placed .*/opt/youki/bin/youki$' "$work/run3.log" || { cat "$work/run3.log"; fail "the broken youki was not placed"; }
     grep -q 'canary failed: canary RunPodSandbox with runtime handler "youki"' "$work/run3.log" \
         || { cat "$work/run3.log"; fail "the canary's failure does not name the CRI call"; }
-    cmp "$host/opt/youki/bin/youki" "$youki" || fail "the previous binary was not restored byte for byte"
-    cmp "$host/opt/youki/bin/youki.prev" "$youki" || fail "the previous binary was not kept as youki.prev"
+    grep '^canary failed: ' "$work/run3.log" | cut -c1-240
+    cmp "$host/opt/youki/bin/youki" "$work/src/youki" || fail "the previous binary was not restored byte for byte"
+    cmp "$host/opt/youki/bin/youki.prev" "$work/src/youki" || fail "the previous binary was not kept as youki.prev"
     ls -A "$host/opt/youki/bin" | grep -q youki-installer && fail "a temp file was left in /opt/youki/bin"
     grep -q '^canary passed' "$work/run3.log" || { cat "$work/run3.log"; fail "the restored binary got no canary of its own"; }
     for _ in $(seq 50); do grep -qs '"reason":"YoukiCanaryFailed"' "$work/api/requests" && break; sleep 0.1; done
@@ -326,7 +328,7 @@ if [[ -n $youki ]]; then
     exec 3<&-
     [[ $status == "HTTP/1.1 503 Service Unavailable" ]] || fail "/readyz after a failed canary: $status"
     sleep 2
-    cmp -s "$host/opt/youki/bin/youki" "$youki" || fail "the broken binary came back after the restore (a drift repair?)"
+    cmp -s "$host/opt/youki/bin/youki" "$work/src/youki" || fail "the broken binary came back after the restore (a drift repair?)"
     cri_e2e smoke || fail "a pod with handler youki does not run on the restored binary"
     kill -0 "$run_pid" || fail "run exited after the failed canary"
     kill -TERM "$run_pid"
