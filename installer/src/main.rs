@@ -447,6 +447,11 @@ fn run(cli: &Cli, node: &Node, listen: &str, poll: u64, repair_limit: usize, can
                 }
             }
             // The hook gave up (its timeout) and withdrew the request: youki stays, ready again.
+            // After a failed canary the pod stays not ready and the node unlabelled.
+            Ok(None) if deferred && !pod_ready => {
+                deferred = false;
+                println!("uninstall request withdrawn: node {name} stays unlabelled after its failed canary");
+            }
             Ok(None) if deferred => match api.set_label(name, READY_LABEL, Some("ready")) {
                 Ok(()) => {
                     deferred = false;
