@@ -2,6 +2,7 @@
 //! as it was found. The config editing is pure (text in, text out); the host side (files,
 //! locks, restarts, the node label) is kept in its own modules.
 
+pub mod canary;
 pub mod config;
 pub mod cri;
 pub mod diff;
@@ -19,6 +20,7 @@ pub mod locate;
 pub mod lock;
 pub mod node;
 pub mod restart;
+pub mod rollout;
 pub mod schema;
 pub mod systemd;
 

@@ -22,6 +22,7 @@ use youki_installer::locate;
 use youki_installer::node::{Node, STATE_DIR};
 use youki_installer::restart::wait_for_socket;
 use youki_installer::restart::{restart, Manager, Restart};
+use youki_installer::rollout::{self, Rollout};
 
 #[derive(Parser, Debug)]
 #[command(name = "youki-installer", about = "Install youki on a Kubernetes node and remove it again")]
@@ -109,7 +110,24 @@ enum Cmd {
         /// their probes need privileges (CAP_SYS_ADMIN) a reduced container lacks.
         #[arg(long)]
         no_features: bool,
+        #[command(flatten)]
+        canary: CanaryArgs,
     },
+}
+
+/// The canary pod run through the CRI after a new youki binary is placed (see `rollout`).
+#[derive(clap::Args, Debug)]
+struct CanaryArgs {
+    /// Place a new binary without a canary (it also never runs with `--restart none`).
+    #[arg(long)]
+    no_canary: bool,
+    /// The canary container's image; default: the manager's sandbox image (every node has
+    /// it), else the canary is the pod sandbox alone.
+    #[arg(long)]
+    canary_image: Option<String>,
+    /// The canary pod's cgroup parent, as the kubelet would pass it; default: the runtime's.
+    #[arg(long, default_value = "")]
+    canary_cgroup_parent: String,
 }
 
 fn node(cli: &Cli, force: bool) -> Result<Node> {
@@ -219,6 +237,9 @@ fn install(cli: &Cli, node: &Node) -> Result<bool> {
 
 fn uninstall(cli: &Cli, node: &Node) -> Result<bool> {
     let out = node.uninstall().context("uninstall")?;
+    if !cli.dry_run {
+        rollout::forget(&node.root()?, Path::new(&node.handlers.youki.binary)).context("uninstall")?;
+    }
     print(&out.messages);
     restart_if(cli, node, out.config_changed, false)
 }
@@ -313,22 +334,79 @@ fn repair_drift(cli: &Cli, node: &Node, api: &KubeNodes, name: &str, budget: &mu
     }
 }
 
-/// The one-shot part of `run`: install, restart and check through the CRI, then the feature
-/// labels (unless `features` is false). Returns whether youki is installed; a config on a
-/// read-only store is the node's own to change, so the node is labelled unsupported with the
-/// reason as an Event, and this returns false instead of failing (crash-looping would not
-/// help, and the rollout goes on).
-fn start(cli: &Cli, node: &Node, api: &KubeNodes, name: &str, features: bool) -> Result<bool> {
+/// Before the install: keeps the placed binary and holds the ready label while a canary is
+/// pending (see `rollout`); None when no canary runs.
+fn start_rollout(cli: &Cli, node: &Node, args: &CanaryArgs, api: &KubeNodes, name: &str) -> Result<Option<Rollout>> {
+    let Some(src) = node.binaries.first() else { return Ok(None) };
+    if args.no_canary || cli.restart == Restart::None || cli.dry_run {
+        return Ok(None);
+    }
+    let new = std::fs::read(src).with_context(|| format!("read {}", src.display()))?;
+    let mut r = Rollout::prepare(&node.root()?, Path::new(&node.handlers.youki.binary), &new).context("keep the previous binary")?;
+    if let Err(e) = r.hold_label(api, name) {
+        eprintln!("hold the ready label during the canary: {e:#}");
+    }
+    Ok(Some(r))
+}
+
+/// Runs the canary of a rollout and acts on it; returns whether the pod may report ready.
+fn finish_rollout(cli: &Cli, node: &Node, args: &CanaryArgs, rollout: &Rollout, api: &KubeNodes, name: &str) -> Result<bool> {
+    if !rollout.needs_canary() {
+        return Ok(true);
+    }
+    let host = node.root()?;
+    let config = youki_installer::canary::CanaryConfig {
+        handler: node.handlers.youki.name.clone(),
+        image: args.canary_image.clone(),
+        cgroup_parent: args.canary_cgroup_parent.clone(),
+        timeout: Duration::from_secs(cli.timeout),
+    };
+    let socket = socket_path(&host, &node.target.socket);
+    let mut canary = || match youki_installer::canary::run(&socket, &config) {
+        Ok(ran) => {
+            println!("canary passed: a pod with handler {:?} ran ({})", config.handler, ran.image.as_deref().unwrap_or("sandbox only"));
+            rollout::Outcome::Passed
+        }
+        Err(e) => rollout::Outcome::Failed(e.to_string()),
+    };
+    let mut log = Vec::new();
+    let verdict = rollout.finish(&host, api, name, &mut canary, &mut log);
+    for line in &log {
+        eprintln!("{line}");
+    }
+    Ok(verdict.context("finish the rollout")?.pod_ready)
+}
+
+/// What the one-shot part of `run` left.
+struct Started {
+    /// youki is installed and stays: drift repair may keep it so.
+    installed: bool,
+    /// The pod may report ready and the node be labelled ready (false after a failed canary).
+    pod_ready: bool,
+}
+
+/// The one-shot part of `run`: install, restart and check through the CRI, the canary of a
+/// changed binary (see `rollout`), then the feature labels (unless `features` is false). A
+/// config on a read-only store is the node's own to change, so the node is labelled
+/// unsupported with the reason as an Event, and this returns not installed instead of failing
+/// (crash-looping would not help, and the rollout goes on).
+fn start(cli: &Cli, node: &Node, api: &KubeNodes, name: &str, features: bool, canary: &CanaryArgs) -> Result<Started> {
+    let rollout = start_rollout(cli, node, canary, api, name)?;
     match install(cli, node) {
         Ok(checked) => {
             // Also after a crash and a no-op reinstall: label only a manager whose CRI knows youki.
             if cli.restart != Restart::None && !checked {
                 verify(cli, node, true)?;
             }
+            let pod_ready = match &rollout {
+                Some(r) => finish_rollout(cli, node, canary, r, api, name)?,
+                None => true,
+            };
             if features {
                 label_features(node, api, name);
             }
-            Ok(true)
+            // Not ready after a failed canary: no repair places the new binary again.
+            Ok(Started { installed: pod_ready, pod_ready })
         }
         Err(e) if read_only(&e) => {
             let message = format!("{e:#}");
@@ -339,24 +417,29 @@ fn start(cli: &Cli, node: &Node, api: &KubeNodes, name: &str, features: bool) ->
             }
             api.set_label(name, READY_LABEL, Some(UNSUPPORTED)).context("label the node unsupported")?;
             println!("node {name} labelled {READY_LABEL}={UNSUPPORTED}");
-            Ok(false)
+            Ok(Started { installed: false, pod_ready: true })
         }
         Err(e) => Err(e),
     }
 }
 
 /// `run --once`, the chart's privileged init container: the one-shot part, then exit. The
-/// ready label, the probes and drift repair are the long-running `run`'s.
-fn run_once(cli: &Cli, node: &Node) -> Result<()> {
+/// ready label, the probes and drift repair are the long-running `run`'s. A failed canary
+/// fails the init container, so the pod never gets ready and the rolling update stops here.
+fn run_once(cli: &Cli, node: &Node, canary: &CanaryArgs) -> Result<()> {
     let Some(name) = cli.node_name.as_deref() else { bail!("run needs --node-name or NODE_NAME") };
     let api = KubeNodes::connect().context("connect to the Kubernetes API")?;
-    if start(cli, node, &api, name, true)? {
+    let started = start(cli, node, &api, name, true, canary)?;
+    if !started.pod_ready {
+        bail!("canary failed on node {name}: the previous binary is kept and this pod stays not ready");
+    }
+    if started.installed {
         println!("node {name}: installed; the ready label is left to the long-running installer");
     }
     Ok(())
 }
 
-fn run(cli: &Cli, node: &Node, listen: &str, poll: u64, repair_limit: usize, features: bool) -> Result<()> {
+fn run(cli: &Cli, node: &Node, listen: &str, poll: u64, repair_limit: usize, features: bool, canary: &CanaryArgs) -> Result<()> {
     let Some(name) = cli.node_name.as_deref() else { bail!("run needs --node-name or NODE_NAME") };
     let mut signals = SigSet::empty();
     signals.add(Signal::SIGTERM);
@@ -373,12 +456,15 @@ fn run(cli: &Cli, node: &Node, listen: &str, poll: u64, repair_limit: usize, fea
     serve_health(listen, ready.clone())?;
     let api = KubeNodes::connect().context("connect to the Kubernetes API")?;
 
-    let installed = start(cli, node, &api, name, features)?;
-    if installed {
+    let Started { installed, pod_ready } = start(cli, node, &api, name, features, canary)?;
+    if pod_ready && installed {
         api.set_label(name, READY_LABEL, Some("ready")).context("label the node ready")?;
         println!("node {name} labelled {READY_LABEL}=ready");
+    } else if !pod_ready {
+        // Not ready: the rolling update stops here.
+        eprintln!("canary failed: this pod stays not ready, so the rollout stops at node {name}");
     }
-    ready.store(true, Ordering::SeqCst);
+    ready.store(pod_ready, Ordering::SeqCst);
 
     // The config's directory as the installer sees it (its links resolved in the host root).
     let watch = node.target.path.parent().and_then(|dir| node.root().ok()?.pod_path(dir).ok()).map(|dir| ConfigWatch::new(&dir));
@@ -416,6 +502,11 @@ fn run(cli: &Cli, node: &Node, listen: &str, poll: u64, repair_limit: usize, fea
                 }
             }
             // The hook gave up (its timeout) and withdrew the request: youki stays, ready again.
+            // After a failed canary the pod stays not ready and the node unlabelled.
+            Ok(None) if deferred && !pod_ready => {
+                deferred = false;
+                println!("uninstall request withdrawn: node {name} stays unlabelled after its failed canary");
+            }
             Ok(None) if deferred => match api.set_label(name, READY_LABEL, Some("ready")) {
                 Ok(()) => {
                     deferred = false;
@@ -457,9 +548,9 @@ fn main() -> Result<()> {
             println!("every node is clean");
             Ok(())
         }
-        Cmd::Run { once: true, .. } => run_once(&cli, &node(&cli, false)?),
-        Cmd::Run { listen, poll, repair_limit, no_features, .. } => {
-            run(&cli, &node(&cli, false)?, listen, *poll, *repair_limit, !no_features)
+        Cmd::Run { once: true, canary, .. } => run_once(&cli, &node(&cli, false)?, canary),
+        Cmd::Run { listen, poll, repair_limit, no_features, canary, .. } => {
+            run(&cli, &node(&cli, false)?, listen, *poll, *repair_limit, !no_features, canary)
         }
     }
 }

@@ -218,6 +218,10 @@ for mode, caps, apparmor, host_pid in (("systemd", ["SYS_ADMIN"], True, False), 
 print(f"ok: {len(objs)} objects checked")
 PY
 
+say "rollout: a failed canary stops the rolling update (strategy, readiness, canary args)"
+"$helm" template youki "$repo/charts/youki" --set canary.enabled=false --set canary.image=registry.k8s.io/pause:3.10 > "$out/canary.yaml"
+"$py" "$repo/installer/tests/chart_rollout.py" "$out/all.yaml" "$out/canary.yaml" || fail "rollout settings"
+
 say "the node patch policy's CEL on allowed and denied requests (cel-python)"
 "$py" -c "import celpy" 2>/dev/null || "$tools/venv/bin/pip" install -q cel-python
 "$py" "$repo/installer/tests/admission_policy.py" "$out/all.yaml" || fail "node patch policy"

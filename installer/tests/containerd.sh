@@ -306,7 +306,7 @@ if [[ -n $youki ]]; then
 
     say "drift repair: a tool that keeps rewriting config.toml stops the repairs after the limit"
     "$installer" --host-root "$host" --source-dir "$work/src" --restart signal \
-        --timeout 30 run --listen 127.0.0.1:18790 --poll 1 --repair-limit 1 > "$work/run2.log" 2>&1 &
+        --timeout 30 run --listen 127.0.0.1:18790 --poll 1 --repair-limit 1 --canary-cgroup-parent "$cgroup_top/canary" > "$work/run2.log" 2>&1 &
     run_pid=$!
     for _ in $(seq 150); do grep -qs 'labelled youki.dev/runtime=ready' "$work/run2.log" && break; sleep 0.2; done
     grep -q 'labelled youki.dev/runtime=ready' "$work/run2.log" || { cat "$work/run2.log"; fail "the second run did not label the node"; }
@@ -328,6 +328,67 @@ if [[ -n $youki ]]; then
     kill -0 "$run_pid" || fail "run exited after it stopped repairing"
     kill -TERM "$run_pid"
     wait "$run_pid" || fail "the second run did not exit 0 on SIGTERM"
+    run_pid=
+    grep -q '^canary passed: a pod with handler "youki" ran' "$work/run2.log" \
+        || { cat "$work/run2.log"; fail "the fresh install's canary did not run through the CRI"; }
+    echo "fresh install: $(grep '^canary passed' "$work/run2.log")"
+
+    say "safe rollout: a broken youki fails its canary, the previous binary comes back, an Event, not ready"
+    # The "new" youki of a bad release: it fails every command. The node still has the real
+    # youki placed and is labelled ready; its config lost the handler to the tool above.
+    mkdir -p "$work/src-broken"
+    printf '#!/bin/sh\necho broken youki >&2\nexit 1\n' > "$work/src-broken/youki"
+    chmod 0755 "$work/src-broken/youki"
+    cmp -s "$host/opt/youki/bin/youki" "$work/src/youki" || fail "the real youki is not the placed binary before the rollout"
+    # The old release's pod: the handler back in the config, the node labelled ready; then
+    # SIGTERM, as a rolling update sends it, which keeps binary, config and label.
+    "$installer" --host-root "$host" --source-dir "$work/src" --restart signal \
+        --timeout 30 run --listen 127.0.0.1:18790 --poll 1 > "$work/run-old.log" 2>&1 &
+    run_pid=$!
+    for _ in $(seq 150); do grep -qs 'labelled youki.dev/runtime=ready' "$work/run-old.log" && break; sleep 0.2; done
+    grep -q 'labelled youki.dev/runtime=ready' "$work/run-old.log" || { cat "$work/run-old.log"; fail "the old release's pod did not label the node"; }
+    grep -q '^canary passed' "$work/run-old.log" && fail "an unchanged binary got a canary"
+    kill -TERM "$run_pid"
+    wait "$run_pid" || fail "the old release's pod did not exit 0 on SIGTERM"
+    run_pid=
+    api_label() { grep '^PATCH /api/v1/nodes/node-a' "$work/api/requests" | grep -o '"youki.dev/runtime":[^,}]*' | tail -1; }
+    [[ $(api_label) == '"youki.dev/runtime":"ready"' ]] || fail "the node is not labelled ready before the rollout ($(api_label))"
+    patches_before=$(grep -c '^PATCH /api/v1/nodes/node-a' "$work/api/requests" || true)
+    "$installer" --host-root "$host" --source-dir "$work/src-broken" --restart signal \
+        --timeout 30 run --listen 127.0.0.1:18790 --poll 1 --canary-cgroup-parent "$cgroup_top/canary" > "$work/run3.log" 2>&1 &
+    run_pid=$!
+    for _ in $(seq 300); do grep -qs 'the rollout stops at node node-a' "$work/run3.log" && break; sleep 0.2; done
+    grep -q 'the rollout stops at node node-a' "$work/run3.log" || { cat "$work/run3.log"; fail "the broken youki's canary did not stop the rollout"; }
+    grep -q '^placed .*/opt/youki/bin/youki$' "$work/run3.log" || { cat "$work/run3.log"; fail "the broken youki was not placed"; }
+    grep -q 'canary failed: canary RunPodSandbox with runtime handler "youki"' "$work/run3.log" \
+        || { cat "$work/run3.log"; fail "the canary's failure does not name the CRI call"; }
+    grep '^canary failed: ' "$work/run3.log" | cut -c1-240
+    cmp "$host/opt/youki/bin/youki" "$work/src/youki" || fail "the previous binary was not restored byte for byte"
+    cmp "$host/opt/youki/bin/youki.prev" "$work/src/youki" || fail "the previous binary was not kept as youki.prev"
+    ls -A "$host/opt/youki/bin" | grep -q youki-installer && fail "a temp file was left in /opt/youki/bin"
+    grep -q '^canary passed' "$work/run3.log" || { cat "$work/run3.log"; fail "the restored binary got no canary of its own"; }
+    for _ in $(seq 50); do grep -qs '"reason":"YoukiCanaryFailed"' "$work/api/requests" && break; sleep 0.1; done
+    event=$(grep '^POST /api/v1/namespaces/default/events.*"reason":"YoukiCanaryFailed"' "$work/api/requests" || true)
+    [[ -n $event ]] || fail "no YoukiCanaryFailed Event reached the API server"
+    grep -q '"name":"node-a"' <<<"$event" || fail "the Event is not about the node"
+    grep -q 'RunPodSandbox' <<<"$event" || fail "the Event lacks the CRI error: $event"
+    grep -q 'previous binary is back' <<<"$event" || fail "the Event does not say the previous binary is back: $event"
+    # The label: held (removed) during the canary, then given back as it was.
+    tail -n +"$((patches_before + 1))" <(grep '^PATCH /api/v1/nodes/node-a' "$work/api/requests") > "$work/patches3"
+    grep -q '"youki.dev/runtime":null' "$work/patches3" || fail "the ready label was not held during the canary"
+    [[ $(api_label) == '"youki.dev/runtime":"ready"' ]] || fail "the ready label was not given back after the restore ($(api_label))"
+    # Not ready: the kubelet's readiness probe fails, so the DaemonSet's rollout stops here.
+    exec 3<>/dev/tcp/127.0.0.1/18790
+    printf 'GET /readyz HTTP/1.1\r\n\r\n' >&3
+    status=$(head -1 <&3 | tr -d '\r')
+    exec 3<&-
+    [[ $status == "HTTP/1.1 503 Service Unavailable" ]] || fail "/readyz after a failed canary: $status"
+    sleep 2
+    cmp -s "$host/opt/youki/bin/youki" "$work/src/youki" || fail "the broken binary came back after the restore (a drift repair?)"
+    cri_e2e smoke || fail "a pod with handler youki does not run on the restored binary"
+    kill -0 "$run_pid" || fail "run exited after the failed canary"
+    kill -TERM "$run_pid"
+    wait "$run_pid" || fail "the third run did not exit 0 on SIGTERM"
     run_pid=
     unset KUBECONFIG NODE_NAME
 fi

@@ -90,3 +90,13 @@ app.kubernetes.io/instance: {{ .Release.Name }}
   mountPath: /host{{ $d }}
 {{- end }}
 {{- end -}}
+
+{{/* The canary flags of `run`, in the init container (splitInit) and the long-running one. */}}
+{{- define "youki.canaryArgs" -}}
+{{- if not .Values.canary.enabled }}
+- --no-canary
+{{- end }}
+{{- with .Values.canary.image }}
+- --canary-image={{ . }}
+{{- end }}
+{{- end }}
