@@ -16,12 +16,14 @@
 #
 # Environment knobs:
 #   BENCH_WARMUP (5)  BENCH_RUNS (50)  BENCH_RSS_SAMPLES (10)  BENCH_LIST_SIZE (100)
-#   BENCH_CASES (all): a comma-separated subset of the interleaved cases below
+#   BENCH_CASES (all): a comma-separated subset of the interleaved cases below; `none` runs
+#   none of them (for the youki-only rows alone)
 #   BENCH_TP_N (1,4,16,64)  BENCH_TP_SECONDS (10)  BENCH_TP_ROUNDS (3)  BENCH_TP_COUNT (0: use
 #   the seconds): the throughput case's concurrent loops, seconds per trial, rounds, or cycles
 #   per worker instead of seconds
 #   BENCH_IDLE_COUNT (10): the idle case's containers per runtime
-#   BENCH_YOUKI_ROWS (1): 0 leaves out the youki-only rows (trace, spans, wasm) below
+#   BENCH_YOUKI_ROWS (1): the youki-only rows below: 1 all, 0 none, or a comma-separated
+#   subset of trace, spans, wasm
 #   BENCH_STATE_TMPFS (0): 1 mounts a tmpfs for every runtime's --root (under /run, which is
 #   ext4 on this VM and a tmpfs on a node); the result files name the roots' file system
 #   BENCH_OUT (bench/results in this repo): where the interleaved cases' JSON files go,
@@ -56,10 +58,13 @@
 #              keeps besides the container's own (idle.py)
 #
 # youki alone, each a hyperfine invocation of its own (not interleaved):
-#   trace      create + start + delete, plain and with `youki-trace --comm` following it
-#              (the binary is linked as `youki-bench` so that only the benchmark's processes
-#              are traced, not other youki runs on the machine); then youki-trace's
-#              load+attach time, from its start until it says it follows, and its drops
+#   trace      create + start + delete: plain, with `youki-trace --comm` following it
+#              (traced), and with the flight recorder `youki-trace record --comm` attached
+#              and idle (recorded: the creates succeed, so it writes no report); the binary
+#              is linked as `youki-bench` so that only the benchmark's processes are
+#              followed, not other youki runs on the machine. Then youki-trace's load+attach
+#              time, from its start until it says it follows; the drops of both, and the
+#              recorder's counts of creates, from their closing lines (trace-stop.txt)
 #   spans      create + start + delete of a build without the `otel` feature, of the
 #              default build with spans off, and with spans on, exported to otlp-sink;
 #              then create alone, spans off and on (spans-create)
@@ -101,6 +106,14 @@ load_max=${BENCH_LOAD_MAX:-0.5}
 settle=${BENCH_SETTLE:-180}
 
 note() { echo "bench: $*" >&2; }
+# row_on NAME: whether BENCH_YOUKI_ROWS selects the youki-only row NAME.
+row_on() {
+    case $youki_rows in
+    1) return 0 ;;
+    0) return 1 ;;
+    esac
+    [[ ,$youki_rows, == *,$1,* ]]
+}
 die() {
     note "$*"
     exit 1
@@ -292,14 +305,19 @@ driver_list=$(
 )
 stamp=$(date -u +%Y-%m-%dT%H%MZ)
 mkdir -p "$work/driver"
-"$hostview" python3 "$here/interleave.py" --bin "$bin" --state "$state" --bundles "$work" \
-    --work "$work/driver" --out "$out_dir" --runtimes "$driver_list" --cases "$cases" \
-    --runs "$runs" --warmup "$warmup" --rss-samples "$rss_samples" --list-size "$list_size" \
-    --load-max "$load_max" --stamp "$stamp" --repo "$repo" "${forced[@]}" \
-    --tp-n "${BENCH_TP_N:-1,4,16,64}" --tp-seconds "${BENCH_TP_SECONDS:-10}" \
-    --tp-rounds "${BENCH_TP_ROUNDS:-3}" --tp-count "${BENCH_TP_COUNT:-0}" \
-    --idle-count "${BENCH_IDLE_COUNT:-10}" >"$work/driver/files" ||
-    note "the interleaved cases failed; files written so far: $(paste -sd' ' "$work/driver/files")"
+: >"$work/driver/files"
+if [[ $cases == none ]]; then
+    note "interleaved cases left out (BENCH_CASES=none)"
+else
+    "$hostview" python3 "$here/interleave.py" --bin "$bin" --state "$state" --bundles "$work" \
+        --work "$work/driver" --out "$out_dir" --runtimes "$driver_list" --cases "$cases" \
+        --runs "$runs" --warmup "$warmup" --rss-samples "$rss_samples" --list-size "$list_size" \
+        --load-max "$load_max" --stamp "$stamp" --repo "$repo" "${forced[@]}" \
+        --tp-n "${BENCH_TP_N:-1,4,16,64}" --tp-seconds "${BENCH_TP_SECONDS:-10}" \
+        --tp-rounds "${BENCH_TP_ROUNDS:-3}" --tp-count "${BENCH_TP_COUNT:-0}" \
+        --idle-count "${BENCH_IDLE_COUNT:-10}" >"$work/driver/files" ||
+        note "the interleaved cases failed; files written so far: $(paste -sd' ' "$work/driver/files")"
+fi
 mapfile -t case_files <"$work/driver/files"
 
 # A youki-only row: hyperfine over the parameter `mode`, exported like the others.
@@ -315,10 +333,10 @@ yhf() {
     fi
 }
 
-# trace: the same youki with and without youki-trace following it.
+# trace: the same youki plain, under youki-trace and under its flight recorder.
 youki_trace=${YOUKI_TRACE:-$(dirname "$youki_path")/youki-trace}
-if [[ $youki_rows == 0 ]]; then
-    note "youki-only rows left out (BENCH_YOUKI_ROWS=0)"
+if ! row_on trace; then
+    note "trace row left out (BENCH_YOUKI_ROWS=$youki_rows)"
 elif [[ ! -x $youki_path ]]; then
     note "trace row skipped: no youki"
 elif [[ ! -x $youki_trace ]]; then
@@ -330,9 +348,10 @@ else
     tr_cmd="$tdir/youki-bench --root $state/trace"
     tid="$ids_prefix-tr"
     : >"$results/trace-stop.txt"
-    yhf trace plain,traced \
-        --setup "$here/tracer.sh start $tdir/run {mode} $youki_trace youki-bench >/dev/null" \
-        --cleanup "$here/tracer.sh stop $tdir/run {mode} >>$results/trace-stop.txt" \
+    # One tracer per mode's set of runs (hyperfine's setup and cleanup run once per mode).
+    yhf trace plain,traced,recorded \
+        --setup "$here/tracer.sh start $tdir/{mode} {mode} $youki_trace youki-bench >/dev/null" \
+        --cleanup "$here/tracer.sh stop $tdir/{mode} {mode} >>$results/trace-stop.txt" \
         --prepare "$tr_cmd delete --force $tid >/dev/null 2>&1 || true" \
         "$tr_cmd create --bundle $bundle $tid && $tr_cmd start $tid && $tr_cmd delete --force $tid"
     "$hostview" "$tdir/youki-bench" --root "$state/trace" delete --force "$tid" >/dev/null 2>&1 || true
@@ -349,7 +368,7 @@ fi
 # spans: no `otel` feature, spans off, spans on (exported to otlp-sink on loopback).
 no_otel=${YOUKI_NO_OTEL:-$repo/target/no-otel/x86_64-unknown-linux-gnu/release/youki}
 otlp_sink=${OTLP_SINK:-$(dirname "$youki_path")/otlp-sink}
-if [[ $youki_rows == 0 ]]; then
+if ! row_on spans; then
     :
 elif [[ ! -x $youki_path ]]; then
     note "spans row skipped: no youki"
@@ -394,7 +413,7 @@ else
 fi
 
 # WebAssembly against busybox: each case is a directory with `rt` (the binary) and `bundle`.
-if [[ $youki_rows == 0 ]]; then
+if ! row_on wasm; then
     :
 elif [[ -x $wasm_path && -x $youki_path ]]; then
     note "metric wasm ($wasm_path)"

@@ -9,9 +9,13 @@ usage: python3 tests/bench/selftest.py      (exit 1 on a failed check)
   processes and cut-off;
 - idle.py: a process is the runtime's by its binary, a memfd copy of it or its state root,
   and an unrelated one is nobody's;
-- throughput.py: the nearest-rank percentiles.
+- throughput.py: the nearest-rank percentiles;
+- summarize.py: the trace row's closing lines of youki-trace and of its flight recorder give
+  the events, creates and drops, and the summary states the recorder's overhead and drops.
 """
 
+import contextlib
+import io
 import json
 import sys
 import tempfile
@@ -21,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import breakdown  # noqa: E402
 import idle  # noqa: E402
+import summarize  # noqa: E402
 import throughput  # noqa: E402
 
 failures = []
@@ -106,9 +111,45 @@ def check_throughput():
     expect("throughput: p99 of one value is that value", throughput.percentile([7], 99) == 7)
 
 
+TRACED_STOP = "youki-trace: load+attach 41.3 ms, 5120 events, 0 dropped"
+RECORDED_STOP = ("youki-trace record: stopped: 0 reports written; creates: 0 failed, 53 succeeded, 0 given up"
+                 " (too many at once), 0 still running; 106 other commands; lost: 2 events (ring full),"
+                 " 1 syscall enters, 0 processes not followed")
+
+
+def hyperfine_result(mode, median_s, runs):
+    return {"parameters": {"mode": mode}, "median": median_s, "mean": median_s, "stddev": 0.0001,
+            "times": [median_s] * runs}
+
+
+def check_summarize():
+    expect("summarize: youki-trace's closing line gives events and drops",
+           summarize.traced_counts(TRACED_STOP) == (5120, 0))
+    c = summarize.recorder_counts(RECORDED_STOP) or {}
+    expect("summarize: the recorder's closing line gives creates and drops (2 + 1 + 0)",
+           (c.get("succeeded"), c.get("failed"), c.get("given_up"), c.get("drops")) == (53, 0, 0, 3))
+    with tempfile.TemporaryDirectory() as tmp:
+        r = Path(tmp)
+        results = [hyperfine_result("plain", 0.0300, 50), hyperfine_result("traced", 0.0330, 50),
+                   hyperfine_result("recorded", 0.0306, 50)]
+        (r / "trace.json").write_text(json.dumps({"results": results}))
+        (r / "trace-stop.txt").write_text(TRACED_STOP + "\n" + RECORDED_STOP + "\n")
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            summarize.trace_summary(r)
+        text = out.getvalue()
+        expect("summarize: the recorder's overhead vs plain, +2.0%, within 3%",
+               "recorder overhead, attached and idle: +2.0% (target ≤ 3%: met)" in text)
+        expect("summarize: the recorder's 3 drops miss the target of 0",
+               "recorder drops: 3 " in text and "(target 0: NOT met)" in text)
+        expect("summarize: 53 creates seen for 50 timed runs is every create", "every create followed" in text
+               and "NOT every create" not in text)
+
+
 if __name__ == "__main__":
     check_breakdown()
     check_idle()
     check_throughput()
+    check_summarize()
     print(f"selftest: {'failed' if failures else 'passed'}")
     sys.exit(1 if failures else 0)

@@ -5,12 +5,14 @@ usage: summarize.py RESULTS_DIR
 The runtimes side by side are table.py's, from interleave.py's files. This reads, for the
 youki-only rows (hyperfine, not interleaved), trace.json and spans.json (hyperfine
 --export-json, told apart by "mode"), trace-attach.txt (per sample: wall ms until youki-trace
-follows, and its own load+attach figure), trace-stop.txt (youki-trace's last stderr line
-after the traced run), spans-sink.txt (otlp-sink's counts), the wasm rows (wasm-*.json, told
+follows, and its own load+attach figure), trace-stop.txt (the closing counts lines of
+youki-trace after the traced runs and of its flight recorder after the recorded runs),
+spans-sink.txt (otlp-sink's counts), the wasm rows (wasm-*.json, told
 apart by "case", wasm-rss-CASE.txt) and env.txt.
 """
 
 import json
+import re
 import statistics
 import sys
 from pathlib import Path
@@ -18,6 +20,19 @@ from pathlib import Path
 # Targets the issues set, checked in the youki-only sections.
 TRACE_OVERHEAD_MAX = 30.0  # percent, issue 6
 TRACE_ATTACH_MAX = 150.0  # ms, issue 6
+RECORD_OVERHEAD_MAX = 3.0  # percent, the idle flight recorder, issue 18
+TRACE_MODES = ("plain", "traced", "recorded")
+
+# youki-trace's closing line: "youki-trace: load+attach X ms, N events, D dropped".
+TRACED_LINE = re.compile(r"youki-trace: load\+attach .*?(\d+) events, (\d+) dropped")
+# The recorder's: "youki-trace record: stopped: W reports written; creates: F failed,
+# S succeeded, G given up (too many at once), R still running; O other commands; lost:
+# E events (ring full), Y syscall enters, U processes not followed".
+RECORDED_LINE = re.compile(
+    r"youki-trace record: stopped: (?P<written>\d+) reports written; creates: (?P<failed>\d+) failed,"
+    r" (?P<succeeded>\d+) succeeded, (?P<given_up>\d+) given up.*?, (?P<running>\d+) still running;"
+    r" (?P<other>\d+) other commands; lost: (?P<ring>\d+) events.*?, (?P<enters>\d+) syscall enters,"
+    r" (?P<untraced>\d+) processes not followed")
 SPANS_ON_MAX = 2.0  # ms added to a create, issue 7
 
 
@@ -77,30 +92,83 @@ def verdict(ok):
     return "met" if ok else "NOT met"
 
 
+def traced_counts(line):
+    """(events, dropped) from youki-trace's closing line, or None."""
+    m = TRACED_LINE.search(line)
+    return (int(m[1]), int(m[2])) if m else None
+
+
+def recorder_counts(line):
+    """The recorder's closing counts as a dict of ints (plus "drops", the three losses), or None."""
+    m = RECORDED_LINE.search(line)
+    if not m:
+        return None
+    c = {k: int(v) for k, v in m.groupdict().items()}
+    c["drops"] = c["ring"] + c["enters"] + c["untraced"]
+    return c
+
+
+def timed_runs(results, metric, parameter, value):
+    """How many timed runs hyperfine made of one parameter value (0 when unknown)."""
+    path = results / f"{metric}.json"
+    if not path.exists():
+        return 0
+    for r in json.loads(path.read_text())["results"]:
+        if r["parameters"].get(parameter) == value:
+            return len(r.get("times") or [])
+    return 0
+
+
+def overhead(data, mode):
+    """A mode's median over plain's, in percent, or None."""
+    if not data or "plain" not in data or mode not in data or not data["plain"]["median"]:
+        return None
+    return (data[mode]["median"] / data["plain"]["median"] - 1.0) * 100.0
+
+
 def trace_summary(results):
-    """create+start+delete plain and under youki-trace, load+attach, and the drops."""
+    """create+start+delete plain, under youki-trace and under its idle flight recorder;
+    load+attach, and the drops."""
     data = load_timings_by(results, "trace", "mode")
     attach_path = results / "trace-attach.txt"
     if data is None and not attach_path.exists():
         return
-    print("## youki-trace (youki create+start+delete, plain and traced)\n")
-    if data and "plain" in data and "traced" in data:
-        plain, traced = data["plain"]["median"], data["traced"]["median"]
-        over = (traced / plain - 1.0) * 100.0 if plain else float("nan")
-        rows = [[m, f"{data[m]['median']:.2f}", f"{data[m]['mean']:.2f} ± {data[m]['stddev']:.2f}"]
-                for m in ("plain", "traced")]
-        print(table(["mode", "median ms", "mean ± σ ms"], rows))
-        print(f"\noverhead: {over:+.1f}% (target ≤ {TRACE_OVERHEAD_MAX:.0f}%: {verdict(over <= TRACE_OVERHEAD_MAX)})")
+    print("## youki-trace (youki create+start+delete: plain, traced, and with the flight recorder)\n")
+    if data:
+        rows = []
+        for m in (m for m in TRACE_MODES if m in data):
+            over = overhead(data, m)
+            rows.append([m, f"{data[m]['median']:.2f}", f"{data[m]['mean']:.2f} ± {data[m]['stddev']:.2f}",
+                         "–" if over is None or m == "plain" else f"{over:+.1f}%"])
+        print(table(["mode", "median ms", "mean ± σ ms", "vs plain"], rows))
+        print()
+        over = overhead(data, "traced")
+        if over is not None:
+            print(f"traced overhead: {over:+.1f}% (target ≤ {TRACE_OVERHEAD_MAX:.0f}%:"
+                  f" {verdict(over <= TRACE_OVERHEAD_MAX)})")
+        over = overhead(data, "recorded")
+        if over is not None:
+            print(f"recorder overhead, attached and idle: {over:+.1f}% (target ≤ {RECORD_OVERHEAD_MAX:.0f}%:"
+                  f" {verdict(over <= RECORD_OVERHEAD_MAX)})")
     stop_path = results / "trace-stop.txt"
-    if stop_path.exists() and stop_path.read_text().strip():
-        last = stop_path.read_text().strip().splitlines()[-1]
-        # "youki-trace: load+attach X ms, N events, D dropped"
-        words = last.replace(",", "").split()
-        try:
-            events, dropped = int(words[-4]), int(words[-2])
-            print(f"traced run: {events} events, {dropped} dropped (target 0: {verdict(dropped == 0)})")
-        except (IndexError, ValueError):
-            print(f"traced run: {last}")
+    lines = stop_path.read_text().splitlines() if stop_path.exists() else []
+    traced = [c for c in map(traced_counts, lines) if c]
+    if traced:
+        events, dropped = traced[-1]
+        print(f"traced runs: {events} events, {dropped} dropped (target 0: {verdict(dropped == 0)})")
+    if data and "recorded" in data:
+        recorded = [c for c in map(recorder_counts, lines) if c]
+        if not recorded:
+            print("recorded runs: the recorder printed no closing counts (drops unknown: NOT met)")
+        else:
+            c = recorded[-1]
+            runs = timed_runs(results, "trace", "mode", "recorded")
+            seen = c["succeeded"] + c["failed"] + c["given_up"]
+            print(f"recorded runs: {c['succeeded']} creates succeeded, {c['failed']} failed, {c['given_up']} given"
+                  f" up, {c['written']} reports written ({runs} timed runs plus warm-up:"
+                  f" {'every create followed' if seen >= runs else 'NOT every create followed'})")
+            print(f"recorder drops: {c['drops']} ({c['ring']} events, ring full; {c['enters']} syscall enters;"
+                  f" {c['untraced']} processes not followed) (target 0: {verdict(c['drops'] == 0)})")
     if attach_path.exists():
         pairs = [line.split() for line in attach_path.read_text().splitlines() if line.strip()]
         wall = [float(p[0]) for p in pairs]
