@@ -216,7 +216,7 @@ fp_learn() {
             return 1
         fi
         tail -n +$((before + 1)) "$L" | awk -v self="$CPID" \
-            '!seen[$2]++ { print ($1 == self ? "self" : "child"), $2 }' >"$work/fp/$step"
+            'NF == 2 && $1 ~ /^[0-9]+$/ && !seen[$2]++ { print ($1 == self ? "self" : "child"), $2 }' >"$work/fp/$step"
     done
     local left
     left=$(settled "$ID" "$B")

@@ -73,7 +73,10 @@ mod imp {
     pub fn hit(name: &'static str) {
         if let Some(log) = std::env::var_os("YOUKI_FAILPOINT_LOG") {
             if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(log) {
-                let _ = writeln!(f, "{} {name}", std::process::id());
+                // One write(2): an exec's parent and child log at the same moment, and
+                // writeln! on a File writes piece by piece, so their lines would interleave.
+                let line = format!("{} {name}\n", std::process::id());
+                let _ = f.write_all(line.as_bytes());
             }
         }
         let Some(spec) = std::env::var("YOUKI_FAILPOINT").ok() else { return };
