@@ -12,11 +12,10 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use hyper_util::rt::TokioIo;
 use k8s_cri::v1 as cri;
 use k8s_cri::v1::image_service_client::ImageServiceClient;
 use k8s_cri::v1::runtime_service_client::RuntimeServiceClient;
-use tonic::transport::{Channel, Endpoint, Uri};
+use tonic::transport::Channel;
 
 /// The label that marks the canary's pods.
 pub const CANARY_LABEL: (&str, &str) = ("app", "youki-canary");
@@ -60,26 +59,23 @@ struct Clients {
 }
 
 async fn connect(socket: &Path) -> Result<Clients, String> {
-    let path = socket.to_path_buf();
-    // tonic wants a URI; the connector ignores it.
-    let channel = Endpoint::from_static("http://cri.invalid")
-        .connect_with_connector(tower::service_fn(move |_: Uri| {
-            let p = path.clone();
-            async move { Ok::<_, std::io::Error>(TokioIo::new(tokio::net::UnixStream::connect(p).await?)) }
-        }))
-        .await
-        .map_err(|e| format!("connect: {e}"))?;
+    let channel = crate::cri::channel(socket).await?;
     Ok(Clients { rt: RuntimeServiceClient::new(channel.clone()), img: ImageServiceClient::new(channel) })
 }
 
-/// The canary pod's sandbox config: the node's network, its own pid namespace, a fresh uid.
-pub fn sandbox_config(uid: &str, cgroup_parent: &str) -> cri::PodSandboxConfig {
-    let namespaces = cri::NamespaceOption {
+/// The node's network, a pid namespace per container, the pod's IPC.
+fn namespaces() -> cri::NamespaceOption {
+    cri::NamespaceOption {
         network: cri::NamespaceMode::Node as i32,
         pid: cri::NamespaceMode::Container as i32,
         ipc: cri::NamespaceMode::Pod as i32,
         ..Default::default()
-    };
+    }
+}
+
+/// The canary pod's sandbox config: the node's network, its own pid namespace, a fresh uid.
+pub fn sandbox_config(uid: &str, cgroup_parent: &str) -> cri::PodSandboxConfig {
+    let namespaces = namespaces();
     cri::PodSandboxConfig {
         metadata: Some(cri::PodSandboxMetadata {
             name: "youki-canary".into(),
@@ -99,12 +95,7 @@ pub fn sandbox_config(uid: &str, cgroup_parent: &str) -> cri::PodSandboxConfig {
 
 /// The canary container: the image's own entrypoint, no logs, the pod's namespaces.
 pub fn container_config(image: &str) -> cri::ContainerConfig {
-    let namespaces = cri::NamespaceOption {
-        network: cri::NamespaceMode::Node as i32,
-        pid: cri::NamespaceMode::Container as i32,
-        ipc: cri::NamespaceMode::Pod as i32,
-        ..Default::default()
-    };
+    let namespaces = namespaces();
     cri::ContainerConfig {
         metadata: Some(cri::ContainerMetadata { name: "canary".into(), attempt: 0 }),
         image: Some(cri::ImageSpec { image: image.into(), ..Default::default() }),

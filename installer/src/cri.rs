@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use hyper_util::rt::TokioIo;
 use k8s_cri::v1 as cri;
 use k8s_cri::v1::runtime_service_client::RuntimeServiceClient;
-use tonic::transport::{Endpoint, Uri};
+use tonic::transport::{Channel, Endpoint, Uri};
 
 /// Problems asking the CRI.
 #[derive(Debug, thiserror::Error)]
@@ -38,18 +38,22 @@ pub fn handlers_in(status: &cri::StatusResponse) -> Option<Vec<String>> {
     Some(names)
 }
 
-/// One verbose CRI Status call on the unix socket `socket`.
-async fn status(socket: &Path) -> Result<cri::StatusResponse, String> {
+/// A gRPC channel to the CRI server on the unix socket `socket`.
+pub(crate) async fn channel(socket: &Path) -> Result<Channel, String> {
     let path = socket.to_path_buf();
     // tonic wants a URI; the connector ignores it.
-    let channel = Endpoint::from_static("http://cri.invalid")
+    Endpoint::from_static("http://cri.invalid")
         .connect_with_connector(tower::service_fn(move |_: Uri| {
             let p = path.clone();
             async move { Ok::<_, std::io::Error>(TokioIo::new(tokio::net::UnixStream::connect(p).await?)) }
         }))
         .await
-        .map_err(|e| format!("connect: {e}"))?;
-    let mut client = RuntimeServiceClient::new(channel);
+        .map_err(|e| format!("connect: {e}"))
+}
+
+/// One verbose CRI Status call on the unix socket `socket`.
+async fn status(socket: &Path) -> Result<cri::StatusResponse, String> {
+    let mut client = RuntimeServiceClient::new(channel(socket).await?);
     client
         .status(cri::StatusRequest { verbose: true })
         .await
