@@ -156,9 +156,8 @@ pub fn create(mut o: CreateOptions) -> Result<Created, ContainerError> {
     let workload = Workload { args: &p.args, env: &p.env, cwd: &p.cwd, annotations: &plan.annotations };
     o.executor.can_handle(&workload).map_err(|reason| ContainerError::NoExecutor { program: p.args[0].clone(), reason })?;
     // Compiled here, before anything is made: a profile libseccomp refuses leaves nothing.
-    let filter = crate::telemetry::span("seccomp", || {
-        plan.seccomp.as_ref().map(|s| crate::process::seccomp_cache::compile(Some(o.root), s)).transpose()
-    })?;
+    let filter =
+        crate::telemetry::span("seccomp", || plan.seccomp.as_ref().map(|s| crate::process::seccomp_cache::compile(o.root, s)).transpose())?;
     let (keep, console) = Console::endpoints(std::mem::replace(&mut o.console, Console::None), plan.process.terminal)?;
     let cgroup = libcgroups::manager(&host.cgroups, plan.cgroups_path.as_deref(), o.id, o.systemd_cgroup)?;
     // A user without a delegated cgroup tree runs without a cgroup, as runc does. With the

@@ -170,7 +170,7 @@ pub fn exec(o: ExecOptions) -> Result<i32, ContainerError> {
     let workload = Workload { args: &plan.args, env: &plan.env, cwd: &plan.cwd, annotations: &st.annotations };
     o.executor.can_handle(&workload).map_err(|reason| ContainerError::NoExecutor { program: plan.args[0].clone(), reason })?;
     // The container's profile, compiled (or read from the cache) before the child exists.
-    let filter = st.seccomp.as_ref().map(|s| crate::process::seccomp_cache::compile(Some(o.root), s)).transpose()?;
+    let filter = st.seccomp.as_ref().map(|s| crate::process::seccomp_cache::compile(o.root, s)).transpose()?;
     let init = st.pid;
     let (mut keep, console) = Console::endpoints(o.console, plan.terminal)?;
     let pidfd_socket = o.pidfd_socket.map(crate::create::pidfd_socket::connect).transpose()?;

@@ -181,30 +181,15 @@ pub fn note_ignored_signals() {
     if IGNORED.get().is_some() {
         return;
     }
-    let mut status = [0u8; 4096];
-    let read = std::fs::File::open("/proc/self/status").and_then(|mut f| read_full(&mut f, &mut status));
-    if let Some(mask) = read.ok().and_then(|n| parse_sig_ign(&status[..n])) {
+    let status = libcgroups::read_text("/proc/self/status");
+    if let Some(mask) = status.ok().and_then(|text| parse_sig_ign(&text)) {
         let _ = IGNORED.set(mask);
     }
 }
 
-/// Fills `buf` as far as the file goes (/proc files come in one read when the buffer holds
-/// them).
-fn read_full(f: &mut std::fs::File, buf: &mut [u8]) -> std::io::Result<usize> {
-    let mut n = 0;
-    while n < buf.len() {
-        match std::io::Read::read(f, &mut buf[n..])? {
-            0 => break,
-            got => n += got,
-        }
-    }
-    Ok(n)
-}
-
 /// The `SigIgn:` mask of a /proc/PID/status text (bit N-1 for signal N).
-fn parse_sig_ign(status: &[u8]) -> Option<u64> {
-    let text = std::str::from_utf8(status).ok()?;
-    let hex = text.lines().find_map(|l| l.strip_prefix("SigIgn:"))?;
+fn parse_sig_ign(status: &str) -> Option<u64> {
+    let hex = status.lines().find_map(|l| l.strip_prefix("SigIgn:"))?;
     u64::from_str_radix(hex.trim(), 16).ok()
 }
 
@@ -248,9 +233,9 @@ mod tests {
 
     #[test]
     fn the_ignored_mask_is_read_from_status() {
-        let status = b"Name:\tyouki\nSigBlk:\t0000000000000000\nSigIgn:\t0000000000001001\nSigCgt:\t0000000180000000\n";
+        let status = "Name:\tyouki\nSigBlk:\t0000000000000000\nSigIgn:\t0000000000001001\nSigCgt:\t0000000180000000\n";
         assert_eq!(parse_sig_ign(status), Some((1 << (libc::SIGPIPE - 1)) | (1 << (libc::SIGHUP - 1))));
-        assert_eq!(parse_sig_ign(b"Name:\tx\n"), None);
+        assert_eq!(parse_sig_ign("Name:\tx\n"), None);
         // This test process ignores SIGPIPE (Rust's start-up does): the parent's note sees it.
         note_ignored_signals();
         let mask = IGNORED.get().copied().expect("read /proc/self/status");

@@ -51,10 +51,9 @@ const fn fnv(mut h: u64, bytes: &[u8]) -> u64 {
 }
 
 /// The program for `profile`: from the cache under `root` when an entry matches, else
-/// compiled and stored there. Without a root (or when the cache cannot be read or written)
-/// it is compiled as before; only a compile error fails.
-pub fn compile(root: Option<&Path>, profile: &Profile) -> Result<Filter, SeccompError> {
-    let Some(root) = root else { return seccomp::build(profile) };
+/// compiled and stored there. When the cache cannot be read or written it is compiled as
+/// before; only a compile error fails.
+pub fn compile(root: &Path, profile: &Profile) -> Result<Filter, SeccompError> {
     let key = key(profile);
     let path = root.join(DIR).join(format!("{:016x}.bpf", fnv(FNV_OFFSET, &key)));
     if let Some(filter) = lookup(&path, &key) {
@@ -175,7 +174,7 @@ mod tests {
     #[test]
     fn a_second_compile_reads_the_entry_back() {
         let root = tempfile::tempdir().unwrap();
-        let first = compile(Some(root.path()), &allow_list()).unwrap();
+        let first = compile(root.path(), &allow_list()).unwrap();
         let stored = entries(root.path());
         assert_eq!(stored.len(), 1, "{stored:?}");
         assert_eq!(std::fs::metadata(&stored[0]).unwrap().permissions().mode() & 0o777, 0o600);
@@ -185,10 +184,10 @@ mod tests {
         let mut marked = first.clone();
         marked.mark_for_test();
         std::fs::write(&stored[0], encode(&key, &marked)).unwrap();
-        let again = compile(Some(root.path()), &allow_list()).unwrap();
+        let again = compile(root.path(), &allow_list()).unwrap();
         assert_eq!(again, marked);
         assert_ne!(again, first);
-        assert_eq!(compile(None, &allow_list()).unwrap(), first);
+        assert_eq!(seccomp::build(&allow_list()).unwrap(), first);
     }
 
     #[test]
@@ -202,7 +201,7 @@ mod tests {
         marked.mark_for_test();
         // The entry of another key under this key's name (a collision): not used.
         std::fs::write(path(&key), encode(b"another key", &marked)).unwrap();
-        assert_eq!(compile(Some(root.path()), &allow_list()).unwrap(), fresh);
+        assert_eq!(compile(root.path(), &allow_list()).unwrap(), fresh);
         // A torn entry, or one with a wrong checksum: not used.
         let whole = encode(&key, &marked);
         for bad in [whole[..whole.len() - 8].to_vec(), {
@@ -216,7 +215,7 @@ mod tests {
         // An entry others may write: not used.
         std::fs::write(path(&key), &whole).unwrap();
         std::fs::set_permissions(path(&key), std::fs::Permissions::from_mode(0o666)).unwrap();
-        assert_eq!(compile(Some(root.path()), &allow_list()).unwrap(), fresh);
+        assert_eq!(compile(root.path(), &allow_list()).unwrap(), fresh);
         // A different profile has a different key.
         let other =
             profile(serde_json::json!({"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [{"names": ["read"], "action": "SCMP_ACT_ALLOW"}]}));
@@ -226,13 +225,13 @@ mod tests {
     #[test]
     fn a_root_the_cache_cannot_use_still_compiles() {
         let file = tempfile::NamedTempFile::new().unwrap();
-        let filter = compile(Some(file.path()), &allow_list()).unwrap();
+        let filter = compile(file.path(), &allow_list()).unwrap();
         assert_eq!(filter, seccomp::build(&allow_list()).unwrap());
         // A profile libseccomp refuses fails whatever the cache holds.
         let bad = profile(serde_json::json!({"defaultAction": "SCMP_ACT_ERRNO",
             "syscalls": [{"names": ["read"], "action": "SCMP_ACT_ALLOW", "args": [{"index": 6, "value": 1, "op": "SCMP_CMP_EQ"}]}]}));
         let root = tempfile::tempdir().unwrap();
-        assert!(compile(Some(root.path()), &bad).is_err());
+        assert!(compile(root.path(), &bad).is_err());
         assert!(entries(root.path()).is_empty());
     }
 
@@ -243,7 +242,7 @@ mod tests {
         for i in 0..MAX_ENTRIES {
             std::fs::write(root.path().join(DIR).join(format!("{i}.bpf")), b"x").unwrap();
         }
-        compile(Some(root.path()), &allow_list()).unwrap();
+        compile(root.path(), &allow_list()).unwrap();
         assert_eq!(entries(root.path()).len(), 1);
     }
 }
