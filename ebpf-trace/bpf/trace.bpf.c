@@ -427,6 +427,83 @@ int trace_sys_exit(struct tp_sys_exit *ctx)
 	return 0;
 }
 
+/* A syscall record made at exit from the saved registers (see trace_sys_exit_lean). */
+static __always_inline void fill_lean(struct event *ev, __s64 nr, __s64 ret, __u64 *a)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	ev->ts_ns = bpf_ktime_get_ns();
+	ev->dur_ns = 0;
+	ev->kind = EV_SYSCALL;
+	ev->nr = nr;
+	ev->ret = ret;
+	ev->pid = id >> 32;
+	ev->tid = (__u32)id;
+	ev->aux0 = 0;
+	ev->aux1 = 0;
+	ev->aux2 = 0;
+	ev->s0[0] = 0;
+	ev->s1[0] = 0;
+	ev->s2[0] = 0;
+#pragma unroll
+	for (int i = 0; i < 6; i++)
+		ev->args[i] = a[i];
+	bpf_get_current_comm(ev->comm, sizeof(ev->comm));
+}
+
+/* The recorder's syscall record, in place of the two programs above. It has no sys_enter
+ * program: copying every call's arguments and strings at entry was most of the recorder's
+ * cost to a create. It keeps only what a failure report reads: a failed call, and a write
+ * (the runtime's error line, a child's error sent home). The arguments come from the
+ * caller's saved registers at exit, and strings from its memory, which a failed call leaves
+ * as they were. A record has no duration (dur_ns 0): there is no enter time. It is a raw
+ * tracepoint: the kernel hands it the registers directly, without the classic tracepoint's
+ * record, which matters on a hook that every syscall of the node passes. */
+SEC("raw_tracepoint/sys_exit")
+int trace_sys_exit_lean(struct bpf_raw_tracepoint_args *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tgid = id >> 32;
+	if (!is_traced(tgid))
+		return 0;
+	struct pt_regs *regs = (struct pt_regs *)ctx->args[0];
+	__s64 ret = (__s64)ctx->args[1];
+	__s64 nr = BPF_CORE_READ(regs, orig_ax);
+	int failed = ret < 0 && ret >= -4095;
+	int output = ret > 0 && (nr == 1 || nr == 20 || nr == 44 || nr == 46);
+	if (!failed && !output)
+		return 0;
+	__u64 a[6];
+	a[0] = BPF_CORE_READ(regs, di);
+	a[1] = BPF_CORE_READ(regs, si);
+	a[2] = BPF_CORE_READ(regs, dx);
+	a[3] = BPF_CORE_READ(regs, r10);
+	a[4] = BPF_CORE_READ(regs, r8);
+	a[5] = BPF_CORE_READ(regs, r9);
+	if (nr == 1 && a[0] == 2 && ret > 0) { /* write(2, ...): the whole line */
+		struct big_event *x = bpf_ringbuf_reserve(&events, sizeof(*x), 0);
+		if (!x) {
+			count_drop(0);
+			return 0;
+		}
+		fill_lean(&x->ev, nr, ret, a);
+		__u32 n = ret > BIG_LEN ? BIG_LEN : (__u32)ret;
+		if (n > 0 && n <= BIG_LEN && bpf_probe_read_user(x->big, n, (const void *)a[1]) == 0)
+			x->ev.aux0 = n;
+		submit(x);
+		return 0;
+	}
+	struct event *ev = reserve(EV_SYSCALL);
+	if (!ev)
+		return 0;
+	fill_lean(ev, nr, ret, a);
+	if (nr == 1 || nr == 44)
+		user_bytes(ev, a[1], ret > 0 ? ret : (__s64)a[2]);
+	else
+		capture_enter(ev);
+	submit(ev);
+	return 0;
+}
+
 SEC("tracepoint/sched/sched_process_fork")
 int trace_fork(struct tp_process_fork *ctx)
 {
@@ -514,7 +591,8 @@ SEC("tracepoint/sched/sched_process_exec")
 int trace_exec(struct tp_process_exec *ctx)
 {
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
-	if (!is_traced(tgid) && !follow_by_comm(tgid))
+	int known = is_traced(tgid);
+	if (!known && !follow_by_comm(tgid))
 		return 0;
 	struct big_event *x = bpf_ringbuf_reserve(&events, sizeof(*x), 0);
 	if (!x) {
@@ -540,7 +618,13 @@ int trace_exec(struct tp_process_exec *ctx)
 	bpf_probe_read_kernel_str(ev->s0, STR_LEN, (const char *)ctx + (ctx->filename_loc & 0xffff));
 	exec_args_tail(ev);
 	exec_args_head(x);
-	submit(x);
+	/* A command newly followed by its name wakes the reader at once, so that it reads the
+	 * bundle (and the pod in it) while the create runs: containerd removes the bundle of a
+	 * create that failed, sooner than the reader's next timed poll. */
+	if (known)
+		submit(x);
+	else
+		bpf_ringbuf_submit(x, BPF_RB_FORCE_WAKEUP);
 	return 0;
 }
 

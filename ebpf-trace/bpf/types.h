@@ -139,6 +139,22 @@ struct mm_struct {
 	unsigned long arg_end;
 } __core;
 
+/* The context of a raw tracepoint program: the tracepoint's arguments as they are. */
+struct bpf_raw_tracepoint_args {
+	__u64 args[0];
+};
+
+/* x86_64: the user registers saved at syscall entry (a syscall's arguments). */
+struct pt_regs {
+	unsigned long orig_ax;
+	unsigned long r10;
+	unsigned long r9;
+	unsigned long r8;
+	unsigned long dx;
+	unsigned long si;
+	unsigned long di;
+} __core;
+
 struct task_struct {
 	int exit_code;
 	struct pid *thread_pid;

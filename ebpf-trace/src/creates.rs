@@ -4,7 +4,7 @@
 //! fails. Pure: the recorder feeds events and the clock, and acts on what comes back
 //! (pids to stop following, failed creates to report).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::path::PathBuf;
 
 use crate::analysis::{self, RootStatus};
@@ -103,8 +103,15 @@ pub struct Creates {
     creates: HashMap<u32, Create>,
     owner: HashMap<u32, u32>,
     untrace: Vec<u32>,
+    /// Pids already handed to `untrace` whose late events (still in the ring buffer when
+    /// the kernel side let go) need no second removal. Bounded by `LET_GO_MEMORY`.
+    let_go: HashSet<u32>,
     pub counts: Counts,
 }
+
+/// How many let-go pids are remembered; past it the memory starts again (a pid then costs
+/// at most one more map removal).
+const LET_GO_MEMORY: usize = 4096;
 
 /// The exit status of a process-gone record, as wait(2) would report it.
 fn exit_status(e: &Event) -> Option<RootStatus> {
@@ -122,6 +129,7 @@ impl Creates {
             creates: HashMap::new(),
             owner: HashMap::new(),
             untrace: Vec::new(),
+            let_go: HashSet::new(),
             counts: Counts::default(),
         }
     }
@@ -157,7 +165,20 @@ impl Creates {
 
     /// The pids the kernel side should stop following, taken once.
     pub fn take_untrace(&mut self) -> Vec<u32> {
-        std::mem::take(&mut self.untrace)
+        let mut pids = std::mem::take(&mut self.untrace);
+        pids.sort_unstable();
+        pids.dedup();
+        pids
+    }
+
+    /// Hands `pid` to the kernel side's removal once, however many of its events follow.
+    fn let_go(&mut self, pid: u32) {
+        if self.let_go.len() >= LET_GO_MEMORY {
+            self.let_go.clear();
+        }
+        if self.let_go.insert(pid) {
+            self.untrace.push(pid);
+        }
     }
 
     /// Takes one event, in the order the ring buffer gave it.
@@ -171,10 +192,13 @@ impl Creates {
             return;
         }
         // A process of a create already let go (it forked before it was unfollowed), or
-        // one whose exec record was lost: stop following it and what it started.
-        self.untrace.push(e.pid);
+        // one whose exec record was lost: stop following it and what it started. A forked
+        // child is always new, even when its pid was let go before.
+        self.let_go(e.pid);
         if e.kind == Kind::Fork {
-            self.untrace.push(e.aux[0] as u32);
+            let child = e.aux[0] as u32;
+            self.let_go.remove(&child);
+            self.let_go(child);
         }
     }
 
@@ -196,7 +220,8 @@ impl Creates {
         };
         if !invocation.creates() {
             self.counts.not_creates += 1;
-            self.untrace.push(e.pid);
+            self.let_go.remove(&e.pid);
+            self.let_go(e.pid);
             return;
         }
         if self.creates.len() >= self.limits.creates {
@@ -206,6 +231,7 @@ impl Creates {
             }
         }
         let pid = e.pid;
+        self.let_go.remove(&pid);
         let mut c = Create {
             root: pid,
             args,
@@ -235,6 +261,7 @@ impl Creates {
             Kind::Fork => {
                 let child = e.aux[0] as u32;
                 self.owner.insert(child, root);
+                self.let_go.remove(&child);
                 c.pids.push(child);
             }
             Kind::Exec if e.pid != root => {
@@ -275,7 +302,10 @@ impl Creates {
         for p in &c.pids {
             self.owner.remove(p);
         }
-        self.untrace.extend(c.pids.iter().copied());
+        for &p in &c.pids {
+            self.let_go.remove(&p);
+            self.let_go(p);
+        }
         Some(c)
     }
 

@@ -6,8 +6,9 @@ use std::path::Path;
 use std::time::Duration;
 
 use aya::maps::{Array, HashMap, MapData, RingBuf};
+use aya::programs::raw_trace_point::RawTracePointLink;
 use aya::programs::trace_point::TracePointLink;
-use aya::programs::TracePoint;
+use aya::programs::{RawTracePoint, TracePoint};
 use aya::{Ebpf, EbpfLoader};
 
 use crate::event::{self, Event};
@@ -18,9 +19,25 @@ const TRACEFS: &str = "/sys/kernel/tracing";
 const BTF: &str = "/sys/kernel/btf/vmlinux";
 
 /// Programs in `bpf/trace.bpf.c` and the tracepoints they attach to.
-const PROGRAMS: &[(&str, &str, &str)] = &[
-    ("trace_sys_enter", "raw_syscalls", "sys_enter"),
-    ("trace_sys_exit", "raw_syscalls", "sys_exit"),
+/// What the kernel side records of a followed process's syscalls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Syscalls {
+    /// Every call, with its duration and the strings read at entry (the tracer).
+    All,
+    /// Only failed calls and writes, made at exit (the recorder: a create that succeeds
+    /// then costs almost nothing).
+    Failures,
+}
+
+/// The tracer's syscall programs (`Syscalls::All`); `FOLLOW` is attached in both modes.
+const SYSCALL_PROGRAMS: &[(&str, &str, &str)] =
+    &[("trace_sys_enter", "raw_syscalls", "sys_enter"), ("trace_sys_exit", "raw_syscalls", "sys_exit")];
+
+/// The recorder's one syscall program (`Syscalls::Failures`), on the raw tracepoint.
+const LEAN_PROGRAM: (&str, &str) = ("trace_sys_exit_lean", "sys_exit");
+
+/// The lineage, exec, exit, rename and signal programs.
+const FOLLOW: &[(&str, &str, &str)] = &[
     ("trace_fork", "sched", "sched_process_fork"),
     ("trace_exec", "sched", "sched_process_exec"),
     ("trace_exit", "sched", "sched_process_exit"),
@@ -85,7 +102,7 @@ pub fn preflight() -> Result<(), SetupError> {
     if !Path::new(TRACEFS).join("events").exists() {
         mount_tracefs()?;
     }
-    for (_, cat, name) in PROGRAMS {
+    for (_, cat, name) in SYSCALL_PROGRAMS.iter().chain(FOLLOW) {
         if !Path::new(TRACEFS).join("events").join(cat).join(name).exists() {
             return Err(SetupError::NoTracepoint(cat, name));
         }
@@ -160,17 +177,18 @@ pub struct Tracer {
     ebpf: Ebpf,
     ring: RingBuf<MapData>,
     links: Vec<TracePointLink>,
+    raw_links: Vec<RawTracePointLink>,
 }
 
 impl Tracer {
     /// Loads the programs, seeds the lineage with `root` and/or the `comm` to follow from
     /// exec on, and attaches every tracepoint.
     pub fn attach(root: Option<u32>, comm: Option<&str>) -> Result<Self, SetupError> {
-        Self::attach_with(root, comm, None)
+        Self::attach_with(root, comm, None, Syscalls::All)
     }
 
     /// As `attach`, with a ring buffer of `ring_bytes` instead of the object's 8 MiB.
-    pub fn attach_with(root: Option<u32>, comm: Option<&str>, ring_bytes: Option<u32>) -> Result<Self, SetupError> {
+    pub fn attach_with(root: Option<u32>, comm: Option<&str>, ring_bytes: Option<u32>, syscalls: Syscalls) -> Result<Self, SetupError> {
         let mut loader = EbpfLoader::new();
         if let Some(n) = ring_bytes {
             if n < 4096 || !n.is_power_of_two() {
@@ -190,7 +208,17 @@ impl Tracer {
             follow.set(0, comm_key(comm)?, 0).map_err(|e| SetupError::Map("follow", e))?;
         }
         let mut links = Vec::new();
-        for (prog, cat, name) in PROGRAMS {
+        let mut raw_links = Vec::new();
+        if syscalls == Syscalls::Failures {
+            let (prog, name) = LEAN_PROGRAM;
+            let p: &mut RawTracePoint =
+                ebpf.program_mut(prog).ok_or(SetupError::NoProgram(prog))?.try_into().map_err(|e| SetupError::Program(prog, e))?;
+            p.load().map_err(|e| SetupError::Program(prog, e))?;
+            let id = p.attach(name).map_err(|e| SetupError::Program(prog, e))?;
+            raw_links.push(p.take_link(id).map_err(|e| SetupError::Program(prog, e))?);
+        }
+        let syscall_programs = if syscalls == Syscalls::All { SYSCALL_PROGRAMS } else { &[] };
+        for (prog, cat, name) in syscall_programs.iter().chain(FOLLOW) {
             let p: &mut TracePoint =
                 ebpf.program_mut(prog).ok_or(SetupError::NoProgram(prog))?.try_into().map_err(|e| SetupError::Program(prog, e))?;
             p.load().map_err(|e| SetupError::Program(prog, e))?;
@@ -199,15 +227,19 @@ impl Tracer {
         }
         let map = ebpf.take_map("events").ok_or(SetupError::NoMap("events"))?;
         let ring = RingBuf::try_from(map).map_err(|e| SetupError::Map("events", e))?;
-        Ok(Tracer { ebpf, ring, links })
+        Ok(Tracer { ebpf, ring, links, raw_links })
     }
 
     /// Detaches every tracepoint at once: each detach waits for an RCU grace period, so
     /// doing them in parallel costs one period instead of seven.
     pub fn detach(mut self) {
         let links = std::mem::take(&mut self.links);
+        let raw_links = std::mem::take(&mut self.raw_links);
         std::thread::scope(|s| {
             for link in links {
+                s.spawn(move || drop(link));
+            }
+            for link in raw_links {
                 s.spawn(move || drop(link));
             }
         });

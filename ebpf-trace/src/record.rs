@@ -15,7 +15,7 @@ use crate::creates::{Creates, FailedCreate, Limits};
 use crate::event::{Event, Kind};
 use crate::events::{Failure, PodRef};
 use crate::kube::ApiServer;
-use crate::loader::{self, Drops, Tracer};
+use crate::loader::{self, Drops, Syscalls, Tracer};
 use crate::notify::{self, Notifier, Offer};
 use crate::report::{self, Context};
 use crate::store::Store;
@@ -86,7 +86,7 @@ pub fn run(opts: &Options) -> Result<()> {
         }
         None => None,
     };
-    let mut tracer = Tracer::attach_with(None, Some(&opts.comm), opts.ring_bytes).context("attach the tracer")?;
+    let mut tracer = Tracer::attach_with(None, Some(&opts.comm), opts.ring_bytes, Syscalls::Failures).context("attach the tracer")?;
     eprintln!(
         "youki-trace record: following `{}` commands; failure reports go to {} (at most {} \
          files, {} bytes); stop with SIGINT or SIGTERM",

@@ -85,6 +85,9 @@ pub fn build(f: &FailedCreate, ctx: &Context) -> Report {
             "untraced": ctx.drops.untraced,
         },
         "evicted": f.evicted,
+        // The recorder keeps failed calls and writes only (loader::Syscalls::Failures), so
+        // the stage summary counts those, and no call has a duration.
+        "syscalls": "failed and writes",
         "human": String::from_utf8_lossy(&human),
     }});
     let mut out = vec![header.to_string()];
@@ -119,6 +122,12 @@ pub fn describe(header: &Value, path: &std::path::Path) -> String {
              processes not followed, {} older events evicted from the window\n",
             d["ring"], d["enters"], d["untraced"], header["evicted"]
         ));
+    }
+    if header["syscalls"].as_str() == Some("failed and writes") {
+        t.push_str(
+            "recorded: failed syscalls and writes only, without durations (for every call, run \
+             youki-trace around the command)\n",
+        );
     }
     t.push('\n');
     t.push_str(header["human"].as_str().unwrap_or(""));
