@@ -100,6 +100,11 @@ cgroup_top=/youki-e2e-$$
 otlp=127.0.0.1:4318
 finish() {
     lib_cri_down "$work" "$cgroup_top"
+    # YOUKI_CTD_KEEP_LOG=DIR keeps containerd's log of the run (both lanes) for a post-mortem.
+    if [ -n "${YOUKI_CTD_KEEP_LOG:-}" ]; then
+        mkdir -p "$YOUKI_CTD_KEEP_LOG"
+        find "$work" -maxdepth 2 -name containerd.log -exec cp --backup=numbered {} "$YOUKI_CTD_KEEP_LOG/containerd-$$.log" \; 2>/dev/null || true
+    fi
     rm -rf "$work"
     lib_view_down
 }

@@ -48,6 +48,7 @@ fn main() {
                 // goes to stderr; without it, the log line on stderr is all.
                 eprintln!("{msg}");
             }
+            libcontainer::telemetry::failed(e.chain(), &msg);
             libcontainer::telemetry::finish(Some(&msg));
             failed
         }

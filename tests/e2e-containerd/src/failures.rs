@@ -16,6 +16,8 @@ pub struct Case {
     pub what: &'static str,
     pub config: cri::ContainerConfig,
     pub must_name: &'static [&'static str],
+    /// The errno the create span's `exception` event names.
+    pub errno: &'static str,
 }
 
 /// Messages that say something failed without saying what.
@@ -38,8 +40,18 @@ pub fn names_cause(message: &str, must_name: &[&str]) -> Result<()> {
 
 pub fn cases(image: &str, host_dir: &std::path::Path) -> Vec<Case> {
     vec![
-        Case { what: "missing command", config: pod::missing_command(image), must_name: &[MISSING_COMMAND, "no such file"] },
-        Case { what: "bad mount", config: pod::bad_mount(image, host_dir), must_name: &[BAD_MOUNT_DEST, "not a directory"] },
+        Case {
+            what: "missing command",
+            config: pod::missing_command(image),
+            must_name: &[MISSING_COMMAND, "no such file"],
+            errno: "ENOENT",
+        },
+        Case {
+            what: "bad mount",
+            config: pod::bad_mount(image, host_dir),
+            must_name: &[BAD_MOUNT_DEST, "not a directory"],
+            errno: "ENOTDIR",
+        },
     ]
 }
 
@@ -84,6 +96,15 @@ async fn each_case(env: &mut Env, sandbox: &cri::PodSandboxConfig, pod_id: &str,
             let span_err = spans::check_failed_create(&got, &id)?;
             names_cause(span_err, case.must_name).context("the create span's error status")?;
             env.ok(&format!("{}: the create span's status carries the same cause", case.what), Duration::ZERO);
+            let event = spans::failure_event(&got, &id)?;
+            let line = event.get("youki.failure").cloned().unwrap_or_default();
+            ensure!(
+                event.get("youki.errno").map(String::as_str) == Some(case.errno) && line.ends_with(&format!("= -1 {}", case.errno)),
+                "{}: the create span's exception event: {event:?}",
+                case.what
+            );
+            names_cause(&line, &case.must_name[..1]).context("the create span's exception event")?;
+            env.ok(&format!("{}: the create span's exception event says {line}", case.what), Duration::ZERO);
         }
     }
     Ok(())

@@ -28,6 +28,8 @@ pub struct SpanView {
     pub links: Vec<(String, String)>,
     pub error: Option<String>,
     pub service: String,
+    /// (name, attributes) of each event on the span.
+    pub events: Vec<(String, BTreeMap<String, String>)>,
 }
 
 fn hex(b: &[u8]) -> String {
@@ -67,6 +69,14 @@ pub fn flatten(req: &ExportTraceServiceRequest) -> Vec<SpanView> {
                     links: s.links.iter().map(|l| (hex(&l.trace_id), hex(&l.span_id))).collect(),
                     error: s.status.as_ref().filter(|st| st.code == 2).map(|st| st.message.clone()),
                     service: service.clone(),
+                    events: s
+                        .events
+                        .iter()
+                        .map(|e| {
+                            let attrs = e.attributes.iter().map(|a| (a.key.clone(), text(&a.value.as_ref().and_then(|v| v.value.clone()))));
+                            (e.name.clone(), attrs.collect())
+                        })
+                        .collect(),
                 });
             }
         }

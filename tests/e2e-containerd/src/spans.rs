@@ -153,6 +153,15 @@ pub fn check_failed_create<'a>(spans: &'a [SpanView], id: &str) -> Result<&'a st
     create.error.as_deref().ok_or_else(|| anyhow::anyhow!("the failed create of {id} has no error status"))
 }
 
+/// The attributes of the `exception` event on the failed create of ID: `youki.failure`
+/// (`stage exec: find executable "/x" = -1 ENOENT`), `youki.errno`, `youki.stage`, the same
+/// fact youki-trace's recorder reports from the kernel's side.
+pub fn failure_event<'a>(spans: &'a [SpanView], id: &str) -> Result<&'a std::collections::BTreeMap<String, String>> {
+    let create = root(spans, "youki create", id)?;
+    let found = create.events.iter().find(|(name, _)| name == "exception").map(|(_, attrs)| attrs);
+    found.ok_or_else(|| anyhow::anyhow!("the failed create of {id} has no exception event"))
+}
+
 /// The tree under ROOT, one line per span, offsets from its start, as the README shows it.
 pub fn render(spans: &[SpanView], root: &SpanView) -> String {
     let ms = |a: u64, b: u64| b.saturating_sub(a) as f64 / 1e6;
@@ -223,6 +232,16 @@ mod tests {
         check_start(&spans, create, "ctr").unwrap();
         check_end(&spans, create, "ctr", "SIGTERM").unwrap();
         assert!(render(&spans, create).contains("init pivot_root"));
+    }
+
+    #[test]
+    fn the_failure_event_is_found_on_the_create_only() {
+        let mut spans = good_tree();
+        assert!(failure_event(&spans, "ctr").is_err(), "a create without an exception event");
+        let attrs = [("youki.errno".to_string(), "ENOENT".to_string())].into_iter().collect();
+        spans[0].events.push(("exception".into(), attrs));
+        assert_eq!(failure_event(&spans, "ctr").unwrap()["youki.errno"], "ENOENT");
+        assert!(failure_event(&spans, "other").is_err());
     }
 
     #[test]

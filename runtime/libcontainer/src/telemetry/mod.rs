@@ -6,6 +6,7 @@
 
 pub mod config;
 pub mod context;
+pub mod failure;
 pub mod http;
 pub mod otlp;
 
@@ -31,6 +32,13 @@ struct SpanRecord {
     error: Option<String>,
 }
 
+/// An event on the root span.
+struct SpanEvent {
+    time: u64,
+    name: String,
+    attrs: Vec<otlp::KeyValue>,
+}
+
 struct Recorder {
     cfg: Config,
     root: SpanContext,
@@ -40,6 +48,7 @@ struct Recorder {
     attrs: Vec<otlp::KeyValue>,
     links: Vec<SpanContext>,
     spans: Vec<SpanRecord>,
+    events: Vec<SpanEvent>,
 }
 
 static RECORDER: Mutex<Option<Recorder>> = Mutex::new(None);
@@ -78,6 +87,7 @@ fn start(cfg: Config, command: &str) {
         attrs: vec![kv("youki.version", Value::String(env!("CARGO_PKG_VERSION").into()))],
         links: Vec::new(),
         spans: Vec::new(),
+        events: Vec::new(),
     };
     if let Ok(mut g) = RECORDER.lock() {
         *g = Some(rec);
@@ -178,6 +188,33 @@ pub fn record_timeline(t: &Timeline) {
     }
 }
 
+/// Puts what failed on the root span, as an `exception` event (OpenTelemetry's name for an
+/// error event): the message, and the stage, operation and errno when the error `chain`
+/// (outermost first) knows them. The same fact youki-trace's recorder reports from the
+/// kernel's side, here from the runtime's own error.
+pub fn failed<'a>(chain: impl IntoIterator<Item = &'a (dyn std::error::Error + 'static)>, message: &str) {
+    if !enabled() {
+        return;
+    }
+    let fact = failure::Fact::of(chain);
+    let mut attrs = vec![kv("exception.message", Value::String(message.to_string()))];
+    if let Some(line) = fact.line() {
+        attrs.push(kv("youki.failure", Value::String(line)));
+    }
+    if let Some(stage) = &fact.stage {
+        attrs.push(kv("youki.stage", Value::String(stage.clone())));
+    }
+    if let Some(op) = &fact.operation {
+        attrs.push(kv("youki.operation", Value::String(op.clone())));
+    }
+    if let (Some(name), Some(code)) = (fact.errno_name(), fact.errno) {
+        attrs.push(kv("youki.errno", Value::String(name)));
+        attrs.push(kv("youki.errno.code", Value::Int(i64::from(code))));
+    }
+    let time = unix_ns();
+    with(|r| r.events.push(SpanEvent { time, name: "exception".into(), attrs }));
+}
+
 /// Ends the root span and exports everything; `error` marks the command as failed.
 pub fn finish(error: Option<&str>) {
     let Some(rec) = RECORDER.lock().ok().and_then(|mut g| g.take()) else { return };
@@ -210,6 +247,11 @@ fn build(rec: &Recorder, end: u64, error: Option<&str>) -> otlp::ExportTraceServ
         start_time_unix_nano: rec.start,
         end_time_unix_nano: end,
         attributes: rec.attrs.clone(),
+        events: rec
+            .events
+            .iter()
+            .map(|e| otlp::Event { time_unix_nano: e.time, name: e.name.clone(), attributes: e.attrs.clone() })
+            .collect(),
         links: rec.links.iter().map(|l| otlp::Link { trace_id: l.trace_id.to_vec(), span_id: l.span_id.to_vec() }).collect(),
         status: status(error),
     }];
@@ -224,6 +266,7 @@ fn build(rec: &Recorder, end: u64, error: Option<&str>) -> otlp::ExportTraceServ
             start_time_unix_nano: s.start,
             end_time_unix_nano: s.end,
             attributes: s.attrs.clone(),
+            events: Vec::new(),
             links: Vec::new(),
             status: status(s.error.as_deref()),
         });
@@ -250,6 +293,16 @@ fn print_console(rec: &Recorder, end: u64, error: Option<&str>) {
         rec.root.traceparent(),
         error.map(|e| format!(" ERROR {e}")).unwrap_or_default()
     );
+    for e in &rec.events {
+        let text = |k: &str| {
+            e.attrs.iter().find(|a| a.key == k).and_then(|a| match a.value.as_ref().and_then(|v| v.value.as_ref()) {
+                Some(Value::String(s)) => Some(s.clone()),
+                _ => None,
+            })
+        };
+        let what = text("youki.failure").or_else(|| text("exception.message")).unwrap_or_default();
+        out.push_str(&format!("  +{:8.3} ms  event {}: {what}\n", ms(rec.start, e.time), e.name));
+    }
     for s in &rec.spans {
         out.push_str(&format!(
             "  +{:8.3} ms {:8.3} ms  {}{}\n",
@@ -281,6 +334,14 @@ mod tests {
         start(cfg, "create");
         attr("container.id", "c1");
         let _ = span("plan", || Err::<(), _>("invalid config.json"));
+        let child = crate::create::channel::ChildError {
+            stage: "exec".into(),
+            op: r#"find executable "/app""#.into(),
+            errno: Some(2),
+            detail: None,
+        };
+        let err = crate::error::ContainerError::Init(child);
+        failed([&err as &(dyn std::error::Error + 'static)], &err.to_string());
         let mut t = Timeline::default();
         t.stage("mounts", || ());
         record_timeline(&t);
@@ -293,6 +354,15 @@ mod tests {
         assert_eq!(hexs(&spans[0].parent_span_id), "00f067aa0ba902b7");
         assert_eq!(hexs(&spans[0].trace_id), "4bf92f3577b34da6a3ce929d0e0e4736");
         assert_eq!(spans[0].status.as_ref().unwrap().code, 2);
+        let ev = &spans[0].events[0];
+        assert_eq!(ev.name, "exception");
+        let attr = |k: &str| ev.attributes.iter().find(|a| a.key == k).and_then(|a| a.value.clone()).and_then(|v| v.value);
+        assert_eq!(attr("youki.failure"), Some(Value::String(r#"stage exec: find executable "/app" = -1 ENOENT"#.into())));
+        assert_eq!(attr("youki.errno"), Some(Value::String("ENOENT".into())));
+        assert_eq!(attr("youki.errno.code"), Some(Value::Int(2)));
+        assert_eq!(attr("youki.stage"), Some(Value::String("exec".into())));
+        assert!(matches!(attr("exception.message"), Some(Value::String(m)) if m.contains("no such file or directory")));
+        assert!(spans[1].events.is_empty());
         assert_eq!(spans[1].name, "plan");
         assert_eq!(spans[1].status.as_ref().unwrap().message, "invalid config.json");
         assert_eq!(spans[1].parent_span_id, spans[0].span_id);
