@@ -99,12 +99,15 @@ chmod 0711 "$work"
 cgroup_top=/youki-e2e-$$
 otlp=127.0.0.1:4318
 finish() {
-    lib_cri_down "$work" "$cgroup_top"
-    # YOUKI_CTD_KEEP_LOG=DIR keeps containerd's log of the run (both lanes) for a post-mortem.
+    # YOUKI_CTD_KEEP_LOG=DIR keeps, for a post-mortem, containerd's log of the run (both
+    # lanes) and the runtimes' state records and tasks' runtime logs still there.
     if [ -n "${YOUKI_CTD_KEEP_LOG:-}" ]; then
-        mkdir -p "$YOUKI_CTD_KEEP_LOG"
+        mkdir -p "$YOUKI_CTD_KEEP_LOG/files-$$"
         find "$work" -maxdepth 2 -name containerd.log -exec cp --backup=numbered {} "$YOUKI_CTD_KEEP_LOG/containerd-$$.log" \; 2>/dev/null || true
+        (cd "$work" && find . \( -name state.json -o -name recovery.json -o -name log.json \) \
+            -exec cp --parents {} "$YOUKI_CTD_KEEP_LOG/files-$$" \; 2>/dev/null) || true
     fi
+    lib_cri_down "$work" "$cgroup_top"
     rm -rf "$work"
     lib_view_down
 }

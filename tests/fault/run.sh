@@ -366,6 +366,50 @@ failpoints() {
     RUN=$RT
 }
 
+# caller/died-during-create: the process that ran `create` (a shim, conmon) is SIGKILLed
+# while create runs, as a shim killed on its timeout is. Nobody will ever start or delete that
+# container (a restarted containerd does not clean up a task it never saw created), so
+# create must undo it itself: nothing may be left before any delete. Needs the failpoints
+# build, which holds create at `create:before-caller-check` until the caller is dead.
+caller_gone() {
+    local name=caller/died-during-create runtime_pid i
+    want "$name" || return 0
+    [[ -n $FP ]] || {
+        skip "$name" "no failpoints build"
+        return 0
+    }
+    prob=()
+    next_id
+    new_bundle "$ID"
+    rm -f "$work/caller.pid" "$work/caller.log"
+    bash -c 'YOUKI_FAILPOINT=create:before-caller-check=sleep:1500 YOUKI_FAILPOINT_LOG="$1" "$2" --root "$3" create --bundle "$4" "$5" 2>"$6" &
+        echo $! >"$7"
+        sleep 60' _ "$work/caller.log" "$FP" "$root" "$B" "$ID" "$work/err" "$work/caller.pid" &
+    local caller=$!
+    for ((i = 0; i < 1000; i++)); do
+        grep -qs "create:before-caller-check" "$work/caller.log" && break
+        nap_ms 10
+    done
+    runtime_pid=$(cat "$work/caller.pid" 2>/dev/null)
+    kill -9 "$caller" 2>/dev/null
+    { wait "$caller"; } 2>/dev/null
+    if [[ -z $runtime_pid ]] || ! grep -qs "create:before-caller-check" "$work/caller.log"; then
+        prob+=(" create never reached create:before-caller-check: $(err_text)")
+    else
+        for ((i = 0; i < FAULT_TIMEOUT * 100; i++)); do
+            [[ -d /proc/$runtime_pid ]] && [[ $(awk '{print $3}' "/proc/$runtime_pid/stat" 2>/dev/null) != Z ]] || break
+            nap_ms 10
+        done
+        grep -q "caller of create (pid $caller) exited" "$work/err" ||
+            prob+=(" create did not say its caller was gone: $(err_text)")
+        local left
+        left=$(settled "$ID" "$B")
+        [[ -z $left ]] || prob+=(" left behind before any delete: $(paste -sd, <<<"$left")")
+    fi
+    recovery "$ID" "$B"
+    verdict "$name"
+}
+
 # ---------------------------------------------------------------------------------------
 # 2: random-delay sweep: SIGKILL the runtime process after 0..FAULT_SWEEP_MAX ms.
 
@@ -712,6 +756,7 @@ corrupts() { for k in truncated empty garbage too-new; do corrupt "$k"; done; }
 
 echo "# fault suite: runtime $RT, failpoints build ${FP:-none}, tag $tag"
 timed failpoints failpoints
+timed caller caller_gone
 timed sweeps sweeps
 timed stateroot stateroots
 timed corrupt corrupts

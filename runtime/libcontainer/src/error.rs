@@ -71,6 +71,10 @@ pub enum ContainerError {
     InitDied(String),
     #[error("the container process exited before it was started")]
     InitGone,
+    /// The process that ran `create` (a shim, conmon, a shell) is gone: nobody would ever
+    /// start or delete the container, so the create is undone.
+    #[error("the caller of create (pid {0}) exited before the container was created: undone")]
+    CallerGone(i32),
     #[error("{op}")]
     Sys {
         op: String,

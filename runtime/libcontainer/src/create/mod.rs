@@ -137,6 +137,8 @@ pub fn plan_config(spec: &Spec, extras: &RawExtras, bundle: &Path, host: &HostFa
 }
 
 pub fn create(mut o: CreateOptions) -> Result<Created, ContainerError> {
+    // Whoever runs this create; checked again before the last commit (see `create_in`).
+    let caller = nix::unistd::getppid();
     crate::telemetry::attr("container.id", o.id);
     let (bundle, host, plan) = crate::telemetry::span("load and plan", || -> Result<_, ContainerError> {
         let (bundle, spec, extras) = load_config(o.bundle)?;
@@ -181,7 +183,7 @@ pub fn create(mut o: CreateOptions) -> Result<Created, ContainerError> {
     }
     drop(dir); // the lock: held only around reading and writing state
     crate::failpoint::hit("create:after-record");
-    let planned = Planned { bundle: &bundle, plan: &plan, seccomp_filter: filter.as_ref() };
+    let planned = Planned { bundle: &bundle, plan: &plan, seccomp_filter: filter.as_ref(), caller };
     let mut result = create_in(&o, planned, cgroup, console, record, &mut undo);
     match result.as_mut() {
         Ok(created) => created.console = keep,
@@ -206,11 +208,13 @@ fn still_ours(undo: &Undo) -> bool {
     }
 }
 
-/// What `create` decided before the first record: the bundle, the plan and its seccomp program.
+/// What `create` decided before the first record: the bundle, the plan and its seccomp
+/// program, and who called it.
 struct Planned<'a> {
     bundle: &'a Path,
     plan: &'a Plan,
     seccomp_filter: Option<&'a crate::process::seccomp::Filter>,
+    caller: nix::unistd::Pid,
 }
 
 fn create_in(
@@ -221,7 +225,7 @@ fn create_in(
     mut st: ContainerState,
     undo: &mut Undo,
 ) -> Result<Created, ContainerError> {
-    let Planned { bundle, plan, seccomp_filter } = planned;
+    let Planned { bundle, plan, seccomp_filter, caller } = planned;
     let dir_path = undo.dir.clone().unwrap_or_default();
     let fifo = dir_path.join(state::FIFO);
     nix::unistd::mkfifo(&fifo, Mode::from_bits_truncate(0o622))
@@ -366,6 +370,13 @@ fn create_in(
         crate::create::pidfd_socket::send(sock, pid, child.pidfd.as_ref().map(|fd| fd.as_fd()), crate::create::pidfd_socket::Kind::Init)?;
     }
     crate::telemetry::record_timeline(&timeline);
+    // A caller that died meanwhile (a shim SIGKILLed on a timeout) leaves nobody to start or
+    // delete the container, and a restarted containerd does not always clean up a task it
+    // never saw created: undo it rather than leave an init waiting forever.
+    crate::failpoint::hit("create:before-caller-check");
+    if nix::unistd::getppid() != caller {
+        return Err(ContainerError::CallerGone(caller.as_raw()));
+    }
     st.created = crate::rfc3339::now();
     st.status = Status::Created;
     st.trace_context = crate::telemetry::traceparent();
