@@ -122,13 +122,9 @@ static __always_inline int is_traced(__u32 tgid)
 	return bpf_map_lookup_elem(&traced, &tgid) != 0;
 }
 
-static __always_inline struct event *reserve(__u32 kind)
+/* The fields every record starts with: now, the current task, nothing else yet. */
+static __always_inline void init_event(struct event *ev, __u32 kind)
 {
-	struct event *ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
-	if (!ev) {
-		count_drop(0);
-		return 0;
-	}
 	__u64 id = bpf_get_current_pid_tgid();
 	ev->ts_ns = bpf_ktime_get_ns();
 	ev->dur_ns = 0;
@@ -144,6 +140,16 @@ static __always_inline struct event *reserve(__u32 kind)
 	ev->s1[0] = 0;
 	ev->s2[0] = 0;
 	bpf_get_current_comm(ev->comm, sizeof(ev->comm));
+}
+
+static __always_inline struct event *reserve(__u32 kind)
+{
+	struct event *ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
+	if (!ev) {
+		count_drop(0);
+		return 0;
+	}
+	init_event(ev, kind);
 	return ev;
 }
 
@@ -430,24 +436,12 @@ int trace_sys_exit(struct tp_sys_exit *ctx)
 /* A syscall record made at exit from the saved registers (see trace_sys_exit_lean). */
 static __always_inline void fill_lean(struct event *ev, __s64 nr, __s64 ret, __u64 *a)
 {
-	__u64 id = bpf_get_current_pid_tgid();
-	ev->ts_ns = bpf_ktime_get_ns();
-	ev->dur_ns = 0;
-	ev->kind = EV_SYSCALL;
+	init_event(ev, EV_SYSCALL);
 	ev->nr = nr;
 	ev->ret = ret;
-	ev->pid = id >> 32;
-	ev->tid = (__u32)id;
-	ev->aux0 = 0;
-	ev->aux1 = 0;
-	ev->aux2 = 0;
-	ev->s0[0] = 0;
-	ev->s1[0] = 0;
-	ev->s2[0] = 0;
 #pragma unroll
 	for (int i = 0; i < 6; i++)
 		ev->args[i] = a[i];
-	bpf_get_current_comm(ev->comm, sizeof(ev->comm));
 }
 
 /* The recorder's syscall record, in place of the two programs above. It has no sys_enter
@@ -492,9 +486,11 @@ int trace_sys_exit_lean(struct bpf_raw_tracepoint_args *ctx)
 		submit(x);
 		return 0;
 	}
-	struct event *ev = reserve(EV_SYSCALL);
-	if (!ev)
+	struct event *ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
+	if (!ev) {
+		count_drop(0);
 		return 0;
+	}
 	fill_lean(ev, nr, ret, a);
 	if (nr == 1 || nr == 44)
 		user_bytes(ev, a[1], ret > 0 ? ret : (__s64)a[2]);
