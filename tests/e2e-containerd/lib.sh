@@ -181,10 +181,15 @@ lib_cgroup_leftovers() {
 
 # Kills whatever is left in cgroups under TOP and removes them, deepest first.
 lib_cgroup_remove() {
-    local top=${1#/} d
+    local top=${1#/} d i
     for d in /sys/fs/cgroup/*/"$top"; do
         [[ -d $d ]] || continue
         find "$d" -name cgroup.procs -exec cat {} + 2>/dev/null | sort -u | xargs -r kill -9 2>/dev/null || true
+        # A killed process leaves its cgroup a moment later; rmdir fails (EBUSY) before.
+        for ((i = 0; i < 200; i++)); do
+            [[ -z $(find "$d" -name cgroup.procs -exec cat {} + 2>/dev/null) ]] && break
+            sleep 0.01
+        done
         find "$d" -depth -type d -exec rmdir {} \; 2>/dev/null || true
     done
 }

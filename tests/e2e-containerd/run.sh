@@ -202,6 +202,12 @@ fi
 #    no process left to remove them. Once (no create in flight, every pod running) a
 #    container outlived StopPodSandbox and RemovePodSandbox: its runc state, its cgroups
 #    and its process. Reported, then swept (processes killed, state removed).
+# Known failure of containerd 2.1, for every handler, in about 1 run of 10 (cri-e2e tells it
+# from the runtime's own leaks by containerd's log, so it is noted but not counted):
+#  started-orphan: a container whose StartContainer returned, when its shim is SIGKILLed, is
+#    recorded by containerd as exited (status 255, its own) without asking the runtime;
+#    after the restart no call deletes that task, and its process, state and cgroups stay.
+#    Swept like crash-cgroups.
 # Known failure of containerd itself, the same for every handler (the shim, not the
 # runtime, owns it), seen in most runs but not all:
 #  shim-socket: a SIGKILLed shim cannot unlink its socket in /run/containerd/s, and the
@@ -233,6 +239,7 @@ for h in youki runc; do
     echo "containerd restarted after $(lib_since "$t")"
     xfail=()
     [[ $h == runc ]] && xfail=(--xfail crash-cgroups)
+    rm -f "$work/started-orphans"
     run_client "$h" "${xfail[@]}" crash-recover
     extra=()
     [[ $h == youki ]] && extra=(--otlp "$otlp")
@@ -241,8 +248,10 @@ for h in youki runc; do
     if lib_cri_check_clean "$work" "$cgroup_top"; then
         echo "ok   $h: after the crash: no shim, runtime state, process, mount, cgroup, shim socket or CNI lease left"
         passed=$((passed + 1))
-    elif ((${#xfail[@]})); then
-        echo "xfail $h: after the crash: something is left (listed above) [crash-cgroups]"
+    elif ((${#xfail[@]})) || [[ -s $work/started-orphans ]]; then
+        tag=crash-cgroups
+        ((${#xfail[@]})) || tag=started-orphan
+        echo "xfail $h: after the crash: something is left (listed above) [$tag]"
         xfailed=$((xfailed + 1))
         lib_cgroup_remove "$cgroup_top"
         find "$work/rt/$h" -mindepth 2 -maxdepth 2 -not -name '.*' -exec rm -rf {} + 2>/dev/null || true

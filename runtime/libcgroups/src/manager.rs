@@ -61,25 +61,15 @@ pub trait CgroupManager: fmt::Debug + Send + Sync {
 
 impl CgroupState {
     /// Whether the kernel says the cgroup is frozen (or freezing), read straight from the
-    /// stored directories: the v1 freezer's state, or a cgroup2 directory's. None when no
-    /// freezer file could be read.
+    /// stored directories: the v1 freezer's state where there is a v1 freezer (on a hybrid
+    /// host too, as pause uses it there, and as runc reads it), else the cgroup2
+    /// directory's. None when no freezer file could be read. `list` calls this per
+    /// container, so it reads one file (two on cgroup2 when not frozen) and probes nothing.
     pub fn frozen(&self) -> Option<bool> {
-        let mut known = None;
-        for d in &self.dirs {
-            let frozen = if d.hierarchy.has_v1("freezer") {
-                crate::files::read_text(d.dir.join("freezer.state")).ok().map(|s| matches!(s.trim(), "FROZEN" | "FREEZING"))
-            } else if d.hierarchy.unified && d.dir.join("cgroup.freeze").exists() {
-                Some(crate::v2::frozen_file(&d.dir).is_some())
-            } else {
-                None
-            };
-            match frozen {
-                Some(true) => return Some(true),
-                Some(false) => known = Some(false),
-                None => {}
-            }
+        if let Some(d) = self.dirs.iter().find(|d| d.hierarchy.has_v1("freezer")) {
+            return crate::files::read_text(d.dir.join("freezer.state")).ok().map(|s| matches!(s.trim(), "FROZEN" | "FREEZING"));
         }
-        known
+        self.dirs.iter().find(|d| d.hierarchy.unified).and_then(|d| crate::v2::frozen(&d.dir))
     }
 }
 

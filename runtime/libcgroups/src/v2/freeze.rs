@@ -50,6 +50,17 @@ pub(crate) fn frozen_file(dir: &Path) -> Option<std::path::PathBuf> {
     files::read(&events).ok().filter(|e| frozen_field(e) == Some("1")).map(|_| events)
 }
 
+/// Whether the cgroup2 directory is frozen or freezing: its own cgroup.freeze, or a frozen
+/// ancestor in cgroup.events. None when there is no cgroup.freeze (a root cgroup, an old
+/// kernel).
+pub(crate) fn frozen(dir: &Path) -> Option<bool> {
+    let own = files::read(&dir.join("cgroup.freeze")).ok()?;
+    if own.trim() == "1" {
+        return Some(true);
+    }
+    Some(files::read(&dir.join("cgroup.events")).ok().is_some_and(|e| frozen_field(&e) == Some("1")))
+}
+
 /// The value of the "frozen" line of cgroup.events.
 fn frozen_field(events: &str) -> Option<&str> {
     events.lines().find_map(|l| l.strip_prefix("frozen ")).map(str::trim)
@@ -61,5 +72,19 @@ mod tests {
     fn frozen_line() {
         assert_eq!(super::frozen_field("populated 1\nfrozen 1\n"), Some("1"));
         assert_eq!(super::frozen_field("populated 0\n"), None);
+    }
+
+    #[test]
+    fn frozen_by_its_own_freeze_or_an_ancestor_and_unknown_without_the_file() {
+        let d = tempfile::tempdir().unwrap();
+        assert_eq!(super::frozen(d.path()), None);
+        std::fs::write(d.path().join("cgroup.freeze"), "0\n").unwrap();
+        std::fs::write(d.path().join("cgroup.events"), "populated 1\nfrozen 0\n").unwrap();
+        assert_eq!(super::frozen(d.path()), Some(false));
+        std::fs::write(d.path().join("cgroup.events"), "populated 1\nfrozen 1\n").unwrap();
+        assert_eq!(super::frozen(d.path()), Some(true), "a frozen ancestor");
+        std::fs::write(d.path().join("cgroup.events"), "populated 1\nfrozen 0\n").unwrap();
+        std::fs::write(d.path().join("cgroup.freeze"), "1\n").unwrap();
+        assert_eq!(super::frozen(d.path()), Some(true), "freezing");
     }
 }

@@ -10,7 +10,7 @@
 pub mod bpf;
 pub mod device_prog;
 mod freeze;
-pub(crate) use freeze::frozen_file;
+pub(crate) use freeze::{frozen, frozen_file};
 
 use std::{
     fs,

@@ -492,8 +492,11 @@ pub fn dir_owner(dir: &Path) -> u32 {
 
 /// The user name for a uid from /etc/passwd (a static binary has no NSS), else the number.
 pub fn user_name(uid: u32) -> String {
-    fs::read_to_string("/etc/passwd")
-        .ok()
+    // Read once per process: `list` asks for every container.
+    static PASSWD: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    PASSWD
+        .get_or_init(|| fs::read_to_string("/etc/passwd").ok())
+        .as_deref()
         .and_then(|t| {
             t.lines().find_map(|l| {
                 let mut f = l.split(':');

@@ -231,20 +231,41 @@ pub fn state(root: &Path, id: &str) -> Result<OciState, ContainerError> {
 /// The states of every youki container under `root`, broken ones as `state` shows them;
 /// too-new and foreign entries are skipped with a warning, never an error.
 pub fn list(root: &Path) -> Result<Vec<OciState>, ContainerError> {
-    let mut out = Vec::new();
-    for id in state::list_ids(root)? {
-        let dir = root.join(&id);
-        let shown = state::read_record(&dir).map(|r| state::oci_view(&id, &r, &dir));
-        match shown {
-            Ok(Some(oci)) => out.push(oci),
-            Ok(None) => {
-                let why = state::load(&dir).err().map(|e| crate::error_chain::chain(&e)).unwrap_or_default();
-                tracing::warn!("skipping {dir:?}: {why}");
-            }
-            // Removed between the listing and the read: not there any more.
-            Err(StateError::NotFound(_)) => {}
-            Err(e) => tracing::warn!("skipping {dir:?}: {}", crate::error_chain::chain(&e)),
+    let ids = state::list_ids(root)?;
+    // Each container costs a few small reads (its state, its init's /proc stat, the
+    // freezer); with many, the host's cores share them, each a run of ids in order.
+    let workers = if ids.len() < LIST_PER_WORKER { 1 } else { std::thread::available_parallelism().map_or(1, |n| n.get()).min(4) };
+    if workers == 1 {
+        return Ok(ids.iter().filter_map(|id| shown(root, id)).collect());
+    }
+    let runs = std::thread::scope(|s| {
+        let handles: Vec<_> = ids
+            .chunks(ids.len().div_ceil(workers))
+            .map(|run| s.spawn(move || run.iter().filter_map(|id| shown(root, id)).collect::<Vec<_>>()))
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))).collect::<Vec<_>>()
+    });
+    Ok(runs.into_iter().flatten().collect())
+}
+
+/// Below this many containers `list` reads them on one thread.
+const LIST_PER_WORKER: usize = 64;
+
+/// The state `list` shows for `id`, or None (with a warning) for what it skips.
+fn shown(root: &Path, id: &str) -> Option<OciState> {
+    let dir = root.join(id);
+    match state::read_record(&dir).map(|r| state::oci_view(id, &r, &dir)) {
+        Ok(Some(oci)) => Some(oci),
+        Ok(None) => {
+            let why = state::load(&dir).err().map(|e| crate::error_chain::chain(&e)).unwrap_or_default();
+            tracing::warn!("skipping {dir:?}: {why}");
+            None
+        }
+        // Removed between the listing and the read: not there any more.
+        Err(StateError::NotFound(_)) => None,
+        Err(e) => {
+            tracing::warn!("skipping {dir:?}: {}", crate::error_chain::chain(&e));
+            None
         }
     }
-    Ok(out)
 }
