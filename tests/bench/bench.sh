@@ -345,15 +345,18 @@ else
     tdir="$work/trace"
     mkdir -p "$tdir"
     ln -s "$(realpath "$youki_path")" "$tdir/youki-bench"
-    tr_cmd="$tdir/youki-bench --root $state/trace"
     tid="$ids_prefix-tr"
     : >"$results/trace-stop.txt"
-    # One tracer per mode's set of runs (hyperfine's setup and cleanup run once per mode).
-    yhf trace plain,traced,recorded \
-        --setup "$here/tracer.sh start $tdir/{mode} {mode} $youki_trace youki-bench >/dev/null" \
-        --cleanup "$here/tracer.sh stop $tdir/{mode} {mode} >>$results/trace-stop.txt" \
-        --prepare "$tr_cmd delete --force $tid >/dev/null 2>&1 || true" \
-        "$tr_cmd create --bundle $bundle $tid && $tr_cmd start $tid && $tr_cmd delete --force $tid"
+    # Interleaved round by round (trace_rounds.py): the overheads are a few percent, less
+    # than the drift between hyperfine's blocks. Each round starts and stops each mode's tracer.
+    note "metric trace (interleaved: $((runs / 5 > 4 ? runs / 5 : 4)) rounds of 5 per mode)"
+    if ! "$hostview" python3 "$here/trace_rounds.py" --youki "$tdir/youki-bench" --root "$state/trace" \
+        --bundle "$bundle" --id "$tid" --tracer-sh "$here/tracer.sh" --youki-trace "$youki_trace" \
+        --comm youki-bench --work "$tdir" --out "$results/trace.json" --stop-file "$results/trace-stop.txt" \
+        --rounds $((runs / 5 > 4 ? runs / 5 : 4)) --per-round 5 --warmup "$warmup"; then
+        note "metric trace failed; it is left out of the summary"
+        rm -f "$results/trace.json"
+    fi
     "$hostview" "$tdir/youki-bench" --root "$state/trace" delete --force "$tid" >/dev/null 2>&1 || true
     # load+attach: from its start until it says it follows (wall), and its own figure.
     note "metric trace-attach (${BENCH_ATTACH_SAMPLES:-10} samples)"

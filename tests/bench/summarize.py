@@ -3,7 +3,7 @@
 usage: summarize.py RESULTS_DIR
 
 The runtimes side by side are table.py's, from interleave.py's files. This reads, for the
-youki-only rows (hyperfine, not interleaved), trace.json and spans.json (hyperfine
+youki-only rows: trace.json (trace_rounds.py, interleaved) and spans.json (hyperfine
 --export-json, told apart by "mode"), trace-attach.txt (per sample: wall ms until youki-trace
 follows, and its own load+attach figure), trace-stop.txt (the closing counts lines of
 youki-trace after the traced runs and of its flight recorder after the recorded runs),
@@ -154,14 +154,15 @@ def trace_summary(results):
     lines = stop_path.read_text().splitlines() if stop_path.exists() else []
     traced = [c for c in map(traced_counts, lines) if c]
     if traced:
-        events, dropped = traced[-1]
+        # One closing line per tracer run (one per round when interleaved): their sums.
+        events, dropped = (sum(c[i] for c in traced) for i in (0, 1))
         print(f"traced runs: {events} events, {dropped} dropped (target 0: {verdict(dropped == 0)})")
     if data and "recorded" in data:
         recorded = [c for c in map(recorder_counts, lines) if c]
         if not recorded:
             print("recorded runs: the recorder printed no closing counts (drops unknown: NOT met)")
         else:
-            c = recorded[-1]
+            c = {k: sum(r[k] for r in recorded) for k in recorded[0]}
             runs = timed_runs(results, "trace", "mode", "recorded")
             seen = c["succeeded"] + c["failed"] + c["given_up"]
             print(f"recorded runs: {c['succeeded']} creates succeeded, {c['failed']} failed, {c['given_up']} given"
