@@ -153,6 +153,14 @@ static __always_inline struct event *reserve(__u32 kind)
 	return ev;
 }
 
+/* The first BIG_LEN bytes a write to fd 2 wrote (`len`, its return value), after the record. */
+static __always_inline void big_payload(struct big_event *x, __u64 buf, __u64 len)
+{
+	__u32 n = len > BIG_LEN ? BIG_LEN : (__u32)len;
+	if (n > 0 && n <= BIG_LEN && bpf_probe_read_user(x->big, n, (const void *)buf) == 0)
+		x->ev.aux0 = n;
+}
+
 static __always_inline void user_str(char *dst, __u64 ptr)
 {
 	if (ptr)
@@ -411,11 +419,7 @@ int trace_sys_exit(struct tp_sys_exit *ctx)
 		}
 		finish_call(&x->ev, p, ctx, tgid);
 		bpf_map_delete_elem(&pending, &tid);
-		__u64 len = ctx->ret;
-		__u32 n = len > BIG_LEN ? BIG_LEN : (__u32)len;
-		if (n > 0 && n <= BIG_LEN &&
-		    bpf_probe_read_user(x->big, n, (const void *)x->ev.args[1]) == 0)
-			x->ev.aux0 = n;
+		big_payload(x, x->ev.args[1], ctx->ret);
 		submit(x);
 		return 0;
 	}
@@ -480,9 +484,7 @@ int trace_sys_exit_lean(struct bpf_raw_tracepoint_args *ctx)
 			return 0;
 		}
 		fill_lean(&x->ev, nr, ret, a);
-		__u32 n = ret > BIG_LEN ? BIG_LEN : (__u32)ret;
-		if (n > 0 && n <= BIG_LEN && bpf_probe_read_user(x->big, n, (const void *)a[1]) == 0)
-			x->ev.aux0 = n;
+		big_payload(x, a[1], ret);
 		submit(x);
 		return 0;
 	}
