@@ -366,13 +366,17 @@ failpoints() {
     RUN=$RT
 }
 
-# caller/died-during-create: the process that ran `create` (a shim, conmon) is SIGKILLed
-# while create runs, as a shim killed on its timeout is. Nobody will ever start or delete that
-# container (a restarted containerd does not clean up a task it never saw created), so
-# create must undo it itself: nothing may be left before any delete. Needs the failpoints
+# caller/died-during-create[-pdeathsig]: the process that ran `create` (a shim, conmon) is
+# SIGKILLed while create runs, as a shim killed on its timeout is. Nobody will ever start or
+# delete that container (a restarted containerd does not clean up a task it never saw
+# created), so create must undo it itself: nothing may be left before any delete. The
+# -pdeathsig variant runs create as containerd's shim does, with a parent-death signal of
+# SIGKILL (setpriv --pdeathsig KILL), which would kill it half-way. Needs the failpoints
 # build, which holds create at `create:before-caller-check` until the caller is dead.
 caller_gone() {
-    local name=caller/died-during-create runtime_pid i
+    local variant=${1:-} wrap=() runtime_pid i
+    local name=caller/died-during-create$variant
+    [[ -n $variant ]] && wrap=(setpriv --pdeathsig KILL)
     want "$name" || return 0
     [[ -n $FP ]] || {
         skip "$name" "no failpoints build"
@@ -382,9 +386,11 @@ caller_gone() {
     next_id
     new_bundle "$ID"
     rm -f "$work/caller.pid" "$work/caller.log"
-    bash -c 'YOUKI_FAILPOINT=create:before-caller-check=sleep:1500 YOUKI_FAILPOINT_LOG="$1" "$2" --root "$3" create --bundle "$4" "$5" 2>"$6" &
-        echo $! >"$7"
-        sleep 60' _ "$work/caller.log" "$FP" "$root" "$B" "$ID" "$work/err" "$work/caller.pid" &
+    bash -c 'log=$1 pidf=$2 err=$3
+        shift 3
+        YOUKI_FAILPOINT=create:before-caller-check=sleep:1500 YOUKI_FAILPOINT_LOG="$log" "$@" 2>"$err" &
+        echo $! >"$pidf"
+        sleep 60' _ "$work/caller.log" "$work/caller.pid" "$work/err" "${wrap[@]}" "$FP" --root "$root" create --bundle "$B" "$ID" &
     local caller=$!
     for ((i = 0; i < 1000; i++)); do
         grep -qs "create:before-caller-check" "$work/caller.log" && break
@@ -756,7 +762,7 @@ corrupts() { for k in truncated empty garbage too-new; do corrupt "$k"; done; }
 
 echo "# fault suite: runtime $RT, failpoints build ${FP:-none}, tag $tag"
 timed failpoints failpoints
-timed caller caller_gone
+timed caller eval "caller_gone; caller_gone -pdeathsig"
 timed sweeps sweeps
 timed stateroot stateroots
 timed corrupt corrupts

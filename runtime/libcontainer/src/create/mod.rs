@@ -6,6 +6,7 @@
 //! `timeline`), the pidfd handed out once created (`pidfd_socket`), and the exec trampoline
 //! (`dmz`).
 
+pub mod caller;
 pub mod channel;
 pub mod clone;
 pub mod dmz;
@@ -137,8 +138,6 @@ pub fn plan_config(spec: &Spec, extras: &RawExtras, bundle: &Path, host: &HostFa
 }
 
 pub fn create(mut o: CreateOptions) -> Result<Created, ContainerError> {
-    // Whoever runs this create; checked again before the last commit (see `create_in`).
-    let caller = nix::unistd::getppid();
     crate::telemetry::attr("container.id", o.id);
     let (bundle, host, plan) = crate::telemetry::span("load and plan", || -> Result<_, ContainerError> {
         let (bundle, spec, extras) = load_config(o.bundle)?;
@@ -170,6 +169,9 @@ pub fn create(mut o: CreateOptions) -> Result<Created, ContainerError> {
     } else {
         Some(cgroup)
     };
+    // From the first thing made on, a caller that dies no longer kills this create half-way;
+    // it is checked before the last commit (see `caller`).
+    let caller = caller::Caller::hold();
     let dir = ContainerDir::create(o.root, o.id)?;
     crate::failpoint::hit("create:after-state-dir");
     // The first record, before anything else exists: whatever happens from here on, a
@@ -183,7 +185,7 @@ pub fn create(mut o: CreateOptions) -> Result<Created, ContainerError> {
     }
     drop(dir); // the lock: held only around reading and writing state
     crate::failpoint::hit("create:after-record");
-    let planned = Planned { bundle: &bundle, plan: &plan, seccomp_filter: filter.as_ref(), caller };
+    let planned = Planned { bundle: &bundle, plan: &plan, seccomp_filter: filter.as_ref(), caller: &caller };
     let mut result = create_in(&o, planned, cgroup, console, record, &mut undo);
     match result.as_mut() {
         Ok(created) => created.console = keep,
@@ -214,7 +216,7 @@ struct Planned<'a> {
     bundle: &'a Path,
     plan: &'a Plan,
     seccomp_filter: Option<&'a crate::process::seccomp::Filter>,
-    caller: nix::unistd::Pid,
+    caller: &'a caller::Caller,
 }
 
 fn create_in(
@@ -371,11 +373,11 @@ fn create_in(
     }
     crate::telemetry::record_timeline(&timeline);
     // A caller that died meanwhile (a shim SIGKILLed on a timeout) leaves nobody to start or
-    // delete the container, and a restarted containerd does not always clean up a task it
-    // never saw created: undo it rather than leave an init waiting forever.
+    // delete the container, and a restarted containerd does not clean up a task it never
+    // saw created: undo it rather than leave an init waiting forever.
     crate::failpoint::hit("create:before-caller-check");
-    if nix::unistd::getppid() != caller {
-        return Err(ContainerError::CallerGone(caller.as_raw()));
+    if caller.gone() {
+        return Err(ContainerError::CallerGone(caller.pid().as_raw()));
     }
     st.created = crate::rfc3339::now();
     st.status = Status::Created;
