@@ -158,7 +158,9 @@ struct ProbeUserNs {
 impl ProbeUserNs {
     fn new() -> std::io::Result<Self> {
         let (ready_r, ready_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(std::io::Error::from)?;
-        // SAFETY: the child only makes async-signal-safe calls (unshare, write, pause, _exit).
+        let parent = std::process::id() as libc::pid_t;
+        // SAFETY: the child only makes async-signal-safe calls (prctl, getppid, unshare, write,
+        // pause, _exit).
         let pid = unsafe { libc::fork() };
         if pid < 0 {
             return Err(last_error());
@@ -166,6 +168,13 @@ impl ProbeUserNs {
         if pid == 0 {
             // SAFETY: plain syscalls in the forked child, then _exit; never returns.
             unsafe {
+                // It dies with the installer: an installer SIGKILLed meanwhile (a pod
+                // deleted, a test's cleanup) must not leave it pausing forever with the
+                // installer's stdio (CI once hung on a test's pipe it held).
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0);
+                if libc::getppid() != parent {
+                    libc::_exit(1);
+                }
                 let ok = libc::unshare(libc::CLONE_NEWUSER) == 0;
                 let b = [u8::from(ok)];
                 libc::write(ready_w.as_raw_fd(), b.as_ptr().cast(), 1);
