@@ -217,9 +217,16 @@ impl<'s> Ctx<'s> {
     /// and returns what the runtime left behind.
     pub fn finish(mut self) -> Vec<String> {
         let mut leaks = Vec::new();
+        let mut refused = Vec::new();
         for id in std::mem::take(&mut self.ids) {
             if self.state_dir_exists(&id) {
-                let _ = self.call(&["delete", "--force", &id]);
+                // What a failed delete said goes with the leak it leaves, so a rare one
+                // (seen once in the systemd VM lane) tells its cause.
+                match self.call(&["delete", "--force", &id]) {
+                    Ok(out) if !out.success() => refused.push(format!("delete --force {id} exited {:?}: {}", out.code, out.stderr.trim())),
+                    Err(e) => refused.push(format!("delete --force {id}: {e:#}")),
+                    Ok(_) => {}
+                }
             }
         }
         for mut child in std::mem::take(&mut self.helpers) {
@@ -229,7 +236,11 @@ impl<'s> Ctx<'s> {
         for target in self.host_mounts.iter().rev() {
             let _ = nix::mount::umount2(target, nix::mount::MntFlags::MNT_DETACH);
         }
-        leaks.extend(self.leftovers());
+        let left = self.leftovers();
+        if !left.is_empty() {
+            leaks.extend(refused);
+        }
+        leaks.extend(left);
         if let Ok(stray) = host::mounts_under(&self.dir) {
             for target in stray.iter().rev() {
                 let _ = nix::mount::umount2(target, nix::mount::MntFlags::MNT_DETACH);

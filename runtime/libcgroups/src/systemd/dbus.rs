@@ -78,8 +78,10 @@ impl Systemd {
             Err(zbus::Error::MethodError(name, _, _)) if name.as_str() == "org.freedesktop.systemd1.NoSuchUnit" => return Ok(()),
             Err(e) => return Err(failed(format!("stop unit {unit}"), e)),
         }
-        let result = self.wait_for(unit, &["inactive", "gone"], &["failed"]);
-        // A failed scope stays loaded until reset; forget it either way.
+        // "failed" is an end too: a scope whose processes a delete --force SIGKILLed can get
+        // there before this stop (a systemd VM lane run once left the state dir when stop
+        // took it for an error). A failed scope stays loaded until reset; forget it.
+        let result = self.wait_for(unit, &["inactive", "gone", "failed"], &[]);
         let _ = self.call("ResetFailedUnit", &(unit,));
         result
     }
