@@ -171,6 +171,13 @@ impl Creates {
         pids
     }
 
+    /// Hands `pid` to the kernel side's removal, whether or not it was let go before: a
+    /// process that is new under a pid used before (a fork, an exec, a create's own).
+    fn let_go_new(&mut self, pid: u32) {
+        self.let_go.remove(&pid);
+        self.let_go(pid);
+    }
+
     /// Hands `pid` to the kernel side's removal once, however many of its events follow.
     fn let_go(&mut self, pid: u32) {
         if self.let_go.len() >= LET_GO_MEMORY {
@@ -197,8 +204,7 @@ impl Creates {
         self.let_go(e.pid);
         if e.kind == Kind::Fork {
             let child = e.aux[0] as u32;
-            self.let_go.remove(&child);
-            self.let_go(child);
+            self.let_go_new(child);
         }
     }
 
@@ -220,8 +226,7 @@ impl Creates {
         };
         if !invocation.creates() {
             self.counts.not_creates += 1;
-            self.let_go.remove(&e.pid);
-            self.let_go(e.pid);
+            self.let_go_new(e.pid);
             return;
         }
         if self.creates.len() >= self.limits.creates {
@@ -299,12 +304,9 @@ impl Creates {
 
     fn drop_create(&mut self, root: u32) -> Option<Create> {
         let c = self.creates.remove(&root)?;
-        for p in &c.pids {
-            self.owner.remove(p);
-        }
         for &p in &c.pids {
-            self.let_go.remove(&p);
-            self.let_go(p);
+            self.owner.remove(&p);
+            self.let_go_new(p);
         }
         Some(c)
     }
