@@ -46,8 +46,12 @@ pub(crate) fn frozen_file(dir: &Path) -> Option<std::path::PathBuf> {
     if files::read(&freeze).is_ok_and(|v| v.trim() == "1") {
         return Some(freeze);
     }
-    let events = dir.join("cgroup.events");
-    files::read(&events).ok().filter(|e| frozen_field(e) == Some("1")).map(|_| events)
+    frozen_above(dir).then(|| dir.join("cgroup.events"))
+}
+
+/// Whether cgroup.events of `dir` says frozen (its own freeze done, or an ancestor's).
+fn frozen_above(dir: &Path) -> bool {
+    files::read(&dir.join("cgroup.events")).ok().is_some_and(|e| frozen_field(&e) == Some("1"))
 }
 
 /// Whether the cgroup2 directory is frozen or freezing: its own cgroup.freeze, or a frozen
@@ -55,10 +59,7 @@ pub(crate) fn frozen_file(dir: &Path) -> Option<std::path::PathBuf> {
 /// kernel).
 pub(crate) fn frozen(dir: &Path) -> Option<bool> {
     let own = files::read(&dir.join("cgroup.freeze")).ok()?;
-    if own.trim() == "1" {
-        return Some(true);
-    }
-    Some(files::read(&dir.join("cgroup.events")).ok().is_some_and(|e| frozen_field(&e) == Some("1")))
+    Some(own.trim() == "1" || frozen_above(dir))
 }
 
 /// The value of the "frozen" line of cgroup.events.
