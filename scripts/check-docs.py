@@ -70,24 +70,27 @@ def parse_args(text):
 
 # The cases tests/bench/table.py renders one table per file for; a `bench` table without
 # `cases=` leaves them out.
-SCALE_CASES = {"throughput", "idle"}
+SCALE_CASES = {"throughput", "idle", "podstart", "vm-v2", "vm-systemd"}
+# A result file's name: the run's stamp, then the case (which may hold dashes: `vm-v2`).
+RESULT_NAME = re.compile(r"^(\d{4}-\d\d-\d\dT\d{4}Z)-(.+)$")
 
 
 def bench_table(root, args):
     results = root / BENCH_DIR
-    files = sorted(results.glob("*.json")) if results.is_dir() else []
-    case_of = lambda f: f.stem.rsplit("-", 1)[1]  # noqa: E731
+    files = sorted(f for f in results.glob("*.json") if RESULT_NAME.match(f.stem)) if results.is_dir() else []
+    case_of = lambda f: RESULT_NAME.match(f.stem).group(2)  # noqa: E731
+    run_of = lambda f: RESULT_NAME.match(f.stem).group(1)  # noqa: E731
     if "cases" in args:
         wanted = set(args["cases"].split(","))
         files = [f for f in files if case_of(f) in wanted]
     else:
         files = [f for f in files if case_of(f) not in SCALE_CASES]
-    runs = sorted({f.name.rsplit("-", 1)[0] for f in files})
+    runs = sorted({run_of(f) for f in files})
     if not runs:
         which = f" of the cases {args['cases']}" if "cases" in args else ""
         raise NoResults(f"no committed results{which} in {BENCH_DIR}/ (run `just bench`, commit its files)")
     run = args.get("run", runs[-1])
-    chosen = [f for f in files if f.name.rsplit("-", 1)[0] == run]
+    chosen = [f for f in files if run_of(f) == run]
     if not chosen:
         raise NoResults(f"no files of run {run} in {BENCH_DIR}/ (runs there: {', '.join(runs)})")
     script = root / "tests/bench/table.py"

@@ -102,8 +102,6 @@ cases=${BENCH_CASES:-lifecycle,limits,run,exec,seccomp,rss,state,list,throughput
 youki_rows=${BENCH_YOUKI_ROWS:-1}
 out_dir=${BENCH_OUT:-$repo/bench/results}
 results=${BENCH_RESULTS:-${TMPDIR:-/tmp}/youki-bench-$(date +%Y%m%d-%H%M%S)}
-load_max=${BENCH_LOAD_MAX:-0.5}
-settle=${BENCH_SETTLE:-180}
 
 note() { echo "bench: $*" >&2; }
 # row_on NAME: whether BENCH_YOUKI_ROWS selects the youki-only row NAME.
@@ -121,25 +119,9 @@ die() {
 
 [[ $(id -u) == 0 ]] || die "run as root: the runtimes create namespaces and cgroups"
 
-# The load gate: figures taken beside other work are not figures. A build just before (as in
-# `just bench`) leaves the load high for a minute or two, so wait for it to settle first.
-load1() { cut -d' ' -f1 /proc/loadavg; }
-above() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a > b) }'; }
-forced=()
-waited=0
-while above "$(load1)" "$load_max" && ((waited < settle)) && [[ $force == 0 ]]; do
-    ((waited == 0)) && note "1-minute load average $(load1) > $load_max: waiting up to ${settle}s for it to settle"
-    sleep 10
-    waited=$((waited + 10))
-done
-if above "$(load1)" "$load_max"; then
-    if [[ $force == 0 ]]; then
-        die "refusing to start: 1-minute load average $(load1) > $load_max (busiest: $(ps -eo pcpu=,comm= --sort=-pcpu | head -n3 | awk '{print $2 " " $1 "%"}' | paste -sd,))
-bench: rerun on an idle machine, or force it with --force or BENCH_FORCE=1 (the results then say so)"
-    fi
-    forced=(--forced "load average $(cut -d' ' -f1-3 /proc/loadavg) above $load_max at the start")
-    note "FORCED: 1-minute load average $(load1) > $load_max; these figures are not figures, and every result file says so"
-fi
+# shellcheck source=loadgate.sh
+source "$here/loadgate.sh"
+bench_load_gate "$force"
 
 # Installs whatever is missing, and nothing when all is there.
 ensure_packages() {

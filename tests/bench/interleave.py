@@ -444,7 +444,8 @@ def git(repo, *args):
         return ""
 
 
-def machine_facts(args, runtimes, bench):
+def machine_facts_base(repo, state_root):
+    """The machine, the bench view's cgroups and the repo's commit: what every case records."""
     cpu = "unknown"
     for line in Path("/proc/cpuinfo").read_text().splitlines():
         if line.startswith("model name"):
@@ -453,14 +454,8 @@ def machine_facts(args, runtimes, bench):
     mem_kb = int(Path("/proc/meminfo").read_text().split()[1])
     host_cg = cgroup_mounts("/proc/1/mountinfo")
     view_cg = cgroup_mounts("/proc/self/mountinfo")
-    rts = {}
-    for rt in runtimes:
-        path = bench.bin / rt
-        version = version_of(str(path))
-        rts[rt] = {"label": label_of(rt, version), "path": os.path.realpath(path), "version": version}
-    commit = git(args.repo, "rev-parse", "HEAD")
-    dirty = bool(git(args.repo, "status", "--porcelain", "--untracked-files=no"))
-    baseline = [v / 1e6 for v in bench.spawn_baseline(200)]
+    commit = git(repo, "rev-parse", "HEAD")
+    dirty = bool(git(repo, "status", "--porcelain", "--untracked-files=no"))
     return {
         "machine": {
             "kernel": platform.release(),
@@ -474,9 +469,21 @@ def machine_facts(args, runtimes, bench):
             "cgroup_layout_bench_view": layout(view_cg),
             "cgroup_mounts_bench_view": view_cg,
             "python": platform.python_version(),
-            "state_root_fs": state_fs(args.state),
+            "state_root_fs": state_fs(state_root),
         },
         "youki_commit": {"repo_head": commit, "repo_dirty": dirty},
+    }
+
+
+def machine_facts(args, runtimes, bench):
+    rts = {}
+    for rt in runtimes:
+        path = bench.bin / rt
+        version = version_of(str(path))
+        rts[rt] = {"label": label_of(rt, version), "path": os.path.realpath(path), "version": version}
+    baseline = [v / 1e6 for v in bench.spawn_baseline(200)]
+    return {
+        **machine_facts_base(args.repo, args.state),
         "runtimes": rts,
         "runtime_order": runtimes,
         "load_gate": {"max_1min": args.load_max, "load_at_driver_start": loadavg(),

@@ -3,42 +3,65 @@
 # CreateContainer and StartContainer of one busybox container, per call and in total,
 # youki vs runc vs crun on the same private containerd (tests/e2e-containerd's setup:
 # private mount and network namespace, cgroup2 unmounted for all three, CNI bridge).
-# Not part of CI; run it on an idle machine:
+# The handlers take turns round by round (tests/bench/podstart.py); the result file is
+# bench/results/<stamp>-podstart.json, and docs/performance.md's table is generated from it.
+# Not part of CI; run it on an idle machine (the load gate of tests/bench/loadgate.sh):
 #
-#   bash tests/bench/pod-start.sh [YOUKI] [RUNS]     # RUNS per handler (20), after 3 warmups
+#   bash tests/bench/pod-start.sh [--force] [YOUKI] [RUNS]   # RUNS pods per handler (100)
+#
+#   BENCH_POD_LANE   2.1 (default): containerd 2.1 with runc 1.3 and crun 1.28 from
+#                    scripts/peers.sh; 1.6: Debian's containerd 1.6, runc 1.1.5, crun 1.8.1
+#   BENCH_POD_CHUNK  pods per handler per round (5); BENCH_OUT: where the file goes
 set -euo pipefail
 # shellcheck source=../e2e-containerd/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../e2e-containerd/lib.sh"
-youki=$(realpath "${1:-$lib_release/youki}")
-runs=${2:-20}
+here=$lib_repo/tests/bench
+force=${BENCH_FORCE:-0}
+positional=()
+for arg in "$@"; do
+    case $arg in
+    --force) force=1 ;;
+    *) positional+=("$arg") ;;
+    esac
+done
+youki=$(realpath "${positional[0]:-$lib_release/youki}")
+runs=${positional[1]:-100}
+lane=${BENCH_POD_LANE:-2.1}
+chunk=${BENCH_POD_CHUNK:-5}
+out_dir=${BENCH_OUT:-$lib_repo/bench/results}
+peers=${YOUKI_PEERS:-/opt/youki-peers}
+[[ $lane == 1.6 || $lane == 2.1 ]] || lib_fail "BENCH_POD_LANE=$lane: the lanes are 1.6 and 2.1"
 
 if [[ ${YOUKI_PRIVATE_VIEW:-} != 1 ]]; then
-    lib_prepare "$youki" --client containerd containernetworking-plugins umoci busybox-static iproute2 util-linux protobuf-compiler runc crun
-    lib_private_view bash "$0" "$youki" "$runs"
+    lib_prepare "$youki" --client containerd containernetworking-plugins umoci busybox-static iproute2 util-linux protobuf-compiler runc crun python3
+    if [[ $lane == 2.1 ]]; then
+        bash "$lib_repo/scripts/peers.sh" >/dev/null || lib_fail "scripts/peers.sh could not install containerd 2.1, runc 1.3 and crun 1.28"
+    fi
+    # shellcheck source=loadgate.sh
+    source "$here/loadgate.sh"
+    bench_load_gate "$force"
+    BENCH_POD_FORCED=${forced[1]:-} BENCH_LOAD_MAX=$load_max lib_private_view bash "$0" "$youki" "$runs"
 fi
 
+if [[ $lane == 2.1 ]]; then
+    export PATH=$peers/root/usr/bin:$PATH
+    lib_ctd_schema=3
+    lib_handler_bins=([runc]=$peers/bin/runc-1.3 [crun]=$peers/bin/crun-1.28)
+fi
 lib_view_up
 work=$(mktemp -d /tmp/youki-bench-pods.XXXXXX)
 cgroup_top=/youki-bench-pods-$$
 trap 'lib_cri_down "$work" "$cgroup_top"; rm -rf "$work"; lib_view_down' EXIT
 # No OTEL variables: spans are off, as on a node that does not ask for them.
 lib_cri_up "$work" "$youki" "$lib_debug/pause"
-for h in youki runc crun; do
-    lib_say "$h: $runs pod starts"
-    "$lib_debug/cri-e2e" --socket "$ctd_sock" --handler "$h" --work "$work" --cgroup-top "$cgroup_top" \
-        bench --runs "$runs" --warmup 3 > "$work/$h.json"
-done
-python3 - "$work"/youki.json "$work"/runc.json "$work"/crun.json <<'PY'
-import json, statistics, sys
-rows = [json.load(open(p)) for p in sys.argv[1:]]
-med = lambda xs: statistics.median(xs)
-print(f"\nmedian ms over {rows[0]['runs']} pod starts (p90 of the total in brackets)\n")
-print("| handler | RunPodSandbox | CreateContainer | StartContainer | total |")
-print("|---|---|---|---|---|")
-for r in rows:
-    t = sorted(r["total_ms"])
-    p90 = t[min(len(t) - 1, int(round(0.9 * (len(t) - 1))))]
-    print(f"| {r['handler']} | {med(r['sandbox_ms']):.1f} | {med(r['create_ms']):.1f} | {med(r['start_ms']):.1f} | {med(r['total_ms']):.1f} ({p90:.1f}) |")
-by = {r["handler"]: med(r["total_ms"]) for r in rows}
-print(f"\nyouki / runc: {by['youki'] / by['runc']:.2f}x   youki / crun: {by['youki'] / by['crun']:.2f}x")
-PY
+bins=()
+for h in youki runc crun; do bins+=("$h=$(lib_handler_bin "$h" "$youki")"); done
+forced=()
+[[ -n ${BENCH_POD_FORCED:-} ]] && forced=(--forced "$BENCH_POD_FORCED")
+lib_say "containerd $(containerd --version | awk '{print $3}'): $runs pod starts per handler, $chunk per turn"
+file=$(python3 "$here/podstart.py" --cri-e2e "$lib_debug/cri-e2e" --socket "$ctd_sock" --work "$work" \
+    --cgroup-top "$cgroup_top" --handlers youki,runc,crun --bins "$(IFS=,; echo "${bins[*]}")" \
+    --lane "$lane" --containerd-version "$(containerd --version | awk '{print $3}')" \
+    --runs "$runs" --chunk "$chunk" --out "$out_dir" --load-max "${BENCH_LOAD_MAX:-0.5}" "${forced[@]}")
+lib_say "wrote $file"
+python3 "$here/table.py" "$file"

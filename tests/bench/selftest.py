@@ -25,8 +25,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import breakdown  # noqa: E402
 import idle  # noqa: E402
+import podstart  # noqa: E402
 import summarize  # noqa: E402
 import throughput  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "vm"))
+import bench_report  # noqa: E402
 
 failures = []
 
@@ -117,6 +121,28 @@ RECORDED_STOP = ("youki-trace record: stopped: 0 reports written; creates: 0 fai
                  " 1 syscall enters, 0 processes not followed")
 
 
+def check_podstart():
+    samples = {"sandbox_ms": [100.0] * 99 + [300.0], "create_ms": [10.0] * 100, "start_ms": [40.0] * 100}
+    samples["total_ms"] = [a + b + c for a, b, c in zip(samples["sandbox_ms"], samples["create_ms"], samples["start_ms"])]
+    s = podstart.stats_of(samples)
+    expect("podstart: p50 150 ms, p99 over 100 pods is the 99th (150), max 350",
+           (s["p50_ms"], s["p99_ms"], s["max_ms"], s["count"]) == (150.0, 150.0, 350.0, 100))
+    expect("podstart: each call's median", (s["sandbox_p50_ms"], s["create_p50_ms"], s["start_p50_ms"]) == (100.0, 10.0, 40.0))
+    slow = dict(s, p50_ms=300.0, p99_ms=600.0)
+    r = podstart.ratios({"youki": s, "runc": slow})
+    expect("podstart: youki's ratios at p50 and p99", r == {"runc": {"p50": 0.5, "p99": 0.25}})
+
+
+def check_vm_report():
+    raw = bench_report.parse("youki -1 900\nyouki 0 1000\nrunc 0 1500\ncrun 0 failed\nyouki 1 1200\n"
+                             "runc 1 2100\ncrun 1 800\nbad line\n")
+    expect("vm report: rows per runtime, failures as None", raw["crun"] == [(0, None), (1, 800)])
+    st = bench_report.stats_of(raw)
+    expect("vm report: warm-up rounds are left out", st["youki"]["n"] == 2 and st["youki"]["median"] == 1.1)
+    expect("vm report: median over youki's", st["runc"]["over_youki"] == 1.8 / 1.1 and st["youki"]["over_youki"] == 1.0)
+    expect("vm report: a failed cycle is counted, not timed", st["crun"]["failed"] == 1 and st["crun"]["n"] == 1)
+
+
 def hyperfine_result(mode, median_s, runs):
     return {"parameters": {"mode": mode}, "median": median_s, "mean": median_s, "stddev": 0.0001,
             "times": [median_s] * runs}
@@ -151,5 +177,7 @@ if __name__ == "__main__":
     check_idle()
     check_throughput()
     check_summarize()
+    check_podstart()
+    check_vm_report()
     print(f"selftest: {'failed' if failures else 'passed'}")
     sys.exit(1 if failures else 0)

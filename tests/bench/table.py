@@ -133,9 +133,10 @@ def footer(files, paths, labels):
     lists = sorted({f["list_size"] for f in files if f.get("list_size")})
     if lists:
         print(f"- state and list: with {'/'.join(map(str, lists))} created containers per runtime")
-    base = first["spawn_baseline_ms"]
-    print(f"- each call includes the driver's posix_spawn + wait, {base['median']:.2f} ms for a static"
-          " `busybox true` (not subtracted; create+start+delete makes three calls)")
+    base = first.get("spawn_baseline_ms")
+    if base:
+        print(f"- each call includes the driver's posix_spawn + wait, {base['median']:.2f} ms for a static"
+              " `busybox true` (not subtracted; create+start+delete makes three calls)")
     failed = {(f["case"], rt): len(v) for f in files for rt, v in (f.get("failures") or {}).items()}
     if failed:
         print("- failed runs: " + ", ".join(f"{labels[rt]} {n} in {case}" for (case, rt), n in failed.items()))

@@ -5,6 +5,13 @@
 #
 #   bash tests/vm/run.sh [v2] [systemd] [--filter SUBSTR]... [--runtime youki|runc]...
 #                        [--no-cargo-tests]
+#   bash tests/vm/run.sh --bench RUNS [v2]     # not a test: the cgroup v2 ratios (issue 17)
+#
+# --bench RUNS boots the v2 lane (by default) to time create + start + delete --force of a
+# busybox /bin/true bundle instead of the tests: youki, runc 1.3 and crun 1.28 (from
+# scripts/peers.sh, with sid's libraries copied into the guest) take turns round by round
+# (guest/bench.sh). TCG makes absolute times meaningless, so bench/results/<stamp>-vm-<lane>.json
+# (tests/vm/bench_report.py) and its table give ratios to youki's median.
 #
 # Lanes (both when none is named):
 #   v2       a custom PID 1 (no systemd), cgroup2 at /sys/fs/cgroup, every controller enabled
@@ -27,7 +34,7 @@ set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 here=$repo/tests/vm
 release=$repo/target/x86_64-unknown-linux-gnu/release
-youki=${YOUKI:-$release/youki}
+youki=$(realpath -m "${YOUKI:-$release/youki}")
 bin_dir=${BIN_DIR:-$release}
 cache=${VM_CACHE:-/var/cache/youki-vm}
 out_root=${VM_OUT:-$repo/target/vm}
@@ -50,8 +57,16 @@ lanes=()
 filters=()
 runtimes=()
 cargo_tests=1
+bench_runs=
+peers=${YOUKI_PEERS:-/opt/youki-peers}
 while [ $# -gt 0 ]; do
   case "$1" in
+    --bench)
+      [[ ${2:-} =~ ^[1-9][0-9]*$ ]] || die "--bench needs a number of rounds"
+      bench_runs=$2
+      cargo_tests=0
+      shift
+      ;;
     v2 | systemd) lanes+=("$1") ;;
     --filter)
       [ $# -ge 2 ] || die "--filter needs a value"
@@ -68,14 +83,14 @@ while [ $# -gt 0 ]; do
       ;;
     --no-cargo-tests) cargo_tests=0 ;;
     -h | --help)
-      sed -n '2,26p' "$0"
+      sed -n '2,31p' "$0"
       exit 0
       ;;
     *) die "unknown argument ${1@Q} (lanes: v2 systemd; flags: --filter SUBSTR, --runtime youki|runc, --no-cargo-tests)" ;;
   esac
   shift
 done
-[ ${#lanes[@]} -gt 0 ] || lanes=(v2 systemd)
+[ ${#lanes[@]} -gt 0 ] || { [ -n "$bench_runs" ] && lanes=(v2); } || lanes=(v2 systemd)
 [ ${#filters[@]} -gt 0 ] || filters=("${default_filters[@]}")
 [ ${#runtimes[@]} -gt 0 ] || runtimes=("youki=/vmtest/bin/youki" "runc=/usr/sbin/runc")
 [ "$(id -u)" = 0 ] || die "needs root (debootstrap, mkfs of the image)"
@@ -236,8 +251,9 @@ build_layer() {
   rm -rf "$dir/layer" "$dir/layer.ext4"
   mkdir -p "$dir/layer/bin" "$dir/layer/guest"
   cp "$youki" "$dir/layer/bin/youki"
-  cp "$bin_dir/conformance" "$bin_dir/checker" "$dir/layer/bin/"
-  cp "$here/guest/run-tests.sh" "$here/guest/v2-init" "$here/guest/youki-vmtest.service" "$dir/layer/guest/"
+  [ -n "$bench_runs" ] || cp "$bin_dir/conformance" "$bin_dir/checker" "$dir/layer/bin/"
+  cp "$here/guest/run-tests.sh" "$here/guest/bench.sh" "$here/guest/v2-init" "$here/guest/youki-vmtest.service" "$dir/layer/guest/"
+  [ -z "$bench_runs" ] || build_bench_layer "$dir/layer"
   if [ "$cargo_tests" = 1 ]; then
     mkdir -p "$dir/layer/cargo-tests"
     while read -r exe; do
@@ -253,9 +269,50 @@ build_layer() {
     for f in "${filters[@]}"; do printf -- '--filter %q ' "$f"; done
     printf ')\n'
     printf 'RUNTIMES=(%s)\n' "${runtimes[*]}"
+    [ -z "$bench_runs" ] || printf 'BENCH_RUNS=%s\n' "$bench_runs"
   } > "$dir/layer/config.sh"
   local size=$(($(du -sm "$dir/layer" | cut -f1) * 3 / 2 + 64))
   mkfs.ext4 -q -F -L youki-vm-layer -d "$dir/layer" "$dir/layer.ext4" "${size}M" >/dev/null
+}
+
+# Bench mode's part of the layer: runc 1.3 and crun 1.28 with sid's libraries (copied by the
+# guest to the fixed path their interpreter and rpath name) and the /bin/true bundle.
+build_bench_layer() {
+  local layer=$1 applet
+  mkdir -p "$layer/peers/bin" "$layer/bench-bundle/rootfs/bin"
+  cp "$peers/root/usr/sbin/runc" "$peers/root/usr/bin/crun" "$layer/peers/bin/"
+  cp -a "$peers/root/usr/lib/x86_64-linux-gnu" "$layer/peers/lib"
+  cp /bin/busybox "$layer/bench-bundle/rootfs/bin/busybox"
+  for applet in $(/bin/busybox --list); do
+    [ "$applet" = busybox ] || ln -sf busybox "$layer/bench-bundle/rootfs/bin/$applet"
+  done
+  (cd "$layer/bench-bundle" && "$youki" spec)
+  python3 - "$layer/bench-bundle/config.json" <<'PY'
+import json, sys
+path = sys.argv[1]
+spec = json.load(open(path))
+spec["process"]["terminal"] = False
+spec["process"]["args"] = ["/bin/true"]
+json.dump(spec, open(path, "w"), indent=2)
+PY
+}
+
+# Bench mode's report: the ratios, and the result file under bench/results.
+report_bench() {
+  local lane=$1 dir=$2
+  rm -rf "$dir/results"
+  debugfs -R "rdump /results $dir" "$dir/layer.ext4" >/dev/null 2>&1 || true
+  if [ ! -e "$dir/results/done" ] || [ ! -s "$dir/results/bench.txt" ]; then
+    echo "lane $lane: FAIL: the guest wrote no bench results (qemu exit $qemu_rc after ${qemu_seconds}s)"
+    tail -n 30 "$dir/console.log" | sed 's/^/    /'
+    return 1
+  fi
+  echo "lane $lane: bench took $(awk '$1 == "bench" { printf "%.0f", $3 - $2 }' "$dir/results/timings")s in the guest"
+  local file
+  file=$(python3 "$here/bench_report.py" --results "$dir/results" --lane "$lane" --runs "$bench_runs" \
+    --out "${BENCH_OUT:-$repo/bench/results}" --repo "$repo") || return 1
+  python3 "$repo/tests/bench/table.py" "$file"
+  [ "$(cat "$dir/results/bench.rc")" = 0 ]
 }
 
 # ---------------------------------------------------------------- one lane
@@ -371,7 +428,12 @@ report_lane() {
 }
 
 # ---------------------------------------------------------------- main
+if [ -n "$bench_runs" ]; then
+  [ -x "$peers/root/usr/sbin/runc" ] && [ -x "$peers/root/usr/bin/crun" ] || bash "$repo/scripts/peers.sh" >/dev/null ||
+    die "scripts/peers.sh could not install runc 1.3 and crun 1.28"
+fi
 for f in "$youki" "$bin_dir/conformance" "$bin_dir/checker"; do
+  [ -n "$bench_runs" ] && [ "$f" != "$youki" ] && continue
   [ -x "$f" ] || die "$f is missing: run \`cargo build --release --locked -p youki -p conformance\` (or \`just build\`)"
 done
 ensure_packages
@@ -392,7 +454,9 @@ for lane in "${lanes[@]}"; do
   build_layer "$lane" "$dir"
   say "lane $lane: booting (timeout ${vm_timeout}s; console in $dir/console.log)"
   run_lane "$lane" "$dir"
-  if report_lane "$lane" "$dir" | tee "$dir/summary.txt"; [ "${PIPESTATUS[0]}" = 0 ]; then
+  report=report_lane
+  [ -z "$bench_runs" ] || report=report_bench
+  if "$report" "$lane" "$dir" | tee "$dir/summary.txt"; [ "${PIPESTATUS[0]}" = 0 ]; then
     summary+=("lane $lane: ok")
   else
     summary+=("lane $lane: FAILED")

@@ -31,6 +31,19 @@ echo "boot $boot" > "$out/timings"
 } > "$out/guest-facts"
 cat "$out/guest-facts"
 
+# Bench mode (run.sh --bench): the interleaved create+start+delete cycle instead of the tests.
+if [ -n "${BENCH_RUNS:-}" ]; then
+  say "bench: $BENCH_RUNS rounds of youki, runc and crun"
+  start=$(uptime_s)
+  bash "$layer/guest/bench.sh" "$layer" "$out" "$BENCH_RUNS" "${BENCH_WARMUP:-3}"
+  echo "bench $start $(uptime_s)" >> "$out/timings"
+  echo "end $(uptime_s)" >> "$out/timings"
+  touch "$out/done"
+  sync
+  say "tests finished at $(uptime_s)s"
+  exit 0
+fi
+
 runtime_args=()
 [ "$lane" = systemd ] && runtime_args=(--runtime-arg --systemd-cgroup)
 
