@@ -104,9 +104,15 @@ test-containerd *handlers: build
 test-clients *clients: build
     bash tests/e2e-clients/run.sh {{target}}/youki {{clients}}
 
-# Pod start latency through containerd, youki vs runc vs crun (never part of CI).
-bench-pods runs="20": build
-    bash tests/bench/pod-start.sh {{target}}/youki {{runs}}
+# Pod start latency through containerd 2.1, youki vs runc 1.3 vs crun 1.28, interleaved, into
+# bench/results (never part of CI; BENCH_POD_LANE=1.6 for Debian's containerd, runc and crun).
+bench-pods runs="100" *flags: build
+    bash tests/bench/pod-start.sh {{flags}} {{target}}/youki {{runs}}
+
+# create+start+delete of youki, runc 1.3 and crun 1.28 in the cgroup v2 VM (qemu TCG):
+# ratios only, into bench/results (never part of CI).
+bench-vm rounds="30": build
+    bash tests/vm/run.sh --bench {{rounds}} v2
 
 # qemu TCG, kernel and image cached in /var/cache/youki-vm; see tests/vm/README.md.
 # The cgroup v2 and systemd VM lanes: `just test-vm [v2] [systemd] [--filter SUBSTR]`.
