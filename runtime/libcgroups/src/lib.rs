@@ -31,7 +31,7 @@ pub use device_rules::{DeviceAccess, Kind as DeviceKind, Request as DeviceReques
 pub use devices::{default_device_rules, device_rule_line};
 pub use error::CgroupError;
 pub use files::read_text;
-pub use manager::{from_state, manager, CgroupManager, CgroupState, Driver};
+pub use manager::{from_state, manager, CgroupManager, CgroupState, Driver, SelfJoin};
 pub use mountinfo::{detect, parse_controllers, parse_mountinfo};
 pub use path::{parse_proc_cgroup, resolve, CgroupDir, OwnCgroup, Resolved};
 pub use resources::{translate, Controller, Placement, Probe, Write};

@@ -12,12 +12,51 @@ use crate::{
     CgroupError, CgroupView, FreezerState, HostCgroups, Layout, V1Manager, V2Manager,
 };
 
+/// How a new, still single-threaded process gets into a cgroup v1 (or hybrid) container's
+/// cgroups without waiting for an RCU grace period.
+///
+/// A pid written to `cgroup.procs` (or to `tasks`) by another process takes the kernel's
+/// global threadgroup lock for writing, and its first taker waits a grace period: 5 to 20 ms
+/// on this project's hosts, once per create and per exec. A thread that writes "0" to a v1
+/// `tasks` file moves only itself and skips that lock. So the process writes "0" to `tasks`
+/// in each v1 hierarchy itself, while it is still in the host's user namespace, and the v2
+/// part of a hybrid host (the unified hierarchy) is left to clone3's CLONE_INTO_CGROUP, which
+/// takes the lock only for reading; `v2_procs` is where the parent writes the pid instead
+/// when the kernel could not clone into it.
+#[derive(Debug)]
+pub struct SelfJoin {
+    /// The v1 `tasks` files the process writes "0" to.
+    pub tasks: Vec<std::path::PathBuf>,
+    /// The unified hierarchy's directory, to clone into.
+    pub v2_dir: Option<std::os::fd::OwnedFd>,
+    /// Its cgroup.procs, for the pid when the clone could not place the process.
+    pub v2_procs: Option<std::path::PathBuf>,
+}
+
+impl SelfJoin {
+    /// Writes `pid` to the unified hierarchy's cgroup.procs: the fallback when clone3 could
+    /// not clone into it (and the lock's grace period is paid after all).
+    pub fn place_v2(&self, pid: i32) -> Result<(), CgroupError> {
+        match &self.v2_procs {
+            Some(procs) => crate::files::write(procs, &pid.to_string()),
+            None => Ok(()),
+        }
+    }
+}
+
 /// A container's cgroup, whatever the driver.
 pub trait CgroupManager: fmt::Debug + Send + Sync {
     /// Creates the container's directories before the child exists. A driver on a pure
     /// cgroup v2 host returns the directory, so the child can be cloned straight into it
     /// (CLONE_INTO_CGROUP); `apply` is then not needed.
     fn prepare(&self) -> Result<Option<std::os::fd::OwnedFd>, CgroupError> {
+        Ok(None)
+    }
+    /// The placement of a process that moves itself (see `SelfJoin`), with the directories
+    /// created first when `create` (and a frozen cgroup refused). None where the driver
+    /// cannot split it (v2, systemd): the parent then uses `prepare` and `apply`/`add_task`.
+    fn prepare_self_join(&self, create: bool) -> Result<Option<SelfJoin>, CgroupError> {
+        let _ = create;
         Ok(None)
     }
     /// Creates the container's directory in every hierarchy and moves `pid` into it.

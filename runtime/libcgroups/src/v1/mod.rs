@@ -78,6 +78,22 @@ impl V1Manager {
     /// The control file that says the container's cgroup is frozen or freezing: the v1
     /// freezer's state (which shows a frozen ancestor too), or on a hybrid host the cgroup2
     /// directory's.
+    /// Creates the directory in every hierarchy (cpuset's filled from its parent) and
+    /// refuses a frozen one: a process moved into it would never run.
+    fn create_dirs(&self) -> Result<(), CgroupError> {
+        for d in &self.dirs {
+            if d.hierarchy.has_v1("cpuset") {
+                setup::create_cpuset_dir(&d.hierarchy.mountpoint, &d.dir)?;
+            } else {
+                files::create_dir(&d.dir)?;
+            }
+        }
+        match self.frozen_file() {
+            Some(file) => Err(CgroupError::Frozen(file)),
+            None => Ok(()),
+        }
+    }
+
     fn frozen_file(&self) -> Option<std::path::PathBuf> {
         if let Some(d) = self.dir_of(Controller::Freezer).filter(|d| !d.hierarchy.unified) {
             let file = d.dir.join("freezer.state");
@@ -129,18 +145,25 @@ impl Probe for V1Manager {
 }
 
 impl CgroupManager for V1Manager {
-    fn apply(&self, pid: i32) -> Result<(), CgroupError> {
+    fn prepare_self_join(&self, create: bool) -> Result<Option<crate::SelfJoin>, CgroupError> {
+        if create {
+            self.create_dirs()?;
+        }
+        let mut join = crate::SelfJoin { tasks: Vec::new(), v2_dir: None, v2_procs: None };
         for d in &self.dirs {
-            if d.hierarchy.has_v1("cpuset") {
-                setup::create_cpuset_dir(&d.hierarchy.mountpoint, &d.dir)?;
+            if d.hierarchy.unified {
+                let fd = std::fs::File::open(&d.dir).map_err(|e| CgroupError::io("open", &d.dir, e))?;
+                join.v2_dir = Some(fd.into());
+                join.v2_procs = Some(d.dir.join("cgroup.procs"));
             } else {
-                files::create_dir(&d.dir)?;
+                join.tasks.push(d.dir.join("tasks"));
             }
         }
-        // A process moved into a frozen cgroup never runs: refuse at once.
-        if let Some(file) = self.frozen_file() {
-            return Err(CgroupError::Frozen(file));
-        }
+        Ok(Some(join))
+    }
+
+    fn apply(&self, pid: i32) -> Result<(), CgroupError> {
+        self.create_dirs()?;
         self.add_task(pid)
     }
 

@@ -296,3 +296,38 @@ fn apply_refuses_a_frozen_cgroup_before_adding_the_pid() {
     assert!(!fake.manager().is_frozen().unwrap());
     fake.manager().apply(4242).unwrap();
 }
+
+#[test]
+fn self_join_names_each_v1_tasks_file_and_leaves_the_unified_part_to_clone3() {
+    let fake = Fake::new(true);
+    let join = fake.manager().prepare_self_join(true).unwrap().unwrap();
+    let mut want: Vec<PathBuf> = FILES
+        .iter()
+        .filter(|(name, _)| *name != "unified")
+        .map(|(name, _)| fake.root.join(name.strip_prefix("name=").unwrap_or(name)).join("youki/abc/tasks"))
+        .collect();
+    want.sort();
+    let mut got = join.tasks.clone();
+    got.sort();
+    assert_eq!(got, want);
+    assert_eq!(join.v2_procs, Some(fake.root.join("unified/youki/abc/cgroup.procs")));
+    assert!(join.v2_dir.is_some());
+    // The fallback when clone3 could not place the child writes its pid there.
+    join.place_v2(4242).unwrap();
+    assert_eq!(fake.read("unified/youki/abc/cgroup.procs"), "4242");
+    // Nothing was written into a v1 hierarchy by the parent.
+    assert_eq!(fake.read("memory/youki/abc/cgroup.procs"), "");
+}
+
+#[test]
+fn self_join_at_create_makes_the_directories_and_refuses_a_frozen_cgroup() {
+    let fake = Fake::new(false).without("cpuset");
+    fake.manager().prepare_self_join(true).unwrap().unwrap();
+    assert!(fake.root.join("memory/youki/abc").is_dir());
+    assert!(fake.root.join("unified/youki/abc").is_dir());
+    let fake = Fake::new(true);
+    fs::write(fake.root.join("freezer/youki/abc/freezer.state"), "FROZEN\n").unwrap();
+    assert!(matches!(fake.manager().prepare_self_join(true), Err(CgroupError::Frozen(_))));
+    // For exec the cgroup exists and is not checked here (exec refuses a paused container).
+    assert!(fake.manager().prepare_self_join(false).unwrap().is_some());
+}

@@ -7,10 +7,14 @@
 //!  clone3 ─────────────────────────────────────▶  PR_SET_PDEATHSIG(SIGKILL), then exits if
 //!                                                 the parent is already gone (its pidfd);
 //!  state record "creating" + pid, start time      waits for Proceed
-//!  cgroup: add pid, set resources
+//!  cgroup: add pid, set resources (v1 or hybrid
+//!  and the child in our user namespace: the
+//!  child adds itself, see libcgroups::SelfJoin)
 //!  user ns: write uid_map / gid_map
 //!  ToInit::IdmappedMounts + fds ───────────────▶  (only when a mount is idmapped: `idmap_tree`)
-//!  ToInit::Proceed ────────────────────────────▶  setns joins, hostname, keyring, mounts, devices
+//!  ToInit::Proceed { join_cgroup } ────────────▶  writes "0" to each v1 `tasks` file named,
+//!                                                 then setns joins, hostname, keyring,
+//!                                                 mounts, devices
 //!                  ◀──────────────────────────── ToParent::MountsReady   (only if createRuntime
 //!  prestart + createRuntime hooks                                        or prestart hooks exist)
 //!  ToInit::HooksDone ──────────────────────────▶  createContainer hooks, pivot_root, masks,
@@ -43,6 +47,7 @@
 
 use std::io::{IoSlice, IoSliceMut};
 use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::PathBuf;
 
 use nix::sys::socket::{self, AddressFamily, MsgFlags, SockFlag, SockType};
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
@@ -52,9 +57,15 @@ use crate::create::timeline::Timeline;
 /// What the parent tells the child.
 #[derive(Debug, Serialize, Deserialize, PartialEq)]
 pub enum ToInit {
-    /// The child is in its cgroup and its id maps are written: go on. `host_pid` is the
-    /// child's pid as the runtime sees it, for the seccomp listener's state.
-    Proceed { host_pid: i32 },
+    /// The child's cgroup is ready and its id maps are written: go on. `host_pid` is the
+    /// child's pid as the runtime sees it, for the seccomp listener's state. `join_cgroup`:
+    /// the v1 `tasks` files the child writes "0" to first, to move itself into the cgroup
+    /// (libcgroups::SelfJoin); empty when the parent placed it.
+    Proceed {
+        host_pid: i32,
+        #[serde(default)]
+        join_cgroup: Vec<PathBuf>,
+    },
     /// The detached idmapped mounts, one fd each in plan order, beside this message
     /// (SCM_RIGHTS); sent before Proceed, only when the plan has idmapped mounts.
     IdmappedMounts { count: usize },
@@ -279,8 +290,9 @@ mod tests {
     #[test]
     fn messages_cross_and_eof_is_closed() {
         let (parent, child) = pair().unwrap();
-        parent.send(&ToInit::Proceed { host_pid: 7 }).unwrap();
-        assert_eq!(child.recv().unwrap(), ToInit::Proceed { host_pid: 7 });
+        let join_cgroup = vec![PathBuf::from("/sys/fs/cgroup/cpu/c/tasks")];
+        parent.send(&ToInit::Proceed { host_pid: 7, join_cgroup: join_cgroup.clone() }).unwrap();
+        assert_eq!(child.recv().unwrap(), ToInit::Proceed { host_pid: 7, join_cgroup });
         let err = ChildError { stage: "mounts".into(), op: r#"mount "proc" on "/proc""#.into(), errno: Some(1), detail: None };
         child.send(&ToParent::Failed(err.clone())).unwrap();
         assert_eq!(parent.recv().unwrap(), ToParent::Failed(err));

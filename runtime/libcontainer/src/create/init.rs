@@ -95,7 +95,11 @@ fn stages(ctx: &InitContext) -> Result<(Prepared, OwnedFd), Failure> {
 
     let idmapped = crate::rootfs::idmap_tree::receive_trees(plan, &ctx.channel).stage("sync")?;
     let host_pid = match ctx.channel.recv().stage("sync")? {
-        ToInit::Proceed { host_pid } => host_pid,
+        ToInit::Proceed { host_pid, join_cgroup } => {
+            // First, while still in the host's user and cgroup namespaces.
+            crate::create::self_join::join(&join_cgroup)?;
+            host_pid
+        }
         other => return Err(protocol("Proceed", &other).into()),
     };
     // Until execve, /proc/PID/exe of this process is the youki binary on the host; a

@@ -13,6 +13,7 @@ pub mod dmz;
 pub mod init;
 pub mod pidfd_socket;
 pub mod rootless;
+pub mod self_join;
 pub mod stage;
 pub mod state;
 pub mod timeline;
@@ -282,10 +283,21 @@ fn create_in(
         executor: o.executor,
     };
 
-    // On cgroup v2 the directories exist before the child, which is born inside them.
-    let cgroup_dir = match undo.cgroup.as_ref() {
-        Some(cg) => cg.prepare()?,
-        None => None,
+    // v1 and hybrid, as root of our user namespace: the child moves itself into its v1
+    // hierarchies and is born in the unified one (libcgroups::SelfJoin). Otherwise, on cgroup
+    // v2 the directories exist before the child, which is born inside them.
+    let in_user_ns = plan.id_maps.is_some() || joined_userns.is_some();
+    let self_join = match undo.cgroup.as_ref() {
+        Some(cg) if self_join::allowed(in_user_ns, nix::unistd::geteuid().is_root(), o.rootless) => cg.prepare_self_join(true)?,
+        _ => None,
+    };
+    let cgroup_dir = match (undo.cgroup.as_ref(), &self_join) {
+        (Some(cg), None) => cg.prepare()?,
+        _ => None,
+    };
+    let clone_into = match &self_join {
+        Some(j) => j.v2_dir.as_ref().map(|fd| fd.as_fd()),
+        None => cgroup_dir.as_ref().map(|fd| fd.as_fd()),
     };
     crate::failpoint::hit("create:before-clone");
     let child = crate::telemetry::span("clone", || -> Result<_, ContainerError> {
@@ -304,8 +316,7 @@ fn create_in(
         let cloned = match &joined_userns {
             Some(userns) => crate::create::userns_clone::clone_in(userns.as_fd(), plan.joined_id_maps.as_ref(), plan.clone_flags, run_init)
                 .map_err(|e| ContainerError::sys(e.op, e.errno)),
-            None => clone_child(plan.clone_flags, cgroup_dir.as_ref().map(|fd| fd.as_fd()), run_init)
-                .map_err(|e| ContainerError::sys("clone the container process", e)),
+            None => clone_child(plan.clone_flags, clone_into, run_init).map_err(|e| ContainerError::sys("clone the container process", e)),
         };
         for_child.restore()?;
         cloned
@@ -322,8 +333,12 @@ fn create_in(
     if let Some(cg) = undo.cgroup.as_ref() {
         crate::telemetry::attr("cgroup.path", cg.state().path);
         let placed = crate::telemetry::span("cgroup", || -> Result<(), ContainerError> {
-            if !child.in_cgroup {
-                cg.apply(pid.as_raw())?;
+            match &self_join {
+                // The unified part, when clone3 could not place the child there.
+                Some(j) if !child.in_cgroup => j.place_v2(pid.as_raw())?,
+                Some(_) => {}
+                None if !child.in_cgroup => cg.apply(pid.as_raw())?,
+                None => {}
             }
             if let Some(r) = &plan.resources {
                 cg.set_resources(r)?;
@@ -348,7 +363,8 @@ fn create_in(
         crate::telemetry::span("netDevices", || crate::net::net_devices::move_all(&plan.net_devices, &netns))
             .map_err(|e| ContainerError::sys(e.op, e.errno))?;
     }
-    parent.send(&ToInit::Proceed { host_pid: pid.as_raw() })?;
+    let join_cgroup = self_join.map(|j| j.tasks).unwrap_or_default();
+    parent.send(&ToInit::Proceed { host_pid: pid.as_raw(), join_cgroup })?;
     crate::failpoint::hit("create:after-proceed");
 
     let timeline = loop {

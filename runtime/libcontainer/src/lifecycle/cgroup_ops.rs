@@ -7,15 +7,14 @@ use oci_spec::runtime::LinuxResources;
 
 use crate::create::state::{ContainerDir, ContainerState, Status};
 use crate::error::ContainerError;
-use crate::plan::host::HostFacts;
 
 /// The cgroup manager of a container from its state.
 pub fn manager_of(st: &ContainerState) -> Result<Box<dyn CgroupManager>, ContainerError> {
     let Some(cg) = &st.cgroup else {
         return Err(ContainerError::NoCgroup(st.id.clone()));
     };
-    let host = HostFacts::read()?;
-    Ok(libcgroups::from_state(&host.cgroups, cg)?)
+    // Only the cgroup layout: the other host facts (LSMs, network devices) are create's.
+    Ok(libcgroups::from_state(&libcgroups::detect()?, cg)?)
 }
 
 /// Opens, loads and checks that the container is in one of `allowed`.

@@ -5,7 +5,7 @@
 //! An unprivileged caller takes the other `JoinRoute`: a first child joins the user namespace
 //! and then all the others, and forks the process (a sibling, `ToParent::Forked`).
 
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use nix::sys::signal::Signal;
@@ -22,7 +22,6 @@ use crate::error::ContainerError;
 use crate::executor::{Executor, Workload};
 use crate::lifecycle::{run, tty_proxy};
 use crate::namespaces::{self, NsKind};
-use crate::plan::host::HostFacts;
 use crate::plan::{self, ProcessPlan};
 use crate::process::process_setup::{self, SeccompSetup};
 use crate::process::tty;
@@ -176,6 +175,15 @@ pub fn exec(o: ExecOptions) -> Result<i32, ContainerError> {
     let pidfd_socket = o.pidfd_socket.map(crate::create::pidfd_socket::connect).transpose()?;
     let joins = differing_namespaces(init)?;
     let route = join_route(nix::unistd::geteuid().is_root(), &joins);
+    // v1 and hybrid, as root without a user namespace to join: the process moves itself into
+    // the v1 hierarchies and is born in the unified one (libcgroups::SelfJoin).
+    let in_user_ns = joins.iter().any(|(k, _)| *k == NsKind::User);
+    let self_join = match &cgroup {
+        Some(cg) if sub_cgroups.is_empty() && crate::create::self_join::allowed(in_user_ns, nix::unistd::geteuid().is_root(), false) => {
+            libcgroups::from_state(&libcgroups::detect()?, cg)?.prepare_self_join(false)?
+        }
+        _ => None,
+    };
     let sfd = if o.detach { None } else { Some(run::block_signals()?) };
     // SCMP_ACT_NOTIFY: the exec'd process's notify fd goes to the listener too, as runc does.
     let listener = match st.seccomp.as_ref().filter(|s| crate::process::seccomp::uses_notify(s)).and_then(|s| s.listener_path().clone()) {
@@ -204,6 +212,7 @@ pub fn exec(o: ExecOptions) -> Result<i32, ContainerError> {
         executor: o.executor,
         workload,
     };
+    let mut born_in_v2 = false;
     let pid = match route {
         JoinRoute::Direct => {
             let mut for_child = namespaces::ForChildren::default();
@@ -211,12 +220,15 @@ pub fn exec(o: ExecOptions) -> Result<i32, ContainerError> {
                 for_child.join(*kind, path)?;
             }
             let parent_end = &parent;
-            let cloned = clone_child(nix::sched::CloneFlags::empty(), None, move || {
+            let clone_into = self_join.as_ref().and_then(|j| j.v2_dir.as_ref()).map(|fd| fd.as_fd());
+            let cloned = clone_child(nix::sched::CloneFlags::empty(), clone_into, move || {
                 parent_end.close_copy_in_child();
                 ctx.run()
             });
             for_child.restore()?;
-            cloned.map_err(|e| ContainerError::sys("clone the exec process", e))?.pid
+            let cloned = cloned.map_err(|e| ContainerError::sys("clone the exec process", e))?;
+            born_in_v2 = cloned.in_cgroup;
+            cloned.pid
         }
         JoinRoute::ThroughUserNs => {
             let parent_end = &parent;
@@ -243,11 +255,12 @@ pub fn exec(o: ExecOptions) -> Result<i32, ContainerError> {
         None => Ok(()),
     };
     let add_to = |cg: &libcgroups::CgroupState| -> Result<(), ContainerError> {
-        let h = HostFacts::read()?;
-        Ok(libcgroups::from_state(&h.cgroups, cg)?.add_task(pid.as_raw())?)
+        Ok(libcgroups::from_state(&libcgroups::detect()?, cg)?.add_task(pid.as_raw())?)
     };
-    let added = pinned.and_then(|()| match &cgroup {
-        Some(cg) => match add_to(cg) {
+    let added = pinned.and_then(|()| match (&cgroup, &self_join) {
+        (Some(_), Some(j)) if !born_in_v2 => Ok(j.place_v2(pid.as_raw())?),
+        (Some(_), Some(_)) => Ok(()),
+        (Some(cg), None) => match add_to(cg) {
             // runc-exec(8): on cgroup v2, a container's cgroup that holds no processes of
             // its own (controllers enabled for its children) refuses one; without --cgroup
             // the process then joins the cgroup of the container's init.
@@ -260,7 +273,7 @@ pub fn exec(o: ExecOptions) -> Result<i32, ContainerError> {
             }
             other => other,
         },
-        None => Ok(()),
+        (None, _) => Ok(()),
     });
     // A user may exec into their own container without a writable cgroup, as they could
     // create it without one: the process then stays in the caller's cgroup.
@@ -272,7 +285,8 @@ pub fn exec(o: ExecOptions) -> Result<i32, ContainerError> {
         other => other,
     };
     let added = added.and_then(|()| Ok(crate::plan::intel_rdt::join_recorded(&o.root.join(o.id), pid.as_raw())?));
-    if let Err(e) = added.and_then(|()| Ok(parent.send(&ToInit::Proceed { host_pid: pid.as_raw() })?)) {
+    let join_cgroup = self_join.map(|j| j.tasks).unwrap_or_default();
+    if let Err(e) = added.and_then(|()| Ok(parent.send(&ToInit::Proceed { host_pid: pid.as_raw(), join_cgroup })?)) {
         let _ = nix::sys::signal::kill(pid, Signal::SIGKILL);
         let _ = waitpid(pid, None);
         return Err(e);
@@ -462,7 +476,11 @@ impl ExecChild<'_> {
 
     fn stages(&self) -> Result<process_setup::Prepared, ChildError> {
         let host_pid = match self.channel.recv().stage("sync")? {
-            ToInit::Proceed { host_pid } => host_pid,
+            ToInit::Proceed { host_pid, join_cgroup } => {
+                // First, while still in the host's user, mount and cgroup namespaces.
+                crate::create::self_join::join(&join_cgroup)?;
+                host_pid
+            }
             other => {
                 return Err(ChildError { stage: "sync".into(), op: format!("expected Proceed, got {other:?}"), errno: None, detail: None })
             }

@@ -15,7 +15,6 @@ use oci_spec::runtime::Hook;
 
 use crate::create::state::{self, ContainerDir, OciState, Record, Recovery, StateError, Status};
 use crate::error::ContainerError;
-use crate::plan::host::HostFacts;
 
 /// Where the container's cgroup is.
 #[derive(Debug, Clone, PartialEq)]
@@ -132,11 +131,11 @@ pub fn run(root: &Path, id: &str, t: &Teardown) -> Result<(), ContainerError> {
 
 /// The manager of the container's cgroup, when one exists on the host.
 fn cgroup_manager(id: &str, source: &CgroupSource) -> Result<Option<Box<dyn CgroupManager>>, ContainerError> {
-    let host = HostFacts::read()?;
+    let host = libcgroups::detect()?;
     let mgr = match source {
         CgroupSource::NoCgroup => return Ok(None),
-        CgroupSource::Recorded(cg) => libcgroups::from_state(&host.cgroups, cg)?,
-        CgroupSource::DefaultForId => match libcgroups::manager(&host.cgroups, None, id, false) {
+        CgroupSource::Recorded(cg) => libcgroups::from_state(&host, cg)?,
+        CgroupSource::DefaultForId => match libcgroups::manager(&host, None, id, false) {
             Ok(m) => m,
             Err(e) => {
                 tracing::debug!("no default cgroup for {id:?}: {e}");
