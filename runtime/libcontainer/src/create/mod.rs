@@ -2,7 +2,7 @@
 //! load and plan, state directory, cgroup, the single clone, the sync with init (see
 //! `channel`), runtime hooks, then state "created" and the pid file. The folder holds the
 //! steps in between: the state directory (`state`), the clone (`clone`, `userns_clone`,
-//! `userns_maps`, `rootless`), the channel and init's stages (`channel`, `init`, `stage`,
+//! `userns_maps`, `rootless`, `self_join`), the channel and init's stages (`channel`, `init`, `stage`,
 //! `timeline`), the pidfd handed out once created (`pidfd_socket`), and the exec trampoline
 //! (`dmz`).
 
@@ -286,7 +286,7 @@ fn create_in(
     // v1 and hybrid, as root of our user namespace: the child moves itself into its v1
     // hierarchies and is born in the unified one (libcgroups::SelfJoin). Otherwise, on cgroup
     // v2 the directories exist before the child, which is born inside them.
-    let in_user_ns = plan.id_maps.is_some() || joined_userns.is_some();
+    let in_user_ns = plan.clone_flags.contains(nix::sched::CloneFlags::CLONE_NEWUSER) || plan.id_maps.is_some() || joined_userns.is_some();
     let self_join = match undo.cgroup.as_ref() {
         Some(cg) if self_join::allowed(in_user_ns, nix::unistd::geteuid().is_root(), o.rootless) => cg.prepare_self_join(true)?,
         _ => None,
