@@ -84,14 +84,9 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 hostview="$here/hostview.sh"
 
-force=${BENCH_FORCE:-0}
-positional=()
-for arg in "$@"; do
-    case $arg in
-    --force) force=1 ;;
-    *) positional+=("$arg") ;;
-    esac
-done
+# shellcheck source=loadgate.sh
+source "$here/loadgate.sh"
+bench_split_args "$@"
 youki_path=${positional[0]:-$repo/target/x86_64-unknown-linux-gnu/release/youki}
 wasm_path=${positional[1]:-$repo/target/wasm/x86_64-unknown-linux-gnu/release/youki}
 warmup=${BENCH_WARMUP:-5}
@@ -119,8 +114,6 @@ die() {
 
 [[ $(id -u) == 0 ]] || die "run as root: the runtimes create namespaces and cgroups"
 
-# shellcheck source=loadgate.sh
-source "$here/loadgate.sh"
 bench_load_gate "$force"
 
 # Installs whatever is missing, and nothing when all is there.

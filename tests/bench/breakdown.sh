@@ -31,14 +31,9 @@ die() {
 }
 [[ $(id -u) == 0 ]] || die "run as root: the runtimes create namespaces and cgroups"
 
-force=0
-positional=()
-for arg in "$@"; do
-    case $arg in
-    --force) force=1 ;;
-    *) positional+=("$arg") ;;
-    esac
-done
+# shellcheck source=loadgate.sh
+source "$here/loadgate.sh"
+bench_split_args "$@"
 youki=$(realpath "${positional[0]:-$repo/target/x86_64-unknown-linux-gnu/release/youki}")
 runs=${BREAKDOWN_RUNS:-10}
 

@@ -392,6 +392,19 @@ def loadavg():
     return [float(x) for x in Path("/proc/loadavg").read_text().split()[:3]]
 
 
+def run_fields(started, load_start, round_loads, forced):
+    """What every result file says of its run: when, the load, and whether it was forced."""
+    return {
+        "started": started,
+        "finished": utc_now(),
+        "forced": forced is not None,
+        "forced_reason": forced,
+        "load_start": load_start,
+        "load_end": loadavg(),
+        "round_load_1min": round_loads,
+    }
+
+
 def cgroup_mounts(mountinfo):
     """The cgroup mounts of a mountinfo file: [{path, fstype, options}]."""
     out = []
@@ -526,7 +539,7 @@ def main():
     facts = machine_facts(args, runtimes, bench)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    helpers = {"log": log, "loadavg": loadavg, "utc_now": utc_now, "RunFailed": RunFailed}
+    helpers = {"log": log, "loadavg": loadavg, "utc_now": utc_now, "RunFailed": RunFailed, "run_fields": run_fields}
     for case in cases:
         if case in SCALE_CASES:
             sys.path.insert(0, str(Path(__file__).resolve().parent))

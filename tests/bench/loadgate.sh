@@ -6,6 +6,7 @@
 # says so on stderr and through the array `forced` (`--forced REASON` for the drivers, whose
 # result files carry it).
 #
+#   bench_split_args "$@"    # sets force and positional
 #   bench_load_gate FORCE    # sets load_max and forced; exits 1 when it refuses
 
 # shellcheck disable=SC2034 # load_max and forced are the caller's
@@ -27,6 +28,21 @@ bench: rerun on an idle machine, or force it with --force or BENCH_FORCE=1 (the 
     fi
     forced=(--forced "load average $(cut -d' ' -f1-3 /proc/loadavg) above $load_max at the start")
     echo "bench: FORCED: 1-minute load average $(bench_load1) > $load_max; these figures are not figures, and every result file says so" >&2
+}
+
+# bench_split_args ARGS...: sets force (1 with --force among ARGS, or BENCH_FORCE=1) and
+# positional (the other ARGS, in order).
+# shellcheck disable=SC2034 # force and positional are the caller's
+bench_split_args() {
+    force=${BENCH_FORCE:-0}
+    positional=()
+    local arg
+    for arg in "$@"; do
+        case $arg in
+        --force) force=1 ;;
+        *) positional+=("$arg") ;;
+        esac
+    done
 }
 
 bench_load1() { cut -d' ' -f1 /proc/loadavg; }

@@ -16,14 +16,9 @@ set -euo pipefail
 # shellcheck source=../e2e-containerd/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../e2e-containerd/lib.sh"
 here=$lib_repo/tests/bench
-force=${BENCH_FORCE:-0}
-positional=()
-for arg in "$@"; do
-    case $arg in
-    --force) force=1 ;;
-    *) positional+=("$arg") ;;
-    esac
-done
+# shellcheck source=loadgate.sh
+source "$here/loadgate.sh"
+bench_split_args "$@"
 youki=$(realpath "${positional[0]:-$lib_release/youki}")
 runs=${positional[1]:-100}
 lane=${BENCH_POD_LANE:-2.1}
@@ -37,8 +32,6 @@ if [[ ${YOUKI_PRIVATE_VIEW:-} != 1 ]]; then
     if [[ $lane == 2.1 ]]; then
         bash "$lib_repo/scripts/peers.sh" >/dev/null || lib_fail "scripts/peers.sh could not install containerd 2.1, runc 1.3 and crun 1.28"
     fi
-    # shellcheck source=loadgate.sh
-    source "$here/loadgate.sh"
     bench_load_gate "$force"
     BENCH_POD_FORCED=${forced[1]:-} BENCH_LOAD_MAX=$load_max lib_private_view bash "$0" "$youki" "$runs"
 fi

@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from interleave import dump, label_of, loadavg, log, machine_facts_base, utc_now, version_of  # noqa: E402
+from interleave import dump, label_of, loadavg, log, machine_facts_base, run_fields, utc_now, version_of  # noqa: E402
 from throughput import percentile  # noqa: E402
 
 TITLE = "pod start through containerd (RunPodSandbox + CreateContainer + StartContainer)"
@@ -99,13 +99,7 @@ def run(args):
         "runs": args.runs,
         "chunk": args.chunk,
         "warmup": args.warmup,
-        "started": started,
-        "finished": utc_now(),
-        "forced": args.forced is not None,
-        "forced_reason": args.forced,
-        "load_start": load_start,
-        "load_end": loadavg(),
-        "round_load_1min": load_log,
+        **run_fields(started, load_start, load_log, args.forced),
         "round_order": order_log,
         "containerd": {"lane": args.lane, "version": args.containerd_version,
                        "shim": "io.containerd.runc.v2", "cni": "bridge + host-local"},
