@@ -196,8 +196,13 @@ impl CgroupManager for V2Manager {
         if !file.exists() {
             return Ok(false);
         }
-        files::write(&file, "1")?;
-        Ok(true)
+        match files::write(&file, "1") {
+            Ok(()) => Ok(true),
+            // Removed between the check and the write (systemd drops a scope's cgroup once
+            // its last process is gone; kernfs then answers ENODEV): nothing left to kill.
+            Err(CgroupError::Write { source, .. }) if matches!(source.raw_os_error(), Some(libc::ENODEV | libc::ENOENT)) => Ok(true),
+            Err(e) => Err(e),
+        }
     }
 
     fn pids(&self) -> Result<Vec<i32>, CgroupError> {
