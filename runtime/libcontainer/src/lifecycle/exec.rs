@@ -257,20 +257,32 @@ pub fn exec(o: ExecOptions) -> Result<i32, ContainerError> {
     let add_to = |cg: &libcgroups::CgroupState| -> Result<(), ContainerError> {
         Ok(libcgroups::from_state(&libcgroups::detect()?, cg)?.add_task(pid.as_raw())?)
     };
+    // runc-exec(8): on cgroup v2, a container's cgroup that holds no processes of its own
+    // (controllers enabled for its children) refuses one; without --cgroup the process then
+    // joins the cgroup of the container's init.
+    let busy_fallback = |cg: &libcgroups::CgroupState, e: libcgroups::CgroupError| -> Result<(), ContainerError> {
+        if !sub_cgroups.is_empty() || !crate::lifecycle::exec_cgroup::is_busy(&e) {
+            return Err(e.into());
+        }
+        let text = std::fs::read_to_string(format!("/proc/{init}/cgroup")).unwrap_or_default();
+        match crate::lifecycle::exec_cgroup::init_fallback(cg, &text) {
+            Some(fallback) => add_to(&fallback),
+            None => Err(e.into()),
+        }
+    };
+    // The v1 `tasks` files the child writes itself; none when the parent places it after all.
+    let mut join_cgroup = self_join.as_ref().map(|j| j.tasks.clone()).unwrap_or_default();
     let added = pinned.and_then(|()| match (&cgroup, &self_join) {
-        (Some(_), Some(j)) if !born_in_v2 => Ok(j.place_v2(pid.as_raw())?),
+        (Some(cg), Some(j)) if !born_in_v2 => match j.place_v2(pid.as_raw()) {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                join_cgroup.clear();
+                busy_fallback(cg, e)
+            }
+        },
         (Some(_), Some(_)) => Ok(()),
         (Some(cg), None) => match add_to(cg) {
-            // runc-exec(8): on cgroup v2, a container's cgroup that holds no processes of
-            // its own (controllers enabled for its children) refuses one; without --cgroup
-            // the process then joins the cgroup of the container's init.
-            Err(ContainerError::Cgroup(e)) if sub_cgroups.is_empty() && crate::lifecycle::exec_cgroup::is_busy(&e) => {
-                let text = std::fs::read_to_string(format!("/proc/{init}/cgroup")).unwrap_or_default();
-                match crate::lifecycle::exec_cgroup::init_fallback(cg, &text) {
-                    Some(fallback) => add_to(&fallback),
-                    None => Err(e.into()),
-                }
-            }
+            Err(ContainerError::Cgroup(e)) => busy_fallback(cg, e),
             other => other,
         },
         (None, _) => Ok(()),
@@ -285,7 +297,6 @@ pub fn exec(o: ExecOptions) -> Result<i32, ContainerError> {
         other => other,
     };
     let added = added.and_then(|()| Ok(crate::plan::intel_rdt::join_recorded(&o.root.join(o.id), pid.as_raw())?));
-    let join_cgroup = self_join.map(|j| j.tasks).unwrap_or_default();
     if let Err(e) = added.and_then(|()| Ok(parent.send(&ToInit::Proceed { host_pid: pid.as_raw(), join_cgroup })?)) {
         let _ = nix::sys::signal::kill(pid, Signal::SIGKILL);
         let _ = waitpid(pid, None);
