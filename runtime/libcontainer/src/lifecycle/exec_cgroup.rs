@@ -115,6 +115,11 @@ pub fn place(state: &CgroupState, sub: &SubCgroups) -> Result<CgroupState, SubCg
     }
     if let Some(rel) = sub.all.as_ref().filter(|r| !r.as_os_str().is_empty()) {
         placed.path = format!("{}/{}", state.path.trim_end_matches('/'), rel.display());
+        // Below a systemd scope a sub-cgroup is a plain directory of the delegated tree, not
+        // a unit: the process is written into it through cgroupfs, as runc does.
+        if matches!(state.driver, Driver::Systemd | Driver::SystemdUser) {
+            placed.driver = Driver::V2;
+        }
     }
     Ok(placed)
 }
@@ -213,6 +218,23 @@ mod tests {
             ["/sys/fs/cgroup/cpu,cpuacct/c/id/sub/a", "/sys/fs/cgroup/memory/c/id/sub/a", "/sys/fs/cgroup/unified/c/id/sub/a"]
         );
         assert_eq!(p.path, "/c/id/sub/a");
+    }
+
+    #[test]
+    fn a_sub_cgroup_of_a_systemd_scope_is_written_through_cgroupfs() {
+        let scope = CgroupState {
+            driver: Driver::Systemd,
+            path: "system.slice:youki:id".into(),
+            dirs: vec![CgroupDir {
+                hierarchy: Hierarchy::new("/sys/fs/cgroup", &["memory"], true),
+                dir: PathBuf::from("/sys/fs/cgroup/system.slice/youki-id.scope"),
+            }],
+        };
+        let p = place(&scope, &parse(&args(&["sub"])).unwrap()).unwrap();
+        assert_eq!(p.driver, Driver::V2);
+        assert_eq!(dirs(&p), ["/sys/fs/cgroup/system.slice/youki-id.scope/sub"]);
+        // The scope itself stays systemd's.
+        assert_eq!(place(&scope, &parse(&args(&["/"])).unwrap()).unwrap().driver, Driver::Systemd);
     }
 
     #[test]
