@@ -51,10 +51,11 @@ bins=()
 for h in youki runc crun; do bins+=("$h=$(lib_handler_bin "$h" "$youki")"); done
 forced=()
 [[ -n ${BENCH_POD_FORCED:-} ]] && forced=(--forced "$BENCH_POD_FORCED")
-lib_say "containerd $(containerd --version | awk '{print $3}'): $runs pod starts per handler, $chunk per turn"
+ctd_version=$(containerd --version | awk '{print $3}')
+lib_say "containerd $ctd_version: $runs pod starts per handler, $chunk per turn"
 file=$(python3 "$here/podstart.py" --cri-e2e "$lib_debug/cri-e2e" --socket "$ctd_sock" --work "$work" \
     --cgroup-top "$cgroup_top" --handlers youki,runc,crun --bins "$(IFS=,; echo "${bins[*]}")" \
-    --lane "$lane" --containerd-version "$(containerd --version | awk '{print $3}')" \
+    --lane "$lane" --containerd-version "$ctd_version" \
     --runs "$runs" --chunk "$chunk" --out "$out_dir" --load-max "${BENCH_LOAD_MAX:-0.5}" "${forced[@]}")
 lib_say "wrote $file"
 python3 "$here/table.py" "$file"

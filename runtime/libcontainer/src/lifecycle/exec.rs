@@ -177,10 +177,13 @@ pub fn exec(o: ExecOptions) -> Result<i32, ContainerError> {
     let route = join_route(nix::unistd::geteuid().is_root(), &joins);
     // v1 and hybrid, as root without a user namespace to join: the process moves itself into
     // the v1 hierarchies and is born in the unified one (libcgroups::SelfJoin).
+    // The manager is built once, for this and for the placement after the clone, where an
+    // error in building it is reported.
+    let manager = cgroup.as_ref().map(|cg| libcgroups::detect().and_then(|host| libcgroups::from_state(&host, cg)));
     let in_user_ns = joins.iter().any(|(k, _)| *k == NsKind::User);
-    let self_join = match &cgroup {
-        Some(cg) if sub_cgroups.is_empty() && crate::create::self_join::allowed(in_user_ns, nix::unistd::geteuid().is_root(), false) => {
-            libcgroups::from_state(&libcgroups::detect()?, cg)?.prepare_self_join(false)?
+    let self_join = match &manager {
+        Some(Ok(m)) if sub_cgroups.is_empty() && crate::create::self_join::allowed(in_user_ns, nix::unistd::geteuid().is_root(), false) => {
+            m.prepare_self_join(false)?
         }
         _ => None,
     };
@@ -254,9 +257,6 @@ pub fn exec(o: ExecOptions) -> Result<i32, ContainerError> {
         Some(cpus) => crate::process::sched::set_affinity(pid.as_raw(), cpus).map_err(|e| ContainerError::sys(e.op, e.errno)),
         None => Ok(()),
     };
-    let add_to = |cg: &libcgroups::CgroupState| -> Result<(), ContainerError> {
-        Ok(libcgroups::from_state(&libcgroups::detect()?, cg)?.add_task(pid.as_raw())?)
-    };
     // runc-exec(8): on cgroup v2, a container's cgroup that holds no processes of its own
     // (controllers enabled for its children) refuses one; without --cgroup the process then
     // joins the cgroup of the container's init.
@@ -266,26 +266,26 @@ pub fn exec(o: ExecOptions) -> Result<i32, ContainerError> {
         }
         let text = std::fs::read_to_string(format!("/proc/{init}/cgroup")).unwrap_or_default();
         match crate::lifecycle::exec_cgroup::init_fallback(cg, &text) {
-            Some(fallback) => add_to(&fallback),
+            Some(fallback) => Ok(libcgroups::from_state(&libcgroups::detect()?, &fallback)?.add_task(pid.as_raw())?),
             None => Err(e.into()),
         }
     };
     // The v1 `tasks` files the child writes itself; none when the parent places it after all.
     let mut join_cgroup = self_join.as_ref().map(|j| j.tasks.clone()).unwrap_or_default();
-    let added = pinned.and_then(|()| match (&cgroup, &self_join) {
-        (Some(cg), Some(j)) if !born_in_v2 => match j.place_v2(pid.as_raw()) {
+    let added = pinned.and_then(|()| match (&cgroup, &self_join, manager) {
+        (Some(cg), Some(j), _) if !born_in_v2 => match j.place_v2(pid.as_raw()) {
             Ok(()) => Ok(()),
             Err(e) => {
                 join_cgroup.clear();
                 busy_fallback(cg, e)
             }
         },
-        (Some(_), Some(_)) => Ok(()),
-        (Some(cg), None) => match add_to(cg) {
-            Err(ContainerError::Cgroup(e)) => busy_fallback(cg, e),
-            other => other,
+        (Some(_), Some(_), _) => Ok(()),
+        (Some(cg), None, Some(m)) => match m.and_then(|m| m.add_task(pid.as_raw())) {
+            Ok(()) => Ok(()),
+            Err(e) => busy_fallback(cg, e),
         },
-        (None, _) => Ok(()),
+        _ => Ok(()),
     });
     // A user may exec into their own container without a writable cgroup, as they could
     // create it without one: the process then stays in the caller's cgroup.
