@@ -16,4 +16,11 @@ fn main() {
     // them take a few KiB instead of a 304 KiB .rela.dyn that every start reads; the pages
     // they patch, and ASLR, are the same.
     println!("cargo:rustc-link-arg-bins=-Wl,-z,pack-relative-relocs");
+    // The functions a lifecycle command runs, first and together (symbol-order.txt, made by
+    // scripts/symbol-order.sh): the kernel maps a static binary's code in 64 KiB blocks
+    // around each page touched, so scattered hot code makes most of .text resident.
+    let order = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("symbol-order.txt");
+    println!("cargo:rerun-if-changed={}", order.display());
+    println!("cargo:rustc-link-arg-bins=-Wl,--symbol-ordering-file={}", order.display());
+    println!("cargo:rustc-link-arg-bins=-Wl,--no-warn-symbol-ordering");
 }

@@ -108,6 +108,9 @@ pub enum ContainerError {
     /// The process of `exec` (flags or `--process`), which is not the config.json's.
     #[error("invalid exec process")]
     ExecProcess(#[source] SpecError),
+    /// `exec` with flags builds on the container's own process, which config.json leaves out.
+    #[error("config.json of container {0:?} has no process")]
+    NoProcess(String),
     #[error("pidfd socket {path:?}")]
     PidfdSocket {
         path: PathBuf,

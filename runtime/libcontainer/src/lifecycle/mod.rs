@@ -6,6 +6,7 @@
 pub mod cgroup_ops;
 pub mod exec;
 pub mod exec_cgroup;
+pub mod exec_process;
 pub mod run;
 pub mod signal;
 pub mod teardown;

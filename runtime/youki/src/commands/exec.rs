@@ -5,29 +5,21 @@ use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 use libcontainer::create::Console;
-use libcontainer::lifecycle::exec::{ExecOptions, Overrides};
+use libcontainer::lifecycle::exec::ExecOptions;
+use libcontainer::lifecycle::exec_process::{ExecProcess, Overrides};
 use liboci_cli::Exec;
 
 pub fn exec(root: &Path, e: Exec) -> Result<i32> {
     let process = match &e.process {
         Some(path) => {
             let text = std::fs::read(path).with_context(|| format!("read process file {path:?}"))?;
-            let mut process = parse_process(&text).with_context(|| format!("invalid process file {path:?}"))?;
-            let state = libcontainer::lifecycle::state(root, &e.container_id)?;
-            let (_, spec) = libcontainer::create::load_spec(&state.bundle)?;
-            if let Some(container) = spec.process() {
-                libcontainer::lifecycle::exec::inherit_from_container(&mut process, container);
-            }
-            process
+            ExecProcess::File(Box::new(parse_process(&text).with_context(|| format!("invalid process file {path:?}"))?))
         }
         None => {
             if e.command.is_empty() {
                 bail!("exec needs a command or --process");
             }
-            let state = libcontainer::lifecycle::state(root, &e.container_id)?;
-            let (_, spec) = libcontainer::create::load_spec(&state.bundle)?;
-            let Some(base) = spec.process() else { bail!("config.json of {:?} has no process", e.container_id) };
-            let o = Overrides {
+            ExecProcess::Flags(Overrides {
                 args: e.command.clone(),
                 env: e.env.clone(),
                 cwd: e.cwd.clone(),
@@ -38,8 +30,7 @@ pub fn exec(root: &Path, e: Exec) -> Result<i32> {
                 tty: e.tty,
                 apparmor: e.apparmor.clone(),
                 process_label: e.process_label.clone(),
-            };
-            libcontainer::lifecycle::exec::process_from_flags(base, &o)?
+            })
         }
     };
     let console = match (&e.console_socket, e.detach) {
