@@ -326,8 +326,6 @@ fn create_in(
     crate::failpoint::hit("create:after-clone");
     st.pid = pid.as_raw();
     st.pid_start_time = state::process_start_time(pid.as_raw()).unwrap_or(0);
-    save_ours(o, &st)?;
-    crate::failpoint::hit("create:after-pid-record");
 
     crate::telemetry::attr_int("pid", pid.as_raw() as i64);
     if let Some(cg) = undo.cgroup.as_ref() {
@@ -366,6 +364,13 @@ fn create_in(
     let join_cgroup = self_join.map(|j| j.tasks).unwrap_or_default();
     parent.send(&ToInit::Proceed { host_pid: pid.as_raw(), join_cgroup })?;
     crate::failpoint::hit("create:after-proceed");
+    // The record with the pid is committed while init sets up its mounts: its fsyncs (on a
+    // disk-backed root, most of a commit) overlap the child's work instead of preceding it.
+    // Until this commit is durable a dead runtime still takes init with it: init dies with
+    // us (parent-death signal, then EOF on the channel once it changes credentials), and the
+    // "creating" record already names every cgroup for a later `delete --force`.
+    save_ours(o, &st)?;
+    crate::failpoint::hit("create:after-pid-record");
 
     let timeline = loop {
         match parent.recv() {
