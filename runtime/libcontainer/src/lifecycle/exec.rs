@@ -85,7 +85,7 @@ pub fn exec(o: ExecOptions) -> Result<i32, ContainerError> {
     let init = st.pid;
     let (mut keep, console) = Console::endpoints(o.console, plan.terminal)?;
     let pidfd_socket = o.pidfd_socket.map(crate::create::pidfd_socket::connect).transpose()?;
-    let joins = differing_namespaces(init)?;
+    let joins = differing_namespaces(o.id, init, st.pid_start_time)?;
     let route = join_route(nix::unistd::geteuid().is_root(), &joins);
     // v1 and hybrid, as root without a user namespace to join: the process moves itself into
     // the v1 hierarchies and is born in the unified one (libcgroups::SelfJoin).
@@ -258,15 +258,26 @@ pub const JOIN_ORDER: [NsKind; 8] =
 /// The namespaces of `pid` that differ from ours, in join order. Compared by the links'
 /// text (`ipc:[4026531839]`: the kind and the inode on nsfs), which the kernel formats
 /// without the nsfs dentry a stat of the link allocates and frees each time; read relative
-/// to the two `ns` directories, opened once.
-fn differing_namespaces(pid: i32) -> Result<Vec<(NsKind, PathBuf)>, ContainerError> {
+/// to the two `ns` directories, opened once. A kind this kernel lacks (no link on our side)
+/// is skipped; init's links unreadable (it exited meanwhile) is an error, or the process
+/// would run in our namespaces instead of the container's. `start` (init's start time) is
+/// checked once the directory is open: a reused pid cannot pass off its namespaces as init's.
+fn differing_namespaces(id: &str, pid: i32, start: u64) -> Result<Vec<(NsKind, PathBuf)>, ContainerError> {
     use nix::fcntl::{open, readlinkat, OFlag};
-    let dir = |path: &str| open(path, OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty());
+    let dir = |path: &str| {
+        open(path, OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty())
+            .map_err(|e| ContainerError::sys(format!("open {path}"), e))
+    };
     let theirs_dir = format!("/proc/{pid}/ns");
-    let (Ok(theirs), Ok(ours)) = (dir(&theirs_dir), dir("/proc/self/ns")) else { return Ok(Vec::new()) };
+    let (theirs, ours) = (dir(&theirs_dir)?, dir("/proc/self/ns")?);
+    if start > 0 && crate::create::state::process_start_time(pid) != Some(start) {
+        return Err(ContainerError::BadStatus { op: "exec into", id: id.to_string(), status: Status::Stopped });
+    }
     let mut out = Vec::new();
     for kind in JOIN_ORDER {
-        let (Ok(a), Ok(b)) = (readlinkat(&theirs, kind.proc_name()), readlinkat(&ours, kind.proc_name())) else { continue };
+        let Ok(b) = readlinkat(&ours, kind.proc_name()) else { continue };
+        let a =
+            readlinkat(&theirs, kind.proc_name()).map_err(|e| ContainerError::sys(format!("read {theirs_dir}/{}", kind.proc_name()), e))?;
         if a != b {
             out.push((kind, PathBuf::from(format!("{theirs_dir}/{}", kind.proc_name()))));
         }
@@ -459,5 +470,21 @@ mod tests {
         // Join order: user first, mount last.
         assert_eq!(JOIN_ORDER.first(), Some(&NsKind::User));
         assert_eq!(JOIN_ORDER.last(), Some(&NsKind::Mount));
+    }
+
+    #[test]
+    fn namespaces_of_an_init_that_is_gone_or_replaced_are_an_error() {
+        // A live process in our namespaces: nothing to join.
+        let mut live = std::process::Command::new("sleep").arg("5").spawn().unwrap();
+        let pid = live.id() as i32;
+        let start = crate::create::state::process_start_time(pid).unwrap();
+        assert!(differing_namespaces("c1", pid, start).unwrap().is_empty());
+        // The pid with another start time (a reused pid): not init's namespaces.
+        let err = differing_namespaces("c1", pid, start + 1).unwrap_err();
+        assert_eq!(err.to_string(), r#"cannot exec into container "c1": it is stopped"#);
+        live.kill().unwrap();
+        live.wait().unwrap();
+        // Gone: an error, never an empty list (which would run the process in ours).
+        assert!(differing_namespaces("c1", pid, start).is_err());
     }
 }
