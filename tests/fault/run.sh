@@ -625,18 +625,25 @@ par_call() {
     local n=$1
     shift
     (
+        local t0=$SECONDS
         timeout -k 2 "$FAULT_TIMEOUT" "$RT" --root "$root" "$@" >"$work/par/$n.out" 2>"$work/par/$n.err"
         echo $? >"$work/par/$n.rc"
+        echo $((SECONDS - t0)) >"$work/par/$n.secs"
     ) &
 }
 
-# par_judge N... : fills prob with hung, panicking or silent failures; counts in zero/errs.
+# par_judge N... : fills prob with hung, panicking or silent failures; counts in zero/errs,
+# and in killed the execs whose process a concurrent delete --force killed.
 par_judge() {
     local n rc
-    zero=0 errs=0
+    zero=0 errs=0 killed=0
     for n in "$@"; do
         rc=$(cat "$work/par/$n.rc")
-        if ((rc == 124 || rc == 137)); then
+        # 137 is also what exec returns when its process is SIGKILLed (by a concurrent
+        # delete --force), as runc does: a hang only when the call lasted the whole timeout.
+        if [[ $(cat "$work/par/$n.cmd") == "exec "* ]] && ((rc == 137 && $(cat "$work/par/$n.secs") < FAULT_TIMEOUT)); then
+            killed=$((killed + 1))
+        elif ((rc == 124 || rc == 137)); then
             prob+=(" '$(cat "$work/par/$n.cmd")' hung")
         elif grep -q "panicked at" "$work/par/$n.err"; then
             prob+=(" '$(cat "$work/par/$n.cmd")' panicked")
@@ -723,7 +730,7 @@ concurrency_mixed() {
     done
     wait
     par_judge "${ns[@]}"
-    local note="$zero exited 0, $errs clear errors"
+    local note="$zero exited 0, $errs clear errors, $killed execs whose process was killed"
     rr delete --force "$ID" || prob+=(" the final delete --force exited $?: $(err_text)")
     local left
     left=$(settled "$ID" "$B")
