@@ -91,6 +91,12 @@ bench-breakdown *args: build
     cargo build --locked -p e2e-containerd --bin otlp-sink
     bash tests/bench/breakdown.sh {{args}} {{target}}/youki
 
+# Remakes runtime/youki/symbol-order.txt (the hot functions the linker packs together, which
+# keeps a command's resident code small) from a perf profile of the release build; rebuild
+# afterwards. ~4 min on 2 cores, never in CI.
+symbol-order rounds="300":
+    bash scripts/symbol-order.sh {{rounds}}
+
 # youki-trace on the real kernel: healthy and broken creates, youki and runc side by side.
 test-trace: build
     YOUKI={{target}}/youki YOUKI_TRACE={{target}}/youki-trace bash ebpf-trace/tests/ci.sh
