@@ -635,22 +635,23 @@ par_call() {
 # par_judge N... : fills prob with hung, panicking or silent failures; counts in zero/errs,
 # and in killed the execs whose process a concurrent delete --force killed.
 par_judge() {
-    local n rc
+    local n rc cmd
     zero=0 errs=0 killed=0
     for n in "$@"; do
         rc=$(cat "$work/par/$n.rc")
+        cmd=$(cat "$work/par/$n.cmd")
         # 137 is also what exec returns when its process is SIGKILLed (by a concurrent
         # delete --force), as runc does: a hang only when the call lasted the whole timeout.
-        if [[ $(cat "$work/par/$n.cmd") == "exec "* ]] && ((rc == 137 && $(cat "$work/par/$n.secs") < FAULT_TIMEOUT)); then
+        if [[ $cmd == "exec "* ]] && ((rc == 137 && $(cat "$work/par/$n.secs") < FAULT_TIMEOUT)); then
             killed=$((killed + 1))
         elif ((rc == 124 || rc == 137)); then
-            prob+=(" '$(cat "$work/par/$n.cmd")' hung")
+            prob+=(" '$cmd' hung")
         elif grep -q "panicked at" "$work/par/$n.err"; then
-            prob+=(" '$(cat "$work/par/$n.cmd")' panicked")
+            prob+=(" '$cmd' panicked")
         elif ((rc == 0)); then
             zero=$((zero + 1))
         elif [[ ! -s $work/par/$n.err ]]; then
-            prob+=(" '$(cat "$work/par/$n.cmd")' exited $rc without a message")
+            prob+=(" '$cmd' exited $rc without a message")
         else
             errs=$((errs + 1))
         fi

@@ -49,7 +49,7 @@ pub struct Overrides {
 
 /// Builds the exec'd process from the container's and the flags, as runc does: new args,
 /// extra env appended, cwd, user and groups replaced, capabilities added. Pure.
-pub fn process_from_flags(base: &Process, o: &Overrides) -> Result<Process, ContainerError> {
+fn process_from_flags(base: &Process, o: &Overrides) -> Result<Process, ContainerError> {
     let mut p = base.clone();
     p.set_args(Some(o.args.clone()));
     let mut env = p.env().clone().unwrap_or_default();
@@ -107,7 +107,7 @@ pub fn process_from_flags(base: &Process, o: &Overrides) -> Result<Process, Cont
 /// What a `--process` file leaves out comes from the container's own process, as runc does:
 /// the capabilities (left out, the process would keep every capability of the runtime), the
 /// AppArmor profile and the SELinux label. The rest stays as the file says. Pure.
-pub fn inherit_from_container(p: &mut Process, container: &Process) {
+fn inherit_from_container(p: &mut Process, container: &Process) {
     if p.capabilities().is_none() {
         p.set_capabilities(container.capabilities().clone());
     }

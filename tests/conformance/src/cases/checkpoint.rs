@@ -140,8 +140,13 @@ fn state_pid(ctx: &Ctx, id: &str) -> Result<u32> {
     u32::try_from(pid).context("pid out of range")
 }
 
+/// The counter's file as it is, empty or not.
+fn count_text(b: &Bundle) -> Option<String> {
+    fs::read_to_string(b.rootfs().join("count")).ok()
+}
+
 fn count(b: &Bundle) -> Option<u64> {
-    fs::read_to_string(b.rootfs().join("count")).ok()?.trim().parse().ok()
+    count_text(b)?.trim().parse().ok()
 }
 
 /// The counter once its process is checkpointed away (`text`, the file): its number, or,
@@ -240,10 +245,10 @@ fn full_cycle(ctx: &mut Ctx) -> Result<Outcome> {
     criu_call(ctx, &["checkpoint", "--image-path", &images.display().to_string(), &id])?.ok("checkpoint")?;
     check_checkpointed_away(ctx, &id, pid)?;
     check!(images.join("inventory.img").is_file(), "no inventory.img in {}", images.display());
-    let text = fs::read_to_string(b.rootfs().join("count")).context("no count file after the checkpoint")?;
+    let text = count_text(&b).context("no count file after the checkpoint")?;
     let at_dump = count_at_rest(&text, before)?;
     std::thread::sleep(Duration::from_millis(400));
-    check_eq!(fs::read_to_string(b.rootfs().join("count")).ok(), Some(text), "the counter after the checkpoint (nothing may run)");
+    check_eq!(count_text(&b), Some(text), "the counter after the checkpoint (nothing may run)");
     restore_and_check(ctx, &id, &b, &images, at_dump, &inner)?;
     Ok(Outcome::Pass)
 }
@@ -288,7 +293,7 @@ fn pre_dump_then_dump(ctx: &mut Ctx) -> Result<Outcome> {
     check_checkpointed_away(ctx, &id, pid)?;
     let parent = fs::read_link(fin.join("parent")).context("the final dump has no parent link to the pre-dump")?;
     check_eq!(parent.display().to_string(), "../pre", "parent link of the final images");
-    let text = fs::read_to_string(b.rootfs().join("count")).context("no count file after the dump")?;
+    let text = count_text(&b).context("no count file after the dump")?;
     let at_dump = count_at_rest(&text, before)?;
     restore_and_check(ctx, &id, &b, &fin, at_dump, &inner)?;
     Ok(Outcome::Pass)
