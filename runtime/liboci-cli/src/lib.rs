@@ -32,6 +32,7 @@ mod checkpoint;
 mod exec;
 mod global;
 mod lifecycle;
+mod one_command;
 mod query;
 mod values;
 
@@ -121,6 +122,10 @@ impl Cli {
         I: IntoIterator<Item = T>,
         T: Into<OsString> + Clone,
     {
+        let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
+        if let Some(cli) = one_command::parse(&args) {
+            return Ok(cli);
+        }
         let mut command = Cli::command();
         let matches = command.try_get_matches_from_mut(args)?;
         let cli = Cli::from_arg_matches(&matches).map_err(|e| e.format(&mut command))?;

@@ -197,10 +197,13 @@ impl<S: Serialize, R: DeserializeOwned> End<S, R> {
     }
 
     pub fn recv(&self) -> Result<R, ChannelError> {
-        let mut buf = vec![0u8; MAX_MESSAGE];
         // read(2) where the seccomp filter (init waits for `Committed` under the container's
-        // profile) may refuse recvmsg: profiles written for runc, which reads its sync pipe.
-        let plain = !crate::process::seccomp::may_call("recvmsg");
+        // profile) may refuse recvmsg or recvfrom: profiles written for runc, which reads its
+        // sync pipe.
+        let plain = !crate::process::seccomp::may_call("recvmsg") || !crate::process::seccomp::may_call("recvfrom");
+        // A buffer of the message's size, not of the largest one: zeroing 64 KiB touches 16
+        // pages, copies of the parent's after a clone.
+        let mut buf = vec![0u8; if plain { MAX_MESSAGE } else { self.next_len()? }];
         let n = loop {
             let got = if plain {
                 nix::unistd::read(&self.fd, &mut buf)
@@ -219,6 +222,20 @@ impl<S: Serialize, R: DeserializeOwned> End<S, R> {
             return Err(ChannelError::Closed);
         }
         serde_json::from_slice(&buf[..n]).map_err(ChannelError::Decode)
+    }
+
+    /// Waits for the next message and returns its length (0 at EOF), leaving it queued.
+    fn next_len(&self) -> Result<usize, ChannelError> {
+        loop {
+            match socket::recv(self.fd.as_raw_fd(), &mut [], MsgFlags::MSG_PEEK | MsgFlags::MSG_TRUNC) {
+                // Room for one byte more than the message: a zero-length buffer cannot tell
+                // EOF from an empty message, and the real read then sees the same length.
+                Ok(n) => return Ok(n.min(MAX_MESSAGE) + 1),
+                Err(nix::Error::EINTR) => continue,
+                Err(nix::Error::ECONNRESET) => return Err(ChannelError::Closed),
+                Err(e) => return Err(ChannelError::Recv(e)),
+            }
+        }
     }
 
     /// `send`, with `fds` beside the message (SCM_RIGHTS); the receiver gets its own copies.
@@ -240,7 +257,7 @@ impl<S: Serialize, R: DeserializeOwned> End<S, R> {
     /// `recv`, keeping up to `max` fds that came beside the message (close-on-exec).
     pub fn recv_with_fds(&self, max: usize) -> Result<(R, Vec<OwnedFd>), ChannelError> {
         use std::os::fd::FromRawFd;
-        let mut buf = vec![0u8; MAX_MESSAGE];
+        let mut buf = vec![0u8; self.next_len()?];
         let mut cmsg = vec![0u8; nix::sys::socket::cmsg_space::<i32>() * max.max(1)];
         let mut fds = Vec::new();
         let n = loop {
@@ -298,6 +315,20 @@ mod tests {
         assert_eq!(parent.recv().unwrap(), ToParent::Failed(err));
         drop(child);
         assert!(matches!(parent.recv(), Err(ChannelError::Closed)));
+    }
+
+    #[test]
+    fn each_message_arrives_whole_whatever_its_size() {
+        // The receive buffer is sized from the queued message: a long one after a short one
+        // (and the reverse) must not come out cut.
+        let (parent, child) = pair().unwrap();
+        let long: Vec<PathBuf> = (0..400).map(|i| PathBuf::from(format!("/sys/fs/cgroup/c{i}/tasks"))).collect();
+        parent.send(&ToInit::Committed).unwrap();
+        parent.send(&ToInit::Proceed { host_pid: 1, join_cgroup: long.clone() }).unwrap();
+        parent.send(&ToInit::Committed).unwrap();
+        assert_eq!(child.recv().unwrap(), ToInit::Committed);
+        assert_eq!(child.recv().unwrap(), ToInit::Proceed { host_pid: 1, join_cgroup: long });
+        assert_eq!(child.recv().unwrap(), ToInit::Committed);
     }
 
     #[test]
