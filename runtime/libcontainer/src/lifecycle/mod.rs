@@ -57,7 +57,10 @@ pub fn start(root: &Path, id: &str) -> Result<ContainerState, ContainerError> {
     }
     crate::failpoint::hit("start:after-save");
     // A failing poststart hook does not stop the container: the spec asks for a warning.
-    hooks::run_all_warn("poststart", &st.poststart, &st.to_oci(Status::Running));
+    // The state they get names the owner, read from /etc/passwd: only made for hooks.
+    if st.poststart.as_ref().is_some_and(|h| !h.is_empty()) {
+        hooks::run_all_warn("poststart", &st.poststart, &st.to_oci(Status::Running));
+    }
     Ok(st)
 }
 
