@@ -167,11 +167,11 @@ pub fn manager(
     }
 }
 
-/// Rebuilds the manager of an existing container from its stored state. `host` refreshes
-/// what may have changed since (the controllers enabled on a cgroup2 mount).
-pub fn from_state(host: &HostCgroups, s: &CgroupState) -> Result<Box<dyn CgroupManager>, CgroupError> {
+/// Rebuilds the manager of an existing container from its stored state, refreshing what may
+/// have changed since (the controllers enabled on a cgroup2 mount).
+pub fn from_state(s: &CgroupState) -> Result<Box<dyn CgroupManager>, CgroupError> {
     match s.driver {
-        Driver::V1 => Ok(Box::new(V1Manager::from_state(host, s)?)),
+        Driver::V1 => Ok(Box::new(V1Manager::from_state(s)?)),
         Driver::V2 => Ok(Box::new(V2Manager::from_state(s)?)),
         Driver::Systemd | Driver::SystemdUser => Ok(Box::new(SystemdManager::from_state(s)?)),
     }
@@ -207,7 +207,7 @@ mod tests {
         assert_eq!(s.dirs.len(), 1);
         assert_eq!(s.dirs[0].dir, Path::new("/sys/fs/cgroup/youki/abc"));
         assert_eq!(m.views()[0].name, "");
-        let again = from_state(&host, &serde_json::from_str(&serde_json::to_string(&s).unwrap()).unwrap()).unwrap();
+        let again = from_state(&serde_json::from_str(&serde_json::to_string(&s).unwrap()).unwrap()).unwrap();
         assert_eq!(again.state(), s);
     }
 
@@ -221,7 +221,7 @@ mod tests {
         assert!(json.contains(r#""driver":"v1""#), "{json}");
         let back: CgroupState = serde_json::from_str(&json).unwrap();
         assert_eq!(back, s);
-        let again = from_state(&host(Layout::Hybrid), &back).unwrap();
+        let again = from_state(&back).unwrap();
         assert_eq!(again.state(), s);
         assert_eq!(again.views(), m.views());
     }

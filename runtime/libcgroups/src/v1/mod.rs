@@ -18,7 +18,7 @@ use crate::{
     manager::{CgroupManager, CgroupState, Driver},
     path::{check_stored, CgroupDir},
     resources::{translate, Controller, Placement, Probe},
-    setup, CgroupError, CgroupView, FreezerState, HostCgroups,
+    setup, CgroupError, CgroupView, FreezerState,
 };
 
 /// How long `remove` retries a cgroup that is still busy.
@@ -42,15 +42,16 @@ impl V1Manager {
     }
 
     /// Rebuilds the manager from stored state, checking that every directory lies strictly
-    /// below its mountpoint, and taking the current controllers of the cgroup2 mount.
-    pub fn from_state(host: &HostCgroups, s: &CgroupState) -> Result<Self, CgroupError> {
+    /// below its mountpoint, and taking the current controllers of the cgroup2 mount from
+    /// its cgroup.controllers (the stored ones when it is not readable: not mounted there in
+    /// this mount namespace). No mountinfo: on a node it runs to thousands of lines.
+    pub fn from_state(s: &CgroupState) -> Result<Self, CgroupError> {
         let mut dirs = s.dirs.clone();
         for d in &mut dirs {
             check_stored(d)?;
             if d.hierarchy.unified {
-                let now = host.hierarchies.iter().find(|h| h.unified && h.mountpoint == d.hierarchy.mountpoint);
-                if let Some(now) = now {
-                    d.hierarchy.controllers = now.controllers.clone();
+                if let Ok(text) = crate::files::read_text(d.hierarchy.mountpoint.join("cgroup.controllers")) {
+                    d.hierarchy.controllers = crate::mountinfo::parse_controllers(&text);
                 }
             }
         }

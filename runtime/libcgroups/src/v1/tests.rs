@@ -8,7 +8,7 @@ use std::{
 use tempfile::TempDir;
 
 use super::*;
-use crate::{path::resolve, resources::fake::res, Hierarchy, Layout};
+use crate::{path::resolve, resources::fake::res, Hierarchy, HostCgroups, Layout};
 
 /// Control files created in the container's directory of each hierarchy.
 const FILES: &[(&str, &[(&str, &str)])] = &[
@@ -68,6 +68,7 @@ impl Fake {
         fs::write(root.join("cpuset/cpuset.cpus"), "0-1\n").unwrap();
         fs::write(root.join("cpuset/cpuset.mems"), "0\n").unwrap();
         fs::write(root.join("unified/cgroup.subtree_control"), "").unwrap();
+        fs::write(root.join("unified/cgroup.controllers"), "hugetlb\n").unwrap();
         if precreate {
             fs::write(root.join("unified/youki/cgroup.subtree_control"), "").unwrap();
             for f in ["cpuset.cpus", "cpuset.mems"] {
@@ -248,7 +249,7 @@ fn from_state_refreshes_cgroup2_controllers() {
             d.hierarchy.controllers.clear();
         }
     }
-    let m = V1Manager::from_state(&fake.host, &s).unwrap();
+    let m = V1Manager::from_state(&s).unwrap();
     assert_eq!(m.placement(Controller::Hugetlb), Placement::V2);
 }
 
@@ -259,7 +260,7 @@ fn from_state_rejects_directories_outside_their_hierarchy() {
         let mut s = fake.manager().state();
         let mountpoint = s.dirs[0].hierarchy.mountpoint.clone();
         s.dirs[0].dir = if bad.starts_with('/') { PathBuf::from(bad) } else { mountpoint.join(bad) };
-        let err = V1Manager::from_state(&fake.host, &s).unwrap_err();
+        let err = V1Manager::from_state(&s).unwrap_err();
         assert_eq!(err.to_string(), format!("invalid cgroup state: {:?} is not a cgroup below {:?}", s.dirs[0].dir, mountpoint));
     }
 }

@@ -27,7 +27,7 @@ pub fn checkpoint(root: &Path, id: &str, o: &DumpOptions) -> Result<(), Containe
     let host = HostFacts::read()?;
     let plan = crate::plan::plan(&spec, &st.bundle, &host).map_err(ContainerError::Spec)?;
     let views = match &st.cgroup {
-        Some(cg) => libcgroups::from_state(&host.cgroups, cg)?.views(),
+        Some(cg) => libcgroups::from_state(cg)?.views(),
         None => Vec::new(),
     };
     let facts = DumpFacts { masked_files: masked_files(st.pid, &plan), stdio: stdio_targets(st.pid) };

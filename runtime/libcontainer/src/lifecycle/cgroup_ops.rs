@@ -13,8 +13,7 @@ pub fn manager_of(st: &ContainerState) -> Result<Box<dyn CgroupManager>, Contain
     let Some(cg) = &st.cgroup else {
         return Err(ContainerError::NoCgroup(st.id.clone()));
     };
-    // Only the cgroup layout: the other host facts (LSMs, network devices) are create's.
-    Ok(libcgroups::from_state(&libcgroups::detect()?, cg)?)
+    Ok(libcgroups::from_state(cg)?)
 }
 
 /// Opens, loads and checks that the container is in one of `allowed`.

@@ -91,7 +91,7 @@ pub fn exec(o: ExecOptions) -> Result<i32, ContainerError> {
     // the v1 hierarchies and is born in the unified one (libcgroups::SelfJoin).
     // The manager is built once, for this and for the placement after the clone, where an
     // error in building it is reported.
-    let manager = cgroup.as_ref().map(|cg| libcgroups::detect().and_then(|host| libcgroups::from_state(&host, cg)));
+    let manager = cgroup.as_ref().map(libcgroups::from_state);
     let in_user_ns = joins.iter().any(|(k, _)| *k == NsKind::User);
     let self_join = match &manager {
         Some(Ok(m)) if sub_cgroups.is_empty() && crate::create::self_join::allowed(in_user_ns, nix::unistd::geteuid().is_root(), false) => {
@@ -178,7 +178,7 @@ pub fn exec(o: ExecOptions) -> Result<i32, ContainerError> {
         }
         let text = std::fs::read_to_string(format!("/proc/{init}/cgroup")).unwrap_or_default();
         match crate::lifecycle::exec_cgroup::init_fallback(cg, &text) {
-            Some(fallback) => Ok(libcgroups::from_state(&libcgroups::detect()?, &fallback)?.add_task(pid.as_raw())?),
+            Some(fallback) => Ok(libcgroups::from_state(&fallback)?.add_task(pid.as_raw())?),
             None => Err(e.into()),
         }
     };

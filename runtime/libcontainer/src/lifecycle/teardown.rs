@@ -131,11 +131,10 @@ pub fn run(root: &Path, id: &str, t: &Teardown) -> Result<(), ContainerError> {
 
 /// The manager of the container's cgroup, when one exists on the host.
 fn cgroup_manager(id: &str, source: &CgroupSource) -> Result<Option<Box<dyn CgroupManager>>, ContainerError> {
-    let host = libcgroups::detect()?;
     let mgr = match source {
         CgroupSource::NoCgroup => return Ok(None),
-        CgroupSource::Recorded(cg) => libcgroups::from_state(&host, cg)?,
-        CgroupSource::DefaultForId => match libcgroups::manager(&host, None, id, false) {
+        CgroupSource::Recorded(cg) => libcgroups::from_state(cg)?,
+        CgroupSource::DefaultForId => match libcgroups::manager(&libcgroups::detect()?, None, id, false) {
             Ok(m) => m,
             Err(e) => {
                 tracing::debug!("no default cgroup for {id:?}: {e}");
@@ -208,8 +207,14 @@ fn wait_empty(mgr: &dyn CgroupManager, limit: Duration) {
     }
 }
 
-/// Detaches every mount left under the state directory (restore's rootfs bind).
+/// Detaches every mount left under the state directory (restore's rootfs bind). Only when
+/// the directory has a subdirectory, which restore's bind needs: mountinfo is not read for
+/// every delete (on a node it runs to thousands of lines).
 fn unmount_below(dir: &Path) -> Result<(), ContainerError> {
+    let has_subdir = std::fs::read_dir(dir).map(|entries| entries.flatten().any(|e| e.file_type().is_ok_and(|t| t.is_dir())));
+    if matches!(has_subdir, Ok(false)) {
+        return Ok(());
+    }
     let Ok(info) = std::fs::read_to_string("/proc/self/mountinfo") else { return Ok(()) };
     for mp in crate::rootfs::mountinfo::mounts_below(&info, dir) {
         match nix::mount::umount2(&mp, nix::mount::MntFlags::MNT_DETACH) {
