@@ -79,6 +79,14 @@ fn collect(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), CgroupError> {
 /// task is still exiting answers EBUSY for a moment, so that is retried for about
 /// `patience`; a directory already gone counts as removed.
 pub(crate) fn remove_tree(dir: &Path, patience: Duration) -> Result<(), CgroupError> {
+    // Most cgroups have no children and no task left: one rmdir, no listing (a listing of a
+    // cgroup directory reads every control file's entry, under kernfs's locks). Any failure
+    // (children, a task still exiting) goes the long way below, which reports it.
+    match fs::remove_dir(dir) {
+        Ok(()) => return Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(_) => {}
+    }
     for d in tree_deepest_first(dir)? {
         let start = Instant::now();
         let mut pause = Duration::from_millis(1);

@@ -142,7 +142,7 @@ pub fn create(mut o: CreateOptions) -> Result<Created, ContainerError> {
     crate::telemetry::attr("container.id", o.id);
     let (bundle, host, plan) = crate::telemetry::span("load and plan", || -> Result<_, ContainerError> {
         let (bundle, spec, extras) = load_config(o.bundle)?;
-        let host = HostFacts::read()?;
+        let host = HostFacts::read(&spec)?;
         let plan = plan_config(&spec, &extras, &bundle, &host)?;
         Ok((bundle, host, plan))
     })?;

@@ -24,7 +24,7 @@ pub fn checkpoint(root: &Path, id: &str, o: &DumpOptions) -> Result<(), Containe
         return Err(ContainerError::BadStatus { op: "checkpoint", id: id.to_string(), status });
     }
     let (_, spec) = crate::create::load_spec(&st.bundle)?;
-    let host = HostFacts::read()?;
+    let host = HostFacts::read(&spec)?;
     let plan = crate::plan::plan(&spec, &st.bundle, &host).map_err(ContainerError::Spec)?;
     let views = match &st.cgroup {
         Some(cg) => libcgroups::from_state(cg)?.views(),

@@ -44,7 +44,7 @@ pub fn restore(o: &RestoreOptions) -> Result<i32, ContainerError> {
     criu::check_images(&o.criu.image_path)?;
     let facts = crate::criu::checkpoint::read_facts(&o.criu.image_path)?;
     let (bundle, spec) = crate::create::load_spec(o.bundle)?;
-    let host = HostFacts::read()?;
+    let host = HostFacts::read(&spec)?;
     let plan = crate::plan::plan(&spec, &bundle, &host).map_err(ContainerError::Spec)?;
     if !plan.rootfs.is_dir() {
         return Err(ContainerError::NoRootfs(plan.rootfs.clone()));

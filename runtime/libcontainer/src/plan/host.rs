@@ -21,13 +21,16 @@ pub struct HostFacts {
 }
 
 impl HostFacts {
-    pub fn read() -> Result<Self, libcgroups::CgroupError> {
+    /// The facts `spec` is planned against. The network devices are listed only when it
+    /// moves some (linux.netDevices): on a node /sys/class/net holds a veth per pod.
+    pub fn read(spec: &oci_spec::runtime::Spec) -> Result<Self, libcgroups::CgroupError> {
+        let moves_devices = spec.linux().as_ref().and_then(|l| l.net_devices().as_ref()).is_some_and(|d| !d.is_empty());
         Ok(HostFacts {
             cgroups: libcgroups::detect()?,
             time_ns: std::path::Path::new("/proc/self/ns/time").exists(),
             apparmor: crate::process::lsm::apparmor_enabled(),
             selinux: crate::process::lsm::selinux_enabled(),
-            net_devices: crate::net::net_devices::host_devices(),
+            net_devices: if moves_devices { crate::net::net_devices::host_devices() } else { Vec::new() },
             resctrl: std::path::Path::new("/sys/fs/resctrl/schemata").exists(),
             real_root: nix::unistd::geteuid().is_root() && in_initial_userns(),
         })
@@ -56,4 +59,21 @@ fn in_initial_userns() -> bool {
         let fields: Vec<&str> = m.split_whitespace().collect();
         fields == ["0", "0", "4294967295"]
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn network_devices_are_listed_only_for_a_spec_that_moves_some() {
+        let spec = |linux: serde_json::Value| -> oci_spec::runtime::Spec {
+            serde_json::from_value(serde_json::json!({"ociVersion": "1.3.0", "root": {"path": "rootfs"}, "linux": linux})).unwrap()
+        };
+        // Every host has "lo" in /sys/class/net.
+        let moving = HostFacts::read(&spec(serde_json::json!({"netDevices": {"lo": {}}}))).unwrap();
+        assert!(moving.net_devices.iter().any(|d| d == "lo"), "{:?}", moving.net_devices);
+        let plain = HostFacts::read(&spec(serde_json::json!({}))).unwrap();
+        assert!(plain.net_devices.is_empty());
+    }
 }
