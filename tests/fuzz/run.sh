@@ -20,7 +20,13 @@ fi
 # cargo-afl builds its AFL++ runtime at install; this only covers an install that skipped it.
 cargo afl config --build >/dev/null 2>&1 || true   # "already built" is fine
 echo "== building the fuzz targets (AFL instrumentation)"
-cargo afl build --release --locked --quiet 2>&1 | grep -v '^warning' || true
+# A target that no longer builds is a failure, not a reason to fuzz a stale binary.
+cargo afl build --release --locked --quiet 2>&1 | grep -v '^warning'
+if [ "${PIPESTATUS[0]}" -ne 0 ]; then
+  echo "FAIL fuzz: the targets do not build (above)"
+  echo "fuzz: 0 passed, 2 failed"
+  exit 1
+fi
 bin=target/x86_64-unknown-linux-gnu/release
 passed=0; failed=0
 work=$(mktemp -d /tmp/youki-fuzz.XXXXXX)

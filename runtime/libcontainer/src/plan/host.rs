@@ -24,13 +24,22 @@ impl HostFacts {
     /// The facts `spec` is planned against. The network devices are listed only when it
     /// moves some (linux.netDevices): on a node /sys/class/net holds a veth per pod.
     pub fn read(spec: &oci_spec::runtime::Spec) -> Result<Self, libcgroups::CgroupError> {
-        let moves_devices = spec.linux().as_ref().and_then(|l| l.net_devices().as_ref()).is_some_and(|d| !d.is_empty());
+        Self::gather(spec.linux().as_ref().and_then(|l| l.net_devices().as_ref()).is_some_and(|d| !d.is_empty()))
+    }
+
+    /// Every fact, the network devices included, for a caller that plans many specs against
+    /// one reading (the fuzzer).
+    pub fn read_all() -> Result<Self, libcgroups::CgroupError> {
+        Self::gather(true)
+    }
+
+    fn gather(net_devices: bool) -> Result<Self, libcgroups::CgroupError> {
         Ok(HostFacts {
             cgroups: libcgroups::detect()?,
             time_ns: std::path::Path::new("/proc/self/ns/time").exists(),
             apparmor: crate::process::lsm::apparmor_enabled(),
             selinux: crate::process::lsm::selinux_enabled(),
-            net_devices: if moves_devices { crate::net::net_devices::host_devices() } else { Vec::new() },
+            net_devices: if net_devices { crate::net::net_devices::host_devices() } else { Vec::new() },
             resctrl: std::path::Path::new("/sys/fs/resctrl/schemata").exists(),
             real_root: nix::unistd::geteuid().is_root() && in_initial_userns(),
         })
@@ -75,5 +84,6 @@ mod tests {
         assert!(moving.net_devices.iter().any(|d| d == "lo"), "{:?}", moving.net_devices);
         let plain = HostFacts::read(&spec(serde_json::json!({}))).unwrap();
         assert!(plain.net_devices.is_empty());
+        assert!(HostFacts::read_all().unwrap().net_devices.iter().any(|d| d == "lo"));
     }
 }

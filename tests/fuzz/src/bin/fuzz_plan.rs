@@ -4,7 +4,7 @@
 use std::path::Path;
 
 fn main() {
-    let host = libcontainer::plan::host::HostFacts::read().expect("read the host facts");
+    let host = libcontainer::plan::host::HostFacts::read_all().expect("read the host facts");
     let bundle = Path::new("/fuzz-bundle");
     let config = bundle.join("config.json");
     afl::fuzz!(|data: &[u8]| {
