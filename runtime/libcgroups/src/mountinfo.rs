@@ -1,7 +1,7 @@
 //! Finds the host's cgroup hierarchies in /proc/self/mountinfo and decides the layout
 //! (v1, hybrid or pure v2). Parsing is pure; [`detect`] does the two reads.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::{CgroupError, Hierarchy, HostCgroups, Layout};
 
@@ -16,11 +16,17 @@ pub fn detect() -> Result<HostCgroups, CgroupError> {
     let text = crate::files::read_text(MOUNTINFO).map_err(|e| CgroupError::io("read", MOUNTINFO, e))?;
     let mut host = parse_mountinfo(&text)?;
     for h in host.hierarchies.iter_mut().filter(|h| h.unified) {
-        let file = h.mountpoint.join("cgroup.controllers");
-        let text = crate::files::read_text(&file).map_err(|e| CgroupError::io("read", &file, e))?;
-        h.controllers = parse_controllers(&text);
+        h.controllers = read_controllers(&h.mountpoint)?;
     }
     Ok(host)
+}
+
+/// The controllers of the cgroup2 hierarchy mounted at `mountpoint`, from its
+/// cgroup.controllers.
+pub(crate) fn read_controllers(mountpoint: &Path) -> Result<Vec<String>, CgroupError> {
+    let file = mountpoint.join("cgroup.controllers");
+    let text = crate::files::read_text(&file).map_err(|e| CgroupError::io("read", &file, e))?;
+    Ok(parse_controllers(&text))
 }
 
 /// The controllers named in a cgroup2 `cgroup.controllers` (or `cgroup.subtree_control`).

@@ -50,8 +50,8 @@ impl V1Manager {
         for d in &mut dirs {
             check_stored(d)?;
             if d.hierarchy.unified {
-                if let Ok(text) = crate::files::read_text(d.hierarchy.mountpoint.join("cgroup.controllers")) {
-                    d.hierarchy.controllers = crate::mountinfo::parse_controllers(&text);
+                if let Ok(now) = crate::mountinfo::read_controllers(&d.hierarchy.mountpoint) {
+                    d.hierarchy.controllers = now;
                 }
             }
         }
