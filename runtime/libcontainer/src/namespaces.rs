@@ -1,7 +1,7 @@
 //! Linux namespace kinds: their clone flags, their /proc names, and joining one by path.
 
 use std::fs::File;
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, BorrowedFd};
 use std::path::{Path, PathBuf};
 
 use nix::sched::CloneFlags;
@@ -107,6 +107,13 @@ pub enum NamespaceError {
         #[source]
         source: nix::Error,
     },
+    #[error("join the {kinds} namespaces of process {pid}")]
+    JoinProcess {
+        kinds: String,
+        pid: i32,
+        #[source]
+        source: nix::Error,
+    },
     #[error("unshare {kind} namespace")]
     Unshare {
         kind: &'static str,
@@ -141,6 +148,20 @@ pub fn enter(kind: NsKind, path: &Path, file: &File) -> Result<(), NamespaceErro
 pub fn join(j: &NamespaceJoin) -> Result<(), NamespaceError> {
     let f = open(j.kind, &j.path)?;
     enter(j.kind, &j.path, &f)
+}
+
+/// setns(2) with a pidfd: joins the `kinds` namespaces of the process `pid` in one call (the
+/// kernel takes the user namespace first and gives the others its rights), with nothing to
+/// open and no pid that could be reused meanwhile. Kernels before 5.8 take only nsfs files
+/// and refuse a pidfd with EINVAL, as they refuse a namespace that cannot be entered: the
+/// caller then joins kind by kind, which names the namespace that fails.
+pub fn enter_process(pidfd: BorrowedFd, pid: i32, kinds: &[NsKind]) -> Result<(), NamespaceError> {
+    let flags = kinds.iter().fold(CloneFlags::empty(), |f, k| f | k.flag());
+    nix::sched::setns(pidfd, flags).map_err(|source| NamespaceError::JoinProcess {
+        kinds: kinds.iter().map(|k| k.spec_name()).collect::<Vec<_>>().join(", "),
+        pid,
+        source,
+    })
 }
 
 /// Namespace files opened before any of them is joined: once in a joined user namespace, a
@@ -204,6 +225,21 @@ impl ForChildren {
         enter(kind, path, &target)
     }
 
+    /// As `join`, through the pidfd of the process whose namespace `path` is, where the
+    /// kernel takes one (`enter_process`): nothing to open but our own namespace's file.
+    pub fn join_process(&mut self, kind: NsKind, path: &Path, process: Option<(BorrowedFd, i32)>) -> Result<(), NamespaceError> {
+        if let Some((pidfd, pid)) = process {
+            self.remember(kind)?;
+            match enter_process(pidfd, pid, &[kind]) {
+                Ok(()) => return Ok(()),
+                // Not entered: nothing to return from.
+                Err(NamespaceError::JoinProcess { source: nix::Error::EINVAL, .. }) => drop(self.originals.pop()),
+                Err(e) => return Err(e),
+            }
+        }
+        self.join(kind, path)
+    }
+
     /// A new time namespace for the children to come, with its clock offsets (`timens_offsets`
     /// lines), written before any process is inside.
     pub fn new_time(&mut self, offsets: &str) -> Result<(), NamespaceError> {
@@ -235,6 +271,17 @@ impl Drop for ForChildren {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The one-call join names every kind and the process, and keeps the errno the callers
+    /// fall back on: entering our own user namespace again is EINVAL.
+    #[test]
+    fn joining_through_a_pidfd_names_the_kinds_and_keeps_einval() {
+        let me = std::process::id() as i32;
+        let pidfd = crate::create::clone::pidfd_open(me).unwrap();
+        let e = enter_process(pidfd.as_fd(), me, &[NsKind::User, NsKind::Uts]).unwrap_err();
+        assert!(matches!(e, NamespaceError::JoinProcess { source: nix::Error::EINVAL, .. }), "{e:?}");
+        assert_eq!(e.to_string(), format!("join the user, uts namespaces of process {me}"));
+    }
 
     #[test]
     fn user_first_mount_last() {

@@ -1,6 +1,13 @@
 //! `youki`: argument handling, logging setup and exit codes; the work is in libcontainer.
 
+// The entry point is `entry::main`, without std's start-up (see there). The unit tests have
+// std's harness as their main, so nothing calls `run` there: its callees would all be dead.
+#![cfg_attr(not(test), no_main)]
+#![cfg_attr(test, allow(dead_code))]
+
 mod commands;
+#[cfg(not(test))]
+mod entry;
 mod logging;
 mod output;
 
@@ -9,7 +16,8 @@ use liboci_cli::Cli;
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 pub const COMMIT: &str = env!("YOUKI_COMMIT");
 
-fn main() {
+/// Runs the command line; never returns (every end goes through `std::process::exit`).
+fn run() -> ! {
     output::end_quietly_on_broken_pipe();
     let cli = match Cli::try_parse_args(std::env::args_os()) {
         Ok(cli) => cli,
@@ -20,7 +28,7 @@ fn main() {
     };
     if cli.version {
         println!("youki version {VERSION}\ncommit: {COMMIT}\nspec: {}", libcontainer::create::state::OCI_VERSION);
-        return;
+        std::process::exit(0);
     }
     let logging = match logging::init(&cli.global) {
         Ok(l) => l,

@@ -440,6 +440,7 @@ fn first_record(o: &CreateOptions, bundle: &Path, plan: &Plan, cgroup: Option<li
         poststart: plan.hooks.poststart().clone(),
         poststop: plan.hooks.poststop().clone(),
         namespaces: created_namespaces(plan),
+        joined_namespaces: Some(joined_namespaces(plan)),
         systemd_cgroup: o.systemd_cgroup,
         seccomp: plan.seccomp.clone(),
         personality: plan.process.extra.personality,
@@ -464,6 +465,12 @@ pub(crate) fn created_namespaces(plan: &Plan) -> Vec<NsKind> {
                 || (*k == NsKind::Cgroup && plan.new_cgroup_ns)
         })
         .collect()
+}
+
+/// The namespaces the container joins by path (the pid namespace among them).
+pub(crate) fn joined_namespaces(plan: &Plan) -> Vec<NsKind> {
+    let pid = plan.pid_join.as_ref().map(|_| NsKind::Pid);
+    plan.joins.iter().map(|j| j.kind).chain(pid).collect()
 }
 
 /// Writes the pid file atomically, as runc does (no trailing newline).

@@ -38,6 +38,7 @@ impl<T> Stage<T> for Result<T, namespaces::NamespaceError> {
                 namespaces::NamespaceError::Open { source, .. } => source.raw_os_error(),
                 namespaces::NamespaceError::Offsets(e) => Some(e.source as i32),
                 namespaces::NamespaceError::Join { source, .. }
+                | namespaces::NamespaceError::JoinProcess { source, .. }
                 | namespaces::NamespaceError::Unshare { source, .. }
                 | namespaces::NamespaceError::Return { source, .. } => Some(*source as i32),
             };

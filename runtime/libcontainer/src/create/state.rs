@@ -73,6 +73,10 @@ pub struct ContainerState {
     /// Namespaces the container created (the ones `exec` will join through /proc/PID/ns).
     #[serde(default)]
     pub namespaces: Vec<NsKind>,
+    /// Namespaces the container joined by path (linux.namespaces[].path); `None` in a record
+    /// of a youki that did not note them, for which `exec` compares every kind.
+    #[serde(default)]
+    pub joined_namespaces: Option<Vec<NsKind>>,
     #[serde(default)]
     pub systemd_cgroup: bool,
     /// The container's seccomp profile, which `exec` applies to its processes too.
@@ -566,6 +570,7 @@ mod tests {
             poststart: None,
             poststop: None,
             namespaces: vec![NsKind::Pid],
+            joined_namespaces: Some(vec![]),
             systemd_cgroup: false,
             seccomp: None,
             personality: None,

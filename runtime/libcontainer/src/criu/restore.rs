@@ -156,6 +156,7 @@ fn first_record(o: &RestoreOptions, bundle: &Path, plan: &Plan, cgroup: libcgrou
         poststart: plan.hooks.poststart().clone(),
         poststop: plan.hooks.poststop().clone(),
         namespaces: crate::create::created_namespaces(plan),
+        joined_namespaces: Some(crate::create::joined_namespaces(plan)),
         systemd_cgroup: o.systemd_cgroup,
         seccomp: plan.seccomp.clone(),
         trace_context: crate::telemetry::traceparent(),

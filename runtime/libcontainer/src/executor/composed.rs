@@ -42,6 +42,10 @@ impl Executor for Composed {
         self.pick(w).map(|_| ())
     }
 
+    fn execs(&self, w: &Workload) -> bool {
+        self.pick(w).is_ok_and(|e| e.execs(w))
+    }
+
     fn prepare(&self, w: &Workload) -> Result<Box<dyn Launch>, ExecutorError> {
         match self.pick(w) {
             Ok(e) => e.prepare(w),
@@ -88,6 +92,9 @@ mod tests {
         fn prepare(&self, _: &Workload) -> Result<Box<dyn Launch>, ExecutorError> {
             Ok(Box::new(Exits(self.code)))
         }
+        fn execs(&self, _: &Workload) -> bool {
+            self.code == 2
+        }
     }
 
     fn run(e: &Composed, program: &str) -> Result<i32, ExecutorError> {
@@ -111,6 +118,12 @@ mod tests {
         assert_eq!(e.names(), ["a", "any", "never"]);
         assert_eq!(run(&e, "a:x").unwrap(), 1);
         assert_eq!(run(&e, "b:x").unwrap(), 2);
+        // Whether it execs is the chosen one's answer; no one's, when none takes it.
+        let args = |p: &str| vec![p.to_string()];
+        let annotations = HashMap::new();
+        let execs = |e: &Composed, p: &str| e.execs(&Workload { args: &args(p), env: &[], cwd: Path::new("/"), annotations: &annotations });
+        assert!(!execs(&e, "a:x") && execs(&e, "b:x"));
+        assert!(!execs(&Composed::new(vec![]), "b:x"));
     }
 
     #[test]

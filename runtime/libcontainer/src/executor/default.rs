@@ -25,6 +25,10 @@ impl Executor for DefaultExecutor {
         }
     }
 
+    fn execs(&self, _: &Workload) -> bool {
+        true
+    }
+
     fn prepare(&self, w: &Workload) -> Result<Box<dyn Launch>, ExecutorError> {
         let exe = find_executable(w.program(), &env_path(w.env))?;
         let argv = w.args.iter().map(|a| c_string(a)).collect::<Result<Vec<_>, _>>()?;

@@ -203,4 +203,11 @@ pub trait Executor {
     /// with no_new_privs still to come), before `create` reports ready: finds and loads what
     /// the workload needs, so a missing or broken program fails `create`, not `start`.
     fn prepare(&self, workload: &Workload) -> Result<Box<dyn Launch>, ExecutorError>;
+
+    /// Whether `workload` ends in an execve, whose close-on-exec lets go of the runtime's
+    /// fds: then the set-up lists none for [`Handover::begin`]. Say yes only when sure; an
+    /// executor that runs the workload in this process keeps the default.
+    fn execs(&self, _workload: &Workload) -> bool {
+        false
+    }
 }

@@ -5,7 +5,7 @@
 //! An unprivileged caller takes the other `JoinRoute`: a first child joins the user namespace
 //! and then all the others, and forks the process (a sibling, `ToParent::Forked`).
 
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use nix::sys::signal::Signal;
@@ -62,8 +62,8 @@ pub fn exec(o: ExecOptions) -> Result<i32, ContainerError> {
         (st, status)
     };
     let (st, status) = st;
-    let (_, spec) = crate::create::load_spec(&st.bundle)?;
-    let process = crate::lifecycle::exec_process::resolve(o.process, spec.process().as_ref(), o.id)?;
+    let container_process = crate::lifecycle::exec_process::container_process(&st.bundle)?;
+    let process = crate::lifecycle::exec_process::resolve(o.process, container_process.as_ref(), o.id)?;
     let mut plan = plan::plan_process_of(&process, crate::process::lsm::selinux_enabled()).map_err(ContainerError::ExecProcess)?;
     // The cgroup the process joins: the container's, or the sub-cgroup `--cgroup` names,
     // which must exist already.
@@ -85,7 +85,8 @@ pub fn exec(o: ExecOptions) -> Result<i32, ContainerError> {
     let init = st.pid;
     let (mut keep, console) = Console::endpoints(o.console, plan.terminal)?;
     let pidfd_socket = o.pidfd_socket.map(crate::create::pidfd_socket::connect).transpose()?;
-    let joins = differing_namespaces(o.id, init, st.pid_start_time)?;
+    let (joins, init_fd) = namespaces_to_join(o.id, &st)?;
+    let init_process = init_fd.as_ref().map(|fd| (fd.as_fd(), init));
     let route = join_route(nix::unistd::geteuid().is_root(), &joins);
     // v1 and hybrid, as root without a user namespace to join: the process moves itself into
     // the v1 hierarchies and is born in the unified one (libcgroups::SelfJoin).
@@ -118,6 +119,7 @@ pub fn exec(o: ExecOptions) -> Result<i32, ContainerError> {
         plan: &plan,
         channel: child_end,
         joins: &joins,
+        init: init_process,
         route,
         console,
         seccomp: st.seccomp.as_ref().zip(filter.as_ref()),
@@ -132,7 +134,7 @@ pub fn exec(o: ExecOptions) -> Result<i32, ContainerError> {
         JoinRoute::Direct => {
             let mut for_child = namespaces::ForChildren::default();
             for (kind, path) in joins.iter().filter(|(k, _)| route.parent_enters(*k)) {
-                for_child.join(*kind, path)?;
+                for_child.join_process(*kind, path, init_process)?;
             }
             let parent_end = &parent;
             let clone_into = self_join.as_ref().and_then(|j| j.v2_dir.as_ref()).map(|fd| fd.as_fd());
@@ -255,14 +257,60 @@ pub fn exec(o: ExecOptions) -> Result<i32, ContainerError> {
 pub const JOIN_ORDER: [NsKind; 8] =
     [NsKind::User, NsKind::Ipc, NsKind::Uts, NsKind::Net, NsKind::Pid, NsKind::Cgroup, NsKind::Time, NsKind::Mount];
 
-/// The namespaces of `pid` that differ from ours, in join order. Compared by the links'
+/// How `exec` learns whether to join one of init's namespaces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum JoinCheck {
+    /// The container made it: it is no one else's, so it is joined without a look.
+    Join,
+    /// The container joined it by path, or the record does not say: joined where it differs
+    /// from ours (it may be ours, and a user namespace cannot be entered again).
+    Compare,
+}
+
+/// For each kind, in join order, whether it is joined outright or compared first; a kind the
+/// container shares with the runtime (neither made nor joined) is left out, as runc leaves
+/// out what config.json does not list. A record without the joined kinds (`None`, from an
+/// older youki) compares every kind. Pure.
+fn join_checks(created: &[NsKind], joined: Option<&[NsKind]>) -> Vec<(NsKind, JoinCheck)> {
+    JOIN_ORDER
+        .into_iter()
+        .filter_map(|kind| match joined {
+            _ if created.contains(&kind) => Some((kind, JoinCheck::Join)),
+            Some(joined) if !joined.contains(&kind) => None,
+            _ => Some((kind, JoinCheck::Compare)),
+        })
+        .collect()
+}
+
+/// The namespaces of init the process joins, in join order, as `join_checks` decides, and a
+/// pidfd of init to join them through (None where pidfd_open fails). Only kinds to compare
+/// read links: none for a container that made all its namespaces. Init's start time is
+/// checked once the pidfd is open, so the pidfd cannot name a reused pid.
+type Joins = (Vec<(NsKind, PathBuf)>, Option<OwnedFd>);
+fn namespaces_to_join(id: &str, st: &crate::create::state::ContainerState) -> Result<Joins, ContainerError> {
+    let pidfd = crate::create::clone::pidfd_open(st.pid).ok();
+    if st.pid_start_time > 0 && crate::create::state::process_start_time(st.pid) != Some(st.pid_start_time) {
+        return Err(ContainerError::BadStatus { op: "exec into", id: id.to_string(), status: Status::Stopped });
+    }
+    let checks = join_checks(&st.namespaces, st.joined_namespaces.as_deref());
+    let compare: Vec<NsKind> = checks.iter().filter(|(_, c)| *c == JoinCheck::Compare).map(|(k, _)| *k).collect();
+    let differing = if compare.is_empty() { Vec::new() } else { differing_namespaces(id, st.pid, st.pid_start_time, &compare)? };
+    let joins = checks
+        .into_iter()
+        .filter(|(kind, check)| *check == JoinCheck::Join || differing.contains(kind))
+        .map(|(kind, _)| (kind, PathBuf::from(format!("/proc/{}/ns/{}", st.pid, kind.proc_name()))))
+        .collect();
+    Ok((joins, pidfd))
+}
+
+/// The namespaces among `kinds` of `pid` that differ from ours. Compared by the links'
 /// text (`ipc:[4026531839]`: the kind and the inode on nsfs), which the kernel formats
 /// without the nsfs dentry a stat of the link allocates and frees each time; read relative
 /// to the two `ns` directories, opened once. A kind this kernel lacks (no link on our side)
 /// is skipped; init's links unreadable (it exited meanwhile) is an error, or the process
 /// would run in our namespaces instead of the container's. `start` (init's start time) is
 /// checked once the directory is open: a reused pid cannot pass off its namespaces as init's.
-fn differing_namespaces(id: &str, pid: i32, start: u64) -> Result<Vec<(NsKind, PathBuf)>, ContainerError> {
+fn differing_namespaces(id: &str, pid: i32, start: u64, kinds: &[NsKind]) -> Result<Vec<NsKind>, ContainerError> {
     use nix::fcntl::{open, readlinkat, OFlag};
     let dir = |path: &str| {
         open(path, OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty())
@@ -274,12 +322,12 @@ fn differing_namespaces(id: &str, pid: i32, start: u64) -> Result<Vec<(NsKind, P
         return Err(ContainerError::BadStatus { op: "exec into", id: id.to_string(), status: Status::Stopped });
     }
     let mut out = Vec::new();
-    for kind in JOIN_ORDER {
+    for &kind in kinds {
         let Ok(b) = readlinkat(&ours, kind.proc_name()) else { continue };
         let a =
             readlinkat(&theirs, kind.proc_name()).map_err(|e| ContainerError::sys(format!("read {theirs_dir}/{}", kind.proc_name()), e))?;
         if a != b {
-            out.push((kind, PathBuf::from(format!("{theirs_dir}/{}", kind.proc_name()))));
+            out.push(kind);
         }
     }
     Ok(out)
@@ -325,6 +373,9 @@ struct ExecChild<'a> {
     plan: &'a ProcessPlan,
     channel: ChildEnd,
     joins: &'a [(NsKind, PathBuf)],
+    /// A pidfd of init and its pid, to join its namespaces in one setns where the kernel
+    /// takes a pidfd (5.8); None where pidfd_open failed.
+    init: Option<(BorrowedFd<'a>, i32)>,
     route: JoinRoute,
     console: Option<OwnedFd>,
     /// linux.seccomp and its program.
@@ -375,6 +426,7 @@ impl ExecChild<'_> {
                 plan: self.plan,
                 channel,
                 joins: &[],
+                init: None,
                 route: self.route,
                 console,
                 seccomp: self.seccomp,
@@ -400,6 +452,16 @@ impl ExecChild<'_> {
     /// setns into every namespace this child joins, opened first, joined in order (user
     /// first, so the others are joined with its rights; mount last).
     fn join_all(&self) -> Result<(), ChildError> {
+        let kinds: Vec<NsKind> = self.joins.iter().filter(|(k, _)| self.route.child_joins(*k)).map(|(k, _)| *k).collect();
+        if let (Some((pidfd, pid)), false) = (self.init, kinds.is_empty()) {
+            match namespaces::enter_process(pidfd, pid, &kinds) {
+                Ok(()) => return Ok(()),
+                // A kernel without setns on a pidfd, or a namespace it refuses: kind by
+                // kind, which names the one that fails.
+                Err(namespaces::NamespaceError::JoinProcess { source: nix::Error::EINVAL, .. }) => {}
+                Err(e) => return Err(e).stage("namespaces"),
+            }
+        }
         let joins: Vec<namespaces::NamespaceJoin> = self
             .joins
             .iter()
@@ -478,13 +540,61 @@ mod tests {
         let mut live = std::process::Command::new("sleep").arg("5").spawn().unwrap();
         let pid = live.id() as i32;
         let start = crate::create::state::process_start_time(pid).unwrap();
-        assert!(differing_namespaces("c1", pid, start).unwrap().is_empty());
+        assert!(differing_namespaces("c1", pid, start, &JOIN_ORDER).unwrap().is_empty());
         // The pid with another start time (a reused pid): not init's namespaces.
-        let err = differing_namespaces("c1", pid, start + 1).unwrap_err();
+        let err = differing_namespaces("c1", pid, start + 1, &JOIN_ORDER).unwrap_err();
         assert_eq!(err.to_string(), r#"cannot exec into container "c1": it is stopped"#);
         live.kill().unwrap();
         live.wait().unwrap();
         // Gone: an error, never an empty list (which would run the process in ours).
-        assert!(differing_namespaces("c1", pid, start).is_err());
+        assert!(differing_namespaces("c1", pid, start, &JOIN_ORDER).is_err());
+    }
+
+    #[test]
+    fn joins_come_with_a_pidfd_of_init_and_never_from_a_reused_pid() {
+        let mut live = std::process::Command::new("sleep").arg("5").spawn().unwrap();
+        let pid = live.id() as i32;
+        let start = crate::create::state::process_start_time(pid).unwrap();
+        let record = |start: u64, made: &[&str], joined: serde_json::Value| -> crate::create::state::ContainerState {
+            serde_json::from_value(serde_json::json!({
+                "format": 1, "id": "c1", "pid": pid, "pid_start_time": start, "bundle": "/b", "rootfs": "/b/rootfs",
+                "created": "2026-12-07T00:00:00Z", "owner_uid": 0, "status": "running",
+                "namespaces": made, "joined_namespaces": joined,
+            }))
+            .unwrap()
+        };
+        // A made namespace is joined without a look (the sleeper shares ours: no link read
+        // would have found it different); a shared one is left; a joined one is compared.
+        let (joins, pidfd) = namespaces_to_join("c1", &record(start, &["net"], serde_json::json!(["ipc"]))).unwrap();
+        assert_eq!(joins, [(NsKind::Net, PathBuf::from(format!("/proc/{pid}/ns/net")))]);
+        assert!(pidfd.is_some());
+        // An older record: every kind compared, and none differs.
+        assert!(namespaces_to_join("c1", &record(start, &[], serde_json::Value::Null)).unwrap().0.is_empty());
+        // Another start time: a reused pid, whatever the record says.
+        let err = namespaces_to_join("c1", &record(start + 1, &["net"], serde_json::json!([]))).unwrap_err();
+        assert_eq!(err.to_string(), r#"cannot exec into container "c1": it is stopped"#);
+        live.kill().unwrap();
+        live.wait().unwrap();
+    }
+
+    #[test]
+    fn made_namespaces_are_joined_joined_ones_compared_shared_ones_left() {
+        use JoinCheck::*;
+        // runc's default spec: pid, net, ipc, uts and mount made; the rest shared.
+        let made = [NsKind::Pid, NsKind::Net, NsKind::Ipc, NsKind::Uts, NsKind::Mount];
+        assert_eq!(
+            join_checks(&made, Some(&[])),
+            [(NsKind::Ipc, Join), (NsKind::Uts, Join), (NsKind::Net, Join), (NsKind::Pid, Join), (NsKind::Mount, Join)]
+        );
+        // A pod's container: the sandbox's net, ipc and uts by path, its own pid and mount.
+        assert_eq!(
+            join_checks(&[NsKind::Pid, NsKind::Mount], Some(&[NsKind::Net, NsKind::Ipc, NsKind::Uts])),
+            [(NsKind::Ipc, Compare), (NsKind::Uts, Compare), (NsKind::Net, Compare), (NsKind::Pid, Join), (NsKind::Mount, Join)]
+        );
+        // An older record: every kind it did not make is compared, as before.
+        let old = join_checks(&[NsKind::Mount], None);
+        assert_eq!(old.len(), JOIN_ORDER.len());
+        assert_eq!(old.last(), Some(&(NsKind::Mount, Join)));
+        assert!(old[..old.len() - 1].iter().all(|(_, c)| *c == Compare));
     }
 }

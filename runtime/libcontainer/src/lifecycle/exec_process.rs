@@ -1,7 +1,7 @@
 //! The process `exec` runs: a `--process` file, or the container's own process with the
-//! flags applied. Pure: resolved once the container's config.json is read.
+//! flags applied. Pure: resolved once the container's process is read from its config.json.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use oci_spec::runtime::Process;
 
@@ -26,6 +26,34 @@ pub fn resolve(source: ExecProcess, container: Option<&Process>, id: &str) -> Re
             Ok(*p)
         }
         ExecProcess::Flags(o) => process_from_flags(container.ok_or_else(|| ContainerError::NoProcess(id.to_string()))?, &o),
+    }
+}
+
+/// The container's own process, read from `bundle`/config.json. Only `process` is parsed:
+/// the rest was checked by `create`, and `exec` needs nothing else from it.
+pub fn container_process(bundle: &Path) -> Result<Option<Process>, ContainerError> {
+    let path = bundle.join("config.json");
+    let data = std::fs::read(&path).map_err(|source| ContainerError::ReadConfig { path: path.clone(), source })?;
+    parse_container_process(&data, &path)
+}
+
+/// `process` of a config.json's bytes (`path` only names it in errors), with the scheduler
+/// flags of runtime-spec 1.2 respelled as create does. Pure.
+fn parse_container_process(data: &[u8], path: &Path) -> Result<Option<Process>, ContainerError> {
+    #[derive(serde::Deserialize)]
+    struct OnlyProcess<T> {
+        process: Option<T>,
+    }
+    let invalid = |source| ContainerError::InvalidConfig { path: path.to_path_buf(), field: "process".into(), source };
+    match serde_json::from_slice::<OnlyProcess<Process>>(data) {
+        Ok(p) => Ok(p.process),
+        Err(e) => {
+            let mut raw = serde_json::from_slice::<OnlyProcess<serde_json::Value>>(data).map_err(invalid)?.process;
+            if !crate::plan::process_extra::respell_sched_flags(raw.as_mut()) {
+                return Err(invalid(e));
+            }
+            raw.map(serde_json::from_value).transpose().map_err(invalid)
+        }
     }
 }
 
@@ -187,6 +215,32 @@ mod tests {
         assert_eq!(process_from_flags(&base(), &o).unwrap_err().to_string(), r#"invalid --user "bob": expected UID[:GID]"#);
         let o = Overrides { args: vec!["ls".into()], caps: vec!["CAP_NOPE".into()], ..Default::default() };
         assert_eq!(process_from_flags(&base(), &o).unwrap_err().to_string(), r#"invalid --cap "CAP_NOPE""#);
+    }
+
+    #[test]
+    fn only_the_process_of_config_json_is_read() {
+        let path = Path::new("/b/config.json");
+        // The rest of the file is not looked at: a field create would refuse is ignored here.
+        let p = parse_container_process(
+            br#"{"ociVersion": "1.2.0", "mounts": 7, "process": {"args": ["sh"], "cwd": "/", "user": {"uid": 3, "gid": 4}}}"#,
+            path,
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!((p.args().as_deref().unwrap(), p.user().uid()), (&["sh".to_string()][..], 3));
+        assert!(parse_container_process(br#"{"ociVersion": "1.2.0"}"#, path).unwrap().is_none());
+        // runtime-spec 1.2's scheduler flag names, as create takes them.
+        let p = parse_container_process(
+            br#"{"process": {"args": ["sh"], "cwd": "/", "user": {"uid": 0, "gid": 0}, "scheduler": {"policy": "SCHED_OTHER", "flags": ["SCHED_FLAG_RESET_ON_FORK"]}}}"#,
+            path,
+        )
+        .unwrap()
+        .unwrap();
+        assert!(p.scheduler().is_some());
+        // A bad process is named, with the file.
+        let e = parse_container_process(br#"{"process": {"args": ["sh"]}}"#, path).unwrap_err();
+        assert!(e.to_string().contains("/b/config.json"), "{e}");
+        assert!(parse_container_process(b"{", path).is_err());
     }
 
     #[test]

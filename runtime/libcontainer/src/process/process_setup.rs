@@ -63,7 +63,8 @@ pub fn apply(
     // HOME from the container's /etc/passwd, read before the filter too.
     let env = identity::env_with_home(workload.env, p.uid, identity::read_passwd);
     let workload = &Workload { env: env.as_deref().unwrap_or(workload.env), ..*workload };
-    let inherited = open_fds(3 + preserve_fds.max(0)).stage("fds")?;
+    // The runtime's fds an in-process workload must let go of; an execve does it itself.
+    let inherited = if executor.execs(workload) { Vec::new() } else { open_fds(3 + preserve_fds.max(0)).stage("fds")? };
     prepare_fds(preserve_fds).stage("fds")?;
     crate::process::lsm::apply(&p.extra.labels).stage("lsm")?;
     identity::set_umask(p.umask);
