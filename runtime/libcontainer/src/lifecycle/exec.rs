@@ -282,11 +282,13 @@ fn join_checks(created: &[NsKind], joined: Option<&[NsKind]>) -> Vec<(NsKind, Jo
         .collect()
 }
 
+/// The namespaces the process joins, with their /proc paths, and a pidfd of init.
+type Joins = (Vec<(NsKind, PathBuf)>, Option<OwnedFd>);
+
 /// The namespaces of init the process joins, in join order, as `join_checks` decides, and a
 /// pidfd of init to join them through (None where pidfd_open fails). Only kinds to compare
 /// read links: none for a container that made all its namespaces. Init's start time is
 /// checked once the pidfd is open, so the pidfd cannot name a reused pid.
-type Joins = (Vec<(NsKind, PathBuf)>, Option<OwnedFd>);
 fn namespaces_to_join(id: &str, st: &crate::create::state::ContainerState) -> Result<Joins, ContainerError> {
     let pidfd = crate::create::clone::pidfd_open(st.pid).ok();
     if st.pid_start_time > 0 && crate::create::state::process_start_time(st.pid) != Some(st.pid_start_time) {
