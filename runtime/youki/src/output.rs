@@ -1,5 +1,5 @@
 //! A reader that goes away mid-output (`youki list | head -1`) ends youki the way it ends
-//! runc: killed by SIGPIPE, with nothing on stderr. Rust ignores SIGPIPE, so `println!`
+//! runc: killed by SIGPIPE, with nothing on stderr. youki ignores SIGPIPE (`entry`), so `println!`
 //! panics on the EPIPE instead; the panic hook turns exactly that panic (stdout or stderr,
 //! EPIPE) back into the signal. Every other pipe and socket (a hook's stdin, the channel to
 //! init, the console) keeps getting EPIPE as an error, as in runc, whose Go runtime also

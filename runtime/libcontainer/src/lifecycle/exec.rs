@@ -451,11 +451,18 @@ impl ExecChild<'_> {
         }
     }
 
-    /// setns into every namespace this child joins, opened first, joined in order (user
-    /// first, so the others are joined with its rights; mount last).
+    /// setns into every namespace this child joins: all at once through init's pidfd, or
+    /// else opened first and joined in order (user first, so the others are joined with its
+    /// rights; mount last).
     fn join_all(&self) -> Result<(), ChildError> {
-        let kinds: Vec<NsKind> = self.joins.iter().filter(|(k, _)| self.route.child_joins(*k)).map(|(k, _)| *k).collect();
-        if let (Some((pidfd, pid)), false) = (self.init, kinds.is_empty()) {
+        let joins: Vec<namespaces::NamespaceJoin> = self
+            .joins
+            .iter()
+            .filter(|(k, _)| self.route.child_joins(*k))
+            .map(|(kind, path)| namespaces::NamespaceJoin { kind: *kind, path: path.clone() })
+            .collect();
+        if let (Some((pidfd, pid)), false) = (self.init, joins.is_empty()) {
+            let kinds: Vec<NsKind> = joins.iter().map(|j| j.kind).collect();
             match namespaces::enter_process(pidfd, pid, &kinds) {
                 Ok(()) => return Ok(()),
                 // A kernel without setns on a pidfd, or a namespace it refuses: kind by
@@ -464,12 +471,6 @@ impl ExecChild<'_> {
                 Err(e) => return Err(e).stage("namespaces"),
             }
         }
-        let joins: Vec<namespaces::NamespaceJoin> = self
-            .joins
-            .iter()
-            .filter(|(k, _)| self.route.child_joins(*k))
-            .map(|(kind, path)| namespaces::NamespaceJoin { kind: *kind, path: path.clone() })
-            .collect();
         for ns in namespaces::open_all(&joins).stage("namespaces")?.in_order() {
             ns.enter().stage("namespaces")?;
         }

@@ -171,7 +171,7 @@ pub fn launch(prepared: Prepared, fds: Vec<OwnedFd>) -> Result<i32, ChildError> 
 }
 
 /// The signals the runtime ignores (`SigIgn` of /proc/self/status: those ignored by whoever
-/// started it, and SIGPIPE, ignored by Rust's start-up), read once by the parent before its
+/// started it, and SIGPIPE, ignored by youki's entry point), read once by the parent before its
 /// first clone and inherited by the child with its memory. The runtime never ignores a signal
 /// itself, so the child's set is the same; with it `reset_signals` makes one call per ignored
 /// signal instead of asking the kernel about all 64.
